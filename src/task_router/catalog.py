@@ -1,0 +1,263 @@
+"""Tasks and the runtime-editable task catalogue the router chooses from."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+NONE_LABEL = "NONE"
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+MAX_DESCRIPTION_CHARS = 2000
+T = TypeVar("T")
+
+
+class CatalogError(ValueError):
+    """A task catalogue that cannot be used; the message says how to fix it."""
+
+
+class TaskInput(BaseModel):
+    """One piece of information a task collects from the user before producing its deliverable."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    description: str
+    required: bool = True
+
+
+class Task(BaseModel):
+    """A task the assistant can do.
+
+    ``name`` is the identifier routers answer with (letters, digits, ``_ . -``; no spaces);
+    ``description`` is what routers read to decide; ``examples`` are user requests that start the task.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    description: str
+    display_name: str | None = None
+    examples: list[str] = Field(default_factory=list)
+    inputs: list[TaskInput] = Field(default_factory=list)
+    instructions: str | None = Field(
+        default=None, description="How to produce the deliverable, for the generic task subgraph."
+    )
+    tools: list[str] = Field(default_factory=list, description="Names of tools the task may use.")
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("task name is empty: give every task a short identifier such as 'meeting_recap'")
+        if value.upper() == NONE_LABEL:
+            raise ValueError(f"'{value}' is reserved for 'no task fits': rename the task")
+        if not _NAME_RE.match(value):
+            raise ValueError(
+                f"task name {value!r} has spaces or symbols: use letters, digits, '_', '.' or '-' "
+                f"(e.g. {re.sub(r'[^A-Za-z0-9_.-]+', '_', value).strip('_') or 'my_task'!r}) "
+                "and put the human-readable name in display_name"
+            )
+        return value
+
+    @field_validator("description")
+    @classmethod
+    def _check_description(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("description is empty: say in a sentence what the task does, routers read it")
+        if len(value) > MAX_DESCRIPTION_CHARS:
+            raise ValueError(
+                f"description has {len(value)} characters (max {MAX_DESCRIPTION_CHARS}): shorten it and move "
+                "details to 'instructions'"
+            )
+        return value
+
+    @property
+    def title(self) -> str:
+        return self.display_name or self.name.replace("_", " ").replace(".", " ").strip().capitalize()
+
+
+class TaskCatalog:
+    """An ordered, thread-safe set of tasks that can change while conversations run.
+
+    Every change bumps :attr:`version`, which caches (prompts, embeddings, KV caches) use as part of their key.
+
+    Example:
+        >>> catalog = TaskCatalog([Task(name="recap", description="Summarise a meeting.")])
+        >>> catalog.add(Task(name="email", description="Write a follow-up email."))
+        >>> catalog.names
+        ['recap', 'email']
+    """
+
+    def __init__(self, tasks: Iterable[Task | dict[str, Any]] = ()) -> None:
+        self._lock = threading.RLock()
+        self._tasks: dict[str, Task] = {}
+        self._version = 0
+        self._memo: dict[str, tuple[int, Any]] = {}
+        for task in tasks:
+            self.add(task)
+        self._version = 0
+
+    # -- reading -----------------------------------------------------------------------------------------
+    @property
+    def version(self) -> int:
+        return self._version
+
+    @property
+    def names(self) -> list[str]:
+        with self._lock:
+            return list(self._tasks)
+
+    @property
+    def tasks(self) -> list[Task]:
+        with self._lock:
+            return list(self._tasks.values())
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def __iter__(self) -> Iterator[Task]:
+        return iter(self.tasks)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name in self._tasks
+
+    def __getitem__(self, name: str) -> Task:
+        try:
+            return self._tasks[name]
+        except KeyError:
+            raise KeyError(f"no task named {name!r} in the catalogue; known tasks: {self.names}") from None
+
+    def get(self, name: str | None) -> Task | None:
+        return self._tasks.get(name) if name else None
+
+    def snapshot(self) -> tuple[int, tuple[Task, ...]]:
+        """A consistent (version, tasks) pair, for caches keyed on the catalogue."""
+        with self._lock:
+            return self._version, tuple(self._tasks.values())
+
+    def memo(self, key: str, factory: Callable[[], T]) -> T:
+        """A value derived from this catalogue (rendered prompt, embeddings...), recomputed after any edit."""
+        with self._lock:
+            version = self._version
+            hit = self._memo.get(key)
+            if hit is not None and hit[0] == version:
+                return hit[1]
+        value = factory()
+        with self._lock:
+            if self._version == version:
+                self._memo[key] = (version, value)
+        return value
+
+    # -- changing ----------------------------------------------------------------------------------------
+    def add(self, task: Task | dict[str, Any]) -> Task:
+        task = _coerce(task)
+        with self._lock:
+            if task.name in self._tasks:
+                raise CatalogError(
+                    f"duplicate task name {task.name!r}: names must be unique; rename one of them, "
+                    "or call update() to change the existing task"
+                )
+            self._tasks[task.name] = task
+            self._version += 1
+        return task
+
+    def update(self, name: str, **changes: Any) -> Task:
+        """Change fields of an existing task (``name`` cannot change: remove and add instead)."""
+        with self._lock:
+            if name not in self._tasks:
+                raise CatalogError(f"cannot update {name!r}: it is not in the catalogue ({self.names})")
+            if "name" in changes and changes["name"] != name:
+                raise CatalogError("a task's name cannot be updated: remove() it and add() the renamed task")
+            task = _coerce({**self._tasks[name].model_dump(), **changes})
+            self._tasks[name] = task
+            self._version += 1
+        return task
+
+    def remove(self, name: str) -> Task:
+        with self._lock:
+            if name not in self._tasks:
+                raise CatalogError(f"cannot remove {name!r}: it is not in the catalogue ({self.names})")
+            task = self._tasks.pop(name)
+            self._version += 1
+        return task
+
+    # -- input / output ----------------------------------------------------------------------------------
+    @classmethod
+    def from_records(cls, records: Iterable[Task | dict[str, Any]]) -> TaskCatalog:
+        """Build a catalogue from dicts or tasks, reporting every bad entry at once."""
+        records = list(records)
+        problems: list[str] = []
+        tasks: list[Task] = []
+        seen: set[str] = set()
+        for i, record in enumerate(records):
+            try:
+                task = _coerce(record)
+            except CatalogError as exc:
+                problems.append(f"task #{i}: {exc}")
+                continue
+            if task.name in seen:
+                problems.append(f"task #{i}: duplicate name {task.name!r}; task names must be unique")
+            seen.add(task.name)
+            tasks.append(task)
+        if problems:
+            raise CatalogError("invalid task catalogue:\n  " + "\n  ".join(problems))
+        if not tasks:
+            raise CatalogError("the task catalogue is empty: give at least one task with a name and description")
+        return cls(tasks)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> TaskCatalog:
+        """Load a catalogue from YAML or JSON: a list of tasks, or a mapping with a ``tasks`` list."""
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise CatalogError(f"cannot read catalogue file {path}: {exc.strerror or exc}") from exc
+        try:
+            data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+        except (json.JSONDecodeError, yaml.YAMLError) as exc:
+            raise CatalogError(f"{path} is not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}") from exc
+        if isinstance(data, dict) and "tasks" in data:
+            data = data["tasks"]
+        if not isinstance(data, list):
+            raise CatalogError(
+                f"{path} must hold a list of tasks (or a mapping with a 'tasks' list), "
+                f"each with at least 'name' and 'description'; found {type(data).__name__}"
+            )
+        try:
+            return cls.from_records(data)
+        except CatalogError as exc:
+            raise CatalogError(f"{path}: {exc}") from exc
+
+    @classmethod
+    def demo(cls) -> TaskCatalog:
+        """The built-in catalogue of a professional assistant."""
+        return cls.from_file(Path(__file__).parent / "data" / "demo_catalog.yaml")
+
+    def to_records(self) -> list[dict[str, Any]]:
+        return [task.model_dump(exclude_defaults=True) for task in self.tasks]
+
+    def __repr__(self) -> str:
+        return f"TaskCatalog(version={self._version}, tasks={self.names})"
+
+
+def _coerce(task: Task | dict[str, Any]) -> Task:
+    if isinstance(task, Task):
+        return task
+    if not isinstance(task, dict):
+        raise CatalogError(f"a task must be a mapping with 'name' and 'description', got {type(task).__name__}")
+    try:
+        return Task.model_validate(task)
+    except ValidationError as exc:
+        name = task.get("name", "?")
+        details = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'task'}: {e['msg']}" for e in exc.errors())
+        raise CatalogError(f"task {name!r} is invalid: {details}") from None

@@ -1,0 +1,115 @@
+"""`create_router_graph`: router node -> task subgraphs / None node / END."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.runnables import Runnable, RunnableConfig
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import Command
+
+from task_router.catalog import TaskCatalog
+from task_router.models import ModelSpec, load_chat_model
+from task_router.routers import Router, make_router
+from task_router.state import RouterState
+from task_router.task_graph import create_task_graph
+
+ROUTER_NODE, TASK_NODE, NONE_NODE = "router", "task", "none"
+DEFAULT_END_MESSAGE = "Done with {title}. Is there anything else I can help you with?"
+
+
+def default_none_reply(catalog: TaskCatalog) -> str:
+    lines = [f"- {task.title}: {task.description}" for task in catalog]
+    return "I can't help with that here. This is what I can do:\n" + "\n".join(lines)
+
+
+def create_router_graph(
+    catalog: TaskCatalog,
+    *,
+    router: Router | str | None = None,
+    model: ModelSpec | None = "embedded",
+    task_graphs: Mapping[str, Runnable[Any, Any] | Callable[..., Any]] | None = None,
+    none_handler: Runnable[Any, Any] | Callable[..., Any] | None = None,
+    end_message: str | None = DEFAULT_END_MESSAGE,
+    state_schema: type[Any] = RouterState,
+) -> StateGraph:
+    """Build the conversation graph: on every user turn the router decides, then the turn goes to the active
+    task's subgraph, the None node, or END.
+
+    Args:
+        catalog: the tasks on offer; it may be edited while threads run (decisions follow the edits).
+        router: a Router, a router kind (built over ``model``), or None for the model's best kind.
+        model: the chat model (spec or instance) for the generic task subgraph and for a router given by kind.
+        task_graphs: your own subgraph (or node function) per task name; other tasks use the generic subgraph
+            that collects the task's inputs and then produces its deliverable.
+        none_handler: node run when nothing in the catalogue fits; by default it lists what the assistant can do.
+        end_message: reply when the user ends a task (``{title}`` is the task's title); None for no reply.
+        state_schema: a subclass of :class:`RouterState` if you need more keys.
+
+    Returns:
+        An uncompiled ``StateGraph``; compile it with a checkpointer to keep threads.
+
+    Example:
+        >>> from langgraph.checkpoint.memory import InMemorySaver
+        >>> from task_router import TaskCatalog, create_router_graph
+        >>> graph = create_router_graph(TaskCatalog.demo(), model="embedded").compile(
+        ...     checkpointer=InMemorySaver())  # doctest: +SKIP
+        >>> cfg = {"configurable": {"thread_id": "1"}}
+        >>> graph.invoke({"messages": [("user", "Write a LinkedIn post")]}, cfg)["active_task"]  # doctest: +SKIP
+        'linkedin_post'
+    """
+    if not isinstance(catalog, TaskCatalog):
+        raise ValueError("catalog must be a TaskCatalog: build one with TaskCatalog([...]) or TaskCatalog.from_file()")
+    task_graphs = dict(task_graphs or {})
+    unknown = [name for name in task_graphs if name not in catalog]
+    if unknown:
+        raise ValueError(f"task_graphs names tasks not in the catalogue: {unknown}; add them first ({catalog.names})")
+    reserved = {ROUTER_NODE, TASK_NODE, NONE_NODE} & set(task_graphs)
+    if reserved:
+        raise ValueError(f"task names {sorted(reserved)} clash with the graph's own nodes: rename those tasks")
+    if router is None or isinstance(router, str):
+        router = make_router(router, model=model)
+    chat_model = load_chat_model(model) if model is not None else None
+
+    def route(state: RouterState, config: RunnableConfig) -> Command[Any]:
+        messages = state.get("messages") or []
+        if not messages or not isinstance(messages[-1], HumanMessage):
+            return Command(goto=END)
+        decision = router.invoke(
+            {"messages": messages, "active_task": state.get("active_task"), "catalog": catalog}, config
+        )
+        update: dict[str, Any] = {"active_task": decision.active_task_after, "decisions": [decision.model_dump()]}
+        if decision.event == "END":
+            update["task_data"] = {decision.task: None}
+            task = catalog.get(decision.task)
+            if end_message and task is not None:
+                update["messages"] = [AIMessage(end_message.format(title=task.title))]
+            return Command(update=update, goto=END)
+        if decision.event == "NONE":
+            return Command(update=update, goto=NONE_NODE)
+        return Command(update=update, goto=decision.task if decision.task in task_graphs else TASK_NODE)
+
+    def none_reply(state: RouterState) -> dict[str, Any]:
+        return {"messages": [AIMessage(default_none_reply(catalog))]}
+
+    builder = StateGraph(state_schema)
+    builder.add_node(ROUTER_NODE, route, destinations=(TASK_NODE, NONE_NODE, *task_graphs, END))
+    if chat_model is not None:
+        builder.add_node(TASK_NODE, create_task_graph(catalog, chat_model))
+    else:
+        builder.add_node(TASK_NODE, _no_model_task)
+    builder.add_node(NONE_NODE, none_handler or none_reply)
+    for name, graph in task_graphs.items():
+        builder.add_node(name, graph)
+    builder.add_edge(START, ROUTER_NODE)
+    for name in (TASK_NODE, NONE_NODE, *task_graphs):
+        builder.add_edge(name, END)
+    return builder
+
+
+def _no_model_task(state: RouterState) -> dict[str, Any]:
+    raise ValueError(
+        f"task {state.get('active_task')!r} has no subgraph and no model was given: pass model=... or task_graphs"
+    )

@@ -1,0 +1,85 @@
+"""Chat models from spec strings: ``embedded``, ``hf:<path>``, ``openai:<model>``, ``qlora:<adapter_dir>``."""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+
+ModelSpec = str | BaseChatModel
+
+_SPEC_HELP = (
+    "use 'embedded', 'hf:<local model dir>', 'openai:<model>' (OPENAI_BASE_URL for a compatible server), "
+    "'qlora:<adapter dir>', or pass a LangChain BaseChatModel instance"
+)
+
+
+def load_chat_model(spec: ModelSpec, *, base_url: str | None = None, **kwargs: Any) -> BaseChatModel:
+    """Return a LangChain chat model for a model spec (see CONTRACT.md); instances pass through unchanged.
+
+    Local models are loaded once per process and shared.
+
+    Example:
+        >>> model = load_chat_model("embedded")  # doctest: +SKIP
+        >>> model.invoke("Hello").content  # doctest: +SKIP
+    """
+    if isinstance(spec, BaseChatModel):
+        return spec
+    if not isinstance(spec, str) or not spec.strip():
+        raise ValueError(f"invalid model spec {spec!r}: {_SPEC_HELP}")
+    spec = spec.strip()
+    if kwargs:
+        return _load(spec, base_url, **kwargs)
+    return _load_cached(spec, base_url)
+
+
+_SPEC_OF: dict[int, str] = {}  # id of a cached model -> the spec it was loaded from (cached models live forever)
+
+
+@cache
+def _load_cached(spec: str, base_url: str | None) -> BaseChatModel:
+    model = _load(spec, base_url)
+    _SPEC_OF[id(model)] = spec
+    return model
+
+
+def _load(spec: str, base_url: str | None, **kwargs: Any) -> BaseChatModel:
+    from task_router.models import local
+
+    kind, _, arg = spec.partition(":")
+    if spec == "embedded":
+        return local.chat_model_from_local(local.load_embedded_model(), **kwargs)
+    if kind == "hf" and arg:
+        return local.chat_model_from_local(local.load_local_model(arg), **kwargs)
+    if kind == "openai" and arg:
+        try:
+            from langchain_openai import ChatOpenAI
+        except ImportError as exc:
+            raise ImportError(
+                "openai: models need langchain-openai: pip install 'langgraph-task-router[openai]'"
+            ) from exc
+        base_url = base_url or os.environ.get("OPENAI_BASE_URL")
+        options: dict[str, Any] = {"model": arg, "temperature": 0, "timeout": 60, "max_retries": 2, **kwargs}
+        if base_url:
+            options["base_url"] = base_url
+            # Local OpenAI-compatible servers usually need no key; ChatOpenAI insists on one.
+            options.setdefault("api_key", os.environ.get("OPENAI_API_KEY") or "not-needed")
+        return ChatOpenAI(**options)
+    if kind == "qlora" and arg:
+        from task_router.models.adapters import load_adapter_model
+
+        return local.chat_model_from_local(load_adapter_model(arg), **kwargs)
+    raise ValueError(f"unknown model spec {spec!r}: {_SPEC_HELP}")
+
+
+def model_name(model: ModelSpec) -> str:
+    """A short name for a model, recorded in every decision."""
+    if isinstance(model, str):
+        return model
+    name = _SPEC_OF.get(id(model)) or getattr(model, "model_name", None)
+    return str(name or getattr(model, "model_id", None) or getattr(model, "model", None) or type(model).__name__)
+
+
+__all__ = ["ModelSpec", "load_chat_model", "model_name"]

@@ -1,0 +1,66 @@
+"""Router kinds (CONTRACT.md) and the `make_router` factory."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from typing import Any
+
+from task_router.models import ModelSpec
+from task_router.routers.base import Prediction, Router
+
+# kind -> "module:Class"; imported on demand so that e.g. the embedding router's torch stays optional.
+ROUTER_KINDS: dict[str, str] = {
+    "structured": "task_router.routers.structured:StructuredRouter",
+    "zero-shot": "task_router.routers.prompted:ZeroShotRouter",
+    "few-shot-cot": "task_router.routers.prompted:FewShotCoTRouter",
+    "react": "task_router.routers.react:ReActRouter",
+    "scoring": "task_router.routers.scoring:ScoringRouter",
+    "embedding": "task_router.routers.embedding:EmbeddingRouter",
+    "cascade": "task_router.routers.cascade:CascadeRouter",
+}
+_MODEL_FREE = {"embedding"}
+
+
+def default_router_kind(model: ModelSpec | None) -> str:
+    """The best kind for a model: likelihood scoring for local transformers models, structured output otherwise."""
+    if model is None:
+        return "embedding"
+    if isinstance(model, str):
+        local = model == "embedded" or model.startswith(("hf:", "qlora:"))
+    else:
+        local = getattr(getattr(model, "llm", None), "pipeline", None) is not None
+    return "scoring" if local and _available("scoring") else "structured"
+
+
+def _available(kind: str) -> bool:
+    module = ROUTER_KINDS[kind].partition(":")[0]
+    return importlib.util.find_spec(module) is not None
+
+
+def make_router(kind: str | None = None, *, model: ModelSpec | None = "embedded", **options: Any) -> Router:
+    """Build a router of the given kind over a model spec or chat model instance.
+
+    Example:
+        >>> from task_router import make_router, TaskCatalog
+        >>> router = make_router("structured", model="embedded", catalog=TaskCatalog.demo())  # doctest: +SKIP
+        >>> router.invoke({"messages": [{"role": "user", "content": "Draft a LinkedIn post"}]})  # doctest: +SKIP
+    """
+    kind = kind or default_router_kind(model)
+    if kind not in ROUTER_KINDS:
+        raise ValueError(f"unknown router kind {kind!r}: choose one of {sorted(ROUTER_KINDS)}")
+    module_name, _, class_name = ROUTER_KINDS[kind].partition(":")
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name:
+            raise ValueError(f"router kind {kind!r} is not available in this version yet") from None
+        raise
+    if kind in _MODEL_FREE:
+        return cls(**options)
+    if model is None:
+        raise ValueError(f"router kind {kind!r} needs a model: pass model='embedded' or another model spec")
+    return cls(model, **options)
+
+
+__all__ = ["ROUTER_KINDS", "Prediction", "Router", "default_router_kind", "make_router"]

@@ -1,0 +1,108 @@
+"""Turn catalogues, conversations and router inputs into prompt text and plain values."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, convert_to_messages
+
+from task_router.catalog import NONE_LABEL, Task, TaskCatalog
+
+DEFAULT_WINDOW = 8  # messages of history a prompt-based router reads (the latest user turn always included)
+MAX_MESSAGE_CHARS = 600  # longer messages keep their head and tail
+
+
+@dataclass(frozen=True)
+class RoutingInput:
+    """A validated router input: the conversation so far (ending with a user turn), the active task, the catalogue."""
+
+    messages: tuple[BaseMessage, ...]
+    active_task: str | None
+    catalog: TaskCatalog
+
+    @property
+    def last_user_text(self) -> str:
+        return message_text(self.messages[-1])
+
+
+def coerce_input(value: Any, default_catalog: TaskCatalog | None = None) -> RoutingInput:
+    """Validate what a router was given. Raises ValueError naming the fix.
+
+    Accepted: a mapping with ``messages`` (LangChain messages, OpenAI-style dicts or strings),
+    optional ``active_task`` and ``catalog`` (a TaskCatalog or a list of tasks); or a bare list of messages.
+    An ``active_task`` that is no longer in the catalogue is treated as no active task.
+    """
+    if isinstance(value, Mapping):
+        raw_messages = value.get("messages")
+        active = value.get("active_task")
+        catalog = value.get("catalog") or default_catalog
+    else:
+        raw_messages, active, catalog = value, None, default_catalog
+    if catalog is None:
+        raise ValueError("no task catalogue: pass {'catalog': TaskCatalog(...)} in the input or give the router one")
+    if not isinstance(catalog, TaskCatalog):
+        catalog = TaskCatalog.from_records(catalog)
+    if not raw_messages or isinstance(raw_messages, str | bytes):
+        raise ValueError("no conversation: pass 'messages', a list that ends with the user's turn")
+    try:
+        messages = [m for m in convert_to_messages(list(raw_messages)) if not isinstance(m, SystemMessage)]
+    except (ValueError, NotImplementedError, TypeError) as exc:
+        raise ValueError(
+            f"cannot read the conversation ({exc}): give messages as LangChain messages or "
+            "{'role': 'user'|'assistant', 'content': str} dicts"
+        ) from exc
+    if not messages or not isinstance(messages[-1], HumanMessage):
+        raise ValueError("the conversation must end with a user message: the router decides once per user turn")
+    if active is not None and not isinstance(active, str):
+        raise ValueError(f"active_task must be a task name or None, got {type(active).__name__}")
+    if active is not None and (active == NONE_LABEL or active not in catalog):
+        active = None
+    return RoutingInput(tuple(messages), active, catalog)
+
+
+def message_text(message: BaseMessage) -> str:
+    """The text of a message; non-text content blocks (images, files) become a short placeholder."""
+    content = message.content
+    if isinstance(content, str):
+        return content
+    parts: list[str] = []
+    for block in content:
+        if isinstance(block, str):
+            parts.append(block)
+        elif isinstance(block, Mapping) and block.get("type") == "text":
+            parts.append(str(block.get("text", "")))
+        elif isinstance(block, Mapping):
+            parts.append(f"[{block.get('type', 'attachment')}]")
+    return " ".join(p for p in parts if p)
+
+
+def clip(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    return f"{text[:half]} [...] {text[-half:]}"
+
+
+def render_catalog(tasks: Sequence[Task], *, with_examples: bool = True) -> str:
+    lines = []
+    for task in tasks:
+        line = f"- {task.name}: {clip(task.description, 400)}"
+        if with_examples and task.examples:
+            line += " (e.g. " + "; ".join(f'"{clip(e, 80)}"' for e in task.examples[:2]) + ")"
+        lines.append(line)
+    lines.append(f"- {NONE_LABEL}: the request fits none of the tasks above.")
+    return "\n".join(lines)
+
+
+def render_conversation(messages: Sequence[BaseMessage], *, window: int = DEFAULT_WINDOW) -> str:
+    """The last ``window`` messages as 'User:' / 'Assistant:' lines (older history is dropped first)."""
+    kept = list(messages)[-window:] if window > 0 else list(messages)[-1:]
+    lines = []
+    for message in kept:
+        role = "User" if isinstance(message, HumanMessage) else "Assistant" if isinstance(message, AIMessage) else None
+        if role:
+            lines.append(f"{role}: {clip(message_text(message))}")
+    return "\n".join(lines)

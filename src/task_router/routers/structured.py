@@ -1,0 +1,138 @@
+"""The `structured` router: tool calling / JSON schema where the model supports it, JSON text otherwise."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.runnables import Runnable, RunnableConfig
+from pydantic import BaseModel, Field, create_model
+
+from task_router.catalog import NONE_LABEL, TaskCatalog
+from task_router.models import ModelSpec, load_chat_model, model_name
+from task_router.routers.base import Prediction, Router, safe_fallback
+from task_router.routers.parsing import OutputParseError, parse_answer, resolve_task
+from task_router.routers.prompting import build_messages, load_prompt
+from task_router.routers.render import DEFAULT_WINDOW, RoutingInput
+
+_ROUTER_MAX_NEW_TOKENS = 48
+
+
+def choice_schema(catalog: TaskCatalog) -> type[BaseModel]:
+    """A pydantic schema whose `task` can only be a catalogue name or NONE (cached per catalogue version)."""
+
+    def build() -> type[BaseModel]:
+        names = (*catalog.names, NONE_LABEL)
+        return create_model(
+            "RouteChoice",
+            __doc__="The task the assistant is doing after the user's latest message.",
+            task=(Literal[names], Field(description="A task name from the list, or NONE if none fits.")),
+            closing=(bool, Field(default=False, description="True if the user is finishing the active task.")),
+        )
+
+    return catalog.memo("structured.schema", build)
+
+
+def message_text(message: AIMessage) -> str:
+    if message.tool_calls:
+        import json
+
+        return json.dumps(message.tool_calls[0].get("args", {}))
+    return message.content if isinstance(message.content, str) else str(message.content)
+
+
+class StructuredRouter(Router):
+    """Asks the chat model for ``{"task": <name | NONE>, "closing": bool}``.
+
+    Uses ``with_structured_output`` (tool calling / JSON schema) when the model supports it; models without it
+    (local pipelines, fake models) answer in JSON text, parsed leniently. An unusable answer is re-asked once
+    with the error, then replaced by a safe fallback (keep the active task, or NONE), with ``valid_format=False``.
+
+    Example:
+        >>> from task_router import TaskCatalog, make_router
+        >>> router = make_router("structured", model="embedded")  # doctest: +SKIP
+        >>> router.invoke({"messages": [{"role": "user", "content": "Recap my meeting"}],
+        ...                "catalog": TaskCatalog.demo()})  # doctest: +SKIP
+    """
+
+    kind = "structured"
+
+    def __init__(
+        self,
+        model: ModelSpec,
+        *,
+        catalog: TaskCatalog | None = None,
+        prompt: str = "structured",
+        window: int = DEFAULT_WINDOW,
+        repair: bool = True,
+        use_tools: bool | None = None,
+    ) -> None:
+        super().__init__(catalog=catalog, model_label=model_name(model))
+        self.model: BaseChatModel = load_chat_model(model)
+        self.prompt = load_prompt(prompt)
+        self.window = window
+        self.repair = repair
+        self.use_tools = _supports_structured_output(self.model) if use_tools is None else use_tools
+        self._text_model: Runnable[Any, Any] = _short_answers(self.model)
+
+    def predict(self, routing: RoutingInput, config: RunnableConfig) -> Prediction:
+        if self.use_tools:
+            return self._predict_structured(routing, config)
+        return self._predict_text(routing, config)
+
+    def _predict_structured(self, routing: RoutingInput, config: RunnableConfig) -> Prediction:
+        messages = build_messages(self.prompt, routing, window=self.window)
+        structured = self.model.with_structured_output(choice_schema(routing.catalog), include_raw=True)
+        out = structured.invoke(messages, config)
+        raw: AIMessage = out["raw"]
+        parsed = out.get("parsed")
+        if parsed is not None:
+            try:
+                return Prediction(
+                    resolve_task(parsed.task, routing.catalog), bool(parsed.closing), raw_output=message_text(raw)
+                )
+            except OutputParseError:
+                pass
+        # Servers that ignore tool_choice / response_format answer in text: read it like the text path.
+        return self._read_text(routing, messages, message_text(raw), config)
+
+    def _predict_text(self, routing: RoutingInput, config: RunnableConfig) -> Prediction:
+        messages = build_messages(self.prompt, routing, window=self.window, text_format=True)
+        raw = self._text_model.invoke(messages, config)
+        return self._read_text(routing, messages, message_text(raw), config)
+
+    def _read_text(
+        self, routing: RoutingInput, messages: list[BaseMessage], raw: str, config: RunnableConfig
+    ) -> Prediction:
+        try:
+            answer = parse_answer(raw, routing.catalog)
+            return Prediction(answer.task, answer.closing, rationale=answer.rationale, raw_output=raw)
+        except OutputParseError as error:
+            if not self.repair:
+                return safe_fallback(routing, raw, f"unparseable answer: {error}")
+            first_error = error
+        retry = [*messages, AIMessage(raw), HumanMessage(self.prompt["repair"].format(error=first_error))]
+        second = message_text(self._text_model.invoke(retry, config))
+        combined = f"{raw}\n--- repair ---\n{second}"
+        try:
+            answer = parse_answer(second, routing.catalog)
+        except OutputParseError as error:
+            return safe_fallback(routing, combined, f"unparseable after one repair: {error}")
+        return Prediction(answer.task, answer.closing, raw_output=combined, valid_format=False, fallback="repaired")
+
+
+def _supports_structured_output(model: BaseChatModel) -> bool:
+    probe = create_model("Probe", task=(str, ...))
+    try:
+        model.with_structured_output(probe)
+    except (NotImplementedError, ValueError, TypeError, AttributeError):
+        return False
+    return True
+
+
+def _short_answers(model: BaseChatModel) -> Runnable[Any, Any]:
+    """Cap the answer length of local pipelines (they otherwise generate up to their default budget)."""
+    if getattr(getattr(model, "llm", None), "pipeline", None) is not None:
+        return model.bind(pipeline_kwargs={"max_new_tokens": _ROUTER_MAX_NEW_TOKENS})
+    return model
