@@ -1,0 +1,68 @@
+"""Options and loaders shared by the subcommands."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from task_router.catalog import CatalogError, TaskCatalog
+
+ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Model spec: embedded, hf:<dir>, openai:<model>, qlora:<dir>.")]
+RouterOpt = Annotated[
+    str | None, typer.Option("--router", "-r", help="Router kind (default: the best kind for the model).")
+]
+CatalogOpt = Annotated[
+    Path | None, typer.Option("--catalog", "-c", help="Task catalogue, YAML or JSON (default: the demo catalogue).")
+]
+BaseUrlOpt = Annotated[
+    str | None, typer.Option("--base-url", help="Base URL of an OpenAI-compatible server (else OPENAI_BASE_URL).")
+]
+
+
+def load_catalog(path: Path | None) -> TaskCatalog:
+    if path is None:
+        return TaskCatalog.demo()
+    try:
+        return TaskCatalog.from_file(path)
+    except CatalogError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--catalog") from None
+
+
+def load_conversation(path: Path) -> tuple[list[dict[str, Any]], str | None]:
+    """Read --conversation: a list of OpenAI-style messages, or {"messages": [...], "active_task": ...}."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise typer.BadParameter(f"cannot read {path}: {exc.strerror or exc}", param_hint="--conversation") from None
+    except json.JSONDecodeError as exc:
+        raise typer.BadParameter(f"{path} is not valid JSON: {exc}", param_hint="--conversation") from None
+    active = None
+    if isinstance(data, dict):
+        active = data.get("active_task")
+        data = data.get("messages")
+    if not isinstance(data, list) or not data:
+        raise typer.BadParameter(
+            f"{path} must hold a non-empty list of messages [{{'role': 'user', 'content': '...'}}, ...] "
+            "or {'messages': [...], 'active_task': <name or null>}",
+            param_hint="--conversation",
+        )
+    return data, active
+
+
+def build_router(kind: str | None, model: str, base_url: str | None = None, **options: Any) -> Any:
+    from task_router.models import load_chat_model
+    from task_router.routers import default_router_kind, make_router
+
+    kind = kind or default_router_kind(model)
+    if kind == "embedding":
+        return make_router(kind, model=None, **options)
+    chat_model: Any = model
+    if base_url and model.startswith("openai:"):
+        chat_model = load_chat_model(model, base_url=base_url)
+    try:
+        return make_router(kind, model=chat_model, **options)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
