@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from dataclasses import dataclass
@@ -13,6 +14,10 @@ _FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.DOTALL)
 _NONE_WORDS = {"none", "no task", "null", "nothing", "no_task", "n/a", "none of the above"}
 _TRUE = {"true", "yes", "1", "y"}
 _CLOSING_EVENTS = {"END", "STOP", "CLOSE", "DONE"}
+MAX_ANSWER_CHARS = 8000  # longer answers are read from their tail, where a final answer usually is
+_TRAILING_COMMA = re.compile(r",\s*([}\]])")
+_FINAL_MARKER = re.compile(r"^\W*(?:final\s+answer|answer|decision)\s*[:=-]", re.IGNORECASE | re.MULTILINE)
+_PROSE_CLOSING = re.compile(r"\bclosing\s*[:=]\s*[\"'`*]*(true|yes|false|no)\b", re.IGNORECASE)
 
 
 class OutputParseError(ValueError):
@@ -55,36 +60,69 @@ def parse_answer(raw: str, catalog: TaskCatalog) -> ParsedAnswer:
     text = (raw or "").strip()
     if not text:
         raise OutputParseError('the answer is empty; answer with a JSON object {"task": ..., "closing": ...}')
+    if len(text) > MAX_ANSWER_CHARS:
+        text = text[-MAX_ANSWER_CHARS:]
     data = _find_json_object(text)
     if data is not None:
         return _from_mapping(data, catalog)
     return _from_prose(text, catalog)
 
 
+def split_final_answer(raw: str) -> tuple[str | None, str]:
+    """Split a chain-of-thought answer into (reasoning, final answer text) at its last "Answer:" line.
+
+    Without such a line the whole text is the answer and there is no separate reasoning.
+
+    Example:
+        >>> split_final_answer('Reasoning: the user wants a recap.\\nAnswer: {"task": "recap"}')
+        ('Reasoning: the user wants a recap.', '{"task": "recap"}')
+    """
+    text = (raw or "").strip()
+    markers = list(_FINAL_MARKER.finditer(text))
+    if not markers:
+        return None, text
+    last = markers[-1]
+    reasoning = text[: last.start()].strip()
+    reasoning = re.sub(r"^\W*(?:reasoning|thought|thinking)\s*[:=-]\s*", "", reasoning, flags=re.IGNORECASE)
+    return (reasoning or None), text[last.end() :].strip()
+
+
 def _find_json_object(text: str) -> dict[str, Any] | None:
     candidates = [m.group(1) for m in _FENCE.finditer(text)] + [text]
     for candidate in candidates:
-        start = candidate.find("{")
-        while start != -1:
-            depth = 0
-            for end in range(start, min(len(candidate), start + 20000)):
-                ch = candidate[end]
-                if ch == "{":
-                    depth += 1
-                elif ch == "}":
-                    depth -= 1
-                    if depth == 0:
-                        chunk = candidate[start : end + 1]
-                        for attempt in (chunk, chunk.replace("'", '"')):
-                            try:
-                                value = json.loads(attempt)
-                            except json.JSONDecodeError:
-                                continue
-                            if isinstance(value, dict) and _lower_keys(value).keys() & {"task", "event", "closing"}:
-                                return _lower_keys(value)
-                        break
-            start = candidate.find("{", start + 1)
+        for start, end in _brace_pairs(candidate):
+            value = _load_object(candidate[start : end + 1])
+            if value is not None and value.keys() & {"task", "event", "closing"}:
+                return value
     return None
+
+
+def _brace_pairs(text: str) -> list[tuple[int, int]]:
+    """(start, end) of every balanced {...} in the text, outermost first, in one pass."""
+    stack: list[int] = []
+    pairs: list[tuple[int, int]] = []
+    for i, ch in enumerate(text):
+        if ch == "{":
+            stack.append(i)
+        elif ch == "}" and stack:
+            pairs.append((stack.pop(), i))
+    return sorted(pairs)
+
+
+def _load_object(chunk: str) -> dict[str, Any] | None:
+    """JSON, JSON with single quotes / trailing commas, or a Python dict literal (never evaluated as code)."""
+    cleaned = _TRAILING_COMMA.sub(r"\1", chunk)
+    for attempt in (chunk, cleaned, cleaned.replace("'", '"')):
+        try:
+            value = json.loads(attempt)
+        except json.JSONDecodeError:
+            continue
+        return _lower_keys(value) if isinstance(value, dict) else None
+    try:
+        value = ast.literal_eval(cleaned)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+    return _lower_keys(value) if isinstance(value, dict) else None
 
 
 def _lower_keys(data: dict[str, Any]) -> dict[str, Any]:
@@ -107,9 +145,14 @@ def _from_mapping(data: dict[str, Any], catalog: TaskCatalog) -> ParsedAnswer:
 
 
 def _from_prose(text: str, catalog: TaskCatalog) -> ParsedAnswer:
-    labelled = re.search(r"\btask\s*[:=]\s*[\"'`*]*([^\s\"'`*,;]+)", text, re.IGNORECASE)
+    labelled = re.search(r"\btask(?:\s+name)?\s*[:=]\s*(.+)", text, re.IGNORECASE)
     if labelled:
-        return ParsedAnswer(resolve_task(labelled.group(1), catalog))
+        several = _mentions(labelled.group(1), catalog)
+        if len(several) > 1:
+            raise OutputParseError(f"the answer names several tasks ({sorted(several)}); name exactly one, or NONE")
+        closing = _PROSE_CLOSING.search(text)
+        task = _resolve_first(_label_candidates(labelled.group(1)), catalog)
+        return ParsedAnswer(task, bool(closing and closing.group(1).lower() in _TRUE))
     one_line = text.splitlines()[0] if len(text) < 200 else ""
     if one_line:
         try:
@@ -126,6 +169,23 @@ def _from_prose(text: str, catalog: TaskCatalog) -> ParsedAnswer:
     raise OutputParseError(
         'no task name found; answer only with a JSON object {"task": <one of the task names or NONE>, "closing": ...}'
     )
+
+
+def _label_candidates(value: str) -> list[str]:
+    """Readings of the text after "task:", most specific first: up to a comma, the whole line, the first word."""
+    value = value.strip()
+    first_word = re.split(r"[\s,;]+", value.strip("\"'`*"), maxsplit=1)[0]
+    return [re.split(r"[,;]", value, maxsplit=1)[0].rstrip(" .!"), value.rstrip(" .!"), first_word]
+
+
+def _resolve_first(candidates: list[str], catalog: TaskCatalog) -> str | None:
+    errors: list[OutputParseError] = []
+    for candidate in candidates:
+        try:
+            return resolve_task(candidate, catalog)
+        except OutputParseError as exc:
+            errors.append(exc)
+    raise errors[-1]
 
 
 def _mentions(text: str, catalog: TaskCatalog) -> set[str]:

@@ -11,8 +11,9 @@ from pydantic import BaseModel, Field, create_model
 
 from task_router.catalog import NONE_LABEL, TaskCatalog
 from task_router.models import ModelSpec, load_chat_model, model_name
-from task_router.routers.base import Prediction, Router, safe_fallback
-from task_router.routers.parsing import OutputParseError, parse_answer, resolve_task
+from task_router.routers.answering import read_answer
+from task_router.routers.base import Prediction, Router
+from task_router.routers.parsing import OutputParseError, resolve_task
 from task_router.routers.prompting import build_messages, load_prompt
 from task_router.routers.render import DEFAULT_WINDOW, RoutingInput
 
@@ -82,7 +83,9 @@ class StructuredRouter(Router):
         return self._predict_text(routing, config)
 
     def _predict_structured(self, routing: RoutingInput, config: RunnableConfig) -> Prediction:
-        messages = build_messages(self.prompt, routing, window=self.window)
+        # The JSON format is spelled out here too: servers that ignore response_format / tool_choice
+        # (e.g. `transformers serve`) then still answer in JSON text, which the text path reads.
+        messages = build_messages(self.prompt, routing, window=self.window, text_format=True)
         structured = self.model.with_structured_output(choice_schema(routing.catalog), include_raw=True)
         out = structured.invoke(messages, config)
         raw: AIMessage = out["raw"]
@@ -105,21 +108,11 @@ class StructuredRouter(Router):
     def _read_text(
         self, routing: RoutingInput, messages: list[BaseMessage], raw: str, config: RunnableConfig
     ) -> Prediction:
-        try:
-            answer = parse_answer(raw, routing.catalog)
-            return Prediction(answer.task, answer.closing, rationale=answer.rationale, raw_output=raw)
-        except OutputParseError as error:
-            if not self.repair:
-                return safe_fallback(routing, raw, f"unparseable answer: {error}")
-            first_error = error
-        retry = [*messages, AIMessage(raw), HumanMessage(self.prompt["repair"].format(error=first_error))]
-        second = message_text(self._text_model.invoke(retry, config))
-        combined = f"{raw}\n--- repair ---\n{second}"
-        try:
-            answer = parse_answer(second, routing.catalog)
-        except OutputParseError as error:
-            return safe_fallback(routing, combined, f"unparseable after one repair: {error}")
-        return Prediction(answer.task, answer.closing, raw_output=combined, valid_format=False, fallback="repaired")
+        def reask(error: OutputParseError) -> str:
+            retry = [*messages, AIMessage(raw), HumanMessage(self.prompt["repair"].format(error=error))]
+            return message_text(self._text_model.invoke(retry, config))
+
+        return read_answer(raw, routing, reask=reask if self.repair else None)
 
 
 def _supports_structured_output(model: BaseChatModel) -> bool:
