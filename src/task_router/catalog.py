@@ -170,7 +170,7 @@ class TaskCatalog:
             self._version += 1
         return task
 
-    def update(self, name: str, **changes: Any) -> Task:
+    def update(self, name: str, /, **changes: Any) -> Task:
         """Change fields of an existing task (``name`` cannot change: remove and add instead)."""
         with self._lock:
             if name not in self._tasks:

@@ -20,8 +20,14 @@ def merge_task_data(left: dict[str, Any] | None, right: dict[str, Any] | None) -
     return merged
 
 
-class RouterState(TypedDict, total=False):
+class TaskState(TypedDict, total=False):
+    """What a task subgraph reads and writes. Its reducers are idempotent, so a subgraph's final state can be
+    merged back into the parent safely (an `operator.add` list here would be duplicated)."""
+
     messages: Annotated[list[AnyMessage], add_messages]
     active_task: str | None
-    decisions: Annotated[list[dict[str, Any]], operator.add]  # RouteDecision.model_dump() per user turn
     task_data: Annotated[dict[str, Any], merge_task_data]  # task name -> progress of its subgraph
+
+
+class RouterState(TaskState, total=False):
+    decisions: Annotated[list[dict[str, Any]], operator.add]  # RouteDecision.model_dump() per user turn

@@ -13,7 +13,7 @@ from langgraph.graph.state import CompiledStateGraph
 from task_router.catalog import Task, TaskCatalog
 from task_router.routers.prompting import load_prompt
 from task_router.routers.render import message_text, render_conversation
-from task_router.state import RouterState
+from task_router.state import TaskState
 
 
 def _missing_input(task: Task, collected: dict[str, str]) -> Any:
@@ -29,7 +29,7 @@ def create_task_graph(catalog: TaskCatalog, model: BaseChatModel, *, prompt: str
     """
     template = load_prompt(prompt)
 
-    def collect(state: RouterState) -> dict[str, Any]:
+    def collect(state: TaskState) -> dict[str, Any]:
         task = catalog.get(state.get("active_task"))
         if task is None:  # removed from the catalogue since routing: nothing to do
             return {}
@@ -46,12 +46,12 @@ def create_task_graph(catalog: TaskCatalog, model: BaseChatModel, *, prompt: str
             update["messages"] = [AIMessage(question.strip(), name=task.name)]
         return update
 
-    def route_after_collect(state: RouterState) -> str:
+    def route_after_collect(state: TaskState) -> str:
         task = catalog.get(state.get("active_task"))
         data = (state.get("task_data") or {}).get(task.name if task else "", {}) or {}
         return "produce" if task is not None and not data.get("asked") else END
 
-    def produce(state: RouterState, config: RunnableConfig) -> dict[str, Any]:
+    def produce(state: TaskState, config: RunnableConfig) -> dict[str, Any]:
         task = catalog[state["active_task"]]
         data = (state.get("task_data") or {}).get(task.name) or {}
         inputs = "\n".join(f"- {k}: {v}" for k, v in (data.get("inputs") or {}).items()) or "- (none)"
@@ -69,7 +69,7 @@ def create_task_graph(catalog: TaskCatalog, model: BaseChatModel, *, prompt: str
             "task_data": {task.name: {**data, "delivered": True}},
         }
 
-    builder = StateGraph(RouterState)
+    builder = StateGraph(TaskState)
     builder.add_node("collect", collect)
     builder.add_node("produce", produce)
     builder.add_edge(START, "collect")

@@ -10,7 +10,9 @@ import typer
 
 from task_router.catalog import CatalogError, TaskCatalog
 
-ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Model spec: embedded, hf:<dir>, openai:<model>, qlora:<dir>.")]
+ModelOpt = Annotated[
+    str, typer.Option("--model", "-m", help="Model spec: embedded, hf:<dir>, openai:<model>, qlora:<dir>.")
+]
 RouterOpt = Annotated[
     str | None, typer.Option("--router", "-r", help="Router kind (default: the best kind for the model).")
 ]

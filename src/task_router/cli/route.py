@@ -22,7 +22,8 @@ from task_router.cli.options import (
 @app.command()
 def route(
     conversation: Annotated[
-        Path, typer.Option("--conversation", help="JSON: a list of messages, or {'messages': [...], 'active_task': ...}.")
+        Path,
+        typer.Option("--conversation", help="JSON: a list of messages, or {'messages': [...], 'active_task': ...}."),
     ],
     catalog: CatalogOpt = None,
     model: ModelOpt = "embedded",

@@ -1,0 +1,82 @@
+"""`task-router chat`: talk to the demo assistant; every routing decision is shown."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from task_router.cli import app
+from task_router.cli.options import BaseUrlOpt, CatalogOpt, ModelOpt, RouterOpt, build_router, load_catalog
+
+_EVENT_STYLE = {"START": "green", "CONTINUE": "blue", "SWITCH": "magenta", "END": "yellow", "NONE": "red"}
+
+
+def format_decision(decision: dict[str, Any]) -> str:
+    """One compact line, e.g. ``[route] START linkedin_post  conf 0.81  42 ms``."""
+    style = _EVENT_STYLE.get(decision["event"], "white")
+    parts = [f"[dim]\\[route][/dim] [{style}]{decision['event']}[/{style}] {decision.get('task') or '-'}"]
+    if decision.get("confidence") is not None:
+        parts.append(f"conf {decision['confidence']:.2f}")
+    parts.append(f"{decision['latency_ms']:.0f} ms")
+    if not decision.get("valid_format", True):
+        parts.append(f"[red]fallback: {decision.get('fallback') or 'invalid output'}[/red]")
+    return "  ".join(parts)
+
+
+@app.command()
+def chat(
+    model: ModelOpt = "embedded",
+    router: RouterOpt = None,
+    catalog: CatalogOpt = None,
+    thread: Annotated[str | None, typer.Option("--thread", "-t", help="Thread id to resume (default: new).")] = None,
+    db: Annotated[
+        Path | None,
+        typer.Option(
+            "--db",
+            help="SQLite file for threads (default: TASK_ROUTER_DB or ~/.local/share/task_router/threads.sqlite).",
+        ),
+    ] = None,
+    base_url: BaseUrlOpt = None,
+) -> None:
+    """Chat with the assistant. Commands: /tasks, /quit. Threads persist in SQLite: resume with --thread."""
+    from task_router.graph import create_router_graph
+    from task_router.models import load_chat_model
+    from task_router.persistence import sqlite_checkpointer
+
+    console = Console()
+    tasks = load_catalog(catalog)
+    decider = build_router(router, model, base_url)
+    chat_model = load_chat_model(model, base_url=base_url) if base_url else model
+    graph = create_router_graph(tasks, router=decider, model=chat_model).compile(checkpointer=sqlite_checkpointer(db))
+    thread_id = thread or uuid.uuid4().hex[:8]
+    config = {"configurable": {"thread_id": thread_id}}
+    state = graph.get_state(config).values
+    console.print(
+        f"[bold]task-router chat[/bold]  thread [cyan]{thread_id}[/cyan]  model {model}  router {decider.kind}  "
+        f"({len(tasks)} tasks; /tasks to list, /quit to leave)"
+    )
+    if state.get("messages"):
+        console.print(f"[dim]resumed: {len(state['messages'])} messages, active task: {state.get('active_task')}[/dim]")
+    while True:
+        try:
+            text = console.input("[bold green]you>[/bold green] ").strip()
+        except (EOFError, KeyboardInterrupt):
+            break
+        if not text:
+            continue
+        if text in ("/quit", "/exit"):
+            break
+        if text == "/tasks":
+            for task in tasks:
+                console.print(f"- [bold]{task.name}[/bold]: {task.description}")
+            continue
+        result = graph.invoke({"messages": [("user", text)]}, config)
+        console.print(format_decision(result["decisions"][-1]))
+        reply = result["messages"][-1]
+        if reply.type == "ai":
+            console.print(f"[bold cyan]assistant>[/bold cyan] {reply.content}")
+    console.print(f"[dim]thread {thread_id} saved; resume with: task-router chat --thread {thread_id}[/dim]")

@@ -1,0 +1,94 @@
+"""`task-router eval`: replay a benchmark through a router, write metrics.json / report.md / PNGs, compare runs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from task_router.cli import app
+from task_router.cli.options import BaseUrlOpt, ModelOpt, RouterOpt, build_router
+
+
+@app.command("eval")
+def eval_command(
+    dataset: Annotated[
+        Path | None,
+        typer.Option("--dataset", "-d", help="Benchmark file (.jsonl or .jsonl.gz), one conversation a line."),
+    ] = None,
+    model: ModelOpt = "embedded",
+    router: RouterOpt = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", "-n", min=1, help="Evaluate the first N conversations.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Output folder (default: eval_runs/<dataset>-<router>-<model>).")
+    ] = None,
+    gold_state: Annotated[
+        bool, typer.Option("--gold-state", help="Give the router the gold active task (default: its own decisions).")
+    ] = False,
+    langsmith: Annotated[
+        bool,
+        typer.Option("--langsmith", help="Run langsmith.evaluate and upload the experiment (needs LANGSMITH_API_KEY)."),
+    ] = False,
+    base_url: BaseUrlOpt = None,
+    compare: Annotated[
+        bool, typer.Option("--compare", help="Print the runs in the given folders side by side, evaluate nothing.")
+    ] = False,
+    run_dirs: Annotated[
+        list[Path] | None, typer.Argument(help="With --compare: output folders of earlier runs.")
+    ] = None,
+) -> None:
+    """Evaluate routing on a benchmark, turn by turn.
+
+    Example: task-router eval --dataset ../shared/benchmarks/sgd_dev.jsonl.gz --limit 20 --out /tmp/e
+    """
+    from task_router.evaluation import DatasetError, compare_table, evaluate_router, load_dataset, load_metrics
+
+    console = Console()
+    if compare:
+        if not run_dirs:
+            raise typer.BadParameter("give the output folders of earlier runs: --compare DIR1 DIR2 ...")
+        try:
+            runs = [load_metrics(path) for path in run_dirs]
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+        console.print(compare_table(runs, [str(path) for path in run_dirs]))
+        return
+    if run_dirs:
+        raise typer.BadParameter(f"unexpected arguments {[str(p) for p in run_dirs]}: folders go with --compare")
+    if dataset is None:
+        raise typer.BadParameter("give a benchmark file with --dataset PATH (or compare runs with --compare DIR ...)")
+    if langsmith:
+        from task_router.evaluation.langsmith_run import LangSmithConfigError, upload_client
+
+        try:
+            upload_client()  # fail before loading any model
+        except LangSmithConfigError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--langsmith") from None
+        if not gold_state:
+            console.print("[yellow]--langsmith evaluates each turn on its own: using the gold active task.[/]")
+            gold_state = True
+    try:
+        records = load_dataset(dataset, limit=limit)
+    except DatasetError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--dataset") from None
+    decider = build_router(router, model, base_url)
+    out_dir = out or Path("eval_runs") / _slug(f"{dataset.name.split('.')[0]}-{decider.kind}-{decider.model_label}")
+    run = evaluate_router(
+        records,
+        decider,
+        dataset=str(dataset),
+        state="gold" if gold_state else "own",
+        out_dir=out_dir,
+        langsmith=langsmith,
+    )
+    console.print(compare_table([run.metrics], [f"{decider.kind} ({run.metrics['state']} state)"]))
+    console.print(f"wrote {', '.join(str(path) for path in run.files)}")
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")

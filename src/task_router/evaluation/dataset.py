@@ -1,0 +1,147 @@
+"""Typed records of the routing benchmark format (``.jsonl`` / ``.jsonl.gz``, one conversation per line)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+
+from task_router.catalog import NONE_LABEL, TaskCatalog
+from task_router.decision import Event
+
+_FORMAT_HINT = (
+    "each line must be one JSON object {id, source, split, tasks: [{name, description}], "
+    "turns: [{role, text}], labels: [{turn_index, task, event}]} (see the benchmarks README)"
+)
+
+
+class DatasetError(ValueError):
+    """A benchmark file or record that cannot be used; the message says where and how to fix it."""
+
+
+class Turn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    role: Literal["user", "assistant"]
+    text: str
+
+
+class Label(BaseModel):
+    """The gold decision for one user turn; ``task`` is a catalogue name or ``"NONE"``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    turn_index: int
+    task: str
+    event: Event
+    acts: list[str] = []
+
+
+class ConversationRecord(BaseModel):
+    """One benchmark conversation: its task catalogue, its turns and one label per user turn."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    source: str = ""
+    split: str = ""
+    tasks: list[dict[str, Any]]
+    turns: list[Turn]
+    labels: list[Label]
+
+    @model_validator(mode="after")
+    def _check_labels(self) -> ConversationRecord:
+        names = {str(task.get("name")) for task in self.tasks}
+        previous = -1
+        for label in self.labels:
+            if not 0 <= label.turn_index < len(self.turns) or self.turns[label.turn_index].role != "user":
+                raise ValueError(f"label turn_index {label.turn_index} does not point at a user turn")
+            if label.turn_index <= previous:
+                raise ValueError("labels must be in increasing turn_index order, one per user turn")
+            if label.task != NONE_LABEL and label.task not in names:
+                raise ValueError(f"label task {label.task!r} is not in the record's tasks (or 'NONE')")
+            previous = label.turn_index
+        return self
+
+    def catalog(self) -> TaskCatalog:
+        return TaskCatalog.from_records(self.tasks)
+
+    def messages_until(self, turn_index: int) -> list[dict[str, str]]:
+        """The conversation the router sees at a user turn: every turn up to and including it."""
+        return [{"role": turn.role, "content": turn.text} for turn in self.turns[: turn_index + 1]]
+
+    def gold_active_tasks(self) -> list[str | None]:
+        """The gold active task before each labelled turn: the previous label's task unless it ended or was NONE."""
+        active: list[str | None] = []
+        current: str | None = None
+        for label in self.labels:
+            active.append(current)
+            ended = label.event in ("END", "NONE") or label.task == NONE_LABEL
+            current = None if ended else label.task
+        return active
+
+
+def parse_records(records: Iterable[Mapping[str, Any] | ConversationRecord]) -> list[ConversationRecord]:
+    """Validate benchmark records built in Python (dicts in the file format, or ConversationRecord).
+
+    Example:
+        >>> records = parse_records([{"id": "c1", "tasks": [{"name": "recap", "description": "Recap a meeting."}],
+        ...     "turns": [{"role": "user", "text": "Recap my call"}],
+        ...     "labels": [{"turn_index": 0, "task": "recap", "event": "START"}]}])
+        >>> records[0].gold_active_tasks()
+        [None]
+    """
+    return [
+        record if isinstance(record, ConversationRecord) else _validate(record, f"record #{i}")
+        for i, record in enumerate(records)
+    ]
+
+
+def load_dataset(path: str | Path, *, limit: int | None = None) -> list[ConversationRecord]:
+    """Read a benchmark file (``.jsonl`` or ``.jsonl.gz``); ``limit`` keeps the first N conversations.
+
+    Example:
+        >>> records = load_dataset("../shared/benchmarks/sgd_dev.jsonl.gz", limit=20)  # doctest: +SKIP
+    """
+    if limit is not None and limit < 1:
+        raise DatasetError(f"limit must be a positive number of conversations, got {limit}")
+    records = []
+    for where, data in _read_lines(Path(path)):
+        records.append(_validate(data, where))
+        if limit is not None and len(records) >= limit:
+            break
+    if not records:
+        raise DatasetError(f"{path} holds no conversations: {_FORMAT_HINT}")
+    return records
+
+
+def _read_lines(path: Path) -> Iterator[tuple[str, Any]]:
+    if not path.is_file():
+        raise DatasetError(f"dataset {path} does not exist: give the path of a .jsonl or .jsonl.gz benchmark file")
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                where = f"{path}:{number}"
+                try:
+                    yield where, json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise DatasetError(f"{where}: not valid JSON ({exc.msg}); {_FORMAT_HINT}") from None
+    except (OSError, UnicodeDecodeError, EOFError) as exc:
+        raise DatasetError(f"cannot read {path} ({exc}): is it a UTF-8 .jsonl file, or gzip for .jsonl.gz?") from None
+
+
+def _validate(data: Any, where: str) -> ConversationRecord:
+    if not isinstance(data, Mapping):
+        raise DatasetError(f"{where}: expected a JSON object, got {type(data).__name__}; {_FORMAT_HINT}")
+    try:
+        return ConversationRecord.model_validate(data)
+    except ValidationError as exc:
+        details = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'record'}: {e['msg']}" for e in exc.errors())
+        raise DatasetError(f"{where} (id {data.get('id', '?')!r}): {details}; {_FORMAT_HINT}") from None

@@ -1,0 +1,165 @@
+"""Routing metrics of CONTRACT.md, shared by the offline runner and the LangSmith evaluators in ``evaluators/``.
+
+Conventions: a decision's task None counts as ``"NONE"``; precision, recall and F1 are 0.0 when their
+denominator is empty (nothing predicted / nothing to find), as scikit-learn's ``zero_division=0``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from task_router.catalog import NONE_LABEL
+from task_router.decision import EVENTS
+
+SELECTION_EVENTS = ("START", "SWITCH")
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    """A router's decision at one labelled user turn next to the gold label (the unit every metric reads)."""
+
+    gold_event: str
+    gold_task: str  # a task name or "NONE"
+    event: str
+    task: str  # a task name or "NONE"
+    valid_format: bool = True
+    latency_ms: float = 0.0
+
+    @classmethod
+    def from_outputs(cls, outputs: Mapping[str, Any], reference: Mapping[str, Any]) -> TurnResult:
+        """From a run's outputs (a RouteDecision dump) and an example's reference outputs ({event, task})."""
+        return cls(
+            gold_event=str(reference["event"]),
+            gold_task=task_label(reference.get("task")),
+            event=str(outputs.get("event", "NONE")),
+            task=task_label(outputs.get("task")),
+            valid_format=bool(outputs.get("valid_format", True)),
+            latency_ms=float(outputs.get("latency_ms") or 0.0),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def task_label(task: str | None) -> str:
+    return task if task else NONE_LABEL
+
+
+# -- per turn --------------------------------------------------------------------------------------------------
+def task_correct(turn: TurnResult) -> bool:
+    return turn.task == turn.gold_task
+
+
+def event_correct(turn: TurnResult) -> bool:
+    return turn.event == turn.gold_event
+
+
+def point_outcome(turn: TurnResult, event: str) -> str:
+    """Whether the turn is a gold ``event`` point and the router saw it: hit, miss, false_alarm or neither."""
+    gold, predicted = turn.gold_event == event, turn.event == event
+    return {(True, True): "hit", (True, False): "miss", (False, True): "false_alarm"}.get((gold, predicted), "neither")
+
+
+def none_outcome(turn: TurnResult) -> str:
+    gold, predicted = turn.gold_task == NONE_LABEL, turn.task == NONE_LABEL
+    return {(True, True): "hit", (True, False): "miss", (False, True): "false_alarm"}.get((gold, predicted), "neither")
+
+
+# -- over turns ------------------------------------------------------------------------------------------------
+def _ratio(numerator: float, denominator: float) -> float:
+    return float(numerator / denominator) if denominator else 0.0
+
+
+def prf(gold: Sequence[bool], predicted: Sequence[bool]) -> dict[str, Any]:
+    """Precision, recall, F1 and support (gold positives) of one binary class."""
+    true_pos = sum(g and p for g, p in zip(gold, predicted, strict=True))
+    precision = _ratio(true_pos, sum(predicted))
+    recall = _ratio(true_pos, sum(gold))
+    f1 = _ratio(2 * precision * recall, precision + recall)
+    return {"precision": precision, "recall": recall, "f1": f1, "support": int(sum(gold))}
+
+
+def task_accuracy(turns: Sequence[TurnResult]) -> float:
+    return _ratio(sum(map(task_correct, turns)), len(turns))
+
+
+def event_accuracy(turns: Sequence[TurnResult]) -> float:
+    return _ratio(sum(map(event_correct, turns)), len(turns))
+
+
+def task_selection_accuracy(turns: Sequence[TurnResult]) -> float:
+    """On turns whose gold event is START or SWITCH: the right task was named."""
+    selecting = [t for t in turns if t.gold_event in SELECTION_EVENTS]
+    return _ratio(sum(map(task_correct, selecting)), len(selecting))
+
+
+def event_scores(turns: Sequence[TurnResult]) -> dict[str, dict[str, Any]]:
+    return {event: prf([t.gold_event == event for t in turns], [t.event == event for t in turns]) for event in EVENTS}
+
+
+def none_detection(turns: Sequence[TurnResult]) -> dict[str, Any]:
+    return prf([t.gold_task == NONE_LABEL for t in turns], [t.task == NONE_LABEL for t in turns])
+
+
+def invalid_format(turns: Sequence[TurnResult]) -> int:
+    return sum(not t.valid_format for t in turns)
+
+
+def latency(turns: Sequence[TurnResult]) -> dict[str, float]:
+    """p50 / p95 (linear interpolation between order statistics) and mean, in milliseconds."""
+    values = np.array([t.latency_ms for t in turns], dtype=float)
+    if values.size == 0:
+        return {"p50": 0.0, "p95": 0.0, "mean": 0.0}
+    return {
+        "p50": float(np.percentile(values, 50)),
+        "p95": float(np.percentile(values, 95)),
+        "mean": float(values.mean()),
+    }
+
+
+def confusion(gold: Sequence[str], predicted: Sequence[str], labels: Sequence[str]) -> dict[str, Any]:
+    """Rows are gold labels, columns predicted labels, in ``labels`` order."""
+    index = {label: i for i, label in enumerate(labels)}
+    matrix = [[0] * len(labels) for _ in labels]
+    for g, p in zip(gold, predicted, strict=True):
+        matrix[index[g]][index[p]] += 1
+    return {"labels": list(labels), "matrix": matrix}
+
+
+def task_labels(turns: Sequence[TurnResult]) -> list[str]:
+    """Every task seen as gold or predicted, most frequent gold first, NONE last."""
+    counts = Counter(t.gold_task for t in turns)
+    names = ({t.gold_task for t in turns} | {t.task for t in turns}) - {NONE_LABEL}
+    return [*sorted(names, key=lambda name: (-counts[name], name)), NONE_LABEL]
+
+
+def confusions(turns: Sequence[TurnResult]) -> dict[str, Any]:
+    return {
+        "events": confusion([t.gold_event for t in turns], [t.event for t in turns], EVENTS),
+        "tasks": confusion([t.gold_task for t in turns], [t.task for t in turns], task_labels(turns)),
+    }
+
+
+def compute_metrics(turns: Sequence[TurnResult]) -> dict[str, Any]:
+    """Every figure of CONTRACT.md's metrics.json that depends on the turns (not dataset/model/router/counts).
+
+    Example:
+        >>> turns = [TurnResult("START", "recap", "START", "recap"), TurnResult("END", "recap", "CONTINUE", "recap")]
+        >>> compute_metrics(turns)["event_accuracy"]
+        0.5
+    """
+    return {
+        "task_accuracy": task_accuracy(turns),
+        "task_selection_accuracy": task_selection_accuracy(turns),
+        "events": event_scores(turns),
+        "event_accuracy": event_accuracy(turns),
+        "none_detection": none_detection(turns),
+        "invalid_format": invalid_format(turns),
+        "latency_ms": latency(turns),
+        "confusion": confusions(turns),
+    }

@@ -1,0 +1,122 @@
+"""Replay benchmark conversations turn by turn through a router, as a user would meet it."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from langsmith.run_helpers import tracing_context
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from task_router.catalog import NONE_LABEL
+from task_router.evaluation.dataset import ConversationRecord
+from task_router.evaluation.metrics import TurnResult, task_label
+from task_router.routers.base import Router
+
+State = Literal["own", "gold"]
+STATES: tuple[State, ...] = ("own", "gold")
+
+
+@dataclass(frozen=True)
+class TurnPrediction:
+    """One replayed user turn: what the router saw (active task), decided, and what the label says."""
+
+    conversation_id: str
+    turn_index: int
+    active_before: str | None
+    gold_event: str
+    gold_task: str
+    event: str
+    task: str
+    valid_format: bool
+    latency_ms: float
+    confidence: float | None = None
+    fallback: str | None = None
+    raw_output: str = ""
+
+    @property
+    def result(self) -> TurnResult:
+        return TurnResult(self.gold_event, self.gold_task, self.event, self.task, self.valid_format, self.latency_ms)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def replay(
+    records: Sequence[ConversationRecord],
+    router: Router,
+    *,
+    state: State = "own",
+    progress: bool = True,
+) -> list[TurnPrediction]:
+    """Route every labelled user turn of every conversation, in order.
+
+    ``state="own"`` feeds the router its own previous decision's active task (errors carry over);
+    ``state="gold"`` feeds the gold active task, measuring each turn in isolation. Tracing is switched off:
+    an offline evaluation makes no network call even when LangSmith tracing variables are set.
+
+    Example:
+        >>> from task_router import make_router
+        >>> from task_router.evaluation import load_dataset
+        >>> predictions = replay(load_dataset("tests/fixtures/eval_small.jsonl"),
+        ...                      make_router("embedding", model=None))  # doctest: +SKIP
+    """
+    if state not in STATES:
+        raise ValueError(f"state must be 'own' or 'gold', got {state!r}")
+    run_id = uuid.uuid4().hex[:8]  # thread ids unique per run: a router's per-thread cache never mixes runs
+    predictions: list[TurnPrediction] = []
+    total = sum(len(record.labels) for record in records)
+    with tracing_context(enabled=False), _progress_bar(progress) as bar:
+        task_id = bar.add_task("routing turns", total=total)
+        for record in records:
+            predictions.extend(_replay_conversation(record, router, state, f"eval-{run_id}-{record.id}"))
+            bar.advance(task_id, len(record.labels))
+    return predictions
+
+
+def _replay_conversation(
+    record: ConversationRecord, router: Router, state: State, thread_id: str
+) -> list[TurnPrediction]:
+    catalog = record.catalog()  # once per conversation: per-version caches (prompts, schemas) are reused
+    config: dict[str, Any] = {"configurable": {"thread_id": thread_id}, "run_name": f"eval {record.id}"}
+    gold_active = record.gold_active_tasks()
+    own_active: str | None = None
+    out = []
+    for label, gold_before in zip(record.labels, gold_active, strict=True):
+        active = gold_before if state == "gold" else own_active
+        decision = router.invoke(
+            {"messages": record.messages_until(label.turn_index), "active_task": active, "catalog": catalog},
+            config,
+        )
+        own_active = decision.active_task_after
+        out.append(
+            TurnPrediction(
+                conversation_id=record.id,
+                turn_index=label.turn_index,
+                active_before=active,
+                gold_event=label.event,
+                gold_task=label.task or NONE_LABEL,
+                event=decision.event,
+                task=task_label(decision.task),
+                valid_format=decision.valid_format,
+                latency_ms=decision.latency_ms,
+                confidence=decision.confidence,
+                fallback=decision.fallback,
+                raw_output=decision.raw_output,
+            )
+        )
+    return out
+
+
+def _progress_bar(enabled: bool) -> Progress:
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        disable=not enabled,
+        transient=False,
+    )

@@ -1,0 +1,148 @@
+"""An evaluation run's files (metrics.json, report.md, predictions.jsonl, PNGs) and its rich tables."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from task_router.decision import EVENTS
+from task_router.evaluation.metrics import TurnResult, compute_metrics
+from task_router.evaluation.plots import write_confusion_plots
+
+METRICS_FILE = "metrics.json"
+REPORT_FILE = "report.md"
+PREDICTIONS_FILE = "predictions.jsonl"
+
+
+def build_metrics(
+    turns: Sequence[TurnResult],
+    *,
+    dataset: str,
+    model: str,
+    router: str,
+    n_conversations: int,
+    state: str,
+) -> dict[str, Any]:
+    """The full metrics.json mapping of CONTRACT.md, plus ``state``."""
+    return {
+        "dataset": dataset,
+        "model": model,
+        "router": router,
+        "state": state,
+        "n_conversations": n_conversations,
+        "n_turns": len(turns),
+        **compute_metrics(turns),
+    }
+
+
+def write_run(out_dir: Path, metrics: dict[str, Any], predictions: Sequence[dict[str, Any]]) -> list[Path]:
+    """Write metrics.json, report.md, predictions.jsonl and the confusion PNGs into ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    (out_dir / REPORT_FILE).write_text(render_report(metrics), encoding="utf-8")
+    with (out_dir / PREDICTIONS_FILE).open("w", encoding="utf-8") as handle:
+        for row in predictions:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    images = write_confusion_plots(metrics, out_dir)
+    return [out_dir / METRICS_FILE, out_dir / REPORT_FILE, out_dir / PREDICTIONS_FILE, *images]
+
+
+def load_metrics(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / METRICS_FILE if run_dir.is_dir() else run_dir
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"cannot read {path} ({exc}): give the --out folder of a 'task-router eval' run") from None
+
+
+# -- markdown -------------------------------------------------------------------------------------------------
+def _md_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _f(value: float) -> str:
+    return f"{value:.3f}"
+
+
+def render_report(metrics: dict[str, Any]) -> str:
+    """report.md: the figures of metrics.json as markdown tables."""
+    latency = metrics["latency_ms"]
+    none = metrics["none_detection"]
+    overview = [
+        ("dataset", metrics["dataset"]),
+        ("model", metrics["model"]),
+        ("router", metrics["router"]),
+        ("state", metrics["state"]),
+        ("conversations", metrics["n_conversations"]),
+        ("turns", metrics["n_turns"]),
+        ("task accuracy", _f(metrics["task_accuracy"])),
+        ("task selection accuracy (START/SWITCH)", _f(metrics["task_selection_accuracy"])),
+        ("event accuracy", _f(metrics["event_accuracy"])),
+        ("invalid format", metrics["invalid_format"]),
+        ("latency p50 / p95 / mean (ms)", f"{latency['p50']:.1f} / {latency['p95']:.1f} / {latency['mean']:.1f}"),
+    ]
+    per_class = [
+        (name, _f(s["precision"]), _f(s["recall"]), _f(s["f1"]), s["support"])
+        for name, s in [*metrics["events"].items(), ("NONE task (none detection)", none)]
+    ]
+    sections = [
+        f"# Routing evaluation: {metrics['model']} / {metrics['router']} on {Path(metrics['dataset']).name}",
+        _md_table(["figure", "value"], overview),
+        "## Events and None detection",
+        _md_table(["class", "precision", "recall", "F1", "support"], per_class),
+        "## Event confusion (rows: gold, columns: predicted)",
+        _confusion_md(metrics["confusion"]["events"]),
+        "![event confusion](confusion_events.png)",
+        "## Task confusion",
+        f"{len(metrics['confusion']['tasks']['labels'])} task labels; the full matrix is in metrics.json, the image "
+        "shows the most frequent gold tasks and folds the rest into 'other'.",
+        "![task confusion](confusion_tasks.png)",
+    ]
+    return "\n\n".join(sections) + "\n"
+
+
+def _confusion_md(confusion: dict[str, Any]) -> str:
+    labels = confusion["labels"]
+    rows = [(label, *row) for label, row in zip(labels, confusion["matrix"], strict=True)]
+    return _md_table(["gold \\ predicted", *labels], rows)
+
+
+# -- rich tables ----------------------------------------------------------------------------------------------
+SUMMARY_ROWS: tuple[tuple[str, Any], ...] = (
+    ("turns", lambda m: str(m["n_turns"])),
+    ("task accuracy", lambda m: _f(m["task_accuracy"])),
+    ("task selection acc.", lambda m: _f(m["task_selection_accuracy"])),
+    ("event accuracy", lambda m: _f(m["event_accuracy"])),
+    *(
+        (f"{event} F1", lambda m, e=event: f"{_f(m['events'][e]['f1'])} (n={m['events'][e]['support']})")
+        for event in EVENTS
+    ),
+    ("None F1", lambda m: f"{_f(m['none_detection']['f1'])} (n={m['none_detection']['support']})"),
+    ("invalid format", lambda m: str(m["invalid_format"])),
+    ("latency p50 ms", lambda m: f"{m['latency_ms']['p50']:.1f}"),
+    ("latency p95 ms", lambda m: f"{m['latency_ms']['p95']:.1f}"),
+)
+
+
+def summary_table(metrics: dict[str, Any]) -> Table:
+    return compare_table([metrics], [f"{metrics['model']} / {metrics['router']} ({metrics['state']})"])
+
+
+def compare_table(runs: Sequence[dict[str, Any]], names: Sequence[str]) -> Table:
+    """Runs side by side, one column each."""
+    table = Table(title="Routing evaluation")
+    table.add_column("metric", style="bold")
+    for name in names:
+        table.add_column(name, justify="right")
+    table.add_row("dataset", *(Path(m["dataset"]).name for m in runs))
+    table.add_row("model / router", *(f"{m['model']} / {m['router']}" for m in runs))
+    table.add_row("state", *(m.get("state", "own") for m in runs))
+    for label, cell in SUMMARY_ROWS:
+        table.add_row(label, *(cell(m) for m in runs))
+    return table

@@ -1,0 +1,182 @@
+"""The `react` router: Thought / Action / Observation steps over a small action set, ending in a decision."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import ClassVar
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.runnables import RunnableConfig
+
+from task_router.catalog import NONE_LABEL, TaskCatalog
+from task_router.models import ModelSpec, load_chat_model, model_name
+from task_router.routers.answering import bounded, reply_text
+from task_router.routers.base import Prediction, Router, safe_fallback
+from task_router.routers.parsing import OutputParseError, ParsedAnswer, parse_answer, resolve_task
+from task_router.routers.prompting import build_messages, load_prompt
+from task_router.routers.render import DEFAULT_WINDOW, RoutingInput, clip
+
+ACTIONS = ("list_tasks", "task_details", "final_answer")
+_ACTION = re.compile(r"^\W*action\s*:\s*`*([A-Za-z_ ]+?)`*\s*(?:[\[(:]|$)", re.IGNORECASE | re.MULTILINE)
+_ACTION_INPUT = re.compile(r"^\W*action\s+input\s*:\s*(.+)$", re.IGNORECASE | re.MULTILINE)
+_FINAL = re.compile(r"^\W*final\s+answer\s*:\s*(.+)", re.IGNORECASE | re.MULTILINE | re.DOTALL)
+_OBSERVATION = re.compile(r"^\W*observation\s*:", re.IGNORECASE | re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One parsed model step: a tool action with its argument, or the final answer."""
+
+    action: str
+    argument: str = ""
+    answer: ParsedAnswer | None = None
+
+
+def parse_step(text: str, catalog: TaskCatalog) -> Step:
+    """Read the first action of a ReAct step. Raises OutputParseError naming what to write instead.
+
+    Accepted: ``Action: name[arg]`` (also ``name(arg)``, ``name: arg``, or a following ``Action Input:`` line)
+    and the classic ``Final Answer: ...``. A final answer's argument is read like any router answer (JSON or a
+    task name).
+
+    Example:
+        >>> catalog = TaskCatalog([{"name": "recap", "description": "Recap a meeting."}])
+        >>> parse_step('Thought: easy.\\nAction: final_answer[{"task": "recap", "closing": false}]', catalog).answer
+        ParsedAnswer(task='recap', closing=False, rationale=None)
+    """
+    text = own_text(text)
+    match = _ACTION.search(text)
+    if match is None:
+        final = _FINAL.search(text)
+        if final is not None:
+            return Step("final_answer", final.group(1).strip(), parse_answer(final.group(1), catalog))
+        raise OutputParseError(f"no 'Action:' line found; use one of {', '.join(a + '[...]' for a in ACTIONS)}")
+    action = re.sub(r"\s+", "_", match.group(1).strip().lower())
+    if action not in ACTIONS:
+        raise OutputParseError(f"unknown action {match.group(1)!r}; use one of {', '.join(ACTIONS)}")
+    argument = _argument(text[match.end() - 1 :])
+    if not argument:
+        given = _ACTION_INPUT.search(text, match.end())
+        argument = given.group(1).strip() if given else ""
+    if action != "final_answer":
+        return Step(action, argument)
+    if not argument:
+        raise OutputParseError('final_answer needs the decision: final_answer[{"task": "<name or NONE>", ...}]')
+    return Step(action, argument, parse_answer(argument, catalog))
+
+
+def own_text(text: str) -> str:
+    """The model's step up to any Observation it made up itself (observations come only from the tools)."""
+    match = _OBSERVATION.search(text or "")
+    return (text[: match.start()] if match else text or "").strip()
+
+
+def _argument(rest: str) -> str:
+    """The argument after an action name: inside [...] or (...) (up to the last closing bracket), or after ':'."""
+    rest = rest.strip()
+    if rest[:1] in "[(":
+        close = "]" if rest[0] == "[" else ")"
+        end = rest.rfind(close)
+        return (rest[1:end] if end > 0 else rest[1:]).strip()
+    if rest[:1] == ":":
+        return rest[1:].strip().splitlines()[0].strip() if rest[1:].strip() else ""
+    return ""
+
+
+class ReActRouter(Router):
+    """ReAct over the catalogue: the model thinks, looks tasks up (``list_tasks[]``, ``task_details[name]``) and
+    ends with ``final_answer[{"task": ..., "closing": ...}]`` within ``max_steps`` model calls.
+
+    A step that cannot be read gets one corrective observation (the repair; the decision then counts as
+    ``valid_format=False``); a second unreadable step, or running out of steps, gives the safe fallback (keep the
+    active task, or NONE). The rationale is the Thought / Action / Observation trace.
+
+    Example:
+        >>> from task_router import TaskCatalog, make_router
+        >>> router = make_router("react", model="embedded", catalog=TaskCatalog.demo())  # doctest: +SKIP
+        >>> decision = router.invoke({"messages": [{"role": "user", "content": "Recap my meeting"}]})  # doctest: +SKIP
+        >>> print(decision.rationale)  # doctest: +SKIP
+    """
+
+    kind: ClassVar[str] = "react"
+
+    def __init__(
+        self,
+        model: ModelSpec,
+        *,
+        catalog: TaskCatalog | None = None,
+        prompt: str = "react",
+        window: int = DEFAULT_WINDOW,
+        max_steps: int = 4,
+        max_new_tokens: int = 96,
+    ) -> None:
+        if max_steps < 1:
+            raise ValueError(f"max_steps must be at least 1 (got {max_steps}): the final answer needs one step")
+        super().__init__(catalog=catalog, model_label=model_name(model))
+        self.model: BaseChatModel = load_chat_model(model)
+        self.prompt = load_prompt(prompt)
+        missing = {"observation", "last_step", "repair"} - self.prompt.keys()
+        if missing:
+            raise ValueError(f"prompt {prompt!r} lacks the section(s) {sorted(missing)} that the ReAct loop needs")
+        self.window = window
+        self.max_steps = max_steps
+        self._runnable = bounded(self.model, max_new_tokens)
+
+    def predict(self, routing: RoutingInput, config: RunnableConfig) -> Prediction:
+        names = ", ".join([*routing.catalog.names, NONE_LABEL])
+        messages: list[BaseMessage] = build_messages(self.prompt, routing, window=self.window, task_names=names)
+        outputs: list[str] = []
+        trace: list[str] = []
+        repaired = False
+        for step_index in range(self.max_steps):
+            raw = reply_text(self._runnable.invoke(messages, config))
+            outputs.append(raw)
+            text = own_text(raw)
+            trace.append(text)
+            try:
+                step = parse_step(text, routing.catalog)
+            except OutputParseError as error:
+                if repaired:
+                    return safe_fallback(routing, _joined(outputs), f"unreadable ReAct step after one repair: {error}")
+                repaired = True
+                reply = self.prompt["repair"].format(error=error)
+            else:
+                if step.answer is not None:
+                    return Prediction(
+                        step.answer.task,
+                        step.answer.closing,
+                        rationale="\n".join(trace),
+                        raw_output=_joined(outputs),
+                        valid_format=not repaired,
+                        fallback="repaired" if repaired else None,
+                    )
+                observation = self.observe(step, routing.catalog)
+                section = "last_step" if step_index == self.max_steps - 2 else "observation"
+                reply = self.prompt[section].format(observation=observation)
+            trace.append(reply.strip())
+            messages = [*messages, AIMessage(text), HumanMessage(reply.strip())]
+        return safe_fallback(routing, _joined(outputs), f"no final_answer within {self.max_steps} steps")
+
+    def observe(self, step: Step, catalog: TaskCatalog) -> str:
+        """Run a lookup action; unknown task names get the list of names back instead of an error."""
+        if step.action == "list_tasks":
+            return "\n" + "\n".join(f"- {t.name}: {clip(t.description, 120)}" for t in catalog)
+        try:
+            name = resolve_task(step.argument, catalog)
+        except OutputParseError:
+            return f"there is no task {clip(step.argument, 60)!r}. Task names: {', '.join(catalog.names)}"
+        if name is None:
+            return f"{NONE_LABEL} means that no task fits the user's request."
+        task = catalog[name]
+        lines = [f"{task.name} ({task.title}): {clip(task.description, 400)}"]
+        if task.examples:
+            lines.append("Example requests: " + "; ".join(f'"{clip(e, 80)}"' for e in task.examples[:3]))
+        if task.inputs:
+            lines.append("It asks the user for: " + ", ".join(i.name for i in task.inputs))
+        return "\n".join(lines)
+
+
+def _joined(outputs: list[str]) -> str:
+    return "\n--- step ---\n".join(outputs)

@@ -1,0 +1,81 @@
+import json
+
+import pytest
+
+from task_router import CatalogError, Task, TaskCatalog
+
+
+def test_demo_catalog_is_a_professional_assistant():
+    demo = TaskCatalog.demo()
+    assert {"meeting_recap", "follow_up_email", "idea_to_notes", "linkedin_post", "one_minute_pitch"} <= set(demo.names)
+    assert all(task.description and task.inputs for task in demo)
+
+
+def test_edits_bump_the_version_and_invalidate_memos(catalog):
+    calls = []
+    render = lambda: calls.append(1) or ",".join(catalog.names)  # noqa: E731
+    assert catalog.memo("k", render) == "recap,email,post"
+    assert catalog.memo("k", render) == "recap,email,post"
+    assert len(calls) == 1
+    v = catalog.version
+    catalog.add(Task(name="pitch", description="A one-minute pitch."))
+    catalog.update("email", description="Write any follow-up email.")
+    catalog.remove("recap")
+    assert catalog.version == v + 3
+    assert catalog.memo("k", render) == "email,post,pitch"
+    assert catalog["email"].description == "Write any follow-up email."
+
+
+@pytest.mark.parametrize(
+    ("records", "fragment"),
+    [
+        ([{"name": "a", "description": "x"}, {"name": "a", "description": "y"}], "duplicate"),
+        ([{"name": "", "description": "x"}], "name is empty"),
+        ([{"name": "a"}], "description"),
+        ([{"name": "a", "description": "   "}], "description is empty"),
+        ([{"name": "my task", "description": "x"}], "'my_task'"),
+        ([{"name": "NONE", "description": "x"}], "reserved"),
+        ([{"name": "a", "description": "x" * 5000}], "shorten"),
+        ([], "empty"),
+        (["just a string"], "mapping"),
+    ],
+)
+def test_bad_catalogues_name_the_fix(records, fragment):
+    with pytest.raises(CatalogError, match=fragment):
+        TaskCatalog.from_records(records)
+
+
+def test_runtime_edit_errors(catalog):
+    with pytest.raises(CatalogError, match="update"):
+        catalog.add({"name": "recap", "description": "again"})
+    with pytest.raises(CatalogError, match="not in the catalogue"):
+        catalog.remove("nope")
+    with pytest.raises(CatalogError, match="cannot be updated"):
+        catalog.update("recap", name="other")
+
+
+def test_load_yaml_and_json(tmp_path):
+    (tmp_path / "c.yaml").write_text("tasks:\n  - name: a\n    description: Do A.\n    examples: [do a]\n")
+    (tmp_path / "c.json").write_text(json.dumps([{"name": "b", "description": "Do B."}]))
+    assert TaskCatalog.from_file(tmp_path / "c.yaml")["a"].examples == ["do a"]
+    assert TaskCatalog.from_file(tmp_path / "c.json").names == ["b"]
+
+
+@pytest.mark.parametrize(
+    ("text", "suffix", "fragment"),
+    [
+        ("tasks: [", ".yaml", "not valid YAML"),
+        ("{", ".json", "not valid JSON"),
+        ("name: a", ".yaml", "must hold a list"),
+    ],
+)
+def test_malformed_files(tmp_path, text, suffix, fragment):
+    path = tmp_path / f"c{suffix}"
+    path.write_text(text)
+    with pytest.raises(CatalogError, match=fragment):
+        TaskCatalog.from_file(path)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(CatalogError, match="cannot read"):
+        TaskCatalog.from_file(tmp_path / "nope.yaml")

@@ -1,0 +1,107 @@
+"""The conversation graph with a scripted router model and a fake chat model (pure logic)."""
+
+import pytest
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage
+from langgraph.checkpoint.memory import InMemorySaver
+
+from task_router import Task, create_router_graph, make_router
+from tests.conftest import choice, scripted_model
+
+CFG = {"configurable": {"thread_id": "t1"}}
+
+
+def writer(*replies: str) -> GenericFakeChatModel:
+    return GenericFakeChatModel(messages=iter(AIMessage(r) for r in replies))
+
+
+def build(catalog, router_replies, writer_replies=(), **kwargs):
+    router = make_router("structured", model=scripted_model(*router_replies))
+    graph = create_router_graph(catalog, router=router, model=writer(*writer_replies), **kwargs)
+    return graph.compile(checkpointer=InMemorySaver())
+
+
+def say(app, text, cfg=CFG):
+    return app.invoke({"messages": [("user", text)]}, cfg)
+
+
+def test_start_collect_produce_switch_end_none(catalog):
+    app = build(
+        catalog,
+        [
+            choice("recap"),
+            choice("recap"),
+            choice("post"),
+            choice("post", True),
+            choice("NONE"),
+            choice("recap"),
+            choice("NONE"),
+        ],
+        ["RECAP: decided X.", "POST: we shipped!", "RECAP again"],
+    )
+    out = say(app, "Recap my meeting please")
+    assert out["active_task"] == "recap"
+    assert "meeting notes" in out["messages"][-1].content  # asks for the missing input
+    out = say(app, "We decided X; Bob owns Y.")
+    assert out["messages"][-1].content == "RECAP: decided X."
+    assert out["task_data"]["recap"]["inputs"] == {"notes": "We decided X; Bob owns Y."}
+    out = say(app, "Now a LinkedIn post about it")
+    assert out["active_task"] == "post" and out["messages"][-1].content == "POST: we shipped!"
+    out = say(app, "Perfect, thanks!")
+    assert out["active_task"] is None and "LinkedIn post" in out["messages"][-1].content
+    assert "post" not in out["task_data"]
+    out = say(app, "What's the weather tomorrow?")
+    assert out["messages"][-1].content.startswith("I can't help with that")
+    assert [d["event"] for d in out["decisions"]] == ["START", "CONTINUE", "SWITCH", "END", "NONE"]
+    # recap was switched away from, not ended: it resumes with the notes it had collected
+    assert say(app, "Recap my meeting please")["messages"][-1].content == "RECAP again"
+    out = say(app, "What's the weather tomorrow?")
+    assert out["decisions"][-1]["event"] == "END" and out["active_task"] is None
+
+
+def test_catalogue_edits_during_a_running_thread(catalog):
+    app = build(catalog, [choice("email"), choice("email"), choice("email"), choice("pitch")], ["PITCH"])
+    assert say(app, "Follow-up email please")["active_task"] == "email"
+    catalog.remove("email")  # the active task disappears mid-thread
+    catalog.add(Task(name="pitch", description="A one-minute pitch."))
+    out = say(app, "still the email")
+    # The model insists on the removed task (and again when re-asked): the decision may not name it.
+    assert out["decisions"][-1]["task"] is None and out["decisions"][-1]["event"] == "NONE"
+    assert not out["decisions"][-1]["valid_format"]
+    out = say(app, "then a pitch")
+    assert (out["decisions"][-1]["event"], out["active_task"]) == ("START", "pitch")
+    assert out["messages"][-1].content == "PITCH"
+
+
+def test_custom_task_subgraph_and_none_handler(catalog):
+    seen = []
+
+    def my_post(state):
+        seen.append(state["active_task"])
+        return {"messages": [AIMessage("custom post")]}
+
+    app = build(
+        catalog,
+        [choice("post"), choice("post", True), choice("NONE")],
+        task_graphs={"post": my_post},
+        none_handler=lambda state: {"messages": [AIMessage("nope")]},
+    )
+    assert say(app, "post")["messages"][-1].content == "custom post"
+    say(app, "thanks, bye")
+    assert say(app, "weather")["messages"][-1].content == "nope"
+    assert seen == ["post"]
+
+
+def test_factory_errors_name_the_fix(catalog):
+    with pytest.raises(ValueError, match="not in the catalogue"):
+        create_router_graph(catalog, router=make_router("structured", model=scripted_model()), task_graphs={"x": 1})
+    with pytest.raises(ValueError, match="TaskCatalog"):
+        create_router_graph([{"name": "a"}], router=make_router("structured", model=scripted_model()))
+
+
+def test_threads_are_independent(catalog):
+    app = build(catalog, [choice("recap"), choice("post")], ["POST"])
+    say(app, "recap", {"configurable": {"thread_id": "a"}})
+    out = say(app, "post", {"configurable": {"thread_id": "b"}})
+    assert out["decisions"][-1]["event"] == "START"
+    assert app.get_state({"configurable": {"thread_id": "a"}}).values["active_task"] == "recap"
