@@ -1,0 +1,176 @@
+"""A tiny OpenAI-compatible server on 127.0.0.1 that injects faults, for fault, restart and secret tests.
+
+It answers ``POST /v1/chat/completions`` (and ``GET /v1/models``) in one of these modes, per request:
+
+- ``ok``: a normal completion whose content is ``reply(request_json)`` (default: ``{"task": "NONE"}``),
+  after ``delay_s`` seconds;
+- ``hang``: holds the request until the server stops or ``hang_s`` elapses (bounded), then drops it;
+- ``500``: an HTTP 500 error; ``bad_json``: HTTP 200 with a body that is not JSON;
+- ``garbage``: a well-formed completion whose content is nonsense text;
+- ``echo_key``: HTTP 401 whose message quotes the request's API key, as some providers do.
+
+``script`` gives the modes of the first requests in order; later requests use ``mode``. Nothing listens
+outside the loopback interface. Standard library only.
+
+Example:
+    >>> with FaultServer(mode="500") as server:  # doctest: +SKIP
+    ...     model = load_chat_model("openai:fake", base_url=server.base_url)
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+MODES = ("ok", "hang", "500", "bad_json", "garbage", "echo_key")
+Reply = Callable[[dict[str, Any]], str]
+
+
+def _none_reply(request: dict[str, Any]) -> str:
+    return '{"task": "NONE", "closing": false}'
+
+
+class FaultServer:
+    """A loopback OpenAI-compatible server with injectable faults (see the module docstring)."""
+
+    def __init__(
+        self,
+        mode: str = "ok",
+        *,
+        script: Iterable[str] = (),
+        reply: Reply | str = _none_reply,
+        delay_s: float = 0.0,
+        hang_s: float = 30.0,
+        port: int = 0,
+    ) -> None:
+        self.script = list(script)
+        for name in [mode, *self.script]:
+            if name not in MODES:
+                raise ValueError(f"unknown fault mode {name!r}: choose one of {MODES}")
+        self.mode = mode
+        self.reply: Reply = (lambda _request: reply) if isinstance(reply, str) else reply
+        self.delay_s, self.hang_s = delay_s, hang_s
+        self.requests: list[dict[str, Any]] = []  # {"mode", "path", "body"} per request, in arrival order
+        self.arrived = threading.Event()  # set when the first chat completion request arrives
+        self._lock = threading.Lock()
+        self._release = threading.Event()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
+        self._httpd.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self._httpd.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def start(self) -> FaultServer:
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="fault-server", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Release hanging requests, stop serving and close the socket (later requests are refused)."""
+        self._release.set()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> FaultServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def next_mode(self) -> str:
+        with self._lock:
+            return self.script.pop(0) if self.script else self.mode
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
+                return
+
+            def do_GET(self) -> None:
+                self._json(200, {"object": "list", "data": [{"id": "fake", "object": "model"}]})
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                try:
+                    body = json.loads(raw or b"{}")
+                except json.JSONDecodeError:
+                    body = {}
+                mode = server.next_mode()
+                with server._lock:
+                    server.requests.append({"mode": mode, "path": self.path, "body": body})
+                server.arrived.set()
+                if not self.path.rstrip("/").endswith("/chat/completions"):
+                    self._json(404, {"error": {"message": f"no route {self.path}"}})
+                elif mode == "hang":
+                    server._release.wait(server.hang_s)
+                    self.close_connection = True  # drop the request without an answer
+                elif mode == "500":
+                    self._json(500, {"error": {"message": "injected server error", "type": "server_error"}})
+                elif mode == "bad_json":
+                    self._send(200, b'{"id": "x", "choices": [ this is not json', "application/json")
+                elif mode == "echo_key":
+                    key = (self.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
+                    message = f"Incorrect API key provided: {key}. You can find your API key at example.invalid."
+                    self._json(401, {"error": {"message": message, "type": "invalid_request_error"}})
+                else:
+                    if server.delay_s:
+                        server._release.wait(server.delay_s)
+                    text = "~~ 42 %% lorem <<>> ipsum" if mode == "garbage" else server.reply(body)
+                    self._json(200, _completion(body.get("model", "fake"), text))
+
+            def _json(self, status: int, payload: dict[str, Any]) -> None:
+                self._send(status, json.dumps(payload).encode(), "application/json")
+
+            def _send(self, status: int, data: bytes, content_type: str) -> None:
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", content_type)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):  # the client gave up (time-out)
+                    pass
+
+        return Handler
+
+
+def _completion(model: str, text: str) -> dict[str, Any]:
+    return {
+        "id": f"chatcmpl-{time.monotonic_ns()}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+    }
+
+
+def keyword_reply(keywords: dict[str, str]) -> Reply:
+    """A reply function answering ``{"task": <name>}`` for the first keyword found in the latest user turn
+    (the text after the last ``User:`` line of the router prompt), else NONE."""
+
+    def reply(request: dict[str, Any]) -> str:
+        messages = request.get("messages") or []
+        prompt = str(messages[-1].get("content", "")) if messages else ""
+        latest = prompt.rsplit("User:", 1)[-1].split("\n", 1)[0].lower()
+        task = next((name for word, name in keywords.items() if word.lower() in latest), "NONE")
+        return json.dumps({"task": task, "closing": False})
+
+    return reply

@@ -1,0 +1,38 @@
+"""Threads interrupted mid-turn (process killed, model hung): find the pending turn and replay it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.messages import HumanMessage
+from langchain_core.runnables import RunnableConfig
+
+
+def pending_turn(graph: Any, config: RunnableConfig) -> str | None:
+    """The text of a user turn whose routing never finished, or None when the thread is consistent.
+
+    When a process dies while a turn is being routed, LangGraph's checkpoint already holds the user's
+    message (the input is saved before the router node runs) and names the router as the next node, but
+    the thread has no decision for that message. Such a turn is *replayable*: see :func:`resume_pending_turn`.
+    """
+    snapshot = graph.get_state(config)
+    messages = snapshot.values.get("messages") or []
+    if not snapshot.next or not messages or not isinstance(messages[-1], HumanMessage):
+        return None
+    return messages[-1].text if hasattr(messages[-1], "text") else str(messages[-1].content)
+
+
+def resume_pending_turn(graph: Any, config: RunnableConfig) -> dict[str, Any] | None:
+    """Finish an interrupted turn from its checkpoint (``graph.invoke(None, config)``); None if there is none.
+
+    Call it when a thread is reopened (e.g. after a crash) before sending the next user message, so that
+    every user message gets exactly one decision.
+
+    Example:
+        >>> saver = sqlite_checkpointer("threads.sqlite")
+        >>> graph = create_router_graph(catalog, model=model).compile(checkpointer=saver)  # doctest: +SKIP
+        >>> resume_pending_turn(graph, {"configurable": {"thread_id": "t1"}})  # doctest: +SKIP
+    """
+    if pending_turn(graph, config) is None:
+        return None
+    return graph.invoke(None, config)
