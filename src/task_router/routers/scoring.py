@@ -1,0 +1,169 @@
+"""The `scoring` router: every allowed answer scored by likelihood in one pass; valid by construction."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from langchain_core.messages import HumanMessage
+from langchain_core.runnables import RunnableConfig
+
+from task_router.catalog import NONE_LABEL, TaskCatalog
+from task_router.inference import PromptLayout, ScoringEngine, ThreadKVStore
+from task_router.inference.kv_store import DEFAULT_MAX_BYTES, DEFAULT_MAX_THREADS
+from task_router.models import ModelSpec, load_chat_model, model_name
+from task_router.models.local import LocalModel, local_model_of
+from task_router.routers.base import Prediction, Router
+from task_router.routers.prompting import load_prompt
+from task_router.routers.render import RoutingInput
+
+Normalization = Literal["sum", "mean"]
+
+
+def resolve_local_model(model: ModelSpec | LocalModel) -> tuple[LocalModel, str]:
+    """The transformers model behind a spec / chat model, or a ValueError that says what to use instead."""
+    if isinstance(model, LocalModel):
+        return model, model.name
+    label = model_name(model)
+    if isinstance(model, str) and not (model == "embedded" or model.startswith(("hf:", "qlora:"))):
+        raise ValueError(
+            f"the scoring router needs a local transformers model to read likelihoods, not {model!r}: use "
+            "model='embedded', 'hf:<dir>' or 'qlora:<adapter dir>', or router kind 'structured' for API models"
+        )
+    local = local_model_of(load_chat_model(model))
+    if local is None:
+        raise ValueError(
+            f"the scoring router cannot read likelihoods from {label!r} ({type(model).__name__}): give a local "
+            "model ('embedded', 'hf:<dir>', 'qlora:<dir>' or a ChatHuggingFace over a transformers pipeline), or "
+            "use router kind 'structured'"
+        )
+    return local, label
+
+
+class ScoringRouter(Router):
+    """Scores each catalogue task name, NONE and (for the active task) the closing flag by the model's likelihood,
+    all in one forward pass over a cached prompt. Its answer is always a catalogue task or NONE
+    (``valid_format`` is always True) and its confidence is the softmax over the candidates.
+
+    Scores: ``normalization="mean"`` averages token log-probabilities (long task names are not penalised),
+    ``"sum"`` adds them; ``calibrate=True`` subtracts each answer's score after content-free user messages,
+    computed once per catalogue version (contextual calibration), which removes the model's prior for
+    particular names (the untrained model otherwise prefers NONE).
+
+    Caching: the catalogue prefix's KV cache is reused across calls; with ``config["configurable"]["thread_id"]``
+    (as in a LangGraph graph) each thread's KV cache is kept, so a turn only runs its new tokens. See
+    :class:`task_router.inference.ThreadKVStore` for the memory budget (``max_threads``, ``max_bytes``).
+    ``cache=False`` recomputes the whole prompt every time (the reference path; same decisions).
+
+    Example:
+        >>> from task_router import TaskCatalog, make_router
+        >>> router = make_router("scoring", model="embedded", catalog=TaskCatalog.demo())  # doctest: +SKIP
+        >>> router.invoke({"messages": [{"role": "user", "content": "Recap my meeting"}]},
+        ...               {"configurable": {"thread_id": "t1"}})  # doctest: +SKIP
+    """
+
+    kind = "scoring"
+
+    def __init__(
+        self,
+        model: ModelSpec | LocalModel = "embedded",
+        *,
+        catalog: TaskCatalog | None = None,
+        prompt: str = "scoring",
+        window: int = 8,
+        stride: int = 8,
+        normalization: Normalization = "mean",
+        calibrate: bool = True,
+        cache: bool = True,
+        max_threads: int = DEFAULT_MAX_THREADS,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> None:
+        local, label = resolve_local_model(model)
+        super().__init__(catalog=catalog, model_label=label)
+        if normalization not in ("sum", "mean"):
+            raise ValueError(f"normalization must be 'sum' or 'mean', not {normalization!r}")
+        self.local = local
+        self.prompt = load_prompt(prompt)
+        self.layout = PromptLayout(local.tokenizer, self.prompt, window=window, stride=stride)
+        self.engine = ScoringEngine(local.model, self.layout, store=ThreadKVStore(max_threads, max_bytes))
+        self.normalization = normalization
+        self.calibrate = calibrate
+        self.cache = cache
+
+    # -- scoring -----------------------------------------------------------------------------------------------
+    def _aggregate(self, logprobs: Sequence[float]) -> float:
+        return sum(logprobs) / len(logprobs) if self.normalization == "mean" else sum(logprobs)
+
+    def _answers(self, catalog: TaskCatalog) -> tuple[list[str], list[tuple[int, ...]]]:
+        def build() -> tuple[list[str], list[tuple[int, ...]]]:
+            labels = [*catalog.names, NONE_LABEL]
+            return labels, [self.layout.answer_ids(label) for label in labels]
+
+        return catalog.memo(f"scoring.answers.{id(self)}", build)
+
+    def prior(self, catalog: TaskCatalog) -> list[float]:
+        """Each answer's score after content-free user messages (zeros without calibration)."""
+        labels, answers = self._answers(catalog)
+        if not self.calibrate:
+            return [0.0] * len(labels)
+
+        def build() -> list[float]:
+            texts = self.prompt.get("content_free", "N/A").splitlines() or ["N/A"]
+            totals = [0.0] * len(labels)
+            for text in texts:
+                result = self.engine.score(catalog, [HumanMessage(text)], None, answers, use_cache=self.cache)
+                totals = [t + self._aggregate(lp) for t, lp in zip(totals, result.logprobs, strict=True)]
+            return [t / len(texts) for t in totals]
+
+        return catalog.memo(f"scoring.prior.{id(self)}", build)
+
+    def scores(self, routing: RoutingInput, config: RunnableConfig | None = None) -> dict[str, Any]:
+        """Calibrated score and probability of every answer, and the closing probability of the active task."""
+        catalog, active = routing.catalog, routing.active_task
+        labels, answers = self._answers(catalog)
+        prior = self.prior(catalog)
+        candidates: list[tuple[int, ...]] = list(answers)
+        if active is not None:
+            base = answers[labels.index(active)]
+            candidates += [base + self.layout.closing_ids(False), base + self.layout.closing_ids(True)]
+        thread_id = ((config or {}).get("configurable") or {}).get("thread_id")
+        result = self.engine.score(
+            catalog,
+            routing.messages,
+            active,
+            candidates,
+            thread_id=None if thread_id is None else str(thread_id),
+            use_cache=self.cache,
+        )
+        raw = [self._aggregate(result.logprobs[i]) - prior[i] for i in range(len(labels))]
+        probs = _softmax(raw)
+        closing = 0.0
+        if active is not None:
+            n = len(answers[labels.index(active)])
+            no, yes = (sum(lp[n:]) for lp in result.logprobs[len(labels) :])
+            closing = _softmax([no, yes])[1]
+        return {"labels": labels, "scores": raw, "probs": probs, "closing": closing, "result": result}
+
+    def predict(self, routing: RoutingInput, config: RunnableConfig) -> Prediction:
+        scored = self.scores(routing, config)
+        labels, probs = scored["labels"], scored["probs"]
+        best = max(range(len(labels)), key=probs.__getitem__)
+        task = None if labels[best] == NONE_LABEL else labels[best]
+        confidence = probs[best]
+        closing = False
+        if task is not None and task == routing.active_task:
+            closing = scored["closing"] > 0.5
+            confidence *= scored["closing"] if closing else 1.0 - scored["closing"]
+        top = sorted(range(len(labels)), key=probs.__getitem__, reverse=True)[:3]
+        raw = ", ".join(f"{labels[i]}={probs[i]:.3f}" for i in top)
+        if routing.active_task is not None:
+            raw += f"; closing={scored['closing']:.3f}"
+        return Prediction(task=task, closing=closing, confidence=min(1.0, max(0.0, confidence)), raw_output=raw)
+
+
+def _softmax(values: Sequence[float]) -> list[float]:
+    peak = max(values)
+    exps = [math.exp(v - peak) for v in values]
+    total = sum(exps)
+    return [e / total for e in exps]

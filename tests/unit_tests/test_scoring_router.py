@@ -1,0 +1,127 @@
+"""The scoring router on a tiny real Llama: valid by construction, caches invisible in the decisions."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage, HumanMessage
+from test_scoring_support import tiny_local_model
+
+from task_router.catalog import Task, TaskCatalog
+from task_router.routers.scoring import ScoringRouter
+
+TASKS = [
+    Task(name="meeting_recap", description="Summarise a meeting into decisions and actions."),
+    Task(name="follow_up_email", description="Write a follow-up email after a call."),
+    Task(name="linkedin_post", description="Draft a LinkedIn post."),
+]
+TURNS = [
+    "Can you recap the meeting we just had?",
+    "We decided to ship on Friday.",
+    "Now write a follow-up email to the client.",
+    "Make it shorter please.",
+    "Thanks, that's all!",
+]
+
+
+def _conversation(turns: list[str]) -> list:
+    messages: list = []
+    for i, text in enumerate(turns):
+        if i:
+            messages.append(AIMessage(f"Noted ({i})."))
+        messages.append(HumanMessage(text))
+    return messages
+
+
+def _replay(router: ScoringRouter, catalog: TaskCatalog, thread: str | None, edit_at: int | None = None) -> list:
+    decisions, active = [], None
+    for i in range(1, len(TURNS) + 1):
+        if i == edit_at:
+            catalog.remove("linkedin_post")
+            catalog.update("meeting_recap", description="Write the minutes of a meeting.")
+        config = {"configurable": {"thread_id": thread}} if thread else {}
+        decision = router.invoke({"messages": _conversation(TURNS[:i]), "active_task": active}, config)
+        decisions.append(decision)
+        active = decision.active_task_after
+    return decisions
+
+
+@pytest.fixture(scope="module")
+def local():
+    return tiny_local_model()
+
+
+def test_always_valid_and_inside_the_catalogue(local) -> None:
+    catalog = TaskCatalog(TASKS)
+    router = ScoringRouter(local, catalog=catalog)
+    for decision in _replay(router, catalog, "t1", edit_at=3):
+        assert decision.valid_format
+        assert decision.task is None or decision.task in catalog or decision.event == "END"
+        assert 0.0 <= decision.confidence <= 1.0
+        assert decision.router == "scoring"
+
+
+def test_edited_catalogue_is_read_at_once(local) -> None:
+    catalog = TaskCatalog(TASKS)
+    router = ScoringRouter(local, catalog=catalog)
+    config = {"configurable": {"thread_id": "t"}}
+    router.invoke({"messages": _conversation(TURNS[:1])}, config)
+    for name in ("meeting_recap", "follow_up_email"):
+        catalog.remove(name)
+    labels = router.scores(_routing(catalog, TURNS[:2]), config)["labels"]
+    assert labels == ["linkedin_post", "NONE"]
+
+
+def _routing(catalog: TaskCatalog, turns: list[str]):
+    from task_router.routers.render import coerce_input
+
+    return coerce_input({"messages": _conversation(turns), "catalog": catalog})
+
+
+@pytest.mark.parametrize("calibrate", [True, False])
+def test_cached_and_uncached_paths_decide_the_same(local, calibrate: bool) -> None:
+    uncached_catalog, cached_catalog = TaskCatalog(TASKS), TaskCatalog(TASKS)
+    uncached = ScoringRouter(local, catalog=uncached_catalog, cache=False, calibrate=calibrate, window=2, stride=2)
+    cached = ScoringRouter(local, catalog=cached_catalog, calibrate=calibrate, window=2, stride=2)
+    expected = _replay(uncached, uncached_catalog, None, edit_at=3)
+    # Two threads interleaved on the same router, one of them across the catalogue edit.
+    results: dict[str, list] = {}
+    other_catalog = TaskCatalog(TASKS)
+    other = ScoringRouter(local, catalog=other_catalog, calibrate=calibrate, window=2, stride=2)
+    other.engine = cached.engine  # share the engine (and its caches) with the first router's catalogue
+    workers = [
+        threading.Thread(target=lambda: results.__setitem__("a", _replay(cached, cached_catalog, "a", edit_at=3))),
+        threading.Thread(target=lambda: results.__setitem__("b", _replay(other, other_catalog, "b"))),
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert [(d.event, d.task) for d in results["a"]] == [(d.event, d.task) for d in expected]
+    for got, want in zip(results["a"], expected, strict=True):
+        assert got.confidence == pytest.approx(want.confidence, abs=1e-3)
+    plain_catalog = TaskCatalog(TASKS)
+    plain = ScoringRouter(local, catalog=plain_catalog, cache=False, calibrate=calibrate, window=2, stride=2)
+    unedited = _replay(plain, plain_catalog, None)
+    assert [(d.event, d.task) for d in results["b"]] == [(d.event, d.task) for d in unedited]
+    assert cached.engine.store.hits > 0
+
+
+def test_resumed_thread_rebuilds_a_cold_cache(local) -> None:
+    catalog = TaskCatalog(TASKS)
+    first = ScoringRouter(local, catalog=catalog)
+    warm = _replay(first, catalog, "t")
+    second = ScoringRouter(local, catalog=catalog)  # a new process: empty caches
+    routing_input = {"messages": _conversation(TURNS), "active_task": warm[-2].active_task_after}
+    resumed = second.invoke(routing_input, {"configurable": {"thread_id": "t"}})
+    assert (resumed.event, resumed.task) == (warm[-1].event, warm[-1].task)
+    assert second.engine.store.misses == 1
+
+
+def test_a_model_it_cannot_score_is_refused_with_the_fix() -> None:
+    with pytest.raises(ValueError, match="structured"):
+        ScoringRouter("openai:gpt-4o-mini")
+    with pytest.raises(ValueError, match="local"):
+        ScoringRouter(GenericFakeChatModel(messages=iter(["hi"])))
