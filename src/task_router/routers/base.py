@@ -8,12 +8,14 @@ import time
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from langchain_core.callbacks import CallbackManagerForChainRun
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.config import run_in_executor
 
 from task_router.catalog import TaskCatalog
 from task_router.decision import RouteDecision, derive_event
 from task_router.routers.render import RoutingInput, coerce_input
+from task_router.tracing import record_decision, traced_config
 
 logger = logging.getLogger("task_router")
 _SECRET = re.compile(r"(sk-[A-Za-z0-9_\-]{8,}|lsv2_[A-Za-z0-9_]{8,}|(?i:bearer)\s+[A-Za-z0-9._\-]{8,})")
@@ -61,13 +63,16 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
         return f"TaskRouter[{self.kind}]"
 
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> RouteDecision:
-        return self._call_with_config(self._decide, input, config, run_type="chain")
+        # One traced run per decision: name TaskRouter[kind], tags and metadata (see task_router.tracing).
+        return self._call_with_config(self._decide, input, traced_config(self, input, config), run_type="chain")
 
     async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> RouteDecision:
         # Local models compute on the CPU; run them off the event loop.
         return await run_in_executor(config, self.invoke, input, config)
 
-    def _decide(self, input: Any, config: RunnableConfig) -> RouteDecision:
+    def _decide(
+        self, input: Any, config: RunnableConfig, run_manager: CallbackManagerForChainRun | None = None
+    ) -> RouteDecision:
         routing = coerce_input(input, self.catalog)
         start = time.perf_counter()
         try:
@@ -75,7 +80,10 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
         except Exception as exc:  # a model failure must not lose the user's turn
             logger.warning("router %s failed, keeping the active task: %s", self.name, redact(exc))
             prediction = safe_fallback(routing, "", f"model error: {type(exc).__name__}: {redact(exc)}")
-        return self.finish(routing, prediction, (time.perf_counter() - start) * 1000)
+        decision = self.finish(routing, prediction, (time.perf_counter() - start) * 1000)
+        if run_manager is not None:
+            record_decision(run_manager, decision, routing.catalog.version)
+        return decision
 
     def finish(self, routing: RoutingInput, prediction: Prediction, latency_ms: float) -> RouteDecision:
         """Apply the catalogue invariant and the event rules of CONTRACT.md."""
