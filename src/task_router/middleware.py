@@ -1,0 +1,263 @@
+"""`TaskRouterMiddleware`: per-turn task routing for LangChain 1.x agents (`create_agent`)."""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Annotated, Any, NotRequired
+
+from langchain.agents.middleware import AgentMiddleware, AgentState, ModelRequest, ModelResponse
+from langchain.agents.middleware.types import PrivateStateAttr
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.tools import BaseTool
+from langchain_core.tools import tool as as_tool
+from langgraph.config import get_config
+from langgraph.runtime import Runtime
+
+from task_router.catalog import Task, TaskCatalog
+from task_router.decision import RouteDecision
+from task_router.models import ModelSpec
+from task_router.routers import Router, make_router
+
+DEFAULT_TASK_PROMPT = """{base_prompt}
+
+You are now doing this task: {title}.
+{description}
+{instructions}"""
+DEFAULT_NONE_PROMPT = """{base_prompt}
+
+The user's request does not match any task you can do. Say so in one sentence, then offer what you can do:
+{catalog}"""
+DEFAULT_END_PROMPT = """{base_prompt}
+
+The task "{title}" is now closed. If the user is wrapping up, acknowledge it briefly and ask if they need anything
+else. If they asked for something else, say you cannot do it here and offer what you can do:
+{catalog}"""
+
+
+class TaskRouterState(AgentState[Any]):
+    """Agent state with the router's keys (the same names as :class:`task_router.RouterState`)."""
+
+    active_task: NotRequired[str | None]
+    decisions: NotRequired[Annotated[list[dict[str, Any]], operator.add]]  # RouteDecision.model_dump() per turn
+    routed_message_id: NotRequired[Annotated[str | None, PrivateStateAttr]]  # the user turn last routed
+
+
+ToolLike = BaseTool | Callable[..., Any]
+
+
+class TaskRouterMiddleware(AgentMiddleware[TaskRouterState, Any, Any]):
+    """Route every user turn to a catalogue task, and give the agent that task's prompt and tools.
+
+    Before the first model call of each new user turn, the router decides (START / CONTINUE / SWITCH / END /
+    NONE); the active task and the decision history are kept in the agent state (``active_task``,
+    ``decisions``). Later model calls of the same turn (the tool loop) reuse the decision. On each model call:
+
+    - a task is active: the system prompt becomes the task's (title, description, instructions, after your own
+      ``system_prompt``) and the model sees only the tools the task declares (``Task.tools``) plus ``shared_tools``;
+    - nothing fits (NONE): the prompt tells the model to say so and offer the catalogue, with only ``shared_tools``;
+    - the user just ended a task (END): the prompt asks the model to close it and offer more help.
+
+    A tool call outside the active task's tools is refused with an error ToolMessage instead of being run.
+
+    Args:
+        catalog: the tasks; may be edited while the agent runs.
+        router: a Router, a router kind, or None for the model's best kind.
+        model: the model spec or chat model a router given by kind uses (not the agent's model).
+        tools_by_name: tools the tasks declare, registered with the agent by this middleware (tools passed to
+            ``create_agent(tools=...)`` work too); a list of tools or a mapping name -> tool.
+        shared_tools: names of tools available whatever the task.
+        task_prompt, none_prompt, end_prompt: system prompt templates (placeholders ``{base_prompt}``, ``{title}``,
+            ``{description}``, ``{instructions}``, ``{catalog}``).
+
+    Example:
+        >>> from langchain.agents import create_agent
+        >>> from task_router import TaskCatalog, TaskRouterMiddleware
+        >>> agent = create_agent(
+        ...     model, tools=[], middleware=[TaskRouterMiddleware(TaskCatalog.demo(), router="embedding")]
+        ... )  # doctest: +SKIP
+        >>> state = agent.invoke({"messages": [("user", "Recap this morning's meeting")]})  # doctest: +SKIP
+        >>> state["active_task"], state["decisions"][-1]["event"]  # doctest: +SKIP
+        ('meeting_recap', 'START')
+    """
+
+    state_schema = TaskRouterState
+
+    def __init__(
+        self,
+        catalog: TaskCatalog,
+        *,
+        router: Router | str | None = None,
+        model: ModelSpec | None = "embedded",
+        tools_by_name: Mapping[str, ToolLike] | Sequence[ToolLike] | None = None,
+        shared_tools: Sequence[str] = (),
+        task_prompt: str = DEFAULT_TASK_PROMPT,
+        none_prompt: str = DEFAULT_NONE_PROMPT,
+        end_prompt: str = DEFAULT_END_PROMPT,
+    ) -> None:
+        super().__init__()
+        if not isinstance(catalog, TaskCatalog):
+            raise ValueError("catalog must be a TaskCatalog: build one with TaskCatalog([...]) or .from_file()")
+        if router is not None and not isinstance(router, Router | str):
+            raise ValueError(f"router must be a Router, a router kind or None, got {type(router).__name__}")
+        self.catalog = catalog
+        self.router: Router = router if isinstance(router, Router) else make_router(router, model=model)
+        self.tools = _coerce_tools(tools_by_name)
+        self.shared_tools = frozenset(shared_tools)
+        self.task_prompt, self.none_prompt, self.end_prompt = task_prompt, none_prompt, end_prompt
+
+    # -- routing, once per user turn ---------------------------------------------------------------------
+    def _routing_input(self, state: TaskRouterState) -> dict[str, Any] | None:
+        messages = state.get("messages") or []
+        last_user = next((i for i in range(len(messages) - 1, -1, -1) if isinstance(messages[i], HumanMessage)), None)
+        if last_user is None or (messages[last_user].id and messages[last_user].id == state.get("routed_message_id")):
+            return None  # no user turn, or this turn was routed already (a later model call of the tool loop)
+        return {
+            "messages": list(messages[: last_user + 1]),
+            "active_task": state.get("active_task"),
+            "catalog": self.catalog,
+        }
+
+    def _update(self, routing: dict[str, Any], decision: RouteDecision) -> dict[str, Any]:
+        return {
+            "active_task": decision.active_task_after,
+            "decisions": [decision.model_dump()],
+            "routed_message_id": routing["messages"][-1].id,
+        }
+
+    def before_model(self, state: TaskRouterState, runtime: Runtime[Any]) -> dict[str, Any] | None:
+        routing = self._routing_input(state)
+        if routing is None:
+            return None
+        return self._update(routing, self.router.invoke(routing, get_config()))
+
+    async def abefore_model(self, state: TaskRouterState, runtime: Runtime[Any]) -> dict[str, Any] | None:
+        routing = self._routing_input(state)
+        if routing is None:
+            return None
+        return self._update(routing, await self.router.ainvoke(routing, get_config()))
+
+    # -- prompt and tools of the active task -------------------------------------------------------------
+    def allowed_tools(self, state: Mapping[str, Any]) -> frozenset[str]:
+        """Names of the tools the model may use now."""
+        task = self.catalog.get(state.get("active_task"))
+        return self.shared_tools | frozenset(task.tools if task else ())
+
+    def system_prompt(self, state: Mapping[str, Any], base_prompt: str | None) -> str | None:
+        """The system prompt for the current turn (None: keep the agent's own)."""
+        decisions = state.get("decisions") or []
+        values = {"base_prompt": base_prompt or "", "catalog": _catalog_lines(self.catalog)}
+        task = self.catalog.get(state.get("active_task"))
+        if task is not None:
+            template = self.task_prompt
+        elif decisions and decisions[-1]["event"] == "NONE":
+            template = self.none_prompt
+        elif decisions and decisions[-1]["event"] == "END" and (task := self.catalog.get(decisions[-1]["task"])):
+            template = self.end_prompt
+        else:
+            return base_prompt
+        if task is not None:
+            values.update(title=task.title, description=task.description, instructions=task.instructions or "")
+        return _tidy(template.format_map(_Blank(values)))
+
+    def _request(self, request: ModelRequest) -> ModelRequest:
+        state = request.state
+        allowed = self.allowed_tools(state)
+        available = {_tool_name(t): t for t in request.tools}
+        task = self.catalog.get(state.get("active_task"))
+        missing = sorted(name for name in allowed if name not in available)
+        if missing:
+            owner = f"task {task.name!r}" if task and set(missing) & set(task.tools) else "shared_tools"
+            raise ValueError(
+                f"{owner} names tools the agent does not have: {missing}; pass them to "
+                f"create_agent(tools=...) or TaskRouterMiddleware(tools_by_name=...) (agent tools: {sorted(available)})"
+            )
+        prompt = self.system_prompt(state, request.system_prompt)
+        return request.override(
+            tools=[t for name, t in available.items() if name in allowed],
+            system_message=SystemMessage(prompt) if prompt else None,
+        )
+
+    def wrap_model_call(
+        self, request: ModelRequest, handler: Callable[[ModelRequest], ModelResponse]
+    ) -> ModelResponse | AIMessage:
+        return handler(self._request(request))
+
+    async def awrap_model_call(
+        self, request: ModelRequest, handler: Callable[[ModelRequest], Awaitable[ModelResponse]]
+    ) -> ModelResponse | AIMessage:
+        return await handler(self._request(request))
+
+    # -- tool calls outside the active task are refused ---------------------------------------------------
+    def _refusal(self, request: Any) -> ToolMessage | None:
+        call = request.tool_call
+        allowed = self.allowed_tools(request.state or {})
+        if call["name"] in allowed:
+            return None
+        return ToolMessage(
+            f"Tool {call['name']!r} is not available for the current task; available: {sorted(allowed) or 'none'}.",
+            tool_call_id=call["id"],
+            name=call["name"],
+            status="error",
+        )
+
+    def wrap_tool_call(self, request: Any, handler: Callable[[Any], Any]) -> Any:
+        return self._refusal(request) or handler(request)
+
+    async def awrap_tool_call(self, request: Any, handler: Callable[[Any], Awaitable[Any]]) -> Any:
+        return self._refusal(request) or await handler(request)
+
+
+class _Blank(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def _tidy(text: str) -> str:
+    lines = [line.rstrip() for line in text.strip().splitlines()]
+    out: list[str] = []
+    for line in lines:
+        if line or (out and out[-1]):
+            out.append(line)
+    return "\n".join(out).strip()
+
+
+def _catalog_lines(catalog: TaskCatalog) -> str:
+    return "\n".join(f"- {task.title}: {task.description}" for task in catalog)
+
+
+def _tool_name(tool: BaseTool | dict[str, Any]) -> str:
+    if isinstance(tool, BaseTool):
+        return tool.name
+    return str(tool.get("name") or (tool.get("function") or {}).get("name") or "")
+
+
+def _coerce_tools(tools: Mapping[str, ToolLike] | Sequence[ToolLike] | None) -> list[BaseTool]:
+    if tools is None:
+        return []
+    items = list(tools.items()) if isinstance(tools, Mapping) else [(None, t) for t in tools]
+    out: list[BaseTool] = []
+    for name, value in items:
+        converted = value if isinstance(value, BaseTool) else as_tool(value)
+        if name is not None and converted.name != name:
+            raise ValueError(
+                f"tools_by_name[{name!r}] is a tool named {converted.name!r}: use the tool's own name as the key "
+                "(it is the name Task.tools refers to)"
+            )
+        out.append(converted)
+    return out
+
+
+def active_task_of(state: Mapping[str, Any], catalog: TaskCatalog) -> Task | None:
+    """The task active in an agent state, if it is still in the catalogue."""
+    return catalog.get(state.get("active_task"))
+
+
+__all__ = [
+    "DEFAULT_END_PROMPT",
+    "DEFAULT_NONE_PROMPT",
+    "DEFAULT_TASK_PROMPT",
+    "TaskRouterMiddleware",
+    "TaskRouterState",
+    "active_task_of",
+]

@@ -1,0 +1,169 @@
+"""TaskRouterMiddleware in a real LangChain agent (create_agent) with scripted router and agent models."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from langchain.agents import create_agent
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage, ToolMessage
+from langchain_core.tools import tool
+from langgraph.checkpoint.memory import InMemorySaver
+from pydantic import Field
+
+from task_router import Task, TaskCatalog, TaskRouterMiddleware, make_router
+from tests.conftest import choice, scripted_model
+from tests.unit_tests.test_tracing import RunRecorder, walk
+
+
+class ToolCallingFake(GenericFakeChatModel):
+    """A scripted agent model that records, for every call, the system prompt and the tools it was bound to."""
+
+    bound: list[str] | None = None
+    calls: list[dict[str, Any]] = Field(default_factory=list)
+
+    def bind_tools(self, tools: Any, **kwargs: Any) -> ToolCallingFake:
+        names = sorted(t.name if hasattr(t, "name") else t["name"] for t in tools)
+        return self.model_copy(update={"bound": names})  # shares the scripted replies and the call log
+
+    def _generate(self, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any) -> Any:
+        system = messages[0].content if messages and messages[0].type == "system" else None
+        self.calls.append({"system": system, "tools": self.bound or []})
+        return super()._generate(messages, stop, run_manager, **kwargs)
+
+
+def agent_model(*replies: AIMessage | str) -> ToolCallingFake:
+    return ToolCallingFake(messages=iter(r if isinstance(r, AIMessage) else AIMessage(r) for r in replies))
+
+
+def call(name: str, call_id: str, **args: Any) -> AIMessage:
+    return AIMessage("", tool_calls=[{"name": name, "args": args, "id": call_id}])
+
+
+@tool
+def lookup_crm(company: str) -> str:
+    """Look up a company in the CRM."""
+    return f"{company}: 3 open deals"
+
+
+@tool
+def word_count(text: str) -> int:
+    """Count the words of a draft."""
+    return len(text.split())
+
+
+@tool
+def search_docs(query: str) -> str:
+    """Search the company documentation."""
+    return "docs"
+
+
+@pytest.fixture
+def tasks() -> TaskCatalog:
+    return TaskCatalog(
+        [
+            Task(
+                name="prospect",
+                description="Answer a prospect's objection.",
+                instructions="Use one concrete fact.",
+                tools=["lookup_crm"],
+            ),
+            Task(name="post", description="Draft a LinkedIn post.", display_name="LinkedIn post", tools=["word_count"]),
+        ]
+    )
+
+
+CFG = {"configurable": {"thread_id": "t"}}
+
+
+def build(tasks, router_replies, model, **kwargs):
+    router = make_router("structured", model=scripted_model(*router_replies))
+    middleware = TaskRouterMiddleware(tasks, router=router, **kwargs.pop("mw", {}))
+    tools = kwargs.pop("tools", [lookup_crm, word_count, search_docs])
+    return create_agent(
+        model, tools=tools, middleware=[middleware], system_prompt="You are Ada.", checkpointer=InMemorySaver()
+    )
+
+
+def say(agent, text):
+    return agent.invoke({"messages": [("user", text)]}, CFG)
+
+
+def test_prompt_and_tools_follow_the_active_task_across_turns(tasks):
+    model = agent_model(
+        call("lookup_crm", "c1", company="ACME"), "ACME has 3 open deals.", "Still ACME.", "Launch post!", "Bye!"
+    )
+    agent = build(tasks, [choice("prospect"), choice("prospect"), choice("post"), choice("post", True)], model)
+
+    out = say(agent, "ACME says we're too expensive")
+    assert out["active_task"] == "prospect" and out["messages"][-1].content == "ACME has 3 open deals."
+    tool_result = next(m for m in out["messages"] if isinstance(m, ToolMessage))
+    assert tool_result.content == "ACME: 3 open deals" and tool_result.status == "success"
+    # Two model calls in the tool loop, one routing decision for the user turn.
+    assert len(model.calls) == 2 and len(out["decisions"]) == 1
+    for recorded in model.calls:
+        assert recorded["tools"] == ["lookup_crm"]
+        assert recorded["system"].startswith("You are Ada.")
+        assert "Answer a prospect's objection." in recorded["system"] and "Use one concrete fact." in recorded["system"]
+
+    out = say(agent, "They also want a discount")
+    assert out["active_task"] == "prospect" and [d["event"] for d in out["decisions"]] == ["START", "CONTINUE"]
+
+    out = say(agent, "Now a LinkedIn post about our launch")
+    assert out["active_task"] == "post" and out["decisions"][-1]["event"] == "SWITCH"
+    assert model.calls[-1]["tools"] == ["word_count"] and "LinkedIn post" in model.calls[-1]["system"]
+
+    out = say(agent, "Perfect, thanks")
+    assert out["active_task"] is None
+    assert (out["decisions"][-1]["event"], out["decisions"][-1]["task"]) == ("END", "post")
+    assert model.calls[-1]["tools"] == [] and '"LinkedIn post" is now closed' in model.calls[-1]["system"]
+    assert [d["event"] for d in out["decisions"]] == ["START", "CONTINUE", "SWITCH", "END"]
+
+
+def test_none_offers_the_catalogue_without_tools(tasks):
+    model = agent_model("I can't do that, but I can help with: ...")
+    agent = build(tasks, [choice("NONE")], model, mw={"shared_tools": ["search_docs"]})
+    out = say(agent, "What's the weather tomorrow?")
+    assert out["active_task"] is None and out["decisions"][-1]["event"] == "NONE"
+    [recorded] = model.calls
+    assert recorded["tools"] == ["search_docs"]  # only the shared tools
+    assert "does not match any task" in recorded["system"]
+    assert "- Prospect: Answer a prospect's objection." in recorded["system"]
+    assert "- LinkedIn post: Draft a LinkedIn post." in recorded["system"]
+
+
+def test_a_tool_outside_the_active_task_is_refused(tasks):
+    model = agent_model(call("word_count", "c1", text="a b"), "ok")
+    agent = build(tasks, [choice("prospect")], model)
+    out = say(agent, "ACME says we're too expensive")
+    refused = next(m for m in out["messages"] if isinstance(m, ToolMessage))
+    assert refused.status == "error" and "not available for the current task" in refused.content
+    assert "lookup_crm" in refused.content
+
+
+def test_tools_registered_by_the_middleware(tasks):
+    model = agent_model(call("lookup_crm", "c1", company="Initech"), "done")
+    agent = build(tasks, [choice("prospect")], model, tools=[], mw={"tools_by_name": {"lookup_crm": lookup_crm}})
+    out = say(agent, "Initech asks about integrations")
+    assert next(m for m in out["messages"] if isinstance(m, ToolMessage)).content == "Initech: 3 open deals"
+
+
+def test_undeclared_tools_fail_with_the_fix(tasks):
+    agent = build(tasks, [choice("prospect")], agent_model("x"), tools=[word_count])
+    with pytest.raises(ValueError, match=r"task 'prospect' names tools the agent does not have: \['lookup_crm'\]"):
+        say(agent, "ACME says we're too expensive")
+    with pytest.raises(ValueError, match="use the tool's own name as the key"):
+        router = make_router("structured", model=scripted_model())
+        TaskRouterMiddleware(tasks, router=router, tools_by_name={"crm": lookup_crm})
+
+
+def test_async_agent_and_routing_run_nested_under_the_hook(tasks):
+    model = agent_model("Here is your post.")
+    agent = build(tasks, [choice("post")], model)
+    recorder = RunRecorder()
+    out = asyncio.run(agent.ainvoke({"messages": [("user", "A LinkedIn post")]}, {**CFG, "callbacks": [recorder]}))
+    assert out["active_task"] == "post" and model.calls[0]["tools"] == ["word_count"]
+    paths = [path for root in recorder.roots for path, _ in walk(root) if path[-1].startswith("TaskRouter[")]
+    assert paths == [("LangGraph", "TaskRouterMiddleware.before_model", "TaskRouter[structured]")]
