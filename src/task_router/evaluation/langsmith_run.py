@@ -91,7 +91,7 @@ def tracing_variables_off() -> Iterator[None]:
 
 
 def routing_target(router: Router) -> Any:
-    """A LangSmith target: one example's inputs -> the RouteDecision as a dict (catalogue built once per conversation)."""
+    """A LangSmith target: one example's inputs -> the RouteDecision as a dict (one catalogue per conversation)."""
     catalogs: dict[str, TaskCatalog] = {}
 
     def route_turn(inputs: dict[str, Any]) -> dict[str, Any]:

@@ -10,9 +10,9 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only: never needs a display
 
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from task_router.catalog import NONE_LABEL  # noqa: E402
+from task_router.catalog import NONE_LABEL
 
 OTHER_LABEL = "other"
 DEFAULT_TOP_TASKS = 15

@@ -1,0 +1,61 @@
+"""Summary LangSmith evaluators over a whole experiment: ``(outputs, reference_outputs) -> {"results": [...]}``.
+
+Each figure is computed by :mod:`task_router.evaluation.metrics`, exactly as in the offline runner's metrics.json.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from task_router.evaluation import metrics
+from task_router.evaluation.metrics import TurnResult
+
+
+def _turns(outputs: Sequence[dict[str, Any]], reference_outputs: Sequence[dict[str, Any]]) -> list[TurnResult]:
+    return [TurnResult.from_outputs(o, r) for o, r in zip(outputs, reference_outputs, strict=True)]
+
+
+def _prf_results(prefix: str, scores: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"key": f"{prefix}_{name}", "score": scores[name]} for name in ("precision", "recall", "f1", "support")]
+
+
+def event_prf(outputs: list[dict[str, Any]], reference_outputs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per-event precision / recall / F1 / support (keys like ``START_f1``) and event accuracy."""
+    turns = _turns(outputs, reference_outputs)
+    results = [r for event, s in metrics.event_scores(turns).items() for r in _prf_results(event, s)]
+    results.append({"key": "event_accuracy", "score": metrics.event_accuracy(turns)})
+    return {"results": results}
+
+
+def task_accuracy(outputs: list[dict[str, Any]], reference_outputs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Task accuracy on every turn and task-selection accuracy on gold START/SWITCH turns."""
+    turns = _turns(outputs, reference_outputs)
+    return {
+        "results": [
+            {"key": "task_accuracy", "score": metrics.task_accuracy(turns)},
+            {"key": "task_selection_accuracy", "score": metrics.task_selection_accuracy(turns)},
+        ]
+    }
+
+
+def none_detection(outputs: list[dict[str, Any]], reference_outputs: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"results": _prf_results("none", metrics.none_detection(_turns(outputs, reference_outputs)))}
+
+
+def confusion_matrices(outputs: list[dict[str, Any]], reference_outputs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Event and task confusion matrices as values ``{"labels": [...], "matrix": [[int]]}``."""
+    found = metrics.confusions(_turns(outputs, reference_outputs))
+    return {"results": [{"key": f"confusion_{name}", "value": matrix} for name, matrix in found.items()]}
+
+
+def latency(outputs: list[dict[str, Any]], reference_outputs: list[dict[str, Any]]) -> dict[str, Any]:
+    figures = metrics.latency(_turns(outputs, reference_outputs))
+    return {"results": [{"key": f"latency_{name}_ms", "score": value} for name, value in figures.items()]}
+
+
+def invalid_format(outputs: list[dict[str, Any]], reference_outputs: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"key": "invalid_format", "score": metrics.invalid_format(_turns(outputs, reference_outputs))}
+
+
+SUMMARY_EVALUATORS = (event_prf, task_accuracy, none_detection, confusion_matrices, latency, invalid_format)

@@ -1,0 +1,93 @@
+"""`task-router eval` end to end on the fixture (scripted router in place of a model), and `--compare`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from eval_scripted import FIXTURE, ScriptedRouter
+from typer.testing import CliRunner
+
+from task_router.cli import app
+
+CONTRACT_KEYS = {
+    "dataset",
+    "model",
+    "router",
+    "n_conversations",
+    "n_turns",
+    "task_accuracy",
+    "task_selection_accuracy",
+    "events",
+    "event_accuracy",
+    "none_detection",
+    "invalid_format",
+    "latency_ms",
+    "confusion",
+    "state",
+}
+
+
+@pytest.fixture(autouse=True)
+def scripted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("task_router.cli.eval.build_router", lambda kind, model, base_url=None: ScriptedRouter())
+    monkeypatch.setenv("COLUMNS", "200")
+
+
+def run_eval(*args: str) -> str:
+    result = CliRunner().invoke(app, ["eval", *args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_eval_writes_every_contract_key_and_file(tmp_path: Path) -> None:
+    output = run_eval("--dataset", str(FIXTURE), "--out", str(tmp_path))
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert set(metrics) == CONTRACT_KEYS
+    assert metrics["state"] == "own"
+    assert (metrics["n_conversations"], metrics["n_turns"]) == (3, 7)
+    assert set(metrics["events"]) == {"START", "CONTINUE", "SWITCH", "END", "NONE"}
+    assert set(metrics["latency_ms"]) == {"p50", "p95", "mean"}
+    assert set(metrics["confusion"]) == {"events", "tasks"}
+    for name in ("report.md", "confusion_events.png", "confusion_tasks.png"):
+        assert (tmp_path / name).stat().st_size > 0
+    predictions = [json.loads(line) for line in (tmp_path / "predictions.jsonl").read_text().splitlines()]
+    assert [p["event"] for p in predictions] == ["START", "CONTINUE", "CONTINUE", "END", "NONE", "NONE", "START"]
+    assert "0.571" in output  # task accuracy 4/7 in the summary table
+    report = (tmp_path / "report.md").read_text()
+    assert "| task accuracy | 0.571 |" in report
+    assert "| NONE task (none detection) | 0.500 | 1.000 | 0.667 | 1 |" in report
+
+
+def test_gold_state_and_limit(tmp_path: Path) -> None:
+    run_eval("--dataset", str(FIXTURE), "--out", str(tmp_path), "--gold-state", "--limit", "1")
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert (metrics["state"], metrics["n_conversations"], metrics["n_turns"]) == ("gold", 1, 4)
+    assert metrics["task_accuracy"] == 0.75  # the missed switch is the only error with the gold active task
+
+
+def test_compare_prints_runs_side_by_side(tmp_path: Path) -> None:
+    run_eval("--dataset", str(FIXTURE), "--out", str(tmp_path / "own"))
+    run_eval("--dataset", str(FIXTURE), "--out", str(tmp_path / "gold"), "--gold-state")
+    output = run_eval("--compare", str(tmp_path / "own"), str(tmp_path / "gold"))
+    task_row = next(line for line in output.splitlines() if "task accuracy" in line)
+    assert "0.571" in task_row and "0.714" in task_row
+    state_row = next(line for line in output.splitlines() if line.strip("│ ").startswith("state"))
+    assert "own" in state_row and "gold" in state_row
+
+
+def test_errors_name_the_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{oops\n")
+    runner = CliRunner()
+    result = runner.invoke(app, ["eval", "--dataset", str(bad), "--out", str(tmp_path / "x")])
+    assert result.exit_code != 0 and "not valid JSON" in result.output
+    result = runner.invoke(app, ["eval"])
+    assert result.exit_code != 0 and "--dataset PATH" in result.output
+    result = runner.invoke(app, ["eval", "--compare", str(tmp_path / "missing")])
+    assert result.exit_code != 0 and "--out folder" in result.output
+    for name in ("LANGSMITH_API_KEY", "LANGCHAIN_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    result = runner.invoke(app, ["eval", "--dataset", str(FIXTURE), "--langsmith"])
+    assert result.exit_code != 0 and "LANGSMITH_API_KEY" in result.output

@@ -1,0 +1,112 @@
+"""Benchmark loading: typed records, gold active tasks, LangSmith examples, errors that name the fix."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+from eval_scripted import FIXTURE
+
+from task_router.evaluation import DatasetError, load_dataset, parse_records
+from task_router.evaluation.langsmith_run import to_examples
+
+
+def test_loads_jsonl_and_gzip_alike(tmp_path: Path) -> None:
+    packed = tmp_path / "small.jsonl.gz"
+    packed.write_bytes(gzip.compress(FIXTURE.read_bytes()))
+    plain, zipped = load_dataset(FIXTURE), load_dataset(packed)
+    assert [r.id for r in plain] == [r.id for r in zipped] == ["switch-end", "out-of-scope", "flight"]
+    assert plain == zipped
+    assert plain[0].labels[2].event == "SWITCH"
+
+
+def test_limit_keeps_the_first_conversations() -> None:
+    assert [r.id for r in load_dataset(FIXTURE, limit=2)] == ["switch-end", "out-of-scope"]
+
+
+def test_gold_active_task_is_cleared_after_end_and_none() -> None:
+    records = load_dataset(FIXTURE)
+    assert records[0].gold_active_tasks() == [None, "recap", "recap", "email"]
+    assert records[1].gold_active_tasks() == [None]
+    record = parse_records(
+        [
+            {
+                "id": "after-end",
+                "tasks": [{"name": "a", "description": "Task a."}],
+                "turns": [
+                    {"role": "user", "text": "x"},
+                    {"role": "assistant", "text": "y"},
+                    {"role": "user", "text": "z"},
+                ],
+                "labels": [
+                    {"turn_index": 0, "task": "a", "event": "END"},
+                    {"turn_index": 2, "task": "a", "event": "START"},
+                ],
+            }
+        ]
+    )[0]
+    assert record.gold_active_tasks() == [None, None]
+
+
+def test_python_records_and_messages() -> None:
+    rows = [json.loads(line) for line in FIXTURE.read_text().splitlines()]
+    record = parse_records(rows)[0]
+    assert record.messages_until(2) == [
+        {"role": "user", "content": "Can you recap my meeting with Acme?"},
+        {"role": "assistant", "content": "Sure, paste the notes."},
+        {"role": "user", "content": "Add the action items too."},
+    ]
+    assert record.catalog().names == ["recap", "email", "flight"]
+
+
+def test_examples_carry_conversation_catalogue_and_gold_state() -> None:
+    examples = to_examples(load_dataset(FIXTURE))
+    assert len(examples) == 7
+    assert len({e.id for e in examples}) == 7
+    fourth = examples[3]
+    assert fourth.inputs["active_task"] == "email"
+    assert fourth.inputs["messages"][-1]["content"] == "Great, that's all, thanks!"
+    assert [t["name"] for t in fourth.inputs["catalog"]] == ["recap", "email", "flight"]
+    assert fourth.outputs == {"event": "END", "task": "email"}
+    assert to_examples(load_dataset(FIXTURE))[0].id == examples[0].id  # stable across calls
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        ("{not json\n", ":1: not valid JSON"),
+        ('["a list"]\n', "expected a JSON object"),
+        (
+            '{"id": "x", "tasks": [], "turns": [], "labels": [{"turn_index": 0, "task": "a", "event": "START"}]}\n',
+            "does not point at a user turn",
+        ),
+        (
+            '{"id": "x", "tasks": [{"name": "a", "description": "A."}], "turns": [{"role": "user", "text": "hi"}], '
+            '"labels": [{"turn_index": 0, "task": "b", "event": "START"}]}\n',
+            "not in the record's tasks",
+        ),
+        (
+            '{"id": "x", "tasks": [], "turns": [{"role": "user", "text": "hi"}], '
+            '"labels": [{"turn_index": 0, "task": "NONE", "event": "MAYBE"}]}\n',
+            "labels.0.event",
+        ),
+        ("\n", "holds no conversations"),
+    ],
+)
+def test_bad_files_name_the_line_and_the_fix(tmp_path: Path, content: str, fragment: str) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text(content)
+    with pytest.raises(DatasetError, match=r"see the benchmarks README|holds no conversations") as error:
+        load_dataset(path)
+    assert fragment in str(error.value)
+
+
+def test_missing_file_and_bad_limit(tmp_path: Path) -> None:
+    with pytest.raises(DatasetError, match="does not exist"):
+        load_dataset(tmp_path / "nope.jsonl")
+    with pytest.raises(DatasetError, match="positive number"):
+        load_dataset(FIXTURE, limit=0)
+    with pytest.raises(DatasetError, match="record #0"):
+        parse_records([{"id": "x"}])

@@ -1,0 +1,89 @@
+"""Every metric of metrics.json against values computed by hand on tests/fixtures/eval_small.jsonl.
+
+Own-state replay of the scripted router (gold -> predicted):
+  1 START recap -> START recap      2 CONTINUE recap -> CONTINUE recap   3 SWITCH email -> CONTINUE recap
+  4 END email -> END recap          5 NONE NONE -> NONE NONE (invalid)   6 START flight -> NONE NONE
+  7 CONTINUE flight -> START flight
+"""
+
+from __future__ import annotations
+
+import pytest
+from eval_scripted import FIXTURE, ScriptedRouter
+
+from task_router.evaluation import TurnResult, compute_metrics, load_dataset, replay
+from task_router.evaluation.metrics import latency, prf, task_labels
+
+
+@pytest.fixture(scope="module")
+def own() -> dict:
+    return compute_metrics([p.result for p in replay(load_dataset(FIXTURE), ScriptedRouter(), progress=False)])
+
+
+@pytest.fixture(scope="module")
+def gold() -> dict:
+    predictions = replay(load_dataset(FIXTURE), ScriptedRouter(), state="gold", progress=False)
+    return compute_metrics([p.result for p in predictions])
+
+
+def test_accuracies(own: dict) -> None:
+    assert own["task_accuracy"] == pytest.approx(4 / 7)  # turns 1, 2, 5, 7
+    assert own["event_accuracy"] == pytest.approx(4 / 7)  # turns 1, 2, 4, 5
+    assert own["task_selection_accuracy"] == pytest.approx(1 / 3)  # gold START/SWITCH: 1 right, 3 and 6 wrong
+
+
+def test_per_event_precision_recall_f1(own: dict) -> None:
+    events = own["events"]
+    assert events["START"] == {"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2}
+    assert events["CONTINUE"] == {"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2}
+    assert events["SWITCH"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1}  # never predicted
+    assert events["END"] == {"precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 1}
+    assert events["NONE"]["precision"] == 0.5
+    assert events["NONE"]["recall"] == 1.0
+    assert events["NONE"]["f1"] == pytest.approx(2 / 3)
+    assert events["NONE"]["support"] == 1
+
+
+def test_none_detection_and_invalid_format(own: dict) -> None:
+    assert own["none_detection"]["precision"] == 0.5  # turns 5 (right) and 6 (false alarm) predicted NONE
+    assert own["none_detection"]["recall"] == 1.0
+    assert own["none_detection"]["f1"] == pytest.approx(2 / 3)
+    assert own["none_detection"]["support"] == 1
+    assert own["invalid_format"] == 1
+
+
+def test_latency(own: dict) -> None:
+    # 10 20 30 40 50 60 100: p95 at rank 0.95 * 6 = 5.7 -> 60 + 0.7 * 40
+    assert own["latency_ms"]["p50"] == 40.0
+    assert own["latency_ms"]["p95"] == pytest.approx(88.0)
+    assert own["latency_ms"]["mean"] == pytest.approx(310 / 7)
+
+
+def test_confusion_matrices(own: dict) -> None:
+    assert own["confusion"]["events"] == {
+        "labels": ["START", "CONTINUE", "SWITCH", "END", "NONE"],
+        "matrix": [[1, 0, 0, 0, 1], [1, 1, 0, 0, 0], [0, 1, 0, 0, 0], [0, 0, 0, 1, 0], [0, 0, 0, 0, 1]],
+    }
+    assert own["confusion"]["tasks"] == {
+        "labels": ["email", "flight", "recap", "NONE"],
+        "matrix": [[0, 0, 2, 0], [0, 1, 0, 1], [0, 0, 2, 0], [0, 0, 0, 1]],
+    }
+
+
+def test_gold_state_measures_each_turn_alone(gold: dict) -> None:
+    # With the gold active task, turn 4 closes "email" (right) and turn 7 continues "flight" (right).
+    assert gold["task_accuracy"] == pytest.approx(5 / 7)
+    assert gold["event_accuracy"] == pytest.approx(5 / 7)
+    assert gold["events"]["END"]["f1"] == 1.0
+    assert gold["events"]["CONTINUE"] == {"precision": 2 / 3, "recall": 1.0, "f1": pytest.approx(0.8), "support": 2}
+
+
+def test_prf_zero_division_is_zero() -> None:
+    assert prf([False, False], [False, False]) == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}
+
+
+def test_empty_latency_and_none_task_label() -> None:
+    assert latency([]) == {"p50": 0.0, "p95": 0.0, "mean": 0.0}
+    turn = TurnResult.from_outputs({"event": "END", "task": None}, {"event": "END", "task": "NONE"})
+    assert turn.task == "NONE"
+    assert task_labels([turn]) == ["NONE"]
