@@ -20,6 +20,7 @@ from task_router.evaluators.summary import (
     none_detection,
     task_accuracy,
 )
+from task_router.evaluators.trajectory import TRAJECTORY_EVALUATORS as TRAJECTORY_EVALUATORS
 from task_router.evaluators.turn import (
     TURN_EVALUATORS,
     end_detected,
