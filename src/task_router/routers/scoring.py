@@ -75,6 +75,7 @@ class ScoringRouter(Router):
         stride: int = 8,
         normalization: Normalization = "mean",
         calibrate: bool = True,
+        distinct_prefix: bool = False,
         cache: bool = True,
         max_threads: int = DEFAULT_MAX_THREADS,
         max_bytes: int = DEFAULT_MAX_BYTES,
@@ -89,6 +90,7 @@ class ScoringRouter(Router):
         self.engine = ScoringEngine(local.model, self.layout, store=ThreadKVStore(max_threads, max_bytes))
         self.normalization = normalization
         self.calibrate = calibrate
+        self.distinct_prefix = distinct_prefix
         self.cache = cache
 
     # -- scoring -----------------------------------------------------------------------------------------------
@@ -96,9 +98,12 @@ class ScoringRouter(Router):
         return sum(logprobs) / len(logprobs) if self.normalization == "mean" else sum(logprobs)
 
     def _answers(self, catalog: TaskCatalog) -> tuple[list[str], list[tuple[int, ...]]]:
+        """The answer labels and the token ids scored for each (cut after their first distinct token if asked)."""
+
         def build() -> tuple[list[str], list[tuple[int, ...]]]:
             labels = [*catalog.names, NONE_LABEL]
-            return labels, [self.layout.answer_ids(label) for label in labels]
+            answers = [self.layout.answer_ids(label) for label in labels]
+            return labels, distinct_prefixes(answers) if self.distinct_prefix else answers
 
         return catalog.memo(f"scoring.answers.{id(self)}", build)
 
@@ -125,7 +130,7 @@ class ScoringRouter(Router):
         prior = self.prior(catalog)
         candidates: list[tuple[int, ...]] = list(answers)
         if active is not None:
-            base = answers[labels.index(active)]
+            base = self.layout.answer_ids(active)  # the whole answer, then "finished: yes / no"
             candidates += [base + self.layout.closing_ids(False), base + self.layout.closing_ids(True)]
         thread_id = ((config or {}).get("configurable") or {}).get("thread_id")
         result = self.engine.score(
@@ -140,7 +145,7 @@ class ScoringRouter(Router):
         probs = _softmax(raw)
         closing = 0.0
         if active is not None:
-            n = len(answers[labels.index(active)])
+            n = len(self.layout.answer_ids(active))
             no, yes = (sum(lp[n:]) for lp in result.logprobs[len(labels) :])
             closing = _softmax([no, yes])[1]
         return {"labels": labels, "scores": raw, "probs": probs, "closing": closing, "result": result}
@@ -160,6 +165,26 @@ class ScoringRouter(Router):
         if routing.active_task is not None:
             raw += f"; closing={scored['closing']:.3f}"
         return Prediction(task=task, closing=closing, confidence=min(1.0, max(0.0, confidence)), raw_output=raw)
+
+
+def distinct_prefixes(answers: Sequence[tuple[int, ...]]) -> list[tuple[int, ...]]:
+    """Each answer cut just after the first token that no other answer shares at that point (a whole answer if it
+    is a prefix of another). Once the model has read the distinguishing token, the rest of a catalogue name is
+    nearly certain, so it costs compute without separating the candidates.
+
+    Example:
+        >>> distinct_prefixes([(1, 2, 3), (1, 4, 5), (6, 7)])
+        [(1, 2), (1, 4), (6,)]
+    """
+    out = []
+    for i, answer in enumerate(answers):
+        cut = len(answer)
+        for k in range(1, len(answer) + 1):
+            if not any(j != i and other[:k] == answer[:k] for j, other in enumerate(answers)):
+                cut = k
+                break
+        out.append(answer[:cut])
+    return out
 
 
 def _softmax(values: Sequence[float]) -> list[float]:

@@ -1,0 +1,207 @@
+"""Naive `generate` vs the optimized scoring path, on the same synthetic prompts (`task-router bench`)."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from task_router.inference.synthetic import synthetic_catalog, synthetic_conversation
+from task_router.routers.render import RoutingInput
+
+FULL_GRID = [(tasks, turns) for tasks in (10, 30, 150) for turns in (2, 8, 20)]
+QUICK_GRID = [(10, 8)]
+
+
+@dataclass
+class BenchRow:
+    """One line of ``bench.json`` (CONTRACT.md)."""
+
+    model: str
+    router: str
+    tasks: int
+    turns: int
+    path: str  # "naive" | "optimized"
+    p50_ms: float
+    p95_ms: float
+    peak_rss_mb: float
+    n: int
+
+    # CPU time of the whole process per decision (all torch threads), kept out of bench.json: on a shared machine
+    # it shows the work done independently of how long other processes held the cores.
+    cpu_p50_ms: float | None = None
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = (len(ordered) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def _rss_mb() -> float:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:  # not Linux: the process peak so far
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@contextmanager
+def peak_rss() -> Iterator[Callable[[], float]]:
+    """Sample the resident set size every 20 ms while the block runs; yields a getter of the peak (MiB)."""
+    peak = [_rss_mb()]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(0.02):
+            peak[0] = max(peak[0], _rss_mb())
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        yield lambda: peak[0]
+    finally:
+        stop.set()
+        sampler.join()
+        peak[0] = max(peak[0], _rss_mb())
+
+
+def conditions() -> dict[str, Any]:
+    import torch
+
+    return {
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def run_bench(
+    router: Any,
+    *,
+    grid: Sequence[tuple[int, int]] = FULL_GRID,
+    conversations: int = 3,
+    naive_samples: int = 8,
+    model_label: str = "embedded",
+    log: Callable[[str], None] = lambda _: None,
+) -> list[BenchRow]:
+    """For each (tasks, turns): replay ``conversations`` synthetic conversations turn by turn through the scoring
+    router with a thread id (the optimized path: cached catalogue + thread KV, one-pass scoring), timing every
+    decision; then time greedy ``generate`` on the full prompt for up to ``naive_samples`` of the same decisions
+    (the naive path; evenly spread over the turns, always including the last)."""
+    import torch
+
+    engine = router.engine
+    model, tokenizer = router.local.model, router.local.tokenizer
+    rows: list[BenchRow] = []
+    for n_tasks, n_turns in grid:
+        catalog = synthetic_catalog(n_tasks)
+        router.catalog = catalog
+        answer_tokens = max(len(ids) for ids in router._answers(catalog)[1])
+        # Warm-up (once per catalogue version, not per decision): catalogue prefix KV cache and calibration prior.
+        router.invoke({"messages": synthetic_conversation(catalog, 1, seed=999)}, {"configurable": {"thread_id": "w"}})
+        inputs: list[RoutingInput] = []
+        latencies: list[float] = []
+        cpu_ms: list[float] = []
+        with peak_rss() as peak:
+            for c in range(conversations):
+                messages = synthetic_conversation(catalog, n_turns, seed=c)
+                config = {"configurable": {"thread_id": f"bench-{n_tasks}-{n_turns}-{c}"}}
+                active = None
+                user_turns = [i for i, m in enumerate(messages) if m.type == "human"]
+                for i in user_turns:
+                    turn = {"messages": messages[: i + 1], "active_task": active}
+                    cpu = time.process_time()
+                    decision = router.invoke(turn, config)
+                    cpu_ms.append((time.process_time() - cpu) * 1000)
+                    latencies.append(decision.latency_ms)
+                    inputs.append(RoutingInput(tuple(messages[: i + 1]), active, catalog))
+                    active = decision.active_task_after
+            optimized_peak = peak()
+        rows.append(_row(model_label, n_tasks, n_turns, "optimized", latencies, optimized_peak, cpu_ms))
+        log(f"{n_tasks} tasks x {n_turns} turns: optimized p50 {rows[-1].p50_ms:.0f} ms (n={len(latencies)})")
+        picks = sorted({round(k * (len(inputs) - 1) / max(1, naive_samples - 1)) for k in range(naive_samples)})
+        naive: list[float] = []
+        naive_cpu: list[float] = []
+        with peak_rss() as peak, torch.inference_mode():
+            for k in picks:
+                routing = inputs[k]
+                ids = torch.tensor([engine.prompt_ids(catalog, routing.messages, routing.active_task)])
+                start, cpu = time.perf_counter(), time.process_time()
+                model.generate(
+                    ids,
+                    attention_mask=torch.ones_like(ids),
+                    max_new_tokens=answer_tokens + 1,
+                    do_sample=False,
+                    pad_token_id=tokenizer.pad_token_id,
+                )
+                naive.append((time.perf_counter() - start) * 1000)
+                naive_cpu.append((time.process_time() - cpu) * 1000)
+            naive_peak = peak()
+        rows.append(_row(model_label, n_tasks, n_turns, "naive", naive, naive_peak, naive_cpu))
+        log(f"{n_tasks} tasks x {n_turns} turns: naive p50 {rows[-1].p50_ms:.0f} ms (n={len(naive)})")
+    return rows
+
+
+def _row(
+    model: str, tasks: int, turns: int, path: str, values: list[float], peak_mb: float, cpu_ms: list[float]
+) -> BenchRow:
+    row = BenchRow(
+        model=model,
+        router="scoring",
+        tasks=tasks,
+        turns=turns,
+        path=path,
+        p50_ms=round(statistics.median(values), 1),
+        p95_ms=round(percentile(values, 0.95), 1),
+        peak_rss_mb=round(peak_mb, 1),
+        n=len(values),
+    )
+    row.cpu_p50_ms = round(statistics.median(cpu_ms), 1)
+    return row
+
+
+def speedups(rows: Sequence[BenchRow]) -> dict[tuple[int, int], float]:
+    """naive p50 / optimized p50 per (tasks, turns)."""
+    by_key = {(r.tasks, r.turns, r.path): r for r in rows}
+    out = {}
+    for tasks, turns, path in by_key:
+        if path == "optimized" and (tasks, turns, "naive") in by_key:
+            out[(tasks, turns)] = by_key[(tasks, turns, "naive")].p50_ms / by_key[(tasks, turns, "optimized")].p50_ms
+    return out
+
+
+def markdown_table(rows: Sequence[BenchRow]) -> str:
+    ratio = speedups(rows)
+    lines = [
+        "| tasks | turns | naive p50 / p95 ms (n) | optimized p50 / p95 ms (n) | speed-up (p50) "
+        "| CPU ms p50 naive / opt | peak RSS MiB naive / opt |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    by_key = {(r.tasks, r.turns, r.path): r for r in rows}
+    for tasks, turns in sorted(ratio):
+        n, o = by_key[(tasks, turns, "naive")], by_key[(tasks, turns, "optimized")]
+        lines.append(
+            f"| {tasks} | {turns} | {n.p50_ms:.0f} / {n.p95_ms:.0f} ({n.n}) | {o.p50_ms:.0f} / {o.p95_ms:.0f} ({o.n}) "
+            f"| {ratio[(tasks, turns)]:.1f}x | {n.cpu_p50_ms:.0f} / {o.cpu_p50_ms:.0f} "
+            f"| {n.peak_rss_mb:.0f} / {o.peak_rss_mb:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def rows_as_dicts(rows: Sequence[BenchRow]) -> list[dict[str, Any]]:
+    """The rows as CONTRACT.md specifies them."""
+    return [{k: v for k, v in asdict(r).items() if k != "cpu_p50_ms"} for r in rows]
