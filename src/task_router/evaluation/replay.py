@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -71,19 +71,19 @@ def replay(
     with tracing_context(enabled=False), _progress_bar(progress) as bar:
         task_id = bar.add_task("routing turns", total=total)
         for record in records:
-            predictions.extend(_replay_conversation(record, router, state, f"eval-{run_id}-{record.id}"))
-            bar.advance(task_id, len(record.labels))
+            for prediction in _replay_conversation(record, router, state, f"eval-{run_id}-{record.id}"):
+                predictions.append(prediction)
+                bar.advance(task_id)
     return predictions
 
 
 def _replay_conversation(
     record: ConversationRecord, router: Router, state: State, thread_id: str
-) -> list[TurnPrediction]:
+) -> Iterator[TurnPrediction]:
     catalog = record.catalog()  # once per conversation: per-version caches (prompts, schemas) are reused
-    config: dict[str, Any] = {"configurable": {"thread_id": thread_id}, "run_name": f"eval {record.id}"}
+    config: dict[str, Any] = {"configurable": {"thread_id": thread_id}}
     gold_active = record.gold_active_tasks()
     own_active: str | None = None
-    out = []
     for label, gold_before in zip(record.labels, gold_active, strict=True):
         active = gold_before if state == "gold" else own_active
         decision = router.invoke(
@@ -91,23 +91,20 @@ def _replay_conversation(
             config,
         )
         own_active = decision.active_task_after
-        out.append(
-            TurnPrediction(
-                conversation_id=record.id,
-                turn_index=label.turn_index,
-                active_before=active,
-                gold_event=label.event,
-                gold_task=label.task or NONE_LABEL,
-                event=decision.event,
-                task=task_label(decision.task),
-                valid_format=decision.valid_format,
-                latency_ms=decision.latency_ms,
-                confidence=decision.confidence,
-                fallback=decision.fallback,
-                raw_output=decision.raw_output,
-            )
+        yield TurnPrediction(
+            conversation_id=record.id,
+            turn_index=label.turn_index,
+            active_before=active,
+            gold_event=label.event,
+            gold_task=label.task or NONE_LABEL,
+            event=decision.event,
+            task=task_label(decision.task),
+            valid_format=decision.valid_format,
+            latency_ms=decision.latency_ms,
+            confidence=decision.confidence,
+            fallback=decision.fallback,
+            raw_output=decision.raw_output,
         )
-    return out
 
 
 def _progress_bar(enabled: bool) -> Progress:
