@@ -162,6 +162,7 @@ def test_react_step_budget_ends_in_a_fallback(catalog):
     decision = route(make_router("react", model=model, max_steps=2), catalog, active="recap")
     assert (decision.event, decision.task, decision.valid_format, len(model.calls)) == ("CONTINUE", "recap", False, 2)
     assert "no final_answer within 2 steps" in decision.fallback
+    assert decision.rationale.count("Action: list_tasks[]") == 2  # the trace survives the fallback
 
 
 def test_react_made_up_final_task_is_repaired(catalog):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from langchain_core.language_models import BaseChatModel
@@ -139,7 +139,8 @@ class ReActRouter(Router):
                 step = parse_step(text, routing.catalog)
             except OutputParseError as error:
                 if repaired:
-                    return safe_fallback(routing, _joined(outputs), f"unreadable ReAct step after one repair: {error}")
+                    reason = f"unreadable ReAct step after one repair: {error}"
+                    return replace(safe_fallback(routing, _joined(outputs), reason), rationale="\n".join(trace))
                 repaired = True
                 reply = self.prompt["repair"].format(error=error)
             else:
@@ -157,7 +158,8 @@ class ReActRouter(Router):
                 reply = self.prompt[section].format(observation=observation)
             trace.append(reply.strip())
             messages = [*messages, AIMessage(text), HumanMessage(reply.strip())]
-        return safe_fallback(routing, _joined(outputs), f"no final_answer within {self.max_steps} steps")
+        reason = f"no final_answer within {self.max_steps} steps"
+        return replace(safe_fallback(routing, _joined(outputs), reason), rationale="\n".join(trace))
 
     def observe(self, step: Step, catalog: TaskCatalog) -> str:
         """Run a lookup action; unknown task names get the list of names back instead of an error."""
