@@ -52,8 +52,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
     port = _free_port()
     log = tmp_path_factory.mktemp("serve") / "serve.log"
     command = [executable, "serve", model_dir, "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"]
+    # One compute thread: a 135M model gains little from two, and a busy machine loses a lot from oversubscription.
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), "HF_HUB_OFFLINE": "1"}
     with log.open("wb") as sink:
-        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     try:
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         while not _ready(f"http://127.0.0.1:{port}/health"):
@@ -75,7 +77,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
 @pytest.fixture(scope="module")
 def chat_model(server):
     base_url, model_id = server
-    return load_chat_model(f"openai:{model_id}", base_url=base_url, max_tokens=48, max_retries=0)
+    return load_chat_model(f"openai:{model_id}", base_url=base_url, max_tokens=48, max_retries=0, timeout=180)
 
 
 def test_plain_chat_round_trip(chat_model):
