@@ -91,3 +91,13 @@ def test_errors_name_the_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         monkeypatch.delenv(name, raising=False)
     result = runner.invoke(app, ["eval", "--dataset", str(FIXTURE), "--langsmith"])
     assert result.exit_code != 0 and "LANGSMITH_API_KEY" in result.output
+
+
+def test_compare_markdown_prints_results_rows(tmp_path: Path) -> None:
+    run_eval("--dataset", str(FIXTURE), "--out", str(tmp_path / "own"))
+    lines = run_eval("--compare", "--markdown", str(tmp_path / "own")).splitlines()
+    assert lines[0].startswith("| dataset | model | router | state | task acc.")
+    assert lines[2].startswith(
+        "| eval_small (3 conv., 7 turns) | script | scripted | own | 0.571 | 0.500 | 0.000 | 1.000 |"
+    )
+    assert "| 0.667 | 1/7 | 40.0 | `task-router eval --dataset" in lines[2]

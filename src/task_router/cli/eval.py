@@ -32,11 +32,18 @@ def eval_command(
     ] = False,
     langsmith: Annotated[
         bool,
-        typer.Option("--langsmith", help="Run langsmith.evaluate and upload the experiment (needs LANGSMITH_API_KEY)."),
+        typer.Option(
+            "--langsmith",
+            help="Run langsmith.evaluate and upload the experiment (needs LANGSMITH_API_KEY). LangSmith sees one "
+            "turn per example, so this evaluates with the gold active task.",
+        ),
     ] = False,
     base_url: BaseUrlOpt = None,
     compare: Annotated[
         bool, typer.Option("--compare", help="Print the runs in the given folders side by side, evaluate nothing.")
+    ] = False,
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="With --compare: print benchmarks/RESULTS.md table rows instead.")
     ] = False,
     run_dirs: Annotated[
         list[Path] | None, typer.Argument(help="With --compare: output folders of earlier runs.")
@@ -47,6 +54,7 @@ def eval_command(
     Example: task-router eval --dataset ../shared/benchmarks/sgd_dev.jsonl.gz --limit 20 --out /tmp/e
     """
     from task_router.evaluation import DatasetError, compare_table, evaluate_router, load_dataset, load_metrics
+    from task_router.evaluation.report import RESULTS_HEADER, results_row
 
     console = Console()
     if compare:
@@ -56,7 +64,10 @@ def eval_command(
             runs = [load_metrics(path) for path in run_dirs]
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
-        console.print(compare_table(runs, [str(path) for path in run_dirs]))
+        if markdown:
+            typer.echo("\n".join([RESULTS_HEADER, *(results_row(run) for run in runs)]))
+        else:
+            console.print(compare_table(runs, [str(path) for path in run_dirs]))
         return
     if run_dirs:
         raise typer.BadParameter(f"unexpected arguments {[str(p) for p in run_dirs]}: folders go with --compare")

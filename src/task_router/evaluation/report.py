@@ -146,3 +146,35 @@ def compare_table(runs: Sequence[dict[str, Any]], names: Sequence[str]) -> Table
     for label, cell in SUMMARY_ROWS:
         table.add_row(label, *(cell(m) for m in runs))
     return table
+
+
+# -- benchmarks/RESULTS.md ------------------------------------------------------------------------------------
+RESULTS_HEADER = (
+    "| dataset | model | router | state | task acc. | START F1 | SWITCH F1 | END F1 | None F1 | invalid format "
+    "| p50 ms | command |\n|---|---|---|---|---|---|---|---|---|---|---|---|"
+)
+
+
+def results_row(metrics: dict[str, Any]) -> str:
+    """One row of benchmarks/RESULTS.md for a run, with the command that reproduces it."""
+    events = metrics["events"]
+    dataset = Path(metrics["dataset"]).name.split(".")[0]
+    command = (
+        f"task-router eval --dataset {metrics['dataset']} --model {metrics['model']} --router {metrics['router']} "
+        f"--limit {metrics['n_conversations']}" + (" --gold-state" if metrics.get("state") == "gold" else "")
+    )
+    cells = [
+        f"{dataset} ({metrics['n_conversations']} conv., {metrics['n_turns']} turns)",
+        metrics["model"],
+        metrics["router"],
+        metrics.get("state", "own"),
+        _f(metrics["task_accuracy"]),
+        _f(events["START"]["f1"]),
+        _f(events["SWITCH"]["f1"]),
+        _f(events["END"]["f1"]),
+        _f(metrics["none_detection"]["f1"]),
+        f"{metrics['invalid_format']}/{metrics['n_turns']}",
+        f"{metrics['latency_ms']['p50']:.1f}",
+        f"`{command}`",
+    ]
+    return "| " + " | ".join(str(cell) for cell in cells) + " |"
