@@ -264,3 +264,24 @@ def test_make_router_builds_every_kind_of_this_module(catalog):
         router = make_router(kind, model=scripted_model(choice("recap")), catalog=catalog)
         assert router.kind == kind and router.name == f"TaskRouter[{kind}]"
     assert isinstance(make_router("embedding", model=None, encoder=BagOfWords()), EmbeddingRouter)
+
+
+class RaisingStructuredFake(GenericFakeChatModel):
+    """Like ChatOpenAI's json_schema mode against a server that ignores response_format: it raises on free text."""
+
+    def with_structured_output(self, schema: Any, **kwargs: Any) -> Any:
+        from langchain_core.runnables import RunnableLambda
+
+        def fail(_: Any) -> Any:
+            raise ValueError("1 validation error for RouteChoice: Invalid JSON")
+
+        return RunnableLambda(fail)
+
+
+def test_structured_switches_to_text_when_structured_output_raises(catalog):
+    model = RaisingStructuredFake(messages=iter([AIMessage('{"task": "recap", "closing": false}')]))
+    router = make_router("structured", model=model)
+    assert router.use_tools
+    decision = route(router, catalog, "recap my meeting")
+    assert (decision.event, decision.task, decision.valid_format) == ("START", "recap", True)
+    assert router.use_tools is False  # later turns go straight to the text path

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field, create_model
 from task_router.catalog import NONE_LABEL, TaskCatalog
 from task_router.models import ModelSpec, load_chat_model, model_name
 from task_router.routers.answering import read_answer
-from task_router.routers.base import Prediction, Router
+from task_router.routers.base import Prediction, Router, logger, redact
 from task_router.routers.parsing import OutputParseError, resolve_task
 from task_router.routers.prompting import build_messages, load_prompt
 from task_router.routers.render import DEFAULT_WINDOW, RoutingInput
@@ -87,7 +87,14 @@ class StructuredRouter(Router):
         # (e.g. `transformers serve`) then still answer in JSON text, which the text path reads.
         messages = build_messages(self.prompt, routing, window=self.window, text_format=True)
         structured = self.model.with_structured_output(choice_schema(routing.catalog), include_raw=True)
-        out = structured.invoke(messages, config)
+        try:
+            out = structured.invoke(messages, config)
+        except ValueError as exc:
+            # e.g. ChatOpenAI's json_schema mode raises a ValidationError on the free text of a server that
+            # ignored response_format, losing that text. Such a server will not change: use the text path.
+            logger.warning("structured output failed (%s); %s switches to the text path", redact(exc), self.name)
+            self.use_tools = False
+            return self._predict_text(routing, config)
         raw: AIMessage = out["raw"]
         parsed = out.get("parsed")
         if parsed is not None:
