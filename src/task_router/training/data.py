@@ -1,0 +1,68 @@
+"""Training records: benchmark files (and generated ones, same format), augmented and encoded."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from task_router.evaluation import ConversationRecord, load_dataset
+from task_router.inference import PromptLayout
+from task_router.training.augment import AugmentConfig, augment_records
+from task_router.training.sequences import PackedSequence, encode_records
+
+
+def load_training_records(
+    paths: Sequence[str], *, limit: int | None = None, augment: AugmentConfig | None = None, seed: int = 0
+) -> list[ConversationRecord]:
+    """The conversations of every file (``limit`` per file), augmented when ``augment`` is given.
+
+    Example:
+        >>> records = load_training_records(["../shared/benchmarks/sgd_train.jsonl.gz"], limit=100,
+        ...                                 augment=AugmentConfig(copies=1))  # doctest: +SKIP
+    """
+    records = [record for path in paths for record in load_dataset(path, limit=limit)]
+    if augment is not None:
+        records = list(augment_records(records, augment, seed=seed))
+    return records
+
+
+@dataclass(frozen=True)
+class DataStats:
+    conversations: int
+    sequences: int
+    decisions: int
+    tokens: int
+    answer_tokens: int
+
+    def as_dict(self) -> dict[str, int]:
+        return {k: int(v) for k, v in self.__dict__.items()}
+
+
+class PackedDataset:
+    """A map-style dataset (what the transformers Trainer iterates) of packed training sequences."""
+
+    def __init__(self, sequences: Sequence[PackedSequence]) -> None:
+        if not sequences:
+            raise ValueError("no training sequences: the data holds no labelled user turns")
+        self.sequences = list(sequences)
+
+    def __len__(self) -> int:
+        return len(self.sequences)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return self.sequences[index].to_features()
+
+
+def build_dataset(
+    layout: PromptLayout, records: Sequence[ConversationRecord], *, max_tokens: int = 4096
+) -> tuple[PackedDataset, DataStats]:
+    sequences = encode_records(layout, records, max_tokens=max_tokens)
+    stats = DataStats(
+        conversations=len(records),
+        sequences=len(sequences),
+        decisions=sum(s.n_decisions for s in sequences),
+        tokens=sum(len(s) for s in sequences),
+        answer_tokens=sum(1 for s in sequences for label in s.labels if label >= 0),
+    )
+    return PackedDataset(sequences), stats

@@ -1,0 +1,230 @@
+"""`task-router train`: LoRA / QLoRA on the scoring router's decisions with the transformers Trainer."""
+
+from __future__ import annotations
+
+import json
+import logging
+import resource
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from task_router.training.card import write_card, write_metadata
+from task_router.training.config import TrainConfig
+from task_router.training.data import build_dataset, load_training_records
+from task_router.training.progress import RichProgressCallback, TimeBudgetCallback
+from task_router.training.sequences import TreeCollator
+
+logger = logging.getLogger("task_router")
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    out: Path
+    metrics: dict[str, Any]
+    meta: dict[str, Any]
+
+
+def resolve_base_spec(base: str) -> tuple[Path, str, bool]:
+    """(model folder, name to record as the adapter's base, is it the embedded model) for ``--base``.
+
+    Accepted: ``embedded``, ``hf:<dir>`` or a local model folder. Models are never downloaded.
+    """
+    from task_router.models.local import embedded_model_dir
+
+    if base == "embedded":
+        return embedded_model_dir(), "embedded", True
+    path = Path(base[3:] if base.startswith("hf:") else base).expanduser()
+    if not (path / "config.json").is_file():
+        raise ValueError(
+            f"--base {base!r} is not a local model folder (no config.json): use 'embedded', 'hf:<model dir>' or a "
+            "folder saved with save_pretrained (models are not downloaded)"
+        )
+    resolved = path.resolve()
+    return resolved, str(resolved), resolved == embedded_model_dir().resolve()
+
+
+def load_base(base_dir: Path, *, quantize: bool, gradient_checkpointing: bool) -> Any:
+    """The base model in bf16, or in 4-bit NF4 prepared for k-bit training (with the CPU gradient-bug fix)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    if not quantize:
+        return AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.bfloat16)
+    from peft import prepare_model_for_kbit_training
+    from transformers import BitsAndBytesConfig
+
+    nf4 = BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_compute_dtype=torch.bfloat16,
+        bnb_4bit_use_double_quant=True,
+    )
+    model = AutoModelForCausalLM.from_pretrained(base_dir, quantization_config=nf4, dtype=torch.bfloat16)
+    # Same preparation as the reload in models/adapters.py, so the reloaded adapter reproduces the trained logits.
+    return prepare_model_for_kbit_training(model, use_gradient_checkpointing=gradient_checkpointing)
+
+
+def disable_cpu_inference_repack(model: Any) -> int:
+    """bitsandbytes on CPU rewrites ``Linear4bit`` weights into an inference-only format on any eval-mode forward,
+    after which most LoRA tensors silently get no gradient (PITFALLS.md). Turning that path off on every 4-bit
+    layer keeps training correct. Returns the number of layers changed."""
+    try:
+        import bitsandbytes as bnb
+    except ImportError:
+        return 0
+    count = 0
+    for module in model.modules():
+        if isinstance(module, bnb.nn.Linear4bit):
+            module.support_avx512bf16_for_cpu = False
+            count += 1
+    return count
+
+
+def train(config: TrainConfig, *, command: str = "", console: Console | None = None) -> TrainResult:
+    """Train a LoRA adapter for the scoring router and write it, with its model card, to ``config.out``.
+
+    Example:
+        >>> config = TrainConfig(data=["tests/fixtures/train_tiny.jsonl"], out="/tmp/adapter", max_steps=2)
+        >>> train(config).metrics["steps"]  # doctest: +SKIP
+        2
+    """
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoTokenizer, TrainingArguments, set_seed
+
+    from task_router.inference import PromptLayout
+    from task_router.routers.prompting import load_prompt
+    from task_router.training.loss import DecisionTrainer
+
+    console = console or Console()
+    started = time.perf_counter()
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    set_seed(config.seed)
+    base_dir, base_name, embedded = resolve_base_spec(config.base)
+    quantize = config.resolved_quantize(embedded=embedded)
+    out = config.out_dir
+    out.mkdir(parents=True, exist_ok=True)
+
+    tokenizer = AutoTokenizer.from_pretrained(base_dir)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    layout = PromptLayout(tokenizer, load_prompt(config.prompt), window=config.window, stride=config.stride)
+    records = load_training_records(config.data, limit=config.limit, augment=config.augment, seed=config.seed)
+    dataset, stats = build_dataset(layout, records, max_tokens=config.max_tokens)
+    console.print(
+        f"data: {stats.conversations} conversations -> {stats.sequences} sequences, {stats.decisions} decisions, "
+        f"{stats.tokens} tokens ({stats.answer_tokens} with loss)"
+    )
+
+    model = load_base(base_dir, quantize=quantize, gradient_checkpointing=config.gradient_checkpointing)
+    lora = LoraConfig(
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules=list(config.target_modules),
+        layers_to_transform=_top_layers(model, config.lora_layers),
+        task_type="CAUSAL_LM",
+    )
+    model = get_peft_model(model, lora)
+    if quantize:
+        console.print(f"4-bit NF4 base: CPU inference repack disabled on {disable_cpu_inference_repack(model)} layers")
+    trainable, total = model.get_nb_trainable_parameters()
+    console.print(f"base {base_name} ({'NF4' if quantize else 'bf16'}), LoRA trainable {trainable:,} / {total:,}")
+
+    args = TrainingArguments(
+        output_dir=str(config.checkpoint_dir),
+        max_steps=config.max_steps,
+        num_train_epochs=config.epochs,
+        per_device_train_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.grad_accum,
+        learning_rate=config.learning_rate,
+        lr_scheduler_type=config.lr_scheduler,
+        warmup_steps=config.warmup_steps,
+        weight_decay=0.0,
+        logging_steps=config.logging_steps,
+        save_strategy="steps",
+        save_steps=config.save_steps,
+        save_total_limit=config.save_total_limit,
+        seed=config.seed,
+        data_seed=config.seed,
+        use_cpu=True,
+        report_to="none",
+        disable_tqdm=True,
+        remove_unused_columns=False,
+        dataloader_num_workers=0,
+        gradient_checkpointing=config.gradient_checkpointing,
+        gradient_checkpointing_kwargs={"use_reentrant": False} if config.gradient_checkpointing else None,
+    )
+    budget = TimeBudgetCallback(config.max_minutes) if config.max_minutes else None
+    trainer = DecisionTrainer(
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        data_collator=TreeCollator(pad_token_id=int(tokenizer.pad_token_id)),
+        callbacks=[RichProgressCallback(console), *([budget] if budget else [])],
+    )
+    resume = config.resume and any(config.checkpoint_dir.glob("checkpoint-*"))
+    if config.resume and not resume:
+        console.print(f"[yellow]--resume: no checkpoint in {config.checkpoint_dir}, starting from scratch[/]")
+    output = trainer.train(resume_from_checkpoint=True if resume else None)
+
+    save_adapter(model, out, base_name=base_name, dtype=config.adapter_dtype)
+    elapsed = time.perf_counter() - started
+    losses = [log["loss"] for log in trainer.state.log_history if "loss" in log]
+    metrics = {
+        "train_loss": round(float(output.training_loss), 4),
+        "first_logged_loss": losses[0] if losses else None,
+        "last_logged_loss": losses[-1] if losses else None,
+        "steps": int(trainer.state.global_step),
+        "epochs": round(float(trainer.state.epoch or 0.0), 3),
+        "train_runtime_s": round(float(output.metrics.get("train_runtime", 0.0)), 1),
+        "wall_time_s": round(elapsed, 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "torch_threads": torch.get_num_threads(),
+        "resumed": bool(resume),
+        "stopped_by_time_budget": bool(budget and budget.stopped_early),
+    }
+    meta = {
+        "quantized": quantize,
+        "base": base_name,
+        "command": command,
+        "config": config.to_dict(),
+        "data": {"files": list(config.data), **stats.as_dict()},
+        "metrics": metrics,
+        "adapter_mb": round(sum(p.stat().st_size for p in out.glob("adapter_model.*")) / 1e6, 2),
+    }
+    write_metadata(out, meta)
+    write_card(out, meta)
+    console.print(f"adapter written to {out}: {json.dumps(metrics)}")
+    return TrainResult(out, metrics, meta)
+
+
+def _top_layers(model: Any, count: int | None) -> list[int] | None:
+    """The indexes of the last ``count`` transformer layers (LoRA there only: the backward pass stops below)."""
+    if count is None:
+        return None
+    total = int(model.config.num_hidden_layers)
+    if not 1 <= count <= total:
+        raise ValueError(f"lora_layers must be between 1 and the model's {total} layers, got {count}")
+    return list(range(total - count, total))
+
+
+def save_adapter(model: Any, out: Path, *, base_name: str, dtype: str = "bfloat16") -> None:
+    """Save the LoRA weights (cast to ``dtype``) with ``base_model_name_or_path`` set to ``base_name``, which
+    ``qlora:`` loading resolves (``embedded`` or a local folder)."""
+    import torch
+
+    if dtype == "bfloat16":
+        for name, param in model.named_parameters():
+            if "lora_" in name:
+                param.data = param.data.to(torch.bfloat16)
+    model.save_pretrained(out)
+    config_file = out / "adapter_config.json"
+    config = json.loads(config_file.read_text(encoding="utf-8"))
+    config["base_model_name_or_path"] = base_name
+    config_file.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
