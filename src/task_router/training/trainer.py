@@ -175,6 +175,7 @@ def train(config: TrainConfig, *, command: str = "", console: Console | None = N
 
     save_adapter(model, out, base_name=base_name, dtype=config.adapter_dtype)
     elapsed = time.perf_counter() - started
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     losses = [log["loss"] for log in trainer.state.log_history if "loss" in log]
     metrics = {
         "train_loss": round(float(output.training_loss), 4),
@@ -184,7 +185,8 @@ def train(config: TrainConfig, *, command: str = "", console: Console | None = N
         "epochs": round(float(trainer.state.epoch or 0.0), 3),
         "train_runtime_s": round(float(output.metrics.get("train_runtime", 0.0)), 1),
         "wall_time_s": round(elapsed, 1),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "cpu_time_s": round(usage.ru_utime + usage.ru_stime, 1),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
         "torch_threads": torch.get_num_threads(),
         "resumed": bool(resume),
         "stopped_by_time_budget": bool(budget and budget.stopped_early),
