@@ -67,9 +67,9 @@ def write_confusion_plots(metrics: dict[str, Any], out_dir: Path, *, top_tasks: 
     tasks = top_n_confusion(metrics["confusion"]["tasks"], top_tasks)
     return [
         plot_confusion(metrics["confusion"]["events"], out_dir / "confusion_events.png", title=f"Events: {run}"),
-        plot_confusion(tasks, out_dir / "confusion_tasks.png", title=f"Tasks (top {top_tasks}): {run}"),
+        plot_confusion(tasks, out_dir / "confusion_tasks.png", title=f"Tasks: {run}"),
     ]
 
 
-def _short(label: str, limit: int = 28) -> str:
+def _short(label: str, limit: int = 36) -> str:
     return label if len(label) <= limit else f"{label[: limit - 1]}…"

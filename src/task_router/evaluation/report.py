@@ -120,10 +120,10 @@ SUMMARY_ROWS: tuple[tuple[str, Any], ...] = (
     ("task selection acc.", lambda m: _f(m["task_selection_accuracy"])),
     ("event accuracy", lambda m: _f(m["event_accuracy"])),
     *(
-        (f"{event} F1", lambda m, e=event: f"{_f(m['events'][e]['f1'])} (n={m['events'][e]['support']})")
+        (f"{event} event F1", lambda m, e=event: f"{_f(m['events'][e]['f1'])} (n={m['events'][e]['support']})")
         for event in EVENTS
     ),
-    ("None F1", lambda m: f"{_f(m['none_detection']['f1'])} (n={m['none_detection']['support']})"),
+    ("None detection F1", lambda m: f"{_f(m['none_detection']['f1'])} (n={m['none_detection']['support']})"),
     ("invalid format", lambda m: str(m["invalid_format"])),
     ("latency p50 ms", lambda m: f"{m['latency_ms']['p50']:.1f}"),
     ("latency p95 ms", lambda m: f"{m['latency_ms']['p95']:.1f}"),
