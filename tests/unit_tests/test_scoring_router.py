@@ -80,16 +80,17 @@ def _routing(catalog: TaskCatalog, turns: list[str]):
     return coerce_input({"messages": _conversation(turns), "catalog": catalog})
 
 
-@pytest.mark.parametrize("calibrate", [True, False])
-def test_cached_and_uncached_paths_decide_the_same(local, calibrate: bool) -> None:
+@pytest.mark.parametrize(("calibrate", "distinct"), [(True, False), (False, False), (True, True)])
+def test_cached_and_uncached_paths_decide_the_same(local, calibrate: bool, distinct: bool) -> None:
+    options = {"calibrate": calibrate, "distinct_prefix": distinct, "window": 2, "stride": 2}
     uncached_catalog, cached_catalog = TaskCatalog(TASKS), TaskCatalog(TASKS)
-    uncached = ScoringRouter(local, catalog=uncached_catalog, cache=False, calibrate=calibrate, window=2, stride=2)
-    cached = ScoringRouter(local, catalog=cached_catalog, calibrate=calibrate, window=2, stride=2)
+    uncached = ScoringRouter(local, catalog=uncached_catalog, cache=False, **options)
+    cached = ScoringRouter(local, catalog=cached_catalog, **options)
     expected = _replay(uncached, uncached_catalog, None, edit_at=3)
     # Two threads interleaved on the same router, one of them across the catalogue edit.
     results: dict[str, list] = {}
     other_catalog = TaskCatalog(TASKS)
-    other = ScoringRouter(local, catalog=other_catalog, calibrate=calibrate, window=2, stride=2)
+    other = ScoringRouter(local, catalog=other_catalog, **options)
     other.engine = cached.engine  # share the engine (and its caches) with the first router's catalogue
     workers = [
         threading.Thread(target=lambda: results.__setitem__("a", _replay(cached, cached_catalog, "a", edit_at=3))),
@@ -103,7 +104,7 @@ def test_cached_and_uncached_paths_decide_the_same(local, calibrate: bool) -> No
     for got, want in zip(results["a"], expected, strict=True):
         assert got.confidence == pytest.approx(want.confidence, abs=1e-3)
     plain_catalog = TaskCatalog(TASKS)
-    plain = ScoringRouter(local, catalog=plain_catalog, cache=False, calibrate=calibrate, window=2, stride=2)
+    plain = ScoringRouter(local, catalog=plain_catalog, cache=False, **options)
     unedited = _replay(plain, plain_catalog, None)
     assert [(d.event, d.task) for d in results["b"]] == [(d.event, d.task) for d in unedited]
     assert cached.engine.store.hits > 0
@@ -125,3 +126,9 @@ def test_a_model_it_cannot_score_is_refused_with_the_fix() -> None:
         ScoringRouter("openai:gpt-4o-mini")
     with pytest.raises(ValueError, match="local"):
         ScoringRouter(GenericFakeChatModel(messages=iter(["hi"])))
+
+
+def test_distinct_prefixes_cut_after_the_first_unshared_token() -> None:
+    from task_router.routers.scoring import distinct_prefixes
+
+    assert distinct_prefixes([(1, 2, 3), (1, 4, 5), (6, 7), (6,)]) == [(1, 2), (1, 4), (6, 7), (6,)]
