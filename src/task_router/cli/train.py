@@ -42,6 +42,7 @@ def train_command(
     min_tasks: Annotated[int, typer.Option("--min-tasks", min=1, help="Smallest augmented catalogue.")] = 5,
     max_tasks: Annotated[int, typer.Option("--max-tasks", min=1, help="Largest augmented catalogue.")] = 30,
     lr: Annotated[float, typer.Option("--lr", help="Learning rate.")] = 5e-4,
+    warmup_steps: Annotated[int, typer.Option("--warmup-steps", min=0, help="Linear warm-up steps.")] = 10,
     lora_r: Annotated[int, typer.Option("--lora-r", min=1, help="LoRA rank.")] = 16,
     lora_layers: Annotated[
         int | None, typer.Option("--lora-layers", min=1, help="LoRA on the top N layers only (faster backward).")
@@ -74,6 +75,7 @@ def train_command(
             lr_scheduler=lr_scheduler,
             limit=limit,
             learning_rate=lr,
+            warmup_steps=warmup_steps,
             lora_r=lora_r,
             lora_alpha=2 * lora_r,
             lora_layers=lora_layers,
