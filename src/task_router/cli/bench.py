@@ -22,6 +22,7 @@ def bench(
     ),
     conversations: Annotated[int, typer.Option(help="Synthetic conversations per cell (optimized path).")] = 3,
     naive_samples: Annotated[int, typer.Option(help="Decisions per cell timed with naive generate.")] = 8,
+    threads: Annotated[int | None, typer.Option(help="torch intra-op threads (default: one per core).")] = None,
 ) -> None:
     """Time routing decisions: greedy `generate` on the full prompt vs cached one-pass scoring, same prompts.
 
@@ -42,6 +43,10 @@ def bench(
     from task_router.routers.scoring import ScoringRouter
 
     console = Console(stderr=True)
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
     try:
         router = ScoringRouter(model)
     except ValueError as exc:
