@@ -27,6 +27,9 @@ class RouteDecision(BaseModel):
     fallback: str | None = Field(
         default=None, description="Why a safe fallback decision replaced the model's answer, if it did."
     )
+    stage: str | None = Field(
+        default=None, description="Which stage of a cascade decided ('cheap' or 'strong'); None outside cascades."
+    )
 
     @property
     def active_task_after(self) -> str | None:

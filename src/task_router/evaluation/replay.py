@@ -35,6 +35,7 @@ class TurnPrediction:
     confidence: float | None = None
     fallback: str | None = None
     raw_output: str = ""
+    stage: str | None = None
 
     @property
     def result(self) -> TurnResult:
@@ -104,6 +105,7 @@ def _replay_conversation(
             confidence=decision.confidence,
             fallback=decision.fallback,
             raw_output=decision.raw_output,
+            stage=decision.stage,
         )
 
 

@@ -45,8 +45,41 @@ def make_router(kind: str | None = None, *, model: ModelSpec | None = "embedded"
         >>> from task_router import make_router, TaskCatalog
         >>> router = make_router("structured", model="embedded", catalog=TaskCatalog.demo())  # doctest: +SKIP
         >>> router.invoke({"messages": [{"role": "user", "content": "Draft a LinkedIn post"}]})  # doctest: +SKIP
+
+    Wrappers for any kind: ``shortlist=k`` (with ``shortlist_window``, ``shortlist_pinned``) lets the router see only
+    the k tasks most similar to the conversation (:class:`task_router.shortlist.Shortlist`); ``none_threshold=t``
+    abstains below a confidence (:class:`task_router.routers.abstain.Abstain`); ``thresholds=PATH`` reads both from
+    a file written by ``task-router fit`` (for ``cascade`` it also gives the escalation threshold).
     """
     kind = kind or default_router_kind(model)
+    shortlist = options.pop("shortlist", None)
+    shortlist_options = {
+        key: options.pop(f"shortlist_{key}") for key in ("window", "pinned") if f"shortlist_{key}" in options
+    }
+    none_threshold = options.pop("none_threshold", None)
+    if options.get("thresholds") is not None:
+        from task_router.calibration import load_thresholds
+
+        fitted = load_thresholds(options["thresholds"])  # a cascade also reads its escalation threshold from it
+        shortlist = fitted.shortlist if shortlist is None else shortlist
+        if kind != "cascade":
+            del options["thresholds"]
+            none_threshold = fitted.none if none_threshold is None else none_threshold
+    if kind == "embedding" and none_threshold is not None:
+        options.setdefault("threshold", -1.0)  # the fitted None threshold replaces the embedding router's own
+    router = _build(kind, model, options)
+    if none_threshold is not None:
+        from task_router.routers.abstain import Abstain
+
+        router = Abstain(router, threshold=none_threshold)
+    if shortlist:
+        from task_router.shortlist import Shortlist
+
+        router = Shortlist(router, k=shortlist, **shortlist_options)
+    return router
+
+
+def _build(kind: str, model: ModelSpec | None, options: dict[str, Any]) -> Router:
     if kind not in ROUTER_KINDS:
         raise ValueError(f"unknown router kind {kind!r}: choose one of {sorted(ROUTER_KINDS)}")
     module_name, _, class_name = ROUTER_KINDS[kind].partition(":")

@@ -37,6 +37,7 @@ class Prediction:
     raw_output: str = ""
     valid_format: bool = True
     fallback: str | None = None
+    stage: str | None = None  # which cascade stage decided, if any
 
 
 class Router(Runnable[dict[str, Any], RouteDecision]):
@@ -103,6 +104,7 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
             router=self.kind,
             model=self.model_label,
             fallback=fallback,
+            stage=prediction.stage,
         )
 
 

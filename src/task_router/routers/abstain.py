@@ -1,0 +1,52 @@
+"""`Abstain`: a fitted None threshold over any router kind that reports a confidence."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from langchain_core.runnables import RunnableConfig
+
+from task_router.calibration import NONE, Turn, apply_none
+from task_router.routers.base import Prediction, Router
+from task_router.routers.render import RoutingInput
+
+
+class Abstain(Router):
+    """Wraps a router: a proposed new task (START or SWITCH) whose confidence is below ``threshold`` is not taken.
+
+    With no active task the turn becomes NONE; with one, the active task continues. Decisions without a
+    confidence pass unchanged. ``router`` / ``model`` in the decision are the wrapped router's. Thresholds come
+    from ``task-router fit`` (see :mod:`task_router.calibration`).
+
+    Example:
+        >>> from task_router import make_router
+        >>> router = make_router("scoring", model="embedded", none_threshold=0.4)  # doctest: +SKIP
+        >>> router = Abstain(make_router("embedding", model=None, threshold=-1.0), threshold=0.45)  # doctest: +SKIP
+    """
+
+    def __init__(self, router: Router, *, threshold: float) -> None:
+        if not 0.0 <= threshold <= 1.0:
+            raise ValueError(
+                f"the None threshold is a confidence in 0..1, got {threshold}: fit it with task-router fit"
+            )
+        super().__init__(catalog=router.catalog, model_label=router.model_label)
+        self.router = router
+        self.kind = router.kind  # type: ignore[misc]  # decisions keep the wrapped kind
+        self.threshold = threshold
+
+    def predict(self, routing: RoutingInput, config: RunnableConfig) -> Prediction:
+        prediction = self.router.predict(routing, config)
+        if prediction.task is None or prediction.confidence is None:
+            return prediction
+        turn = Turn(prediction.task, prediction.confidence, "", routing.active_task)
+        kept = apply_none(turn, self.threshold)
+        if kept == prediction.task:
+            return prediction
+        note = f"abstained: {prediction.task} at confidence {prediction.confidence:.3f} < {self.threshold:.3f}"
+        return replace(
+            prediction,
+            task=None if kept == NONE else kept,
+            closing=False,
+            confidence=1.0 - prediction.confidence,
+            rationale=f"{note}; {prediction.rationale}" if prediction.rationale else note,
+        )

@@ -1,0 +1,101 @@
+"""The `cascade` router: a cheap router first, a stronger one only when the cheap one is unsure."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, ClassVar
+
+from langchain_core.runnables import RunnableConfig
+
+from task_router.calibration import load_thresholds
+from task_router.catalog import TaskCatalog
+from task_router.models import ModelSpec
+from task_router.routers.base import Prediction, Router
+from task_router.routers.render import RoutingInput
+
+CHEAP_KINDS = ("embedding", "scoring")
+
+
+class CascadeRouter(Router):
+    """Cheap stage, then (when its confidence is low) a strong stage; the decision's ``stage`` says which decided.
+
+    Per turn the cheap router (``cheap``: ``"embedding"``, default, or ``"scoring"`` over ``cheap_model``) proposes
+    a task with a confidence ``c``. Thresholds (fitted by ``task-router fit --router cascade``):
+
+    - ``c >= escalate``: the cheap decision stands (``stage="cheap"``);
+    - ``none <= c < escalate``: the strong router decides (``stage="strong"``);
+    - ``c < none`` and the cheap router proposes a new task: abstain (NONE, or the active task continues) without
+      asking the strong router (``stage="cheap"``).
+
+    A cheap decision without a confidence always escalates. The strong router is any kind over any model spec
+    (``strong``: a kind, default the best kind for ``model``; ``model``: the strong model). With an embedding
+    cheap stage, the embedding router's own threshold is off (-1) unless given: ``none`` replaces it.
+
+    Example:
+        >>> from task_router import TaskCatalog, make_router
+        >>> router = make_router("cascade", model="openai:gpt-4o-mini", escalate=0.55, none=0.3,
+        ...                      catalog=TaskCatalog.demo(), shortlist=10)  # doctest: +SKIP
+        >>> decision = router.invoke({"messages": [{"role": "user", "content": "Recap my meeting"}]})  # doctest: +SKIP
+        >>> decision.stage  # doctest: +SKIP
+        'cheap'
+    """
+
+    kind: ClassVar[str] = "cascade"
+
+    def __init__(
+        self,
+        model: ModelSpec | Router = "embedded",
+        *,
+        catalog: TaskCatalog | None = None,
+        cheap: str | Router = "embedding",
+        cheap_model: ModelSpec = "embedded",
+        cheap_options: dict[str, Any] | None = None,
+        strong: str | None = None,
+        strong_options: dict[str, Any] | None = None,
+        escalate: float | None = None,
+        none: float | None = None,
+        thresholds: str | Path | None = None,
+    ) -> None:
+        from task_router.routers import default_router_kind, make_router
+
+        if thresholds is not None:
+            fitted = load_thresholds(thresholds)
+            escalate = fitted.escalate if escalate is None else escalate
+            none = fitted.none if none is None else none
+        escalate = 0.5 if escalate is None else escalate
+        none = 0.0 if none is None else none
+        if not 0.0 <= none <= escalate <= 1.0:
+            raise ValueError(
+                f"cascade thresholds must satisfy 0 <= none <= escalate <= 1 (got none={none}, escalate={escalate}): "
+                "fit them with `task-router fit --router cascade`"
+            )
+        if isinstance(cheap, Router):
+            self.cheap = cheap
+        elif cheap in CHEAP_KINDS:
+            options = dict(cheap_options or {})
+            if cheap == "embedding":
+                options.setdefault("threshold", -1.0)
+            self.cheap = make_router(cheap, model=None if cheap == "embedding" else cheap_model, **options)
+        else:
+            raise ValueError(f"cheap stage {cheap!r} is not cheap: use one of {CHEAP_KINDS} or pass a Router")
+        if isinstance(model, Router):
+            self.strong = model
+        else:
+            self.strong = make_router(strong or default_router_kind(model), model=model, **(strong_options or {}))
+        super().__init__(catalog=catalog, model_label=f"{self.cheap.model_label}->{self.strong.model_label}")
+        self.escalate, self.none = escalate, none
+
+    def predict(self, routing: RoutingInput, config: RunnableConfig) -> Prediction:
+        first = self.cheap.predict(routing, config)
+        confidence = first.confidence
+        if confidence is not None and confidence >= self.escalate:
+            return replace(first, stage="cheap")
+        proposes_new = first.task is not None and first.task != routing.active_task
+        if confidence is not None and confidence < self.none and proposes_new:
+            note = f"cheap {first.task} {confidence:.3f} < none {self.none:.3f}: abstained"
+            return replace(first, task=routing.active_task, closing=False, rationale=note, stage="cheap")
+        second = self.strong.predict(routing, config)
+        shown = "none" if confidence is None else f"{confidence:.3f}"
+        note = f"escalated: cheap {first.task} {shown} < {self.escalate:.3f}"
+        return replace(second, rationale=f"{note}; {second.rationale}" if second.rationale else note, stage="strong")

@@ -1,0 +1,173 @@
+"""Shortlist retrieval: before any router kind, keep only the top-k tasks for the conversation.
+
+Large catalogues (hundreds of tasks) do not fit a small model's prompt, and every extra candidate costs scoring
+time. :class:`Shortlist` wraps any router: per turn it ranks the catalogue with all-MiniLM-L6-v2 (the embedding
+router's encoder and per-text vector cache, so the model is loaded once and an edited catalogue only embeds its
+new or changed tasks), keeps the ``k`` best tasks plus the active task and any pinned tasks, and lets the wrapped
+router decide over that sub-catalogue. The decision is checked against the full catalogue as usual.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.runnables import RunnableConfig
+
+from task_router.catalog import TaskCatalog
+from task_router.routers.base import Prediction, Router
+from task_router.routers.render import RoutingInput, clip, message_text
+
+_SUB_CATALOGS = 256  # distinct sub-catalogues kept (their per-version caches: prompts, schemas, KV prefixes)
+
+
+class TaskRetriever:
+    """Ranks a catalogue's tasks for a conversation by embedding similarity (no LLM).
+
+    ``window`` is how many messages before the user's latest one are mixed into the query (with weight
+    ``context_weight``). Reuses an :class:`~task_router.routers.embedding.EmbeddingRouter`'s encoder and caches;
+    give ``embedder`` to share one (e.g. the cheap stage of a cascade), else one is built over the shared model.
+
+    Example:
+        >>> from task_router import TaskCatalog
+        >>> from task_router.routers.render import coerce_input
+        >>> retriever = TaskRetriever()  # doctest: +SKIP
+        >>> routing = coerce_input({"messages": ["recap my call"], "catalog": TaskCatalog.demo()})  # doctest: +SKIP
+        >>> retriever.rank(routing)[:2]  # doctest: +SKIP
+        ['meeting_recap', 'follow_up_email']
+    """
+
+    def __init__(
+        self, embedder: Any = None, *, window: int = 1, context_weight: float = 0.3, encoder: Any = None
+    ) -> None:
+        from task_router.routers.embedding import EmbeddingRouter
+
+        if window < 0 or context_weight < 0:
+            raise ValueError("window and context_weight must be >= 0 (window 0 reads only the latest user message)")
+        if embedder is None:
+            embedder = EmbeddingRouter(
+                encoder=encoder, context_window=window, context_weight=context_weight, closing_phrases=()
+            )
+        elif not isinstance(embedder, EmbeddingRouter):
+            raise ValueError(f"embedder must be an EmbeddingRouter, got {type(embedder).__name__}")
+        self.embedder = embedder
+        self.window, self.context_weight = window, context_weight
+
+    def scores(self, routing: RoutingInput) -> dict[str, float]:
+        """Best cosine similarity of each task (name + description + examples) to the conversation."""
+        names, rows, owner = self.embedder.task_matrix(routing.catalog)  # cached per catalogue version
+        before = routing.messages[:-1][-self.window :] if self.window else ()
+        context = clip(" ".join(message_text(m) for m in before if isinstance(m, HumanMessage | AIMessage)), 1000)
+        vectors = self.embedder.embed([routing.last_user_text, context] if context else [routing.last_user_text])
+        query = vectors[0] + self.context_weight * vectors[1] if context else vectors[0]
+        best = np.full(len(names), -1.0, dtype=np.float32)
+        np.maximum.at(best, owner, rows @ (query / (np.linalg.norm(query) or 1.0)))
+        return dict(zip(names, best.tolist(), strict=True))
+
+    def rank(self, routing: RoutingInput) -> list[str]:
+        """Task names, most similar first."""
+        scores = self.scores(routing)
+        return sorted(scores, key=lambda name: -scores[name])
+
+
+class Shortlist(Router):
+    """Wraps a router so that it only sees the ``k`` tasks most similar to the conversation.
+
+    The active task and ``pinned`` tasks are always kept (on top of the ``k``); the sub-catalogue keeps the
+    catalogue's order, so the same shortlist gives the same prompt (and reuses its caches). Catalogues with no
+    more than ``k`` tasks pass through unchanged. The decision names a task of the full catalogue, or none.
+    ``router`` / ``model`` in the decision are the wrapped router's.
+
+    Example:
+        >>> from task_router import TaskCatalog, make_router
+        >>> router = make_router("scoring", model="embedded", shortlist=10)  # doctest: +SKIP
+        >>> # or: Shortlist(make_router("scoring", model="embedded"), k=10, window=2, pinned=["support"])
+        >>> router.invoke({"messages": [{"role": "user", "content": "what's my routing number"}],
+        ...                "catalog": TaskCatalog.demo()})  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        router: Router,
+        *,
+        k: int = 10,
+        window: int = 1,
+        pinned: Sequence[str] = (),
+        retriever: TaskRetriever | None = None,
+        catalog: TaskCatalog | None = None,
+    ) -> None:
+        if k < 1:
+            raise ValueError(f"shortlist k must be at least 1 (got {k}); use no shortlist to read every task")
+        super().__init__(catalog=catalog or router.catalog, model_label=router.model_label)
+        self.router = router
+        self.kind = router.kind  # type: ignore[misc]  # decisions keep the wrapped kind
+        self.k = k
+        self.pinned = tuple(pinned)
+        self.retriever = retriever or TaskRetriever(_shared_embedder(router), window=window)
+        self._subs: OrderedDict[tuple[int, int, tuple[str, ...]], TaskCatalog] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def select(self, routing: RoutingInput) -> list[str]:
+        """The shortlisted task names, in catalogue order."""
+        catalog = routing.catalog
+        keep = {name for name in (routing.active_task, *self.pinned) if name and name in catalog}
+        if len(catalog) <= self.k + len(keep):
+            return catalog.names
+        keep.update(self.retriever.rank(routing)[: self.k])
+        return [name for name in catalog.names if name in keep]
+
+    def sub_catalog(self, catalog: TaskCatalog, names: Sequence[str]) -> TaskCatalog:
+        """A read-only view of ``names`` from ``catalog``; the same set gives the same object (and caches)."""
+        if len(names) == len(catalog):
+            return catalog
+        key = (id(catalog), catalog.version, tuple(names))
+        with self._lock:
+            hit = self._subs.get(key)
+            if hit is not None:
+                self._subs.move_to_end(key)
+                return hit
+        sub = TaskCatalog(catalog[name] for name in names)
+        with self._lock:
+            self._subs[key] = sub
+            while len(self._subs) > _SUB_CATALOGS:
+                self._subs.popitem(last=False)
+        return sub
+
+    def predict(self, routing: RoutingInput, config: RunnableConfig) -> Prediction:
+        names = self.select(routing)
+        sub = RoutingInput(routing.messages, routing.active_task, self.sub_catalog(routing.catalog, names))
+        prediction = self.router.predict(sub, config)
+        if len(names) == len(routing.catalog):
+            return prediction
+        note = f"shortlist {len(names)}/{len(routing.catalog)}"
+        return replace(prediction, rationale=f"{note}; {prediction.rationale}" if prediction.rationale else note)
+
+
+def _shared_embedder(router: Router | None) -> Any:
+    """An embedding router already inside ``router`` (itself, or a cascade's cheap stage), to share its caches."""
+    from task_router.routers.embedding import EmbeddingRouter
+
+    while router is not None:
+        for candidate in (router, getattr(router, "cheap", None)):
+            if isinstance(candidate, EmbeddingRouter):
+                return candidate
+        router = getattr(router, "router", None)  # through wrappers (Abstain, Shortlist)
+    return None
+
+
+def recall_at_k(ranked: Sequence[Sequence[str]], gold: Sequence[str], ks: Sequence[int]) -> dict[int, float]:
+    """Share of turns whose gold task is among the first k ranked tasks, for each k (gold NONE turns skipped).
+
+    Example:
+        >>> recall_at_k([["a", "b"], ["b", "a"]], ["a", "a"], [1, 2])
+        {1: 0.5, 2: 1.0}
+    """
+    pairs = [(r, g) for r, g in zip(ranked, gold, strict=True) if g and g != "NONE"]
+    if not pairs:
+        raise ValueError("no turn with a gold task: recall@k needs turns labelled with a catalogue task")
+    return {k: sum(g in r[:k] for r, g in pairs) / len(pairs) for k in ks}

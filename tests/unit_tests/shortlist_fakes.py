@@ -1,0 +1,54 @@
+"""Fakes for the shortlist / cascade / fit tests: a word-count encoder and a router with scripted predictions."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+from langchain_core.runnables import RunnableConfig
+
+from task_router.routers.base import Prediction, Router
+from task_router.routers.render import RoutingInput
+
+DIM = 512
+
+
+class Words:
+    """Bag of words (no collisions below 511 distinct words): texts sharing words are similar. Counts how many texts it embedded."""
+
+    def __init__(self) -> None:
+        self.encoded = 0
+        self.vocabulary: dict[str, int] = {}
+
+    def encode(self, texts: list[str], **kwargs: Any) -> np.ndarray:
+        self.encoded += len(texts)
+        rows = np.zeros((len(texts), DIM), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for word in re.findall(r"[a-z0-9]+", text.lower()):
+                rows[i, 1 + self.vocabulary.setdefault(word, len(self.vocabulary)) % (DIM - 1)] += 1.0
+            rows[i, 0] += 0.01  # never a zero vector
+        return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+class Scripted(Router):
+    """Answers ``answer(routing)``; records the catalogues it was shown."""
+
+    kind = "scripted"
+
+    def __init__(self, answer: Any, label: str = "fake") -> None:
+        super().__init__(model_label=label)
+        self.answer = answer
+        self.seen: list[list[str]] = []
+
+    def predict(self, routing: RoutingInput, config: RunnableConfig) -> Prediction:
+        self.seen.append(routing.catalog.names)
+        return self.answer(routing)
+
+
+def big_catalog(n: int = 40) -> list[dict[str, str]]:
+    topics = ["pizza", "flight", "hotel", "alarm", "weather", "music", "bank", "taxi", "movie", "doctor"]
+    return [
+        {"name": f"task_{i:02d}", "description": f"Help with {topics[i % len(topics)]} number {i} item{i}"}
+        for i in range(n)
+    ]
