@@ -73,26 +73,28 @@ def test_examples_carry_conversation_catalogue_and_gold_state() -> None:
     assert to_examples(load_dataset(FIXTURE))[0].id == examples[0].id  # stable across calls
 
 
+def record_line(**changes: object) -> str:
+    """One JSON line of a valid one-turn record, with some fields changed."""
+    record = {
+        "id": "x",
+        "tasks": [{"name": "a", "description": "Task a."}],
+        "turns": [{"role": "user", "text": "hi"}],
+        "labels": [{"turn_index": 0, "task": "a", "event": "START"}],
+    }
+    return json.dumps({**record, **changes}) + "\n"
+
+
 @pytest.mark.parametrize(
     ("content", "fragment"),
     [
         ("{not json\n", ":1: not valid JSON"),
         ('["a list"]\n', "expected a JSON object"),
-        (
-            '{"id": "x", "tasks": [], "turns": [], "labels": [{"turn_index": 0, "task": "a", "event": "START"}]}\n',
-            "does not point at a user turn",
-        ),
-        (
-            '{"id": "x", "tasks": [{"name": "a", "description": "A."}], "turns": [{"role": "user", "text": "hi"}], '
-            '"labels": [{"turn_index": 0, "task": "b", "event": "START"}]}\n',
-            "not in the record's tasks",
-        ),
-        (
-            '{"id": "x", "tasks": [], "turns": [{"role": "user", "text": "hi"}], '
-            '"labels": [{"turn_index": 0, "task": "NONE", "event": "MAYBE"}]}\n',
-            "labels.0.event",
-        ),
         ("\n", "holds no conversations"),
+        (record_line(turns=[]), "does not point at a user turn"),
+        (record_line(labels=[{"turn_index": 0, "task": "b", "event": "START"}]), "not in the record's tasks"),
+        (record_line(labels=[{"turn_index": 0, "task": "NONE", "event": "MAYBE"}]), "labels.0.event"),
+        (record_line(tasks=[{"name": "two words", "description": "A."}]), "has spaces or symbols"),
+        (record_line(tasks=[]), "catalogue is empty"),
     ],
 )
 def test_bad_files_name_the_line_and_the_fix(tmp_path: Path, content: str, fragment: str) -> None:

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
-from task_router.catalog import NONE_LABEL, TaskCatalog
+from task_router.catalog import NONE_LABEL, CatalogError, TaskCatalog
 from task_router.decision import Event
 
 _FORMAT_HINT = (
@@ -55,7 +55,10 @@ class ConversationRecord(BaseModel):
 
     @model_validator(mode="after")
     def _check_labels(self) -> ConversationRecord:
-        names = {str(task.get("name")) for task in self.tasks}
+        try:
+            names = set(TaskCatalog.from_records(self.tasks).names)  # a bad catalogue fails here, not mid-run
+        except CatalogError as exc:
+            raise ValueError(str(exc)) from None
         previous = -1
         for label in self.labels:
             if not 0 <= label.turn_index < len(self.turns) or self.turns[label.turn_index].role != "user":
