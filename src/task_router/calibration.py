@@ -60,6 +60,15 @@ class Turn:
     active: str | None = None
 
 
+def turns_from_predictions(predictions: Sequence[Any]) -> list[Turn]:
+    """Turns from replayed predictions (:class:`task_router.evaluation.replay.TurnPrediction`), compared like
+    ``task_accuracy`` in metrics.json; a decision without a confidence counts as sure (1.0): it never abstains."""
+    return [
+        Turn(p.task, 1.0 if p.confidence is None else float(p.confidence), p.gold_task, p.active_before)
+        for p in predictions
+    ]
+
+
 def apply_none(turn: Turn, threshold: float) -> str:
     """The task named after abstention at ``threshold`` (a proposal other than the active task needs
     ``confidence >= threshold``; otherwise the active task stays, or NONE)."""

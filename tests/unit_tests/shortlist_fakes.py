@@ -15,7 +15,7 @@ DIM = 512
 
 
 class Words:
-    """Bag of words (no collisions below 511 distinct words): texts sharing words are similar. Counts how many texts it embedded."""
+    """Bag of words (no collisions below 511 distinct words); counts how many texts it embedded."""
 
     def __init__(self) -> None:
         self.encoded = 0

@@ -13,7 +13,7 @@ app = typer.Typer(
 )
 
 # Registering the subcommands (each module adds its command to `app`).
-from task_router.cli import bench, chat, eval, generate, review, route, train  # noqa: E402, F401
+from task_router.cli import bench, chat, eval, fit, generate, review, route, train  # noqa: E402, F401
 
 
 def main() -> None:

@@ -1,0 +1,173 @@
+"""`task-router fit`: choose None / cascade escalation thresholds on a dev set, save them, report calibration."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from task_router.cli import app
+from task_router.cli.options import BaseUrlOpt, ModelOpt, RouterOpt, build_router
+
+
+@app.command("fit")
+def fit_command(
+    dataset: Annotated[Path, typer.Option("--dataset", "-d", help="Dev set (.jsonl or .jsonl.gz benchmark file).")],
+    model: ModelOpt = "embedded",
+    router: RouterOpt = "embedding",
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the thresholds alone (JSON or YAML).")] = None,
+    catalog_out: Annotated[
+        Path | None,
+        typer.Option("--catalog-out", help="Write a catalogue file: the dataset's tasks plus a 'thresholds' section."),
+    ] = None,
+    report_dir: Annotated[
+        Path | None, typer.Option("--report-dir", help="Folder for reliability.png, abstention.png, calibration.json.")
+    ] = None,
+    records: Annotated[
+        str | None, typer.Option("--records", help="Python slice of the conversations to fit on, e.g. ':300'.")
+    ] = None,
+    shortlist: Annotated[
+        int | None, typer.Option("--shortlist", "-k", min=1, help="Route over the top-k tasks (saved with them).")
+    ] = None,
+    cheap: Annotated[str, typer.Option("--cheap", help="Cascade: cheap stage (embedding, scoring).")] = "embedding",
+    strong: Annotated[str | None, typer.Option("--strong", help="Cascade: strong stage kind over --model.")] = None,
+    min_in_scope_accuracy: Annotated[
+        float | None,
+        typer.Option(
+            help="Pick the best None recall that keeps in-scope accuracy at or above this (else best accuracy)."
+        ),
+    ] = None,
+    max_escalation: Annotated[float, typer.Option(help="Cascade: at most this share of turns escalated.")] = 1.0,
+    escalation_cost: Annotated[
+        float, typer.Option(help="Cascade: accuracy given up per escalated share (0 = accuracy only).")
+    ] = 0.0,
+    base_url: BaseUrlOpt = None,
+) -> None:
+    """Fit thresholds on a dev set (gold active task per turn) and report calibration.
+
+    Example: task-router fit --dataset ../shared/benchmarks/clinc_dev.jsonl.gz --records :300 --out thr.json
+    --report-dir fit_report
+    """
+    from task_router.calibration import Thresholds, save_thresholds
+    from task_router.evaluation import DatasetError, load_dataset
+
+    if out is None and catalog_out is None:
+        raise typer.BadParameter("say where to save the thresholds: --out FILE and/or --catalog-out FILE")
+    try:
+        dev = load_dataset(dataset)
+    except DatasetError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--dataset") from None
+    if records:
+        dev = dev[_slice(records)]
+        if not dev:
+            raise typer.BadParameter(f"--records {records} selects no conversation of {dataset}")
+    console = Console()
+    kind = router or "embedding"
+    if kind == "cascade":
+        fitted, report = _fit_cascade(dev, model, cheap, strong, shortlist, base_url, max_escalation, escalation_cost)
+    else:
+        fitted, report = _fit_none(dev, kind, model, shortlist, base_url, min_in_scope_accuracy)
+    thresholds = Thresholds(
+        dataset=str(dataset), fitted_on=records or ":", shortlist=shortlist, metrics=report["summary"], **fitted
+    )
+    for path in (out, catalog_out):
+        if path is not None:
+            tasks = _tasks(dev) if path == catalog_out else None
+            console.print(f"wrote {save_thresholds(path, thresholds, tasks)}")
+    if report_dir is not None:
+        for path in _write_report(report_dir, report, kind):
+            console.print(f"wrote {path}")
+    console.print_json(json.dumps(thresholds.model_dump(exclude_none=True)))
+
+
+def _fit_none(
+    dev: list[Any], kind: str, model: str, shortlist: int | None, base_url: str | None, target: float | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    from task_router.calibration import abstention_curve, choose_none_threshold, turns_from_predictions
+
+    options: dict[str, Any] = {"threshold": -1.0} if kind == "embedding" else {}  # fit replaces its own threshold
+    decider = build_router(kind, model, base_url, shortlist=shortlist, **options)
+    turns = turns_from_predictions(_replay(dev, decider))
+    none, point = choose_none_threshold(turns, min_in_scope_accuracy=target)
+    report = {"turns": turns, "curve": abstention_curve(turns), "chosen": none, "summary": point}
+    return {"router": kind, "model": decider.model_label, "none": none}, report
+
+
+def _fit_cascade(
+    dev: list[Any],
+    model: str,
+    cheap: str,
+    strong: str | None,
+    shortlist: int | None,
+    base_url: str | None,
+    max_escalation: float,
+    cost: float,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    from task_router.calibration import abstention_curve, choose_escalation, turns_from_predictions
+    from task_router.routers import default_router_kind
+    from task_router.routers.cascade import CHEAP_KINDS
+
+    if cheap not in CHEAP_KINDS:
+        raise typer.BadParameter(f"--cheap must be one of {CHEAP_KINDS}")
+    options: dict[str, Any] = {"threshold": -1.0} if cheap == "embedding" else {}
+    first = build_router(cheap, model, base_url, shortlist=shortlist, **options)
+    second = build_router(strong or default_router_kind(model), model, base_url, shortlist=shortlist)
+    cheap_turns = turns_from_predictions(_replay(dev, first))
+    strong_tasks = [p.task for p in _replay(dev, second)]
+    none, escalate, point = choose_escalation(cheap_turns, strong_tasks, max_escalation=max_escalation, cost=cost)
+    report = {"turns": cheap_turns, "curve": abstention_curve(cheap_turns), "chosen": none, "summary": point}
+    label = f"{first.model_label}->{second.model_label}"
+    return {"router": "cascade", "model": label, "none": none, "escalate": escalate}, report
+
+
+def _replay(dev: list[Any], decider: Any) -> list[Any]:
+    from task_router.evaluation.replay import replay
+
+    return replay(dev, decider, state="gold")
+
+
+def _write_report(folder: Path, report: dict[str, Any], kind: str) -> list[Path]:
+    from task_router.calibration import expected_calibration_error, plot_abstention, plot_reliability
+
+    folder.mkdir(parents=True, exist_ok=True)
+    turns = report["turns"]
+    confidences = [t.confidence for t in turns]
+    correct = [t.proposed == t.gold for t in turns]
+    summary = {
+        "router": kind,
+        "n_turns": len(turns),
+        "ece": expected_calibration_error(confidences, correct),
+        "chosen": report["summary"],
+        "curve": report["curve"],
+    }
+    data = folder / "calibration.json"
+    data.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    return [
+        data,
+        plot_reliability(confidences, correct, folder / "reliability.png", title=f"{kind}: top answer"),
+        plot_abstention(
+            report["curve"], folder / "abstention.png", title=f"{kind}: None threshold", chosen=report["chosen"]
+        ),
+    ]
+
+
+def _tasks(dev: list[Any]) -> list[dict[str, Any]]:
+    """Every task of the dev records, first description wins (SGD records each offer their own catalogue)."""
+    seen: dict[str, dict[str, Any]] = {}
+    for record in dev:
+        for task in record.tasks:
+            seen.setdefault(str(task["name"]), task)
+    return list(seen.values())
+
+
+def _slice(text: str) -> slice:
+    try:
+        parts = [int(p) if p.strip() else None for p in text.split(":")]
+    except ValueError:
+        raise typer.BadParameter(f"--records {text!r} is not a slice: use e.g. ':300' or '300:'") from None
+    if len(parts) not in (2, 3):
+        raise typer.BadParameter(f"--records {text!r} is not a slice: use e.g. ':300' or '300:'")
+    return slice(*parts)

@@ -1,0 +1,58 @@
+"""`task-router fit` end to end on the small fixture, with a word-count encoder instead of MiniLM."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from eval_scripted import FIXTURE
+from shortlist_fakes import Scripted, Words
+from typer.testing import CliRunner
+
+from task_router import TaskCatalog
+from task_router.calibration import load_thresholds
+from task_router.cli import app
+from task_router.cli import fit as fit_module
+from task_router.routers import make_router
+from task_router.routers.base import Prediction
+
+
+@pytest.fixture
+def fake_routers(monkeypatch):
+    def build(kind, model, base_url=None, **options):
+        if kind == "embedding":
+            return make_router("embedding", model=None, encoder=Words(), closing_phrases=(), **options)
+        return Scripted(lambda r: Prediction(r.active_task))  # the "strong" stage keeps the active task
+
+    monkeypatch.setattr(fit_module, "build_router", build)
+
+
+def test_fit_writes_thresholds_catalogue_and_report(tmp_path, fake_routers):
+    out, catalog_out, report = tmp_path / "t.json", tmp_path / "catalog.yaml", tmp_path / "report"
+    args = ["fit", "--dataset", str(FIXTURE), "--out", str(out), "--catalog-out", str(catalog_out)]
+    result = CliRunner().invoke(app, [*args, "--report-dir", str(report), "--records", ":3"])
+    assert result.exit_code == 0, result.output
+    fitted = load_thresholds(out)
+    assert fitted.router == "embedding" and 0.0 <= fitted.none <= 1.0 and fitted.fitted_on == ":3"
+    assert "accuracy" in fitted.metrics
+    assert set(TaskCatalog.from_file(catalog_out).names) == {"recap", "email", "flight"}
+    assert load_thresholds(catalog_out).none == fitted.none
+    calibration = json.loads((report / "calibration.json").read_text())
+    assert 0.0 <= calibration["ece"] <= 1.0 and calibration["n_turns"] > 0
+    assert (report / "reliability.png").stat().st_size > 1000 and (report / "abstention.png").exists()
+
+
+def test_fit_cascade_writes_both_thresholds(tmp_path, fake_routers):
+    out = tmp_path / "c.yaml"
+    result = CliRunner().invoke(app, ["fit", "-d", str(FIXTURE), "--router", "cascade", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    fitted = load_thresholds(out)
+    assert fitted.router == "cascade" and fitted.none <= fitted.escalate
+    assert 0.0 <= fitted.metrics["escalated"] <= 1.0
+
+
+def test_fit_needs_an_output_and_a_valid_slice(tmp_path, fake_routers):
+    result = CliRunner().invoke(app, ["fit", "-d", str(FIXTURE)])
+    assert result.exit_code != 0 and "--out FILE" in result.output
+    result = CliRunner().invoke(app, ["fit", "-d", str(FIXTURE), "--out", str(tmp_path / "t.json"), "--records", "x"])
+    assert result.exit_code != 0 and "not a slice" in result.output
