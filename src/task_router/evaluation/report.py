@@ -155,12 +155,20 @@ RESULTS_HEADER = (
 )
 
 
+MODEL_FREE_ROUTERS = ("embedding",)  # their "model" is an encoder label, not a --model spec
+
+
+def _f1_cell(scores: dict[str, Any]) -> str:
+    return _f(scores["f1"]) if scores["support"] else "n/a"
+
+
 def results_row(metrics: dict[str, Any]) -> str:
-    """One row of benchmarks/RESULTS.md for a run, with the command that reproduces it."""
+    """One row of benchmarks/RESULTS.md for a run, with the command that reproduces it (F1 is n/a without support)."""
     events = metrics["events"]
     dataset = Path(metrics["dataset"]).name.split(".")[0]
+    model = "" if metrics["router"] in MODEL_FREE_ROUTERS else f" --model {metrics['model']}"
     command = (
-        f"task-router eval --dataset {metrics['dataset']} --model {metrics['model']} --router {metrics['router']} "
+        f"task-router eval --dataset {metrics['dataset']}{model} --router {metrics['router']} "
         f"--limit {metrics['n_conversations']}" + (" --gold-state" if metrics.get("state") == "gold" else "")
     )
     cells = [
@@ -169,10 +177,10 @@ def results_row(metrics: dict[str, Any]) -> str:
         metrics["router"],
         metrics.get("state", "own"),
         _f(metrics["task_accuracy"]),
-        _f(events["START"]["f1"]),
-        _f(events["SWITCH"]["f1"]),
-        _f(events["END"]["f1"]),
-        _f(metrics["none_detection"]["f1"]),
+        _f1_cell(events["START"]),
+        _f1_cell(events["SWITCH"]),
+        _f1_cell(events["END"]),
+        _f1_cell(metrics["none_detection"]),
         f"{metrics['invalid_format']}/{metrics['n_turns']}",
         f"{metrics['latency_ms']['p50']:.1f}",
         f"`{command}`",
