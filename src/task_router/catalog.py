@@ -222,6 +222,10 @@ class TaskCatalog:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise CatalogError(f"cannot read catalogue file {path}: {exc.strerror or exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise CatalogError(
+                f"cannot read catalogue file {path}: it is not UTF-8 text ({exc.reason}); save it as UTF-8"
+            ) from None
         try:
             data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
         except (json.JSONDecodeError, yaml.YAMLError) as exc:

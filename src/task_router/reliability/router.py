@@ -45,7 +45,7 @@ class _Retryable(Exception):
 class StagedPrediction(Prediction):
     """A prediction plus the stage that made it (the primary router's kind, a fallback kind, or keep-active)."""
 
-    stage: str = ""
+    stage: str | None = None
 
 
 class ReliableRouter(Router):
@@ -60,8 +60,9 @@ class ReliableRouter(Router):
        decides: another router (by default the ``embedding`` router when its model is installed), else
     3. the active task is kept (NONE when none is active).
 
-    A decision made by a fallback stage has ``valid_format=False``, ``router`` set to the stage that decided
-    (e.g. ``"embedding"`` or ``"keep-active"``) and ``fallback`` saying why, e.g.
+    Decisions keep the primary's kind in ``router``; one made by a fallback stage has ``valid_format=False``,
+    ``stage`` set to the stage that decided (e.g. ``"embedding"`` or ``"keep-active"``; where RouteDecision has
+    that field) and ``fallback`` saying which stage decided and why, e.g.
     ``"fallback stage 'embedding' decided: primary 'structured' failed after 3 attempt(s): model error: ..."``.
     Error texts are redacted (API keys masked). ``config["configurable"]["router_timeout_s"]`` overrides
     ``timeout_s`` for one call, so one compiled graph can be given a time-out per invocation.
@@ -117,7 +118,7 @@ class ReliableRouter(Router):
             reason = f"primary '{self.primary.kind}' failed: {_describe(exc)}"
         else:
             if prediction.valid_format or prediction.fallback == "repaired":
-                return StagedPrediction(**_fields(prediction), stage=self.primary.kind)
+                return _staged(prediction, self.primary.kind)
             reason = f"primary '{self.primary.kind}' gave no usable answer after {attempts} attempt(s): "
             reason += prediction.fallback or "invalid output"
         logger.warning("router %s: %s", self.name, reason)
@@ -125,8 +126,10 @@ class ReliableRouter(Router):
 
     def finish(self, routing: RoutingInput, prediction: Prediction, latency_ms: float) -> RouteDecision:
         decision = super().finish(routing, prediction, latency_ms)
-        stage = getattr(prediction, "stage", "") or self.primary.kind
-        return decision if stage == decision.router else decision.model_copy(update={"router": stage})
+        stage = getattr(prediction, "stage", None)
+        if stage and "stage" in type(decision).model_fields and getattr(decision, "stage", None) != stage:
+            decision = decision.model_copy(update={"stage": stage})
+        return decision
 
     # -- stages ------------------------------------------------------------------------------------------
     def _primary(self, routing: RoutingInput, config: RunnableConfig, timeout: float | None) -> tuple[Prediction, int]:
@@ -172,11 +175,9 @@ class ReliableRouter(Router):
             else:
                 if backup.task is None or backup.task in routing.catalog:
                     note = f"fallback stage '{self.fallback.kind}' decided: {reason}"
-                    return StagedPrediction(
-                        **_fields(replace(backup, valid_format=False, fallback=note)), stage=self.fallback.kind
-                    )
+                    return _staged(replace(backup, valid_format=False, fallback=note), self.fallback.kind)
         note = f"fallback stage '{KEEP_ACTIVE}' decided: {reason}"
-        return StagedPrediction(**_fields(safe_fallback(routing, "", note)), stage=KEEP_ACTIVE)
+        return _staged(safe_fallback(routing, "", note), KEEP_ACTIVE)
 
 
 class _Failed(Exception):
@@ -196,8 +197,10 @@ def _describe(exc: BaseException) -> str:
     return f"model error: {type(exc).__name__}: {redact(exc)}"
 
 
-def _fields(prediction: Prediction) -> dict[str, Any]:
-    return {name: getattr(prediction, name) for name in Prediction.__dataclass_fields__}
+def _staged(prediction: Prediction, stage: str) -> Prediction:
+    """The prediction marked with the stage that made it (``Prediction.stage`` where the base class has it)."""
+    fields = {name: getattr(prediction, name) for name in Prediction.__dataclass_fields__ if name != "stage"}
+    return StagedPrediction(**fields, stage=stage)
 
 
 def _call(fn: Any, routing: RoutingInput, config: RunnableConfig, timeout: float | None) -> Prediction:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +13,9 @@ from task_router.catalog import NONE_LABEL, Task, TaskCatalog
 
 DEFAULT_WINDOW = 8  # messages of history a prompt-based router reads (the latest user turn always included)
 MAX_MESSAGE_CHARS = 600  # longer messages keep their head and tail
+# Tag-like text (``</conversation>``, ``<system>``, ``<|im_start|>``) in user text could pose as the prompt's own
+# delimiters: its angle brackets are replaced by look-alikes that no prompt uses.
+_TAG_LIKE = re.compile(r"<(\s*/?\s*[|A-Za-z_][^<>\n]{0,60}?)>")
 
 
 @dataclass(frozen=True)
@@ -78,8 +82,15 @@ def message_text(message: BaseMessage) -> str:
     return " ".join(p for p in parts if p)
 
 
+def neutralize(text: str) -> str:
+    """Text with tag-like sequences defused: ``</conversation>`` becomes ``‹/conversation›``."""
+    return _TAG_LIKE.sub(lambda m: f"‹{m.group(1)}›", text)
+
+
 def clip(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
-    text = " ".join(text.split())
+    """Text for a prompt: on one line (so it cannot start a fake ``User:`` line), tag-like delimiters
+    neutralised, and at most ``limit`` characters (head and tail kept, ``[...]`` between)."""
+    text = neutralize(" ".join(text.split()))
     if len(text) <= limit:
         return text
     half = limit // 2
@@ -98,7 +109,15 @@ def render_catalog(tasks: Sequence[Task], *, with_examples: bool = True) -> str:
 
 
 def render_conversation(messages: Sequence[BaseMessage], *, window: int = DEFAULT_WINDOW) -> str:
-    """The last ``window`` messages as 'User:' / 'Assistant:' lines (older history is dropped first)."""
+    """The last ``window`` messages as 'User:' / 'Assistant:' lines.
+
+    Truncation: the oldest messages are dropped first; the latest ``window`` messages are kept (at least the
+    latest user turn, even with ``window <= 0``), and each message longer than ``MAX_MESSAGE_CHARS`` keeps its
+    first and last ``MAX_MESSAGE_CHARS // 2`` characters around ``[...]``. So a conversation longer than the
+    model's context is cut to a bounded prompt that always ends with the user's latest words. Every message is
+    put on one line with tag-like text neutralised (:func:`clip`), so user text cannot close the prompt's
+    ``<conversation>`` block or start a fake turn.
+    """
     kept = list(messages)[-window:] if window > 0 else list(messages)[-1:]
     lines = []
     for message in kept:

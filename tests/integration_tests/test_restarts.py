@@ -1,0 +1,121 @@
+"""A process killed (SIGKILL, by PID) while the model is generating leaves the thread consistent; the next
+process resumes it from the checkpoint — SQLite, and PostgreSQL on a real server started on 127.0.0.1.
+
+Documented behaviour: the interrupted user turn is *replayable*. LangGraph saved the user's message before the
+router node ran, so the thread holds that message with no decision and ``next == ("router",)``;
+``resume_pending_turn`` finishes it, after which every user message has exactly one decision.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from task_router.reliability import FaultServer, keyword_reply
+
+ROOT = Path(__file__).resolve().parents[2]
+KEYWORDS = keyword_reply({"linkedin": "linkedin_post", "recap": "meeting_recap", "email": "follow_up_email"})
+WORKER = """
+import json, sys
+from contextlib import ExitStack
+from task_router import TaskCatalog, create_router_graph, load_chat_model
+from task_router.reliability import make_reliable_router, pending_turn, resume_pending_turn
+
+base_url, store, thread, action, text = sys.argv[1:6]
+with ExitStack() as stack:
+    if store.startswith("postgresql://"):
+        from langgraph.checkpoint.postgres import PostgresSaver
+        saver = stack.enter_context(PostgresSaver.from_conn_string(store))
+        saver.setup()
+        durability = "sync"
+    else:
+        from task_router.persistence import sqlite_checkpointer
+        saver, durability = sqlite_checkpointer(store), "async"
+    model = load_chat_model("openai:fake", base_url=base_url, timeout=120, max_retries=0)
+    router = make_reliable_router("structured", model=model, timeout_s=120, fallback="keep-active")
+    graph = create_router_graph(TaskCatalog.demo(), router=router, model=model).compile(checkpointer=saver)
+    config = {"configurable": {"thread_id": thread}}
+    report = {"pending": pending_turn(graph, config)}
+    if action == "resume":
+        resume_pending_turn(graph, config)
+    print("generating", flush=True)
+    graph.invoke({"messages": [("user", text)]}, config, durability=durability)
+    state = graph.get_state(config)
+    report.update(
+        messages=[[m.type, m.content] for m in state.values["messages"]],
+        decisions=[[d["event"], d["task"]] for d in state.values["decisions"]],
+        next=list(state.next),
+    )
+    print("REPORT " + json.dumps(report), flush=True)
+"""
+
+
+def _worker(tmp_path: Path, base_url: str, store: str, thread: str, action: str, text: str) -> subprocess.Popen:
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, str(script), base_url, store, thread, action, text]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+
+
+def _report(proc: subprocess.Popen) -> dict:
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err[-3000:]
+    return json.loads(next(line for line in out.splitlines() if line.startswith("REPORT "))[7:])
+
+
+def _kill_mid_turn_then_resume(tmp_path: Path, store: str) -> None:
+    thread = f"restart-{uuid.uuid4().hex[:8]}"
+    with FaultServer("ok", reply=KEYWORDS) as server:
+        first = _report(_worker(tmp_path, server.base_url, store, thread, "turn", "write a linkedin post"))
+    assert first["decisions"] == [["START", "linkedin_post"]]
+
+    with FaultServer("hang", hang_s=300) as server:  # the model "generates" until the process is killed
+        proc = _worker(tmp_path, server.base_url, store, thread, "turn", "now recap my meeting")
+        try:
+            assert server.arrived.wait(240), "the worker never reached the model"
+        finally:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.communicate(timeout=60)
+        assert proc.returncode == -signal.SIGKILL
+
+    with FaultServer("ok", reply=KEYWORDS) as server:
+        last = _report(_worker(tmp_path, server.base_url, store, thread, "resume", "and an email to Dana"))
+    assert last["pending"] == "now recap my meeting"  # the killed turn was saved, without a decision
+    users = [text for kind, text in last["messages"] if kind == "human"]
+    assert users == ["write a linkedin post", "now recap my meeting", "and an email to Dana"]
+    assert last["decisions"] == [
+        ["START", "linkedin_post"],
+        ["SWITCH", "meeting_recap"],
+        ["SWITCH", "follow_up_email"],
+    ]
+    assert last["next"] == []
+
+
+@pytest.mark.slow
+def test_sqlite_thread_survives_sigkill_mid_turn(tmp_path: Path) -> None:
+    _kill_mid_turn_then_resume(tmp_path, str(tmp_path / "threads.sqlite"))
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """Start (installing if needed) a throwaway PostgreSQL on 127.0.0.1 with scripts/start_postgres.sh."""
+    proc = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "start_postgres.sh")], capture_output=True, text=True, timeout=900
+    )
+    if proc.returncode == 3:
+        pytest.skip(f"PostgreSQL cannot be installed on this machine: {proc.stderr.strip()}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout.strip().splitlines()[-1]
+
+
+@pytest.mark.slow
+def test_postgres_thread_survives_sigkill_mid_turn(tmp_path: Path, postgres_url: str) -> None:
+    _kill_mid_turn_then_resume(tmp_path, postgres_url)
