@@ -61,7 +61,7 @@ def end_to_end(name: str, out: Path, ks: tuple[int | None, ...]) -> None:
 
 
 def fit_clinc(out: Path) -> dict:
-    """None threshold fitted on clinc_dev[:300], reported on clinc_dev[300:] (each half 250 in-scope + 50 OOS?)."""
+    """None threshold fitted on clinc_dev[0::2], reported on clinc_dev[1::2] (interleaved halves)."""
     records = load_dataset(BENCH / "clinc_dev.jsonl.gz")
     fit_part, test_part = records[::2], records[1::2]  # interleaved halves: same in/out-of-scope mix
     router = make_router("embedding", model=None, threshold=-1.0)
