@@ -54,8 +54,10 @@ def _replay_interleaved(router: ScoringRouter, catalogs: dict[str, TaskCatalog],
                 catalogs["a"].remove("linkedin_post")
                 catalogs["a"].update("follow_up_email", description="Write an email to a client after a meeting.")
             config = {"configurable": {"thread_id": thread}} if use_threads else {}
-            routing = {"messages": _messages(turns[: i + 1]), "active_task": active[thread], "catalog": catalogs[thread]}
-            decision = router.invoke(routing, config)
+            messages = _messages(turns[: i + 1])
+            decision = router.invoke(
+                {"messages": messages, "active_task": active[thread], "catalog": catalogs[thread]}, config
+            )
             decisions[thread].append(decision)
             active[thread] = decision.active_task_after
     return decisions
