@@ -92,8 +92,8 @@ def test_asyncio_threads_share_one_graph_without_cross_talk(server: FaultServer)
 @pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("task_router.routers.scoring") is None, reason="no scoring router")
 def test_scoring_router_per_thread_caches_do_not_cross_talk() -> None:
-    """Interleaved threads on one loaded model and one scoring router (its per-thread KV caches) decide as
-    the same conversations routed one at a time without any cache."""
+    """Interleaved threads on one loaded model and one scoring router (its per-thread KV caches) decide exactly
+    as the same conversations routed one at a time (cached vs uncached agreement is the scoring tests' job)."""
     catalog = TaskCatalog.demo()
     conversations = [
         ["Draft a LinkedIn post about our launch", "Make it shorter", "Now recap my meeting notes"],
@@ -103,7 +103,6 @@ def test_scoring_router_per_thread_caches_do_not_cross_talk() -> None:
     ]
     shared = make_router("scoring", model="embedded")
     sequential = make_router("scoring", model="embedded")  # same cached path, one conversation at a time
-    reference = make_router("scoring", model="embedded", cache=False)
 
     def replay(router, i: int, use_thread: bool) -> list[tuple]:
         messages, active, out = [], None, []
@@ -116,9 +115,8 @@ def test_scoring_router_per_thread_caches_do_not_cross_talk() -> None:
             messages.append({"role": "assistant", "content": f"OK ({d.task})"})
         return out
 
-    uncached = [replay(reference, i, False) for i in range(len(conversations))]
     expected = [replay(sequential, i, True) for i in range(len(conversations))]
     with ThreadPoolExecutor(max_workers=4) as pool:
         got = list(pool.map(lambda i: replay(shared, i, True), range(len(conversations))))
     assert got == expected  # interleaving threads changes nothing, not even the confidences
-    assert [[w[:2] for w in conv] for conv in uncached] == [[h[:2] for h in conv] for conv in got]
+    assert shared.engine.store.hits > 0  # the per-thread caches were really used
