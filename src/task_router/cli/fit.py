@@ -107,14 +107,14 @@ def _fit_cascade(
     cost: float,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     from task_router.calibration import abstention_curve, choose_escalation, turns_from_predictions
-    from task_router.routers import default_router_kind
+    from task_router.routers import llm_router_kind
     from task_router.routers.cascade import CHEAP_KINDS
 
     if cheap not in CHEAP_KINDS:
         raise typer.BadParameter(f"--cheap must be one of {CHEAP_KINDS}")
     options: dict[str, Any] = {"threshold": -1.0} if cheap == "embedding" else {}
     first = build_router(cheap, model, base_url, shortlist=shortlist, **options)
-    second = build_router(strong or default_router_kind(model), model, base_url, shortlist=shortlist)
+    second = build_router(strong or llm_router_kind(model), model, base_url, shortlist=shortlist)
     cheap_turns = turns_from_predictions(_replay(dev, first))
     strong_tasks = [p.task for p in _replay(dev, second)]
     none, escalate, point = choose_escalation(cheap_turns, strong_tasks, max_escalation=max_escalation, cost=cost)

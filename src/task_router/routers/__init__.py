@@ -22,8 +22,8 @@ ROUTER_KINDS: dict[str, str] = {
 _MODEL_FREE = {"embedding"}
 
 
-def default_router_kind(model: ModelSpec | None) -> str:
-    """The best kind for a model: likelihood scoring for local transformers models, structured output otherwise."""
+def llm_router_kind(model: ModelSpec | None) -> str:
+    """The best kind that reads a model: likelihood scoring for local transformers models, structured otherwise."""
     if model is None:
         return "embedding"
     if isinstance(model, str):
@@ -31,6 +31,19 @@ def default_router_kind(model: ModelSpec | None) -> str:
     else:
         local = getattr(getattr(model, "llm", None), "pipeline", None) is not None
     return "scoring" if local and _available("scoring") else "structured"
+
+
+def default_router_kind(model: ModelSpec | None) -> str:
+    """The best kind for a model spec, by measurement (benchmarks/RESULTS.md).
+
+    For the untrained embedded 135M model, the embedding router (MiniLM over task descriptions) routes far better
+    than any kind that reads the 135M model (sgd_dev, 20 conversations: task accuracy 0.68 vs 0.17 for `scoring`),
+    so it is the default there; the chat model still writes the tasks' deliverables. Other local models
+    (`hf:`, `qlora:`) default to `scoring`, API models to `structured`.
+    """
+    if model == "embedded" and _available("embedding"):
+        return "embedding"
+    return llm_router_kind(model)
 
 
 def _available(kind: str) -> bool:
@@ -96,4 +109,4 @@ def _build(kind: str, model: ModelSpec | None, options: dict[str, Any]) -> Route
     return cls(model, **options)
 
 
-__all__ = ["ROUTER_KINDS", "Prediction", "Router", "default_router_kind", "make_router"]
+__all__ = ["ROUTER_KINDS", "Prediction", "Router", "default_router_kind", "llm_router_kind", "make_router"]

@@ -57,7 +57,7 @@ class CascadeRouter(Router):
         none: float | None = None,
         thresholds: str | Path | None = None,
     ) -> None:
-        from task_router.routers import default_router_kind, make_router
+        from task_router.routers import llm_router_kind, make_router
 
         if thresholds is not None:
             fitted = load_thresholds(thresholds)
@@ -82,7 +82,7 @@ class CascadeRouter(Router):
         if isinstance(model, Router):
             self.strong = model
         else:
-            self.strong = make_router(strong or default_router_kind(model), model=model, **(strong_options or {}))
+            self.strong = make_router(strong or llm_router_kind(model), model=model, **(strong_options or {}))
         super().__init__(catalog=catalog, model_label=f"{self.cheap.model_label}->{self.strong.model_label}")
         self.escalate, self.none = escalate, none
 
