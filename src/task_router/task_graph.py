@@ -6,7 +6,7 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, HumanMessage
-from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables import Runnable, RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
@@ -20,6 +20,14 @@ def _missing_input(task: Task, collected: dict[str, str]) -> Any:
     return next((i for i in task.inputs if i.required and i.name not in collected), None)
 
 
+def _deliverable_model(model: BaseChatModel) -> Runnable[Any, Any]:
+    """Local pipelines loop on small models under greedy decoding: penalise repetition when writing deliverables
+    (only here: a router must be free to copy task names from its prompt)."""
+    if getattr(getattr(model, "llm", None), "pipeline", None) is not None:
+        return model.bind(pipeline_kwargs={"repetition_penalty": 1.3, "max_new_tokens": 200})
+    return model
+
+
 def create_task_graph(catalog: TaskCatalog, model: BaseChatModel, *, prompt: str = "task") -> CompiledStateGraph:
     """A compiled subgraph that works on whichever catalogue task is active (``state["active_task"]``).
 
@@ -28,6 +36,7 @@ def create_task_graph(catalog: TaskCatalog, model: BaseChatModel, *, prompt: str
     Progress is kept per task in ``state["task_data"]``, so a task switched away from and back to resumes.
     """
     template = load_prompt(prompt)
+    writer = _deliverable_model(model)
 
     def collect(state: TaskState) -> dict[str, Any]:
         task = catalog.get(state.get("active_task"))
@@ -63,7 +72,7 @@ def create_task_graph(catalog: TaskCatalog, model: BaseChatModel, *, prompt: str
             "conversation": render_conversation(state["messages"], window=6),
         }
         messages = [("system", template["system"].format(**values)), ("human", template["user"].format(**values))]
-        reply = model.invoke(messages, config)
+        reply = writer.invoke(messages, config)
         return {
             "messages": [AIMessage(message_text(reply), name=task.name)],
             "task_data": {task.name: {**data, "delivered": True}},
