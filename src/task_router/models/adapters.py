@@ -78,9 +78,8 @@ def resolve_base(base: str, folder: Path) -> tuple[Path, bool]:
 @cache
 def _load(folder_name: str, quantize: bool | None) -> LocalModel:
     try:
-        import torch
         from peft import PeftModelForCausalLM
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoTokenizer
     except ImportError as exc:
         raise ImportError("qlora: models need peft: pip install 'langgraph-task-router[train]'") from exc
     folder = Path(folder_name)
@@ -94,25 +93,32 @@ def _load(folder_name: str, quantize: bool | None) -> LocalModel:
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
-    if quantize:
-        from peft import prepare_model_for_kbit_training
-        from transformers import BitsAndBytesConfig
-
-        nf4 = BitsAndBytesConfig(
-            load_in_4bit=True,
-            bnb_4bit_quant_type="nf4",
-            bnb_4bit_compute_dtype=torch.bfloat16,
-            bnb_4bit_use_double_quant=True,
-        )
-        base = AutoModelForCausalLM.from_pretrained(base_dir, quantization_config=nf4, dtype=torch.bfloat16)
-        # A reloaded NF4 adapter reproduces its trained logits only on a base prepared like the training one.
-        base = prepare_model_for_kbit_training(base, use_gradient_checkpointing=False)
-    else:
-        base = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.bfloat16)
+    # A reloaded NF4 adapter reproduces its trained logits only on a base prepared like the training one.
+    base = load_base(base_dir, quantize=quantize, gradient_checkpointing=False)
     model = PeftModelForCausalLM.from_pretrained(base, folder)
     model.eval()
     logger.info("loaded adapter %s on %s (%s)", folder, base_dir, "4-bit NF4" if quantize else "bf16")
     return LocalModel(model=model, tokenizer=tokenizer, name=f"qlora:{folder}")
+
+
+def load_base(base_dir: Path, *, quantize: bool, gradient_checkpointing: bool = False) -> Any:
+    """The base model in bf16, or in 4-bit NF4 prepared for k-bit training; used for training and reloading alike."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    if not quantize:
+        return AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.bfloat16)
+    from peft import prepare_model_for_kbit_training
+    from transformers import BitsAndBytesConfig
+
+    nf4 = BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_compute_dtype=torch.bfloat16,
+        bnb_4bit_use_double_quant=True,
+    )
+    model = AutoModelForCausalLM.from_pretrained(base_dir, quantization_config=nf4, dtype=torch.bfloat16)
+    return prepare_model_for_kbit_training(model, use_gradient_checkpointing=gradient_checkpointing)
 
 
 def _trained_quantized(folder: Path) -> bool | None:

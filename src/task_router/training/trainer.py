@@ -12,6 +12,7 @@ from typing import Any
 
 from rich.console import Console
 
+from task_router.models.adapters import load_base
 from task_router.training.card import write_card, write_metadata
 from task_router.training.config import TrainConfig
 from task_router.training.data import build_dataset, load_training_records
@@ -45,27 +46,6 @@ def resolve_base_spec(base: str) -> tuple[Path, str, bool]:
         )
     resolved = path.resolve()
     return resolved, str(resolved), resolved == embedded_model_dir().resolve()
-
-
-def load_base(base_dir: Path, *, quantize: bool, gradient_checkpointing: bool) -> Any:
-    """The base model in bf16, or in 4-bit NF4 prepared for k-bit training (with the CPU gradient-bug fix)."""
-    import torch
-    from transformers import AutoModelForCausalLM
-
-    if not quantize:
-        return AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.bfloat16)
-    from peft import prepare_model_for_kbit_training
-    from transformers import BitsAndBytesConfig
-
-    nf4 = BitsAndBytesConfig(
-        load_in_4bit=True,
-        bnb_4bit_quant_type="nf4",
-        bnb_4bit_compute_dtype=torch.bfloat16,
-        bnb_4bit_use_double_quant=True,
-    )
-    model = AutoModelForCausalLM.from_pretrained(base_dir, quantization_config=nf4, dtype=torch.bfloat16)
-    # Same preparation as the reload in models/adapters.py, so the reloaded adapter reproduces the trained logits.
-    return prepare_model_for_kbit_training(model, use_gradient_checkpointing=gradient_checkpointing)
 
 
 def disable_cpu_inference_repack(model: Any) -> int:
