@@ -196,4 +196,5 @@ def _prediction(example: Example, outputs: dict[str, Any]) -> TurnPrediction:
         confidence=outputs.get("confidence"),
         fallback=outputs.get("fallback"),
         raw_output=str(outputs.get("raw_output", "")),
+        stage=outputs.get("stage"),
     )
