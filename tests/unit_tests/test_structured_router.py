@@ -64,3 +64,18 @@ def test_removed_active_task_is_treated_as_inactive(catalog):
     catalog.remove("recap")
     decision = route(router, catalog, "now an email", active="recap")
     assert (decision.event, decision.task) == ("START", "email")
+
+
+def test_api_models_get_a_short_answer_budget():
+    """A small model behind an OpenAI-compatible server must not ramble: routers cap ``max_tokens`` when the user
+    left it unset, and keep the user's own cap."""
+    from langchain_openai import ChatOpenAI
+
+    from task_router.routers.answering import bounded
+
+    uncapped = ChatOpenAI(model="m", api_key="sk-test", base_url="http://127.0.0.1:9/v1")
+    capped = bounded(uncapped, 48)
+    assert capped.max_tokens == 48 and uncapped.max_tokens is None
+    assert bounded(ChatOpenAI(model="m", api_key="sk-test", max_tokens=7), 48).max_tokens == 7
+    router = make_router("structured", model=uncapped)
+    assert router._text_model.max_tokens == 48

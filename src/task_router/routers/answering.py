@@ -82,7 +82,10 @@ def reply_text(message: Any) -> str:
 
 
 def bounded(model: BaseChatModel, max_new_tokens: int) -> Runnable[list[BaseMessage], Any]:
-    """Cap the answer length of local pipelines (they otherwise generate up to their default budget)."""
+    """Cap the answer length: local pipelines and API models left without ``max_tokens`` otherwise generate up to
+    their default budget (a small model behind an OpenAI-compatible server can ramble for hundreds of tokens)."""
     if getattr(getattr(model, "llm", None), "pipeline", None) is not None:
         return model.bind(pipeline_kwargs={"max_new_tokens": max_new_tokens})
+    if "max_tokens" in type(model).model_fields and getattr(model, "max_tokens", None) is None:
+        return model.model_copy(update={"max_tokens": max_new_tokens})  # still a chat model: structured output works
     return model

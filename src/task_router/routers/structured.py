@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, create_model
 
 from task_router.catalog import NONE_LABEL, TaskCatalog
 from task_router.models import ModelSpec, load_chat_model, model_name
-from task_router.routers.answering import read_answer
+from task_router.routers.answering import bounded, read_answer
 from task_router.routers.base import Prediction, Router, logger, redact
 from task_router.routers.parsing import OutputParseError, resolve_task
 from task_router.routers.prompting import build_messages, load_prompt
@@ -75,7 +75,7 @@ class StructuredRouter(Router):
         self.window = window
         self.repair = repair
         self.use_tools = _supports_structured_output(self.model) if use_tools is None else use_tools
-        self._text_model: Runnable[Any, Any] = _short_answers(self.model)
+        self._text_model: Runnable[Any, Any] = bounded(self.model, _ROUTER_MAX_NEW_TOKENS)
 
     def predict(self, routing: RoutingInput, config: RunnableConfig) -> Prediction:
         if self.use_tools:
@@ -86,7 +86,8 @@ class StructuredRouter(Router):
         # The JSON format is spelled out here too: servers that ignore response_format / tool_choice
         # (e.g. `transformers serve`) then still answer in JSON text, which the text path reads.
         messages = build_messages(self.prompt, routing, window=self.window, text_format=True)
-        structured = self.model.with_structured_output(choice_schema(routing.catalog), include_raw=True)
+        model = self._text_model if isinstance(self._text_model, BaseChatModel) else self.model
+        structured = model.with_structured_output(choice_schema(routing.catalog), include_raw=True)
         try:
             out = structured.invoke(messages, config)
         except ValueError as exc:
@@ -129,10 +130,3 @@ def _supports_structured_output(model: BaseChatModel) -> bool:
     except (NotImplementedError, ValueError, TypeError, AttributeError):
         return False
     return True
-
-
-def _short_answers(model: BaseChatModel) -> Runnable[Any, Any]:
-    """Cap the answer length of local pipelines (they otherwise generate up to their default budget)."""
-    if getattr(getattr(model, "llm", None), "pipeline", None) is not None:
-        return model.bind(pipeline_kwargs={"max_new_tokens": _ROUTER_MAX_NEW_TOKENS})
-    return model
