@@ -9,6 +9,9 @@ It answers ``POST /v1/chat/completions`` (and ``GET /v1/models``) in one of thes
 - ``garbage``: a well-formed completion whose content is nonsense text;
 - ``echo_key``: HTTP 401 whose message quotes the request's API key, as some providers do.
 
+A request with ``"logprobs": true`` gets OpenAI-style token log-probabilities (the text cut into word and
+punctuation pieces, each with ``token_logprob``), for confidence tests.
+
 ``script`` gives the modes of the first requests in order; later requests use ``mode``. Nothing listens
 outside the loopback interface. Standard library only.
 
@@ -20,6 +23,7 @@ Example:
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -45,6 +49,7 @@ class FaultServer:
         reply: Reply | str = _none_reply,
         delay_s: float = 0.0,
         hang_s: float = 30.0,
+        token_logprob: float = -0.05,
         port: int = 0,
     ) -> None:
         self.script = list(script)
@@ -54,6 +59,7 @@ class FaultServer:
         self.mode = mode
         self.reply: Reply = (lambda _request: reply) if isinstance(reply, str) else reply
         self.delay_s, self.hang_s = delay_s, hang_s
+        self.token_logprob = token_logprob
         self.requests: list[dict[str, Any]] = []  # {"mode", "path", "body"} per request, in arrival order
         self.arrived = threading.Event()  # set when the first chat completion request arrives
         self._lock = threading.Lock()
@@ -133,7 +139,8 @@ class FaultServer:
                     if server.delay_s:
                         server._release.wait(server.delay_s)
                     text = "~~ 42 %% lorem <<>> ipsum" if mode == "garbage" else server.reply(body)
-                    self._json(200, _completion(body.get("model", "fake"), text))
+                    logprob = server.token_logprob if body.get("logprobs") else None
+                    self._json(200, _completion(body.get("model", "fake"), text, logprob))
 
             def _json(self, status: int, payload: dict[str, Any]) -> None:
                 self._send(status, json.dumps(payload).encode(), "application/json")
@@ -151,13 +158,20 @@ class FaultServer:
         return Handler
 
 
-def _completion(model: str, text: str) -> dict[str, Any]:
+def _completion(model: str, text: str, token_logprob: float | None = None) -> dict[str, Any]:
+    choice: dict[str, Any] = {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+    if token_logprob is not None:
+        pieces = re.findall(r"\w+|\s+|[^\w\s]", text)
+        content = [
+            {"token": t, "logprob": token_logprob, "bytes": list(t.encode()), "top_logprobs": []} for t in pieces
+        ]
+        choice["logprobs"] = {"content": content}
     return {
         "id": f"chatcmpl-{time.monotonic_ns()}",
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "choices": [choice],
         "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
     }
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.runnables import Runnable
 
-from task_router.catalog import TaskCatalog
+from task_router.catalog import NONE_LABEL, TaskCatalog
 from task_router.routers.base import Prediction, safe_fallback
 from task_router.routers.parsing import OutputParseError, ParsedAnswer, parse_answer
 from task_router.routers.render import RoutingInput
@@ -89,3 +91,49 @@ def bounded(model: BaseChatModel, max_new_tokens: int) -> Runnable[list[BaseMess
     if "max_tokens" in type(model).model_fields and getattr(model, "max_tokens", None) is None:
         return model.model_copy(update={"max_tokens": max_new_tokens})  # still a chat model: structured output works
     return model
+
+
+def with_logprobs(model: BaseChatModel) -> BaseChatModel:
+    """A copy of ``model`` that asks the API for token log-probabilities (``ChatOpenAI(logprobs=True)``)."""
+    if "logprobs" not in type(model).model_fields:
+        raise ValueError(
+            f"logprobs=True needs a chat model that can return token log-probabilities (e.g. ChatOpenAI); "
+            f"{type(model).__name__} cannot: drop logprobs=True (local models get confidences from the `scoring` kind)"
+        )
+    return model.model_copy(update={"logprobs": True})
+
+
+def logprob_confidence(message: Any, answer: str) -> float | None:
+    """Probability the model gave to the tokens that spell ``answer`` in its reply: exp(sum of their log-probs).
+
+    Read from ``response_metadata["logprobs"]["content"]`` (OpenAI's format, which ChatOpenAI keeps); None when the
+    reply carries no log-probabilities or does not spell the answer verbatim (e.g. a display name the lenient
+    parser resolved). The last occurrence counts: a chain of thought may mention several tasks before its answer.
+
+    Example:
+        >>> from langchain_core.messages import AIMessage
+        >>> tokens = [{"token": t, "logprob": -0.1} for t in ['{"task": "', "recap", '"}']]
+        >>> round(logprob_confidence(AIMessage("", response_metadata={"logprobs": {"content": tokens}}), "recap"), 3)
+        0.905
+    """
+    logprobs = (getattr(message, "response_metadata", None) or {}).get("logprobs")
+    tokens = logprobs.get("content") if isinstance(logprobs, dict) else None
+    if not tokens or not answer:
+        return None
+    pieces = [str(token.get("token", "")) for token in tokens]
+    start = "".join(pieces).lower().rfind(answer.lower())
+    if start < 0:
+        return None
+    end, offset, total = start + len(answer), 0, 0.0
+    for piece, token in zip(pieces, tokens, strict=True):
+        if offset < end and offset + len(piece) > start:
+            total += float(token.get("logprob") or 0.0)
+        offset += len(piece)
+    return math.exp(total)
+
+
+def add_logprob_confidence(prediction: Prediction, message: Any) -> Prediction:
+    """Set the confidence of an answer read as-is (not repaired, not a fallback) from the message's log-probs."""
+    if prediction.confidence is not None or not prediction.valid_format or prediction.fallback is not None:
+        return prediction
+    return replace(prediction, confidence=logprob_confidence(message, prediction.task or NONE_LABEL))

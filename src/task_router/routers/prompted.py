@@ -11,7 +11,7 @@ from langchain_core.runnables import RunnableConfig
 
 from task_router.catalog import Task, TaskCatalog
 from task_router.models import ModelSpec, load_chat_model, model_name
-from task_router.routers.answering import bounded, read_answer, reply_text
+from task_router.routers.answering import add_logprob_confidence, bounded, read_answer, reply_text, with_logprobs
 from task_router.routers.base import Prediction, Router
 from task_router.routers.parsing import OutputParseError, ParsedAnswer, parse_answer, split_final_answer
 from task_router.routers.prompting import build_messages, load_prompt
@@ -19,7 +19,11 @@ from task_router.routers.render import DEFAULT_WINDOW, RoutingInput, clip
 
 
 class PromptedRouter(Router):
-    """A router that asks a chat model in plain text and parses its answer leniently (no tools, no schema)."""
+    """A router that asks a chat model in plain text and parses its answer leniently (no tools, no schema).
+
+    ``logprobs=True`` asks an API model (ChatOpenAI) for token log-probabilities; the decision's confidence is then
+    the probability of the answer's tokens (see :func:`~task_router.routers.answering.logprob_confidence`).
+    """
 
     kind: ClassVar[str] = "prompted"
     default_prompt: ClassVar[str] = "zero-shot"
@@ -34,9 +38,12 @@ class PromptedRouter(Router):
         window: int = DEFAULT_WINDOW,
         repair: bool = True,
         max_new_tokens: int | None = None,
+        logprobs: bool = False,
     ) -> None:
         super().__init__(catalog=catalog, model_label=model_name(model))
         self.model: BaseChatModel = load_chat_model(model)
+        if logprobs:
+            self.model = with_logprobs(self.model)
         self.prompt_name = prompt or self.default_prompt
         self.prompt = load_prompt(self.prompt_name)
         if "repair" not in self.prompt:
@@ -53,13 +60,15 @@ class PromptedRouter(Router):
 
     def predict(self, routing: RoutingInput, config: RunnableConfig) -> Prediction:
         messages = self.messages(routing)
-        raw = reply_text(self._runnable.invoke(messages, config))
+        reply = self._runnable.invoke(messages, config)
+        raw = reply_text(reply)
 
         def reask(error: OutputParseError) -> str:
             retry = [*messages, AIMessage(raw), HumanMessage(self.prompt["repair"].format(error=error))]
             return reply_text(self._runnable.invoke(retry, config))
 
-        return read_answer(raw, routing, parse=self.parse, reask=reask if self.repair else None)
+        prediction = read_answer(raw, routing, parse=self.parse, reask=reask if self.repair else None)
+        return add_logprob_confidence(prediction, reply)
 
 
 class ZeroShotRouter(PromptedRouter):

@@ -12,7 +12,7 @@ from langchain_core.runnables import RunnableConfig
 
 from task_router.catalog import NONE_LABEL, TaskCatalog
 from task_router.models import ModelSpec, load_chat_model, model_name
-from task_router.routers.answering import bounded, reply_text
+from task_router.routers.answering import add_logprob_confidence, bounded, reply_text, with_logprobs
 from task_router.routers.base import Prediction, Router, safe_fallback
 from task_router.routers.parsing import OutputParseError, ParsedAnswer, parse_answer, resolve_task
 from task_router.routers.prompting import build_messages, load_prompt
@@ -111,11 +111,14 @@ class ReActRouter(Router):
         window: int = DEFAULT_WINDOW,
         max_steps: int = 4,
         max_new_tokens: int = 96,
+        logprobs: bool = False,
     ) -> None:
         if max_steps < 1:
             raise ValueError(f"max_steps must be at least 1 (got {max_steps}): the final answer needs one step")
         super().__init__(catalog=catalog, model_label=model_name(model))
         self.model: BaseChatModel = load_chat_model(model)
+        if logprobs:
+            self.model = with_logprobs(self.model)
         self.prompt = load_prompt(prompt)
         missing = {"observation", "last_step", "repair"} - self.prompt.keys()
         if missing:
@@ -131,7 +134,8 @@ class ReActRouter(Router):
         trace: list[str] = []
         repaired = False
         for step_index in range(self.max_steps):
-            raw = reply_text(self._runnable.invoke(messages, config))
+            message = self._runnable.invoke(messages, config)
+            raw = reply_text(message)
             outputs.append(raw)
             text = own_text(raw)
             trace.append(text)
@@ -145,7 +149,7 @@ class ReActRouter(Router):
                 reply = self.prompt["repair"].format(error=error)
             else:
                 if step.answer is not None:
-                    return Prediction(
+                    prediction = Prediction(
                         step.answer.task,
                         step.answer.closing,
                         rationale="\n".join(trace),
@@ -153,6 +157,7 @@ class ReActRouter(Router):
                         valid_format=not repaired,
                         fallback="repaired" if repaired else None,
                     )
+                    return add_logprob_confidence(prediction, message)
                 observation = self.observe(step, routing.catalog)
                 section = "last_step" if step_index == self.max_steps - 2 else "observation"
                 reply = self.prompt[section].format(observation=observation)

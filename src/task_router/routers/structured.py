@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, create_model
 
 from task_router.catalog import NONE_LABEL, TaskCatalog
 from task_router.models import ModelSpec, load_chat_model, model_name
-from task_router.routers.answering import bounded, read_answer
+from task_router.routers.answering import add_logprob_confidence, bounded, read_answer, with_logprobs
 from task_router.routers.base import Prediction, Router, logger, redact
 from task_router.routers.parsing import OutputParseError, resolve_task
 from task_router.routers.prompting import build_messages, load_prompt
@@ -49,6 +49,7 @@ class StructuredRouter(Router):
     Uses ``with_structured_output`` (tool calling / JSON schema) when the model supports it; models without it
     (local pipelines, fake models) answer in JSON text, parsed leniently. An unusable answer is re-asked once
     with the error, then replaced by a safe fallback (keep the active task, or NONE), with ``valid_format=False``.
+    ``logprobs=True`` (ChatOpenAI) sets the confidence to the probability of the answer's tokens.
 
     Example:
         >>> from task_router import TaskCatalog, make_router
@@ -68,9 +69,12 @@ class StructuredRouter(Router):
         window: int = DEFAULT_WINDOW,
         repair: bool = True,
         use_tools: bool | None = None,
+        logprobs: bool = False,
     ) -> None:
         super().__init__(catalog=catalog, model_label=model_name(model))
         self.model: BaseChatModel = load_chat_model(model)
+        if logprobs:
+            self.model = with_logprobs(self.model)
         self.prompt = load_prompt(prompt)
         self.window = window
         self.repair = repair
@@ -100,18 +104,19 @@ class StructuredRouter(Router):
         parsed = out.get("parsed")
         if parsed is not None:
             try:
-                return Prediction(
+                prediction = Prediction(
                     resolve_task(parsed.task, routing.catalog), bool(parsed.closing), raw_output=message_text(raw)
                 )
+                return add_logprob_confidence(prediction, raw)
             except OutputParseError:
                 pass
         # Servers that ignore tool_choice / response_format answer in text: read it like the text path.
-        return self._read_text(routing, messages, message_text(raw), config)
+        return add_logprob_confidence(self._read_text(routing, messages, message_text(raw), config), raw)
 
     def _predict_text(self, routing: RoutingInput, config: RunnableConfig) -> Prediction:
         messages = build_messages(self.prompt, routing, window=self.window, text_format=True)
         raw = self._text_model.invoke(messages, config)
-        return self._read_text(routing, messages, message_text(raw), config)
+        return add_logprob_confidence(self._read_text(routing, messages, message_text(raw), config), raw)
 
     def _read_text(
         self, routing: RoutingInput, messages: list[BaseMessage], raw: str, config: RunnableConfig
