@@ -101,3 +101,23 @@ def test_compare_markdown_prints_results_rows(tmp_path: Path) -> None:
         "| eval_small (3 conv., 7 turns) | script | scripted | own | 0.571 | 0.500 | 0.000 | 1.000 |"
     )
     assert "| 0.667 | 1/7 | 40.0 | `task-router eval --dataset" in lines[2]
+
+
+def test_shortlist_option_reaches_the_router_and_the_results_row(tmp_path: Path, monkeypatch) -> None:
+    from shortlist_fakes import Words
+
+    from task_router.routers.embedding import EmbeddingRouter
+    from task_router.shortlist import Shortlist, TaskRetriever
+
+    seen: dict = {}
+
+    def build(kind, model, base_url=None, **options):
+        seen.update(options)
+        return Shortlist(ScriptedRouter(), k=options["shortlist"], retriever=TaskRetriever(EmbeddingRouter(encoder=Words(), closing_phrases=())))
+
+    monkeypatch.setattr("task_router.cli.eval.build_router", build)
+    run_eval("--dataset", str(FIXTURE), "--shortlist", "2", "--out", str(tmp_path / "k2"))
+    assert seen == {"shortlist": 2}
+    assert json.loads((tmp_path / "k2" / "metrics.json").read_text())["shortlist"] == 2
+    row = run_eval("--compare", "--markdown", str(tmp_path / "k2")).splitlines()[2]
+    assert "| scripted + shortlist 2 |" in row and "--limit 3 --shortlist 2`" in row

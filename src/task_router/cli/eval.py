@@ -39,6 +39,10 @@ def eval_command(
         ),
     ] = False,
     base_url: BaseUrlOpt = None,
+    shortlist: Annotated[
+        int | None,
+        typer.Option("--shortlist", min=1, help="Show the router only the K tasks most similar to the conversation."),
+    ] = None,
     compare: Annotated[
         bool, typer.Option("--compare", help="Print the runs in the given folders side by side, evaluate nothing.")
     ] = False,
@@ -87,7 +91,7 @@ def eval_command(
         records = load_dataset(dataset, limit=limit)
     except DatasetError as exc:
         raise typer.BadParameter(str(exc), param_hint="--dataset") from None
-    decider = build_router(router, model, base_url)
+    decider = build_router(router, model, base_url, **({"shortlist": shortlist} if shortlist else {}))
     out_dir = out or Path("eval_runs") / _slug(f"{dataset.name.split('.')[0]}-{decider.kind}-{decider.model_label}")
     run = evaluate_router(
         records,

@@ -26,13 +26,15 @@ def build_metrics(
     router: str,
     n_conversations: int,
     state: str,
+    shortlist: int | None = None,
 ) -> dict[str, Any]:
-    """The full metrics.json mapping of CONTRACT.md, plus ``state``."""
+    """The full metrics.json mapping of CONTRACT.md, plus ``state`` (and ``shortlist`` when the router used one)."""
     return {
         "dataset": dataset,
         "model": model,
         "router": router,
         "state": state,
+        **({"shortlist": shortlist} if shortlist else {}),
         "n_conversations": n_conversations,
         "n_turns": len(turns),
         **compute_metrics(turns),
@@ -169,12 +171,15 @@ def results_row(metrics: dict[str, Any]) -> str:
     model = "" if metrics["router"] in MODEL_FREE_ROUTERS else f" --model {metrics['model']}"
     command = (
         f"task-router eval --dataset {metrics['dataset']}{model} --router {metrics['router']} "
-        f"--limit {metrics['n_conversations']}" + (" --gold-state" if metrics.get("state") == "gold" else "")
+        f"--limit {metrics['n_conversations']}"
+        + (f" --shortlist {metrics['shortlist']}" if metrics.get("shortlist") else "")
+        + (" --gold-state" if metrics.get("state") == "gold" else "")
     )
+    router = metrics["router"] + (f" + shortlist {metrics['shortlist']}" if metrics.get("shortlist") else "")
     cells = [
         f"{dataset} ({metrics['n_conversations']} conv., {metrics['n_turns']} turns)",
         metrics["model"],
-        metrics["router"],
+        router,
         metrics.get("state", "own"),
         _f(metrics["task_accuracy"]),
         _f1_cell(events["START"]),

@@ -11,6 +11,7 @@ from task_router.evaluation.dataset import ConversationRecord
 from task_router.evaluation.replay import State, TurnPrediction, replay
 from task_router.evaluation.report import build_metrics, write_run
 from task_router.routers.base import Router
+from task_router.shortlist import Shortlist
 
 
 @dataclass
@@ -57,6 +58,7 @@ def evaluate_router(
         router=router.kind,
         n_conversations=len(records),
         state=state,
+        shortlist=router.k if isinstance(router, Shortlist) else None,
     )
     files = write_run(out_dir, metrics, [p.to_dict() for p in predictions]) if out_dir is not None else []
     return EvalRun(metrics, predictions, files)
