@@ -113,7 +113,8 @@ def test_shortlist_option_reaches_the_router_and_the_results_row(tmp_path: Path,
 
     def build(kind, model, base_url=None, **options):
         seen.update(options)
-        return Shortlist(ScriptedRouter(), k=options["shortlist"], retriever=TaskRetriever(EmbeddingRouter(encoder=Words(), closing_phrases=())))
+        retriever = TaskRetriever(EmbeddingRouter(encoder=Words(), closing_phrases=()))
+        return Shortlist(ScriptedRouter(), k=options["shortlist"], retriever=retriever)
 
     monkeypatch.setattr("task_router.cli.eval.build_router", build)
     run_eval("--dataset", str(FIXTURE), "--shortlist", "2", "--out", str(tmp_path / "k2"))
