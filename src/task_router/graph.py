@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -16,7 +18,8 @@ from task_router.routers import Router, make_router
 from task_router.state import RouterState
 from task_router.task_graph import create_task_graph
 
-ROUTER_NODE, TASK_NODE, NONE_NODE = "router", "task", "none"
+ROUTER_NODE, TASK_NODE, NONE_NODE, PREFILL_NODE = "router", "task", "none", "prefill"
+logger = logging.getLogger("task_router")
 DEFAULT_END_MESSAGE = "Done with {title}. Is there anything else I can help you with?"
 
 
@@ -49,7 +52,9 @@ def create_router_graph(
         state_schema: a subclass of :class:`RouterState` if you need more keys.
 
     Returns:
-        An uncompiled ``StateGraph``; compile it with a checkpointer to keep threads.
+        An uncompiled ``StateGraph``; compile it with a checkpointer to keep threads. With a router that keeps
+        per-thread caches (the ``scoring`` kind), a last ``prefill`` node hands it the assistant's reply in the
+        background, so that the next decision only reads the user's new turn.
 
     Example:
         >>> from langgraph.checkpoint.memory import InMemorySaver
@@ -66,7 +71,7 @@ def create_router_graph(
     unknown = [name for name in task_graphs if name not in catalog]
     if unknown:
         raise ValueError(f"task_graphs names tasks not in the catalogue: {unknown}; add them first ({catalog.names})")
-    reserved = {ROUTER_NODE, TASK_NODE, NONE_NODE} & set(task_graphs)
+    reserved = {ROUTER_NODE, TASK_NODE, NONE_NODE, PREFILL_NODE} & set(task_graphs)
     if reserved:
         raise ValueError(f"task names {sorted(reserved)} clash with the graph's own nodes: rename those tasks")
     if router is None or isinstance(router, str):
@@ -104,9 +109,38 @@ def create_router_graph(
     for name, graph in task_graphs.items():
         builder.add_node(name, graph)
     builder.add_edge(START, ROUTER_NODE)
+    after_reply = END
+    if callable(getattr(router, "prefill", None)):
+        builder.add_node(PREFILL_NODE, _prefill_node(router, catalog))
+        builder.add_edge(PREFILL_NODE, END)
+        after_reply = PREFILL_NODE
     for name in (TASK_NODE, NONE_NODE, *task_graphs):
-        builder.add_edge(name, END)
+        builder.add_edge(name, after_reply)
     return builder
+
+
+def _prefill_node(router: Any, catalog: TaskCatalog) -> Callable[[RouterState, RunnableConfig], dict[str, Any]]:
+    """A node that starts the router's cache prefill of the conversation in a background thread and returns at
+    once: the turn's reply is not delayed, and a failure there only costs the next decision its cache."""
+
+    def prefill(state: RouterState, config: RunnableConfig) -> dict[str, Any]:
+        messages = state.get("messages") or []
+        thread_id = (config.get("configurable") or {}).get("thread_id")
+        if not messages or thread_id is None:
+            return {}
+        payload = {"messages": list(messages), "catalog": catalog}
+        prefill_config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
+
+        def run() -> None:
+            try:
+                router.prefill(payload, prefill_config)
+            except Exception:  # a cache warm-up must never break a conversation
+                logger.warning("prefill of thread %s failed; its next decision rebuilds the cache", thread_id)
+
+        threading.Thread(target=run, name=f"task-router-prefill-{thread_id}", daemon=True).start()
+        return {}
+
+    return prefill
 
 
 def _no_model_task(state: RouterState) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 from test_scoring_support import tiny_local_model
 
 from task_router.catalog import Task, TaskCatalog
+from task_router.routers.render import coerce_input
 from task_router.routers.scoring import ScoringRouter
 
 TASKS = [
@@ -131,6 +132,30 @@ def test_resumed_thread_rebuilds_a_cold_cache(local) -> None:
     assert second.engine.store.misses == 1
 
 
+@pytest.mark.parametrize("window", [8, 2])  # 2: the visible window shifts mid-conversation
+def test_prefilled_reply_leaves_only_the_user_turn_and_the_same_decisions(local, window: int) -> None:
+    catalog = TaskCatalog(TASKS)
+    reference = ScoringRouter(local, catalog=catalog, cache=False, window=window, stride=window)
+    router = ScoringRouter(local, catalog=catalog, window=window, stride=window)
+    config = {"configurable": {"thread_id": "p"}}
+    active = None
+    for i in range(1, len(TURNS) + 1):
+        messages = _conversation(TURNS[:i])
+        if i > 1:  # the assistant has just replied: prefill before the user's next turn arrives
+            assert router.prefill({"messages": messages[:-1]}, config) > 0
+            assert router.prefill({"messages": messages[:-1]}, config) == 0  # already there
+        turn = {"messages": messages, "active_task": active, "catalog": catalog}
+        if i > 1 and window == 8:  # (a shifted window is recomputed by the prefill, not by the decision)
+            computed = router.scores(coerce_input(turn), config)["result"].computed_tokens
+            assert computed == len(router.layout.message_ids(messages[-1])) + len(router.layout.suffix_ids(active))
+        got = router.invoke(turn, config)
+        want = reference.invoke(turn)
+        assert (got.event, got.task) == (want.event, want.task)
+        assert got.confidence == pytest.approx(want.confidence, abs=1e-3)
+        active = got.active_task_after
+    assert router.prefill({"messages": _conversation(TURNS[:1])}, {}) == 0  # no thread id: nothing to keep
+
+
 def test_a_model_it_cannot_score_is_refused_with_the_fix() -> None:
     with pytest.raises(ValueError, match="structured"):
         ScoringRouter("openai:gpt-4o-mini")
@@ -142,3 +167,26 @@ def test_distinct_prefixes_cut_after_the_first_unshared_token() -> None:
     from task_router.routers.scoring import distinct_prefixes
 
     assert distinct_prefixes([(1, 2, 3), (1, 4, 5), (6, 7), (6,)]) == [(1, 2), (1, 4), (6, 7), (6,)]
+
+
+def test_graph_prefills_the_reply_for_the_next_decision(local) -> None:
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from task_router import create_router_graph
+
+    catalog = TaskCatalog(TASKS)
+    router = ScoringRouter(local, catalog=catalog)
+    replies = GenericFakeChatModel(messages=iter([AIMessage(f"Here you are ({i}).") for i in range(10)]))
+    graph = create_router_graph(catalog, router=router, model=replies).compile(checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": "g"}}
+    state = graph.invoke({"messages": [HumanMessage(TURNS[0])]}, config)
+    for worker in threading.enumerate():
+        if worker.name.startswith("task-router-prefill-"):
+            worker.join(timeout=60)
+    entry = router.engine.store.checkout("g")
+    assert entry is not None and entry.ids[-1] == router.layout.conversation_ids(state["messages"])[-1]
+    router.engine.store.checkin("g", entry)
+    messages = [*state["messages"], HumanMessage(TURNS[1])]
+    turn = coerce_input({"messages": messages, "active_task": state["active_task"], "catalog": catalog})
+    computed = router.scores(turn, config)["result"].computed_tokens
+    assert computed == len(router.layout.message_ids(messages[-1])) + len(router.layout.suffix_ids(turn.active_task))

@@ -23,6 +23,14 @@ def bench(
     conversations: Annotated[int, typer.Option(help="Synthetic conversations per cell (optimized path).")] = 3,
     naive_samples: Annotated[int, typer.Option(help="Decisions per cell timed with naive generate.")] = 8,
     threads: Annotated[int | None, typer.Option(help="torch intra-op threads (default: one per core).")] = None,
+    prefill: Annotated[
+        bool,
+        typer.Option(
+            "--prefill/--no-prefill",
+            help="Add each assistant reply to the thread's cache before the next turn, as the graph does (timed "
+            "apart); --no-prefill makes every decision run the reply too.",
+        ),
+    ] = True,
 ) -> None:
     """Time routing decisions: greedy `generate` on the full prompt vs cached one-pass scoring, same prompts.
 
@@ -60,6 +68,7 @@ def bench(
         conversations=conversations,
         naive_samples=naive_samples,
         model_label=model,
+        prefill=prefill,
         log=lambda line: console.log(line),
     )
     ratio = speedups(rows)

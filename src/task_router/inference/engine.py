@@ -121,6 +121,19 @@ class ScoringEngine:
             self.store.checkin(thread_id, ThreadCache(prefix.key, prompt, cache))
         return ScoreResult(logprobs, len(prompt) + len(suffix), len(prompt) - start + len(suffix))
 
+    def extend(self, catalog: TaskCatalog, messages: Sequence[BaseMessage], thread_id: str) -> int:
+        """Bring the thread's cache up to date with ``messages`` (catalogue + conversation, no question) without
+        scoring; returns the number of tokens computed. Called once the assistant's reply exists, it leaves only the
+        next user turn for the next decision."""
+        prefix = self.layout.prefix(catalog)
+        prompt = prefix.ids + self.layout.conversation_ids(messages)
+        cache, start = self._start(prefix, prompt, thread_id)
+        if start < len(prompt):
+            with self._lock:
+                prefill(self.model, prompt[start:], cache)
+        self.store.checkin(thread_id, ThreadCache(prefix.key, prompt, cache))
+        return len(prompt) - start
+
     def prompt_ids(self, catalog: TaskCatalog, messages: Sequence[BaseMessage], active_task: str | None) -> list[int]:
         """The full prompt's token ids (for the naive baseline: generate from the same prompt)."""
         return [

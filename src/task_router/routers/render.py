@@ -31,7 +31,9 @@ class RoutingInput:
         return message_text(self.messages[-1])
 
 
-def coerce_input(value: Any, default_catalog: TaskCatalog | None = None) -> RoutingInput:
+def coerce_input(
+    value: Any, default_catalog: TaskCatalog | None = None, *, user_turn_last: bool = True
+) -> RoutingInput:
     """Validate what a router was given. Raises ValueError naming the fix.
 
     Accepted: a mapping with ``messages`` (LangChain messages, OpenAI-style dicts or strings),
@@ -57,7 +59,7 @@ def coerce_input(value: Any, default_catalog: TaskCatalog | None = None) -> Rout
             f"cannot read the conversation ({exc}): give messages as LangChain messages or "
             "{'role': 'user'|'assistant', 'content': str} dicts"
         ) from exc
-    if not messages or not isinstance(messages[-1], HumanMessage):
+    if not messages or (user_turn_last and not isinstance(messages[-1], HumanMessage)):
         raise ValueError("the conversation must end with a user message: the router decides once per user turn")
     if active is not None and not isinstance(active, str):
         raise ValueError(f"active_task must be a task name or None, got {type(active).__name__}")

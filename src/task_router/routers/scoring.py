@@ -16,7 +16,7 @@ from task_router.models import ModelSpec, load_chat_model, model_name
 from task_router.models.local import LocalModel, local_model_of
 from task_router.routers.base import Prediction, Router
 from task_router.routers.prompting import load_prompt
-from task_router.routers.render import RoutingInput
+from task_router.routers.render import RoutingInput, coerce_input
 
 Normalization = Literal["sum", "mean"]
 
@@ -151,6 +151,22 @@ class ScoringRouter(Router):
             no, yes = (sum(lp[n:]) for lp in result.logprobs[len(labels) :])
             closing = _softmax([no, yes])[1]
         return {"labels": labels, "scores": raw, "probs": probs, "closing": closing, "result": result}
+
+    def prefill(self, input: dict[str, Any], config: RunnableConfig | None = None) -> int:
+        """Extend the thread's KV cache with the conversation so far (e.g. right after the assistant replied), so
+        that the next decision only runs the user's new turn. Same input as :meth:`invoke`; needs a ``thread_id``.
+        Returns the number of tokens computed (0 without a thread id or with ``cache=False``). Decisions are the
+        same with or without it; only where the time is spent changes.
+
+        Example:
+            >>> router.prefill({"messages": [*history, AIMessage("Here is your recap ...")]},
+            ...                {"configurable": {"thread_id": "t1"}})  # doctest: +SKIP
+        """
+        thread_id = ((config or {}).get("configurable") or {}).get("thread_id")
+        if thread_id is None or not self.cache:
+            return 0
+        routing = coerce_input(input, self.catalog, user_turn_last=False)
+        return self.engine.extend(routing.catalog, routing.messages, str(thread_id))
 
     def predict(self, routing: RoutingInput, config: RunnableConfig) -> Prediction:
         scored = self.scores(routing, config)
