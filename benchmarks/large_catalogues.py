@@ -92,17 +92,21 @@ def fit_clinc(out: Path) -> dict:
     return result
 
 
-def latency_150(out: Path, k: int, n: int = 200) -> dict:
-    """Decision latency on the 150-task catalogue, embedding router with and without the shortlist."""
+def latency_150(out: Path, k: int, n: int = 200, n_llm: int = 30, model: str = "embedded") -> dict:
+    """Decision latency on the 150-task catalogue: the embedding router with and without the shortlist, and the
+    local `scoring` router over the shortlist (first ``n_llm`` records: each single turn brings a new top-k
+    sub-catalogue, whose prompt prefix and calibration prior are built for that decision)."""
     records = load_dataset(BENCH / "clinc_dev.jsonl.gz")[:n]
     catalog = records[0].catalog()
     result = {}
-    for shortlist in (None, k):
-        router = make_router("embedding", model=None, shortlist=shortlist)
+    setups = (("embedding", None, records), ("embedding", k, records), ("scoring", k, records[:n_llm]))
+    for kind, shortlist, part in setups:
+        router = make_router(kind, model=None if kind == "embedding" else model, shortlist=shortlist)
         router.invoke({"messages": ["warm up"], "catalog": catalog})
-        times = [router.invoke({"messages": r.messages_until(0), "catalog": catalog}).latency_ms for r in records]
-        result[f"shortlist={shortlist}"] = {"p50": float(np.median(times)), "p95": float(np.percentile(times, 95))}
-        print("latency", shortlist, result[f"shortlist={shortlist}"], flush=True)
+        times = [router.invoke({"messages": r.messages_until(0), "catalog": catalog}).latency_ms for r in part]
+        key = f"{kind} shortlist={shortlist}"
+        result[key] = {"p50": float(np.median(times)), "p95": float(np.percentile(times, 95)), "n": len(times)}
+        print("latency", key, result[key], flush=True)
     (out / "latency_150.json").write_text(json.dumps(result, indent=2))
     return result
 
