@@ -62,7 +62,7 @@ def test_adapter_reloads_and_changes_scores(adapter_dir: Path) -> None:
 
     chat = load_chat_model(f"qlora:{adapter_dir}")
     tuned = local_model_of(chat)
-    assert tuned is not None and hasattr(tuned.model, "peft_config")
+    assert tuned is not None and tuned.name == f"qlora:{adapter_dir.resolve()}"
     base = load_embedded_model()
     tokens = base.tokenizer("Task: Flights.BookFlight", return_tensors="pt")
     with torch.no_grad():

@@ -14,7 +14,13 @@ from task_router.models.local import EMBEDDED_NAME, LocalModel, embedded_model_d
 logger = logging.getLogger("task_router")
 ADAPTER_CONFIG = "adapter_config.json"
 TRAINING_META = "task_router.json"  # optional, written by the trainer: {"quantized": bool, ...}
+BUILTIN = "builtin"
 _lock = threading.Lock()
+
+
+def builtin_adapter_dir() -> Path:
+    """Where ``qlora:builtin`` lives inside the installed package (it may not ship: see benchmarks/RESULTS.md)."""
+    return Path(__file__).resolve().parents[1] / "adapters" / BUILTIN
 
 
 def load_adapter_model(adapter_dir: str | Path, *, quantize: bool | None = None) -> LocalModel:
@@ -32,7 +38,16 @@ def load_adapter_model(adapter_dir: str | Path, *, quantize: bool | None = None)
         >>> from task_router import load_chat_model
         >>> model = load_chat_model("qlora:adapters/router-lora")  # the same, as a chat model  # doctest: +SKIP
     """
-    folder = Path(adapter_dir).expanduser().resolve()
+    if str(adapter_dir) == BUILTIN:
+        folder = builtin_adapter_dir()
+        if not (folder / ADAPTER_CONFIG).is_file():
+            raise FileNotFoundError(
+                "this version of task-router ships no built-in adapter (one ships only when it beats the base model "
+                "on held-out data; see benchmarks/RESULTS.md): train one with `task-router train --data FILE --out "
+                "DIR` and use qlora:DIR"
+            )
+    else:
+        folder = Path(adapter_dir).expanduser().resolve()
     with _lock:
         return _load(str(folder), quantize)
 
@@ -96,9 +111,13 @@ def _load(folder_name: str, quantize: bool | None) -> LocalModel:
     # A reloaded NF4 adapter reproduces its trained logits only on a base prepared like the training one.
     base = load_base(base_dir, quantize=quantize, gradient_checkpointing=False)
     model = PeftModelForCausalLM.from_pretrained(base, folder)
+    if not quantize:
+        # Merged into a bf16 base, LoRA costs nothing at inference (no extra matmuls per layer on the decision path).
+        model = model.merge_and_unload()
     model.eval()
     logger.info("loaded adapter %s on %s (%s)", folder, base_dir, "4-bit NF4" if quantize else "bf16")
-    return LocalModel(model=model, tokenizer=tokenizer, name=f"qlora:{folder}")
+    name = f"qlora:{BUILTIN}" if folder == builtin_adapter_dir() else f"qlora:{folder}"
+    return LocalModel(model=model, tokenizer=tokenizer, name=name)
 
 
 def load_base(base_dir: Path, *, quantize: bool, gradient_checkpointing: bool = False) -> Any:
