@@ -42,8 +42,11 @@ def _messages(turns: list[str]) -> list:
     return out
 
 
-def _replay_interleaved(router: ScoringRouter, catalogs: dict[str, TaskCatalog], use_threads: bool) -> dict:
-    """Turn by turn, alternating threads a and b; thread a's catalogue is edited before its third turn."""
+def _replay_interleaved(
+    router: ScoringRouter, catalogs: dict[str, TaskCatalog], use_threads: bool, prefill: bool = False
+) -> dict:
+    """Turn by turn, alternating threads a and b; thread a's catalogue is edited before its third turn. With
+    ``prefill``, each assistant reply is added to the thread's cache before the next user turn (as the graph does)."""
     decisions: dict[str, list] = {"a": [], "b": []}
     active: dict[str, str | None] = {"a": None, "b": None}
     for i in range(max(len(t) for t in THREADS.values())):
@@ -55,6 +58,8 @@ def _replay_interleaved(router: ScoringRouter, catalogs: dict[str, TaskCatalog],
                 catalogs["a"].update("follow_up_email", description="Write an email to a client after a meeting.")
             config = {"configurable": {"thread_id": thread}} if use_threads else {}
             messages = _messages(turns[: i + 1])
+            if prefill and i:
+                router.prefill({"messages": messages[:-1], "catalog": catalogs[thread]}, config)
             decision = router.invoke(
                 {"messages": messages, "active_task": active[thread], "catalog": catalogs[thread]}, config
             )
@@ -68,10 +73,11 @@ def routers() -> tuple[ScoringRouter, ScoringRouter]:
     return ScoringRouter("embedded", cache=False), ScoringRouter("embedded")
 
 
-def test_cached_decisions_equal_uncached(routers) -> None:
+@pytest.mark.parametrize("prefill", [False, True])
+def test_cached_decisions_equal_uncached(routers, prefill: bool) -> None:
     uncached, cached = routers
     expected = _replay_interleaved(uncached, {t: TaskCatalog(TASKS) for t in THREADS}, use_threads=False)
-    got = _replay_interleaved(cached, {t: TaskCatalog(TASKS) for t in THREADS}, use_threads=True)
+    got = _replay_interleaved(cached, {t: TaskCatalog(TASKS) for t in THREADS}, use_threads=True, prefill=prefill)
     for thread in THREADS:
         assert [(d.event, d.task) for d in got[thread]] == [(d.event, d.task) for d in expected[thread]]
         for g, e in zip(got[thread], expected[thread], strict=True):
