@@ -46,6 +46,7 @@ def chat(
     from task_router.graph import create_router_graph
     from task_router.models import load_chat_model
     from task_router.persistence import sqlite_checkpointer
+    from task_router.reliability import resume_pending_turn
 
     console = Console()
     tasks = load_catalog(catalog)
@@ -61,6 +62,10 @@ def chat(
     )
     if state.get("messages"):
         console.print(f"[dim]resumed: {len(state['messages'])} messages, active task: {state.get('active_task')}[/dim]")
+        finished = resume_pending_turn(graph, config)  # a turn cut off by a crash gets its decision and reply now
+        if finished is not None:
+            console.print("[dim]finishing the turn that was interrupted last time[/dim]")
+            _show(console, finished)
     while True:
         try:
             text = console.input("[bold green]you>[/bold green] ").strip()
@@ -74,9 +79,12 @@ def chat(
             for task in tasks:
                 console.print(f"- [bold]{task.name}[/bold]: {task.description}")
             continue
-        result = graph.invoke({"messages": [("user", text)]}, config)
-        console.print(format_decision(result["decisions"][-1]))
-        reply = result["messages"][-1]
-        if reply.type == "ai":
-            console.print(f"[bold cyan]assistant>[/bold cyan] {reply.content}")
+        _show(console, graph.invoke({"messages": [("user", text)]}, config))
     console.print(f"[dim]thread {thread_id} saved; resume with: task-router chat --thread {thread_id}[/dim]")
+
+
+def _show(console: Console, result: dict) -> None:
+    console.print(format_decision(result["decisions"][-1]))
+    reply = result["messages"][-1]
+    if reply.type == "ai":
+        console.print(f"[bold cyan]assistant>[/bold cyan] {reply.content}")
