@@ -162,7 +162,8 @@ def cascade(out: Path, n_records: int, k: int, strong_kind: str = "scoring", mod
         "cascade": {**summary(named, lat_cascade), "escalated": float(up.mean())},
     }
     print(json.dumps(result, indent=2), flush=True)
-    (out / "cascade_clinc.json").write_text(json.dumps(result, indent=2))
+    tag = "" if model == "embedded" else "_" + "".join(c if c.isalnum() else "-" for c in model)
+    (out / f"cascade_clinc{tag}.json").write_text(json.dumps(result, indent=2))
     return result
 
 
@@ -172,6 +173,7 @@ def main() -> None:
     parser.add_argument("--steps", default="recall,fit,e2e,latency,cascade")
     parser.add_argument("--cascade-records", type=int, default=60)
     parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--strong-model", default="embedded", help="model of the cascade's strong `scoring` stage")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     steps = args.steps.split(",")
@@ -186,7 +188,7 @@ def main() -> None:
     if "latency" in steps:
         latency_150(args.out, args.k)
     if "cascade" in steps:
-        cascade(args.out, args.cascade_records, args.k)
+        cascade(args.out, args.cascade_records, args.k, model=args.strong_model)
 
 
 if __name__ == "__main__":
