@@ -1,8 +1,8 @@
 """Metrics of an earlier `task-router eval` run restricted to its first N conversations.
 
 An own-state replay decides each conversation on its own (its thread's cache and active task), so the first N
-conversations of a full run are the decisions a `--limit N` run gives: this compares runs of different limits
-without paying for the larger one twice.
+conversations of a full run are the decisions a `--limit N` run gives (up to bf16 rounding in a near-tie, as for
+any cached vs uncached decision): this compares runs of different limits without paying for the larger one twice.
 
     python benchmarks/subset_metrics.py RUN_DIR --limit 50 --out SUBSET_DIR
 """
