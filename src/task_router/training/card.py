@@ -46,7 +46,8 @@ def render_card(meta: dict[str, Any]) -> str:
         "## Base model",
         f"- base: `{meta.get('base', '?')}` ({'4-bit NF4 + LoRA (QLoRA)' if meta.get('quantized') else 'bf16 + LoRA'})",
         f"- LoRA r={config.get('lora_r')}, alpha={config.get('lora_alpha')}, dropout={config.get('lora_dropout')}, "
-        f"modules {', '.join(config.get('target_modules', []))}",
+        f"modules {', '.join(config.get('target_modules', []))}"
+        + (f", top {config['lora_layers']} layers only" if config.get("lora_layers") else ", every layer"),
         "",
         "## Data",
         *[f"- `{name}`" for name in data.get("files", [])],
