@@ -87,3 +87,25 @@ def test_empty_latency_and_none_task_label() -> None:
     turn = TurnResult.from_outputs({"event": "END", "task": None}, {"event": "END", "task": "NONE"})
     assert turn.task == "NONE"
     assert task_labels([turn]) == ["NONE"]
+
+
+def test_replay_prefills_each_reply_before_the_next_turn_like_the_graph() -> None:
+    class Prefilling(ScriptedRouter):
+        def __init__(self) -> None:
+            super().__init__()
+            self.prefilled: list[tuple[str, str, str]] = []
+
+        def prefill(self, value, config) -> int:
+            last = value["messages"][-1]
+            self.prefilled.append((config["configurable"]["thread_id"], last["role"], last["content"]))
+            return 0
+
+    records = load_dataset(FIXTURE)
+    router = Prefilling()
+    with_prefill = replay(records, router, progress=False)
+    later_turns = [(r, label) for r in records for label in r.labels if label.turn_index > 0]
+    assert len(router.prefilled) == len(later_turns)
+    for (_, role, content), (record, label) in zip(router.prefilled, later_turns, strict=True):
+        assert (role, content) == (record.turns[label.turn_index - 1].role, record.turns[label.turn_index - 1].text)
+    plain = replay(records, ScriptedRouter(), progress=False)
+    assert [(p.event, p.task) for p in with_prefill] == [(p.event, p.task) for p in plain]

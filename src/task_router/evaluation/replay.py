@@ -85,12 +85,13 @@ def _replay_conversation(
     config: dict[str, Any] = {"configurable": {"thread_id": thread_id}}
     gold_active = record.gold_active_tasks()
     own_active: str | None = None
+    prefill = getattr(router, "prefill", None)  # as in the graph: replies reach the cache before the next turn
     for label, gold_before in zip(record.labels, gold_active, strict=True):
         active = gold_before if state == "gold" else own_active
-        decision = router.invoke(
-            {"messages": record.messages_until(label.turn_index), "active_task": active, "catalog": catalog},
-            config,
-        )
+        messages = record.messages_until(label.turn_index)
+        if callable(prefill) and label.turn_index > 0:
+            prefill({"messages": messages[:-1], "catalog": catalog}, config)
+        decision = router.invoke({"messages": messages, "active_task": active, "catalog": catalog}, config)
         own_active = decision.active_task_after
         yield TurnPrediction(
             conversation_id=record.id,
