@@ -11,6 +11,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
 from task_router.catalog import Task, TaskCatalog
+from task_router.models.local import pipeline_of
 from task_router.routers.prompting import load_prompt
 from task_router.routers.render import message_text, render_conversation
 from task_router.state import TaskState
@@ -23,7 +24,7 @@ def _missing_input(task: Task, collected: dict[str, str]) -> Any:
 def _deliverable_model(model: BaseChatModel) -> Runnable[Any, Any]:
     """Local pipelines loop on small models under greedy decoding: penalise repetition when writing deliverables
     (only here: a router must be free to copy task names from its prompt)."""
-    if getattr(getattr(model, "llm", None), "pipeline", None) is not None:
+    if pipeline_of(model) is not None:
         return model.bind(pipeline_kwargs={"repetition_penalty": 1.3, "max_new_tokens": 200})
     return model
 

@@ -130,9 +130,14 @@ def chat_model_from_local(local: LocalModel, *, max_new_tokens: int = 256, **kwa
     return ChatHuggingFace(llm=llm, tokenizer=local.tokenizer, model_id=local.name, **kwargs)
 
 
+def pipeline_of(chat_model: Any) -> Any | None:
+    """The transformers pipeline behind a ChatHuggingFace-over-pipeline chat model, else None."""
+    return getattr(getattr(chat_model, "llm", None), "pipeline", None)
+
+
 def local_model_of(chat_model: Any) -> LocalModel | None:
     """The transformers model behind a ChatHuggingFace-over-pipeline chat model, if that is what it is."""
-    pipe = getattr(getattr(chat_model, "llm", None), "pipeline", None)
+    pipe = pipeline_of(chat_model)
     if pipe is None or not hasattr(pipe, "model"):
         return None
     return LocalModel(model=pipe.model, tokenizer=pipe.tokenizer, name=getattr(chat_model, "model_id", "") or "")

@@ -7,6 +7,7 @@ import importlib.util
 from typing import Any
 
 from task_router.models import ModelSpec
+from task_router.models.local import pipeline_of
 from task_router.routers.base import Prediction, Router
 
 # kind -> "module:Class"; imported on demand so that e.g. the embedding router's torch stays optional.
@@ -29,7 +30,7 @@ def llm_router_kind(model: ModelSpec | None) -> str:
     if isinstance(model, str):
         local = model == "embedded" or model.startswith(("hf:", "qlora:"))
     else:
-        local = getattr(getattr(model, "llm", None), "pipeline", None) is not None
+        local = pipeline_of(model) is not None
     return "scoring" if local and _available("scoring") else "structured"
 
 

@@ -12,6 +12,7 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.runnables import Runnable
 
 from task_router.catalog import NONE_LABEL, TaskCatalog
+from task_router.models.local import pipeline_of
 from task_router.routers.base import Prediction, safe_fallback
 from task_router.routers.parsing import OutputParseError, ParsedAnswer, parse_answer
 from task_router.routers.render import RoutingInput
@@ -86,7 +87,7 @@ def reply_text(message: Any) -> str:
 def bounded(model: BaseChatModel, max_new_tokens: int) -> Runnable[list[BaseMessage], Any]:
     """Cap the answer length: local pipelines and API models left without ``max_tokens`` otherwise generate up to
     their default budget (a small model behind an OpenAI-compatible server can ramble for hundreds of tokens)."""
-    if getattr(getattr(model, "llm", None), "pipeline", None) is not None:
+    if pipeline_of(model) is not None:
         return model.bind(pipeline_kwargs={"max_new_tokens": max_new_tokens})
     if "max_tokens" in type(model).model_fields and getattr(model, "max_tokens", None) is None:
         return model.model_copy(update={"max_tokens": max_new_tokens})  # still a chat model: structured output works
