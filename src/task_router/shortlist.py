@@ -15,13 +15,11 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-import numpy as np
-from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 
 from task_router.catalog import TaskCatalog
 from task_router.routers.base import Prediction, Router
-from task_router.routers.render import RoutingInput, clip, message_text
+from task_router.routers.render import RoutingInput
 
 _SUB_CATALOGS = 256  # distinct sub-catalogues kept (their per-version caches: prompts, schemas, KV prefixes)
 
@@ -60,14 +58,7 @@ class TaskRetriever:
 
     def scores(self, routing: RoutingInput) -> dict[str, float]:
         """Best cosine similarity of each task (name + description + examples) to the conversation."""
-        names, rows, owner = self.embedder.task_matrix(routing.catalog)  # cached per catalogue version
-        before = routing.messages[:-1][-self.window :] if self.window else ()
-        context = clip(" ".join(message_text(m) for m in before if isinstance(m, HumanMessage | AIMessage)), 1000)
-        vectors = self.embedder.embed([routing.last_user_text, context] if context else [routing.last_user_text])
-        query = vectors[0] + self.context_weight * vectors[1] if context else vectors[0]
-        best = np.full(len(names), -1.0, dtype=np.float32)
-        np.maximum.at(best, owner, rows @ (query / (np.linalg.norm(query) or 1.0)))
-        return dict(zip(names, best.tolist(), strict=True))
+        return self.embedder.similarities(routing, window=self.window, weight=self.context_weight)[0]
 
     def rank(self, routing: RoutingInput) -> list[str]:
         """Task names, most similar first."""

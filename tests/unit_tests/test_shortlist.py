@@ -114,3 +114,17 @@ def test_recall_at_k():
     }
     with pytest.raises(ValueError, match="gold task"):
         recall_at_k([["a"]], ["NONE"], [1])
+
+
+def test_shortlist_in_front_of_the_embedding_router_embeds_the_turn_once(catalog):
+    encoder = Words()
+    inner = EmbeddingRouter(encoder=encoder, closing_phrases=())
+    router = Shortlist(inner, k=5)  # shares the inner router's embedder and its caches
+    first = router.invoke(turn("book a taxi", catalog=catalog))
+    before = encoder.encoded
+    second = router.invoke(turn("a pizza please", catalog=catalog))
+    assert encoder.encoded - before == 1  # the new query once; the shortlisted tasks' vectors are cached
+    alone = EmbeddingRouter(encoder=encoder, closing_phrases=())  # same vocabulary, so the same vectors
+    assert [(d.event, d.task) for d in (first, second)] == [
+        (d.event, d.task) for d in (alone.invoke(turn(t, catalog=catalog)) for t in ("book a taxi", "a pizza please"))
+    ]

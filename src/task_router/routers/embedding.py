@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
@@ -29,6 +30,7 @@ CLOSING_PHRASES = (
     "No thanks, I don't need anything else.",
 )
 _MAX_CACHED_TEXTS = 50_000
+_RECENT_QUERIES = 8  # query embeddings kept (the same turn asked by a shortlist, then by the router)
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
@@ -113,6 +115,7 @@ class EmbeddingRouter(Router):
         self.context_window, self.context_weight = context_window, context_weight
         self._closing = self.embed(list(closing_phrases)) if closing_phrases else np.zeros((0, 1), np.float32)
         self._vectors: dict[str, np.ndarray] = {}
+        self._recent: OrderedDict[tuple[str, ...], np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
     def embed(self, texts: list[str]) -> np.ndarray:
@@ -144,24 +147,39 @@ class EmbeddingRouter(Router):
 
     def scores(self, routing: RoutingInput) -> tuple[dict[str, float], float]:
         """(best similarity per task name, similarity of the user's message to the closing phrases)."""
-        names, rows, owner = self.task_matrix(routing.catalog)
-        user = routing.last_user_text
-        context = self._context(routing)
-        vectors = self.embed([user, context] if context else [user])
-        query = vectors[0] + self.context_weight * vectors[1] if context else vectors[0]
-        query = query / (np.linalg.norm(query) or 1.0)
-        per_row = rows @ query
-        best = np.full(len(names), -1.0, dtype=np.float32)
-        np.maximum.at(best, owner, per_row)
-        closing = float((self._closing @ vectors[0]).max()) if len(self._closing) else -1.0
-        return dict(zip(names, best.tolist(), strict=True)), closing
+        best, user_vector = self.similarities(routing)
+        closing = float((self._closing @ user_vector).max()) if len(self._closing) else -1.0
+        return best, closing
 
-    def _context(self, routing: RoutingInput) -> str:
-        if self.context_window == 0:
-            return ""
-        before = routing.messages[:-1][-self.context_window :]
-        kept = [message_text(m) for m in before if isinstance(m, HumanMessage | AIMessage)]
-        return clip(" ".join(kept), 1000)
+    def similarities(
+        self, routing: RoutingInput, *, window: int | None = None, weight: float | None = None
+    ) -> tuple[dict[str, float], np.ndarray]:
+        """(best cosine similarity of each task to the query, the user message's vector). The query is the latest
+        user message mixed with the ``window`` messages before it at ``weight`` (default: this router's own)."""
+        window = self.context_window if window is None else window
+        weight = self.context_weight if weight is None else weight
+        names, rows, owner = self.task_matrix(routing.catalog)
+        context = _context(routing, window)
+        texts = (routing.last_user_text, context) if context else (routing.last_user_text,)
+        vectors = self._embed_query(texts)
+        query = vectors[0] + weight * vectors[1] if context else vectors[0]
+        query = query / (np.linalg.norm(query) or 1.0)
+        best = np.full(len(names), -1.0, dtype=np.float32)
+        np.maximum.at(best, owner, rows @ query)
+        return dict(zip(names, best.tolist(), strict=True)), vectors[0]
+
+    def _embed_query(self, texts: tuple[str, ...]) -> np.ndarray:
+        """Embed a turn's query texts, remembering the last few: a shortlist in front of this router asks for the
+        same turn first (one MiniLM pass instead of two)."""
+        with self._lock:
+            hit = self._recent.get(texts)
+        if hit is None:
+            hit = self.embed(list(texts))
+            with self._lock:
+                self._recent[texts] = hit
+                while len(self._recent) > _RECENT_QUERIES:
+                    self._recent.popitem(last=False)
+        return hit
 
     def predict(self, routing: RoutingInput, config: RunnableConfig) -> Prediction:
         scores, closing = self.scores(routing)
@@ -179,6 +197,14 @@ class EmbeddingRouter(Router):
         if best != active and s_best >= self.threshold and s_best - scores[active] >= self.margin:
             return Prediction(best, confidence=_unit(s_best), rationale=summary)
         return Prediction(active, confidence=_unit(scores[active]), rationale=summary)
+
+
+def _context(routing: RoutingInput, window: int) -> str:
+    """The ``window`` chat messages before the user's latest one, as one clipped text ("" for window 0)."""
+    if window == 0:
+        return ""
+    kept = [message_text(m) for m in routing.messages[:-1][-window:] if isinstance(m, HumanMessage | AIMessage)]
+    return clip(" ".join(kept), 1000)
 
 
 def _unit(value: float) -> float:
