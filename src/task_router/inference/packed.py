@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Sequence
 from typing import Any
 
@@ -9,6 +11,17 @@ import torch
 from transformers import DynamicCache
 
 from task_router.inference.trie import TokenTrie
+
+
+@functools.cache
+def _cache_argument(model_class: type) -> str:
+    # transformers 5.24 renamed the forward's ``past_key_values`` to ``cache`` (the old name warns, then goes in 5.40)
+    return "cache" if "cache" in inspect.signature(model_class.forward).parameters else "past_key_values"
+
+
+def with_cache(model: Any, cache: DynamicCache) -> dict[str, DynamicCache]:
+    """The keyword that hands ``cache`` to ``model``'s forward, under the name its transformers version uses."""
+    return {_cache_argument(type(model)): cache}
 
 
 def cache_length(cache: DynamicCache | None) -> int:
@@ -58,7 +71,7 @@ def extend_and_score(model: Any, cache: DynamicCache, new_ids: Sequence[int], tr
         input_ids=input_ids,
         position_ids=torch.tensor([positions], dtype=torch.long),
         attention_mask=packed_mask(past, n_new, trie, model.dtype),
-        past_key_values=cache,
+        **with_cache(model, cache),
         use_cache=True,
         logits_to_keep=torch.tensor(keep, dtype=torch.long),
     )
@@ -79,7 +92,7 @@ def prefill(model: Any, ids: Sequence[int], cache: DynamicCache | None = None) -
         model(
             input_ids=torch.tensor([list(ids)], dtype=torch.long),
             position_ids=torch.arange(past, past + len(ids))[None],
-            past_key_values=cache,
+            **with_cache(model, cache),
             use_cache=True,
             logits_to_keep=1,
         )
