@@ -23,7 +23,7 @@ def _router() -> Scripted:
 
 @pytest.fixture(autouse=True)
 def scripted(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("task_router.cli.chat.build_router", lambda kind, model, base_url=None: _router())
+    monkeypatch.setattr("task_router.cli.chat.build_router", lambda kind, model, base_url=None, **options: _router())
     replies = GenericFakeChatModel(messages=iter([AIMessage(f"reply {i}") for i in range(20)]))
     monkeypatch.setattr("task_router.graph.load_chat_model", lambda model, **kw: replies)
     monkeypatch.setenv("COLUMNS", "200")

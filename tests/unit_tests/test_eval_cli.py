@@ -91,6 +91,10 @@ def test_errors_name_the_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         monkeypatch.delenv(name, raising=False)
     result = runner.invoke(app, ["eval", "--dataset", str(FIXTURE), "--langsmith"])
     assert result.exit_code != 0 and "LANGSMITH_API_KEY" in result.output
+    conversation = tmp_path / "conv.json"
+    conversation.write_text('[{"role": "user", "content": "hi"}]')
+    result = runner.invoke(app, ["route", "--conversation", str(conversation), "--router", "scoring", "--rerank", "x"])
+    assert result.exit_code != 0 and "use it with --router embedding" in result.output
 
 
 def test_compare_markdown_prints_results_rows(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from task_router.cli import app
-from task_router.cli.options import BaseUrlOpt, CatalogOpt, ModelOpt, RouterOpt, build_router, load_catalog
+from task_router.cli.options import BaseUrlOpt, CatalogOpt, ModelOpt, RerankOpt, RouterOpt, build_router, load_catalog
 
 _EVENT_STYLE = {"START": "green", "CONTINUE": "blue", "SWITCH": "magenta", "END": "yellow", "NONE": "red"}
 
@@ -41,6 +41,7 @@ def chat(
         ),
     ] = None,
     base_url: BaseUrlOpt = None,
+    rerank: RerankOpt = None,
 ) -> None:
     """Chat with the assistant. Commands: /tasks, /quit. Threads persist in SQLite: resume with --thread."""
     from task_router.graph import create_router_graph
@@ -50,7 +51,7 @@ def chat(
 
     console = Console()
     tasks = load_catalog(catalog)
-    decider = build_router(router, model, base_url)
+    decider = build_router(router, model, base_url, rerank=rerank)
     chat_model = load_chat_model(model, base_url=base_url) if base_url else model
     graph = create_router_graph(tasks, router=decider, model=chat_model).compile(checkpointer=sqlite_checkpointer(db))
     thread_id = thread or uuid.uuid4().hex[:8]

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from task_router.cli import app
-from task_router.cli.options import BaseUrlOpt, ModelOpt, RouterOpt, build_router
+from task_router.cli.options import BaseUrlOpt, ModelOpt, RerankOpt, RouterOpt, build_router
 
 
 @app.command("eval")
@@ -43,6 +43,7 @@ def eval_command(
         int | None,
         typer.Option("--shortlist", min=1, help="Show the router only the K tasks most similar to the conversation."),
     ] = None,
+    rerank: RerankOpt = None,
     compare: Annotated[
         bool, typer.Option("--compare", help="Print the runs in the given folders side by side, evaluate nothing.")
     ] = False,
@@ -91,7 +92,8 @@ def eval_command(
         records = load_dataset(dataset, limit=limit)
     except DatasetError as exc:
         raise typer.BadParameter(str(exc), param_hint="--dataset") from None
-    decider = build_router(router, model, base_url, **({"shortlist": shortlist} if shortlist else {}))
+    options = {"shortlist": shortlist, "rerank": rerank}
+    decider = build_router(router, model, base_url, **{key: value for key, value in options.items() if value})
     out_dir = out or Path("eval_runs") / _slug(f"{dataset.name.split('.')[0]}-{decider.kind}-{decider.model_label}")
     run = evaluate_router(
         records,

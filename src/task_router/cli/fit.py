@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from task_router.cli import app
-from task_router.cli.options import BaseUrlOpt, ModelOpt, RouterOpt, build_router
+from task_router.cli.options import BaseUrlOpt, ModelOpt, RerankOpt, RouterOpt, build_router
 
 
 @app.command("fit")
@@ -32,6 +32,7 @@ def fit_command(
     shortlist: Annotated[
         int | None, typer.Option("--shortlist", "-k", min=1, help="Route over the top-k tasks (saved with them).")
     ] = None,
+    rerank: RerankOpt = None,
     cheap: Annotated[str, typer.Option("--cheap", help="Cascade: cheap stage (embedding, scoring).")] = "embedding",
     strong: Annotated[str | None, typer.Option("--strong", help="Cascade: strong stage kind over --model.")] = None,
     min_in_scope_accuracy: Annotated[
@@ -67,9 +68,11 @@ def fit_command(
     console = Console()
     kind = router or "embedding"
     if kind == "cascade":
+        if rerank is not None:
+            raise typer.BadParameter("--rerank goes with --router embedding, not cascade", param_hint="--rerank")
         fitted, report = _fit_cascade(dev, model, cheap, strong, shortlist, base_url, max_escalation, escalation_cost)
     else:
-        fitted, report = _fit_none(dev, kind, model, shortlist, base_url, min_in_scope_accuracy)
+        fitted, report = _fit_none(dev, kind, model, shortlist, base_url, min_in_scope_accuracy, rerank)
     thresholds = Thresholds(
         dataset=str(dataset), fitted_on=records or ":", shortlist=shortlist, metrics=report["summary"], **fitted
     )
@@ -84,12 +87,18 @@ def fit_command(
 
 
 def _fit_none(
-    dev: list[Any], kind: str, model: str, shortlist: int | None, base_url: str | None, target: float | None
+    dev: list[Any],
+    kind: str,
+    model: str,
+    shortlist: int | None,
+    base_url: str | None,
+    target: float | None,
+    rerank: str | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     from task_router.calibration import abstention_curve, choose_none_threshold, turns_from_predictions
 
     options: dict[str, Any] = {"threshold": -1.0} if kind == "embedding" else {}  # fit replaces its own threshold
-    decider = build_router(kind, model, base_url, shortlist=shortlist, **options)
+    decider = build_router(kind, model, base_url, shortlist=shortlist, rerank=rerank, **options)
     turns = turns_from_predictions(_replay(dev, decider))
     none, point = choose_none_threshold(turns, min_in_scope_accuracy=target)
     report = {"turns": turns, "curve": abstention_curve(turns), "chosen": none, "summary": point}

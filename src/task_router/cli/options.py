@@ -19,6 +19,13 @@ RouterOpt = Annotated[
 CatalogOpt = Annotated[
     Path | None, typer.Option("--catalog", "-c", help="Task catalogue, YAML or JSON (default: the demo catalogue).")
 ]
+RerankOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--rerank",
+        help="Embedding router: re-rank its best few tasks with this local model's likelihoods (e.g. embedded).",
+    ),
+]
 BaseUrlOpt = Annotated[
     str | None, typer.Option("--base-url", help="Base URL of an OpenAI-compatible server (else OPENAI_BASE_URL).")
 ]
@@ -54,13 +61,23 @@ def load_conversation(path: Path) -> tuple[list[dict[str, Any]], str | None]:
     return data, active
 
 
-def build_router(kind: str | None, model: str, base_url: str | None = None, **options: Any) -> Any:
+def build_router(
+    kind: str | None, model: str, base_url: str | None = None, *, rerank: str | None = None, **options: Any
+) -> Any:
     from task_router.models import load_chat_model
     from task_router.routers import default_router_kind, make_router
 
     kind = kind or default_router_kind(model)
+    if rerank is not None and kind != "embedding":
+        raise typer.BadParameter(
+            f"--rerank re-ranks the embedding router's tasks: use it with --router embedding, not {kind!r}",
+            param_hint="--rerank",
+        )
     if kind == "embedding":
-        return make_router(kind, model=None, **options)
+        try:
+            return make_router(kind, model=None, **options, **({"rerank": rerank} if rerank else {}))
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--rerank") from None
     chat_model: Any = model
     if base_url and model.startswith("openai:"):
         chat_model = load_chat_model(model, base_url=base_url)

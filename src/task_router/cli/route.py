@@ -12,6 +12,7 @@ from task_router.cli.options import (
     BaseUrlOpt,
     CatalogOpt,
     ModelOpt,
+    RerankOpt,
     RouterOpt,
     build_router,
     load_catalog,
@@ -29,13 +30,14 @@ def route(
     model: ModelOpt = "embedded",
     router: RouterOpt = None,
     base_url: BaseUrlOpt = None,
+    rerank: RerankOpt = None,
 ) -> None:
     """Route the latest user turn of a conversation and print the decision as JSON."""
     tasks = load_catalog(catalog)
     messages, active = load_conversation(conversation)
     if active is not None and active not in tasks:
         raise typer.BadParameter(f"active_task {active!r} is not in the catalogue ({tasks.names})")
-    decider = build_router(router, model, base_url)
+    decider = build_router(router, model, base_url, rerank=rerank)
     try:
         decision = decider.invoke({"messages": messages, "active_task": active, "catalog": tasks})
     except ValueError as exc:

