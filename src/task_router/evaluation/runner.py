@@ -51,6 +51,8 @@ def evaluate_router(
         predictions, _ = evaluate_turns(records, router, upload=True, dataset_name=f"task-router {Path(dataset).name}")
     else:
         predictions = replay(records, router, state=state, progress=progress)
+    decider = router.router if isinstance(router, Shortlist) else router
+    reranker = getattr(decider, "reranker", None)
     metrics = build_metrics(
         [p.result for p in predictions],
         dataset=dataset,
@@ -59,6 +61,7 @@ def evaluate_router(
         n_conversations=len(records),
         state=state,
         shortlist=router.k if isinstance(router, Shortlist) else None,
+        rerank=reranker.model_label if reranker is not None else None,
     )
     files = write_run(out_dir, metrics, [p.to_dict() for p in predictions]) if out_dir is not None else []
     return EvalRun(metrics, predictions, files)
