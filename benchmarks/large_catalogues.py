@@ -93,32 +93,47 @@ def fit_clinc(out: Path) -> dict:
 
 
 def latency_150(out: Path, k: int, n: int = 200, n_llm: int = 30, model: str = "embedded") -> dict:
-    """Decision latency on the 150-task catalogue: the embedding router with and without the shortlist, and the
+    """Decision latency on the 150-task catalogue: the embedding router with and without the shortlist, with the
+    shortlist and the local reranker (its task blocks prefilled first, as a server would at start-up), and the
     local `scoring` router over the shortlist (first ``n_llm`` records: each single turn brings a new top-k
     sub-catalogue, whose prompt prefix and calibration prior are built for that decision)."""
     records = load_dataset(BENCH / "clinc_dev.jsonl.gz")[:n]
     catalog = records[0].catalog()
     result = {}
-    setups = (("embedding", None, records), ("embedding", k, records), ("scoring", k, records[:n_llm]))
-    for kind, shortlist, part in setups:
-        router = make_router(kind, model=None if kind == "embedding" else model, shortlist=shortlist)
+    setups = (
+        ("embedding", None, records, {}),
+        ("embedding", k, records, {}),
+        ("embedding", k, records, {"rerank": model}),
+        ("scoring", k, records[:n_llm], {}),
+    )
+    for kind, shortlist, part, options in setups:
+        router = make_router(kind, model=None if kind == "embedding" else model, shortlist=shortlist, **options)
+        if options:
+            router.router.reranker.warm(catalog)
         router.invoke({"messages": ["warm up"], "catalog": catalog})
         times = [router.invoke({"messages": r.messages_until(0), "catalog": catalog}).latency_ms for r in part]
-        key = f"{kind} shortlist={shortlist}"
+        key = f"{kind} shortlist={shortlist}" + "".join(f" {name}={value}" for name, value in options.items())
         result[key] = {"p50": float(np.median(times)), "p95": float(np.percentile(times, 95)), "n": len(times)}
         print("latency", key, result[key], flush=True)
     (out / "latency_150.json").write_text(json.dumps(result, indent=2))
     return result
 
 
-def cascade(out: Path, n_records: int, k: int, strong_kind: str = "scoring", model: str = "embedded") -> dict:
-    """Cascade (embedding -> local scoring over the shortlist) vs always-cheap and always-strong, one run.
+def cascade(
+    out: Path, n_records: int, k: int, strong_kind: str = "scoring", model: str = "embedded", rerank: bool = False
+) -> dict:
+    """Cascade (embedding -> local scoring over the shortlist, or with ``rerank`` -> the embedding router re-ranked
+    by ``model``) vs always-cheap and always-strong, one run.
 
     Thresholds fitted on clinc_dev[0::2][:n], reported on clinc_dev[1::2][:n] (gold state, single turns)."""
     records = load_dataset(BENCH / "clinc_dev.jsonl.gz")
     fit_part, test_part = records[0::2][:n_records], records[1::2][:n_records]
     cheap = make_router("embedding", model=None, threshold=-1.0, shortlist=k)
-    strong = make_router(strong_kind, model=model, shortlist=k)
+    if rerank:
+        strong_kind = "embedding+rerank"
+        strong = make_router("embedding", model=None, rerank=model, shortlist=k)
+    else:
+        strong = make_router(strong_kind, model=model, shortlist=k)
     parts = {}
     for tag, part in (("fit", fit_part), ("test", test_part)):
         t0 = time.perf_counter()
@@ -163,6 +178,7 @@ def cascade(out: Path, n_records: int, k: int, strong_kind: str = "scoring", mod
     }
     print(json.dumps(result, indent=2), flush=True)
     tag = "" if model == "embedded" else "_" + "".join(c if c.isalnum() else "-" for c in model)
+    tag += "_rerank" if rerank else ""
     (out / f"cascade_clinc{tag}.json").write_text(json.dumps(result, indent=2))
     return result
 
@@ -174,6 +190,7 @@ def main() -> None:
     parser.add_argument("--cascade-records", type=int, default=60)
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--strong-model", default="embedded", help="model of the cascade's strong `scoring` stage")
+    parser.add_argument("--strong-rerank", action="store_true", help="strong stage: embedding re-ranked by the model")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     steps = args.steps.split(",")
@@ -188,7 +205,7 @@ def main() -> None:
     if "latency" in steps:
         latency_150(args.out, args.k)
     if "cascade" in steps:
-        cascade(args.out, args.cascade_records, args.k, model=args.strong_model)
+        cascade(args.out, args.cascade_records, args.k, model=args.strong_model, rerank=args.strong_rerank)
 
 
 if __name__ == "__main__":
