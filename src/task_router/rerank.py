@@ -71,7 +71,9 @@ class Reranker:
             raise ValueError(f"the reranker orders at least 2 tasks (got k={k}); use no reranker for the top 1")
         if weight < 0 or max_request_chars < 1 or max_blocks < k:
             raise ValueError("weight must be >= 0, max_request_chars >= 1 and max_blocks >= k")
-        self.local, self.model_label = resolve_local_model(model)
+        self.local, self.model_label = resolve_local_model(
+            model, user="the reranker", otherwise="no reranker (the embedding router alone)"
+        )
         self.k, self.weight = k, weight
         self.max_request_chars, self.max_blocks = max_request_chars, max_blocks
         self.prompt = load_rerank_prompt(prompt)

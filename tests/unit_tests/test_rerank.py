@@ -97,5 +97,5 @@ def test_embedding_router_with_a_reranker_decides_over_reranked_scores(reranker)
 def test_bad_settings_name_the_fix():
     with pytest.raises(ValueError, match="at least 2 tasks"):
         Reranker(tiny_local_model(), k=1)
-    with pytest.raises(ValueError, match="local transformers model"):
+    with pytest.raises(ValueError, match="the reranker needs a local transformers model"):
         Reranker("openai:gpt-4o-mini")

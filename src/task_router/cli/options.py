@@ -74,9 +74,11 @@ def build_router(
             param_hint="--rerank",
         )
     if kind == "embedding":
+        if rerank is None:
+            return make_router(kind, model=None, **options)
         try:
-            return make_router(kind, model=None, **options, **({"rerank": rerank} if rerank else {}))
-        except ValueError as exc:
+            return make_router(kind, model=None, rerank=rerank, **options)
+        except ValueError as exc:  # e.g. an API model given as the reranker
             raise typer.BadParameter(str(exc), param_hint="--rerank") from None
     chat_model: Any = model
     if base_url and model.startswith("openai:"):

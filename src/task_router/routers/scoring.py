@@ -21,22 +21,28 @@ from task_router.routers.render import RoutingInput, coerce_input
 Normalization = Literal["sum", "mean"]
 
 
-def resolve_local_model(model: ModelSpec | LocalModel) -> tuple[LocalModel, str]:
-    """The transformers model behind a spec / chat model, or a ValueError that says what to use instead."""
+def resolve_local_model(
+    model: ModelSpec | LocalModel,
+    *,
+    user: str = "the scoring router",
+    otherwise: str = "router kind 'structured' for API models",
+) -> tuple[LocalModel, str]:
+    """The transformers model behind a spec / chat model, or a ValueError that says what to use instead (``user``
+    needs the likelihoods; ``otherwise`` is the way out for models that give none)."""
     if isinstance(model, LocalModel):
         return model, model.name
     label = model_name(model)
     if isinstance(model, str) and not (model == "embedded" or model.startswith(("hf:", "qlora:"))):
         raise ValueError(
-            f"the scoring router needs a local transformers model to read likelihoods, not {model!r}: use "
-            "model='embedded', 'hf:<dir>' or 'qlora:<adapter dir>', or router kind 'structured' for API models"
+            f"{user} needs a local transformers model to read likelihoods, not {model!r}: use "
+            f"model='embedded', 'hf:<dir>' or 'qlora:<adapter dir>', or {otherwise}"
         )
     local = local_model_of(load_chat_model(model))
     if local is None:
         raise ValueError(
-            f"the scoring router cannot read likelihoods from {label!r} ({type(model).__name__}): give a local "
+            f"{user} cannot read likelihoods from {label!r} ({type(model).__name__}): give a local "
             "model ('embedded', 'hf:<dir>', 'qlora:<dir>' or a ChatHuggingFace over a transformers pipeline), or "
-            "use router kind 'structured'"
+            f"use {otherwise}"
         )
     return local, label
 
