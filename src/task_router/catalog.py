@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 NONE_LABEL = "NONE"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 MAX_DESCRIPTION_CHARS = 2000
 T = TypeVar("T")
 
@@ -83,6 +84,12 @@ class Task(BaseModel):
     @property
     def title(self) -> str:
         return self.display_name or self.name.replace("_", " ").replace(".", " ").strip().capitalize()
+
+
+def readable_name(task: Task) -> str:
+    """The task's display name, else its name split into words ("Restaurants_1.ReserveRestaurant" ->
+    "Restaurants 1 Reserve Restaurant"): what the embedding router and the reranker read."""
+    return task.display_name or _CAMEL.sub(" ", task.name).replace("_", " ").replace(".", " ")
 
 
 class TaskCatalog:

@@ -15,27 +15,15 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from functools import cache
 from typing import Any
 
-import yaml
-
-from task_router.catalog import Task, TaskCatalog
+from task_router.catalog import Task, TaskCatalog, readable_name
 from task_router.models import ModelSpec
 from task_router.models.local import LocalModel
-from task_router.resources import read_prompt
+from task_router.routers.prompting import load_prompt
 from task_router.routers.render import clip
 
 PROMPT_KEYS = ("task", "example", "request_prefix", "request")
-
-
-@cache
-def load_rerank_prompt(filename: str = "rerank.yaml") -> dict[str, str]:
-    data = yaml.safe_load(read_prompt(filename))
-    missing = [key for key in PROMPT_KEYS if not isinstance(data, dict) or key not in data]
-    if missing:
-        raise ValueError(f"prompt file {filename} lacks the section(s) {missing}: see prompts/rerank.yaml")
-    return {key: str(data[key]) for key in PROMPT_KEYS}
 
 
 class Reranker:
@@ -76,13 +64,11 @@ class Reranker:
         )
         self.k, self.weight = k, weight
         self.max_request_chars, self.max_blocks = max_request_chars, max_blocks
-        self.prompt = load_rerank_prompt(prompt)
+        self.prompt = load_prompt(prompt, required=PROMPT_KEYS)
         self._blocks: OrderedDict[str, Any] = OrderedDict()
         self._lock = threading.Lock()
 
     def block_text(self, task: Task) -> str:
-        from task_router.routers.embedding import readable_name
-
         p = self.prompt
         head = p["task"].format(name=readable_name(task), description=clip(task.description, 1000))
         examples = "".join(p["example"].format(text=clip(e, 300)) for e in task.examples[:8])

@@ -4,7 +4,6 @@ local LM re-ranks its best few tasks (:mod:`task_router.rerank`)."""
 from __future__ import annotations
 
 import importlib.util
-import re
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -16,7 +15,7 @@ import numpy as np
 from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 
-from task_router.catalog import Task, TaskCatalog
+from task_router.catalog import Task, TaskCatalog, readable_name
 from task_router.models import ModelSpec
 from task_router.rerank import Reranker
 from task_router.routers.base import Prediction, Router
@@ -34,7 +33,6 @@ CLOSING_PHRASES = (
 )
 _MAX_CACHED_TEXTS = 50_000
 _RECENT_QUERIES = 8  # query embeddings kept (the same turn asked by a shortlist, then by the router)
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
 @cache
@@ -56,12 +54,6 @@ def load_sentence_model(path: str | None = None) -> Any:
     if not Path(path).is_dir():
         raise FileNotFoundError(f"embedding model folder {path} does not exist: pass a sentence-transformers folder")
     return SentenceTransformer(path, device="cpu")
-
-
-def readable_name(task: Task) -> str:
-    """The task's display name, else its name split into words ("Restaurants_1.ReserveRestaurant" ->
-    "Restaurants 1 Reserve Restaurant")."""
-    return task.display_name or _CAMEL.sub(" ", task.name).replace("_", " ").replace(".", " ")
 
 
 def task_texts(task: Task, max_examples: int = 8) -> list[str]:

@@ -13,12 +13,14 @@ from task_router.routers.render import DEFAULT_WINDOW, RoutingInput, render_cata
 
 
 @cache
-def load_prompt(name: str) -> dict[str, str]:
-    """Sections of a prompt file under prompts/ (``name`` with or without ``.yaml``)."""
+def load_prompt(name: str, required: tuple[str, ...] = ("system",)) -> dict[str, str]:
+    """Sections of a prompt file under prompts/ (``name`` with or without ``.yaml``); ``required`` must be there."""
     filename = name if name.endswith((".yaml", ".yml")) else f"{name}.yaml"
     data = yaml.safe_load(read_prompt(filename))
-    if not isinstance(data, dict) or "system" not in data:
-        raise ValueError(f"prompt file {filename} must be a YAML mapping with at least a 'system' section")
+    missing = [key for key in required if not isinstance(data, dict) or key not in data]
+    if missing:
+        shown = ", ".join(repr(key) for key in missing)
+        raise ValueError(f"prompt file {filename} must be a YAML mapping with the section(s) {shown}")
     return {key: str(value) for key, value in data.items()}
 
 
