@@ -39,6 +39,16 @@ def task_accuracy(outputs: list[dict[str, Any]], reference_outputs: list[dict[st
     }
 
 
+def service_splits(outputs: list[dict[str, Any]], reference_outputs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Task accuracy and START / SWITCH / END F1 on turns of services seen in training and of unseen ones
+    (keys like ``unseen_task_accuracy``), where the examples carry a ``split`` (SGD); nothing otherwise."""
+    results = []
+    for name, figures in metrics.split_metrics(_turns(outputs, reference_outputs)).items():
+        results.append({"key": f"{name}_task_accuracy", "score": figures["task_accuracy"]})
+        results += [{"key": f"{name}_{e}_f1", "score": figures["events"][e]["f1"]} for e in ("START", "SWITCH", "END")]
+    return {"results": results}
+
+
 def none_detection(outputs: list[dict[str, Any]], reference_outputs: list[dict[str, Any]]) -> dict[str, Any]:
     return {"results": _prf_results("none", metrics.none_detection(_turns(outputs, reference_outputs)))}
 
@@ -58,4 +68,12 @@ def invalid_format(outputs: list[dict[str, Any]], reference_outputs: list[dict[s
     return {"key": "invalid_format", "score": metrics.invalid_format(_turns(outputs, reference_outputs))}
 
 
-SUMMARY_EVALUATORS = (event_prf, task_accuracy, none_detection, confusion_matrices, latency, invalid_format)
+SUMMARY_EVALUATORS = (
+    event_prf,
+    task_accuracy,
+    service_splits,
+    none_detection,
+    confusion_matrices,
+    latency,
+    invalid_format,
+)

@@ -49,6 +49,8 @@ class ConversationRecord(BaseModel):
     id: str
     source: str = ""
     split: str = ""
+    services: list[str] = []  # SGD: the services the conversation uses
+    unseen_services: list[str] = []  # SGD dev/test: those of its services absent from the training split
     tasks: list[dict[str, Any]]
     turns: list[Turn]
     labels: list[Label]
@@ -76,6 +78,17 @@ class ConversationRecord(BaseModel):
     def messages_until(self, turn_index: int) -> list[dict[str, str]]:
         """The conversation the router sees at a user turn: every turn up to and including it."""
         return [{"role": turn.role, "content": turn.text} for turn in self.turns[: turn_index + 1]]
+
+    def service_split(self, task: str) -> str | None:
+        """``"seen"`` or ``"unseen"``: whether ``task``'s service was in the training split (SGD records carry
+        ``services`` / ``unseen_services``; a task is ``<Service>.<Intent>``); None for records without them.
+        A label without a task (NONE) takes the conversation's: unseen if any of its services is."""
+        if not self.services:
+            return None
+        service = task.split(".", 1)[0]
+        if service not in self.services:
+            return "unseen" if self.unseen_services else "seen"
+        return "unseen" if service in self.unseen_services else "seen"
 
     def gold_active_tasks(self) -> list[str | None]:
         """The gold active task before each labelled turn: the previous label's task unless it ended or was NONE."""

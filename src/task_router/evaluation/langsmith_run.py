@@ -58,6 +58,7 @@ def to_examples(
     examples = []
     for record in records:
         for label, active in zip(record.labels, record.gold_active_tasks(), strict=True):
+            split = record.service_split(label.task)
             examples.append(
                 Example(
                     id=example_id(dataset_name, record.id, label.turn_index),
@@ -68,7 +69,7 @@ def to_examples(
                         "catalog": record.tasks,
                         "active_task": active,
                     },
-                    outputs={"event": label.event, "task": label.task},
+                    outputs={"event": label.event, "task": label.task, **({"split": split} if split else {})},
                     metadata={"conversation_id": record.id, "turn_index": label.turn_index, "source": record.source},
                 )
             )
@@ -197,4 +198,5 @@ def _prediction(example: Example, outputs: dict[str, Any]) -> TurnPrediction:
         fallback=outputs.get("fallback"),
         raw_output=str(outputs.get("raw_output", "")),
         stage=outputs.get("stage"),
+        split=turn.split,
     )

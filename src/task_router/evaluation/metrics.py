@@ -29,6 +29,7 @@ class TurnResult:
     task: str  # a task name or "NONE"
     valid_format: bool = True
     latency_ms: float = 0.0
+    split: str | None = None  # "seen" / "unseen": was the gold task's service in the training data (SGD)
 
     @classmethod
     def from_outputs(cls, outputs: Mapping[str, Any], reference: Mapping[str, Any]) -> TurnResult:
@@ -40,6 +41,7 @@ class TurnResult:
             task=task_label(outputs.get("task")),
             valid_format=bool(outputs.get("valid_format", True)),
             latency_ms=float(outputs.get("latency_ms") or 0.0),
+            split=reference.get("split"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -145,14 +147,42 @@ def confusions(turns: Sequence[TurnResult]) -> dict[str, Any]:
     }
 
 
+def split_metrics(turns: Sequence[TurnResult]) -> dict[str, dict[str, Any]]:
+    """The quality figures of each split of the turns ("seen" / "unseen" services), where turns carry one:
+    generalization to tasks never trained on, next to the same figures on trained ones.
+
+    Example:
+        >>> turns = [TurnResult("START", "a", "START", "a", split="seen"),
+        ...          TurnResult("START", "b", "START", "a", split="unseen")]
+        >>> {name: s["task_accuracy"] for name, s in split_metrics(turns).items()}
+        {'seen': 1.0, 'unseen': 0.0}
+    """
+    names = sorted({t.split for t in turns if t.split is not None})
+    splits: dict[str, dict[str, Any]] = {}
+    for name in names:
+        part = [t for t in turns if t.split == name]
+        splits[name] = {
+            "n_turns": len(part),
+            "task_accuracy": task_accuracy(part),
+            "task_selection_accuracy": task_selection_accuracy(part),
+            "event_accuracy": event_accuracy(part),
+            "events": event_scores(part),
+            "none_detection": none_detection(part),
+        }
+    return splits
+
+
 def compute_metrics(turns: Sequence[TurnResult]) -> dict[str, Any]:
     """Every figure of CONTRACT.md's metrics.json that depends on the turns (not dataset/model/router/counts).
+
+    ``splits`` (seen / unseen services) is present only when the turns carry a split.
 
     Example:
         >>> turns = [TurnResult("START", "recap", "START", "recap"), TurnResult("END", "recap", "CONTINUE", "recap")]
         >>> compute_metrics(turns)["event_accuracy"]
         0.5
     """
+    splits = split_metrics(turns)
     return {
         "task_accuracy": task_accuracy(turns),
         "task_selection_accuracy": task_selection_accuracy(turns),
@@ -162,4 +192,5 @@ def compute_metrics(turns: Sequence[TurnResult]) -> dict[str, Any]:
         "invalid_format": invalid_format(turns),
         "latency_ms": latency(turns),
         "confusion": confusions(turns),
+        **({"splits": splits} if splits else {}),
     }

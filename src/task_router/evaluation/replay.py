@@ -36,10 +36,13 @@ class TurnPrediction:
     fallback: str | None = None
     raw_output: str = ""
     stage: str | None = None
+    split: str | None = None  # seen / unseen service of the gold task (SGD)
 
     @property
     def result(self) -> TurnResult:
-        return TurnResult(self.gold_event, self.gold_task, self.event, self.task, self.valid_format, self.latency_ms)
+        return TurnResult(
+            self.gold_event, self.gold_task, self.event, self.task, self.valid_format, self.latency_ms, self.split
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -107,6 +110,7 @@ def _replay_conversation(
             fallback=decision.fallback,
             raw_output=decision.raw_output,
             stage=decision.stage,
+            split=record.service_split(label.task),
         )
 
 

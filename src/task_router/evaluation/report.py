@@ -101,6 +101,7 @@ def render_report(metrics: dict[str, Any]) -> str:
         _md_table(["figure", "value"], overview),
         "## Events and None detection",
         _md_table(["class", "precision", "recall", "F1", "support"], per_class),
+        *_splits_md(metrics.get("splits")),
         "## Event confusion (rows: gold, columns: predicted)",
         _confusion_md(metrics["confusion"]["events"]),
         "![event confusion](confusion_events.png)",
@@ -110,6 +111,24 @@ def render_report(metrics: dict[str, Any]) -> str:
         "![task confusion](confusion_tasks.png)",
     ]
     return "\n\n".join(sections) + "\n"
+
+
+def _splits_md(splits: dict[str, Any] | None) -> list[str]:
+    """Seen vs unseen services: the same figures on tasks whose service was trained on and on new ones."""
+    if not splits:
+        return []
+    rows = [
+        (
+            name,
+            s["n_turns"],
+            _f(s["task_accuracy"]),
+            _f(s["task_selection_accuracy"]),
+            *(_f(s["events"][e]["f1"]) for e in ("START", "SWITCH", "END")),
+        )
+        for name, s in splits.items()
+    ]
+    header = ["services", "turns", "task accuracy", "selection accuracy", "START F1", "SWITCH F1", "END F1"]
+    return ["## Seen vs unseen services (generalization)", _md_table(header, rows)]
 
 
 def _confusion_md(confusion: dict[str, Any]) -> str:
@@ -129,10 +148,23 @@ SUMMARY_ROWS: tuple[tuple[str, Any], ...] = (
         for event in EVENTS
     ),
     ("None detection F1", lambda m: f"{_f(m['none_detection']['f1'])} (n={m['none_detection']['support']})"),
+    *((f"task acc. {name} services", lambda m, n=name: _split_cell(m, n)) for name in ("seen", "unseen")),
     ("invalid format", lambda m: str(m["invalid_format"])),
     ("latency p50 ms", lambda m: f"{m['latency_ms']['p50']:.1f}"),
     ("latency p95 ms", lambda m: f"{m['latency_ms']['p95']:.1f}"),
 )
+
+
+def _split_cell(metrics: dict[str, Any], name: str) -> str:
+    split = metrics.get("splits", {}).get(name)
+    return f"{_f(split['task_accuracy'])} (n={split['n_turns']})" if split else "n/a"
+
+
+def _splits_cell(metrics: dict[str, Any]) -> str:
+    splits = metrics.get("splits", {})
+    if not splits:
+        return ""
+    return " (" + " / ".join(_f(splits[n]["task_accuracy"]) if n in splits else "n/a" for n in ("seen", "unseen")) + ")"
 
 
 def summary_table(metrics: dict[str, Any]) -> Table:
@@ -155,8 +187,8 @@ def compare_table(runs: Sequence[dict[str, Any]], names: Sequence[str]) -> Table
 
 # -- benchmarks/RESULTS.md ------------------------------------------------------------------------------------
 RESULTS_HEADER = (
-    "| dataset | model | router | state | task acc. | START F1 | SWITCH F1 | END F1 | None F1 | invalid format "
-    "| p50 ms | command |\n|---|---|---|---|---|---|---|---|---|---|---|---|"
+    "| dataset | model | router | state | task acc. (seen / unseen services) | START F1 | SWITCH F1 | END F1 | None F1 "
+    "| invalid format | p50 ms | command |\n|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -185,7 +217,7 @@ def results_row(metrics: dict[str, Any]) -> str:
         metrics["model"],
         router,
         metrics.get("state", "own"),
-        _f(metrics["task_accuracy"]),
+        _f(metrics["task_accuracy"]) + _splits_cell(metrics),
         _f1_cell(events["START"]),
         _f1_cell(events["SWITCH"]),
         _f1_cell(events["END"]),
