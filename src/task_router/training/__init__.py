@@ -1,25 +1,34 @@
-"""Fine-tuning for the scoring router: data (benchmark + synthetic, augmented), review, LoRA/QLoRA training.
+"""Fine-tuning: data (benchmark + synthetic, augmented), review, LoRA/QLoRA training of the scoring router, and
+the trained encoders of the ``learned`` router (:mod:`task_router.learned`).
 
-The heavy parts (torch, peft, transformers) are imported only when training runs.
+Names are imported on first use, so that the pure data parts (augmentation, targets) do not load torch.
 """
 
-from task_router.training.augment import RENAME_STYLES, AugmentConfig, augment_record, augment_records, rename_tasks
-from task_router.training.config import TrainConfig
-from task_router.training.sequences import PackedSequence, TreeCollator, encode_record, encode_records
-from task_router.training.targets import TurnTarget, labels_from_answers, turn_targets
+from __future__ import annotations
 
-__all__ = [
-    "RENAME_STYLES",
-    "AugmentConfig",
-    "PackedSequence",
-    "TrainConfig",
-    "TreeCollator",
-    "TurnTarget",
-    "augment_record",
-    "augment_records",
-    "encode_record",
-    "encode_records",
-    "labels_from_answers",
-    "rename_tasks",
-    "turn_targets",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "RENAME_STYLES": "augment",
+    "AugmentConfig": "augment",
+    "augment_record": "augment",
+    "augment_records": "augment",
+    "rename_tasks": "augment",
+    "TrainConfig": "config",
+    "PackedSequence": "sequences",
+    "TreeCollator": "sequences",
+    "encode_record": "sequences",
+    "encode_records": "sequences",
+    "TurnTarget": "targets",
+    "labels_from_answers": "targets",
+    "turn_targets": "targets",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'task_router.training' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"task_router.training.{module}"), name)

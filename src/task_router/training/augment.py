@@ -30,6 +30,8 @@ class AugmentConfig:
     - ``rename_prob``: chance to rename every task (``RENAME_STYLES``: opaque ids, snake_case, other numbers).
     - ``min_tasks`` / ``max_tasks``: the catalogue is cut to a random size in this range (the conversation's own
       tasks are kept); shorter catalogues also make training sequences shorter.
+    - ``short_description_prob``: chance, per task, to keep only the first sentence of its description (users'
+      catalogues are often terser than the benchmark's, which adds a service description).
 
     Example:
         >>> AugmentConfig(copies=2, drop_gold_prob=0.2).copies
@@ -43,11 +45,12 @@ class AugmentConfig:
     rename_prob: float = 0.3
     min_tasks: int = 5
     max_tasks: int = 30
+    short_description_prob: float = 0.0
 
     def __post_init__(self) -> None:
         if self.copies < 0 or (self.copies == 0 and not self.keep_original):
             raise ValueError("copies must be >= 1 (or 0 with keep_original=True): nothing would be produced")
-        for name in ("drop_gold_prob", "rename_prob"):
+        for name in ("drop_gold_prob", "rename_prob", "short_description_prob"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be a probability between 0 and 1, got {value}")
@@ -93,6 +96,8 @@ def augment_record(
     mapping = rename_tasks(names, rng.choice(RENAME_STYLES), rng) if rng.random() < config.rename_prob else {}
     for task in tasks:
         task["name"] = mapping.get(task["name"], task["name"])
+        if config.short_description_prob and rng.random() < config.short_description_prob:
+            task["description"] = first_sentence(str(task["description"]))
     answers: list[tuple[str | None, bool]] = []
     for target in targets:
         kept = target.predicted is not None and target.predicted not in dropped
@@ -119,6 +124,17 @@ def _resize(
     n_others = max(0, size - (len(tasks) - len(others)))
     chosen = set(rng.sample(others, n_others)) | {i for i, task in enumerate(tasks) if task["name"] in keep}
     return [task for i, task in enumerate(tasks) if i in chosen]
+
+
+def first_sentence(text: str) -> str:
+    """The text up to its first sentence end (the whole text when it has a single sentence).
+
+    Example:
+        >>> first_sentence("Reserve a table. (Service Restaurants_1: find places to eat.)")
+        'Reserve a table.'
+    """
+    match = re.match(r"(.+?[.!?])(\s|$)", text.strip())
+    return match.group(1) if match else text.strip()
 
 
 def rename_tasks(names: Sequence[str], style: str, rng: random.Random) -> dict[str, str]:
@@ -149,3 +165,44 @@ def rename_tasks(names: Sequence[str], style: str, rng: random.Random) -> dict[s
         used.add(new)
         mapping[name] = new
     return mapping
+
+
+def add_example_requests(
+    records: Sequence[ConversationRecord], *, prob: float = 0.5, max_examples: int = 2, seed: int = 0
+) -> list[ConversationRecord]:
+    """Records whose tasks, in a ``prob`` share of the conversations, get up to ``max_examples`` example requests:
+    user turns that start or switch to the same task in *other* conversations of ``records``.
+
+    Catalogues in the wild often list example requests (``Task.examples``), benchmark ones rarely do; this
+    teaches a router to read them when they are there. Anyone can do the same with their own logs.
+
+    Example:
+        >>> recs = parse_records([{"id": f"c{i}", "tasks": [{"name": "a", "description": "Do A."}],
+        ...     "turns": [{"role": "user", "text": f"please do a {i}"}],
+        ...     "labels": [{"turn_index": 0, "task": "a", "event": "START"}]} for i in range(2)])
+        >>> [r.tasks[0]["examples"] for r in add_example_requests(recs, prob=1.0)]
+        [['please do a 1'], ['please do a 0']]
+    """
+    if not 0.0 <= prob <= 1.0 or max_examples < 1:
+        raise ValueError(f"need 0 <= prob <= 1 and max_examples >= 1, got {prob} and {max_examples}")
+    pool: dict[str, list[tuple[str, str]]] = {}
+    for record in records:
+        for label in record.labels:
+            if label.event in ("START", "SWITCH") and label.task != NONE_LABEL:
+                pool.setdefault(label.task, []).append((record.id, record.turns[label.turn_index].text))
+    out = []
+    for record in records:
+        rng = random.Random(f"{seed}:{record.id}:examples")
+        if rng.random() >= prob:
+            out.append(record)
+            continue
+        tasks = []
+        for task in record.tasks:
+            requests = pool.get(str(task["name"]), [])
+            drawn = rng.sample(requests, min(len(requests), max_examples + 3))  # a few spare for own turns
+            others = list(dict.fromkeys(text for owner, text in drawn if owner != record.id))[:max_examples]
+            if others and not task.get("examples"):
+                task = {**task, "examples": others}
+            tasks.append(task)
+        out.append(record.model_copy(update={"tasks": tasks}))
+    return out

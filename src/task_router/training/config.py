@@ -49,6 +49,7 @@ class TrainConfig:
     window: int = 8  # the scoring router's defaults (routers/scoring.py)
     stride: int = 8
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    examples_prob: float = 0.0  # share of conversations whose tasks get example requests from other ones
     seed: int = 0
     save_steps: int = 50
     save_total_limit: int = 2

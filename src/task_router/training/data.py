@@ -8,20 +8,29 @@ from typing import Any
 
 from task_router.evaluation import ConversationRecord, load_dataset
 from task_router.inference import PromptLayout
-from task_router.training.augment import AugmentConfig, augment_records
+from task_router.training.augment import AugmentConfig, add_example_requests, augment_records
 from task_router.training.sequences import PackedSequence, encode_records
 
 
 def load_training_records(
-    paths: Sequence[str], *, limit: int | None = None, augment: AugmentConfig | None = None, seed: int = 0
+    paths: Sequence[str],
+    *,
+    limit: int | None = None,
+    augment: AugmentConfig | None = None,
+    seed: int = 0,
+    examples_prob: float = 0.0,
 ) -> list[ConversationRecord]:
-    """The conversations of every file (``limit`` per file), augmented when ``augment`` is given.
+    """The conversations of every file (``limit`` per file), augmented when ``augment`` is given; in an
+    ``examples_prob`` share of them, tasks get example requests from other conversations
+    (:func:`~task_router.training.augment.add_example_requests`).
 
     Example:
         >>> records = load_training_records(["../shared/benchmarks/sgd_train.jsonl.gz"], limit=100,
         ...                                 augment=AugmentConfig(copies=1))  # doctest: +SKIP
     """
     records = [record for path in paths for record in load_dataset(path, limit=limit)]
+    if examples_prob:
+        records = add_example_requests(records, prob=examples_prob, seed=seed)
     if augment is not None:
         records = list(augment_records(records, augment, seed=seed))
     return records

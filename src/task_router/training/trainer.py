@@ -74,7 +74,7 @@ def train(config: TrainConfig, *, command: str = "", console: Console | None = N
     """
     import torch
     from peft import LoraConfig, get_peft_model
-    from transformers import AutoTokenizer, TrainingArguments, set_seed
+    from transformers import AutoTokenizer, PrinterCallback, TrainingArguments, set_seed
 
     from task_router.inference import PromptLayout
     from task_router.routers.prompting import load_prompt
@@ -94,7 +94,9 @@ def train(config: TrainConfig, *, command: str = "", console: Console | None = N
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     layout = PromptLayout(tokenizer, load_prompt(config.prompt), window=config.window, stride=config.stride)
-    records = load_training_records(config.data, limit=config.limit, augment=config.augment, seed=config.seed)
+    records = load_training_records(
+        config.data, limit=config.limit, augment=config.augment, seed=config.seed, examples_prob=config.examples_prob
+    )
     dataset, stats = build_dataset(layout, records, max_tokens=config.max_tokens)
     console.print(
         f"data: {stats.conversations} conversations -> {stats.sequences} sequences, {stats.decisions} decisions, "
@@ -148,6 +150,7 @@ def train(config: TrainConfig, *, command: str = "", console: Console | None = N
         data_collator=TreeCollator(pad_token_id=int(tokenizer.pad_token_id)),
         callbacks=[RichProgressCallback(console), *([budget] if budget else [])],
     )
+    trainer.remove_callback(PrinterCallback)  # RichProgressCallback prints each logged loss already
     resume = config.resume and any(config.checkpoint_dir.glob("checkpoint-*"))
     if config.resume and not resume:
         console.print(f"[yellow]--resume: no checkpoint in {config.checkpoint_dir}, starting from scratch[/]")
