@@ -13,7 +13,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol
 
 from langchain_core.runnables import RunnableConfig
 
@@ -22,6 +22,13 @@ from task_router.routers.base import Prediction, Router
 from task_router.routers.render import RoutingInput
 
 _SUB_CATALOGS = 256  # distinct sub-catalogues kept (their per-version caches: prompts, schemas, KV prefixes)
+
+
+class TaskRanker(Protocol):
+    """Anything that orders a catalogue's tasks for a turn, best first: :class:`TaskRetriever` (untrained MiniLM),
+    or :class:`~task_router.routers.learned.LearnedRouter` (its trained bi-encoder)."""
+
+    def rank(self, routing: RoutingInput) -> list[str]: ...
 
 
 class TaskRetriever:
@@ -78,6 +85,7 @@ class Shortlist(Router):
         >>> from task_router import TaskCatalog, make_router
         >>> router = make_router("scoring", model="embedded", shortlist=10)  # doctest: +SKIP
         >>> # or: Shortlist(make_router("scoring", model="embedded"), k=10, window=2, pinned=["support"])
+        >>> # or ranked by the trained bi-encoder: Shortlist(..., k=4, retriever=make_router("learned"))
         >>> router.invoke({"messages": [{"role": "user", "content": "what's my routing number"}],
         ...                "catalog": TaskCatalog.demo()})  # doctest: +SKIP
     """
@@ -89,7 +97,7 @@ class Shortlist(Router):
         k: int = 10,
         window: int = 1,
         pinned: Sequence[str] = (),
-        retriever: TaskRetriever | None = None,
+        retriever: TaskRanker | None = None,
         catalog: TaskCatalog | None = None,
     ) -> None:
         if k < 1:

