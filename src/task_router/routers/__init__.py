@@ -18,9 +18,10 @@ ROUTER_KINDS: dict[str, str] = {
     "react": "task_router.routers.react:ReActRouter",
     "scoring": "task_router.routers.scoring:ScoringRouter",
     "embedding": "task_router.routers.embedding:EmbeddingRouter",
+    "learned": "task_router.routers.learned:LearnedRouter",
     "cascade": "task_router.routers.cascade:CascadeRouter",
 }
-_MODEL_FREE = {"embedding"}
+_MODEL_FREE = {"embedding", "learned"}
 
 
 def llm_router_kind(model: ModelSpec | None) -> str:
@@ -37,18 +38,24 @@ def llm_router_kind(model: ModelSpec | None) -> str:
 def default_router_kind(model: ModelSpec | None) -> str:
     """The best kind for a model spec, by measurement (benchmarks/RESULTS.md).
 
-    For the untrained embedded 135M model, the embedding router (MiniLM over task descriptions) routes far better
-    than any kind that reads the 135M model (sgd_dev, 20 conversations: task accuracy 0.68 vs 0.17 for `scoring`),
-    so it is the default there; the chat model still writes the tasks' deliverables. Other local models
+    For the embedded 135M model, the `learned` router (all-MiniLM-L6-v2 + LoRA trained on routing data, shipped in
+    the package) routes best of every local kind (full sgd_dev: task accuracy 0.92 against 0.67 for `embedding`
+    and 0.41 for `scoring` over the LoRA-tuned 135M model), so it is the default there, then `embedding` if the
+    learned model cannot load here; the chat model still writes the tasks' deliverables. Other local models
     (`hf:`, `qlora:`) default to `scoring`, API models to `structured`.
     """
-    if model == "embedded" and _available("embedding"):
-        return "embedding"
+    if model == "embedded":
+        if _available("learned") and importlib.util.find_spec("peft") is not None:
+            return "learned"
+        if _available("embedding"):
+            return "embedding"
     return llm_router_kind(model)
 
 
 def _available(kind: str) -> bool:
     module = ROUTER_KINDS[kind].partition(":")[0]
+    if kind in ("embedding", "learned") and importlib.util.find_spec("sentence_transformers") is None:
+        return False
     return importlib.util.find_spec(module) is not None
 
 

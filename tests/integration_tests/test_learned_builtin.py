@@ -1,0 +1,120 @@
+"""The learned router shipped in the package: loads offline, and routes conversations over a catalogue it never saw
+(tasks that appear in no training file, one of them added while the conversation runs)."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("peft")
+pytest.importorskip("sentence_transformers")
+
+from task_router import Task, TaskCatalog, make_router
+
+HOUSEHOLD = [
+    Task(name="vet_appointment", description="Book an appointment for a pet at the veterinarian."),
+    Task(name="plant_care", description="Give watering and care advice for house plants."),
+    Task(name="translate_text", description="Translate a text into another language."),
+    Task(name="grocery_list", description="Build or update a grocery shopping list."),
+]
+
+
+@pytest.fixture(scope="module")
+def router():
+    return make_router("learned")
+
+
+def _turn(router, catalog, messages, active=None):
+    return router.invoke({"messages": messages, "active_task": active, "catalog": catalog})
+
+
+def test_builtin_model_loads_offline(router) -> None:
+    import os
+    import subprocess
+    import sys
+
+    assert router.kind == "learned" and router.model_label == "learned:builtin"
+    assert router.model.cross_encoder is None  # the shipped model decides with its bi-encoder
+    assert router.model.config.lora_scale == 0.7
+    code = (
+        "from task_router import TaskCatalog, make_router; "
+        "print(make_router('learned', catalog=TaskCatalog.demo()).invoke({'messages': ['recap my call']}).task)"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HTTPS_PROXY": "http://127.0.0.1:9"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "meeting_recap"
+
+
+def test_routes_a_conversation_over_a_catalogue_it_never_saw(router) -> None:
+    catalog = TaskCatalog(HOUSEHOLD)
+    messages = [{"role": "user", "content": "My cat needs a check-up, can you book her in at the vet?"}]
+    start = _turn(router, catalog, messages)
+    assert (start.event, start.task) == ("START", "vet_appointment")
+    messages += [
+        {"role": "assistant", "content": "Sure. Which day suits you?"},
+        {"role": "user", "content": "Next Tuesday morning, around 10."},
+    ]
+    keep = _turn(router, catalog, messages, "vet_appointment")
+    assert (keep.event, keep.task) == ("CONTINUE", "vet_appointment")
+    messages += [
+        {"role": "assistant", "content": "Booked for Tuesday at 10 am."},
+        {"role": "user", "content": "Great. Also, how do I translate 'see you soon' into Spanish?"},
+    ]
+    switch = _turn(router, catalog, messages, "vet_appointment")
+    assert (switch.event, switch.task) == ("SWITCH", "translate_text")
+    messages += [
+        {"role": "assistant", "content": "'Hasta pronto.' Anything else?"},
+        {"role": "user", "content": "No, that's all, thank you!"},
+    ]
+    end = _turn(router, catalog, messages, "translate_text")
+    assert (end.event, end.task) == ("END", "translate_text")
+    assert all(d.valid_format for d in (start, keep, switch, end))
+
+
+def test_a_task_added_at_run_time_is_routed_like_the_others(router) -> None:
+    catalog = TaskCatalog(HOUSEHOLD)
+    messages = [
+        {"role": "user", "content": "Add milk and eggs to my grocery list."},
+        {"role": "assistant", "content": "Added milk and eggs."},
+        {"role": "user", "content": "Now remind ACME politely that invoice 42 is still unpaid."},
+    ]
+    before = _turn(router, catalog, messages, "grocery_list")
+    assert before.task in (*catalog.names, None)
+    catalog.add(Task(name="invoice_reminder", description="Write a polite reminder for an unpaid invoice."))
+    after = _turn(router, catalog, messages, "grocery_list")
+    assert (after.event, after.task) == ("SWITCH", "invoice_reminder")
+
+
+def test_cli_fits_evaluates_and_routes_with_the_learned_router(tmp_path) -> None:
+    import json
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from task_router.calibration import load_thresholds
+    from task_router.cli import app
+
+    fixture = Path(__file__).parents[1] / "fixtures" / "eval_small.jsonl"
+    runner = CliRunner()
+    fitted = runner.invoke(app, ["fit", "-d", str(fixture), "--router", "learned", "--out", str(tmp_path / "t.json")])
+    assert fitted.exit_code == 0, fitted.output
+    thresholds = load_thresholds(tmp_path / "t.json")
+    assert thresholds.router == "learned" and 0.0 <= thresholds.none <= 1.0
+    evaluated = runner.invoke(app, ["eval", "-d", str(fixture), "--router", "learned", "--out", str(tmp_path / "e")])
+    assert evaluated.exit_code == 0, evaluated.output
+    metrics = json.loads((tmp_path / "e" / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["router"] == "learned" and metrics["invalid_format"] == 0
+    conversation = tmp_path / "c.json"
+    conversation.write_text(json.dumps([{"role": "user", "content": "Recap this morning's meeting"}]))
+    routed = runner.invoke(app, ["route", "--conversation", str(conversation)])  # the default router for embedded
+    assert routed.exit_code == 0, routed.output
+    decision = json.loads(routed.output[routed.output.index("{") :])
+    assert decision["router"] == "learned" and (decision["event"], decision["task"]) == ("START", "meeting_recap")
+
+
+def test_a_recap_request_with_its_notes_starts_the_recap(router) -> None:
+    """A request that carries its content ("we decided...") is still a recap request (the embedding router
+    started `prospect_answer` on it)."""
+    text = "Recap this morning meeting: we decided to ship v2 Friday, Bob owns QA."
+    decision = _turn(router, TaskCatalog.demo(), [{"role": "user", "content": text}])
+    assert (decision.event, decision.task) == ("START", "meeting_recap")
