@@ -6,7 +6,7 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -86,19 +86,41 @@ def train_command(
         float, typer.Option("--bi-share", min=0.01, max=1.0, help="learned: share of --max-minutes for stage 1.")
     ] = 0.4,
     bf16: Annotated[bool, typer.Option("--bf16", help="learned: bf16 autocast (CPUs with AVX512-BF16).")] = False,
+    lora_scale: Annotated[
+        float,
+        typer.Option(
+            "--lora-scale", min=0.0, max=1.0, help="learned: share of the LoRA update merged at load (saved with it)."
+        ),
+    ] = 1.0,
 ) -> None:
     """Fine-tune a router on routing data.
 
-    --router learned: LoRA on all-MiniLM-L6-v2, a bi-encoder then a cross-encoder (sentence-transformers
-    trainers), stopped by --max-minutes (default 55). --router scoring: LoRA on a local LLM, loss only on the
-    scoring router's answers, one packed sequence per conversation.
+    --router learned: LoRA on all-MiniLM-L6-v2 with the sentence-transformers trainers, a bi-encoder (and a
+    cross-encoder with --ce-steps), stopped by --max-minutes (default 55). --router scoring: LoRA on a local LLM,
+    loss only on the scoring router's answers, one packed sequence per conversation.
 
     Example: task-router train --router learned --data ../shared/benchmarks/sgd_train.jsonl.gz --out models/learned
     """
     command = shlex.join(["task-router", *sys.argv[1:]])
     if router == "learned":
+        rank = lora_r or 32
         _train_learned(
-            data, out, limit, max_minutes, bi_steps, ce_steps, bi_share, lr, lora_r or 32, seed, threads, bf16, command
+            command,
+            data=[str(p) for p in data],
+            out=str(out),
+            limit=limit,
+            max_minutes=55.0 if max_minutes is None else max_minutes,
+            bi_steps=bi_steps,
+            ce_steps=ce_steps,
+            bi_share=bi_share,
+            bi_learning_rate=lr,
+            ce_learning_rate=lr,
+            lora_r=rank,
+            lora_alpha=2 * rank,
+            seed=seed,
+            threads=threads,
+            bf16=bf16,
+            lora_scale=lora_scale,
         )
         return
     if router != "scoring":
@@ -144,41 +166,13 @@ def train_command(
         raise typer.BadParameter(str(exc)) from None
 
 
-def _train_learned(
-    data: list[Path],
-    out: Path,
-    limit: int | None,
-    max_minutes: float | None,
-    bi_steps: int,
-    ce_steps: int,
-    bi_share: float,
-    lr: float,
-    lora_r: int,
-    seed: int,
-    threads: int | None,
-    bf16: bool,
-    command: str,
-) -> None:
+def _train_learned(command: str, **fields: Any) -> None:
+    """Validate a learned-router training config and run it; a bad value becomes a one-line usage error."""
     from task_router.learned.config import LearnedTrainConfig
     from task_router.learned.train import train_learned
 
     try:
-        config = LearnedTrainConfig(
-            data=[str(p) for p in data],
-            out=str(out),
-            limit=limit,
-            max_minutes=55.0 if max_minutes is None else max_minutes,
-            bi_steps=bi_steps,
-            ce_steps=ce_steps,
-            bi_share=bi_share,
-            bi_learning_rate=lr,
-            ce_learning_rate=lr,
-            lora_r=lora_r,
-            lora_alpha=2 * lora_r,
-            seed=seed,
-            threads=threads,
-            bf16=bf16,
-        )
+        config = LearnedTrainConfig(**fields)
         train_learned(config, command=command, console=Console())
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None

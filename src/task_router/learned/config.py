@@ -112,6 +112,7 @@ class LearnedTrainConfig:
     lora_r: int = 32
     lora_alpha: int = 64
     lora_dropout: float = 0.05
+    lora_scale: float = 1.0  # written to learned.json: the share of the LoRA update merged at load (WiSE-FT)
     max_seq_length: int = 128
     ce_max_length: int = 192
     augment: AugmentConfig = field(default_factory=default_augment)

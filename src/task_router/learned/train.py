@@ -91,7 +91,7 @@ def train_learned(
         stages["cross_encoder"] = ce_stats
     else:
         shutil.rmtree(out / CROSS_ENCODER_DIR, ignore_errors=True)  # an earlier run's, which this model did not train
-    LearnedConfig(window=config.window, shortlist=config.shortlist).write(out)
+    LearnedConfig(window=config.window, shortlist=config.shortlist, lora_scale=config.lora_scale).write(out)
 
     usage = resource.getrusage(resource.RUSAGE_SELF)
     meta = {
