@@ -100,6 +100,9 @@ def test_cli_fits_evaluates_and_routes_with_the_learned_router(tmp_path) -> None
     assert fitted.exit_code == 0, fitted.output
     thresholds = load_thresholds(tmp_path / "t.json")
     assert thresholds.router == "learned" and 0.0 <= thresholds.none <= 1.0
+    abstaining = make_router("learned", thresholds=str(tmp_path / "t.json"), none_threshold=0.99)
+    far = abstaining.invoke({"messages": ["what is the capital of Peru?"], "catalog": TaskCatalog(HOUSEHOLD)})
+    assert (far.event, far.task) == ("NONE", None)  # below the threshold: nothing starts
     evaluated = runner.invoke(app, ["eval", "-d", str(fixture), "--router", "learned", "--out", str(tmp_path / "e")])
     assert evaluated.exit_code == 0, evaluated.output
     metrics = json.loads((tmp_path / "e" / "metrics.json").read_text(encoding="utf-8"))
