@@ -7,6 +7,7 @@ trainer call; the run writes ``learned.json``, the two adapters and a model card
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import resource
@@ -124,18 +125,11 @@ def _train_bi_encoder(
     from task_router.models.encoders import minilm_dir
 
     rng = random.Random(config.seed)
-    width = max(1 + len(e.negatives) for c in conversations for e in c)
-    rows: dict[str, list[str]] = {"query": [], "positive": [], **{f"negative_{i}": [] for i in range(width - 1)}}
-    groups: list[range] = []
-    for conversation in conversations:
-        start = len(rows["query"])
-        for example in conversation:
-            rows["query"].append(example.query)
-            rows["positive"].append(example.positive)
-            for i, text in enumerate(sample_negatives(example, width - 1, rng)):
-                rows[f"negative_{i}"].append(text)
-        if len(rows["query"]) > start:
-            groups.append(range(start, len(rows["query"])))
+    count = max(len(e.negatives) for c in conversations for e in c)  # the largest catalogue: every wrong answer
+    examples = [example for conversation in conversations for example in conversation]
+    rows = _columns(examples, [sample_negatives(e, count, rng) for e in examples])
+    ends = itertools.accumulate(len(conversation) for conversation in conversations)
+    groups = [range(end - len(c), end) for c, end in zip(conversations, ends, strict=True) if c]
     model = SentenceTransformer(str(minilm_dir()), device="cpu")
     model.max_seq_length = config.max_seq_length
     model[0].model = _with_lora(model[0].model, config, task_type="FEATURE_EXTRACTION")
@@ -176,19 +170,13 @@ def _train_cross_encoder(
     row_of = {text: i for i, text in enumerate(texts)}
     queries = bi_encoder.encode([e.query for e in chosen], batch_size=64, normalize_embeddings=True)
     rng = random.Random(config.seed + 2)
-    rows: dict[str, list[str]] = {
-        "query": [],
-        "positive": [],
-        **{f"negative_{i}": [] for i in range(config.ce_negatives)},
-    }
+    negatives = []
     for example, query in zip(chosen, queries, strict=True):
         candidates = list(example.negatives)
         order = np.argsort(-(vectors[[row_of[t] for t in candidates]] @ query))
         ranked = [candidates[i] for i in order]
-        rows["query"].append(example.query)
-        rows["positive"].append(example.positive)
-        for i, text in enumerate(sample_negatives(example, config.ce_negatives, rng, ranked=ranked)):
-            rows[f"negative_{i}"].append(text)
+        negatives.append(sample_negatives(example, config.ce_negatives, rng, ranked=ranked))
+    rows = _columns(chosen, negatives)
     console.print(
         f"cross-encoder: {needed} turns, hard negatives mined by the bi-encoder in {time.monotonic() - mining:.0f} s"
     )
@@ -213,6 +201,14 @@ def _train_cross_encoder(
 
 
 # -- shared ----------------------------------------------------------------------------------------------------
+def _columns(examples: Sequence[RoutingExample], negatives: Sequence[Sequence[str]]) -> dict[str, list[str]]:
+    """The trainers' text columns: query, positive, negative_0 ... negative_{n-1}."""
+    columns = {"query": [e.query for e in examples], "positive": [e.positive for e in examples]}
+    for i in range(len(negatives[0]) if negatives else 0):
+        columns[f"negative_{i}"] = [row[i] for row in negatives]
+    return columns
+
+
 def _with_lora(model: Any, config: LearnedTrainConfig, *, task_type: str) -> Any:
     from peft import LoraConfig, get_peft_model
 
