@@ -20,6 +20,7 @@ from langchain_core.runnables import RunnableConfig
 from task_router.catalog import TaskCatalog
 from task_router.routers.base import Prediction, Router
 from task_router.routers.render import RoutingInput
+from task_router.routers.wrapper import RouterWrapper
 
 _SUB_CATALOGS = 256  # distinct sub-catalogues kept (their per-version caches: prompts, schemas, KV prefixes)
 
@@ -73,7 +74,7 @@ class TaskRetriever:
         return sorted(scores, key=lambda name: -scores[name])
 
 
-class Shortlist(Router):
+class Shortlist(RouterWrapper):
     """Wraps a router so that it only sees the ``k`` tasks most similar to the conversation.
 
     The active task and ``pinned`` tasks are always kept (on top of the ``k``); the sub-catalogue keeps the
@@ -102,14 +103,17 @@ class Shortlist(Router):
     ) -> None:
         if k < 1:
             raise ValueError(f"shortlist k must be at least 1 (got {k}); use no shortlist to read every task")
-        super().__init__(catalog=catalog or router.catalog, model_label=router.model_label)
-        self.router = router
-        self.kind = router.kind  # type: ignore[misc]  # decisions keep the wrapped kind
+        super().__init__(router, catalog=catalog)
         self.k = k
         self.pinned = tuple(pinned)
         self.retriever = retriever or TaskRetriever(_shared_embedder(router), window=window)
         self._subs: OrderedDict[tuple[int, int, tuple[str, ...]], TaskCatalog] = OrderedDict()
         self._lock = threading.Lock()
+
+    def warm(self, catalog: TaskCatalog | None = None) -> None:
+        super().warm(catalog)
+        if hasattr(self.retriever, "warm"):
+            self.retriever.warm(catalog or self.catalog)
 
     def select(self, routing: RoutingInput) -> list[str]:
         """The shortlisted task names, in catalogue order."""

@@ -52,6 +52,7 @@ def chat(
     console = Console()
     tasks = load_catalog(catalog)
     decider = build_router(router, model, base_url, rerank=rerank)
+    decider.warm(tasks)  # before the first turn, so that its decision shows its own time
     chat_model = load_chat_model(model, base_url=base_url) if base_url else model
     graph = create_router_graph(tasks, router=decider, model=chat_model).compile(checkpointer=sqlite_checkpointer(db))
     thread_id = thread or uuid.uuid4().hex[:8]

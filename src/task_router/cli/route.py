@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -31,13 +32,23 @@ def route(
     router: RouterOpt = None,
     base_url: BaseUrlOpt = None,
     rerank: RerankOpt = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Also print the start-up time (model load, warm-up) to stderr.")
+    ] = False,
 ) -> None:
-    """Route the latest user turn of a conversation and print the decision as JSON."""
+    """Route the latest user turn of a conversation and print the decision as JSON.
+
+    ``latency_ms`` is the decision's own time: loading the model and embedding the catalogue happen before it
+    (``--verbose`` prints how long that took)."""
     tasks = load_catalog(catalog)
     messages, active = load_conversation(conversation)
     if active is not None and active not in tasks:
         raise typer.BadParameter(f"active_task {active!r} is not in the catalogue ({tasks.names})")
+    started = time.perf_counter()
     decider = build_router(router, model, base_url, rerank=rerank)
+    decider.warm(tasks)
+    if verbose:
+        typer.echo(f"start-up: {time.perf_counter() - started:.2f} s ({decider.name}, {decider.model_label})", err=True)
     try:
         decision = decider.invoke({"messages": messages, "active_task": active, "catalog": tasks})
     except ValueError as exc:

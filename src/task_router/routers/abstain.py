@@ -9,9 +9,10 @@ from langchain_core.runnables import RunnableConfig
 from task_router.calibration import NONE, Turn, apply_none
 from task_router.routers.base import Prediction, Router
 from task_router.routers.render import RoutingInput
+from task_router.routers.wrapper import RouterWrapper
 
 
-class Abstain(Router):
+class Abstain(RouterWrapper):
     """Wraps a router: a proposed new task (START or SWITCH) whose confidence is below ``threshold`` is not taken.
 
     With no active task the turn becomes NONE; with one, the active task continues. Decisions without a
@@ -29,9 +30,7 @@ class Abstain(Router):
             raise ValueError(
                 f"the None threshold is a confidence in 0..1, got {threshold}: fit it with task-router fit"
             )
-        super().__init__(catalog=router.catalog, model_label=router.model_label)
-        self.router = router
-        self.kind = router.kind  # type: ignore[misc]  # decisions keep the wrapped kind
+        super().__init__(router)
         self.threshold = threshold
 
     def predict(self, routing: RoutingInput, config: RunnableConfig) -> Prediction:

@@ -58,6 +58,11 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
     def predict(self, routing: RoutingInput, config: RunnableConfig) -> Prediction:
         raise NotImplementedError
 
+    def warm(self, catalog: TaskCatalog | None = None) -> None:
+        """Do the one-time work of the first decision now (load weights into the CPU caches, embed the
+        catalogue's tasks), so that start-up is not counted as a decision's latency. Call it at start-up; kinds
+        with nothing to prepare do nothing."""
+
     # -- Runnable ----------------------------------------------------------------------------------------
     @property
     def name(self) -> str:  # type: ignore[override]

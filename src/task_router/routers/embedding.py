@@ -128,6 +128,15 @@ class EmbeddingRouter(Router):
         vectors = self.encoder.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True)
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
 
+    def warm(self, catalog: TaskCatalog | None = None) -> None:
+        """Embed the catalogue's tasks (and prefill the reranker's task blocks) and run the encoder once."""
+        catalog = catalog or self.catalog
+        if catalog is not None:
+            self.task_matrix(catalog)
+            if self.reranker is not None:
+                self.reranker.warm(catalog)
+        self.embed(["hello"])
+
     def task_matrix(self, catalog: TaskCatalog) -> tuple[list[str], np.ndarray, np.ndarray]:
         """(task names, one row per task text, the task index of each row), cached per catalogue version."""
         return catalog.memo(f"embedding.tasks:{self.model_label}", lambda: self._build_matrix(catalog))

@@ -102,6 +102,13 @@ class LearnedRouter(Router):
                 self._vectors.update(fresh)
         return [task.name for task in tasks], texts, np.stack([known[text] for text in texts])
 
+    def warm(self, catalog: TaskCatalog | None = None) -> None:
+        """Embed the catalogue's tasks and run one turn through the encoder (its first forward costs ~1 s)."""
+        catalog = catalog or self.catalog
+        if catalog is not None:
+            self.task_matrix(catalog)
+        self.model.embed(["hello"])
+
     # -- deciding --------------------------------------------------------------------------------------------
     def _ranked_all(self, routing: RoutingInput) -> tuple[str, list[str | None], list[str], np.ndarray]:
         """(query text, every candidate's task name with None for "no task", texts, bi-encoder similarities),

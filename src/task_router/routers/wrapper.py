@@ -1,0 +1,50 @@
+"""`RouterWrapper`: the one base of routers that wrap another (abstention, shortlist, ...)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from task_router.catalog import TaskCatalog
+from task_router.routers.base import Router
+
+
+class RouterWrapper(Router):
+    """A router that decides through ``router``: decisions keep the wrapped router's kind and model label, and
+    every capability of the wrapped router (``prefill``, ``warm``, ``reranker``, ...) is reachable on the wrapper,
+    however deep the wrapping, so that the graph and the CLI never need to unwrap.
+
+    Subclasses implement :meth:`predict`, usually by calling ``self.router.predict`` on a changed input or
+    changing its prediction.
+
+    Example:
+        >>> from task_router.routers.base import Prediction
+        >>> class Always(Router):
+        ...     kind = "always"
+        ...     def predict(self, routing, config):
+        ...         return Prediction("recap")
+        ...     def prefill(self, input, config=None):
+        ...         return 0
+        >>> class Same(RouterWrapper):
+        ...     def predict(self, routing, config):
+        ...         return self.router.predict(routing, config)
+        >>> wrapped = Same(Always())
+        >>> wrapped.kind, callable(getattr(wrapped, "prefill", None))
+        ('always', True)
+    """
+
+    def __init__(self, router: Router, *, catalog: TaskCatalog | None = None) -> None:
+        super().__init__(catalog=catalog or router.catalog, model_label=router.model_label)
+        self.router = router
+
+    @property
+    def kind(self) -> str:  # type: ignore[override]
+        return self.router.kind
+
+    def warm(self, catalog: TaskCatalog | None = None) -> None:
+        self.router.warm(catalog or self.catalog)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for attributes the wrapper itself lacks: forward the wrapped router's capabilities.
+        if name == "router" or name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.router, name)

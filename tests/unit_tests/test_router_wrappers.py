@@ -1,0 +1,93 @@
+"""Wrappers (Abstain, Shortlist) delegate: the wrapped router's kind, prefill and warm-up stay reachable, however
+deep the wrapping; `task-router route` warms the router before the decision it times."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from langchain_core.runnables import RunnableConfig
+from shortlist_fakes import Words
+from typer.testing import CliRunner
+
+from task_router import TaskCatalog
+from task_router.routers.abstain import Abstain
+from task_router.routers.base import Prediction, Router
+from task_router.routers.embedding import EmbeddingRouter
+from task_router.routers.render import RoutingInput
+from task_router.shortlist import Shortlist, TaskRetriever
+
+
+class Prefilling(Router):
+    kind = "prefilling"
+
+    def __init__(self, catalog: TaskCatalog | None = None) -> None:
+        super().__init__(catalog=catalog, model_label="fake")
+        self.prefilled: list[int] = []
+        self.warmed: list[TaskCatalog | None] = []
+
+    def predict(self, routing: RoutingInput, config: RunnableConfig) -> Prediction:
+        return Prediction(routing.catalog.names[0], confidence=0.9)
+
+    def prefill(self, input: dict, config: RunnableConfig | None = None) -> int:
+        self.prefilled.append(len(input["messages"]))
+        return 1
+
+    def warm(self, catalog: TaskCatalog | None = None) -> None:
+        self.warmed.append(catalog)
+
+
+def _retriever() -> TaskRetriever:
+    return TaskRetriever(EmbeddingRouter(encoder=Words(), closing_phrases=()))
+
+
+def _wrappings(inner: Router) -> list[Router]:
+    return [
+        Abstain(inner, threshold=0.5),
+        Shortlist(inner, k=1, retriever=_retriever()),
+        Shortlist(Abstain(inner, threshold=0.5), k=1, retriever=_retriever()),
+        Abstain(Shortlist(inner, k=1, retriever=_retriever()), threshold=0.1),
+    ]
+
+
+@pytest.mark.parametrize("depth", range(4))
+def test_every_wrapping_keeps_kind_prefill_and_warm(catalog: TaskCatalog, depth: int) -> None:
+    inner = Prefilling(catalog)
+    wrapped = _wrappings(inner)[depth]
+    assert wrapped.kind == "prefilling" and wrapped.model_label == "fake"
+    assert wrapped.prefill({"messages": ["a", "b"]}) == 1 and inner.prefilled == [2]
+    wrapped.warm(catalog)
+    assert inner.warmed == [catalog]
+    decision = wrapped.invoke({"messages": ["summarise the meeting"], "catalog": catalog})
+    assert decision.router == "prefilling" and decision.task in catalog and decision.fallback is None
+
+
+def test_a_wrapper_has_no_prefill_when_the_wrapped_router_has_none(catalog: TaskCatalog) -> None:
+    plain = EmbeddingRouter(encoder=Words(), closing_phrases=(), catalog=catalog)
+    assert getattr(Abstain(plain, threshold=0.2), "prefill", None) is None
+    with pytest.raises(AttributeError):
+        _ = Abstain(plain, threshold=0.2).no_such_capability
+
+
+def test_embedding_router_warm_up_embeds_the_catalogue_once(catalog: TaskCatalog) -> None:
+    words = Words()
+    router = EmbeddingRouter(encoder=words, closing_phrases=())
+    router.warm(catalog)
+    after_warm = words.encoded
+    router.invoke({"messages": ["recap the meeting"], "catalog": catalog})
+    assert words.encoded == after_warm + 1  # the decision embeds only the turn
+
+
+def test_route_warms_the_router_before_the_timed_decision(tmp_path: Path, monkeypatch, catalog) -> None:
+    router = Prefilling()
+    monkeypatch.setattr("task_router.cli.route.build_router", lambda *args, **kwargs: router)
+    conversation = tmp_path / "c.json"
+    conversation.write_text(json.dumps([{"role": "user", "content": "recap"}]), encoding="utf-8")
+    result = CliRunner().invoke(
+        __import__("task_router.cli", fromlist=["app"]).app, ["route", "--conversation", str(conversation), "--verbose"]
+    )
+    assert result.exit_code == 0, result.output
+    assert len(router.warmed) == 1 and router.warmed[0] is not None
+    assert "start-up:" in result.stderr
+    assert json.loads(result.stdout)["router"] == "prefilling"
