@@ -8,11 +8,11 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from langsmith.run_helpers import tracing_context
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from task_router.catalog import NONE_LABEL
 from task_router.evaluation.dataset import ConversationRecord
 from task_router.evaluation.metrics import TurnResult, task_label
+from task_router.evaluation.progress import progress as turn_progress
 from task_router.routers.base import Router
 
 State = Literal["own", "gold"]
@@ -72,12 +72,14 @@ def replay(
     run_id = uuid.uuid4().hex[:8]  # thread ids unique per run: a router's per-thread cache never mixes runs
     predictions: list[TurnPrediction] = []
     total = sum(len(record.labels) for record in records)
-    with tracing_context(enabled=False), _progress_bar(progress) as bar:
-        task_id = bar.add_task("routing turns", total=total)
+    warm = getattr(router, "warm", None)  # any Runnable will do; a Router warms up before the first timed turn
+    if callable(warm):
+        warm()
+    with tracing_context(enabled=False), turn_progress("routing turns", total, enabled=progress) as bar:
         for record in records:
             for prediction in _replay_conversation(record, router, state, f"eval-{run_id}-{record.id}"):
                 predictions.append(prediction)
-                bar.advance(task_id)
+                bar.advance()
     return predictions
 
 
@@ -112,15 +114,3 @@ def _replay_conversation(
             stage=decision.stage,
             split=record.service_split(label.task),
         )
-
-
-def _progress_bar(enabled: bool) -> Progress:
-    return Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        disable=not enabled,
-        transient=False,
-    )
