@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from task_router.learned.config import BI_ENCODER_DIR, CROSS_ENCODER_DIR, LearnedConfig
+from task_router.models.batching import MicroBatcher
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"
 _INSTALL_HINT = "pip install 'langgraph-task-router[local]'"
@@ -33,7 +34,9 @@ class LearnedModel:
     path: Path
 
     def __post_init__(self) -> None:
-        self._lock = threading.Lock()  # one forward at a time: torch already uses every core for one
+        self._lock = threading.Lock()  # one cross-encoder forward at a time: torch already uses every core for one
+        # Turns of concurrent conversations share bi-encoder forwards (one at a time, batched).
+        self._embed = MicroBatcher(self._encode)
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> LearnedModel:
@@ -44,10 +47,10 @@ class LearnedModel:
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Unit vectors of ``texts`` (one row each)."""
-        with self._lock:
-            vectors = self.bi_encoder.encode(
-                list(texts), batch_size=64, normalize_embeddings=True, convert_to_numpy=True
-            )
+        return self._embed(list(texts))
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        vectors = self.bi_encoder.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
 
     def cross_scores(self, query: str, candidates: Sequence[str]) -> np.ndarray:

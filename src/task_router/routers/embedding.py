@@ -16,6 +16,7 @@ from langchain_core.runnables import RunnableConfig
 
 from task_router.catalog import Task, TaskCatalog, readable_name
 from task_router.models import ModelSpec
+from task_router.models.batching import MicroBatcher
 from task_router.models.encoders import minilm_dir
 from task_router.rerank import Reranker
 from task_router.routers.base import Prediction, Router
@@ -117,6 +118,7 @@ class EmbeddingRouter(Router):
         super().__init__(catalog=catalog, model_label=label)
         # Any object with sentence-transformers' ``encode(texts, normalize_embeddings=..., ...)`` will do.
         self.encoder = encoder if encoder is not None else load_sentence_model(model_path)
+        self._batcher = MicroBatcher(self._encode)
         self.threshold, self.margin, self.closing_threshold = threshold, margin, closing_threshold
         self.context_window, self.context_weight = context_window, context_weight
         self._closing = self.embed(list(closing_phrases)) if closing_phrases else np.zeros((0, 1), np.float32)
@@ -125,6 +127,10 @@ class EmbeddingRouter(Router):
         self._lock = threading.Lock()
 
     def embed(self, texts: list[str]) -> np.ndarray:
+        """Unit vectors of ``texts``; concurrent decisions share forwards (:class:`MicroBatcher`)."""
+        return self._batcher(list(texts))
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
         vectors = self.encoder.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True)
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
 
