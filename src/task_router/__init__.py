@@ -26,6 +26,7 @@ __all__ = [
     "Task",
     "TaskCatalog",
     "TaskInput",
+    "TaskRouterMiddleware",
     "create_router_graph",
     "derive_event",
     "load_chat_model",

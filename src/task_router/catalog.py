@@ -99,7 +99,8 @@ class TaskCatalog:
 
     Example:
         >>> catalog = TaskCatalog([Task(name="recap", description="Summarise a meeting.")])
-        >>> catalog.add(Task(name="email", description="Write a follow-up email."))
+        >>> catalog.add(Task(name="email", description="Write a follow-up email.")).name
+        'email'
         >>> catalog.names
         ['recap', 'email']
     """

@@ -11,7 +11,7 @@ EVENTS: tuple[Event, ...] = ("START", "CONTINUE", "SWITCH", "END", "NONE")
 
 
 class RouteDecision(BaseModel):
-    """What happens at one user turn (see CONTRACT.md)."""
+    """What happens at one user turn (see docs/contract.md)."""
 
     event: Event
     task: str | None = Field(

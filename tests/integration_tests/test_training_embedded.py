@@ -46,7 +46,7 @@ def test_adapter_files_and_card(adapter_dir: Path) -> None:
     config = json.loads((adapter_dir / "adapter_config.json").read_text())
     assert config["base_model_name_or_path"] == "embedded"
     meta = json.loads((adapter_dir / "task_router.json").read_text())
-    assert meta["quantized"] is False  # the embedded base trains in bf16 (PITFALLS: NF4 ruins it)
+    assert meta["quantized"] is False  # the embedded base trains in bf16 (NF4 over its 4-bit weights ruins it)
     assert meta["metrics"]["steps"] == 2
     assert meta["data"]["decisions"] > 0
     card = (adapter_dir / "README.md").read_text()

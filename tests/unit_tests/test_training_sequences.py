@@ -114,7 +114,7 @@ def test_collator_pads_a_batch() -> None:
 
 def test_train_config_defaults_and_errors() -> None:
     config = TrainConfig(data=["d.jsonl"], out="out")
-    assert config.resolved_quantize(embedded=True) is False  # embedded: bf16 LoRA (PITFALLS)
+    assert config.resolved_quantize(embedded=True) is False  # embedded: bf16 LoRA
     assert config.resolved_quantize(embedded=False) is True  # other bases: NF4 QLoRA
     assert TrainConfig(data=["d"], out="o", quantize=False).resolved_quantize(embedded=False) is False
     with pytest.raises(ValueError, match="--data"):

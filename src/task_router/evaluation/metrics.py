@@ -1,4 +1,4 @@
-"""Routing metrics of CONTRACT.md, shared by the offline runner and the LangSmith evaluators in ``evaluators/``.
+"""Routing metrics of docs/contract.md, shared by the offline runner and the LangSmith evaluators in ``evaluators/``.
 
 Conventions: a decision's task None counts as ``"NONE"``; precision, recall and F1 are 0.0 when their
 denominator is empty (nothing predicted / nothing to find), as scikit-learn's ``zero_division=0``.
@@ -173,7 +173,7 @@ def split_metrics(turns: Sequence[TurnResult]) -> dict[str, dict[str, Any]]:
 
 
 def compute_metrics(turns: Sequence[TurnResult]) -> dict[str, Any]:
-    """Every figure of CONTRACT.md's metrics.json that depends on the turns (not dataset/model/router/counts).
+    """Every figure of docs/contract.md's metrics.json that depends on the turns (not dataset/model/router/counts).
 
     ``splits`` (seen / unseen services) is present only when the turns carry a split.
 

@@ -29,7 +29,7 @@ def build_metrics(
     shortlist: int | None = None,
     rerank: str | None = None,
 ) -> dict[str, Any]:
-    """The full metrics.json mapping of CONTRACT.md, plus ``state`` (and ``shortlist`` / ``rerank`` when the router
+    """The full metrics.json mapping of docs/contract.md, plus ``state`` (and ``shortlist`` / ``rerank`` when the router
     used one)."""
     return {
         "dataset": dataset,

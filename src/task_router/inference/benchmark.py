@@ -21,7 +21,7 @@ QUICK_GRID = [(10, 8)]
 
 @dataclass
 class BenchRow:
-    """One line of ``bench.json`` (CONTRACT.md)."""
+    """One line of ``bench.json`` (docs/contract.md)."""
 
     model: str
     router: str
@@ -217,5 +217,5 @@ def markdown_table(rows: Sequence[BenchRow]) -> str:
 
 
 def rows_as_dicts(rows: Sequence[BenchRow]) -> list[dict[str, Any]]:
-    """The rows as CONTRACT.md specifies them."""
+    """The rows as docs/contract.md specifies them."""
     return [{k: v for k, v in asdict(r).items() if k not in ("cpu_p50_ms", "prefill_p50_ms")} for r in rows]

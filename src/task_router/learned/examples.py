@@ -3,7 +3,7 @@
 Every labelled user turn becomes one :class:`RoutingExample`: the query text (active task before the turn, the
 message before it, the user's message), the candidate text of the right answer, and the candidate texts of the
 other answers the router could have given at that turn (every other task of the conversation's catalogue, and
-the "no task" candidate). Answers follow CONTRACT.md's event table:
+the "no task" candidate). Answers follow docs/contract.md's event table:
 
 | gold label                     | right candidate                    |
 |--------------------------------|------------------------------------|

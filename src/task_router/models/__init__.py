@@ -17,7 +17,7 @@ _SPEC_HELP = (
 
 
 def load_chat_model(spec: ModelSpec, *, base_url: str | None = None, **kwargs: Any) -> BaseChatModel:
-    """Return a LangChain chat model for a model spec (see CONTRACT.md); instances pass through unchanged.
+    """Return a LangChain chat model for a model spec (see docs/contract.md); instances pass through unchanged.
 
     Local models are loaded once per process and shared.
 

@@ -85,7 +85,7 @@ class LocalModel:
 def _default_dtype() -> Any:
     import torch
 
-    # bf16 measured 1.5-2x faster than fp32 for this model size on the project's 2-core CPUs (PITFALLS.md).
+    # bf16 measured 1.5-2x faster than fp32 for this model size on the project's 2-core CPUs.
     return torch.bfloat16
 
 

@@ -29,7 +29,8 @@ def resume_pending_turn(graph: Any, config: RunnableConfig) -> dict[str, Any] | 
     every user message gets exactly one decision.
 
     Example:
-        >>> saver = sqlite_checkpointer("threads.sqlite")
+        >>> from task_router.persistence import sqlite_checkpointer
+        >>> saver = sqlite_checkpointer("threads.sqlite")  # doctest: +SKIP
         >>> graph = create_router_graph(catalog, model=model).compile(checkpointer=saver)  # doctest: +SKIP
         >>> resume_pending_turn(graph, {"configurable": {"thread_id": "t1"}})  # doctest: +SKIP
     """

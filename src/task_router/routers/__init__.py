@@ -1,4 +1,4 @@
-"""Router kinds (CONTRACT.md) and the `make_router` factory."""
+"""Router kinds (docs/contract.md) and the `make_router` factory."""
 
 from __future__ import annotations
 

@@ -92,7 +92,7 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
         return decision
 
     def finish(self, routing: RoutingInput, prediction: Prediction, latency_ms: float) -> RouteDecision:
-        """Apply the catalogue invariant and the event rules of CONTRACT.md."""
+        """Apply the catalogue invariant and the event rules of docs/contract.md."""
         predicted, valid, fallback = prediction.task, prediction.valid_format, prediction.fallback
         if predicted is not None and predicted not in routing.catalog:
             predicted, valid = routing.active_task, False

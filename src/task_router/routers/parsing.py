@@ -77,7 +77,7 @@ def split_final_answer(raw: str) -> tuple[str | None, str]:
 
     Example:
         >>> split_final_answer('Reasoning: the user wants a recap.\\nAnswer: {"task": "recap"}')
-        ('Reasoning: the user wants a recap.', '{"task": "recap"}')
+        ('the user wants a recap.', '{"task": "recap"}')
     """
     text = (raw or "").strip()
     markers = list(_FINAL_MARKER.finditer(text))

@@ -1,7 +1,7 @@
 """Augmentations that make a router read task descriptions instead of memorizing task names.
 
 Each augmented conversation is a new record in the benchmark format, with labels rewritten consistently
-(CONTRACT.md's event table), so it can be reviewed, evaluated or trained on like any other record.
+(docs/contract.md's event table), so it can be reviewed, evaluated or trained on like any other record.
 Everything is deterministic: the random choices for a record depend only on the seed, the record id and the copy.
 """
 

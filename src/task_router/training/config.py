@@ -17,7 +17,7 @@ class TrainConfig:
     """Everything a training run depends on; saved with the adapter so that the run can be reproduced.
 
     ``quantize``: None picks 4-bit NF4 (QLoRA) for other bases and plain bf16 LoRA for the embedded model, whose
-    weights are already 4-bit (GGUF Q4_1) and do not survive a second quantization (PITFALLS.md: NF4 agrees with
+    weights are already 4-bit (GGUF Q4_1) and do not survive a second quantization (measured: NF4 agrees with
     the bf16 model's top prediction only 51% of the time). ``--no-quantize`` forces plain LoRA.
 
     Example:

@@ -2,7 +2,7 @@
 
 A deterministic plan (scenario, task, other task, number of user turns) is drawn per conversation from a seed;
 the chat model writes the conversation and labels its user turns; the labels are checked against the catalogue
-and turned into benchmark-format labels (events derived with CONTRACT.md's table). Records that fail the checks
+and turned into benchmark-format labels (events derived with docs/contract.md's table). Records that fail the checks
 are skipped and counted, never repaired silently. Review the output with ``task-router review``.
 """
 

@@ -84,7 +84,7 @@ def labels_from_answers(
 ) -> list[dict[str, object]]:
     """Benchmark labels (``{turn_index, task, event}``) from per-turn (task after the turn or None, closing).
 
-    Events follow CONTRACT.md's table (derive_event), so labels written this way are always consistent.
+    Events follow docs/contract.md's table (derive_event), so labels written this way are always consistent.
 
     Example:
         >>> labels_from_answers([0, 2], [("a", False), ("a", True)])

@@ -50,7 +50,7 @@ def resolve_base_spec(base: str) -> tuple[Path, str, bool]:
 
 def disable_cpu_inference_repack(model: Any) -> int:
     """bitsandbytes on CPU rewrites ``Linear4bit`` weights into an inference-only format on any eval-mode forward,
-    after which most LoRA tensors silently get no gradient (PITFALLS.md). Turning that path off on every 4-bit
+    after which most LoRA tensors silently get no gradient. Turning that path off on every 4-bit
     layer keeps training correct. Returns the number of layers changed."""
     try:
         import bitsandbytes as bnb
