@@ -68,7 +68,8 @@ class PromptLayout:
 
     Example:
         >>> layout = PromptLayout(tokenizer, load_prompt("scoring"))  # doctest: +SKIP
-        >>> ids = layout.prefix(catalog).ids + layout.conversation_ids(messages) + layout.suffix_ids("recap")  # doctest: +SKIP
+        >>> prefix = layout.prefix(catalog).ids  # doctest: +SKIP
+        >>> ids = prefix + layout.conversation_ids(messages) + layout.suffix_ids("recap")  # doctest: +SKIP
     """
 
     def __init__(self, tokenizer: Any, prompt: dict[str, str], *, window: int = 8, stride: int = 8) -> None:
