@@ -11,7 +11,13 @@ import typer
 from task_router.catalog import CatalogError, TaskCatalog
 
 ModelOpt = Annotated[
-    str, typer.Option("--model", "-m", help="Model spec: embedded, hf:<dir>, openai:<model>, qlora:<dir>.")
+    str,
+    typer.Option(
+        "--model",
+        "-m",
+        help="Model spec: embedded, hf:<dir>, qlora:<dir>, or any LangChain <provider>:<model> "
+        "(openai:gpt-4o-mini, anthropic:..., ollama:llama3.2; install its langchain-<provider> package).",
+    ),
 ]
 RouterOpt = Annotated[
     str | None,

@@ -1,4 +1,5 @@
-"""Chat models from spec strings: ``embedded``, ``hf:<path>``, ``openai:<model>``, ``qlora:<adapter_dir>``."""
+"""Chat models from spec strings: ``embedded``, ``hf:<path>``, ``qlora:<adapter_dir>`` and any LangChain
+``<provider>:<model>`` (``openai:``, ``anthropic:``, ``ollama:``, ``google_genai:``...)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from langchain_core.language_models import BaseChatModel
 ModelSpec = str | BaseChatModel
 
 _SPEC_HELP = (
-    "use 'embedded', 'hf:<local model dir>', 'openai:<model>' (OPENAI_BASE_URL for a compatible server), "
-    "'qlora:<adapter dir>', or pass a LangChain BaseChatModel instance"
+    "use 'embedded', 'hf:<local model dir>', 'qlora:<adapter dir>', a LangChain '<provider>:<model>' such as "
+    "'openai:gpt-4o-mini' (OPENAI_BASE_URL for a compatible server), 'anthropic:claude-sonnet-4-5' or "
+    "'ollama:llama3.2', or pass a LangChain BaseChatModel instance"
 )
 
 
@@ -53,25 +55,40 @@ def _load(spec: str, base_url: str | None, **kwargs: Any) -> BaseChatModel:
         return local.chat_model_from_local(local.load_embedded_model(), **kwargs)
     if kind == "hf" and arg:
         return local.chat_model_from_local(local.load_local_model(arg), **kwargs)
-    if kind == "openai" and arg:
-        try:
-            from langchain_openai import ChatOpenAI
-        except ImportError as exc:
-            raise ImportError(
-                "openai: models need langchain-openai: pip install 'langgraph-task-router[openai]'"
-            ) from exc
-        base_url = base_url or os.environ.get("OPENAI_BASE_URL")
-        options: dict[str, Any] = {"model": arg, "temperature": 0, "timeout": 60, "max_retries": 2, **kwargs}
-        if base_url:
-            options["base_url"] = base_url
-            # Local OpenAI-compatible servers usually need no key; ChatOpenAI insists on one.
-            options.setdefault("api_key", os.environ.get("OPENAI_API_KEY") or "not-needed")
-        return ChatOpenAI(**options)
     if kind == "qlora" and arg:
         from task_router.models.adapters import load_adapter_model
 
         return local.chat_model_from_local(load_adapter_model(arg), **kwargs)
+    if kind and arg:
+        return _load_provider(kind, arg, spec, base_url, **kwargs)
     raise ValueError(f"unknown model spec {spec!r}: {_SPEC_HELP}")
+
+
+def _load_provider(provider: str, name: str, spec: str, base_url: str | None, **kwargs: Any) -> BaseChatModel:
+    """``<provider>:<model>`` through LangChain's ``init_chat_model`` (openai, anthropic, ollama, google_genai, ...),
+    greedy (``temperature=0``) unless ``kwargs`` say otherwise."""
+    from langchain.chat_models import init_chat_model
+
+    options: dict[str, Any] = {"temperature": 0, **kwargs}
+    if provider == "openai":
+        options = {"timeout": 60, "max_retries": 2, **options}
+        base_url = base_url or os.environ.get("OPENAI_BASE_URL")
+        if base_url:
+            options["base_url"] = base_url
+            # Local OpenAI-compatible servers usually need no key; ChatOpenAI insists on one.
+            options.setdefault("api_key", os.environ.get("OPENAI_API_KEY") or "not-needed")
+    elif base_url:
+        raise ValueError(f"--base-url / base_url is for openai: models (an OpenAI-compatible server), not {spec!r}")
+    try:
+        return init_chat_model(name, model_provider=provider, **options)
+    except ImportError as exc:
+        package = "langchain-" + provider.replace("_", "-")
+        hint = "pip install 'langgraph-task-router[openai]'" if provider == "openai" else f"pip install {package}"
+        raise ImportError(f"{provider}: models need LangChain's {provider} integration: {hint}") from exc
+    except ValueError as exc:
+        if "Unsupported" in str(exc):
+            raise ValueError(f"unknown model spec {spec!r}: {_SPEC_HELP}") from None
+        raise
 
 
 def model_name(model: ModelSpec) -> str:
