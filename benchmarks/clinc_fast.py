@@ -42,7 +42,7 @@ def main() -> None:
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     records = load_dataset(args.dataset)
-    embedder = EmbeddingRouter(threshold=-1.0, rerank=args.rerank)
+    embedder = EmbeddingRouter(threshold=None, rerank=args.rerank)
     catalog = records[0].catalog()  # all records share the 150-task catalogue
     names, rows, owner = embedder.task_matrix(catalog)
     users = [r.turns[r.labels[0].turn_index].text for r in records]

@@ -32,7 +32,7 @@ def build(kind: str):
         _, _, path = kind.partition(":")
         return make_router("learned", model_path=path or None)
     if kind == "embedding":
-        return make_router("embedding", model=None, threshold=-1.0)  # abstention is the fitted threshold's job
+        return make_router("embedding", model=None, threshold=None)  # abstention is the fitted threshold's job
     raise SystemExit(f"--router {kind!r}: use learned, learned:<dir> or embedding")
 
 

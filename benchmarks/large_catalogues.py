@@ -64,7 +64,7 @@ def fit_clinc(out: Path) -> dict:
     """None threshold fitted on clinc_dev[0::2], reported on clinc_dev[1::2] (interleaved halves)."""
     records = load_dataset(BENCH / "clinc_dev.jsonl.gz")
     fit_part, test_part = records[::2], records[1::2]  # interleaved halves: same in/out-of-scope mix
-    router = make_router("embedding", model=None, threshold=-1.0)
+    router = make_router("embedding", model=None, threshold=None)
     fit_turns = turns_from_predictions(replay(fit_part, router, state="gold", progress=False))
     test_turns = turns_from_predictions(replay(test_part, router, state="gold", progress=False))
     result: dict = {"fit": "clinc_dev[0::2]", "report": "clinc_dev[1::2]"}
@@ -128,7 +128,7 @@ def cascade(
     Thresholds fitted on clinc_dev[0::2][:n], reported on clinc_dev[1::2][:n] (gold state, single turns)."""
     records = load_dataset(BENCH / "clinc_dev.jsonl.gz")
     fit_part, test_part = records[0::2][:n_records], records[1::2][:n_records]
-    cheap = make_router("embedding", model=None, threshold=-1.0, shortlist=k)
+    cheap = make_router("embedding", model=None, threshold=None, shortlist=k)
     if rerank:
         strong_kind = "embedding+rerank"
         strong = make_router("embedding", model=None, rerank=model, shortlist=k)

@@ -73,7 +73,9 @@ def test_make_router_cascade_with_embedding_cheap_stage_and_shortlist(catalog):
     )
     assert isinstance(router, Shortlist) and router.kind == "cascade"
     cascade = router.router
-    assert isinstance(cascade.cheap, EmbeddingRouter) and cascade.cheap.threshold == -1.0
+    assert (
+        isinstance(cascade.cheap, EmbeddingRouter) and cascade.cheap.threshold is None
+    )  # no threshold of its own: the cascade abstains
     assert router.retriever.embedder is cascade.cheap  # the shortlist shares the cheap stage's vectors
     decision = router.invoke(turn("draft a linkedin post", catalog))
     assert (decision.task, decision.stage) == ("post", "strong") and len(strong.seen[-1]) == 2
@@ -87,7 +89,7 @@ def test_abstain_wrapper_and_make_router_none_threshold(catalog, tmp_path):
     with pytest.raises(ValueError, match=r"0\.\.1"):
         Abstain(cheap_says("recap", 0.7), threshold=1.5)
     router = make_router("embedding", model=None, encoder=Words(), none_threshold=0.99)
-    assert isinstance(router, Abstain) and router.router.threshold == -1.0
+    assert isinstance(router, Abstain) and router.router.threshold is None
     assert router.invoke(turn("recap the meeting", catalog)).event == "NONE"
     path = save_thresholds(tmp_path / "t.yaml", Thresholds(router="embedding", none=0.05, shortlist=2))
     fitted = make_router("embedding", model=None, encoder=Words(), thresholds=path)

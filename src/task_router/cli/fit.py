@@ -97,7 +97,7 @@ def _fit_none(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     from task_router.calibration import abstention_curve, choose_none_threshold, turns_from_predictions
 
-    options: dict[str, Any] = {"threshold": -1.0} if kind == "embedding" else {}  # fit replaces its own threshold
+    options: dict[str, Any] = {"threshold": None} if kind == "embedding" else {}  # fit replaces its own threshold
     decider = build_router(kind, model, base_url, shortlist=shortlist, rerank=rerank, **options)
     turns = turns_from_predictions(_replay(dev, decider))
     none, point = choose_none_threshold(turns, min_in_scope_accuracy=target)
@@ -121,7 +121,7 @@ def _fit_cascade(
 
     if cheap not in CHEAP_KINDS:
         raise typer.BadParameter(f"--cheap must be one of {CHEAP_KINDS}")
-    options: dict[str, Any] = {"threshold": -1.0} if cheap == "embedding" else {}
+    options: dict[str, Any] = {"threshold": None} if cheap == "embedding" else {}
     first = build_router(cheap, model, base_url, shortlist=shortlist, **options)
     second = build_router(strong or llm_router_kind(model), model, base_url, shortlist=shortlist)
     cheap_turns = turns_from_predictions(_replay(dev, first))

@@ -67,10 +67,13 @@ def make_router(kind: str | None = None, *, model: ModelSpec | None = "embedded"
         >>> router = make_router("structured", model="embedded", catalog=TaskCatalog.demo())  # doctest: +SKIP
         >>> router.invoke({"messages": [{"role": "user", "content": "Draft a LinkedIn post"}]})  # doctest: +SKIP
 
-    Wrappers for any kind: ``shortlist=k`` (with ``shortlist_window``, ``shortlist_pinned``) lets the router see only
-    the k tasks most similar to the conversation (:class:`task_router.shortlist.Shortlist`); ``none_threshold=t``
-    abstains below a confidence (:class:`task_router.routers.abstain.Abstain`); ``thresholds=PATH`` reads both from
-    a file written by ``task-router fit`` (for ``cascade`` it also gives the escalation threshold).
+    Composition for any kind, as methods of the router it returns (or the equivalent keyword options):
+    ``.with_shortlist(k, window=..., pinned=...)`` (``shortlist=k``, ``shortlist_window``, ``shortlist_pinned``) lets
+    the router see only the k tasks most similar to the conversation (:class:`task_router.shortlist.Shortlist`);
+    ``.with_abstention(t)`` (``none_threshold=t``) abstains below a confidence
+    (:class:`task_router.routers.abstain.Abstain`); ``thresholds=PATH`` reads both from a file written by
+    ``task-router fit`` (for ``cascade`` it also gives the escalation threshold). Every router is a LangChain
+    Runnable: ``.with_retry()``, ``.with_fallbacks([...])`` and ``.with_config()`` compose as usual.
     """
     kind = kind or default_router_kind(model)
     shortlist = options.pop("shortlist", None)
@@ -87,16 +90,12 @@ def make_router(kind: str | None = None, *, model: ModelSpec | None = "embedded"
             del options["thresholds"]
             none_threshold = fitted.none if none_threshold is None else none_threshold
     if kind == "embedding" and none_threshold is not None:
-        options.setdefault("threshold", -1.0)  # the fitted None threshold replaces the embedding router's own
+        options.setdefault("threshold", None)  # the fitted None threshold replaces the embedding router's own
     router = _build(kind, model, options)
     if none_threshold is not None:
-        from task_router.routers.abstain import Abstain
-
-        router = Abstain(router, threshold=none_threshold)
+        router = router.with_abstention(none_threshold)
     if shortlist:
-        from task_router.shortlist import Shortlist
-
-        router = Shortlist(router, k=shortlist, **shortlist_options)
+        router = router.with_shortlist(shortlist, **shortlist_options)
     return router
 
 

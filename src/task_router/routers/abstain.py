@@ -22,7 +22,7 @@ class Abstain(RouterWrapper):
     Example:
         >>> from task_router import make_router
         >>> router = make_router("scoring", model="embedded", none_threshold=0.4)  # doctest: +SKIP
-        >>> router = Abstain(make_router("embedding", model=None, threshold=-1.0), threshold=0.45)  # doctest: +SKIP
+        >>> router = Abstain(make_router("embedding", model=None, threshold=None), threshold=0.45)  # doctest: +SKIP
     """
 
     def __init__(self, router: Router, *, threshold: float) -> None:

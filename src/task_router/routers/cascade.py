@@ -75,7 +75,7 @@ class CascadeRouter(Router):
         elif cheap in CHEAP_KINDS:
             options = dict(cheap_options or {})
             if cheap == "embedding":
-                options.setdefault("threshold", -1.0)
+                options.setdefault("threshold", None)
             self.cheap = make_router(cheap, model=None if cheap == "embedding" else cheap_model, **options)
         else:
             raise ValueError(f"cheap stage {cheap!r} is not cheap: use one of {CHEAP_KINDS} or pass a Router")

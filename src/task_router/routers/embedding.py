@@ -98,7 +98,7 @@ class EmbeddingRouter(Router):
         *,
         catalog: TaskCatalog | None = None,
         model_path: str | None = None,
-        threshold: float = 0.25,
+        threshold: float | None = 0.25,
         margin: float = 0.15,
         closing_threshold: float = 0.6,
         context_window: int = 1,
@@ -107,8 +107,11 @@ class EmbeddingRouter(Router):
         encoder: Any = None,
         rerank: Reranker | ModelSpec | None = None,
     ) -> None:
-        if not -1.0 <= threshold <= 1.0 or not -1.0 <= closing_threshold <= 1.0:
-            raise ValueError("threshold and closing_threshold are cosine similarities: give values in [-1, 1]")
+        if (threshold is not None and not -1.0 <= threshold <= 1.0) or not -1.0 <= closing_threshold <= 1.0:
+            raise ValueError(
+                "threshold and closing_threshold are cosine similarities: give values in [-1, 1] "
+                "(threshold=None: no threshold of its own, e.g. under a fitted .with_abstention(t))"
+            )
         if margin < 0 or context_window < 0 or context_weight < 0:
             raise ValueError("margin, context_window and context_weight must be >= 0")
         self.reranker = rerank if isinstance(rerank, Reranker) or rerank is None else Reranker(rerank)
@@ -205,6 +208,9 @@ class EmbeddingRouter(Router):
                     self._recent.popitem(last=False)
         return hit
 
+    def _qualifies(self, similarity: float) -> bool:
+        return self.threshold is None or similarity >= self.threshold
+
     def predict(self, routing: RoutingInput, config: RunnableConfig) -> Prediction:
         scores, closing = self.scores(routing)
         best = max(scores, key=scores.__getitem__)
@@ -215,10 +221,10 @@ class EmbeddingRouter(Router):
         if active is not None and closing >= self.closing_threshold:
             return Prediction(active, closing=True, confidence=_unit(closing), rationale=summary)
         if active is None:
-            if s_best >= self.threshold:
+            if self._qualifies(s_best):
                 return Prediction(best, confidence=_unit(s_best), rationale=summary)
             return Prediction(None, confidence=_unit(1.0 - s_best), rationale=summary)
-        if best != active and s_best >= self.threshold and s_best - scores[active] >= self.margin:
+        if best != active and self._qualifies(s_best) and s_best - scores[active] >= self.margin:
             return Prediction(best, confidence=_unit(s_best), rationale=summary)
         return Prediction(active, confidence=_unit(scores[active]), rationale=summary)
 
