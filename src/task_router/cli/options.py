@@ -10,6 +10,9 @@ import typer
 
 from task_router.catalog import CatalogError, TaskCatalog
 
+# Where commands write their outputs by default (relative to the working directory; git-ignored in this repository).
+RUNS_DIR = Path("runs")
+
 ModelOpt = Annotated[
     str, typer.Option("--model", "-m", help="Model spec: embedded, hf:<dir>, openai:<model>, qlora:<dir>.")
 ]
