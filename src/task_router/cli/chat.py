@@ -8,7 +8,9 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
+from task_router.catalog import TaskCatalog
 from task_router.cli import app
 from task_router.cli.options import BaseUrlOpt, CatalogOpt, ModelOpt, RerankOpt, RouterOpt, build_router, load_catalog
 
@@ -62,7 +64,7 @@ def chat(
         f"({len(tasks)} tasks; /tasks to list, /quit to leave)"
     )
     if state.get("messages"):
-        console.print(f"[dim]resumed: {len(state['messages'])} messages, active task: {state.get('active_task')}[/dim]")
+        _show_resumed(console, state, tasks)
         finished = resume_pending_turn(graph, config)  # a turn cut off by a crash gets its decision and reply now
         if finished is not None:
             console.print("[dim]finishing the turn that was interrupted last time[/dim]")
@@ -71,6 +73,7 @@ def chat(
         try:
             text = console.input("[bold green]you>[/bold green] ").strip()
         except (EOFError, KeyboardInterrupt):
+            console.print()  # Ctrl-D / Ctrl-C leave the cursor on the prompt's line: the goodbye goes on its own
             break
         if not text:
             continue
@@ -82,6 +85,36 @@ def chat(
             continue
         _show(console, graph.invoke({"messages": [("user", text)]}, config))
     console.print(f"[dim]thread {thread_id} saved; resume with: task-router chat --thread {thread_id}[/dim]")
+
+
+RESUME_MESSAGES = 4  # messages of a resumed thread shown before its prompt
+_RESUME_CHARS = 300
+
+
+def _show_resumed(console: Console, state: dict[str, Any], tasks: TaskCatalog) -> None:
+    """Where a resumed thread stands: its size, active task (and the inputs it has), and its last few messages."""
+    from task_router.routers.render import message_text
+
+    messages = state["messages"]
+    active = state.get("active_task")
+    console.print(f"[dim]resumed: {len(messages)} messages, active task: {active}[/dim]")
+    task = tasks.get(active)
+    if task is not None:
+        progress = (state.get("task_data") or {}).get(task.name) or {}
+        given = ", ".join(progress.get("inputs") or {}) or "none yet"
+        console.print(f"[dim]active task: {task.title} ({task.name}); inputs given: {given}[/dim]")
+    shown = messages[-RESUME_MESSAGES:]
+    if len(messages) > len(shown):
+        console.print(f"[dim]... {len(messages) - len(shown)} earlier messages[/dim]")
+    for message in shown:
+        text = " ".join(message_text(message).split())
+        if len(text) > _RESUME_CHARS:
+            text = text[: _RESUME_CHARS - 1] + "…"
+        if message.type == "human":
+            console.print(f"[green]you>[/green] {escape(text)}")
+        elif message.type == "ai":
+            console.print(f"[cyan]assistant>[/cyan] {escape(text)}")
+    console.rule(style="dim")
 
 
 def _show(console: Console, result: dict) -> None:
