@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from pathlib import Path
 from typing import Annotated, Any
@@ -52,10 +53,15 @@ def chat(
     from task_router.reliability import resume_pending_turn
 
     console = Console()
-    tasks = load_catalog(catalog)
+    tasks = load_catalog(catalog)  # inputs first: a bad catalogue or database fails before any model loads
+    try:
+        checkpointer = sqlite_checkpointer(db)
+    except (OSError, sqlite3.Error) as exc:
+        where = db or "the default database"
+        raise typer.BadParameter(f"cannot open {where}: {exc}; give a writable file path", param_hint="--db") from None
     decider = build_router(router, model, base_url, rerank=rerank)
     chat_model = load_chat_model(model, base_url=base_url) if base_url else model
-    graph = create_router_graph(tasks, router=decider, model=chat_model).compile(checkpointer=sqlite_checkpointer(db))
+    graph = create_router_graph(tasks, router=decider, model=chat_model).compile(checkpointer=checkpointer)
     thread_id = thread or uuid.uuid4().hex[:8]
     config = {"configurable": {"thread_id": thread_id}}
     state = graph.get_state(config).values

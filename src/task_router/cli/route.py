@@ -34,9 +34,7 @@ def route(
 ) -> None:
     """Route the latest user turn of a conversation and print the decision as JSON."""
     tasks = load_catalog(catalog)
-    messages, active = load_conversation(conversation)
-    if active is not None and active not in tasks:
-        raise typer.BadParameter(f"active_task {active!r} is not in the catalogue ({tasks.names})")
+    messages, active = load_conversation(conversation, tasks)  # validated before any model loads
     decider = build_router(router, model, base_url, rerank=rerank)
     try:
         decision = decider.invoke({"messages": messages, "active_task": active, "catalog": tasks})
