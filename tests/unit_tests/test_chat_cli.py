@@ -62,7 +62,7 @@ def test_resume_shows_the_last_turns_and_the_active_task(tmp_path: Path) -> None
     chat("--db", db, "--thread", "t3", text="hello there\nPlease recap my meeting\nrecap notes: X, Bob owns Y\n/quit\n")
     out = chat("--db", db, "--thread", "t3", text="/quit\n")
     assert "resumed: 6 messages, active task: meeting_recap" in out
-    assert "active task: Meeting recap (meeting_recap); inputs given: notes" in out
+    assert "Meeting recap (meeting_recap): inputs given so far: notes" in out
     assert "... 2 earlier messages" in out
     shown = [line for line in out.splitlines() if line.startswith(("you>", "assistant>"))]
     assert shown[:4] == [

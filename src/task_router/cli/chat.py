@@ -108,7 +108,7 @@ def _show_resumed(console: Console, state: dict[str, Any], tasks: TaskCatalog) -
     if task is not None:
         progress = (state.get("task_data") or {}).get(task.name) or {}
         given = ", ".join(progress.get("inputs") or {}) or "none yet"
-        console.print(f"[dim]active task: {task.title} ({task.name}); inputs given: {given}[/dim]")
+        console.print(f"[dim]{task.title} ({task.name}): inputs given so far: {given}[/dim]")
     shown = messages[-RESUME_MESSAGES:]
     if len(messages) > len(shown):
         console.print(f"[dim]... {len(messages) - len(shown)} earlier messages[/dim]")
