@@ -215,7 +215,7 @@ def create_task_graph(
         last = state["messages"][-1]
         text = message_text(last) if isinstance(last, HumanMessage) else ""
         open_inputs = [i for i in task.inputs if i.name not in collected and i.name not in covered]
-        if text and open_inputs and extract is not None:
+        if text and open_inputs and extract is not None and not data.get("delivered"):  # not on revision turns
             collected.update(extract(task, open_inputs, text, config))
         required = [i for i in open_inputs if i.required and i.name not in collected]
         if text and not _asked(data) and len(required) == 1 and (given := content_after_request(text)):

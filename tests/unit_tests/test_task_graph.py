@@ -189,6 +189,35 @@ def test_content_after_request_is_not_used_when_several_inputs_are_missing() -> 
     assert "who the email is for" in state["messages"][-1].content
 
 
+class StructuredWriter(Writer):
+    """A fake API-like model: structured output answers ``extracted``, plain calls the scripted replies."""
+
+    extracted: dict[str, Any] = Field(default_factory=dict)
+
+    def with_structured_output(self, schema: Any, **kwargs: Any) -> Any:
+        from langchain_core.runnables import RunnableLambda
+
+        def answer(messages: Any) -> Any:
+            self.prompts.append(messages)
+            return schema(**{k: v for k, v in self.extracted.items() if k in schema.model_fields})
+
+        return RunnableLambda(answer)
+
+
+def test_models_with_structured_output_extract_by_default_and_not_on_revisions() -> None:
+    model = StructuredWriter(
+        messages=iter([AIMessage("POST v1"), AIMessage("POST v2")]), extracted={"topic": "our launch"}
+    )
+    graph = create_task_graph(TaskCatalog([POST]), model)  # extract_inputs=None: on, the model does structured output
+    state = turn(graph, {}, "Write a LinkedIn post about our launch", "linkedin_post")
+    assert state["messages"][-1].content == "POST v1"
+    assert state["task_data"]["linkedin_post"]["inputs"] == {"topic": "our launch"}
+    assert "- topic: what the post is about" in model.prompts[0][0][1]  # the extraction prompt lists the fields
+    calls = len(model.prompts)
+    state = turn(graph, state, "Make it shorter, and humble", "linkedin_post")
+    assert state["messages"][-1].content == "POST v2" and len(model.prompts) == calls + 1  # no extraction call
+
+
 @pytest.mark.parametrize(
     "reply",
     [
