@@ -16,6 +16,7 @@ NONE_LABEL = "NONE"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 MAX_DESCRIPTION_CHARS = 2000
+MAX_QUESTION_CHARS = 300
 T = TypeVar("T")
 
 
@@ -24,13 +25,34 @@ class CatalogError(ValueError):
 
 
 class TaskInput(BaseModel):
-    """One piece of information a task collects from the user before producing its deliverable."""
+    """One piece of information a task collects from the user before producing its deliverable.
+
+    ``description`` says what the input is ("who the email is for"); ``question`` is the exact question the generic
+    task subgraph asks for it ("Who is the email for?"). Without a question it asks "For the <task>, could you
+    tell me <description>?" (or "could you share <description>?" when the description is a noun phrase).
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     name: str
     description: str
     required: bool = True
+    question: str | None = Field(default=None, description="The question to ask for this input (one sentence).")
+
+    @field_validator("question")
+    @classmethod
+    def _check_question(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = " ".join(value.split())
+        if not value:
+            raise ValueError("question is empty: write the question to ask (e.g. 'Who is the email for?') or remove it")
+        if len(value) > MAX_QUESTION_CHARS:
+            raise ValueError(
+                f"question has {len(value)} characters (max {MAX_QUESTION_CHARS}): ask one short question and put "
+                "details in the input's description"
+            )
+        return value
 
 
 class Task(BaseModel):

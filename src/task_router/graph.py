@@ -37,6 +37,7 @@ def create_router_graph(
     none_handler: Runnable[Any, Any] | Callable[..., Any] | None = None,
     end_message: str | None = DEFAULT_END_MESSAGE,
     state_schema: type[Any] = RouterState,
+    extract_inputs: bool | None = None,
 ) -> StateGraph:
     """Build the conversation graph: on every user turn the router decides, then the turn goes to the active
     task's subgraph, the None node, or END.
@@ -50,6 +51,8 @@ def create_router_graph(
         none_handler: node run when nothing in the catalogue fits; by default it lists what the assistant can do.
         end_message: reply when the user ends a task (``{title}`` is the task's title); None for no reply.
         state_schema: a subclass of :class:`RouterState` if you need more keys.
+        extract_inputs: whether the generic task subgraph asks ``model`` which of a task's inputs the user's
+            message already gives (default: only for models with structured output; see :func:`create_task_graph`).
 
     Returns:
         An uncompiled ``StateGraph``; compile it with a checkpointer to keep threads. With a router that keeps
@@ -102,7 +105,7 @@ def create_router_graph(
     builder = StateGraph(state_schema)
     builder.add_node(ROUTER_NODE, route, destinations=(TASK_NODE, NONE_NODE, *task_graphs, END))
     if chat_model is not None:
-        builder.add_node(TASK_NODE, create_task_graph(catalog, chat_model))
+        builder.add_node(TASK_NODE, create_task_graph(catalog, chat_model, extract_inputs=extract_inputs))
     else:
         builder.add_node(TASK_NODE, _no_model_task)
     builder.add_node(NONE_NODE, none_handler or none_reply)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import re
+from collections.abc import Sequence
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -9,73 +12,251 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
+from pydantic import BaseModel, Field, create_model
 
-from task_router.catalog import Task, TaskCatalog
-from task_router.models.local import pipeline_of
+from task_router.catalog import Task, TaskCatalog, TaskInput
+from task_router.models.local import pipeline_of, turn_stop_kwargs
+from task_router.routers.answering import bounded
+from task_router.routers.parsing import find_json_object
 from task_router.routers.prompting import load_prompt
 from task_router.routers.render import message_text, render_conversation
+from task_router.routers.structured import supports_structured_output
 from task_router.state import TaskState
 
+logger = logging.getLogger("task_router")
 
-def _missing_input(task: Task, collected: dict[str, str]) -> Any:
-    return next((i for i in task.inputs if i.required and i.name not in collected), None)
+# A description that is a clause ("who the email is for") reads after "tell me"; a noun phrase after "share".
+_CLAUSE_START = re.compile(r"^(what|who|whom|whose|which|when|where|why|how|whether|if)\b", re.IGNORECASE)
+# Where a writer model starts inventing the conversation's next turns: a "User:"-style line (the prompt renders the
+# conversation that way) or a chat template's turn marker.
+_INVENTED_TURN = re.compile(
+    r"(?:^|\n)[ \t]*(?:[-*>]|\d{1,2}[.)])?[ \t]*(?:\*\*)?(?:user|assistant|human)(?:\*\*)?"
+    r"(?:[ \t]*\([^()\n]{0,40}\))?[ \t]*(?:\*\*)?:"
+    r"|<\|(?:im_start|im_end|endoftext|eot_id|start_header_id|end_header_id|end|user|assistant)\|>"
+    r"|<(?:start_of_turn|end_of_turn)>|</s>",
+    re.IGNORECASE,
+)
+_OWN_LABEL = re.compile(r"^\s*(?:<\|im_start\|>\s*assistant\s*\n|(?:\*\*)?assistant(?:\*\*)?\s*:\s*)", re.IGNORECASE)
+_EMPTY_VALUES = {"", "null", "none", "n/a", "na", "unknown", "not given", "not provided", "-", "?"}
+_WORD = re.compile(r"\w+")
+_REQUEST_COLON = re.compile(r":\s")  # "request: content" (not "10:30" or "https://")
+MIN_CONTENT_WORDS = 3
+_EXTRACT_MAX_NEW_TOKENS = 160
+GROUNDED_SHARE = 0.6  # share of an extracted value's words that must appear in the user's message
+
+
+def strip_invented_turns(text: str) -> str:
+    """The reply up to where the model starts writing the conversation's next turns itself.
+
+    A leading "Assistant:" label (the model naming its own turn) is dropped; a reply that is nothing but an
+    invented turn is kept as it is.
+
+    Example:
+        >>> strip_invented_turns("Subject: Thanks!\\nHi Sarah, ...\\nUser: great, now a post\\nAssistant: Sure")
+        'Subject: Thanks!\\nHi Sarah, ...'
+    """
+    text = _OWN_LABEL.sub("", text, count=1)
+    match = _INVENTED_TURN.search(text)
+    if match is None or not text[: match.start()].strip():  # nothing before it: keep the reply rather than nothing
+        return text.strip()
+    return text[: match.start()].strip()
+
+
+def question_for(task: Task, missing: Sequence[TaskInput], template: dict[str, str]) -> str:
+    """What the subgraph asks for the missing inputs: the input's own ``question`` if the catalogue gives one,
+    else a sentence built around its description; several inputs are asked together, one line each."""
+    if len(missing) == 1:
+        item = missing[0]
+        if item.question:
+            return item.question
+        description = item.description.strip().rstrip(".?!:;")
+        key = "ask-clause" if _CLAUSE_START.match(description) else "ask-noun"
+        return template[key].format(title=task.title, description=description).strip()
+    items = "\n".join(f"- {item.question or item.description.strip().rstrip('.')}" for item in missing)
+    return template["ask-several"].format(title=task.title, items=items).strip()
+
+
+def content_after_request(text: str) -> str | None:
+    """The content a request carries after a colon ("Recap this morning meeting: we decided to ship v2 Friday"
+    -> "we decided to ship v2 Friday"), if it has at least ``MIN_CONTENT_WORDS`` words; else None.
+
+    A model-free way to fill a task's one missing input from the message that starts the task, for models that
+    cannot extract inputs reliably (the embedded one).
+    """
+    match = _REQUEST_COLON.search(text)
+    if match is None:
+        return None
+    content = text[match.end() :].strip().strip("\"'“”")
+    return content if len(_WORD.findall(content)) >= MIN_CONTENT_WORDS else None
+
+
+def grounded(value: str, message: str, share: float = GROUNDED_SHARE) -> bool:
+    """Whether most words of an extracted value are the user's own (a guard against values a model invents)."""
+    words = [w.lower() for w in _WORD.findall(value)]
+    if not words:
+        return False
+    said = {w.lower() for w in _WORD.findall(message)}
+    return sum(w in said for w in words) / len(words) >= share
+
+
+def _clean_extraction(raw: dict[str, Any], wanted: Sequence[TaskInput], message: str) -> dict[str, str]:
+    """The extracted values worth keeping: strings the user actually wrote, one per wanted input."""
+    names = {item.name.lower(): item.name for item in wanted}
+    kept: dict[str, str] = {}
+    for key, value in raw.items():
+        name = names.get(str(key).strip().lower())
+        if name is None or not isinstance(value, str | int | float) or isinstance(value, bool):
+            continue
+        text = " ".join(str(value).split())
+        if text.lower().strip(".") in _EMPTY_VALUES or not grounded(text, message):
+            continue
+        kept[name] = text
+    return kept
+
+
+def _extraction_schema(task: Task, wanted: Sequence[TaskInput]) -> type[BaseModel]:
+    fields: dict[str, Any] = {
+        item.name: (str | None, Field(default=None, description=f"{item.description} (null if not given)"))
+        for item in wanted
+    }
+    return create_model(f"{task.name.replace('.', '_')}_inputs", **fields)
+
+
+class InputExtractor:
+    """Fills the inputs a user's message already gives, with the chat model.
+
+    Models with structured output (tool calling / JSON schema) answer a schema of optional strings; others answer
+    JSON text, read leniently. Only values whose words are mostly the user's own are kept, so a model that invents
+    or paraphrases freely fills nothing and the subgraph simply asks.
+    """
+
+    def __init__(self, model: BaseChatModel, template: dict[str, str]) -> None:
+        self.model = model
+        self.template = template
+        self.structured = supports_structured_output(model)
+        self._text_model = bounded(model, _EXTRACT_MAX_NEW_TOKENS)
+
+    def __call__(self, task: Task, wanted: Sequence[TaskInput], message: str, config: RunnableConfig) -> dict[str, str]:
+        if not wanted or not message.strip():
+            return {}
+        fields = "\n".join(f"- {item.name}: {item.description}" for item in wanted)
+        prompt = self.template["extract"].format(title=task.title, fields=fields, message=" ".join(message.split()))
+        messages = [("human", prompt.strip())]
+        try:
+            if self.structured:
+                parsed = self.model.with_structured_output(_extraction_schema(task, wanted)).invoke(messages, config)
+                raw = parsed.model_dump() if isinstance(parsed, BaseModel) else dict(parsed or {})
+            else:
+                reply = message_text(self._text_model.invoke(messages, config))
+                raw = find_json_object(reply, keys=[item.name for item in wanted]) or {}
+        except Exception as exc:  # extraction only saves the user a question: never let it break the turn
+            logger.warning("input extraction for %s failed (%s); asking instead", task.name, type(exc).__name__)
+            return {}
+        return _clean_extraction(raw, wanted, message)
 
 
 def _deliverable_model(model: BaseChatModel) -> Runnable[Any, Any]:
     """Local pipelines loop on small models under greedy decoding: penalise repetition when writing deliverables
-    (only here: a router must be free to copy task names from its prompt)."""
-    if pipeline_of(model) is not None:
-        return model.bind(pipeline_kwargs={"repetition_penalty": 1.3, "max_new_tokens": 200})
+    (only here: a router must be free to copy task names from its prompt), and stop at the chat template's turn
+    markers so that the model does not go on to write the user's next turn."""
+    pipe = pipeline_of(model)
+    if pipe is not None:
+        kwargs = {"repetition_penalty": 1.3, "max_new_tokens": 200, **turn_stop_kwargs(pipe.tokenizer)}
+        return model.bind(pipeline_kwargs=kwargs)
     return model
 
 
-def create_task_graph(catalog: TaskCatalog, model: BaseChatModel, *, prompt: str = "task") -> CompiledStateGraph:
+def _covered(data: dict[str, Any]) -> set[str]:
+    """Inputs answered so far: with their own value, or inside the answer given for several questions at once."""
+    return set(data.get("inputs") or {}) | set(data.get("covered") or [])
+
+
+def _asked(data: dict[str, Any]) -> list[str]:
+    asked = data.get("asked")
+    if isinstance(asked, str):  # threads checkpointed before several inputs could be asked at once
+        return [asked]
+    return list(asked or [])
+
+
+def create_task_graph(
+    catalog: TaskCatalog, model: BaseChatModel, *, prompt: str = "task", extract_inputs: bool | None = None
+) -> CompiledStateGraph:
     """A compiled subgraph that works on whichever catalogue task is active (``state["active_task"]``).
 
-    Each turn it records the user's answer to the question it asked last, asks for the next missing required
-    input, and once nothing is missing produces the deliverable with ``model`` (and revises it on later turns).
-    Progress is kept per task in ``state["task_data"]``, so a task switched away from and back to resumes.
-    """
-    template = load_prompt(prompt)
-    writer = _deliverable_model(model)
+    Each turn it records the user's answer to what it asked last, fills the inputs the user's message already
+    gives (``extract_inputs``), asks for the missing required inputs (all in one message, each with its catalogue
+    ``question``), and once nothing is missing produces the deliverable with ``model`` (and revises it on later
+    turns). Progress is kept per task in ``state["task_data"]``, so a task switched away from and back to resumes.
 
-    def collect(state: TaskState) -> dict[str, Any]:
+    Args:
+        catalog: the tasks; the active one is looked up on every turn, so catalogue edits apply at once.
+        model: the chat model that writes deliverables (and extracts inputs).
+        prompt: the prompt file under ``prompts/`` (sections system, user, ask-clause, ask-noun, ask-several,
+            extract).
+        extract_inputs: ask ``model`` which inputs the user's message already gives, so they are not asked for.
+            None (default): only with models that do structured output (API models); the embedded 135M model
+            was measured to answer with invented nested JSON, 4-5 s a turn, so local pipelines skip it.
+
+    Returns:
+        The compiled subgraph, to add as a node of a graph whose state extends :class:`TaskState`.
+    """
+    template = load_prompt(prompt, required=("system", "user", "ask-clause", "ask-noun", "ask-several", "extract"))
+    writer = _deliverable_model(model)
+    use_extraction = supports_structured_output(model) if extract_inputs is None else extract_inputs
+    extract = InputExtractor(model, template) if use_extraction else None
+
+    def collect(state: TaskState, config: RunnableConfig) -> dict[str, Any]:
         task = catalog.get(state.get("active_task"))
         if task is None:  # removed from the catalogue since routing: nothing to do
             return {}
         data = dict((state.get("task_data") or {}).get(task.name) or {})
         collected = dict(data.get("inputs") or {})
+        covered = [name for name in data.get("covered") or [] if name not in collected]
         last = state["messages"][-1]
-        if data.get("asked") and isinstance(last, HumanMessage):
-            collected[data["asked"]] = message_text(last)
-        missing = _missing_input(task, collected)
-        data.update(inputs=collected, asked=missing.name if missing else None)
+        text = message_text(last) if isinstance(last, HumanMessage) else ""
+        open_inputs = [i for i in task.inputs if i.name not in collected and i.name not in covered]
+        if text and open_inputs and extract is not None and not data.get("delivered"):  # not on revision turns
+            collected.update(extract(task, open_inputs, text, config))
+        required = [i for i in open_inputs if i.required and i.name not in collected]
+        if text and not _asked(data) and len(required) == 1 and (given := content_after_request(text)):
+            collected[required[0].name] = given  # "Recap this meeting: <notes>" gives the one input it needs
+        # What was asked and not extracted is answered by the whole message: stored once, under the first input.
+        unanswered = [name for name in _asked(data) if name not in collected and name not in covered]
+        if text and unanswered:
+            collected[unanswered[0]] = text
+            covered.extend(unanswered[1:])
+        data.update(inputs=collected, covered=covered)
+        missing = [i for i in task.inputs if i.required and i.name not in _covered(data)]
+        data["asked"] = [i.name for i in missing]
         update: dict[str, Any] = {"task_data": {task.name: data}}
-        if missing is not None:
-            question = template["ask"].format(title=task.title, question=f"what is {missing.description}?")
-            update["messages"] = [AIMessage(question.strip(), name=task.name)]
+        if missing:
+            update["messages"] = [AIMessage(question_for(task, missing, template), name=task.name)]
         return update
 
     def route_after_collect(state: TaskState) -> str:
         task = catalog.get(state.get("active_task"))
         data = (state.get("task_data") or {}).get(task.name if task else "", {}) or {}
-        return "produce" if task is not None and not data.get("asked") else END
+        return "produce" if task is not None and not _asked(data) else END
 
     def produce(state: TaskState, config: RunnableConfig) -> dict[str, Any]:
         task = catalog[state["active_task"]]
         data = (state.get("task_data") or {}).get(task.name) or {}
-        inputs = "\n".join(f"- {k}: {v}" for k, v in (data.get("inputs") or {}).items()) or "- (none)"
+        described = {item.name: item.description for item in task.inputs}
+        lines = [f"- {described.get(k, k)}: {v}" for k, v in (data.get("inputs") or {}).items()]
+        also = [described.get(name, name) for name in data.get("covered") or []]
+        if also:
+            lines.append(f"- (also given in the answers above: {'; '.join(also)})")
         values = {
             "title": task.title,
             "description": task.description,
             "instructions": task.instructions or "",
-            "inputs": inputs,
+            "inputs": "\n".join(lines) or "- (none)",
             "conversation": render_conversation(state["messages"], window=6),
         }
         messages = [("system", template["system"].format(**values)), ("human", template["user"].format(**values))]
         reply = writer.invoke(messages, config)
         return {
-            "messages": [AIMessage(message_text(reply), name=task.name)],
+            "messages": [AIMessage(strip_invented_turns(message_text(reply)), name=task.name)],
             "task_data": {task.name: {**data, "delivered": True}},
         }
 

@@ -121,3 +121,30 @@ def test_a_recap_request_with_its_notes_starts_the_recap(router) -> None:
     text = "Recap this morning meeting: we decided to ship v2 Friday, Bob owns QA."
     decision = _turn(router, TaskCatalog.demo(), [{"role": "user", "content": text}])
     assert (decision.event, decision.task) == ("START", "meeting_recap")
+
+
+def test_the_recap_request_through_the_default_router_of_the_graph_and_the_cli(tmp_path) -> None:
+    """The same request through what a user runs: `create_router_graph` and `task-router route` with no router
+    given (the default for the embedded model), not a router built by the test."""
+    import json
+
+    from langgraph.checkpoint.memory import InMemorySaver
+    from typer.testing import CliRunner
+
+    from task_router import create_router_graph
+    from task_router.cli import app
+
+    text = "Recap this morning meeting: we decided to ship v2 Friday, Bob owns QA."
+    graph = create_router_graph(TaskCatalog.demo(), model="embedded").compile(
+        checkpointer=InMemorySaver(),
+        interrupt_before=["task"],  # the decision only, not the deliverable
+    )
+    state = graph.invoke({"messages": [("user", text)]}, {"configurable": {"thread_id": "recap"}})
+    decision = state["decisions"][-1]
+    assert decision["router"] == "learned" and (decision["event"], decision["task"]) == ("START", "meeting_recap")
+    conversation = tmp_path / "c.json"
+    conversation.write_text(json.dumps([{"role": "user", "content": text}]))
+    routed = CliRunner().invoke(app, ["route", "--conversation", str(conversation)])
+    assert routed.exit_code == 0, routed.output
+    decision = json.loads(routed.output[routed.output.index("{") :])
+    assert decision["router"] == "learned" and (decision["event"], decision["task"]) == ("START", "meeting_recap")

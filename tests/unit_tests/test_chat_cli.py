@@ -55,3 +55,25 @@ def test_turn_cut_off_by_a_crash_is_finished_on_resume(tmp_path: Path) -> None:
     assert not graph.get_state(config).values.get("decisions")
     out = chat("--db", str(db), "--thread", "t2", text="/quit\n")
     assert "finishing the turn that was interrupted last time" in out and "START meeting_recap" in out
+
+
+def test_resume_shows_the_last_turns_and_the_active_task(tmp_path: Path) -> None:
+    db = str(tmp_path / "threads.sqlite")
+    chat("--db", db, "--thread", "t3", text="hello there\nPlease recap my meeting\nrecap notes: X, Bob owns Y\n/quit\n")
+    out = chat("--db", db, "--thread", "t3", text="/quit\n")
+    assert "resumed: 6 messages, active task: meeting_recap" in out
+    assert "Meeting recap (meeting_recap): inputs given so far: notes" in out
+    assert "... 2 earlier messages" in out
+    shown = [line for line in out.splitlines() if line.startswith(("you>", "assistant>"))]
+    assert shown[:4] == [
+        "you> Please recap my meeting",
+        "assistant> Could you paste the meeting notes or transcript?",
+        "you> recap notes: X, Bob owns Y",
+        "assistant> reply 0",
+    ]
+
+
+def test_goodbye_is_on_its_own_line_after_ctrl_d(tmp_path: Path) -> None:
+    out = chat("--db", str(tmp_path / "t.sqlite"), "--thread", "t4", text="")  # end of input at the prompt
+    assert "\nthread t4 saved; resume with: task-router chat --thread t4" in out
+    assert not any(line.startswith("you>") and "saved" in line for line in out.splitlines())

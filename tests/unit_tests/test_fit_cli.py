@@ -56,3 +56,12 @@ def test_fit_needs_an_output_and_a_valid_slice(tmp_path, fake_routers):
     assert result.exit_code != 0 and "--out FILE" in result.output
     result = CliRunner().invoke(app, ["fit", "-d", str(FIXTURE), "--out", str(tmp_path / "t.json"), "--records", "x"])
     assert result.exit_code != 0 and "not a slice" in result.output
+
+
+def test_fit_help_gives_the_router_one_default(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    result = CliRunner().invoke(app, ["fit", "--help"])
+    assert result.exit_code == 0
+    block = result.output[result.output.index("--router") :]
+    block = block[: block.index("--out")]  # the --router option's help, up to the next option
+    assert block.count("default") == 1 and "[default: embedding]" in block, block

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
+from task_router.catalog import TaskCatalog
 from task_router.cli import app
 from task_router.cli.options import BaseUrlOpt, CatalogOpt, ModelOpt, RerankOpt, RouterOpt, build_router, load_catalog
 
@@ -50,11 +53,16 @@ def chat(
     from task_router.reliability import resume_pending_turn
 
     console = Console()
-    tasks = load_catalog(catalog)
+    tasks = load_catalog(catalog)  # inputs first: a bad catalogue or database fails before any model loads
+    try:
+        checkpointer = sqlite_checkpointer(db)
+    except (OSError, sqlite3.Error) as exc:
+        where = db or "the default database"
+        raise typer.BadParameter(f"cannot open {where}: {exc}; give a writable file path", param_hint="--db") from None
     decider = build_router(router, model, base_url, rerank=rerank)
     decider.warm(tasks)  # before the first turn, so that its decision shows its own time
     chat_model = load_chat_model(model, base_url=base_url) if base_url else model
-    graph = create_router_graph(tasks, router=decider, model=chat_model).compile(checkpointer=sqlite_checkpointer(db))
+    graph = create_router_graph(tasks, router=decider, model=chat_model).compile(checkpointer=checkpointer)
     thread_id = thread or uuid.uuid4().hex[:8]
     config = {"configurable": {"thread_id": thread_id}}
     state = graph.get_state(config).values
@@ -63,7 +71,7 @@ def chat(
         f"({len(tasks)} tasks; /tasks to list, /quit to leave)"
     )
     if state.get("messages"):
-        console.print(f"[dim]resumed: {len(state['messages'])} messages, active task: {state.get('active_task')}[/dim]")
+        _show_resumed(console, state, tasks)
         finished = resume_pending_turn(graph, config)  # a turn cut off by a crash gets its decision and reply now
         if finished is not None:
             console.print("[dim]finishing the turn that was interrupted last time[/dim]")
@@ -72,6 +80,7 @@ def chat(
         try:
             text = console.input("[bold green]you>[/bold green] ").strip()
         except (EOFError, KeyboardInterrupt):
+            console.print()  # Ctrl-D / Ctrl-C leave the cursor on the prompt's line: the goodbye goes on its own
             break
         if not text:
             continue
@@ -83,6 +92,36 @@ def chat(
             continue
         _show(console, graph.invoke({"messages": [("user", text)]}, config))
     console.print(f"[dim]thread {thread_id} saved; resume with: task-router chat --thread {thread_id}[/dim]")
+
+
+RESUME_MESSAGES = 4  # messages of a resumed thread shown before its prompt
+_RESUME_CHARS = 300
+
+
+def _show_resumed(console: Console, state: dict[str, Any], tasks: TaskCatalog) -> None:
+    """Where a resumed thread stands: its size, active task (and the inputs it has), and its last few messages."""
+    from task_router.routers.render import message_text
+
+    messages = state["messages"]
+    active = state.get("active_task")
+    console.print(f"[dim]resumed: {len(messages)} messages, active task: {active}[/dim]")
+    task = tasks.get(active)
+    if task is not None:
+        progress = (state.get("task_data") or {}).get(task.name) or {}
+        given = ", ".join(progress.get("inputs") or {}) or "none yet"
+        console.print(f"[dim]{task.title} ({task.name}): inputs given so far: {given}[/dim]")
+    shown = messages[-RESUME_MESSAGES:]
+    if len(messages) > len(shown):
+        console.print(f"[dim]... {len(messages) - len(shown)} earlier messages[/dim]")
+    for message in shown:
+        text = " ".join(message_text(message).split())
+        if len(text) > _RESUME_CHARS:
+            text = text[: _RESUME_CHARS - 1] + "…"
+        if message.type == "human":
+            console.print(f"[green]you>[/green] {escape(text)}")
+        elif message.type == "ai":
+            console.print(f"[cyan]assistant>[/cyan] {escape(text)}")
+    console.rule(style="dim")
 
 
 def _show(console: Console, result: dict) -> None:

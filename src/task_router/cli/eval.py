@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from task_router.cli import app
-from task_router.cli.options import BaseUrlOpt, ModelOpt, RerankOpt, RouterOpt, build_router
+from task_router.cli.options import RUNS_DIR, BaseUrlOpt, ModelOpt, RerankOpt, RouterOpt, build_router
 
 
 @app.command("eval")
@@ -25,7 +25,7 @@ def eval_command(
         int | None, typer.Option("--limit", "-n", min=1, help="Evaluate the first N conversations.")
     ] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Output folder (default: eval_runs/<dataset>-<router>-<model>).")
+        Path | None, typer.Option("--out", "-o", help="Output folder (default: runs/eval/<dataset>-<router>-<model>).")
     ] = None,
     gold_state: Annotated[
         bool, typer.Option("--gold-state", help="Give the router the gold active task (default: its own decisions).")
@@ -94,7 +94,7 @@ def eval_command(
         raise typer.BadParameter(str(exc), param_hint="--dataset") from None
     options = {"shortlist": shortlist, "rerank": rerank}
     decider = build_router(router, model, base_url, **{key: value for key, value in options.items() if value})
-    out_dir = out or Path("eval_runs") / _slug(f"{dataset.name.split('.')[0]}-{decider.kind}-{decider.model_label}")
+    out_dir = out or RUNS_DIR / "eval" / _slug(f"{dataset.name.split('.')[0]}-{decider.kind}-{decider.model_label}")
     run = evaluate_router(
         records,
         decider,

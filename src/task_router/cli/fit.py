@@ -10,14 +10,21 @@ import typer
 from rich.console import Console
 
 from task_router.cli import app
-from task_router.cli.options import BaseUrlOpt, ModelOpt, RerankOpt, RouterOpt, build_router
+from task_router.cli.options import BaseUrlOpt, ModelOpt, RerankOpt, build_router
 
 
 @app.command("fit")
 def fit_command(
     dataset: Annotated[Path, typer.Option("--dataset", "-d", help="Dev set (.jsonl or .jsonl.gz benchmark file).")],
     model: ModelOpt = "embedded",
-    router: RouterOpt = "embedding",
+    router: Annotated[
+        str,
+        typer.Option(
+            "--router",
+            "-r",
+            help="Router kind whose None threshold to fit (embedding, learned, learned:<dir>, scoring...), or cascade.",
+        ),
+    ] = "embedding",
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the thresholds alone (JSON or YAML).")] = None,
     catalog_out: Annotated[
         Path | None,
@@ -66,7 +73,7 @@ def fit_command(
         if not dev:
             raise typer.BadParameter(f"--records {records} selects no conversation of {dataset}")
     console = Console()
-    kind = router or "embedding"
+    kind = router
     if kind == "cascade":
         if rerank is not None:
             raise typer.BadParameter("--rerank goes with --router embedding, not cascade", param_hint="--rerank")

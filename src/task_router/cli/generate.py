@@ -29,9 +29,10 @@ def generate_command(
     from task_router.training.synthetic import GenerationReport, generate_records, write_records
 
     console = Console()
+    tasks = load_catalog(catalog)  # before the model: a bad catalogue fails at once
     chat = load_chat_model(model, base_url=base_url)
     report = GenerationReport()
-    written = write_records(generate_records(chat, load_catalog(catalog), n, seed=seed, report=report), out)
+    written = write_records(generate_records(chat, tasks, n, seed=seed, report=report), out)
     console.print(f"{written} conversations written to {out}; {report.failed} rejected")
     for error in report.errors[:10]:
         console.print(f"  [yellow]{error}[/]")

@@ -10,6 +10,9 @@ import typer
 
 from task_router.catalog import CatalogError, TaskCatalog
 
+# Where commands write their outputs by default (relative to the working directory; git-ignored in this repository).
+RUNS_DIR = Path("runs")
+
 ModelOpt = Annotated[
     str,
     typer.Option(
@@ -52,8 +55,12 @@ def load_catalog(path: Path | None) -> TaskCatalog:
         raise typer.BadParameter(str(exc), param_hint="--catalog") from None
 
 
-def load_conversation(path: Path) -> tuple[list[dict[str, Any]], str | None]:
-    """Read --conversation: a list of OpenAI-style messages, or {"messages": [...], "active_task": ...}."""
+def load_conversation(path: Path, catalog: TaskCatalog) -> tuple[list[dict[str, Any]], str | None]:
+    """Read and validate --conversation: a list of OpenAI-style messages, or {"messages": [...], "active_task": ...}.
+
+    Everything a router would reject (unreadable messages, a last message not from the user, an active task not in
+    ``catalog``) is rejected here, before any model is loaded.
+    """
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -70,7 +77,26 @@ def load_conversation(path: Path) -> tuple[list[dict[str, Any]], str | None]:
             "or {'messages': [...], 'active_task': <name or null>}",
             param_hint="--conversation",
         )
+    from task_router.routers.render import coerce_input
+
+    try:
+        coerce_input({"messages": data, "active_task": active, "catalog": catalog})
+    except ValueError as exc:
+        raise typer.BadParameter(f"{path}: {exc}", param_hint="--conversation") from None
+    if active is not None and active not in catalog:
+        raise typer.BadParameter(
+            f"{path}: active_task {active!r} is not in the catalogue ({catalog.names}); give one of them or null",
+            param_hint="--conversation",
+        )
     return data, active
+
+
+def check_files(paths: list[Path], option: str) -> None:
+    """Fail before any model loads if a data file given to ``option`` cannot be read."""
+    for path in paths:
+        if not path.is_file():
+            what = "a folder" if path.is_dir() else "missing"
+            raise typer.BadParameter(f"{path} is {what}: give a readable .jsonl / .jsonl.gz file", param_hint=option)
 
 
 def build_router(

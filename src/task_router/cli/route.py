@@ -41,9 +41,7 @@ def route(
     ``latency_ms`` is the decision's own time: loading the model and embedding the catalogue happen before it
     (``--verbose`` prints how long that took)."""
     tasks = load_catalog(catalog)
-    messages, active = load_conversation(conversation)
-    if active is not None and active not in tasks:
-        raise typer.BadParameter(f"active_task {active!r} is not in the catalogue ({tasks.names})")
+    messages, active = load_conversation(conversation, tasks)  # validated before any model loads
     started = time.perf_counter()
     decider = build_router(router, model, base_url, rerank=rerank)
     decider.warm(tasks)

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from task_router.cli import app
+from task_router.cli.options import check_files
 
 
 @app.command("train")
@@ -102,6 +103,9 @@ def train_command(
     Example: task-router train --router learned --data ../shared/benchmarks/sgd_train.jsonl.gz --out models/learned
     """
     command = shlex.join(["task-router", *sys.argv[1:]])
+    if router not in ("learned", "scoring"):
+        raise typer.BadParameter(f"--router {router!r} cannot be trained: choose 'learned' or 'scoring'")
+    check_files(data, "--data")  # before torch and the base model load
     if router == "learned":
         rank = lora_r or 32
         _train_learned(
@@ -123,8 +127,6 @@ def train_command(
             lora_scale=lora_scale,
         )
         return
-    if router != "scoring":
-        raise typer.BadParameter(f"--router {router!r} cannot be trained: choose 'learned' or 'scoring'")
     from task_router.training import AugmentConfig, TrainConfig
     from task_router.training.trainer import train
 

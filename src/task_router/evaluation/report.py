@@ -107,7 +107,8 @@ def render_report(metrics: dict[str, Any]) -> str:
         "![event confusion](confusion_events.png)",
         "## Task confusion",
         f"{len(metrics['confusion']['tasks']['labels'])} task labels; the full matrix is in metrics.json, the image "
-        "shows the most frequent gold tasks and folds the rest into 'other'.",
+        "shows the tasks involved in the most mistakes (rows normalised: % of each gold task's turns) and folds the "
+        "rest into 'other'.",
         "![task confusion](confusion_tasks.png)",
     ]
     return "\n\n".join(sections) + "\n"

@@ -130,6 +130,33 @@ def chat_model_from_local(local: LocalModel, *, max_new_tokens: int = 256, **kwa
     return ChatHuggingFace(llm=llm, tokenizer=local.tokenizer, model_id=local.name, **kwargs)
 
 
+# Chat-template tokens that open or close a turn (ChatML, Llama 3, Gemma, Phi): generation stops at those in the vocab.
+TURN_MARKERS = ("<|im_end|>", "<|im_start|>", "<|eot_id|>", "<|start_header_id|>", "<end_of_turn>", "<|end|>")
+# The conversation is rendered as "User: ..." / "Assistant: ..." lines in prompts: a model continuing that pattern
+# starts such a line, and generation stops there too (the reply is cut before it by strip_invented_turns).
+TURN_STOP_STRINGS = ("\nUser:", "\nAssistant:", "\nuser:", "\nassistant:")
+
+
+def turn_stop_kwargs(tokenizer: Any) -> dict[str, Any]:
+    """Pipeline kwargs that end generation at the end of the model's own turn.
+
+    ``eos_token_id``: the tokenizer's end-of-sequence token plus every chat-template turn marker it knows (for
+    SmolLM2: ``<|im_end|>`` and ``<|im_start|>``); ``stop_sequence``: the start of an invented ``User:`` line.
+    """
+    ids: list[int] = []
+    unknown = getattr(tokenizer, "unk_token_id", None)
+    for token in (getattr(tokenizer, "eos_token", None), *TURN_MARKERS):
+        if not token:
+            continue
+        token_id = tokenizer.convert_tokens_to_ids(token)
+        if isinstance(token_id, int) and token_id != unknown and token_id not in ids:
+            ids.append(token_id)
+    kwargs: dict[str, Any] = {"stop_sequence": list(TURN_STOP_STRINGS)}
+    if ids:
+        kwargs["eos_token_id"] = ids
+    return kwargs
+
+
 def pipeline_of(chat_model: Any) -> Any | None:
     """The transformers pipeline behind a ChatHuggingFace-over-pipeline chat model, else None."""
     return getattr(getattr(chat_model, "llm", None), "pipeline", None)

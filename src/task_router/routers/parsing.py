@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,7 +65,7 @@ def parse_answer(raw: str, catalog: TaskCatalog) -> ParsedAnswer:
     if len(text) > MAX_ANSWER_CHARS:
         text = text[-MAX_ANSWER_CHARS:]
     text = text.translate(_SMART_QUOTES)
-    data = _find_json_object(text)
+    data = find_json_object(text, keys=("task", "event", "closing"))
     if data is not None:
         return _from_mapping(data, catalog)
     return _from_prose(text, catalog)
@@ -89,12 +90,15 @@ def split_final_answer(raw: str) -> tuple[str | None, str]:
     return (reasoning or None), text[last.end() :].strip()
 
 
-def _find_json_object(text: str) -> dict[str, Any] | None:
+def find_json_object(text: str, keys: Iterable[str]) -> dict[str, Any] | None:
+    """The first JSON object (fenced, inside prose, single-quoted or with trailing commas) that has one of ``keys``
+    (keys are lower-cased), else None."""
+    wanted = {key.lower() for key in keys}
     candidates = [m.group(1) for m in _FENCE.finditer(text)] + [text]
     for candidate in candidates:
         for start, end in _brace_pairs(candidate):
             value = _load_object(candidate[start : end + 1])
-            if value is not None and value.keys() & {"task", "event", "closing"}:
+            if value is not None and value.keys() & wanted:
                 return value
     return None
 

@@ -78,7 +78,7 @@ class StructuredRouter(Router):
         self.prompt = load_prompt(prompt)
         self.window = window
         self.repair = repair
-        self.use_tools = _supports_structured_output(self.model) if use_tools is None else use_tools
+        self.use_tools = supports_structured_output(self.model) if use_tools is None else use_tools
         self._text_model: Runnable[Any, Any] = bounded(self.model, _ROUTER_MAX_NEW_TOKENS)
 
     def predict(self, routing: RoutingInput, config: RunnableConfig) -> Prediction:
@@ -128,7 +128,8 @@ class StructuredRouter(Router):
         return read_answer(raw, routing, reask=reask if self.repair else None)
 
 
-def _supports_structured_output(model: BaseChatModel) -> bool:
+def supports_structured_output(model: BaseChatModel) -> bool:
+    """Whether ``model.with_structured_output`` works (tool calling / JSON schema): API models, not local pipelines."""
     probe = create_model("Probe", task=(str, ...))
     try:
         model.with_structured_output(probe)

@@ -1,0 +1,92 @@
+"""Every command rejects bad input files before loading any model: a model factory that is called fails the test."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from eval_scripted import FIXTURE
+from typer.testing import CliRunner
+
+from task_router.cli import app
+
+
+@pytest.fixture(autouse=True)
+def no_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    def loaded(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a model was loaded before the input was validated")
+
+    for target in (
+        "task_router.routers.make_router",
+        "task_router.models.load_chat_model",
+        "task_router.models.local.load_local_model",
+        "task_router.models.adapters.load_base",  # the scoring trainer's base model
+        "task_router.cli.train._train_learned",  # (patched here: importing the trainers costs seconds of torch)
+    ):
+        monkeypatch.setattr(target, loaded)
+    monkeypatch.setenv("COLUMNS", "200")
+
+
+def fails(*args: str, fix: str) -> None:
+    started = time.perf_counter()
+    result = CliRunner().invoke(app, list(args))
+    assert not isinstance(result.exception, AssertionError), result.exception
+    assert result.exit_code == 2, result.output  # a usage error, naming the fix
+    assert fix in " ".join(result.output.replace("│", " ").split()), result.output
+    assert time.perf_counter() - started < 5
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, Path]:
+    paths = {
+        "ends_with_assistant": [
+            {"role": "user", "content": "Recap my meeting"},
+            {"role": "assistant", "content": "Sure"},
+        ],
+        "unknown_role": [{"role": "wizard", "content": "hi"}],
+        "unknown_active": {"messages": [{"role": "user", "content": "hi"}], "active_task": "not_a_task"},
+        "ok": [{"role": "user", "content": "Recap my meeting"}],
+    }
+    out = {name: tmp_path / f"{name}.json" for name in paths}
+    for name, data in paths.items():
+        out[name].write_text(json.dumps(data), encoding="utf-8")
+    out["bad_json"] = tmp_path / "bad.json"
+    out["bad_json"].write_text("[{oops", encoding="utf-8")
+    out["bad_catalog"] = tmp_path / "catalog.yaml"
+    out["bad_catalog"].write_text("- {name: my task, description: x}\n", encoding="utf-8")
+    out["bad_dataset"] = tmp_path / "bad.jsonl"
+    out["bad_dataset"].write_text("{oops\n", encoding="utf-8")
+    return out
+
+
+def test_route_validates_the_conversation_and_catalogue_first(files: dict[str, Path]) -> None:
+    fails("route", "--conversation", str(files["ends_with_assistant"]), fix="must end with a user message")
+    fails("route", "--conversation", str(files["unknown_role"]), fix="cannot read the conversation")
+    fails("route", "--conversation", str(files["unknown_active"]), fix="active_task 'not_a_task' is not in")
+    fails("route", "--conversation", str(files["bad_json"]), fix="is not valid JSON")
+    fails("route", "--conversation", str(files["ok"]), "--catalog", str(files["bad_catalog"]), fix="'my_task'")
+
+
+def test_chat_eval_fit_generate_train_validate_their_files_first(files: dict[str, Path], tmp_path: Path) -> None:
+    fails("chat", "--catalog", str(files["bad_catalog"]), fix="'my_task'")
+    fails("chat", "--db", str(tmp_path), fix="give a writable file path")  # a folder, not a database file
+    fails("eval", "--dataset", str(files["bad_dataset"]), fix="not valid JSON")
+    fails("fit", "--dataset", str(files["bad_dataset"]), "--out", str(tmp_path / "t.json"), fix="not valid JSON")
+    out = str(tmp_path / "gen.jsonl")
+    fails("generate", "--out", out, "--catalog", str(files["bad_catalog"]), fix="'my_task'")
+    for router in ("learned", "scoring"):
+        missing = str(tmp_path / "missing.jsonl")
+        fails(
+            "train", "--router", router, "--data", missing, "--out", str(tmp_path / "m"), fix="missing.jsonl is missing"
+        )
+    fails(
+        "train", "--router", "scoring", "--data", str(FIXTURE), "--data", str(tmp_path), "--out", "x", fix="is a folder"
+    )
+
+
+def test_a_valid_conversation_reaches_the_router(files: dict[str, Path]) -> None:
+    """The guard works: with valid input, route goes on to build the router (and meets the fake factory)."""
+    result = CliRunner().invoke(app, ["route", "--conversation", str(files["ok"]), "--router", "embedding"])
+    assert isinstance(result.exception, AssertionError)
