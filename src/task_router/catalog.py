@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
-import json
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from task_router.io_limits import load_document
 
 NONE_LABEL = "NONE"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 MAX_DESCRIPTION_CHARS = 2000
 T = TypeVar("T")
+TASK_EXAMPLE = '[{"name": "meeting_recap", "description": "Summarise a meeting."}]'
+CATALOG_HINT = (
+    "a catalogue file is YAML or JSON holding a list of tasks (or a mapping with a 'tasks' list), each with a "
+    f"'name' and a 'description', e.g. {TASK_EXAMPLE}"
+)
 
 
 class CatalogError(ValueError):
@@ -201,6 +206,11 @@ class TaskCatalog:
     @classmethod
     def from_records(cls, records: Iterable[Task | dict[str, Any]]) -> TaskCatalog:
         """Build a catalogue from dicts or tasks, reporting every bad entry at once."""
+        if isinstance(records, str | bytes | Mapping) or not isinstance(records, Iterable):
+            raise CatalogError(
+                f"a task catalogue must be a list of tasks, got {type(records).__name__} {records!r:.60}; give "
+                f"dicts with a 'name' and a 'description' (or Task objects), e.g. {TASK_EXAMPLE}"
+            )
         records = list(records)
         problems: list[str] = []
         tasks: list[Task] = []
@@ -223,26 +233,18 @@ class TaskCatalog:
 
     @classmethod
     def from_file(cls, path: str | Path) -> TaskCatalog:
-        """Load a catalogue from YAML or JSON: a list of tasks, or a mapping with a ``tasks`` list."""
-        path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise CatalogError(f"cannot read catalogue file {path}: {exc.strerror or exc}") from exc
-        except UnicodeDecodeError as exc:
-            raise CatalogError(
-                f"cannot read catalogue file {path}: it is not UTF-8 text ({exc.reason}); save it as UTF-8"
-            ) from None
-        try:
-            data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-        except (json.JSONDecodeError, yaml.YAMLError) as exc:
-            raise CatalogError(f"{path} is not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}") from exc
+        """Load a catalogue from YAML or JSON: a list of tasks, or a mapping with a ``tasks`` list.
+
+        The file is read through :func:`task_router.io_limits.load_document` (size, nesting and number limits);
+        every problem is a :class:`CatalogError` naming the file and saying what a catalogue file looks like.
+        """
+        path, data = load_document(path, what="catalogue file", hint=CATALOG_HINT, error=CatalogError)
         if isinstance(data, dict) and "tasks" in data:
             data = data["tasks"]
         if not isinstance(data, list):
             raise CatalogError(
                 f"{path} must hold a list of tasks (or a mapping with a 'tasks' list), "
-                f"each with at least 'name' and 'description'; found {type(data).__name__}"
+                f"each with at least 'name' and 'description'; found {type(data).__name__}; {CATALOG_HINT}"
             )
         try:
             return cls.from_records(data)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -48,23 +47,12 @@ def load_catalog(path: Path | None) -> TaskCatalog:
 
 def load_conversation(path: Path) -> tuple[list[dict[str, Any]], str | None]:
     """Read --conversation: a list of OpenAI-style messages, or {"messages": [...], "active_task": ...}."""
+    from task_router.routers.render import load_conversation_file
+
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise typer.BadParameter(f"cannot read {path}: {exc.strerror or exc}", param_hint="--conversation") from None
-    except json.JSONDecodeError as exc:
-        raise typer.BadParameter(f"{path} is not valid JSON: {exc}", param_hint="--conversation") from None
-    active = None
-    if isinstance(data, dict):
-        active = data.get("active_task")
-        data = data.get("messages")
-    if not isinstance(data, list) or not data:
-        raise typer.BadParameter(
-            f"{path} must hold a non-empty list of messages [{{'role': 'user', 'content': '...'}}, ...] "
-            "or {'messages': [...], 'active_task': <name or null>}",
-            param_hint="--conversation",
-        )
-    return data, active
+        return load_conversation_file(path)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--conversation") from None
 
 
 def build_router(

@@ -10,9 +10,14 @@ from typing import Any
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, convert_to_messages
 
 from task_router.catalog import NONE_LABEL, Task, TaskCatalog
+from task_router.io_limits import load_document
 
 DEFAULT_WINDOW = 8  # messages of history a prompt-based router reads (the latest user turn always included)
 MAX_MESSAGE_CHARS = 600  # longer messages keep their head and tail
+CONVERSATION_HINT = (
+    'a conversation is a JSON list of messages ending with the user\'s turn, or {"messages": [...], '
+    '"active_task": <task name or null>}, e.g. [{"role": "user", "content": "Recap my meeting"}]'
+)
 # Tag-like text (``</conversation>``, ``<system>``, ``<|im_start|>``) in user text could pose as the prompt's own
 # delimiters: its angle brackets are replaced by look-alikes that no prompt uses.
 _TAG_LIKE = re.compile(r"<(\s*/?\s*[|A-Za-z_][^<>\n]{0,60}?)>")
@@ -66,6 +71,23 @@ def coerce_input(
     if active is not None and (active == NONE_LABEL or active not in catalog):
         active = None
     return RoutingInput(tuple(messages), active, catalog)
+
+
+def load_conversation_file(path: Any) -> tuple[list[Any], str | None]:
+    """(messages, active task) from a JSON conversation file: a list of messages, or a mapping with ``messages``
+    and optionally ``active_task``. Read within :mod:`task_router.io_limits`' bounds; every problem is a
+    ValueError naming the file and saying what a conversation file looks like (:data:`CONVERSATION_HINT`).
+    The messages themselves are checked by :func:`coerce_input` when routed."""
+    path, data = load_document(path, what="conversation file", hint=CONVERSATION_HINT, fmt="json")
+    active = None
+    if isinstance(data, Mapping):
+        active = data.get("active_task")
+        data = data.get("messages")
+    if not isinstance(data, list) or not data:
+        raise ValueError(f"conversation file {path} holds no messages; {CONVERSATION_HINT}")
+    if active is not None and not isinstance(active, str):
+        raise ValueError(f"conversation file {path}: active_task must be a task name or null; {CONVERSATION_HINT}")
+    return data, active
 
 
 def message_text(message: BaseMessage) -> str:
