@@ -151,6 +151,33 @@ class TaskCatalog:
     def get(self, name: str | None) -> Task | None:
         return self._tasks.get(name) if name else None
 
+    @property
+    def live(self) -> TaskCatalog:
+        """The catalogue that edits go to: itself, or for a :meth:`frozen` snapshot the catalogue it was taken of."""
+        return self
+
+    def frozen(self) -> TaskCatalog:
+        """A read-only snapshot of the catalogue as it is now, for one decision: an edit made meanwhile (another
+        thread adding or removing a task) cannot change what the decision sees half-way through.
+
+        One snapshot is shared by every decision made at the same :attr:`version`, so caches kept in the snapshot
+        (:meth:`memo`: prompts, task vectors, KV prefixes) are built once per version, as on the live catalogue.
+
+        Example:
+            >>> catalog = TaskCatalog([Task(name="recap", description="Recap a meeting.")])
+            >>> view = catalog.frozen()
+            >>> _ = catalog.remove("recap")
+            >>> view.names, catalog.names, view.live is catalog
+            (['recap'], [], True)
+        """
+        with self._lock:
+            hit = self._memo.get(_FROZEN_KEY)
+            if hit is not None and hit[0] == self._version:
+                return hit[1]
+            view = _FrozenCatalog(self)
+            self._memo[_FROZEN_KEY] = (self._version, view)
+            return view
+
     def snapshot(self) -> tuple[int, tuple[Task, ...]]:
         """A consistent (version, tasks) pair, for caches keyed on the catalogue."""
         with self._lock:
@@ -261,6 +288,33 @@ class TaskCatalog:
 
     def __repr__(self) -> str:
         return f"TaskCatalog(version={self._version}, tasks={self.names})"
+
+
+_FROZEN_KEY = "catalog.frozen"
+
+
+class _FrozenCatalog(TaskCatalog):
+    """A read-only copy of a catalogue at one version (see :meth:`TaskCatalog.frozen`)."""
+
+    def __init__(self, source: TaskCatalog) -> None:
+        super().__init__()
+        self._tasks = dict(source._tasks)
+        self._version = source._version
+        self._source = source
+
+    @property
+    def live(self) -> TaskCatalog:
+        return self._source
+
+    def frozen(self) -> TaskCatalog:
+        return self
+
+    def _read_only(self, *args: Any, **kwargs: Any) -> Task:
+        raise CatalogError(
+            "this is a read-only snapshot taken for one decision: edit the live catalogue (snapshot.live) instead"
+        )
+
+    add = update = remove = _read_only  # type: ignore[assignment]
 
 
 def _coerce(task: Task | dict[str, Any]) -> Task:

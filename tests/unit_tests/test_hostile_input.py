@@ -9,15 +9,78 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage
+from langchain_core.runnables import RunnableConfig
+from pydantic import Field
 
-from task_router import CatalogError, TaskCatalog
+from task_router import CatalogError, TaskCatalog, load_chat_model, make_router
 from task_router.calibration import load_thresholds
 from task_router.evaluation import DatasetError, load_dataset
 from task_router.io_limits import MAX_DEPTH, MAX_INT_DIGITS, parse_document, structure_problem
-from task_router.routers.render import load_conversation_file
+from task_router.learned.texts import query_text
+from task_router.reliability.fault_server import FaultServer, keyword_reply
+from task_router.routers.answering import logprob_confidence
+from task_router.routers.base import MAX_DECISION_TEXT, Prediction, Router
+from task_router.routers.embedding import EmbeddingRouter
+from task_router.routers.render import (
+    MAX_ROUTED_CHARS,
+    RoutingInput,
+    coerce_input,
+    load_conversation_file,
+    render_conversation,
+)
+from tests.conftest import choice, scripted_model
+
+
+def _deep(levels: int) -> list:
+    value: list = []
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+class _RecordingEncoder:
+    """Bag-of-words vectors (as in test_router_kinds) that records the length of every text it is given; optionally
+    runs ``on_query`` when asked for a user turn (one text or a turn with its context), to edit the catalogue then."""
+
+    vocabulary = ("meeting", "recap", "notes", "email", "follow", "write", "post", "linkedin", "thanks", "bye")
+
+    def __init__(self, on_query: Callable[[], object] | None = None) -> None:
+        self.lengths: list[int] = []
+        self.on_query = on_query
+
+    def encode(self, texts: list[str], **kwargs: Any) -> np.ndarray:
+        self.lengths += [len(t) for t in texts]
+        if self.on_query is not None and not any(":" in t for t in texts):
+            self.on_query()
+        rows = np.zeros((len(texts), len(self.vocabulary) + 1), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for word in re.findall(r"[a-z]+", text.lower()):
+                if word in self.vocabulary:
+                    rows[i, self.vocabulary.index(word)] += 1
+            rows[i, -1] = 0.05
+        return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+class _FixedRouter(Router):
+    kind = "fixed"
+
+    def __init__(self, prediction: Prediction, catalog: TaskCatalog) -> None:
+        super().__init__(catalog=catalog)
+        self.prediction = prediction
+
+    def predict(self, routing: RoutingInput, config: RunnableConfig) -> Prediction:
+        return self.prediction
+
 
 CATALOG_GUIDANCE = "each with a 'name' and a 'description'"  # every catalogue-file error says what a valid one is
 
@@ -158,3 +221,164 @@ def test_hostile_thresholds_file_gives_a_value_error(tmp_path: Path) -> None:
     path.write_text("router: embedding\nnone: 7\n")
     with pytest.raises(ValueError, match="none: Input should be less than or equal to 1"):
         load_thresholds(path)
+
+
+# -- 2. conversations: tool messages, a catalogue that is not one, huge messages ----------------------------------
+def test_tool_message_without_tool_call_id_is_read_not_a_key_error(catalog: TaskCatalog) -> None:
+    messages = [{"role": "user", "content": "recap"}, {"role": "tool", "content": "result"}, "recap please"]
+    routing = coerce_input({"messages": messages, "catalog": catalog})
+    assert [m.type for m in routing.messages] == ["human", "tool", "human"]
+    router = make_router("zero-shot", model=scripted_model(choice("recap")), catalog=catalog)
+    assert router.invoke({"messages": messages}).task == "recap"
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ({"messages": ["hi"], "catalog": 7}, "must be a list of tasks"),
+        ({"messages": ["hi"], "catalog": "catalog.yaml"}, "must be a list of tasks"),
+        ({"messages": ["hi"], "catalog": [{"name": "a"}]}, "description"),
+        ({"messages": {"role": "user", "content": "hi"}}, "no conversation"),
+        ({"messages": 7}, "no conversation"),
+        ({"messages": [{"role": None, "content": "x"}]}, "message #0"),
+        ({"messages": [{"role": "user", "content": 7}]}, "message #0"),
+        (
+            {"messages": ["ok", {"role": "user", "content": [{"type": "text", "text": "x", "deep": _deep(100)}]}]},
+            "message #1 is nested more than",
+        ),
+    ],
+)
+def test_unusable_router_inputs_give_a_value_error_naming_the_fix(
+    catalog: TaskCatalog, value: dict, problem: str
+) -> None:
+    with pytest.raises(ValueError, match=problem):
+        coerce_input({"catalog": catalog, **value})
+
+
+def test_huge_user_message_is_read_within_a_bound_by_every_encoder_router(catalog: TaskCatalog) -> None:
+    huge = "recap the meeting notes " + "blah " * 2_000_000 + " and thanks"  # 10 MB
+    encoder = _RecordingEncoder()
+    router = EmbeddingRouter(catalog=catalog, encoder=encoder, closing_phrases=["thanks, bye"])
+    start = time.perf_counter()
+    decision = router.invoke({"messages": [{"role": "assistant", "content": huge}, {"role": "user", "content": huge}]})
+    assert time.perf_counter() - start < 5
+    assert decision.task == "recap"  # the head of the message is still read
+    assert max(encoder.lengths) <= MAX_ROUTED_CHARS + 10
+    routing = coerce_input({"messages": [huge, "ok", huge], "catalog": catalog})
+    assert len(routing.last_user_text) <= MAX_ROUTED_CHARS + 10
+    assert len(query_text(routing.messages, catalog["recap"], window=2)) < 1000  # the learned router's query
+    assert len(render_conversation(routing.messages)) < 3 * 700
+
+
+# -- 3. model output: huge answers, provider numbers -------------------------------------------------------------
+@pytest.mark.parametrize(
+    "answer",
+    ["\n" * 200_000, "!\n" * 100_000, "Action: " + "a " * 100_000, "Thought:" + " x" * 100_000, "{" * 200_000],
+    ids=["newlines", "punctuation-lines", "action-spaces", "long-thought", "braces"],
+)
+def test_react_on_a_200k_character_answer_decides_quickly(catalog: TaskCatalog, answer: str) -> None:
+    router = make_router("react", model=scripted_model(answer, answer), catalog=catalog)
+    start = time.perf_counter()
+    decision = router.invoke({"messages": ["recap please"], "active_task": "recap"})
+    assert time.perf_counter() - start < 5
+    assert (decision.event, decision.task, decision.valid_format) == ("CONTINUE", "recap", False)
+    assert (
+        len(decision.raw_output) <= MAX_DECISION_TEXT + 10 and len(decision.rationale or "") <= MAX_DECISION_TEXT + 10
+    )
+
+
+@pytest.mark.parametrize("kind", ["zero-shot", "few-shot-cot", "structured"])
+def test_text_routers_on_a_200k_character_answer_decide_quickly(catalog: TaskCatalog, kind: str) -> None:
+    answer = "\n" * 100_000 + "Answer: " + " " * 100_000 + '{"task": "email"}'
+    router = make_router(kind, model=scripted_model(answer, answer), catalog=catalog)
+    start = time.perf_counter()
+    decision = router.invoke({"messages": ["write the email"]})
+    assert time.perf_counter() - start < 5
+    assert decision.task == "email"
+
+
+def test_positive_api_logprobs_are_clamped_not_a_validation_error() -> None:
+    catalog = TaskCatalog([{"name": "meeting_recap", "description": "Summarise a meeting."}])
+    with FaultServer(reply=keyword_reply({"meeting": "meeting_recap"}), token_logprob=0.7) as server:
+        model = load_chat_model("openai:fake", base_url=server.base_url, max_retries=0)
+        router = make_router("structured", model=model, catalog=catalog, logprobs=True)
+        decision = router.invoke({"messages": [{"role": "user", "content": "Recap the meeting"}]})
+    assert (decision.task, decision.confidence) == ("meeting_recap", 1.0)
+
+
+@pytest.mark.parametrize(
+    ("logprob", "expected"), [(5.0, 1.0), ("nan", None), ("inf", None), ("abc", None), (1e308, 1.0), (-1e308, 0.0)]
+)
+def test_provider_logprobs_are_read_defensively(logprob: object, expected: float | None) -> None:
+    reply = AIMessage("recap", response_metadata={"logprobs": {"content": [{"token": "recap", "logprob": logprob}]}})
+    assert logprob_confidence(reply, "recap") == expected
+    assert (
+        logprob_confidence(AIMessage("recap", response_metadata={"logprobs": {"content": ["x", 3]}}), "recap") is None
+    )
+
+
+@pytest.mark.parametrize(("value", "expected"), [(1.7, 1.0), (-0.2, 0.0), (float("nan"), None), ("x", None)])
+def test_every_confidence_is_clamped_by_the_base_router(catalog: TaskCatalog, value: object, expected: object) -> None:
+    router = _FixedRouter(Prediction("recap", confidence=value), catalog)  # type: ignore[arg-type]
+    assert router.invoke({"messages": ["recap"]}).confidence == expected
+
+
+# -- 4. catalogue edits while a decision is made -----------------------------------------------------------------
+class _RemovingModel(GenericFakeChatModel):
+    """A chat model that removes tasks from the live catalogue while it "thinks", then answers."""
+
+    catalog: Any = None
+    remove: list[str] = Field(default_factory=list)
+
+    def _generate(self, *args: Any, **kwargs: Any) -> Any:
+        for name in self.remove:
+            if name in self.catalog:
+                self.catalog.remove(name)
+        return super()._generate(*args, **kwargs)
+
+
+CONCURRENT_CASES = [
+    # (active before, task the model names, tasks removed meanwhile, expected (event, task))
+    ("recap", "recap", ["recap"], ("NONE", None)),
+    ("recap", "email", ["email"], ("CONTINUE", "recap")),
+    ("recap", "email", ["email", "recap"], ("NONE", None)),
+    (None, "email", ["email"], ("NONE", None)),
+]
+
+
+@pytest.mark.parametrize(("active", "named", "removed", "expected"), CONCURRENT_CASES)
+@pytest.mark.parametrize("kind", ["structured", "react", "zero-shot"])
+def test_task_removed_while_an_llm_router_decides_never_comes_back(
+    catalog: TaskCatalog, kind: str, active: str | None, named: str, removed: list[str], expected: tuple
+) -> None:
+    reply = json.dumps(choice(named))
+    reply = f"Action: final_answer[{reply}]" if kind == "react" else reply
+    model = _RemovingModel(messages=iter([AIMessage(reply)]), catalog=catalog, remove=removed)
+    router = make_router(kind, model=model, catalog=catalog)
+    decision = router.invoke({"messages": ["go on"], "active_task": active})
+    assert (decision.event, decision.task) == expected
+    assert decision.task is None or decision.task in catalog
+    assert "removed from the catalogue while this decision was made" in decision.fallback
+    assert "removed from the catalogue" in decision.rationale
+
+
+@pytest.mark.parametrize(("active", "named", "removed", "expected"), CONCURRENT_CASES)
+def test_task_removed_while_the_embedding_router_decides_never_comes_back(
+    catalog: TaskCatalog, active: str | None, named: str, removed: list[str], expected: tuple
+) -> None:
+    encoder = _RecordingEncoder(on_query=lambda: [catalog.remove(n) for n in removed if n in catalog])
+    router = EmbeddingRouter(catalog=catalog, encoder=encoder, closing_phrases=[], threshold=0.1, margin=0.0)
+    text = {"recap": "recap the meeting notes", "email": "write a follow up email"}[named]
+    decision = router.invoke({"messages": [text], "active_task": active})
+    assert (decision.event, decision.task) == expected
+    assert "removed from the catalogue while this decision was made" in decision.fallback
+
+
+def test_decisions_see_one_snapshot_and_snapshots_are_read_only(catalog: TaskCatalog) -> None:
+    view = catalog.frozen()
+    assert catalog.frozen() is view  # one per version: caches kept in it survive between decisions
+    catalog.remove("post")
+    assert "post" in view and "post" not in catalog and catalog.frozen() is not view
+    with pytest.raises(CatalogError, match="read-only snapshot"):
+        view.add({"name": "x", "description": "y"})
+    assert view.live is catalog and catalog.live is catalog

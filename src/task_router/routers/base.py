@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 import time
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from task_router.routers.render import RoutingInput, coerce_input
 from task_router.tracing import record_decision, traced_config
 
 logger = logging.getLogger("task_router")
+MAX_DECISION_TEXT = 20_000  # characters of model text (raw output, rationale) a decision keeps
 _SECRET = re.compile(r"(sk-[A-Za-z0-9_\-]{8,}|lsv2_[A-Za-z0-9_]{8,}|(?i:bearer)\s+[A-Za-z0-9._\-]{8,})")
 
 
@@ -93,12 +95,12 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
             predicted, valid = routing.active_task, False
             fallback = fallback or f"model named unknown task {prediction.task!r}; kept the active task"
         event, task = derive_event(routing.active_task, predicted, prediction.closing)
-        return RouteDecision(
+        decision = RouteDecision(
             event=event,
             task=task,
-            confidence=prediction.confidence,
-            rationale=prediction.rationale,
-            raw_output=prediction.raw_output,
+            confidence=unit_interval(prediction.confidence),
+            rationale=bounded_text(prediction.rationale),
+            raw_output=bounded_text(prediction.raw_output) or "",
             valid_format=valid,
             latency_ms=latency_ms,
             router=self.kind,
@@ -106,6 +108,55 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
             fallback=fallback,
             stage=prediction.stage,
         )
+        return still_in_catalog(routing, decision)
+
+
+def still_in_catalog(routing: RoutingInput, decision: RouteDecision) -> RouteDecision:
+    """The decision checked against the *live* catalogue at return time (the router decided on a snapshot).
+
+    A task removed by another thread while the decision was made cannot come back in it: a START / SWITCH /
+    CONTINUE naming a task no longer in the catalogue becomes CONTINUE of the active task if that one is still
+    there, else NONE; ``fallback`` and ``rationale`` say why. END and NONE pass unchanged (closing a removed task
+    is harmless, and NONE names no task).
+    """
+    live = routing.catalog.live
+    if decision.event in ("END", "NONE") or decision.task in live:
+        return decision
+    active = routing.active_task if routing.active_task in live else None
+    event, task = derive_event(active, active)
+    kept = f"kept the active task {active!r}" if active else "no task is active"
+    note = f"task {decision.task!r} was removed from the catalogue while this decision was made; {kept}"
+    logger.info("router decision changed: %s", note)
+    return decision.model_copy(
+        update={
+            "event": event,
+            "task": task,
+            "confidence": None,
+            "rationale": f"{note}; {decision.rationale}" if decision.rationale else note,
+            "fallback": note,
+        }
+    )
+
+
+def unit_interval(value: Any) -> float | None:
+    """A confidence in [0, 1]: model and provider numbers are clamped (a probability of 1.3 from a buggy server
+    becomes 1.0), and one that is not a finite number (NaN, a string) is dropped rather than failing the decision."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return min(1.0, max(0.0, number)) if math.isfinite(number) else None
+
+
+def bounded_text(text: str | None, limit: int = MAX_DECISION_TEXT) -> str | None:
+    """Model text kept in a decision (raw output, rationale), at most ``limit`` characters: its head and tail
+    around ``[...]``, so that a model answering 200,000 characters does not bloat every checkpoint."""
+    if text is None or len(text) <= limit:
+        return text
+    half = limit // 2
+    return f"{text[:half]} [...] {text[-half:]}"
 
 
 def safe_fallback(routing: RoutingInput, raw_output: str, reason: str) -> Prediction:
