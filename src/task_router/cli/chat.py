@@ -51,9 +51,10 @@ def chat(
 
     console = Console()
     tasks = load_catalog(catalog)
+    saver = sqlite_checkpointer(db)  # a bad --db fails before any model is loaded
     decider = build_router(router, model, base_url, rerank=rerank)
     chat_model = load_chat_model(model, base_url=base_url) if base_url else model
-    graph = create_router_graph(tasks, router=decider, model=chat_model).compile(checkpointer=sqlite_checkpointer(db))
+    graph = create_router_graph(tasks, router=decider, model=chat_model).compile(checkpointer=saver)
     thread_id = thread or uuid.uuid4().hex[:8]
     config = {"configurable": {"thread_id": thread_id}}
     state = graph.get_state(config).values

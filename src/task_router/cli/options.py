@@ -55,6 +55,26 @@ def load_conversation(path: Path) -> tuple[list[dict[str, Any]], str | None]:
         raise typer.BadParameter(str(exc), param_hint="--conversation") from None
 
 
+def check_output(path: Path | None, option: str, *, folder: bool = True) -> Path | None:
+    """Fail before any work if ``path`` cannot be written: an output folder that is a file, or a path under a file
+    (``--out results.json/run``). Raises BadParameter naming ``option`` and the fix; returns ``path``."""
+    if path is None:
+        return None
+    if folder and path.exists() and not path.is_dir():
+        raise typer.BadParameter(f"{path} is a file; give a folder (new or existing) for the output", param_hint=option)
+    if not folder and path.is_dir():
+        raise typer.BadParameter(f"{path} is a folder; give a file path for the output", param_hint=option)
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise typer.BadParameter(
+                    f"{path} is under {parent}, which is a file, not a folder; give a path under a folder",
+                    param_hint=option,
+                )
+            break
+    return path
+
+
 def build_router(
     kind: str | None, model: str, base_url: str | None = None, *, rerank: str | None = None, **options: Any
 ) -> Any:

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from task_router.cli import app
+from task_router.cli.options import check_output
 
 
 @app.command("train")
@@ -102,6 +103,7 @@ def train_command(
     Example: task-router train --router learned --data ../shared/benchmarks/sgd_train.jsonl.gz --out models/learned
     """
     command = shlex.join(["task-router", *sys.argv[1:]])
+    check_output(out, "--out")
     if router == "learned":
         rank = lora_r or 32
         _train_learned(

@@ -62,6 +62,11 @@ def _load(spec: str, base_url: str | None, **kwargs: Any) -> BaseChatModel:
             ) from exc
         base_url = base_url or os.environ.get("OPENAI_BASE_URL")
         options: dict[str, Any] = {"model": arg, "temperature": 0, "timeout": 60, "max_retries": 2, **kwargs}
+        if not base_url and not options.get("api_key") and not os.environ.get("OPENAI_API_KEY"):
+            raise ValueError(
+                f"{spec} needs an API key: set OPENAI_API_KEY, or give the base URL of an OpenAI-compatible server "
+                "(--base-url or OPENAI_BASE_URL; local servers need no key)"
+            )
         if base_url:
             options["base_url"] = base_url
             # Local OpenAI-compatible servers usually need no key; ChatOpenAI insists on one.
