@@ -6,7 +6,7 @@ import logging
 import math
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from langchain_core.callbacks import CallbackManagerForChainRun
@@ -15,6 +15,7 @@ from langchain_core.runnables.config import run_in_executor
 
 from task_router.catalog import TaskCatalog
 from task_router.decision import RouteDecision, derive_event
+from task_router.routers.budget import DEFAULT, DecisionTimeout, call_within, resolve_budget
 from task_router.routers.render import RoutingInput, coerce_input
 from task_router.tracing import record_decision, traced_config
 
@@ -48,9 +49,16 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
     Input: ``{"messages": [...], "active_task": str | None, "catalog": TaskCatalog | list}`` (the catalogue may
     instead be given to the constructor). Output: a :class:`RouteDecision` whose task is always in the catalogue
     at that moment, or None. Subclasses implement :meth:`predict`.
+
+    Each decision reads one snapshot of the catalogue (:meth:`TaskCatalog.frozen`), is checked against the live
+    catalogue when it returns (:func:`still_in_catalog`), and runs within a time budget (:attr:`time_budget_s`,
+    default 60 s, see :mod:`task_router.routers.budget`) after which the safe fallback decides.
     """
 
     kind: ClassVar[str] = "base"
+    #: Seconds a decision may take before the safe fallback decides (see :mod:`task_router.routers.budget`):
+    #: "default" (``TASK_ROUTER_TIME_BUDGET_S``, else 60 s), a number, or None for no limit.
+    time_budget_s: float | str | None = DEFAULT
 
     def __init__(self, *, catalog: TaskCatalog | None = None, model_label: str = "") -> None:
         self.catalog = catalog
@@ -77,9 +85,14 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
         self, input: Any, config: RunnableConfig, run_manager: CallbackManagerForChainRun | None = None
     ) -> RouteDecision:
         routing = coerce_input(input, self.catalog)
+        budget = resolve_budget(config, self.time_budget_s)
         start = time.perf_counter()
         try:
-            prediction = self.predict(routing, config)
+            prediction = call_within(self.predict, routing, config, timeout=budget)
+        except DecisionTimeout:  # a hung or slow model must not hold the user's turn
+            reason = f"no decision within the {budget:g} s time budget; the safe fallback decided"
+            logger.warning("router %s: %s", self.name, reason)
+            prediction = replace(safe_fallback(routing, "", reason), rationale=reason)
         except Exception as exc:  # a model failure must not lose the user's turn
             logger.warning("router %s failed, keeping the active task: %s", self.name, redact(exc))
             prediction = safe_fallback(routing, "", f"model error: {type(exc).__name__}: {redact(exc)}")
