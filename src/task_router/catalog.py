@@ -276,7 +276,7 @@ class TaskCatalog:
         try:
             return cls.from_records(data)
         except CatalogError as exc:
-            raise CatalogError(f"{path}: {exc}") from exc
+            raise CatalogError(f"{path}: {exc}\n{CATALOG_HINT}") from exc
 
     @classmethod
     def demo(cls) -> TaskCatalog:
