@@ -139,7 +139,11 @@ def test_reliable_router_keeps_its_own_time_out_and_fallback_stage(catalog: Task
         "zero-shot", model=GenericFakeChatModel(messages=iter([AIMessage(json.dumps(choice("email")))]))
     )
     router = ReliableRouter(HangingRouter(), fallback=backup, timeout_s=0.2, retries=0, catalog=catalog)
-    assert router.time_budget_s is None  # no second budget around the whole decision that would cut the fallback
+    assert router.handles_own_budget  # no second budget around the whole decision that would cut the fallback
     decision = router.invoke({"messages": ["write the follow-up email"]})
     assert (decision.task, decision.stage) == ("email", "zero-shot")
     assert "timed out after 0.2 s" in decision.fallback
+    backup = make_router("zero-shot", model=GenericFakeChatModel(messages=iter([AIMessage('{"task": "email"}')])))
+    router = ReliableRouter(HangingRouter(), fallback=backup, timeout_s=60, retries=0, catalog=catalog)
+    decision = router.invoke({"messages": ["write the follow-up email"]}, {"configurable": {"router_timeout_s": 0.2}})
+    assert decision.stage == "zero-shot" and "timed out after 0.2 s" in decision.fallback  # the per-call key is its own

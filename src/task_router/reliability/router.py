@@ -72,6 +72,10 @@ class ReliableRouter(Router):
         ...                         timeout_s=10, retries=2, fallback="auto")  # doctest: +SKIP
     """
 
+    # Its own time-out (timeout_s, or router_timeout_s per call) bounds the primary's attempts and leaves time for the
+    # fallback stage: no second budget around the whole decision (the base Router's), which would cut it off.
+    handles_own_budget = True
+
     def __init__(
         self,
         primary: Router,
@@ -94,9 +98,7 @@ class ReliableRouter(Router):
         self.kind = primary.kind  # type: ignore[misc]  # decisions made by the primary carry its kind
         self.fallback = _build_fallback(fallback)
         self.timeout_s, self.retries = timeout_s, retries
-        # Its own time-out bounds the primary's attempts and leaves time for the fallback stage: no second budget
-        # around the whole decision (the base Router's), which would cut the fallback off.
-        self.time_budget_s = None
+
         self.backoff_s, self.max_backoff_s = backoff_s, max_backoff_s
 
     @property

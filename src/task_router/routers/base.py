@@ -59,6 +59,9 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
     #: Seconds a decision may take before the safe fallback decides (see :mod:`task_router.routers.budget`):
     #: "default" (``TASK_ROUTER_TIME_BUDGET_S``, else 60 s), a number, or None for no limit.
     time_budget_s: float | str | None = DEFAULT
+    #: True for wrappers that bound time themselves with the same per-call key (ReliableRouter: a time-out per
+    #: attempt, then its fallback stage): the base class then adds no budget around the whole decision.
+    handles_own_budget: ClassVar[bool] = False
 
     def __init__(self, *, catalog: TaskCatalog | None = None, model_label: str = "") -> None:
         self.catalog = catalog
@@ -85,7 +88,7 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
         self, input: Any, config: RunnableConfig, run_manager: CallbackManagerForChainRun | None = None
     ) -> RouteDecision:
         routing = coerce_input(input, self.catalog)
-        budget = resolve_budget(config, self.time_budget_s)
+        budget = None if self.handles_own_budget else resolve_budget(config, self.time_budget_s)
         start = time.perf_counter()
         try:
             prediction = call_within(self.predict, routing, config, timeout=budget)
