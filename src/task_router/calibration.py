@@ -21,9 +21,15 @@ from typing import Any
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from task_router.io_limits import load_document
 
 NONE = "NONE"
+_THRESHOLDS_HINT = (
+    'give a file written by `task-router fit --out FILE` (e.g. {"router": "embedding", "none": 0.42}) '
+    "or a catalogue written with --catalog-out (its 'thresholds' section)"
+)
 
 
 class Thresholds(BaseModel):
@@ -289,12 +295,7 @@ def load_thresholds(path: str | Path) -> Thresholds:
         >>> load_thresholds("catalog.fitted.yaml").none  # doctest: +SKIP
         0.41
     """
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (OSError, ValueError, yaml.YAMLError) as exc:
-        raise ValueError(f"cannot read thresholds from {path} ({exc}): give a file from `task-router fit`") from None
+    path, data = load_document(path, what="thresholds file", hint=_THRESHOLDS_HINT)
     if isinstance(data, dict) and isinstance(data.get("thresholds"), dict):
         data = data["thresholds"]
     if not isinstance(data, dict) or "router" not in data:
@@ -302,4 +303,8 @@ def load_thresholds(path: str | Path) -> Thresholds:
             f"{path} holds no thresholds: run `task-router fit --dataset DEV --out {path}` "
             "(or --catalog-out) to write them"
         )
-    return Thresholds.model_validate(data)
+    try:
+        return Thresholds.model_validate(data)
+    except ValidationError as exc:
+        details = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'thresholds'}: {e['msg']}" for e in exc.errors())
+        raise ValueError(f"thresholds file {path}: {details}; {_THRESHOLDS_HINT}") from None

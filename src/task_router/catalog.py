@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from task_router.io_limits import load_document
 
 NONE_LABEL = "NONE"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
@@ -18,6 +18,11 @@ _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 MAX_DESCRIPTION_CHARS = 2000
 MAX_QUESTION_CHARS = 300
 T = TypeVar("T")
+TASK_EXAMPLE = '[{"name": "meeting_recap", "description": "Summarise a meeting."}]'
+CATALOG_HINT = (
+    "a catalogue file is YAML or JSON holding a list of tasks (or a mapping with a 'tasks' list), each with a "
+    f"'name' and a 'description', e.g. {TASK_EXAMPLE}"
+)
 
 
 class CatalogError(ValueError):
@@ -169,6 +174,33 @@ class TaskCatalog:
     def get(self, name: str | None) -> Task | None:
         return self._tasks.get(name) if name else None
 
+    @property
+    def live(self) -> TaskCatalog:
+        """The catalogue that edits go to: itself, or for a :meth:`frozen` snapshot the catalogue it was taken of."""
+        return self
+
+    def frozen(self) -> TaskCatalog:
+        """A read-only snapshot of the catalogue as it is now, for one decision: an edit made meanwhile (another
+        thread adding or removing a task) cannot change what the decision sees half-way through.
+
+        One snapshot is shared by every decision made at the same :attr:`version`, so caches kept in the snapshot
+        (:meth:`memo`: prompts, task vectors, KV prefixes) are built once per version, as on the live catalogue.
+
+        Example:
+            >>> catalog = TaskCatalog([Task(name="recap", description="Recap a meeting.")])
+            >>> view = catalog.frozen()
+            >>> _ = catalog.remove("recap")
+            >>> view.names, catalog.names, view.live is catalog
+            (['recap'], [], True)
+        """
+        with self._lock:
+            hit = self._memo.get(_FROZEN_KEY)
+            if hit is not None and hit[0] == self._version:
+                return hit[1]
+            view = _FrozenCatalog(self)
+            self._memo[_FROZEN_KEY] = (self._version, view)
+            return view
+
     def snapshot(self) -> tuple[int, tuple[Task, ...]]:
         """A consistent (version, tasks) pair, for caches keyed on the catalogue."""
         with self._lock:
@@ -224,6 +256,11 @@ class TaskCatalog:
     @classmethod
     def from_records(cls, records: Iterable[Task | dict[str, Any]]) -> TaskCatalog:
         """Build a catalogue from dicts or tasks, reporting every bad entry at once."""
+        if isinstance(records, str | bytes | Mapping) or not isinstance(records, Iterable):
+            raise CatalogError(
+                f"a task catalogue must be a list of tasks, got {type(records).__name__} {records!r:.60}; give "
+                f"dicts with a 'name' and a 'description' (or Task objects), e.g. {TASK_EXAMPLE}"
+            )
         records = list(records)
         problems: list[str] = []
         tasks: list[Task] = []
@@ -246,31 +283,23 @@ class TaskCatalog:
 
     @classmethod
     def from_file(cls, path: str | Path) -> TaskCatalog:
-        """Load a catalogue from YAML or JSON: a list of tasks, or a mapping with a ``tasks`` list."""
-        path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise CatalogError(f"cannot read catalogue file {path}: {exc.strerror or exc}") from exc
-        except UnicodeDecodeError as exc:
-            raise CatalogError(
-                f"cannot read catalogue file {path}: it is not UTF-8 text ({exc.reason}); save it as UTF-8"
-            ) from None
-        try:
-            data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-        except (json.JSONDecodeError, yaml.YAMLError) as exc:
-            raise CatalogError(f"{path} is not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}") from exc
+        """Load a catalogue from YAML or JSON: a list of tasks, or a mapping with a ``tasks`` list.
+
+        The file is read through :func:`task_router.io_limits.load_document` (size, nesting and number limits);
+        every problem is a :class:`CatalogError` naming the file and saying what a catalogue file looks like.
+        """
+        path, data = load_document(path, what="catalogue file", hint=CATALOG_HINT, error=CatalogError)
         if isinstance(data, dict) and "tasks" in data:
             data = data["tasks"]
         if not isinstance(data, list):
             raise CatalogError(
                 f"{path} must hold a list of tasks (or a mapping with a 'tasks' list), "
-                f"each with at least 'name' and 'description'; found {type(data).__name__}"
+                f"each with at least 'name' and 'description'; found {type(data).__name__}; {CATALOG_HINT}"
             )
         try:
             return cls.from_records(data)
         except CatalogError as exc:
-            raise CatalogError(f"{path}: {exc}") from exc
+            raise CatalogError(f"{path}: {exc}\n{CATALOG_HINT}") from exc
 
     @classmethod
     def demo(cls) -> TaskCatalog:
@@ -282,6 +311,33 @@ class TaskCatalog:
 
     def __repr__(self) -> str:
         return f"TaskCatalog(version={self._version}, tasks={self.names})"
+
+
+_FROZEN_KEY = "catalog.frozen"
+
+
+class _FrozenCatalog(TaskCatalog):
+    """A read-only copy of a catalogue at one version (see :meth:`TaskCatalog.frozen`)."""
+
+    def __init__(self, source: TaskCatalog) -> None:
+        super().__init__()
+        self._tasks = dict(source._tasks)
+        self._version = source._version
+        self._source = source
+
+    @property
+    def live(self) -> TaskCatalog:
+        return self._source
+
+    def frozen(self) -> TaskCatalog:
+        return self
+
+    def _read_only(self, *args: Any, **kwargs: Any) -> Task:
+        raise CatalogError(
+            "this is a read-only snapshot taken for one decision: edit the live catalogue (snapshot.live) instead"
+        )
+
+    add = update = remove = _read_only  # type: ignore[assignment]
 
 
 def _coerce(task: Task | dict[str, Any]) -> Task:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from langgraph.checkpoint.sqlite import SqliteSaver
 
+_DB_HINT = "give --db (or TASK_ROUTER_DB) a writable SQLite file, or a new path to create one"
+
 
 def default_db_path() -> Path:
     """``TASK_ROUTER_DB``, else ``~/.local/share/task_router/threads.sqlite``."""
@@ -15,8 +17,30 @@ def default_db_path() -> Path:
 
 
 def sqlite_checkpointer(path: str | Path | None = None) -> SqliteSaver:
-    """A SqliteSaver on ``path`` (created if needed); the connection is shared safely across threads."""
+    """A SqliteSaver on ``path`` (created if needed); the connection is shared safely across threads.
+
+    The file is checked before any thread is read: a folder, a file that is not a SQLite database (or a corrupt
+    one), a read-only file or a path under a file give a ValueError saying so and what to give instead.
+    """
     path = Path(path) if path else default_db_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # check_same_thread=False is safe: SqliteSaver serialises access with its own lock.
-    return SqliteSaver(sqlite3.connect(str(path), check_same_thread=False))
+    if path.is_dir():
+        raise ValueError(f"thread database {path} is a folder; {_DB_HINT}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(
+            f"cannot create the folder of thread database {path} ({exc.strerror or exc}); {_DB_HINT}"
+        ) from None
+    if path.exists() and not os.access(path, os.W_OK):
+        raise ValueError(f"thread database {path} is read-only; {_DB_HINT}")
+    try:
+        # check_same_thread=False is safe: SqliteSaver serialises access with its own lock.
+        connection = sqlite3.connect(str(path), check_same_thread=False)
+        saver = SqliteSaver(connection)
+        saver.setup()  # reads the schema and creates the tables: a corrupt or read-only file fails here, not mid-chat
+        connection.execute("BEGIN IMMEDIATE")  # takes the write lock: a file we cannot write fails here too
+        connection.rollback()
+    except sqlite3.DatabaseError as exc:
+        problem = "is not a SQLite database, or is corrupt" if "not a database" in str(exc) else "cannot be used"
+        raise ValueError(f"thread database {path} {problem} ({exc}); {_DB_HINT}") from None
+    return saver

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from task_router.cli import app
-from task_router.cli.options import RUNS_DIR
+from task_router.cli.options import RUNS_DIR, check_output
 
 
 @app.command()
@@ -58,6 +58,7 @@ def bench(
     )
     from task_router.routers.scoring import ScoringRouter
 
+    check_output(out, "--out")
     console = Console(stderr=True)
     if threads is not None:
         import torch

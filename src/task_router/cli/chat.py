@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from pathlib import Path
 from typing import Annotated, Any
@@ -53,16 +52,12 @@ def chat(
     from task_router.reliability import resume_pending_turn
 
     console = Console()
-    tasks = load_catalog(catalog)  # inputs first: a bad catalogue or database fails before any model loads
-    try:
-        checkpointer = sqlite_checkpointer(db)
-    except (OSError, sqlite3.Error) as exc:
-        where = db or "the default database"
-        raise typer.BadParameter(f"cannot open {where}: {exc}; give a writable file path", param_hint="--db") from None
+    tasks = load_catalog(catalog)
+    saver = sqlite_checkpointer(db)  # a bad --db fails before any model is loaded
     decider = build_router(router, model, base_url, rerank=rerank)
     decider.warm(tasks)  # before the first turn, so that its decision shows its own time
     chat_model = load_chat_model(model, base_url=base_url) if base_url else model
-    graph = create_router_graph(tasks, router=decider, model=chat_model).compile(checkpointer=checkpointer)
+    graph = create_router_graph(tasks, router=decider, model=chat_model).compile(checkpointer=saver)
     thread_id = thread or uuid.uuid4().hex[:8]
     config = {"configurable": {"thread_id": thread_id}}
     state = graph.get_state(config).values

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from task_router.cli import app
-from task_router.cli.options import RUNS_DIR, BaseUrlOpt, ModelOpt, RerankOpt, RouterOpt, build_router
+from task_router.cli.options import RUNS_DIR, BaseUrlOpt, ModelOpt, RerankOpt, RouterOpt, build_router, check_output
 
 
 @app.command("eval")
@@ -88,6 +88,7 @@ def eval_command(
         if not gold_state:
             console.print("[yellow]--langsmith evaluates each turn on its own: using the gold active task.[/]")
             gold_state = True
+    check_output(out, "--out")
     try:
         records = load_dataset(dataset, limit=limit)
     except DatasetError as exc:

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from task_router.cli import app
-from task_router.cli.options import BaseUrlOpt, ModelOpt, RerankOpt, build_router
+from task_router.cli.options import BaseUrlOpt, ModelOpt, RerankOpt, build_router, check_output
 
 
 @app.command("fit")
@@ -64,6 +64,9 @@ def fit_command(
 
     if out is None and catalog_out is None:
         raise typer.BadParameter("say where to save the thresholds: --out FILE and/or --catalog-out FILE")
+    check_output(out, "--out", folder=False)
+    check_output(catalog_out, "--catalog-out", folder=False)
+    check_output(report_dir, "--report-dir")
     try:
         dev = load_dataset(dataset)
     except DatasetError as exc:

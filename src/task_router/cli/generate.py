@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from task_router.cli import app
-from task_router.cli.options import BaseUrlOpt, CatalogOpt, ModelOpt, load_catalog
+from task_router.cli.options import BaseUrlOpt, CatalogOpt, ModelOpt, check_output, load_catalog
 
 
 @app.command("generate")
@@ -29,7 +29,8 @@ def generate_command(
     from task_router.training.synthetic import GenerationReport, generate_records, write_records
 
     console = Console()
-    tasks = load_catalog(catalog)  # before the model: a bad catalogue fails at once
+    tasks = load_catalog(catalog)  # bad input fails before a model is loaded
+    check_output(out, "--out", folder=False)
     chat = load_chat_model(model, base_url=base_url)
     report = GenerationReport()
     written = write_records(generate_records(chat, tasks, n, seed=seed, report=report), out)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -58,37 +57,43 @@ def load_catalog(path: Path | None) -> TaskCatalog:
 def load_conversation(path: Path, catalog: TaskCatalog) -> tuple[list[dict[str, Any]], str | None]:
     """Read and validate --conversation: a list of OpenAI-style messages, or {"messages": [...], "active_task": ...}.
 
-    Everything a router would reject (unreadable messages, a last message not from the user, an active task not in
-    ``catalog``) is rejected here, before any model is loaded.
+    The file is read within :mod:`task_router.io_limits`' bounds; everything a router would reject (unreadable
+    messages, a last message not from the user, an active task not in ``catalog``) is rejected here, before any
+    model is loaded.
     """
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise typer.BadParameter(f"cannot read {path}: {exc.strerror or exc}", param_hint="--conversation") from None
-    except json.JSONDecodeError as exc:
-        raise typer.BadParameter(f"{path} is not valid JSON: {exc}", param_hint="--conversation") from None
-    active = None
-    if isinstance(data, dict):
-        active = data.get("active_task")
-        data = data.get("messages")
-    if not isinstance(data, list) or not data:
-        raise typer.BadParameter(
-            f"{path} must hold a non-empty list of messages [{{'role': 'user', 'content': '...'}}, ...] "
-            "or {'messages': [...], 'active_task': <name or null>}",
-            param_hint="--conversation",
-        )
-    from task_router.routers.render import coerce_input
+    from task_router.routers.render import coerce_input, load_conversation_file
 
     try:
+        data, active = load_conversation_file(path)
         coerce_input({"messages": data, "active_task": active, "catalog": catalog})
     except ValueError as exc:
-        raise typer.BadParameter(f"{path}: {exc}", param_hint="--conversation") from None
+        raise typer.BadParameter(str(exc), param_hint="--conversation") from None
     if active is not None and active not in catalog:
         raise typer.BadParameter(
             f"{path}: active_task {active!r} is not in the catalogue ({catalog.names}); give one of them or null",
             param_hint="--conversation",
         )
     return data, active
+
+
+def check_output(path: Path | None, option: str, *, folder: bool = True) -> Path | None:
+    """Fail before any work if ``path`` cannot be written: an output folder that is a file, or a path under a file
+    (``--out results.json/run``). Raises BadParameter naming ``option`` and the fix; returns ``path``."""
+    if path is None:
+        return None
+    if folder and path.exists() and not path.is_dir():
+        raise typer.BadParameter(f"{path} is a file; give a folder (new or existing) for the output", param_hint=option)
+    if not folder and path.is_dir():
+        raise typer.BadParameter(f"{path} is a folder; give a file path for the output", param_hint=option)
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise typer.BadParameter(
+                    f"{path} is under {parent}, which is a file, not a folder; give a path under a folder",
+                    param_hint=option,
+                )
+            break
+    return path
 
 
 def check_files(paths: list[Path], option: str) -> None:

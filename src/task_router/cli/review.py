@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from task_router.cli import app
+from task_router.cli.options import check_output
 
 
 @app.command("review")
@@ -27,6 +28,8 @@ def review_command(
     Example: task-router review generated.jsonl   then   task-router review generated.jsonl --export reviewed.jsonl
     """
     from task_router.training.review import ReviewSession
+
+    check_output(export, "--export", folder=False)
 
     try:
         session = ReviewSession(data, state)

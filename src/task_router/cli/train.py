@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 from task_router.cli import app
-from task_router.cli.options import check_files
+from task_router.cli.options import check_files, check_output
 
 
 @app.command("train")
@@ -106,6 +106,7 @@ def train_command(
     if router not in ("learned", "scoring"):
         raise typer.BadParameter(f"--router {router!r} cannot be trained: choose 'learned' or 'scoring'")
     check_files(data, "--data")  # before torch and the base model load
+    check_output(out, "--out")
     if router == "learned":
         rank = lora_r or 32
         _train_learned(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gzip
-import json
+import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from task_router.catalog import NONE_LABEL, CatalogError, TaskCatalog
 from task_router.decision import Event
+from task_router.io_limits import MAX_FILE_BYTES, as_path, parse_document
 
 _FORMAT_HINT = (
     "each line must be one JSON object {id, source, split, tasks: [{name, description}], "
@@ -136,20 +137,26 @@ def load_dataset(path: str | Path, *, limit: int | None = None) -> list[Conversa
 
 
 def _read_lines(path: Path) -> Iterator[tuple[str, Any]]:
+    """(``file:line``, parsed record) for each non-blank line, each bounded like any user document
+    (:mod:`task_router.io_limits`: record size, nesting depth, number digits)."""
+    path = as_path(path, what="dataset", hint=_FORMAT_HINT, error=DatasetError)
     if not path.is_file():
         raise DatasetError(f"dataset {path} does not exist: give the path of a .jsonl or .jsonl.gz benchmark file")
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rt", encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
+            number = 0
+            while line := handle.readline(MAX_FILE_BYTES + 1):
+                number += 1
+                where = f"{path}:{number}"
+                if len(line) > MAX_FILE_BYTES:
+                    raise DatasetError(f"{where}: a record longer than {MAX_FILE_BYTES // 2**20} MiB; {_FORMAT_HINT}")
                 if not line.strip():
                     continue
-                where = f"{path}:{number}"
-                try:
-                    yield where, json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise DatasetError(f"{where}: not valid JSON ({exc.msg}); {_FORMAT_HINT}") from None
-    except (OSError, UnicodeDecodeError, EOFError) as exc:
+                if "\x00" in line:
+                    raise DatasetError(f"{where}: binary data, not text; {_FORMAT_HINT}")
+                yield where, parse_document(line, fmt="json", source=where, hint=_FORMAT_HINT, error=DatasetError)
+    except (OSError, UnicodeDecodeError, EOFError, zlib.error) as exc:
         raise DatasetError(f"cannot read {path} ({exc}): is it a UTF-8 .jsonl file, or gzip for .jsonl.gz?") from None
 
 

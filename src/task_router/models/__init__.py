@@ -73,6 +73,11 @@ def _load_provider(provider: str, name: str, spec: str, base_url: str | None, **
     if provider == "openai":
         options = {"timeout": 60, "max_retries": 2, **options}
         base_url = base_url or os.environ.get("OPENAI_BASE_URL")
+        if not base_url and not options.get("api_key") and not os.environ.get("OPENAI_API_KEY"):
+            raise ValueError(
+                f"{spec} needs an API key: set OPENAI_API_KEY, or give the base URL of an OpenAI-compatible server "
+                "(--base-url or OPENAI_BASE_URL; local servers need no key)"
+            )
         if base_url:
             options["base_url"] = base_url
             # Local OpenAI-compatible servers usually need no key; ChatOpenAI insists on one.

@@ -97,8 +97,13 @@ def load_local_model(path: str, dtype: str = "bfloat16") -> LocalModel:
         from transformers import AutoModelForCausalLM, AutoTokenizer
     except ImportError as exc:
         raise ImportError(f"local models need torch and transformers: {_INSTALL_HINT}") from exc
-    if not Path(path).exists() and os.environ.get("HF_HUB_OFFLINE") == "1":
-        raise FileNotFoundError(f"local model directory {path!r} does not exist")
+    folder = Path(path).expanduser()
+    looks_local = folder.is_absolute() or str(path).startswith((".", "~")) or os.environ.get("HF_HUB_OFFLINE") == "1"
+    if (folder.exists() and not folder.is_dir()) or (not folder.exists() and looks_local):
+        raise FileNotFoundError(
+            f"local model folder {path!r} does not exist or is not a folder: give hf:<folder> of a transformers model "
+            "(the folder with config.json and the weights, e.g. written by save_pretrained)"
+        )
     tokenizer = AutoTokenizer.from_pretrained(path)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype))
     model.eval()

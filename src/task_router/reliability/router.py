@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextvars
 import importlib.util
 import logging
-import threading
 import time
 from dataclasses import dataclass, replace
 from typing import Any, Literal
@@ -25,16 +23,13 @@ from task_router.decision import RouteDecision
 from task_router.models import ModelSpec, load_chat_model
 from task_router.routers import Router, make_router
 from task_router.routers.base import Prediction, redact, safe_fallback
+from task_router.routers.budget import BUDGET_KEY, DecisionTimeout, call_within
 from task_router.routers.render import RoutingInput
 
 logger = logging.getLogger("task_router.reliability")
 KEEP_ACTIVE = "keep-active"  # the last stage: keep the active task (or NONE), as the base router does
-TIMEOUT_KEY = "router_timeout_s"  # config["configurable"][TIMEOUT_KEY] overrides the time-out for one call
+TIMEOUT_KEY = BUDGET_KEY  # config["configurable"][TIMEOUT_KEY] overrides the time-out for one call
 FallbackSpec = Router | Literal["auto", "embedding", "keep-active"] | None
-
-
-class DecisionTimeout(TimeoutError):
-    """The primary router did not answer within the decision's time budget."""
 
 
 class _Retryable(Exception):
@@ -77,6 +72,10 @@ class ReliableRouter(Router):
         ...                         timeout_s=10, retries=2, fallback="auto")  # doctest: +SKIP
     """
 
+    # Its own time-out (timeout_s, or router_timeout_s per call) bounds the primary's attempts and leaves time for the
+    # fallback stage: no second budget around the whole decision (the base Router's), which would cut it off.
+    handles_own_budget = True
+
     def __init__(
         self,
         primary: Router,
@@ -99,6 +98,7 @@ class ReliableRouter(Router):
         self.kind = primary.kind  # type: ignore[misc]  # decisions made by the primary carry its kind
         self.fallback = _build_fallback(fallback)
         self.timeout_s, self.retries = timeout_s, retries
+
         self.backoff_s, self.max_backoff_s = backoff_s, max_backoff_s
 
     @property
@@ -204,27 +204,8 @@ def _staged(prediction: Prediction, stage: str) -> Prediction:
 
 
 def _call(fn: Any, routing: RoutingInput, config: RunnableConfig, timeout: float | None) -> Prediction:
-    """Run ``fn(routing, config)`` in a daemon thread (same context vars, so tracing still works); raise
-    DecisionTimeout if it has not returned within ``timeout`` seconds (the thread is then abandoned)."""
-    if timeout is None:
-        return fn(routing, config)
-    outcome: dict[str, Any] = {}
-    context = contextvars.copy_context()
-
-    def target() -> None:
-        try:
-            outcome["value"] = context.run(fn, routing, config)
-        except BaseException as exc:  # handed back to the caller's thread
-            outcome["error"] = exc
-
-    worker = threading.Thread(target=target, name="task-router-decision", daemon=True)
-    worker.start()
-    worker.join(max(0.0, timeout))
-    if worker.is_alive():
-        raise DecisionTimeout(f"timed out after {timeout:.3g} s")
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
+    """``fn(routing, config)`` within ``timeout`` seconds (see :func:`task_router.routers.budget.call_within`)."""
+    return call_within(fn, routing, config, timeout=timeout)
 
 
 def embedding_available() -> bool:

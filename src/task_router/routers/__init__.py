@@ -9,6 +9,7 @@ from typing import Any
 from task_router.models import ModelSpec
 from task_router.models.local import pipeline_of
 from task_router.routers.base import Prediction, Router
+from task_router.routers.budget import DEFAULT, resolve_budget
 
 # kind -> "module:Class"; imported on demand so that e.g. the embedding router's torch stays optional.
 ROUTER_KINDS: dict[str, str] = {
@@ -72,10 +73,12 @@ def make_router(kind: str | None = None, *, model: ModelSpec | None = "embedded"
     the router see only the k tasks most similar to the conversation (:class:`task_router.shortlist.Shortlist`);
     ``.with_abstention(t)`` (``none_threshold=t``) abstains below a confidence
     (:class:`task_router.routers.abstain.Abstain`); ``thresholds=PATH`` reads both from a file written by
-    ``task-router fit`` (for ``cascade`` it also gives the escalation threshold). Every router is a LangChain
+    ``task-router fit`` (for ``cascade`` it also gives the escalation threshold). ``time_budget_s=s`` bounds each
+    decision (default 60 s, None: no limit; :mod:`task_router.routers.budget`). Every router is a LangChain
     Runnable: ``.with_retry()``, ``.with_fallbacks([...])`` and ``.with_config()`` compose as usual.
     """
     kind = kind or default_router_kind(model)
+    time_budget = options.pop("time_budget_s", DEFAULT)
     shortlist = options.pop("shortlist", None)
     shortlist_options = {
         key: options.pop(f"shortlist_{key}") for key in ("window", "pinned") if f"shortlist_{key}" in options
@@ -96,6 +99,9 @@ def make_router(kind: str | None = None, *, model: ModelSpec | None = "embedded"
         router = router.with_abstention(none_threshold)
     if shortlist:
         router = router.with_shortlist(shortlist, **shortlist_options)
+    if time_budget != DEFAULT:
+        resolve_budget(None, time_budget)  # a bad value fails here, naming the fix
+        router.time_budget_s = time_budget
     return router
 
 

@@ -19,6 +19,7 @@ from task_router.routers.render import RoutingInput
 
 Parser = Callable[[str, TaskCatalog], ParsedAnswer]
 REPAIR_SEPARATOR = "\n--- repair ---\n"
+MAX_LOGPROB_TOKENS = 4096
 
 
 def read_answer(
@@ -117,10 +118,12 @@ def logprob_confidence(message: Any, answer: str) -> float | None:
         >>> round(logprob_confidence(AIMessage("", response_metadata={"logprobs": {"content": tokens}}), "recap"), 3)
         0.905
     """
-    logprobs = (getattr(message, "response_metadata", None) or {}).get("logprobs")
+    metadata = getattr(message, "response_metadata", None)
+    logprobs = metadata.get("logprobs") if isinstance(metadata, dict) else None
     tokens = logprobs.get("content") if isinstance(logprobs, dict) else None
-    if not tokens or not answer:
+    if not tokens or not answer or not isinstance(tokens, list) or not all(isinstance(t, dict) for t in tokens):
         return None
+    tokens = tokens[-MAX_LOGPROB_TOKENS:]  # the answer is at the end; a rambling reply costs no more than this
     pieces = [str(token.get("token", "")) for token in tokens]
     start = "".join(pieces).lower().rfind(answer.lower())
     if start < 0:
@@ -128,9 +131,25 @@ def logprob_confidence(message: Any, answer: str) -> float | None:
     end, offset, total = start + len(answer), 0, 0.0
     for piece, token in zip(pieces, tokens, strict=True):
         if offset < end and offset + len(piece) > start:
-            total += float(token.get("logprob") or 0.0)
+            value = _finite(token.get("logprob"))
+            if value is None:
+                return None  # provider data we cannot read: no confidence rather than a made-up one
+            total += value
         offset += len(piece)
-    return math.exp(total)
+    # Untrusted provider numbers: a log-probability is <= 0; a positive sum (a buggy server) is clamped to
+    # probability 1 instead of failing the decision's validation.
+    return math.exp(min(0.0, total))
+
+
+def _finite(value: Any) -> float | None:
+    """A finite float from provider data (None, numbers and numeric strings), else None."""
+    if value is None:
+        return 0.0
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if math.isfinite(number) else None
 
 
 def add_logprob_confidence(prediction: Prediction, message: Any) -> Prediction:

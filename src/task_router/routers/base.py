@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from langchain_core.callbacks import CallbackManagerForChainRun
@@ -14,10 +15,12 @@ from langchain_core.runnables.config import run_in_executor
 
 from task_router.catalog import TaskCatalog
 from task_router.decision import RouteDecision, derive_event
+from task_router.routers.budget import DEFAULT, DecisionTimeout, call_within, resolve_budget
 from task_router.routers.render import RoutingInput, coerce_input
 from task_router.tracing import record_decision, traced_config
 
 logger = logging.getLogger("task_router")
+MAX_DECISION_TEXT = 20_000  # characters of model text (raw output, rationale) a decision keeps
 _SECRET = re.compile(r"(sk-[A-Za-z0-9_\-]{8,}|lsv2_[A-Za-z0-9_]{8,}|(?i:bearer)\s+[A-Za-z0-9._\-]{8,})")
 
 
@@ -46,9 +49,19 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
     Input: ``{"messages": [...], "active_task": str | None, "catalog": TaskCatalog | list}`` (the catalogue may
     instead be given to the constructor). Output: a :class:`RouteDecision` whose task is always in the catalogue
     at that moment, or None. Subclasses implement :meth:`predict`.
+
+    Each decision reads one snapshot of the catalogue (:meth:`TaskCatalog.frozen`), is checked against the live
+    catalogue when it returns (:func:`still_in_catalog`), and runs within a time budget (:attr:`time_budget_s`,
+    default 60 s, see :mod:`task_router.routers.budget`) after which the safe fallback decides.
     """
 
     kind: ClassVar[str] = "base"
+    #: Seconds a decision may take before the safe fallback decides (see :mod:`task_router.routers.budget`):
+    #: "default" (``TASK_ROUTER_TIME_BUDGET_S``, else 60 s), a number, or None for no limit.
+    time_budget_s: float | str | None = DEFAULT
+    #: True for wrappers that bound time themselves with the same per-call key (ReliableRouter: a time-out per
+    #: attempt, then its fallback stage): the base class then adds no budget around the whole decision.
+    handles_own_budget: ClassVar[bool] = False
 
     def __init__(self, *, catalog: TaskCatalog | None = None, model_label: str = "") -> None:
         self.catalog = catalog
@@ -105,9 +118,14 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
         self, input: Any, config: RunnableConfig, run_manager: CallbackManagerForChainRun | None = None
     ) -> RouteDecision:
         routing = coerce_input(input, self.catalog)
+        budget = None if self.handles_own_budget else resolve_budget(config, self.time_budget_s)
         start = time.perf_counter()
         try:
-            prediction = self.predict(routing, config)
+            prediction = call_within(self.predict, routing, config, timeout=budget)
+        except DecisionTimeout:  # a hung or slow model must not hold the user's turn
+            reason = f"no decision within the {budget:g} s time budget; the safe fallback decided"
+            logger.warning("router %s: %s", self.name, reason)
+            prediction = replace(safe_fallback(routing, "", reason), rationale=reason)
         except Exception as exc:  # a model failure must not lose the user's turn
             logger.warning("router %s failed, keeping the active task: %s", self.name, redact(exc))
             prediction = safe_fallback(routing, "", f"model error: {type(exc).__name__}: {redact(exc)}")
@@ -123,12 +141,12 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
             predicted, valid = routing.active_task, False
             fallback = fallback or f"model named unknown task {prediction.task!r}; kept the active task"
         event, task = derive_event(routing.active_task, predicted, prediction.closing)
-        return RouteDecision(
+        decision = RouteDecision(
             event=event,
             task=task,
-            confidence=prediction.confidence,
-            rationale=prediction.rationale,
-            raw_output=prediction.raw_output,
+            confidence=unit_interval(prediction.confidence),
+            rationale=bounded_text(prediction.rationale),
+            raw_output=bounded_text(prediction.raw_output) or "",
             valid_format=valid,
             latency_ms=latency_ms,
             router=self.kind,
@@ -136,6 +154,55 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
             fallback=fallback,
             stage=prediction.stage,
         )
+        return still_in_catalog(routing, decision)
+
+
+def still_in_catalog(routing: RoutingInput, decision: RouteDecision) -> RouteDecision:
+    """The decision checked against the *live* catalogue at return time (the router decided on a snapshot).
+
+    A task removed by another thread while the decision was made cannot come back in it: a START / SWITCH /
+    CONTINUE naming a task no longer in the catalogue becomes CONTINUE of the active task if that one is still
+    there, else NONE; ``fallback`` and ``rationale`` say why. END and NONE pass unchanged (closing a removed task
+    is harmless, and NONE names no task).
+    """
+    live = routing.catalog.live
+    if decision.event in ("END", "NONE") or decision.task in live:
+        return decision
+    active = routing.active_task if routing.active_task in live else None
+    event, task = derive_event(active, active)
+    kept = f"kept the active task {active!r}" if active else "no task is active"
+    note = f"task {decision.task!r} was removed from the catalogue while this decision was made; {kept}"
+    logger.info("router decision changed: %s", note)
+    return decision.model_copy(
+        update={
+            "event": event,
+            "task": task,
+            "confidence": None,
+            "rationale": f"{note}; {decision.rationale}" if decision.rationale else note,
+            "fallback": note,
+        }
+    )
+
+
+def unit_interval(value: Any) -> float | None:
+    """A confidence in [0, 1]: model and provider numbers are clamped (a probability of 1.3 from a buggy server
+    becomes 1.0), and one that is not a finite number (NaN, a string) is dropped rather than failing the decision."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return min(1.0, max(0.0, number)) if math.isfinite(number) else None
+
+
+def bounded_text(text: str | None, limit: int = MAX_DECISION_TEXT) -> str | None:
+    """Model text kept in a decision (raw output, rationale), at most ``limit`` characters: its head and tail
+    around ``[...]``, so that a model answering 200,000 characters does not bloat every checkpoint."""
+    if text is None or len(text) <= limit:
+        return text
+    half = limit // 2
+    return f"{text[:half]} [...] {text[-half:]}"
 
 
 def safe_fallback(routing: RoutingInput, raw_output: str, reason: str) -> Prediction:

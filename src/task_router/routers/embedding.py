@@ -20,7 +20,7 @@ from task_router.models.batching import MicroBatcher
 from task_router.models.encoders import minilm_dir
 from task_router.rerank import Reranker
 from task_router.routers.base import Prediction, Router
-from task_router.routers.render import RoutingInput, clip, message_text
+from task_router.routers.render import RoutingInput, clip, routed_text
 
 # Phrases that close a task. The user's turn alone (no context) is compared with them.
 CLOSING_PHRASES = (
@@ -233,7 +233,7 @@ def _context(routing: RoutingInput, window: int) -> str:
     """The ``window`` chat messages before the user's latest one, as one clipped text ("" for window 0)."""
     if window == 0:
         return ""
-    kept = [message_text(m) for m in routing.messages[:-1][-window:] if isinstance(m, HumanMessage | AIMessage)]
+    kept = [routed_text(m) for m in routing.messages[:-1][-window:] if isinstance(m, HumanMessage | AIMessage)]
     return clip(" ".join(kept), 1000)
 
 

@@ -17,7 +17,7 @@ _TRUE = {"true", "yes", "1", "y"}
 _CLOSING_EVENTS = {"END", "STOP", "CLOSE", "DONE"}
 MAX_ANSWER_CHARS = 8000  # longer answers are read from their tail, where a final answer usually is
 _TRAILING_COMMA = re.compile(r",\s*([}\]])")
-_FINAL_MARKER = re.compile(r"^\W*(?:final\s+answer|answer|decision)\s*[:=-]", re.IGNORECASE | re.MULTILINE)
+_FINAL_MARKER = re.compile(r"^[^\w\n]*(?:final[ \t]+answer|answer|decision)[ \t]*[:=-]", re.IGNORECASE | re.MULTILINE)
 _SMART_QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2019": "'"})
 _PROSE_CLOSING = re.compile(r"\bclosing[\"'`]?\s*[:=]\s*[\"'`*]*(true|yes|false|no)\b", re.IGNORECASE)
 
@@ -80,7 +80,7 @@ def split_final_answer(raw: str) -> tuple[str | None, str]:
         >>> split_final_answer('Reasoning: the user wants a recap.\\nAnswer: {"task": "recap"}')
         ('the user wants a recap.', '{"task": "recap"}')
     """
-    text = (raw or "").strip()
+    text = (raw or "").strip()[-MAX_ANSWER_CHARS:]  # read like parse_answer: the tail, where the answer is
     markers = list(_FINAL_MARKER.finditer(text))
     if not markers:
         return None, text

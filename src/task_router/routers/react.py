@@ -19,10 +19,15 @@ from task_router.routers.prompting import build_messages, load_prompt
 from task_router.routers.render import DEFAULT_WINDOW, RoutingInput, clip
 
 ACTIONS = ("list_tasks", "task_details", "final_answer")
-_ACTION = re.compile(r"^\W*action\s*:\s*`*([A-Za-z_ ]+?)`*\s*(?:[\[(:]|$)", re.IGNORECASE | re.MULTILINE)
-_ACTION_INPUT = re.compile(r"^\W*action\s+input\s*:\s*(.+)$", re.IGNORECASE | re.MULTILINE)
-_FINAL = re.compile(r"^\W*final\s+answer\s*:\s*(.+)", re.IGNORECASE | re.MULTILINE | re.DOTALL)
-_OBSERVATION = re.compile(r"^\W*observation\s*:", re.IGNORECASE | re.MULTILINE)
+# A step is read from its first MAX_STEP_CHARS characters (the first action is the one that counts): a model that
+# rambles for 200,000 characters costs no more than this. The patterns stay within one line ([^\w\n]* rather than
+# \W*, which crosses newlines) and bound the action name, so no input makes them backtrack quadratically.
+MAX_STEP_CHARS = 8000
+_LEAD = r"^[^\w\n]*"
+_ACTION = re.compile(_LEAD + r"action[ \t]*:\s*`*([A-Za-z_ ]{1,40}?)`*[ \t]*(?:[\[(:]|$)", re.I | re.M)
+_ACTION_INPUT = re.compile(_LEAD + r"action[ \t]+input[ \t]*:[ \t]*(.+)$", re.IGNORECASE | re.MULTILINE)
+_FINAL = re.compile(_LEAD + r"final[ \t]+answer[ \t]*:\s*(.+)", re.IGNORECASE | re.MULTILINE | re.DOTALL)
+_OBSERVATION = re.compile(_LEAD + r"observation[ \t]*:", re.IGNORECASE | re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -68,9 +73,11 @@ def parse_step(text: str, catalog: TaskCatalog) -> Step:
 
 
 def own_text(text: str) -> str:
-    """The model's step up to any Observation it made up itself (observations come only from the tools)."""
-    match = _OBSERVATION.search(text or "")
-    return (text[: match.start()] if match else text or "").strip()
+    """The model's step (its first :data:`MAX_STEP_CHARS` characters) up to any Observation it made up itself
+    (observations come only from the tools)."""
+    text = (text or "")[:MAX_STEP_CHARS]
+    match = _OBSERVATION.search(text)
+    return (text[: match.start()] if match else text).strip()
 
 
 def _argument(rest: str) -> str:

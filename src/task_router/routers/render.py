@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, convert_to_messages
 
 from task_router.catalog import NONE_LABEL, Task, TaskCatalog
+from task_router.io_limits import load_document, structure_problem
 
 DEFAULT_WINDOW = 8  # messages of history a prompt-based router reads (the latest user turn always included)
 MAX_MESSAGE_CHARS = 600  # longer messages keep their head and tail
+# Characters of one message that any router reads (head and tail kept): a 10 MB paste costs no more than this.
+# The embedding router's MiniLM reads at most its first 256 tokens anyway, well within it.
+MAX_ROUTED_CHARS = 4000
+CONVERSATION_HINT = (
+    'a conversation is a JSON list of messages ending with the user\'s turn, or {"messages": [...], '
+    '"active_task": <task name or null>}, e.g. [{"role": "user", "content": "Recap my meeting"}]'
+)
 # Tag-like text (``</conversation>``, ``<system>``, ``<|im_start|>``) in user text could pose as the prompt's own
 # delimiters: its angle brackets are replaced by look-alikes that no prompt uses.
 _TAG_LIKE = re.compile(r"<(\s*/?\s*[|A-Za-z_][^<>\n]{0,60}?)>")
@@ -28,7 +36,8 @@ class RoutingInput:
 
     @property
     def last_user_text(self) -> str:
-        return message_text(self.messages[-1])
+        """The user's latest message as routers read it (at most :data:`MAX_ROUTED_CHARS`, see :func:`routed_text`)."""
+        return routed_text(self.messages[-1])
 
 
 def coerce_input(
@@ -49,16 +58,14 @@ def coerce_input(
     if catalog is None:
         raise ValueError("no task catalogue: pass {'catalog': TaskCatalog(...)} in the input or give the router one")
     if not isinstance(catalog, TaskCatalog):
-        catalog = TaskCatalog.from_records(catalog)
-    if not raw_messages or isinstance(raw_messages, str | bytes):
-        raise ValueError("no conversation: pass 'messages', a list that ends with the user's turn")
-    try:
-        messages = [m for m in convert_to_messages(list(raw_messages)) if not isinstance(m, SystemMessage)]
-    except (ValueError, NotImplementedError, TypeError) as exc:
+        catalog = TaskCatalog.from_records(catalog)  # a CatalogError (a ValueError) naming the fix if it is not one
+    catalog = catalog.frozen()  # one consistent view for the whole decision, whatever other threads edit meanwhile
+    if not raw_messages or isinstance(raw_messages, str | bytes | Mapping) or not isinstance(raw_messages, Iterable):
         raise ValueError(
-            f"cannot read the conversation ({exc}): give messages as LangChain messages or "
-            "{'role': 'user'|'assistant', 'content': str} dicts"
-        ) from exc
+            f"no conversation: pass 'messages', a list that ends with the user's turn; {CONVERSATION_HINT}"
+        )
+    converted = [_to_message(raw, i) for i, raw in enumerate(raw_messages)]
+    messages = [m for m in converted if not isinstance(m, SystemMessage)]
     if not messages or (user_turn_last and not isinstance(messages[-1], HumanMessage)):
         raise ValueError("the conversation must end with a user message: the router decides once per user turn")
     if active is not None and not isinstance(active, str):
@@ -66,6 +73,51 @@ def coerce_input(
     if active is not None and (active == NONE_LABEL or active not in catalog):
         active = None
     return RoutingInput(tuple(messages), active, catalog)
+
+
+def _to_message(value: Any, index: int) -> BaseMessage:
+    """One message of an untrusted conversation as a LangChain message, or a ValueError naming the fix.
+
+    Dicts are read the way ``convert_to_messages`` reads them, after checks that never index them blindly: a
+    ``tool`` message without ``tool_call_id`` gets an empty one (routers read only user and assistant text, so
+    the turn is still routed); nesting beyond :data:`~task_router.io_limits.MAX_DEPTH` is refused.
+    """
+    if isinstance(value, Mapping):
+        problem = structure_problem(value)
+        if problem is not None:
+            raise ValueError(f"cannot read the conversation: message #{index} is {problem}; {CONVERSATION_HINT}")
+        role = value.get("role", value.get("type"))
+        if role == "tool" and value.get("tool_call_id") is None:
+            value = {**value, "tool_call_id": ""}
+    try:
+        return convert_to_messages([value])[0]
+    except (ValueError, NotImplementedError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+        raise ValueError(
+            f"cannot read the conversation: message #{index} ({_short(exc)}); give messages as LangChain messages or "
+            f"{{'role': 'user'|'assistant', 'content': str}} dicts ({CONVERSATION_HINT})"
+        ) from None
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:200]}"
+
+
+def load_conversation_file(path: Any) -> tuple[list[Any], str | None]:
+    """(messages, active task) from a JSON conversation file: a list of messages, or a mapping with ``messages``
+    and optionally ``active_task``. Read within :mod:`task_router.io_limits`' bounds; every problem is a
+    ValueError naming the file and saying what a conversation file looks like (:data:`CONVERSATION_HINT`).
+    The messages themselves are checked by :func:`coerce_input` when routed."""
+    path, data = load_document(path, what="conversation file", hint=CONVERSATION_HINT, fmt="json")
+    active = None
+    if isinstance(data, Mapping):
+        active = data.get("active_task")
+        data = data.get("messages")
+    if not isinstance(data, list) or not data:
+        raise ValueError(f"conversation file {path} holds no messages; {CONVERSATION_HINT}")
+    if active is not None and not isinstance(active, str):
+        raise ValueError(f"conversation file {path}: active_task must be a task name or null; {CONVERSATION_HINT}")
+    return data, active
 
 
 def message_text(message: BaseMessage) -> str:
@@ -84,6 +136,19 @@ def message_text(message: BaseMessage) -> str:
     return " ".join(p for p in parts if p)
 
 
+def routed_text(message: BaseMessage, limit: int = MAX_ROUTED_CHARS) -> str:
+    """A message's text as routers read it: whole up to ``limit`` characters, else its first and last
+    ``limit // 2`` characters around ``[...]``. The message itself is not changed (task subgraphs see all of it)."""
+    return _head_tail(message_text(message), limit)
+
+
+def _head_tail(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    return f"{text[:half]} [...] {text[-half:]}"
+
+
 def neutralize(text: str) -> str:
     """Text with tag-like sequences defused: ``</conversation>`` becomes ``‹/conversation›``."""
     return _TAG_LIKE.sub(lambda m: f"‹{m.group(1)}›", text)
@@ -92,11 +157,9 @@ def neutralize(text: str) -> str:
 def clip(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
     """Text for a prompt: on one line (so it cannot start a fake ``User:`` line), tag-like delimiters
     neutralised, and at most ``limit`` characters (head and tail kept, ``[...]`` between)."""
-    text = neutralize(" ".join(text.split()))
-    if len(text) <= limit:
-        return text
-    half = limit // 2
-    return f"{text[:half]} [...] {text[-half:]}"
+    if len(text) > 4 * limit + 1024:  # a huge text: cut before the linear passes (whitespace, tags) over all of it
+        text = f"{text[: 2 * limit + 512]} {text[-(2 * limit + 512) :]}"
+    return _head_tail(neutralize(" ".join(text.split())), limit)
 
 
 def render_catalog(tasks: Sequence[Task], *, with_examples: bool = True) -> str:
@@ -125,5 +188,5 @@ def render_conversation(messages: Sequence[BaseMessage], *, window: int = DEFAUL
     for message in kept:
         role = "User" if isinstance(message, HumanMessage) else "Assistant" if isinstance(message, AIMessage) else None
         if role:
-            lines.append(f"{role}: {clip(message_text(message))}")
+            lines.append(f"{role}: {clip(routed_text(message))}")
     return "\n".join(lines)

@@ -1,0 +1,80 @@
+"""The per-decision time budget: a hung or slow model never holds a user's turn for ever.
+
+Every router kind runs its decision within a budget (:data:`DEFAULT_TIME_BUDGET_S` seconds by default). When the
+budget is spent, the safe fallback decides instead (keep the active task, or NONE when none is active) and the
+decision says why in ``fallback`` and ``rationale``. Override it, most specific first:
+
+- per call: ``router.invoke(turn, {"configurable": {"router_timeout_s": 5}})`` (one compiled graph, any budget);
+- per router: ``make_router(kind, ..., time_budget_s=5)`` or ``router.time_budget_s = 5`` (``None``: no limit);
+- per process: the environment variable ``TASK_ROUTER_TIME_BUDGET_S`` (``none`` or ``0``: no limit).
+
+Python cannot kill a thread: a decision that runs out of time is abandoned and finishes in the background (its
+result is dropped). Give network models their own client time-out too (``ReliableRouter`` does for ``openai:``).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+DEFAULT_TIME_BUDGET_S = 60.0  # generous: a 135M model generating a ReAct step on a busy 2-core CPU takes ~15 s
+BUDGET_KEY = "router_timeout_s"  # config["configurable"][BUDGET_KEY] sets the budget of one call
+BUDGET_ENV = "TASK_ROUTER_TIME_BUDGET_S"
+DEFAULT = "default"  # Router.time_budget_s: use the per-process default (environment, else DEFAULT_TIME_BUDGET_S)
+T = TypeVar("T")
+
+
+class DecisionTimeout(TimeoutError):
+    """A decision (or one attempt at it) did not finish within its time budget."""
+
+
+def resolve_budget(config: Any, own: float | str | None) -> float | None:
+    """The budget in seconds for one call (None: no limit): the call's config, else ``own``, else the default."""
+    configurable = (config or {}).get("configurable") or {} if isinstance(config, dict) else {}
+    if BUDGET_KEY in configurable:
+        return _seconds(configurable[BUDGET_KEY], f"config['configurable']['{BUDGET_KEY}']")
+    if own != DEFAULT:
+        return _seconds(own, "time_budget_s")
+    raw = os.environ.get(BUDGET_ENV, "").strip()
+    if not raw:
+        return DEFAULT_TIME_BUDGET_S
+    return None if raw.lower() in ("none", "0", "off") else _seconds(raw, BUDGET_ENV)
+
+
+def _seconds(value: Any, where: str) -> float | None:
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where} must be a number of seconds (or None for no limit), got {value!r}") from None
+    if not seconds > 0:  # also refuses NaN
+        raise ValueError(f"{where} must be a positive number of seconds (or None for no limit), got {value!r}")
+    return seconds
+
+
+def call_within(fn: Callable[..., T], *args: Any, timeout: float | None) -> T:
+    """``fn(*args)`` in a daemon thread with the caller's context vars (so tracing still works); DecisionTimeout if
+    it has not returned within ``timeout`` seconds (the thread is then abandoned). ``timeout=None`` calls inline."""
+    if timeout is None:
+        return fn(*args)
+    outcome: dict[str, Any] = {}
+    context = contextvars.copy_context()
+
+    def target() -> None:
+        try:
+            outcome["value"] = context.run(fn, *args)
+        except BaseException as exc:  # handed back to the caller's thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=target, name="task-router-decision", daemon=True)
+    worker.start()
+    worker.join(max(0.0, timeout))
+    if worker.is_alive():
+        raise DecisionTimeout(f"timed out after {timeout:.3g} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]

@@ -1,0 +1,149 @@
+"""Issue 16, item 4: a hung or slow model never holds a turn for ever. Every router kind decides within its time
+budget; after it the safe fallback decides and the decision says why (fake models that hang until released)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage
+from langchain_core.runnables import RunnableConfig
+
+from task_router import TaskCatalog, make_router
+from task_router.learned.config import LearnedConfig
+from task_router.learned.model import LearnedModel
+from task_router.reliability import ReliableRouter
+from task_router.routers.base import Prediction, Router
+from task_router.routers.budget import BUDGET_ENV, DEFAULT_TIME_BUDGET_S, resolve_budget
+from task_router.routers.cascade import CascadeRouter
+from task_router.routers.embedding import EmbeddingRouter
+from task_router.routers.learned import LearnedRouter
+from task_router.routers.render import RoutingInput
+from tests.conftest import choice
+
+BUDGET = 0.3
+TURN = "write the follow-up email"
+RELEASE = threading.Event()  # set after each test: the abandoned decisions finish and their threads end
+
+
+@pytest.fixture(autouse=True)
+def release_hung_models() -> Iterator[None]:
+    RELEASE.clear()
+    yield
+    RELEASE.set()
+
+
+class HangingChatModel(GenericFakeChatModel):
+    """A chat model that hangs (until the test ends) before answering."""
+
+    def _generate(self, *args: Any, **kwargs: Any) -> Any:
+        RELEASE.wait(30)
+        return super()._generate(*args, **kwargs)
+
+
+class HangingEncoder:
+    """An encoder that embeds the catalogue at once but hangs on the user's turn."""
+
+    def encode(self, texts: list[str], **kwargs: Any) -> np.ndarray:
+        if any(TURN in t for t in texts):
+            RELEASE.wait(30)
+        return np.ones((len(texts), 4), dtype=np.float32) / 2
+
+
+class HangingRouter(Router):
+    kind = "hanging"
+
+    def predict(self, routing: RoutingInput, config: RunnableConfig) -> Prediction:
+        RELEASE.wait(30)
+        return Prediction("email")
+
+
+def _answer(kind: str) -> str:
+    return '{"task": "email"}' if kind != "react" else 'Action: final_answer[{"task": "email"}]'
+
+
+def _routers(catalog: TaskCatalog) -> dict[str, Router]:
+    chat = {
+        kind: make_router(
+            kind,
+            model=HangingChatModel(messages=iter([AIMessage(_answer(kind))] * 3)),
+            catalog=catalog,
+            time_budget_s=BUDGET,
+        )
+        for kind in ("structured", "zero-shot", "few-shot-cot", "react")
+    }
+    embedding = EmbeddingRouter(catalog=catalog, encoder=HangingEncoder(), closing_phrases=[])
+    learned_model = LearnedModel(
+        bi_encoder=None, cross_encoder=None, config=LearnedConfig(), path=Path("fake")
+    )  # embed() replaced below: the bi-encoder hangs on the turn
+    learned_model.embed = HangingEncoder().encode  # type: ignore[method-assign]
+    learned = LearnedRouter(catalog=catalog, model=learned_model)
+    cascade = CascadeRouter(HangingRouter(), cheap=HangingRouter(), catalog=catalog)
+    for router in (embedding, learned, cascade):
+        router.time_budget_s = BUDGET
+    return {**chat, "embedding": embedding, "learned": learned, "cascade": cascade}
+
+
+@pytest.mark.parametrize(
+    "kind", ["structured", "zero-shot", "few-shot-cot", "react", "embedding", "learned", "cascade"]
+)
+@pytest.mark.parametrize(("active", "expected"), [("recap", ("CONTINUE", "recap")), (None, ("NONE", None))])
+def test_a_hung_model_gives_the_safe_fallback_within_the_budget(
+    catalog: TaskCatalog, kind: str, active: str | None, expected: tuple
+) -> None:
+    router = _routers(catalog)[kind]
+    start = time.perf_counter()
+    decision = router.invoke({"messages": [TURN], "active_task": active})
+    elapsed = time.perf_counter() - start
+    assert elapsed < BUDGET + 1.0, f"{kind} took {elapsed:.2f} s"
+    assert (decision.event, decision.task, decision.valid_format) == (*expected, False)
+    assert f"no decision within the {BUDGET:g} s time budget" in decision.fallback
+    assert "time budget" in decision.rationale
+
+
+def test_the_budget_can_be_set_per_call_and_per_process(catalog: TaskCatalog, monkeypatch: pytest.MonkeyPatch) -> None:
+    router = HangingRouter(catalog=catalog)
+    assert router.time_budget_s == "default" and resolve_budget(None, "default") == DEFAULT_TIME_BUDGET_S == 60.0
+    start = time.perf_counter()
+    decision = router.invoke({"messages": ["x"]}, {"configurable": {"router_timeout_s": 0.2}})
+    assert time.perf_counter() - start < 1.5 and "0.2 s time budget" in decision.fallback
+    monkeypatch.setenv(BUDGET_ENV, "0.25")
+    assert "0.25 s time budget" in router.invoke({"messages": ["x"]}).fallback
+    monkeypatch.setenv(BUDGET_ENV, "none")
+    assert resolve_budget(None, "default") is None
+    assert resolve_budget({"configurable": {"router_timeout_s": None}}, 5.0) is None  # a call may lift the limit
+
+
+def test_a_fast_model_is_not_affected(catalog: TaskCatalog) -> None:
+    model = GenericFakeChatModel(messages=iter([AIMessage('{"task": "email", "closing": false}')]))
+    router = make_router("zero-shot", model=model, catalog=catalog, time_budget_s=5)
+    decision = router.invoke({"messages": ["write the follow-up email"]})
+    assert (decision.event, decision.task, decision.valid_format, decision.fallback) == ("START", "email", True, None)
+
+
+@pytest.mark.parametrize("value", [0, -1, "soon", float("nan")])
+def test_a_bad_budget_is_refused_with_the_fix(value: object) -> None:
+    with pytest.raises(ValueError, match="number of seconds"):
+        make_router("zero-shot", model=GenericFakeChatModel(messages=iter([])), time_budget_s=value)
+
+
+def test_reliable_router_keeps_its_own_time_out_and_fallback_stage(catalog: TaskCatalog) -> None:
+    backup = make_router(
+        "zero-shot", model=GenericFakeChatModel(messages=iter([AIMessage(json.dumps(choice("email")))]))
+    )
+    router = ReliableRouter(HangingRouter(), fallback=backup, timeout_s=0.2, retries=0, catalog=catalog)
+    assert router.handles_own_budget  # no second budget around the whole decision that would cut the fallback
+    decision = router.invoke({"messages": ["write the follow-up email"]})
+    assert (decision.task, decision.stage) == ("email", "zero-shot")
+    assert "timed out after 0.2 s" in decision.fallback
+    backup = make_router("zero-shot", model=GenericFakeChatModel(messages=iter([AIMessage('{"task": "email"}')])))
+    router = ReliableRouter(HangingRouter(), fallback=backup, timeout_s=60, retries=0, catalog=catalog)
+    decision = router.invoke({"messages": ["write the follow-up email"]}, {"configurable": {"router_timeout_s": 0.2}})
+    assert decision.stage == "zero-shot" and "timed out after 0.2 s" in decision.fallback  # the per-call key is its own
