@@ -2,6 +2,7 @@
 
     nice -n 10 python benchmarks/reliability_load.py                      # structured router -> local fake server
     nice -n 10 python benchmarks/reliability_load.py --router embedding   # in-process embedding router, no server
+    python benchmarks/reliability_load.py --router learned --threads 1    # the default offline router, 1 torch thread
 
 The "model" is the fault server on 127.0.0.1 answering after ``--delay`` seconds (a stand-in for a remote
 model), so the figures measure the router, the graph and the HTTP client under concurrency, not a model.
@@ -61,18 +62,23 @@ def run_level(graph: Any, concurrency: int, conversations: int, turns: int) -> d
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--router", default="structured", choices=["structured", "embedding"])
+    parser.add_argument("--router", default="structured", choices=["structured", "embedding", "learned"])
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--levels", type=int, nargs="*", default=[1, 4, 16])
     parser.add_argument("--conversations", type=int, default=32, help="conversations per level")
     parser.add_argument("--turns", type=int, default=4)
     parser.add_argument("--delay", type=float, default=0.05, help="fake model latency, seconds")
     args = parser.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     catalog = TaskCatalog.demo()
     echo = {name: (lambda state: {"messages": [("ai", "ok")]}) for name in catalog.names}
     rows = []
     with FaultServer("ok", reply=keyword_reply(KEYWORDS), delay_s=args.delay) as server:
-        if args.router == "embedding":
-            router = make_router("embedding", model=None)
+        if args.router in ("embedding", "learned"):
+            router = make_router(args.router, model=None)
         else:
             router = make_reliable_router("structured", model="openai:fake", base_url=server.base_url, timeout_s=30)
         graph = create_router_graph(catalog, router=router, model=None, task_graphs=echo).compile(
@@ -82,8 +88,9 @@ def main() -> None:
         for level in args.levels:
             rows.append(run_level(graph, level, max(level, args.conversations), args.turns))
             print(json.dumps(rows[-1]), flush=True)
-    model = "none" if args.router == "embedding" else f"fake server, {args.delay * 1000:.0f} ms"
-    print(f"\n{date.today()} · {platform.machine()} · router {args.router} · model {model}")
+    model = "none" if args.router in ("embedding", "learned") else f"fake server, {args.delay * 1000:.0f} ms"
+    threads = __import__("torch").get_num_threads() if args.router in ("embedding", "learned") else "-"
+    print(f"\n{date.today()} · {platform.machine()} · router {args.router} · model {model} · torch threads {threads}")
     print("| concurrent conversations | decisions | turns lost | decisions/s | p50 ms | p95 ms |")
     print("|---|---|---|---|---|---|")
     for r in rows:
