@@ -1,7 +1,8 @@
 """Package data of task_router: the router prompt files, whose one home is ``src/task_router/prompts/``.
 
-The files live inside the package, so the same lookup serves an editable install, a source checkout and the wheel
-(the repository's top-level ``prompts`` is a symlink to that folder, for browsing).
+The files live inside the package, so the same lookup serves an editable install, a source checkout, the sdist and
+the wheel. (No symlink to them elsewhere in the repository: hatchling's sdist would keep the symlink's copy and drop
+the package's, and a wheel built from that sdist would have no prompts.)
 """
 
 from __future__ import annotations
