@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from task_router.catalog import CatalogError, Task, TaskCatalog, TaskInput
 from task_router.decision import EVENTS, Event, RouteDecision, derive_event
 from task_router.graph import RouterState, create_router_graph
 from task_router.models import load_chat_model
 from task_router.routers import ROUTER_KINDS, Router, make_router
-
-# evaluators/ has one home, at the repository root; the wheel carries it inside this package. In a source
-# checkout (editable install), let `task_router.evaluators` resolve to the root folder.
-if not (Path(__file__).parent / "evaluators").is_dir() and (Path(__file__).parents[2] / "evaluators").is_dir():
-    __path__.append(str(Path(__file__).parents[2]))
 
 __all__ = [
     "EVENTS",

@@ -23,6 +23,7 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from task_router.extras import require
 from task_router.io_limits import load_document
 
 NONE = "NONE"
@@ -228,8 +229,7 @@ def _arrays(confidences: Sequence[float], correct: Sequence[bool]) -> tuple[np.n
 
 def plot_reliability(confidences: Sequence[float], correct: Sequence[bool], path: Path, *, title: str) -> Path:
     """A reliability diagram (accuracy per confidence bin against the diagonal), with the ECE in the title."""
-    import matplotlib
-
+    matplotlib = require("matplotlib", extra="eval", purpose="calibration plots")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -250,8 +250,7 @@ def plot_reliability(confidences: Sequence[float], correct: Sequence[bool], path
 
 def plot_abstention(curve: dict[str, list[float]], path: Path, *, title: str, chosen: float | None = None) -> Path:
     """None recall against in-scope accuracy as the None threshold moves (the chosen threshold marked)."""
-    import matplotlib
-
+    matplotlib = require("matplotlib", extra="eval", purpose="calibration plots")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

@@ -1,12 +1,17 @@
-"""Thread persistence: a LangGraph SQLite checkpointer, the CLI's default."""
+"""Thread persistence: a LangGraph SQLite checkpointer, the CLI's default (``langgraph-checkpoint-sqlite``, in the
+``cli`` extra; imported when a checkpointer is made)."""
 
 from __future__ import annotations
 
 import os
 import sqlite3
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from langgraph.checkpoint.sqlite import SqliteSaver
+from task_router.extras import require
+
+if TYPE_CHECKING:
+    from langgraph.checkpoint.sqlite import SqliteSaver
 
 _DB_HINT = "give --db (or TASK_ROUTER_DB) a writable SQLite file, or a new path to create one"
 
@@ -22,6 +27,7 @@ def sqlite_checkpointer(path: str | Path | None = None) -> SqliteSaver:
     The file is checked before any thread is read: a folder, a file that is not a SQLite database (or a corrupt
     one), a read-only file or a path under a file give a ValueError saying so and what to give instead.
     """
+    sqlite = require("langgraph.checkpoint.sqlite", extra="cli", purpose="a SQLite thread database")
     path = Path(path) if path else default_db_path()
     if path.is_dir():
         raise ValueError(f"thread database {path} is a folder; {_DB_HINT}")
@@ -36,7 +42,7 @@ def sqlite_checkpointer(path: str | Path | None = None) -> SqliteSaver:
     try:
         # check_same_thread=False is safe: SqliteSaver serialises access with its own lock.
         connection = sqlite3.connect(str(path), check_same_thread=False)
-        saver = SqliteSaver(connection)
+        saver = sqlite.SqliteSaver(connection)
         saver.setup()  # reads the schema and creates the tables: a corrupt or read-only file fails here, not mid-chat
         connection.execute("BEGIN IMMEDIATE")  # takes the write lock: a file we cannot write fails here too
         connection.rollback()

@@ -1,31 +1,27 @@
-"""Locate files that have one home at the repository root (prompts/, evaluators/) and ship in the wheel."""
+"""Package data of task_router: the router prompt files, whose one home is ``src/task_router/prompts/``.
+
+The files live inside the package, so the same lookup serves an editable install, a source checkout, the sdist and
+the wheel. (No symlink to them elsewhere in the repository: hatchling's sdist would keep the symlink's copy and drop
+the package's, and a wheel built from that sdist would have no prompts.)
+"""
 
 from __future__ import annotations
 
-from functools import cache
-from pathlib import Path
-
-_PACKAGE_DIR = Path(__file__).resolve().parent
-# In the wheel, hatch force-includes prompts/ and evaluators/ inside the package; in a source checkout
-# (editable install) they sit two levels up, at the repository root.
-_CANDIDATES = (_PACKAGE_DIR, _PACKAGE_DIR.parents[1])
-
-
-@cache
-def resource_dir(name: str) -> Path:
-    for base in _CANDIDATES:
-        if (base / name).is_dir():
-            return base / name
-    raise FileNotFoundError(
-        f"cannot find the '{name}' folder of task_router (looked in {[str(b) for b in _CANDIDATES]}): "
-        "reinstall the package (pip install langgraph-task-router) or run from a full source checkout"
-    )
-
-
-def resource_path(name: str, *parts: str) -> Path:
-    return resource_dir(name).joinpath(*parts)
+from importlib.resources import files
 
 
 def read_prompt(filename: str) -> str:
-    """The text of a prompt file under prompts/."""
-    return resource_path("prompts", filename).read_text(encoding="utf-8")
+    """The text of a prompt file under ``task_router/prompts/``.
+
+    Example:
+        >>> "system" in read_prompt("zero-shot.yaml")
+        True
+    """
+    path = files("task_router").joinpath("prompts", filename)
+    if not path.is_file():
+        shipped = sorted(p.name for p in files("task_router").joinpath("prompts").iterdir() if p.name.endswith(".yaml"))
+        raise FileNotFoundError(
+            f"no prompt file {filename!r} in task_router/prompts; the shipped ones are {shipped} "
+            "(reinstall langgraph-task-router if one of them is missing)"
+        )
+    return path.read_text(encoding="utf-8")

@@ -6,14 +6,14 @@ import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 from langgraph.checkpoint.memory import InMemorySaver
+
+from task_router import create_router_graph, make_router
 from task_router.evaluators.trajectory import (
     assert_node_path,
     decisions_trajectory,
     evaluate_node_path,
     thread_trajectory,
 )
-
-from task_router import create_router_graph, make_router
 from tests.conftest import choice, scripted_model
 
 CFG = {"configurable": {"thread_id": "t"}}

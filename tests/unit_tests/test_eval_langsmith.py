@@ -6,10 +6,10 @@ import socket
 
 import pytest
 from eval_scripted import FIXTURE, ScriptedRouter
-from task_router.evaluators import TURN_EVALUATORS
 
 from task_router.evaluation import compute_metrics, load_dataset, replay
 from task_router.evaluation.langsmith_run import evaluate_turns
+from task_router.evaluators import TURN_EVALUATORS
 
 
 @pytest.fixture

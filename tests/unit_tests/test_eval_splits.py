@@ -6,9 +6,9 @@ import json
 
 from eval_scripted import FIXTURE, ScriptedRouter
 
-from evaluators.summary import service_splits
 from task_router.evaluation import evaluate_router, load_dataset, parse_records, replay
 from task_router.evaluation.langsmith_run import to_examples
+from task_router.evaluators.summary import service_splits
 
 
 def _with_services(records):

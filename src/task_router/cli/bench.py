@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from task_router.cli import app
+from task_router.cli.base import app
 from task_router.cli.options import RUNS_DIR, check_output
 
 

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from task_router.catalog import TaskCatalog
-from task_router.cli import app
+from task_router.cli.base import app
 from task_router.cli.options import BaseUrlOpt, CatalogOpt, ModelOpt, RerankOpt, RouterOpt, build_router, load_catalog
 
 _EVENT_STYLE = {"START": "green", "CONTINUE": "blue", "SWITCH": "magenta", "END": "yellow", "NONE": "red"}

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from task_router.cli import app
+from task_router.cli.base import app
 from task_router.cli.options import BaseUrlOpt, CatalogOpt, ModelOpt, check_output, load_catalog
 
 

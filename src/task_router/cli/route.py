@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from task_router.cli import app
+from task_router.cli.base import app
 from task_router.cli.options import (
     BaseUrlOpt,
     CatalogOpt,

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from task_router.cli import app
+from task_router.cli.base import app
 from task_router.cli.options import check_files, check_output
 
 

@@ -1,4 +1,6 @@
-"""Routing metrics of docs/contract.md, shared by the offline runner and the LangSmith evaluators in ``evaluators/``.
+"""Routing metrics of docs/contract.md, shared by the offline runner and the LangSmith evaluators.
+
+The evaluators are :mod:`task_router.evaluators`.
 
 Conventions: a decision's task None counts as ``"NONE"``; precision, recall and F1 are 0.0 when their
 denominator is empty (nothing predicted / nothing to find), as scikit-learn's ``zero_division=0``.

@@ -1,13 +1,53 @@
-"""Progress of a long run: a rich bar on a terminal, periodic plain lines elsewhere (a log file, CI, a notebook)."""
+"""Progress of a long run: a rich bar on a terminal, periodic plain lines elsewhere (a log file, CI, a notebook).
+
+rich is optional (the ``cli`` extra): without it, progress is always plain lines on stdout.
+"""
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Protocol
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+
+class Printer(Protocol):
+    """What progress writes to: a rich ``Console`` or :class:`PlainConsole`."""
+
+    def print(self, *objects: Any) -> None: ...
+
+
+class PlainConsole:
+    """A stand-in for rich's ``Console`` when rich is not installed: ``print`` writes one plain line to ``file``.
+
+    Example:
+        >>> import io
+        >>> out = io.StringIO()
+        >>> PlainConsole(out).print("routing turns: 4 to do")
+        >>> out.getvalue().splitlines()
+        ['routing turns: 4 to do']
+    """
+
+    is_terminal = False  # plain lines, never a bar
+
+    def __init__(self, file: Any = None) -> None:
+        self.file = file
+
+    def print(self, *objects: Any) -> None:
+        print(*objects, file=self.file or sys.stdout, flush=True)
+
+
+def default_console() -> Printer:
+    """rich's ``Console`` when rich is installed, else :class:`PlainConsole` on stdout."""
+    try:
+        from rich.console import Console
+    except ImportError:
+        return PlainConsole()
+    return Console()
 
 
 class LineProgress:
@@ -15,9 +55,8 @@ class LineProgress:
 
     Example:
         >>> import io
-        >>> from rich.console import Console
         >>> out = io.StringIO()
-        >>> progress = LineProgress("routing turns", 4, Console(file=out, width=100), every_s=0.0)
+        >>> progress = LineProgress("routing turns", 4, PlainConsole(out), every_s=0.0)
         >>> for _ in range(4):
         ...     progress.advance()
         >>> progress.close()
@@ -25,7 +64,7 @@ class LineProgress:
         True
     """
 
-    def __init__(self, what: str, total: int, console: Console, *, every_s: float = 30.0) -> None:
+    def __init__(self, what: str, total: int, console: Printer, *, every_s: float = 30.0) -> None:
         self.what, self.total, self.console, self.every_s = what, total, console, every_s
         self.done = 0
         self.started = self.last = time.monotonic()
@@ -53,13 +92,23 @@ class LineProgress:
 
 
 @contextmanager
-def progress(what: str, total: int, *, enabled: bool = True, console: Console | None = None) -> Iterator[object]:
+def progress(what: str, total: int, *, enabled: bool = True, console: Printer | None = None) -> Iterator[object]:
     """Yield an object with ``advance()``: a rich bar when ``console`` is a terminal, :class:`LineProgress` lines
-    otherwise, nothing when ``enabled`` is False."""
-    console = console or Console()
+    otherwise (always, when rich is not installed), nothing when ``enabled`` is False."""
     if not enabled:
         yield _Silent()
-    elif console.is_terminal:
+        return
+    console = console or default_console()
+    if getattr(console, "is_terminal", False):
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
         bar = Progress(
             TextColumn(what),
             BarColumn(),
@@ -68,7 +117,7 @@ def progress(what: str, total: int, *, enabled: bool = True, console: Console | 
             TimeRemainingColumn(),
             console=console,
             transient=False,
-        )
+        )  # a console that is a terminal is rich's: rich is installed
         with bar:
             task = bar.add_task(what, total=total)
             yield _Bar(bar, task)

@@ -1,17 +1,22 @@
-"""An evaluation run's files (metrics.json, report.md, predictions.jsonl, PNGs) and its rich tables."""
+"""An evaluation run's files (metrics.json, report.md, predictions.jsonl, PNGs) and its rich tables.
+
+The PNGs need matplotlib (the ``eval`` or ``cli`` extra) and the tables rich (the ``cli`` extra); both are imported
+when used.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
-
-from rich.table import Table
+from typing import TYPE_CHECKING, Any
 
 from task_router.decision import EVENTS
 from task_router.evaluation.metrics import TurnResult, compute_metrics
-from task_router.evaluation.plots import write_confusion_plots
+from task_router.extras import require
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 METRICS_FILE = "metrics.json"
 REPORT_FILE = "report.md"
@@ -45,7 +50,14 @@ def build_metrics(
 
 
 def write_run(out_dir: Path, metrics: dict[str, Any], predictions: Sequence[dict[str, Any]]) -> list[Path]:
-    """Write metrics.json, report.md, predictions.jsonl and the confusion PNGs into ``out_dir``."""
+    """Write metrics.json, report.md, predictions.jsonl and the confusion PNGs into ``out_dir``.
+
+    Raises:
+        ImportError: matplotlib is not installed (checked before anything is written), naming the extra to install.
+    """
+    require_plotting()
+    from task_router.evaluation.plots import write_confusion_plots
+
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
     (out_dir / REPORT_FILE).write_text(render_report(metrics), encoding="utf-8")
@@ -54,6 +66,11 @@ def write_run(out_dir: Path, metrics: dict[str, Any], predictions: Sequence[dict
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
     images = write_confusion_plots(metrics, out_dir)
     return [out_dir / METRICS_FILE, out_dir / REPORT_FILE, out_dir / PREDICTIONS_FILE, *images]
+
+
+def require_plotting() -> None:
+    """Raise ImportError naming the ``eval`` extra when matplotlib, which draws a run's PNGs, is not installed."""
+    require("matplotlib", extra="eval", purpose="the confusion-matrix PNGs of an evaluation run (out_dir)")
 
 
 def load_metrics(run_dir: Path) -> dict[str, Any]:
@@ -174,7 +191,9 @@ def summary_table(metrics: dict[str, Any]) -> Table:
 
 def compare_table(runs: Sequence[dict[str, Any]], names: Sequence[str]) -> Table:
     """Runs side by side, one column each."""
-    table = Table(title="Routing evaluation")
+    table = require("rich.table", extra="cli", purpose="the rich tables of evaluation runs").Table(
+        title="Routing evaluation"
+    )
     table.add_column("metric", style="bold")
     for name in names:
         table.add_column(name, justify="right")

@@ -9,7 +9,7 @@ from typing import Any
 
 from task_router.evaluation.dataset import ConversationRecord
 from task_router.evaluation.replay import State, TurnPrediction, replay
-from task_router.evaluation.report import build_metrics, write_run
+from task_router.evaluation.report import build_metrics, require_plotting, write_run
 from task_router.routers.base import Router
 from task_router.shortlist import Shortlist
 
@@ -31,7 +31,8 @@ def evaluate_router(
     langsmith: bool = False,
     progress: bool = True,
 ) -> EvalRun:
-    """Evaluate a router on benchmark conversations; with ``out_dir``, write metrics.json, report.md, PNGs.
+    """Evaluate a router on benchmark conversations; with ``out_dir``, write metrics.json, report.md, PNGs (the PNGs
+    need matplotlib: ``pip install 'langgraph-task-router[eval]'``, checked before the replay).
 
     ``langsmith=True`` runs ``langsmith.evaluate`` and uploads the experiment (gold active task per turn,
     so ``state`` must be "gold"); otherwise the offline replay runs, with no network call.
@@ -43,6 +44,8 @@ def evaluate_router(
         ...                       make_router("embedding", model=None))  # doctest: +SKIP
         >>> run.metrics["task_accuracy"]  # doctest: +SKIP
     """
+    if out_dir is not None:
+        require_plotting()  # fail before the replay, not after it
     if langsmith:
         if state != "gold":
             raise ValueError("LangSmith evaluates one turn per example, with the gold active task: use state='gold'")

@@ -6,6 +6,7 @@ import importlib
 import importlib.util
 from typing import Any
 
+from task_router.extras import install_line
 from task_router.models import ModelSpec
 from task_router.models.local import pipeline_of
 from task_router.routers.base import Prediction, Router
@@ -23,6 +24,8 @@ ROUTER_KINDS: dict[str, str] = {
     "cascade": "task_router.routers.cascade:CascadeRouter",
 }
 _MODEL_FREE = {"embedding", "learned"}
+# The `local` extra's packages that local router kinds (scoring, rerank) import: missing ones name the extra.
+_LOCAL_PACKAGES = frozenset({"torch", "transformers", "sentence_transformers", "peft", "gguf", "accelerate"})
 
 
 def llm_router_kind(model: ModelSpec | None) -> str:
@@ -114,6 +117,10 @@ def _build(kind: str, model: ModelSpec | None, options: dict[str, Any]) -> Route
     except ModuleNotFoundError as exc:
         if exc.name == module_name:
             raise ValueError(f"router kind {kind!r} is not available in this version yet") from None
+        if (exc.name or "").split(".")[0] in _LOCAL_PACKAGES:
+            raise ImportError(
+                f"router kind {kind!r} runs a local model and needs the '{exc.name}' package: {install_line('local')}"
+            ) from exc
         raise
     if kind in _MODEL_FREE:
         return cls(**options)
