@@ -1,8 +1,8 @@
-"""Package data of task_router: the router prompt files, whose one home is ``src/task_router/prompts/``.
+"""Package data of task_router: the router prompt files.
 
-The files live inside the package, so the same lookup serves an editable install, a source checkout, the sdist and
-the wheel. (No symlink to them elsewhere in the repository: hatchling's sdist would keep the symlink's copy and drop
-the package's, and a wheel built from that sdist would have no prompts.)
+Their one home is ``prompts/`` at the repository root; ``task_router/prompts`` is a symlink to it in a checkout (an
+editable install reads the live files) and a folder of package data in the wheel, so one lookup serves every
+install.
 """
 
 from __future__ import annotations

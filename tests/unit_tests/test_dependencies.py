@@ -60,9 +60,20 @@ NOT_IMPORTED: dict[str, str] = {
     "pytest-socket": "pytest plugin: the socket_disabled fixture; tests reach it with pytest.importorskip",
     "pytest-asyncio": "pytest plugin (@pytest.mark.asyncio in tests/unit_tests/test_training_review.py)",
     "ruff": "the linter and formatter, run as a command",
+    "hatchling": "the build backend; tests/unit_tests/test_packaging.py builds the wheel and the sdist with it",
     "ipykernel": "the python3 kernel that nbclient runs the notebooks on",
     "langgraph-cli": "`langgraph dev`, run by tests/integration_tests/test_langgraph_dev.py",
 }
+
+
+def package_modules() -> list[Path]:
+    """Every module of the package, through the prompts/ and evaluators/ symlinks of a checkout too."""
+    return sorted(
+        Path(folder, name)
+        for folder, _, names in os.walk(SRC, followlinks=True)
+        for name in names
+        if name.endswith(".py")
+    )
 
 
 def normalize(name: str) -> str:
@@ -172,7 +183,7 @@ def imports_of(path: Path) -> list[tuple[str, int, bool]]:
 def source_imports() -> list[tuple[str, str, int, bool, str | None]]:
     """(module path under src/task_router, imported module, line, loaded with the module?, distribution)."""
     rows = []
-    for path in sorted(SRC.rglob("*.py")):
+    for path in package_modules():
         relative = path.relative_to(SRC).as_posix()
         rows += [(relative, mod, line, eager, distribution_of(mod)) for mod, line, eager in imports_of(path)]
     return rows
@@ -265,7 +276,7 @@ def hidden_modules() -> list[str]:
 
 def core_modules() -> list[str]:
     names = []
-    for path in sorted(SRC.rglob("*.py")):
+    for path in package_modules():
         relative = path.relative_to(SRC).as_posix()
         if module_extras(relative):
             continue
