@@ -136,7 +136,7 @@ def _show_resumed(console: Console, state: dict[str, Any], tasks: TaskCatalog) -
 
 
 def _show(console: Console, result: dict) -> None:
-    console.print(format_decision(result["decisions"][-1]))
+    console.print(format_decision(result["decisions"][-1]), highlight=False)
     reply = result["messages"][-1]
     if reply.type == "ai":
         console.print(f"[bold cyan]assistant>[/bold cyan] {reply.content}")
@@ -235,7 +235,7 @@ class TurnView:
         if not isinstance(routed, dict) or not routed.get("decisions"):
             return
         self.decision = routed["decisions"][-1]
-        self.console.print(format_decision(self.decision))
+        self.console.print(format_decision(self.decision), highlight=False)
         if self.status is not None:
             self.status.update("[dim]writing the reply...[/dim]")
         for message in self.queued:
