@@ -16,7 +16,7 @@ from task_router.catalog import TaskCatalog
 from task_router.models import ModelSpec, load_chat_model
 from task_router.routers import Router, make_router
 from task_router.state import RouterState
-from task_router.task_graph import create_task_graph
+from task_router.task_graph import create_task_graph, not_streamed
 
 ROUTER_NODE, TASK_NODE, NONE_NODE, PREFILL_NODE = "router", "task", "none", "prefill"
 logger = logging.getLogger("task_router")
@@ -54,6 +54,11 @@ def create_router_graph(
         extract_inputs: whether the generic task subgraph asks ``model`` which of a task's inputs the user's
             message already gives (default: only for models with structured output; see :func:`create_task_graph`).
 
+    Streaming: ``graph.stream(..., stream_mode="messages", subgraphs=True)`` yields the replies token by token (the
+    generic task subgraph's model writes inside the ``task`` subgraph, hence ``subgraphs=True``) and the other
+    replies (questions, the None node's, the end message) whole; the router's and the input extractor's model
+    calls are tagged ``nostream`` and left out. ``task-router chat`` shows a turn this way (``task_router.cli.chat``).
+
     Returns:
         An uncompiled ``StateGraph``; compile it with a checkpointer to keep threads. With a router that keeps
         per-thread caches (the ``scoring`` kind), a last ``prefill`` node hands it the assistant's reply in the
@@ -85,9 +90,8 @@ def create_router_graph(
         messages = state.get("messages") or []
         if not messages or not isinstance(messages[-1], HumanMessage):
             return Command(goto=END)
-        decision = router.invoke(
-            {"messages": messages, "active_task": state.get("active_task"), "catalog": catalog}, config
-        )
+        payload = {"messages": messages, "active_task": state.get("active_task"), "catalog": catalog}
+        decision = router.invoke(payload, not_streamed(config))  # a decision is not a reply: not in "messages" mode
         update: dict[str, Any] = {"active_task": decision.active_task_after, "decisions": [decision.model_dump()]}
         if decision.event == "END":
             update["task_data"] = {decision.task: None}

@@ -10,6 +10,7 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.runnables import Runnable, RunnableConfig
+from langgraph.constants import TAG_NOSTREAM
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from pydantic import BaseModel, Field, create_model
@@ -142,6 +143,7 @@ class InputExtractor:
         fields = "\n".join(f"- {item.name}: {item.description}" for item in wanted)
         prompt = self.template["extract"].format(title=task.title, fields=fields, message=" ".join(message.split()))
         messages = [("human", prompt.strip())]
+        config = not_streamed(config)  # its JSON is not part of the conversation
         try:
             if self.structured:
                 parsed = self.model.with_structured_output(_extraction_schema(task, wanted)).invoke(messages, config)
@@ -155,15 +157,43 @@ class InputExtractor:
         return _clean_extraction(raw, wanted, message)
 
 
+# Decoding of deliverables by local pipelines (measured on the demo tasks with the embedded 135M model; see
+# benchmarks/RESULTS.md, "Deliverables of the embedded model"). The 135M model drifts further the longer it writes:
+# 160 new tokens hold a short email, recap or post (~10 s on one CPU thread) and bound a turn's time.
+DELIVERABLE_MAX_NEW_TOKENS = 160
+# Greedy decoding loops on small models, so repetition is penalised - over the reply's own tokens only: the
+# pipeline's `repetition_penalty` also penalises every prompt token, which works against copying the user's facts
+# (names, dates, prices) into the deliverable.
+DELIVERABLE_REPETITION_PENALTY = 1.2
+
+
 def _deliverable_model(model: BaseChatModel) -> Runnable[Any, Any]:
-    """Local pipelines loop on small models under greedy decoding: penalise repetition when writing deliverables
-    (only here: a router must be free to copy task names from its prompt), and stop at the chat template's turn
-    markers so that the model does not go on to write the user's next turn."""
+    """Local pipelines: bounded length, repetition penalised when writing deliverables (only here: a router must be
+    free to copy task names from its prompt), and a stop at the chat template's turn markers so that the model does
+    not go on to write the user's next turn. Other models are used as they are."""
     pipe = pipeline_of(model)
-    if pipe is not None:
-        kwargs = {"repetition_penalty": 1.3, "max_new_tokens": 200, **turn_stop_kwargs(pipe.tokenizer)}
-        return model.bind(pipeline_kwargs=kwargs)
-    return model
+    if pipe is None:
+        return model
+    from task_router.models.streaming import LocalChatModel  # the `local` extra: installed, since a pipeline is here
+
+    kwargs = {"max_new_tokens": DELIVERABLE_MAX_NEW_TOKENS, **turn_stop_kwargs(pipe.tokenizer)}
+    if isinstance(model, LocalChatModel):
+        return model.bind(pipeline_kwargs=kwargs, reply_repetition_penalty=DELIVERABLE_REPETITION_PENALTY)
+    return model.bind(pipeline_kwargs={**kwargs, "repetition_penalty": DELIVERABLE_REPETITION_PENALTY})
+
+
+def not_streamed(config: RunnableConfig) -> RunnableConfig:
+    """``config`` with LangGraph's ``nostream`` tag: model calls under it are left out of ``stream_mode="messages"``
+    (they compute something - a decision, extracted inputs - rather than write a reply to the user)."""
+    return {**config, "tags": [*(config.get("tags") or []), TAG_NOSTREAM]}
+
+
+def _last_deliverable(messages: Sequence[Any], task: str) -> str | None:
+    """The text of the task's latest deliverable in the conversation (its subgraph names its messages)."""
+    for message in reversed(messages):
+        if isinstance(message, AIMessage) and message.name == task:
+            return message_text(message)
+    return None
 
 
 def _covered(data: dict[str, Any]) -> set[str]:
@@ -192,7 +222,7 @@ def create_task_graph(
         catalog: the tasks; the active one is looked up on every turn, so catalogue edits apply at once.
         model: the chat model that writes deliverables (and extracts inputs).
         prompt: the prompt file under ``prompts/`` (sections system, user, ask-clause, ask-noun, ask-several,
-            extract).
+            extract, and optionally revise: the request on turns after the deliverable is written).
         extract_inputs: ask ``model`` which inputs the user's message already gives, so they are not asked for.
             None (default): only with models that do structured output (API models); the embedded 135M model
             was measured to answer with invented nested JSON, 4-5 s a turn, so local pipelines skip it.
@@ -253,10 +283,16 @@ def create_task_graph(
             "inputs": "\n".join(lines) or "- (none)",
             "conversation": render_conversation(state["messages"], window=6),
         }
-        messages = [("system", template["system"].format(**values)), ("human", template["user"].format(**values))]
+        last = state["messages"][-1]
+        draft = _last_deliverable(state["messages"], task.name) if data.get("delivered") else None
+        revising = draft is not None and isinstance(last, HumanMessage) and "revise" in template
+        values.update(request=message_text(last) if isinstance(last, HumanMessage) else "", draft=draft or "")
+        ask = template["revise" if revising else "user"].format(**values)
+        messages = [("system", template["system"].format(**values)), ("human", ask)]
         reply = writer.invoke(messages, config)
+        # The reply keeps the id of the model's message: a caller streaming the graph's messages has shown it already.
         return {
-            "messages": [AIMessage(strip_invented_turns(message_text(reply)), name=task.name)],
+            "messages": [AIMessage(strip_invented_turns(message_text(reply)), name=task.name, id=reply.id)],
             "task_data": {task.name: {**data, "delivered": True}},
         }
 

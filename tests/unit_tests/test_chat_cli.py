@@ -1,18 +1,27 @@
-"""`task-router chat`: a thread saved in SQLite, resumed with --thread, and a turn cut off by a crash finished on
-resume (scripted router and fake chat model: this tests the command, not a model)."""
+"""`task-router chat`: a thread saved in SQLite, resumed with --thread, a turn cut off by a crash finished on
+resume, the reply streamed, and Ctrl-C stopping a reply without losing the thread (scripted router and fake chat
+models: this tests the command, not a model)."""
 
 from __future__ import annotations
 
+import os
+import re
+import signal
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, HumanMessage
+from rich.console import Console
 from shortlist_fakes import Scripted
 from typer.testing import CliRunner
 
 from task_router import TaskCatalog, create_router_graph
 from task_router.cli import app
+from task_router.cli.chat import StopOnRequest
 from task_router.persistence import sqlite_checkpointer
 from task_router.routers.base import Prediction
 
@@ -77,3 +86,128 @@ def test_goodbye_is_on_its_own_line_after_ctrl_d(tmp_path: Path) -> None:
     out = chat("--db", str(tmp_path / "t.sqlite"), "--thread", "t4", text="")  # end of input at the prompt
     assert "\nthread t4 saved; resume with: task-router chat --thread t4" in out
     assert not any(line.startswith("you>") and "saved" in line for line in out.splitlines())
+
+
+# --- streaming and Ctrl-C -------------------------------------------------------------------------------------------
+
+WORDS = [f"w{i}" for i in range(12)]
+
+
+class Interrupting(GenericFakeChatModel):
+    """Streams its replies word by word; after ``after`` words of its first reply it presses Ctrl-C (SIGINT to this
+    process) and waits until the chat has taken it, as a user would while the reply is being written."""
+
+    after: int | None = None
+    handlers: list = []  # noqa: RUF012 (the StopOnRequest handlers of the turns, to see when Ctrl-C was taken)
+
+    def _stream(self, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any) -> Iterator[Any]:
+        for i, chunk in enumerate(super()._stream(messages, stop=stop, run_manager=run_manager, **kwargs)):
+            if self.after is not None and i == 2 * self.after:  # chunks alternate words and spaces
+                self.after = None
+                press_ctrl_c(lambda: self.handlers[-1].requested.is_set())
+            yield chunk
+
+
+def press_ctrl_c(taken: Callable[[], bool]) -> None:
+    os.kill(os.getpid(), signal.SIGINT)
+    deadline = time.monotonic() + 10
+    while not taken() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert taken(), "the chat did not take the Ctrl-C"
+
+
+@pytest.fixture
+def interrupting(monkeypatch: pytest.MonkeyPatch) -> Interrupting:
+    model = Interrupting(messages=iter([AIMessage(" ".join(WORDS)), AIMessage("second reply")]))
+    monkeypatch.setattr("task_router.graph.load_chat_model", lambda model_, **kw: model)
+
+    class Recorded(StopOnRequest):
+        def __init__(self, requested: Any) -> None:
+            super().__init__(requested)
+            model.handlers.append(self)
+
+    monkeypatch.setattr("task_router.cli.chat.StopOnRequest", Recorded)
+    return model
+
+
+def _thread(db: Path, thread: str) -> Any:
+    graph = create_router_graph(TaskCatalog.demo(), router=_router(), model="embedded")
+    return graph.compile(checkpointer=sqlite_checkpointer(db)), {"configurable": {"thread_id": thread}}
+
+
+def test_the_reply_is_streamed_token_by_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shown: list[str] = []
+    real_print = Console.print
+
+    def spy(self: Console, *objects: Any, **kwargs: Any) -> None:
+        shown.append("".join(map(str, objects)))
+        real_print(self, *objects, **kwargs)
+
+    monkeypatch.setattr(Console, "print", spy)
+    out = chat("--db", str(tmp_path / "t.sqlite"), text="recap notes: a, b and c\n/quit\n")
+    decision = next(i for i, text in enumerate(shown) if "START" in text and "meeting_recap" in text)
+    words = [i for i, text in enumerate(shown) if text in ("reply", " ", "0")]
+    assert words and min(words) > decision  # the decision line first, then the reply in pieces
+    assert len(words) == 3 and "assistant> reply 0\n" in out
+
+
+def test_ctrl_c_stops_the_reply_and_keeps_the_thread(tmp_path: Path, interrupting: Interrupting) -> None:
+    db = tmp_path / "threads.sqlite"
+    interrupting.after = 3
+    out = chat("--db", str(db), "--thread", "c1", text="recap notes: X, Bob owns Y\nrecap it shorter\n/quit\n")
+    # The reply stops at the token on which Ctrl-C is seen (LangGraph may have shown that token already).
+    shown = re.search(r"assistant> (w0 w1 w2(?: w3)?) \(stopped\)\n", out)
+    assert shown is not None and "w4" not in out, out
+    assert "reply stopped; the thread is kept" in out
+    assert "assistant> second reply" in out  # the next turn works
+    graph, config = _thread(db, "c1")
+    state = graph.get_state(config)
+    assert not state.next
+    messages = state.values["messages"]
+    assert [(m.type, m.text) for m in messages] == [
+        ("human", "recap notes: X, Bob owns Y"),
+        ("ai", shown.group(1)),  # what the user saw
+        ("human", "recap it shorter"),
+        ("ai", "second reply"),
+    ]
+    assert messages[1].response_metadata["finish_reason"] == "stopped_by_user"
+    assert [d["event"] for d in state.values["decisions"]] == ["START", "CONTINUE"]
+    resumed = chat("--db", str(db), "--thread", "c1", text="/quit\n")
+    assert "finishing the turn" not in resumed and "resumed: 4 messages" in resumed
+
+
+def test_ctrl_c_while_routing_keeps_the_decision_and_skips_the_reply(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, interrupting: Interrupting
+) -> None:
+    def route(routing: Any) -> Prediction:
+        if "first" in routing.last_user_text:
+            press_ctrl_c(lambda: interrupting.handlers[-1].requested.is_set())
+        return Prediction("meeting_recap")
+
+    monkeypatch.setattr(
+        "task_router.cli.chat.build_router", lambda kind, model, base_url=None, **options: Scripted(route)
+    )
+    db = tmp_path / "threads.sqlite"
+    out = chat(
+        "--db",
+        str(db),
+        "--thread",
+        "c2",
+        text="recap notes: the first meeting\nrecap notes: the second meeting went well\n/quit\n",
+    )
+    assert "START meeting_recap" in out and "reply stopped" in out
+    assert "w0" in out  # the second turn's reply is the model's first
+    graph, config = _thread(db, "c2")
+    state = graph.get_state(config)
+    assert [m.type for m in state.values["messages"]] == ["human", "human", "ai"]
+    assert [d["event"] for d in state.values["decisions"]] == ["START", "CONTINUE"]
+    assert not state.next
+
+
+def test_a_stopped_reply_logs_no_warning(
+    tmp_path: Path, interrupting: Interrupting, caplog: pytest.LogCaptureFixture
+) -> None:
+    interrupting.after = 1
+    chat("--db", str(tmp_path / "t.sqlite"), text="recap notes: X, Bob owns Y\n/quit\n")
+    assert len(interrupting.handlers) == 1 and interrupting.handlers[0].requested.is_set()
+    assert not [r for r in caplog.records if "ReplyStopped" in r.getMessage()]

@@ -43,6 +43,7 @@ MODULE_EXTRAS: dict[str, set[str]] = {
     "evaluation/plots.py": {"eval"},  # confusion PNGs (matplotlib); report.write_run imports it when it runs
     "inference/": {"local"},  # KV caches and scoring over a local transformers model
     "routers/scoring.py": {"local"},  # the scoring router reads a local model's logits
+    "models/streaming.py": {"local"},  # the local chat model (ChatHuggingFace); models/local.py imports it lazily
     "learned/loss.py": {"local"},
     "learned/train.py": {"train"},
     "training/": {"train"},  # `import task_router.training` itself imports nothing (names load on first use)
@@ -62,6 +63,7 @@ NOT_IMPORTED: dict[str, str] = {
     "ruff": "the linter and formatter, run as a command",
     "hatchling": "the build backend; tests/unit_tests/test_packaging.py builds the wheel and the sdist with it",
     "ipykernel": "the python3 kernel that nbclient runs the notebooks on",
+    "pexpect": "drives task-router chat in a terminal: benchmarks/chat_session.py",
     "langgraph-cli": "`langgraph dev`, run by tests/integration_tests/test_langgraph_dev.py",
 }
 

@@ -118,9 +118,12 @@ def load_embedded_model() -> LocalModel:
 
 
 def chat_model_from_local(local: LocalModel, *, max_new_tokens: int = 256, **kwargs: Any) -> Any:
-    """Wrap a loaded local model as a LangChain chat model (``ChatHuggingFace`` over a pipeline)."""
-    from langchain_huggingface import ChatHuggingFace, HuggingFacePipeline
+    """Wrap a loaded local model as a LangChain chat model (a :class:`LocalChatModel`, i.e. ``ChatHuggingFace``
+    over a transformers pipeline, that streams its tokens and honours ``stop``)."""
+    from langchain_huggingface import HuggingFacePipeline
     from transformers import pipeline
+
+    from task_router.models.streaming import LocalChatModel
 
     pipe = pipeline(
         "text-generation",
@@ -132,7 +135,7 @@ def chat_model_from_local(local: LocalModel, *, max_new_tokens: int = 256, **kwa
     )
     llm = HuggingFacePipeline(pipeline=pipe, model_id=local.name)
     # The tokenizer is passed explicitly: ChatHuggingFace would otherwise try to load one from the hub.
-    return ChatHuggingFace(llm=llm, tokenizer=local.tokenizer, model_id=local.name, **kwargs)
+    return LocalChatModel(llm=llm, tokenizer=local.tokenizer, model_id=local.name, **kwargs)
 
 
 # Chat-template tokens that open or close a turn (ChatML, Llama 3, Gemma, Phi): generation stops at those in the vocab.
