@@ -13,6 +13,7 @@ import numpy as np
 
 from task_router.learned.config import BI_ENCODER_DIR, CROSS_ENCODER_DIR, LearnedConfig
 from task_router.models.batching import MicroBatcher
+from task_router.models.encoders import encoder_threads, torch_threads
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"
 _INSTALL_HINT = "pip install 'langgraph-task-router[local]'"
@@ -50,7 +51,8 @@ class LearnedModel:
         return self._embed(list(texts))
 
     def _encode(self, texts: list[str]) -> np.ndarray:
-        vectors = self.bi_encoder.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
+        with torch_threads(encoder_threads()):
+            vectors = self.bi_encoder.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
 
     def cross_scores(self, query: str, candidates: Sequence[str]) -> np.ndarray:

