@@ -108,6 +108,7 @@ class Shortlist(RouterWrapper):
         self.pinned = tuple(pinned)
         self.retriever = retriever or TaskRetriever(_shared_embedder(router), window=window)
         self._subs: OrderedDict[tuple[int, int, tuple[str, ...]], TaskCatalog] = OrderedDict()
+        self._last: OrderedDict[Any, tuple[str, ...]] = OrderedDict()  # thread id -> its last shortlist
         self._lock = threading.Lock()
 
     def warm(self, catalog: TaskCatalog | None = None) -> None:
@@ -141,8 +142,33 @@ class Shortlist(RouterWrapper):
                 self._subs.popitem(last=False)
         return sub
 
+    def __getattr__(self, name: str) -> Any:
+        # The wrapped router's prefill would cache the conversation after the *full* catalogue, a prompt no decision
+        # of this wrapper reads: prefill after the tasks this thread's last decision was shortlisted to instead.
+        if name == "prefill":
+            if not hasattr(self.router, "prefill"):
+                raise AttributeError(name)
+            return self._prefill_shortlisted
+        return super().__getattr__(name)
+
+    def _prefill_shortlisted(self, input: dict[str, Any], config: RunnableConfig | None = None) -> int:
+        thread_id = ((config or {}).get("configurable") or {}).get("thread_id")
+        with self._lock:
+            last = self._last.get(thread_id)
+        catalog = input.get("catalog", self.catalog) if isinstance(input, dict) else self.catalog
+        if last is None or catalog is None or not all(name in catalog for name in last):
+            return 0  # no decision yet in this thread (or its tasks changed): nothing worth caching
+        return self.router.prefill({**input, "catalog": self.sub_catalog(catalog, last)}, config)
+
     def predict(self, routing: RoutingInput, config: RunnableConfig) -> Prediction:
         names = self.select(routing)
+        thread_id = (config.get("configurable") or {}).get("thread_id")
+        if thread_id is not None:
+            with self._lock:
+                self._last[thread_id] = tuple(names)
+                self._last.move_to_end(thread_id)
+                while len(self._last) > _SUB_CATALOGS:
+                    self._last.popitem(last=False)
         sub = RoutingInput(routing.messages, routing.active_task, self.sub_catalog(routing.catalog, names))
         prediction = self.router.predict(sub, config)
         if len(names) == len(routing.catalog):

@@ -24,14 +24,14 @@ class Prefilling(Router):
 
     def __init__(self, catalog: TaskCatalog | None = None) -> None:
         super().__init__(catalog=catalog, model_label="fake")
-        self.prefilled: list[int] = []
+        self.prefilled: list[tuple[int, list[str]]] = []
         self.warmed: list[TaskCatalog | None] = []
 
     def predict(self, routing: RoutingInput, config: RunnableConfig) -> Prediction:
         return Prediction(routing.catalog.names[0], confidence=0.9)
 
     def prefill(self, input: dict, config: RunnableConfig | None = None) -> int:
-        self.prefilled.append(len(input["messages"]))
+        self.prefilled.append((len(input["messages"]), list(input["catalog"].names)))
         return 1
 
     def warm(self, catalog: TaskCatalog | None = None) -> None:
@@ -56,11 +56,25 @@ def test_every_wrapping_keeps_kind_prefill_and_warm(catalog: TaskCatalog, depth:
     inner = Prefilling(catalog)
     wrapped = _wrappings(inner)[depth]
     assert wrapped.kind == "prefilling" and wrapped.model_label == "fake"
-    assert wrapped.prefill({"messages": ["a", "b"]}) == 1 and inner.prefilled == [2]
     wrapped.warm(catalog)
     assert inner.warmed == [catalog]
-    decision = wrapped.invoke({"messages": ["summarise the meeting"], "catalog": catalog})
+    thread = {"configurable": {"thread_id": "t1"}}
+    decision = wrapped.invoke({"messages": ["summarise the meeting"], "catalog": catalog}, thread)
     assert decision.router == "prefilling" and decision.task in catalog and decision.fallback is None
+    assert wrapped.prefill({"messages": ["a", "b"], "catalog": catalog}, thread) == 1
+    (count, names), *_ = inner.prefilled
+    assert count == 2
+    if depth == 0:  # no shortlist: the catalogue the decisions read
+        assert names == catalog.names
+    else:  # a shortlist: the tasks this thread's last decision was shortlisted to, the prompt its next one reuses
+        assert len(names) == 1 and set(names) <= set(catalog.names)
+
+
+def test_a_shortlist_prefills_nothing_before_its_thread_has_a_decision(catalog: TaskCatalog) -> None:
+    inner = Prefilling(catalog)
+    wrapped = Shortlist(inner, k=1, retriever=_retriever())
+    assert wrapped.prefill({"messages": ["a"], "catalog": catalog}, {"configurable": {"thread_id": "new"}}) == 0
+    assert inner.prefilled == []
 
 
 def test_a_wrapper_has_no_prefill_when_the_wrapped_router_has_none(catalog: TaskCatalog) -> None:
