@@ -26,7 +26,13 @@ from task_router import TaskCatalog, create_router_graph, make_router
 from task_router.reliability import FaultServer, keyword_reply, make_reliable_router
 
 KEYWORDS = {"linkedin": "linkedin_post", "recap": "meeting_recap", "email": "follow_up_email"}
-TURNS = ["Draft a linkedin post", "linkedin: make it shorter", "Now recap my meeting", "recap: add the owners"]
+# {n}: every turn of every conversation is a new text, so encoder routers embed each one (no memoised query).
+TURNS = [
+    "Draft a linkedin post about launch {n}",
+    "linkedin: make it shorter for team {n}",
+    "Now recap my meeting number {n}",
+    "recap: add the owners of item {n}",
+]
 
 
 def run_level(graph: Any, concurrency: int, conversations: int, turns: int) -> dict[str, Any]:
@@ -38,7 +44,8 @@ def run_level(graph: Any, concurrency: int, conversations: int, turns: int) -> d
         own: list[float] = []
         for t in range(turns):
             start = time.perf_counter()
-            state = graph.invoke({"messages": [("user", TURNS[t % len(TURNS)])]}, config)
+            text = TURNS[t % len(TURNS)].format(n=f"{concurrency}-{i}-{t}")
+            state = graph.invoke({"messages": [("user", text)]}, config)
             own.append((time.perf_counter() - start) * 1000)
         missing = turns - len(state["decisions"])
         return own, missing
