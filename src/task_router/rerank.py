@@ -53,7 +53,7 @@ class Reranker:
         max_blocks: int = 512,
         prompt: str = "rerank.yaml",
     ) -> None:
-        from task_router.routers.scoring import resolve_local_model
+        from task_router.models import resolve_local_model
 
         if k < 2:
             raise ValueError(f"the reranker orders at least 2 tasks (got k={k}); use no reranker for the top 1")

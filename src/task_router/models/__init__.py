@@ -9,6 +9,8 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
+from task_router.models import local
+
 ModelSpec = str | BaseChatModel
 
 _SPEC_HELP = (
@@ -48,8 +50,6 @@ def _load_cached(spec: str, base_url: str | None) -> BaseChatModel:
 
 
 def _load(spec: str, base_url: str | None, **kwargs: Any) -> BaseChatModel:
-    from task_router.models import local
-
     kind, _, arg = spec.partition(":")
     if spec == "embedded":
         return local.chat_model_from_local(local.load_embedded_model(), **kwargs)
@@ -96,6 +96,32 @@ def _load_provider(provider: str, name: str, spec: str, base_url: str | None, **
         raise
 
 
+def resolve_local_model(
+    model: ModelSpec | local.LocalModel,
+    *,
+    user: str = "the scoring router",
+    otherwise: str = "router kind 'structured' for API models",
+) -> tuple[local.LocalModel, str]:
+    """The transformers model behind a spec / chat model, or a ValueError that says what to use instead (``user``
+    needs the likelihoods; ``otherwise`` is the way out for models that give none)."""
+    if isinstance(model, local.LocalModel):
+        return model, model.name
+    label = model_name(model)
+    if isinstance(model, str) and not (model == "embedded" or model.startswith(("hf:", "qlora:"))):
+        raise ValueError(
+            f"{user} needs a local transformers model to read likelihoods, not {model!r}: use "
+            f"model='embedded', 'hf:<dir>' or 'qlora:<adapter dir>', or {otherwise}"
+        )
+    found = local.local_model_of(load_chat_model(model))
+    if found is None:
+        raise ValueError(
+            f"{user} cannot read likelihoods from {label!r} ({type(model).__name__}): give a local "
+            "model ('embedded', 'hf:<dir>', 'qlora:<dir>' or a ChatHuggingFace over a transformers pipeline), or "
+            f"use {otherwise}"
+        )
+    return found, label
+
+
 def model_name(model: ModelSpec) -> str:
     """A short name for a model, recorded in every decision."""
     if isinstance(model, str):
@@ -104,4 +130,4 @@ def model_name(model: ModelSpec) -> str:
     return str(name or getattr(model, "model_id", None) or getattr(model, "model", None) or type(model).__name__)
 
 
-__all__ = ["ModelSpec", "load_chat_model", "model_name"]
+__all__ = ["ModelSpec", "load_chat_model", "model_name", "resolve_local_model"]

@@ -12,39 +12,13 @@ from langchain_core.runnables import RunnableConfig
 from task_router.catalog import NONE_LABEL, TaskCatalog
 from task_router.inference import PromptLayout, ScoringEngine, ThreadKVStore
 from task_router.inference.kv_store import DEFAULT_MAX_BYTES, DEFAULT_MAX_THREADS
-from task_router.models import ModelSpec, load_chat_model, model_name
-from task_router.models.local import LocalModel, local_model_of
+from task_router.models import ModelSpec, resolve_local_model
+from task_router.models.local import LocalModel
 from task_router.routers.base import Prediction, Router
 from task_router.routers.prompting import load_prompt
 from task_router.routers.render import RoutingInput, coerce_input
 
 Normalization = Literal["sum", "mean"]
-
-
-def resolve_local_model(
-    model: ModelSpec | LocalModel,
-    *,
-    user: str = "the scoring router",
-    otherwise: str = "router kind 'structured' for API models",
-) -> tuple[LocalModel, str]:
-    """The transformers model behind a spec / chat model, or a ValueError that says what to use instead (``user``
-    needs the likelihoods; ``otherwise`` is the way out for models that give none)."""
-    if isinstance(model, LocalModel):
-        return model, model.name
-    label = model_name(model)
-    if isinstance(model, str) and not (model == "embedded" or model.startswith(("hf:", "qlora:"))):
-        raise ValueError(
-            f"{user} needs a local transformers model to read likelihoods, not {model!r}: use "
-            f"model='embedded', 'hf:<dir>' or 'qlora:<adapter dir>', or {otherwise}"
-        )
-    local = local_model_of(load_chat_model(model))
-    if local is None:
-        raise ValueError(
-            f"{user} cannot read likelihoods from {label!r} ({type(model).__name__}): give a local "
-            "model ('embedded', 'hf:<dir>', 'qlora:<dir>' or a ChatHuggingFace over a transformers pipeline), or "
-            f"use {otherwise}"
-        )
-    return local, label
 
 
 class ScoringRouter(Router):
