@@ -107,16 +107,18 @@ def test_route_warms_the_router_before_the_timed_decision(tmp_path: Path, monkey
     assert json.loads(result.stdout)["router"] == "prefilling"
 
 
-def test_composition_methods_build_the_same_wrappers_as_the_keyword_options(catalog: TaskCatalog) -> None:
+def test_keyword_options_build_the_same_wrappers_as_composing_by_hand(catalog: TaskCatalog) -> None:
     from task_router import make_router
 
     inner = EmbeddingRouter(encoder=Words(), closing_phrases=(), threshold=None)
-    composed = inner.with_abstention(0.4).with_shortlist(2, retriever=_retriever())
-    assert isinstance(composed, Shortlist) and isinstance(composed.router, Abstain)
+    composed = Shortlist(Abstain(inner, threshold=0.4), k=2, retriever=_retriever())
     assert composed.k == 2 and composed.router.threshold == 0.4 and composed.kind == "embedding"
     keyword = make_router("embedding", model=None, encoder=Words(), closing_phrases=(), none_threshold=0.4, shortlist=2)
     assert type(keyword) is type(composed) and type(keyword.router) is type(composed.router)
+    assert keyword.k == 2 and keyword.router.threshold == 0.4 and keyword.router.router.threshold is None
     turn = {"messages": ["summarise the meeting notes"], "catalog": catalog}
     assert composed.invoke(turn).task == keyword.invoke(turn).task
     with pytest.raises(ValueError, match="fit it with task-router fit"):
-        inner.with_abstention(1.5)
+        make_router("embedding", model=None, encoder=Words(), none_threshold=1.5)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'shortlist_size'"):
+        make_router("embedding", model=None, encoder=Words(), shortlist_size=2)

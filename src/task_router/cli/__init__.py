@@ -20,7 +20,7 @@ _LAZY = ("FAILURE_EXIT", "USAGE_EXIT", "app", "describe_error")
 def main() -> None:
     """The `task-router` console script: the Typer app, or one line naming the ``cli`` extra when it is missing."""
     try:
-        from task_router.cli.base import main as run
+        from task_router.cli.commands import main as run
     except ModuleNotFoundError as exc:
         if (exc.name or "").split(".")[0] not in _CLI_PACKAGES:
             raise
@@ -32,7 +32,7 @@ def main() -> None:
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        from task_router.cli import base
+        from task_router.cli import base, commands  # noqa: F401  (commands registers the subcommands on the app)
 
         return getattr(base, name)
     raise AttributeError(f"module 'task_router.cli' has no attribute {name!r}")

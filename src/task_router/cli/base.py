@@ -116,16 +116,7 @@ def _options(
     """Per-turn task routing for LangGraph assistants: chat, route, evaluate, train, benchmark."""
 
 
-# Registering the subcommands (each module adds its command to `app`).
-from task_router.cli import bench, chat, eval, fit, generate, review, route, train  # noqa: E402, F401
-
-
-def main() -> None:
-    _quiet_libraries()
-    app()
-
-
-def _quiet_libraries() -> None:
+def quiet_libraries() -> None:
     """No library chatter on a command's output: bitsandbytes' missing-kernel notice (it is imported by peft even
     when nothing is quantized), transformers' warnings and weight-loading bars. Set TRANSFORMERS_VERBOSITY=info
     (or HF_HUB_DISABLE_PROGRESS_BARS=0) to see them again."""
@@ -139,4 +130,4 @@ def _quiet_libraries() -> None:
         warnings.filterwarnings("ignore", category=FutureWarning, module=r"transformers\.")
 
 
-__all__ = ["FAILURE_EXIT", "USAGE_EXIT", "app", "describe_error", "main"]
+__all__ = ["FAILURE_EXIT", "USAGE_EXIT", "app", "describe_error", "quiet_libraries"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from task_router.extras import install_line
@@ -63,48 +65,70 @@ def _available(kind: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def make_router(kind: str | None = None, *, model: ModelSpec | None = "embedded", **options: Any) -> Router:
-    """Build a router of the given kind over a model spec or chat model instance.
+def make_router(
+    kind: str | None = None,
+    *,
+    model: ModelSpec | None = "embedded",
+    shortlist: int | None = None,
+    shortlist_window: int | None = None,
+    shortlist_pinned: Sequence[str] | None = None,
+    none_threshold: float | None = None,
+    thresholds: str | Path | None = None,
+    time_budget_s: float | str | None = DEFAULT,
+    **options: Any,
+) -> Router:
+    """Build a router of the given kind over a model spec or chat model instance, composed with the wrappers asked for.
+
+    Args:
+        kind: a router kind of :data:`ROUTER_KINDS` (None: the best kind for ``model``, :func:`default_router_kind`).
+        model: a model spec (``embedded``, ``hf:<dir>``, ``qlora:<dir>``, ``<provider>:<model>``) or a chat model.
+        shortlist: let the router read only the ``shortlist`` tasks most similar to the conversation, plus the
+            active one (:class:`~task_router.shortlist.Shortlist`); ``shortlist_window`` / ``shortlist_pinned`` are
+            its ``window`` and ``pinned``.
+        none_threshold: abstain below this confidence: a proposed new task is not taken
+            (:class:`~task_router.routers.abstain.Abstain`; fit it with ``task-router fit``).
+        thresholds: a file written by ``task-router fit``: its None threshold and shortlist, unless given here (a
+            cascade also reads its escalation threshold from it).
+        time_budget_s: seconds a decision may take before the safe fallback decides (None: no limit; default:
+            ``TASK_ROUTER_TIME_BUDGET_S``, else 60; :mod:`task_router.routers.budget`).
+        **options: the kind's own options (e.g. ``catalog``, ``threshold`` of ``embedding``).
+
+    Returns:
+        The router: a LangChain Runnable, so ``.with_retry()``, ``.with_fallbacks([...])`` and ``.with_config()``
+        compose as usual. The wrappers themselves can also be composed by hand:
+        ``Shortlist(Abstain(make_router("scoring"), threshold=0.4), k=10)``.
 
     Example:
         >>> from task_router import make_router, TaskCatalog
-        >>> router = make_router("structured", model="embedded", catalog=TaskCatalog.demo())  # doctest: +SKIP
-        >>> router.invoke({"messages": [{"role": "user", "content": "Draft a LinkedIn post"}]})  # doctest: +SKIP
-
-    Composition for any kind, as methods of the router it returns (or the equivalent keyword options):
-    ``.with_shortlist(k, window=..., pinned=...)`` (``shortlist=k``, ``shortlist_window``, ``shortlist_pinned``) lets
-    the router see only the k tasks most similar to the conversation (:class:`task_router.shortlist.Shortlist`);
-    ``.with_abstention(t)`` (``none_threshold=t``) abstains below a confidence
-    (:class:`task_router.routers.abstain.Abstain`); ``thresholds=PATH`` reads both from a file written by
-    ``task-router fit`` (for ``cascade`` it also gives the escalation threshold). ``time_budget_s=s`` bounds each
-    decision (default 60 s, None: no limit; :mod:`task_router.routers.budget`). Every router is a LangChain
-    Runnable: ``.with_retry()``, ``.with_fallbacks([...])`` and ``.with_config()`` compose as usual.
+        >>> router = make_router("learned", none_threshold=0.35, catalog=TaskCatalog.demo())  # doctest: +SKIP
+        >>> router.invoke({"messages": [{"role": "user", "content": "Draft a LinkedIn post"}]}).task  # doctest: +SKIP
+        'linkedin_post'
     """
+    from task_router.routers.abstain import Abstain
+    from task_router.shortlist import Shortlist
+
     kind = kind or default_router_kind(model)
-    time_budget = options.pop("time_budget_s", DEFAULT)
-    shortlist = options.pop("shortlist", None)
-    shortlist_options = {
-        key: options.pop(f"shortlist_{key}") for key in ("window", "pinned") if f"shortlist_{key}" in options
-    }
-    none_threshold = options.pop("none_threshold", None)
-    if options.get("thresholds") is not None:
+    if thresholds is not None:
         from task_router.calibration import load_thresholds
 
-        fitted = load_thresholds(options["thresholds"])  # a cascade also reads its escalation threshold from it
+        fitted = load_thresholds(thresholds)
         shortlist = fitted.shortlist if shortlist is None else shortlist
-        if kind != "cascade":
-            del options["thresholds"]
+        if kind == "cascade":
+            options["thresholds"] = thresholds  # its escalation and None thresholds
+        else:
             none_threshold = fitted.none if none_threshold is None else none_threshold
     if kind == "embedding" and none_threshold is not None:
         options.setdefault("threshold", None)  # the fitted None threshold replaces the embedding router's own
+    if time_budget_s != DEFAULT:
+        resolve_budget(None, time_budget_s)  # a bad value fails here, naming the fix
     router = _build(kind, model, options)
     if none_threshold is not None:
-        router = router.with_abstention(none_threshold)
+        router = Abstain(router, threshold=none_threshold)
     if shortlist:
-        router = router.with_shortlist(shortlist, **shortlist_options)
-    if time_budget != DEFAULT:
-        resolve_budget(None, time_budget)  # a bad value fails here, naming the fix
-        router.time_budget_s = time_budget
+        extra = {"window": shortlist_window, "pinned": shortlist_pinned}
+        router = Shortlist(router, k=shortlist, **{key: value for key, value in extra.items() if value is not None})
+    if time_budget_s != DEFAULT:
+        router.time_budget_s = time_budget_s
     return router
 
 

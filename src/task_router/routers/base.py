@@ -76,31 +76,6 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
         catalogue's tasks), so that start-up is not counted as a decision's latency. Call it at start-up; kinds
         with nothing to prepare do nothing."""
 
-    # -- composition -------------------------------------------------------------------------------------
-    def with_abstention(self, threshold: float) -> Router:
-        """This router, abstaining below a fitted confidence ``threshold``: a proposed new task below it is not
-        taken (NONE with no active task, else the active task continues). Fit it with ``task-router fit``.
-
-        Example:
-            >>> from task_router import make_router
-            >>> router = make_router("learned").with_abstention(0.35)  # doctest: +SKIP
-        """
-        from task_router.routers.abstain import Abstain
-
-        return Abstain(self, threshold=threshold)
-
-    def with_shortlist(self, k: int, **options: Any) -> Router:
-        """This router, reading only the ``k`` tasks most similar to the conversation (plus the active one);
-        ``options`` are those of :class:`~task_router.shortlist.Shortlist` (``window``, ``pinned``, ``retriever``).
-
-        Example:
-            >>> from task_router import make_router
-            >>> router = make_router("scoring", model="embedded").with_shortlist(10)  # doctest: +SKIP
-        """
-        from task_router.shortlist import Shortlist
-
-        return Shortlist(self, k=k, **options)
-
     # -- Runnable ----------------------------------------------------------------------------------------
     @property
     def name(self) -> str:  # type: ignore[override]

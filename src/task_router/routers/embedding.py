@@ -110,7 +110,7 @@ class EmbeddingRouter(Router):
         if (threshold is not None and not -1.0 <= threshold <= 1.0) or not -1.0 <= closing_threshold <= 1.0:
             raise ValueError(
                 "threshold and closing_threshold are cosine similarities: give values in [-1, 1] "
-                "(threshold=None: no threshold of its own, e.g. under a fitted .with_abstention(t))"
+                "(threshold=None: no threshold of its own, e.g. under a fitted none_threshold)"
             )
         if margin < 0 or context_window < 0 or context_weight < 0:
             raise ValueError("margin, context_window and context_weight must be >= 0")
