@@ -96,7 +96,11 @@ def main() -> None:
             rows.append(run_level(graph, level, max(level, args.conversations), args.turns))
             print(json.dumps(rows[-1]), flush=True)
     model = "none" if args.router in ("embedding", "learned") else f"fake server, {args.delay * 1000:.0f} ms"
-    threads = __import__("torch").get_num_threads() if args.router in ("embedding", "learned") else "-"
+    threads: object = "-"
+    if args.router in ("embedding", "learned"):
+        import torch
+
+        threads = torch.get_num_threads()
     print(f"\n{date.today()} · {platform.machine()} · router {args.router} · model {model} · torch threads {threads}")
     print("| concurrent conversations | decisions | turns lost | decisions/s | p50 ms | p95 ms |")
     print("|---|---|---|---|---|---|")

@@ -9,6 +9,7 @@ nothing waits for a batch to fill.
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -45,7 +46,7 @@ class MicroBatcher:
             raise ValueError(f"max_texts must be at least 1, got {max_texts}")
         self.encode = encode
         self.max_texts = max_texts
-        self._queue: list[_Request] = []
+        self._queue: deque[_Request] = deque()
         self._busy = False
         self._changed = threading.Condition()
 
@@ -71,7 +72,7 @@ class MicroBatcher:
     def _take(self) -> list[_Request]:
         batch, size = [], 0
         while self._queue and (not batch or size + len(self._queue[0].texts) <= self.max_texts):
-            request = self._queue.pop(0)
+            request = self._queue.popleft()
             batch.append(request)
             size += len(request.texts)
         return batch

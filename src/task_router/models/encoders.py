@@ -34,15 +34,13 @@ def encoder_threads() -> int | None:
     """Torch threads for one forward of a routing encoder (MiniLM: the `embedding` and `learned` routers).
 
     Default 1: one short forward gains little from a second thread on an idle machine and loses a lot to
-    oversubscription on a busy one (benchmarks/RELIABILITY.md, "Concurrent load"); concurrent decisions are batched
+    oversubscription on a busy one (benchmarks/RELIABILITY.md, "Latency under concurrency"); concurrent decisions are batched
     into one forward instead (:class:`~task_router.models.batching.MicroBatcher`). ``TASK_ROUTER_ENCODER_THREADS=N``
     sets another count, ``=torch`` keeps torch's own setting. Only the thread running the forward is affected, and
     only during it: a chat model generating in the same process keeps its threads.
 
     Example:
-        >>> import os
-        >>> os.environ.pop(ENCODER_THREADS_ENV, None) and None
-        >>> encoder_threads()
+        >>> DEFAULT_ENCODER_THREADS  # what encoder_threads() gives when TASK_ROUTER_ENCODER_THREADS is unset
         1
     """
     raw = os.environ.get(ENCODER_THREADS_ENV, "").strip().lower()
@@ -57,12 +55,16 @@ def encoder_threads() -> int | None:
 
 @contextmanager
 def torch_threads(count: int | None) -> Iterator[None]:
-    """Run the block with ``count`` torch threads in this thread (None: unchanged), then restore the previous count.
-    torch's intra-op thread count is per calling thread, so other threads are not affected."""
-    if count is None:
+    """Run the block with ``count`` torch threads in this thread (None, or no torch installed: unchanged), then
+    restore the previous count. torch's intra-op thread count is per calling thread, so other threads are not
+    affected."""
+    try:
+        import torch
+    except ImportError:  # an encoder that is not a torch model (a test double, a remote embedding API)
+        torch = None
+    if count is None or torch is None:
         yield
         return
-    import torch
 
     previous = torch.get_num_threads()
     if previous == count:

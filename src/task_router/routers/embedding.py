@@ -121,7 +121,6 @@ class EmbeddingRouter(Router):
         super().__init__(catalog=catalog, model_label=label)
         # Any object with sentence-transformers' ``encode(texts, normalize_embeddings=..., ...)`` will do.
         self.encoder = encoder if encoder is not None else load_sentence_model(model_path)
-        self.encoder_is_torch = encoder is None or type(encoder).__module__.startswith("sentence_transformers")
         self._batcher = MicroBatcher(self._encode)
         self.threshold, self.margin, self.closing_threshold = threshold, margin, closing_threshold
         self.context_window, self.context_weight = context_window, context_weight
@@ -135,7 +134,7 @@ class EmbeddingRouter(Router):
         return self._batcher(list(texts))
 
     def _encode(self, texts: list[str]) -> np.ndarray:
-        with torch_threads(encoder_threads() if self.encoder_is_torch else None):
+        with torch_threads(encoder_threads()):
             vectors = self.encoder.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True)
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
 
