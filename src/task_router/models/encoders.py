@@ -34,10 +34,11 @@ def encoder_threads() -> int | None:
     """Torch threads for one forward of a routing encoder (MiniLM: the `embedding` and `learned` routers).
 
     Default 1: one short forward gains little from a second thread on an idle machine and loses a lot to
-    oversubscription on a busy one (benchmarks/RELIABILITY.md, "Latency under concurrency"); concurrent decisions are batched
-    into one forward instead (:class:`~task_router.models.batching.MicroBatcher`). ``TASK_ROUTER_ENCODER_THREADS=N``
-    sets another count, ``=torch`` keeps torch's own setting. Only the thread running the forward is affected, and
-    only during it: a chat model generating in the same process keeps its threads.
+    oversubscription on a busy one (benchmarks/RELIABILITY.md, "Latency under concurrency"); concurrent decisions
+    are batched into one forward instead (:class:`~task_router.models.batching.MicroBatcher`).
+    ``TASK_ROUTER_ENCODER_THREADS=N`` sets another count, ``=torch`` keeps torch's own setting. Only the thread
+    running the forward is affected, and only during it: a chat model generating in the same process keeps its
+    threads.
 
     Example:
         >>> DEFAULT_ENCODER_THREADS  # what encoder_threads() gives when TASK_ROUTER_ENCODER_THREADS is unset
