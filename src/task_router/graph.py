@@ -13,8 +13,11 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command
 
 from task_router.catalog import TaskCatalog
+from task_router.decision import RouteDecision
 from task_router.models import ModelSpec, load_chat_model
 from task_router.routers import Router, make_router
+from task_router.routers.base import underlying_router
+from task_router.routers.fallbacks import make_reliable
 from task_router.state import RouterState
 from task_router.task_graph import create_task_graph, not_streamed
 
@@ -31,20 +34,23 @@ def default_none_reply(catalog: TaskCatalog) -> str:
 def create_router_graph(
     catalog: TaskCatalog,
     *,
-    router: Router | str | None = None,
+    router: Runnable[dict[str, Any], RouteDecision] | str | None = None,
     model: ModelSpec | None = "embedded",
     task_graphs: Mapping[str, Runnable[Any, Any] | Callable[..., Any]] | None = None,
     none_handler: Runnable[Any, Any] | Callable[..., Any] | None = None,
     end_message: str | None = DEFAULT_END_MESSAGE,
     state_schema: type[Any] = RouterState,
     extract_inputs: bool | None = None,
+    reliable: bool = True,
 ) -> StateGraph:
     """Build the conversation graph: on every user turn the router decides, then the turn goes to the active
     task's subgraph, the None node, or END.
 
     Args:
         catalog: the tasks on offer; it may be edited while threads run (decisions follow the edits).
-        router: a Router, a router kind (built over ``model``), or None for the model's best kind.
+        router: a Router, a router kind (built over ``model``), None for the model's best kind, or your own
+            composition (any Runnable from the router input to a RouteDecision, e.g.
+            ``make_router(...).with_retry(...).with_fallbacks([...], exception_key="error")``), used as it is.
         model: the chat model (spec or instance) for the generic task subgraph and for a router given by kind.
         task_graphs: your own subgraph (or node function) per task name; other tasks use the generic subgraph
             that collects the task's inputs and then produces its deliverable.
@@ -53,6 +59,9 @@ def create_router_graph(
         state_schema: a subclass of :class:`RouterState` if you need more keys.
         extract_inputs: whether the generic task subgraph asks ``model`` which of a task's inputs the user's
             message already gives (default: only for models with structured output; see :func:`create_task_graph`).
+        reliable: compose a Router (or kind) with :func:`~task_router.routers.fallbacks.make_reliable`'s default:
+            transient failures retried, then the embedding router, then the active task kept, so that no turn is
+            lost. False: the router's errors reach the caller.
 
     Streaming: ``graph.stream(..., stream_mode="messages", subgraphs=True)`` yields the replies token by token (the
     generic task subgraph's model writes inside the ``task`` subgraph, hence ``subgraphs=True``) and the other
@@ -84,6 +93,8 @@ def create_router_graph(
         raise ValueError(f"task names {sorted(reserved)} clash with the graph's own nodes: rename those tasks")
     if router is None or isinstance(router, str):
         router = make_router(router, model=model)
+    if reliable and isinstance(router, Router):
+        router = make_reliable(router)
     chat_model = load_chat_model(model) if model is not None else None
 
     def route(state: RouterState, config: RunnableConfig) -> Command[Any]:
@@ -117,8 +128,8 @@ def create_router_graph(
         builder.add_node(name, graph)
     builder.add_edge(START, ROUTER_NODE)
     after_reply = END
-    if callable(getattr(router, "prefill", None)):
-        builder.add_node(PREFILL_NODE, _prefill_node(router, catalog))
+    if callable(getattr(underlying_router(router), "prefill", None)):
+        builder.add_node(PREFILL_NODE, _prefill_node(underlying_router(router), catalog))
         builder.add_edge(PREFILL_NODE, END)
         after_reply = PREFILL_NODE
     for name in (TASK_NODE, NONE_NODE, *task_graphs):

@@ -9,6 +9,7 @@ from typing import Annotated, Any, NotRequired
 from langchain.agents.middleware import AgentMiddleware, AgentState, ModelRequest, ModelResponse
 from langchain.agents.middleware.types import PrivateStateAttr
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langchain_core.tools import tool as as_tool
 from langgraph.config import get_config
@@ -18,6 +19,7 @@ from task_router.catalog import Task, TaskCatalog
 from task_router.decision import RouteDecision
 from task_router.models import ModelSpec
 from task_router.routers import Router, make_router
+from task_router.routers.fallbacks import make_reliable
 
 DEFAULT_TASK_PROMPT = """{base_prompt}
 
@@ -62,8 +64,11 @@ class TaskRouterMiddleware(AgentMiddleware[TaskRouterState, Any, Any]):
 
     Args:
         catalog: the tasks; may be edited while the agent runs.
-        router: a Router, a router kind, or None for the model's best kind.
+        router: a Router, a router kind, None for the model's best kind, or your own composition (a Runnable
+            from the router input to a RouteDecision, e.g. ``router.with_retry().with_fallbacks([...])``).
         model: the model spec or chat model a router given by kind uses (not the agent's model).
+        reliable: compose a Router with :func:`~task_router.routers.fallbacks.make_reliable` (retries, then the
+            embedding router, then keep the active task); False: the router's errors reach the agent.
         tools_by_name: tools the tasks declare, registered with the agent by this middleware (tools passed to
             ``create_agent(tools=...)`` work too); a list of tools or a mapping name -> tool.
         shared_tools: names of tools available whatever the task.
@@ -87,8 +92,9 @@ class TaskRouterMiddleware(AgentMiddleware[TaskRouterState, Any, Any]):
         self,
         catalog: TaskCatalog,
         *,
-        router: Router | str | None = None,
+        router: Runnable[dict[str, Any], RouteDecision] | str | None = None,
         model: ModelSpec | None = "embedded",
+        reliable: bool = True,
         tools_by_name: Mapping[str, ToolLike] | Sequence[ToolLike] | None = None,
         shared_tools: Sequence[str] = (),
         task_prompt: str = DEFAULT_TASK_PROMPT,
@@ -98,10 +104,16 @@ class TaskRouterMiddleware(AgentMiddleware[TaskRouterState, Any, Any]):
         super().__init__()
         if not isinstance(catalog, TaskCatalog):
             raise ValueError("catalog must be a TaskCatalog: build one with TaskCatalog([...]) or .from_file()")
-        if router is not None and not isinstance(router, Router | str):
-            raise ValueError(f"router must be a Router, a router kind or None, got {type(router).__name__}")
+        if router is not None and not isinstance(router, Runnable | str):
+            raise ValueError(
+                f"router must be a Router, a router kind, None or a Runnable composing a router, got {type(router)}"
+            )
         self.catalog = catalog
-        self.router: Router = router if isinstance(router, Router) else make_router(router, model=model)
+        if router is None or isinstance(router, str):
+            router = make_router(router, model=model)
+        self.router: Runnable[dict[str, Any], RouteDecision] = (
+            make_reliable(router) if reliable and isinstance(router, Router) else router
+        )
         self.tools = _coerce_tools(tools_by_name)
         self.shared_tools = frozenset(shared_tools)
         self.task_prompt, self.none_prompt, self.end_prompt = task_prompt, none_prompt, end_prompt

@@ -9,7 +9,7 @@ import pytest
 
 from task_router import TaskCatalog, make_router
 from task_router.evaluation import evaluate_router, parse_records
-from task_router.reliability import KEEP_ACTIVE, FaultServer, make_reliable_router
+from task_router.reliability import KEEP_ACTIVE, FaultServer, make_reliable, make_reliable_router
 from task_router.routers.base import redact
 
 KEY = "sk-proj-FAKEtestKEY0123456789abcdefXYZ"
@@ -31,7 +31,7 @@ def test_key_absent_from_decisions_and_logs(mode: str, caplog: pytest.LogCapture
     catalog = TaskCatalog.demo()
     with FaultServer(mode, hang_s=10) as server:
         for router in (
-            make_router("structured", model=_model(server.base_url)),
+            make_reliable(make_router("structured", model=_model(server.base_url)), fallback=KEEP_ACTIVE),
             make_reliable_router(
                 "zero-shot", model="openai:fake", base_url=server.base_url, timeout_s=1, retries=1, backoff_s=0
             ),

@@ -1,9 +1,11 @@
 from typing import Any
 
+import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
 from task_router import make_router
+from task_router.routers.fallbacks import make_reliable
 from tests.conftest import choice, scripted_model, user_turns
 
 
@@ -44,9 +46,12 @@ def test_one_repair_then_valid_but_counted(catalog):
 
 def test_model_error_keeps_the_turn(catalog):
     router = make_router("structured", model=scripted_model())  # raises StopIteration on first call
-    decision = route(router, catalog, "anything", active="recap")
+    with pytest.raises(StopIteration):  # the router raises: retries and fallbacks are composition
+        route(router, catalog, "anything", active="recap")
+    reliable = make_reliable(make_router("structured", model=scripted_model()), retries=0, fallback="keep-active")
+    decision = route(reliable, catalog, "anything", active="recap")
     assert (decision.event, decision.task, decision.valid_format) == ("CONTINUE", "recap", False)
-    assert decision.fallback.startswith("model error")
+    assert "model error: StopIteration" in decision.fallback
 
 
 def test_tool_calling_path(catalog):

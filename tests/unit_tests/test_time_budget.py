@@ -1,5 +1,6 @@
-"""Issue 16, item 4: a hung or slow model never holds a turn for ever. Every router kind decides within its time
-budget; after it the safe fallback decides and the decision says why (fake models that hang until released)."""
+"""Issue 16, item 4: a hung or slow model never holds a turn for ever. Every router kind raises DecisionTimeout
+when its time budget is spent; composed with make_reliable (as the graph, the middleware and the CLI do), the safe
+fallback then decides and the decision says why (fake models that hang until released)."""
 
 from __future__ import annotations
 
@@ -19,11 +20,11 @@ from langchain_core.runnables import RunnableConfig
 from task_router import TaskCatalog, make_router
 from task_router.learned.config import LearnedConfig
 from task_router.learned.model import LearnedModel
-from task_router.reliability import ReliableRouter
 from task_router.routers.base import Prediction, Router
-from task_router.routers.budget import BUDGET_ENV, DEFAULT_TIME_BUDGET_S, resolve_budget
+from task_router.routers.budget import BUDGET_ENV, DEFAULT_TIME_BUDGET_S, DecisionTimeout, resolve_budget
 from task_router.routers.cascade import CascadeRouter
 from task_router.routers.embedding import EmbeddingRouter
+from task_router.routers.fallbacks import make_reliable
 from task_router.routers.learned import LearnedRouter
 from task_router.routers.render import RoutingInput
 from tests.conftest import choice
@@ -100,11 +101,15 @@ def test_a_hung_model_gives_the_safe_fallback_within_the_budget(
 ) -> None:
     router = _routers(catalog)[kind]
     start = time.perf_counter()
-    decision = router.invoke({"messages": [TURN], "active_task": active})
+    with pytest.raises(DecisionTimeout, match=f"timed out after {BUDGET:g} s"):
+        router.invoke({"messages": [TURN], "active_task": active})  # the router raises: composition decides
+    assert time.perf_counter() - start < BUDGET + 1.0
+    start = time.perf_counter()
+    decision = make_reliable(router, fallback=None).invoke({"messages": [TURN], "active_task": active})
     elapsed = time.perf_counter() - start
-    assert elapsed < BUDGET + 1.0, f"{kind} took {elapsed:.2f} s"
+    assert elapsed < BUDGET + 1.0, f"{kind} took {elapsed:.2f} s"  # a time-out is not retried: the budget is spent
     assert (decision.event, decision.task, decision.valid_format) == (*expected, False)
-    assert f"no decision within the {BUDGET:g} s time budget" in decision.fallback
+    assert f"timed out after {BUDGET:g} s" in decision.fallback
     assert "time budget" in decision.rationale
 
 
@@ -112,10 +117,12 @@ def test_the_budget_can_be_set_per_call_and_per_process(catalog: TaskCatalog, mo
     router = HangingRouter(catalog=catalog)
     assert router.time_budget_s == "default" and resolve_budget(None, "default") == DEFAULT_TIME_BUDGET_S == 60.0
     start = time.perf_counter()
-    decision = router.invoke({"messages": ["x"]}, {"configurable": {"router_timeout_s": 0.2}})
-    assert time.perf_counter() - start < 1.5 and "0.2 s time budget" in decision.fallback
+    with pytest.raises(DecisionTimeout, match=r"after 0\.2 s"):
+        router.invoke({"messages": ["x"]}, {"configurable": {"router_timeout_s": 0.2}})
+    assert time.perf_counter() - start < 1.5
     monkeypatch.setenv(BUDGET_ENV, "0.25")
-    assert "0.25 s time budget" in router.invoke({"messages": ["x"]}).fallback
+    with pytest.raises(DecisionTimeout, match=r"after 0\.25 s"):
+        router.invoke({"messages": ["x"]})
     monkeypatch.setenv(BUDGET_ENV, "none")
     assert resolve_budget(None, "default") is None
     assert resolve_budget({"configurable": {"router_timeout_s": None}}, 5.0) is None  # a call may lift the limit
@@ -134,16 +141,21 @@ def test_a_bad_budget_is_refused_with_the_fix(value: object) -> None:
         make_router("zero-shot", model=GenericFakeChatModel(messages=iter([])), time_budget_s=value)
 
 
-def test_reliable_router_keeps_its_own_time_out_and_fallback_stage(catalog: TaskCatalog) -> None:
+def test_the_reliable_composition_gives_the_fallback_stage_the_turn(catalog: TaskCatalog) -> None:
     backup = make_router(
         "zero-shot", model=GenericFakeChatModel(messages=iter([AIMessage(json.dumps(choice("email")))]))
     )
-    router = ReliableRouter(HangingRouter(), fallback=backup, timeout_s=0.2, retries=0, catalog=catalog)
-    assert router.handles_own_budget  # no second budget around the whole decision that would cut the fallback
+    router = make_reliable(_hanging(catalog, 0.2), fallback=backup, retries=0)
     decision = router.invoke({"messages": ["write the follow-up email"]})
     assert (decision.task, decision.stage) == ("email", "zero-shot")
     assert "timed out after 0.2 s" in decision.fallback
     backup = make_router("zero-shot", model=GenericFakeChatModel(messages=iter([AIMessage('{"task": "email"}')])))
-    router = ReliableRouter(HangingRouter(), fallback=backup, timeout_s=60, retries=0, catalog=catalog)
+    router = make_reliable(_hanging(catalog, 60), fallback=backup, retries=0)
     decision = router.invoke({"messages": ["write the follow-up email"]}, {"configurable": {"router_timeout_s": 0.2}})
-    assert decision.stage == "zero-shot" and "timed out after 0.2 s" in decision.fallback  # the per-call key is its own
+    assert decision.stage == "zero-shot" and "timed out after 0.2 s" in decision.fallback  # the per-call key
+
+
+def _hanging(catalog: TaskCatalog, budget: float) -> HangingRouter:
+    router = HangingRouter(catalog=catalog)
+    router.time_budget_s = budget
+    return router

@@ -40,6 +40,8 @@ def route(
 
     ``latency_ms`` is the decision's own time: loading the model and embedding the catalogue happen before it
     (``--verbose`` prints how long that took)."""
+    from task_router.routers.fallbacks import make_reliable
+
     tasks = load_catalog(catalog)
     messages, active = load_conversation(conversation, tasks)  # validated before any model loads
     started = time.perf_counter()
@@ -48,7 +50,8 @@ def route(
     if verbose:
         typer.echo(f"start-up: {time.perf_counter() - started:.2f} s ({decider.name}, {decider.model_label})", err=True)
     try:
-        decision = decider.invoke({"messages": messages, "active_task": active, "catalog": tasks})
+        # As in the graph: a failing model falls back (retries, the embedding router, keep the active task).
+        decision = make_reliable(decider).invoke({"messages": messages, "active_task": active, "catalog": tasks})
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--conversation") from None
     typer.echo(decision.model_dump_json(indent=2))

@@ -18,7 +18,7 @@ from langsmith.schemas import Example
 from task_router.catalog import TaskCatalog
 from task_router.evaluation.dataset import ConversationRecord
 from task_router.evaluation.metrics import TurnResult
-from task_router.evaluation.replay import TurnPrediction
+from task_router.evaluation.replay import TurnPrediction, measured_router
 from task_router.routers.base import Router
 
 # Nothing listens on port 9 (discard) of the loopback; with info={} the client never asks the API anything.
@@ -94,12 +94,13 @@ def tracing_variables_off() -> Iterator[None]:
 def routing_target(router: Router) -> Any:
     """A LangSmith target: one example's inputs -> the RouteDecision as a dict (one catalogue per conversation)."""
     catalogs: dict[str, TaskCatalog] = {}
+    measured = measured_router(router)
 
     def route_turn(inputs: dict[str, Any]) -> dict[str, Any]:
         conversation = str(inputs.get("conversation_id", ""))
         if conversation not in catalogs:
             catalogs[conversation] = TaskCatalog.from_records(inputs["catalog"])
-        decision = router.invoke(
+        decision = measured.invoke(
             {
                 "messages": inputs["messages"],
                 "active_task": inputs.get("active_task"),

@@ -7,13 +7,16 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+from langchain_core.runnables import Runnable
 from langsmith.run_helpers import tracing_context
 
 from task_router.catalog import NONE_LABEL
+from task_router.decision import RouteDecision
 from task_router.evaluation.dataset import ConversationRecord
 from task_router.evaluation.metrics import TurnResult, task_label
 from task_router.evaluation.progress import progress as turn_progress
-from task_router.routers.base import Router
+from task_router.routers.base import Router, underlying_router
+from task_router.routers.fallbacks import make_reliable
 
 State = Literal["own", "gold"]
 STATES: tuple[State, ...] = ("own", "gold")
@@ -72,15 +75,25 @@ def replay(
     run_id = uuid.uuid4().hex[:8]  # thread ids unique per run: a router's per-thread cache never mixes runs
     predictions: list[TurnPrediction] = []
     total = sum(len(record.labels) for record in records)
-    warm = getattr(router, "warm", None)  # any Runnable will do; a Router warms up before the first timed turn
+    warm = getattr(underlying_router(router), "warm", None)  # a Router warms up before the first timed turn
     if callable(warm):
         warm()
+    measured = measured_router(router)
     with tracing_context(enabled=False), turn_progress("routing turns", total, enabled=progress) as bar:
         for record in records:
-            for prediction in _replay_conversation(record, router, state, f"eval-{run_id}-{record.id}"):
+            for prediction in _replay_conversation(record, measured, state, f"eval-{run_id}-{record.id}"):
                 predictions.append(prediction)
                 bar.advance()
     return predictions
+
+
+def measured_router(router: Runnable[dict[str, Any], RouteDecision]) -> Runnable[dict[str, Any], RouteDecision]:
+    """What an evaluation runs: the router itself, no retry and no other router, but a turn whose model fails is
+    scored as an invalid decision that keeps the active task (``stage`` 'keep-active') rather than ending the run.
+    Any other Runnable (your own composition) is measured as it is."""
+    if not isinstance(router, Router):
+        return router
+    return make_reliable(router, retries=0, fallback=None, reject_invalid=False)
 
 
 def _replay_conversation(
@@ -90,7 +103,7 @@ def _replay_conversation(
     config: dict[str, Any] = {"configurable": {"thread_id": thread_id}}
     gold_active = record.gold_active_tasks()
     own_active: str | None = None
-    prefill = getattr(router, "prefill", None)  # as in the graph: replies reach the cache before the next turn
+    prefill = getattr(underlying_router(router), "prefill", None)  # as in the graph: replies reach the cache
     for label, gold_before in zip(record.labels, gold_active, strict=True):
         active = gold_before if state == "gold" else own_active
         messages = record.messages_until(label.turn_index)

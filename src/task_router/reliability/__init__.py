@@ -1,15 +1,11 @@
-"""Reliability: time-outs, retries and fallback routers; a fault-injecting local server; resuming threads."""
+"""Reliability: routers composed with retries and fallback stages; a fault-injecting local server; resuming
+threads."""
 
 from task_router.reliability.fault_server import MODES, FaultServer, keyword_reply
-from task_router.reliability.router import (
-    KEEP_ACTIVE,
-    TIMEOUT_KEY,
-    DecisionTimeout,
-    ReliableRouter,
-    embedding_available,
-    make_reliable_router,
-)
+from task_router.reliability.router import TIMEOUT_KEY, make_reliable_router
 from task_router.reliability.threads import pending_turn, resume_pending_turn
+from task_router.routers.budget import DecisionTimeout
+from task_router.routers.fallbacks import KEEP_ACTIVE, embedding_available, make_reliable
 
 __all__ = [
     "KEEP_ACTIVE",
@@ -17,9 +13,9 @@ __all__ = [
     "TIMEOUT_KEY",
     "DecisionTimeout",
     "FaultServer",
-    "ReliableRouter",
     "embedding_available",
     "keyword_reply",
+    "make_reliable",
     "make_reliable_router",
     "pending_turn",
     "resume_pending_turn",

@@ -6,7 +6,7 @@ import logging
 import math
 import re
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from langchain_core.callbacks import CallbackManagerForChainRun
@@ -15,7 +15,7 @@ from langchain_core.runnables.config import run_in_executor
 
 from task_router.catalog import TaskCatalog
 from task_router.decision import RouteDecision, derive_event
-from task_router.routers.budget import DEFAULT, DecisionTimeout, call_within, resolve_budget
+from task_router.routers.budget import DEFAULT, call_within, resolve_budget
 from task_router.routers.render import RoutingInput, coerce_input
 from task_router.tracing import record_decision, traced_config
 
@@ -52,16 +52,18 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
 
     Each decision reads one snapshot of the catalogue (:meth:`TaskCatalog.frozen`), is checked against the live
     catalogue when it returns (:func:`still_in_catalog`), and runs within a time budget (:attr:`time_budget_s`,
-    default 60 s, see :mod:`task_router.routers.budget`) after which the safe fallback decides.
+    default 60 s, see :mod:`task_router.routers.budget`).
+
+    An answer the router cannot read is still a decision (``valid_format=False``, the active task kept); a failure
+    (a model error, the time budget spent) raises, so that LangChain's ``with_retry`` / ``with_fallbacks`` see it.
+    :func:`~task_router.routers.fallbacks.make_reliable` is the documented composition (the graph, the middleware
+    and the CLI use it); compose your own the same way.
     """
 
     kind: ClassVar[str] = "base"
-    #: Seconds a decision may take before the safe fallback decides (see :mod:`task_router.routers.budget`):
+    #: Seconds a decision may take before it raises DecisionTimeout (see :mod:`task_router.routers.budget`):
     #: "default" (``TASK_ROUTER_TIME_BUDGET_S``, else 60 s), a number, or None for no limit.
     time_budget_s: float | str | None = DEFAULT
-    #: True for wrappers that bound time themselves with the same per-call key (ReliableRouter: a time-out per
-    #: attempt, then its fallback stage): the base class then adds no budget around the whole decision.
-    handles_own_budget: ClassVar[bool] = False
 
     def __init__(self, *, catalog: TaskCatalog | None = None, model_label: str = "") -> None:
         self.catalog = catalog
@@ -93,17 +95,9 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
         self, input: Any, config: RunnableConfig, run_manager: CallbackManagerForChainRun | None = None
     ) -> RouteDecision:
         routing = coerce_input(input, self.catalog)
-        budget = None if self.handles_own_budget else resolve_budget(config, self.time_budget_s)
         start = time.perf_counter()
-        try:
-            prediction = call_within(self.predict, routing, config, timeout=budget)
-        except DecisionTimeout:  # a hung or slow model must not hold the user's turn
-            reason = f"no decision within the {budget:g} s time budget; the safe fallback decided"
-            logger.warning("router %s: %s", self.name, reason)
-            prediction = replace(safe_fallback(routing, "", reason), rationale=reason)
-        except Exception as exc:  # a model failure must not lose the user's turn
-            logger.warning("router %s failed, keeping the active task: %s", self.name, redact(exc))
-            prediction = safe_fallback(routing, "", f"model error: {type(exc).__name__}: {redact(exc)}")
+        # A model error or DecisionTimeout propagates: retries and fallbacks are the composition's job.
+        prediction = call_within(self.predict, routing, config, timeout=resolve_budget(config, self.time_budget_s))
         decision = self.finish(routing, prediction, (time.perf_counter() - start) * 1000)
         if run_manager is not None:
             record_decision(run_manager, decision, routing.catalog.version)
@@ -183,3 +177,25 @@ def bounded_text(text: str | None, limit: int = MAX_DECISION_TEXT) -> str | None
 def safe_fallback(routing: RoutingInput, raw_output: str, reason: str) -> Prediction:
     """Keep the active task when the model's answer is unusable (or NONE when nothing is active)."""
     return Prediction(task=routing.active_task, raw_output=raw_output, valid_format=False, fallback=reason)
+
+
+def underlying_router(runnable: Any) -> Router | None:
+    """The Router inside a LangChain composition (``with_retry``, ``with_fallbacks``, ``with_config``, ...): its
+    primary, found through the compositions' public ``bound`` / ``runnable`` fields; None if there is none.
+
+    The graph and the evaluation reach a router's capabilities (``prefill``, ``warm``) through it: LangChain's
+    ``RunnableRetry`` does not forward attributes.
+
+    Example:
+        >>> from task_router.routers.fallbacks import KeepActiveRouter
+        >>> router = KeepActiveRouter()
+        >>> underlying_router(router.with_retry().with_fallbacks([KeepActiveRouter()])) is router
+        True
+    """
+    for _ in range(32):  # compositions nest a few levels; a cycle cannot loop for ever
+        if isinstance(runnable, Router):
+            return runnable
+        runnable = getattr(runnable, "bound", None) or getattr(runnable, "runnable", None)
+        if runnable is None:
+            return None
+    return None

@@ -1,15 +1,17 @@
 """The per-decision time budget: a hung or slow model never holds a user's turn for ever.
 
 Every router kind runs its decision within a budget (:data:`DEFAULT_TIME_BUDGET_S` seconds by default). When the
-budget is spent, the safe fallback decides instead (keep the active task, or NONE when none is active) and the
-decision says why in ``fallback`` and ``rationale``. Override it, most specific first:
+budget is spent, the router raises :class:`DecisionTimeout` (a ``TimeoutError``), so that the composition around it
+decides: the graph, the middleware and the CLI route through :func:`~task_router.routers.fallbacks.make_reliable`,
+whose fallback stages then decide and say why in ``fallback`` and ``rationale``. Override it, most specific first:
 
 - per call: ``router.invoke(turn, {"configurable": {"router_timeout_s": 5}})`` (one compiled graph, any budget);
 - per router: ``make_router(kind, ..., time_budget_s=5)`` or ``router.time_budget_s = 5`` (``None``: no limit);
 - per process: the environment variable ``TASK_ROUTER_TIME_BUDGET_S`` (``none`` or ``0``: no limit).
 
 Python cannot kill a thread: a decision that runs out of time is abandoned and finishes in the background (its
-result is dropped). Give network models their own client time-out too (``ReliableRouter`` does for ``openai:``).
+result is dropped). Give network models their own client time-out too (``make_reliable_router`` does for
+``openai:``).
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ def call_within(fn: Callable[..., T], *args: Any, timeout: float | None) -> T:
     worker.start()
     worker.join(max(0.0, timeout))
     if worker.is_alive():
-        raise DecisionTimeout(f"timed out after {timeout:.3g} s")
+        raise DecisionTimeout(f"timed out after {timeout:.3g} s, the decision's time budget")
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"]

