@@ -4,29 +4,31 @@ Every decision is one chain run named ``TaskRouter[<kind>]``, nested under whate
 ``router`` node, an agent middleware hook, an LCEL chain). The run carries:
 
 - tags ``task_router`` and ``router:<kind>`` (local to the run: the router's own model calls do not inherit them);
-- metadata ``router``, ``model``, ``catalog_version`` from the start, and the decision's ``event``, ``task``,
-  ``confidence``, ``valid_format``, ``latency_ms`` (and ``fallback``) added when it ends.
+- metadata ``router``, ``model``, ``catalog_version`` from the start (any tracer);
+- the :class:`~task_router.decision.RouteDecision` as the run's output (any tracer);
+- in LangSmith, the decision's ``event``, ``task``, ``confidence``, ``valid_format``, ``latency_ms`` (and
+  ``fallback``) added to the run's metadata when it ends, so that decisions can be filtered by them.
 
-The decision is only known at the end of the run. LangChain's tracers keep each run in ``run_map`` (a
-``langsmith.RunTree``) until it ends and send metadata and tags with the end-of-run patch, the same way
-``LangChainTracer`` adds token usage to an LLM run when it ends; :func:`record_decision` adds the decision there.
+The decision is only known at the end of the run, and LangChain's callbacks take metadata only when a run starts.
+LangSmith's SDK has the public way to add metadata to a run while it runs: ``langsmith.get_current_run_tree()``
+(langchain-core makes the router's run current while the router decides, when a ``LangChainTracer`` traces it)
+and ``RunTree.add_metadata``; the tracer sends it with the end-of-run patch. :func:`record_decision` does that.
+Other tracers read the decision from the run's output.
 
 Tracing off (no ``LANGSMITH_TRACING``): nothing is sent anywhere. Tracing on with LangSmith unreachable:
 conversations work unchanged (the tracer posts from a background thread); at exit langsmith's thread retries the
 endpoint before giving up (measured ~12 s here), unless ``LANGSMITH_USE_DAEMON=true`` (exit at once; traces not
 yet sent are dropped).
 
-In LangSmith, filter routing runs with e.g. ``has(tags, "task_router")`` or
-``and(eq(metadata_key, "event"), eq(metadata_value, "SWITCH"))``.
+In LangSmith, filter routing runs with e.g. ``has(tags, "task_router")``,
+``and(eq(metadata_key, "event"), eq(metadata_value, "SWITCH"))`` or
+``and(eq(metadata_key, "task"), eq(metadata_value, "post"))``.
 
 Example:
-    >>> from langchain_core.tracers.base import BaseTracer
-    >>> class Runs(BaseTracer):
-    ...     def __init__(self): super().__init__(); self.runs = []
-    ...     def _persist_run(self, run): self.runs.append(run)
-    >>> runs = Runs()
-    >>> router.invoke(routing_input, {"callbacks": [runs]})  # doctest: +SKIP
-    >>> runs.runs[0].extra["metadata"]["event"]  # doctest: +SKIP
+    >>> from langchain_core.tracers import LangChainTracer
+    >>> tracer = LangChainTracer(project_name="routing")  # what LANGSMITH_TRACING=true adds
+    >>> decision = router.invoke(routing_input, {"callbacks": [tracer]})  # doctest: +SKIP
+    >>> tracer.latest_run.extra["metadata"]["event"]  # doctest: +SKIP
     'START'
 """
 
@@ -38,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.callbacks import CallbackManager
 from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import ensure_config, patch_config
+from langsmith import get_current_run_tree
 
 if TYPE_CHECKING:
     from langchain_core.callbacks import CallbackManagerForChainRun
@@ -85,13 +88,21 @@ def decision_metadata(decision: RouteDecision, catalog_version: int | None = Non
 def record_decision(
     run_manager: CallbackManagerForChainRun, decision: RouteDecision, catalog_version: int | None = None
 ) -> None:
-    """Add the decision's metadata to the router's run in every tracer that records it, before the run ends."""
-    metadata = decision_metadata(decision, catalog_version)
-    for handler in run_manager.handlers:
-        run_map = getattr(handler, "run_map", None)  # BaseTracer / AsyncBaseTracer (incl. LangChainTracer)
-        run = run_map.get(str(run_manager.run_id)) if isinstance(run_map, dict) else None
-        if run is not None:
-            run.add_metadata(metadata)
+    """Add the decision's metadata to the router's run in LangSmith, before the run ends.
+
+    Call it while the router's run is the current one (inside the function that ``Runnable._call_with_config``
+    runs). Without LangSmith tracing there is no current run tree and nothing happens; a current run that is not
+    this router's (an enclosing ``@traceable`` with no ``LangChainTracer`` on the router's callbacks) is left as
+    it is.
+
+    Args:
+        run_manager: The callback manager of the router's chain run.
+        decision: The decision the router returns.
+        catalog_version: The catalogue version the decision was made against.
+    """
+    run = get_current_run_tree()
+    if run is not None and run.id == run_manager.run_id:
+        run.add_metadata(decision_metadata(decision, catalog_version))
 
 
 __all__ = ["DECISION_KEYS", "ROUTER_TAG", "decision_metadata", "record_decision", "router_tags", "traced_config"]

@@ -27,12 +27,29 @@ from tests.conftest import choice, scripted_model
 ROOT = Path(__file__).parents[2]
 
 
-class RunRecorder(BaseTracer):
-    """Keeps every finished root run (with its child runs) in memory."""
+class RecordingClient(Client):
+    """A LangSmith client that records what it would send instead of sending it."""
 
     def __init__(self) -> None:
-        super().__init__()
-        self.roots: list[Run] = []
+        super().__init__(api_url="http://127.0.0.1:9", api_key="offline", auto_batch_tracing=False, info={})
+        self.created: list[dict[str, Any]] = []
+        self.updated: list[dict[str, Any]] = []
+        self.roots: list[Run] = []  # RunRecorder's finished root runs
+
+    def create_run(self, name: str, inputs: dict[str, Any], run_type: str, **kwargs: Any) -> None:
+        self.created.append({"name": name, **kwargs})
+
+    def update_run(self, run_id: Any, **kwargs: Any) -> None:
+        self.updated.append({"run_id": run_id, **kwargs})
+
+
+class RunRecorder(LangChainTracer):
+    """LangSmith's tracer (what LANGSMITH_TRACING adds), offline: keeps every finished root run in memory."""
+
+    def __init__(self, **kwargs: Any) -> None:  # langchain-core makes copies of it for nested runs' metadata
+        kwargs.setdefault("client", RecordingClient())
+        super().__init__(**{"project_name": "offline", **kwargs})
+        self.roots: list[Run] = self.client.roots  # shared by the copies
 
     def _persist_run(self, run: Run) -> None:
         self.roots.append(run)
@@ -97,19 +114,22 @@ def test_router_as_plain_runnable_in_lcel(catalog):
     assert run.extra["metadata"]["event"] == "START"
 
 
-class RecordingClient(Client):
-    """A LangSmith client that records what it would send instead of sending it."""
+def test_other_tracers_get_the_decision_as_the_run_output(catalog):
+    class PlainTracer(BaseTracer):
+        def __init__(self) -> None:
+            super().__init__()
+            self.roots: list[Run] = []
 
-    def __init__(self) -> None:
-        super().__init__(api_url="http://127.0.0.1:9", api_key="offline", auto_batch_tracing=False, info={})
-        self.created: list[dict[str, Any]] = []
-        self.updated: list[dict[str, Any]] = []
+        def _persist_run(self, run: Run) -> None:
+            self.roots.append(run)
 
-    def create_run(self, name: str, inputs: dict[str, Any], run_type: str, **kwargs: Any) -> None:
-        self.created.append({"name": name, **kwargs})
-
-    def update_run(self, run_id: Any, **kwargs: Any) -> None:
-        self.updated.append({"run_id": run_id, **kwargs})
+    router = make_router("structured", model=scripted_model(choice("recap")), catalog=catalog)
+    tracer = PlainTracer()
+    router.invoke({"messages": [{"role": "user", "content": "Recap my meeting"}]}, {"callbacks": [tracer]})
+    [run] = tracer.roots
+    assert run.name == "TaskRouter[structured]" and {ROUTER_TAG, "router:structured"} <= set(run.tags)
+    assert run.extra["metadata"]["router"] == "structured"  # start metadata: every tracer
+    assert (run.outputs["output"].event, run.outputs["output"].task) == ("START", "recap")
 
 
 def test_langsmith_receives_the_decision_metadata_when_the_run_ends(catalog):

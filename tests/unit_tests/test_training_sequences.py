@@ -123,6 +123,30 @@ def test_train_config_defaults_and_errors() -> None:
         TrainConfig(data=["d"], out="o", max_steps=0)
     with pytest.raises(ValueError, match="max_minutes"):
         TrainConfig(data=["d"], out="o", max_minutes=0)
+    with pytest.raises(ValueError, match="set base instead"):  # TRL's ModelConfig field that --base replaces
+        TrainConfig(data=["d"], out="o", model_name_or_path="HuggingFaceTB/SmolLM2-135M")
+
+
+def test_a_saved_config_reproduces_the_shipped_adapters_lora_config() -> None:
+    import json
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from trl import get_peft_config
+
+    from task_router.models.adapters import builtin_adapter_dir
+    from task_router.training.card import read_metadata
+    from task_router.training.trainer import _top_layers
+
+    folder = builtin_adapter_dir()
+    config = TrainConfig.from_dict(read_metadata(folder)["config"])  # saved before TRL's field names
+    assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    embedded = SimpleNamespace(config=SimpleNamespace(num_hidden_layers=30))  # the embedded model's depth
+    lora = replace(get_peft_config(config), layers_to_transform=_top_layers(embedded, config.lora_layers))
+    saved = json.loads((folder / "adapter_config.json").read_text(encoding="utf-8"))
+    for key in ("r", "lora_alpha", "lora_dropout", "layers_to_transform", "bias", "use_rslora", "use_dora"):
+        assert getattr(lora, key) == saved[key], key
+    assert set(lora.target_modules) == set(saved["target_modules"]) and lora.task_type == saved["task_type"]
 
 
 def test_model_card_names_base_data_command_metrics() -> None:

@@ -6,7 +6,7 @@ import json
 import logging
 import resource
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -73,8 +73,9 @@ def train(config: TrainConfig, *, command: str = "", console: Console | None = N
         2
     """
     import torch
-    from peft import LoraConfig, get_peft_model
+    from peft import get_peft_model
     from transformers import AutoTokenizer, PrinterCallback, TrainingArguments, set_seed
+    from trl import get_peft_config
 
     from task_router.inference import PromptLayout
     from task_router.routers.prompting import load_prompt
@@ -104,14 +105,7 @@ def train(config: TrainConfig, *, command: str = "", console: Console | None = N
     )
 
     model = load_base(base_dir, quantize=quantize, gradient_checkpointing=config.gradient_checkpointing)
-    lora = LoraConfig(
-        r=config.lora_r,
-        lora_alpha=config.lora_alpha,
-        lora_dropout=config.lora_dropout,
-        target_modules=list(config.target_modules),
-        layers_to_transform=_top_layers(model, config.lora_layers),
-        task_type="CAUSAL_LM",
-    )
+    lora = replace(get_peft_config(config), layers_to_transform=_top_layers(model, config.lora_layers))
     model = get_peft_model(model, lora)
     if quantize:
         console.print(f"4-bit NF4 base: CPU inference repack disabled on {disable_cpu_inference_repack(model)} layers")
