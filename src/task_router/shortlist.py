@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from langchain_core.runnables import RunnableConfig
 
-from task_router.catalog import TaskCatalog
+from task_router.catalog import NONE_LABEL, TaskCatalog
 from task_router.lru import LRUCache
 from task_router.routers.base import Prediction, Router
 from task_router.routers.render import RoutingInput
@@ -179,7 +179,7 @@ def recall_at_k(ranked: Sequence[Sequence[str]], gold: Sequence[str], ks: Sequen
         >>> recall_at_k([["a", "b"], ["b", "a"]], ["a", "a"], [1, 2])
         {1: 0.5, 2: 1.0}
     """
-    pairs = [(r, g) for r, g in zip(ranked, gold, strict=True) if g and g != "NONE"]
+    pairs = [(r, g) for r, g in zip(ranked, gold, strict=True) if g and g != NONE_LABEL]
     if not pairs:
         raise ValueError("no turn with a gold task: recall@k needs turns labelled with a catalogue task")
     return {k: sum(g in r[:k] for r, g in pairs) / len(pairs) for k in ks}
