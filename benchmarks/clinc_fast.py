@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from task_router.calibration import (
-    Turn,
+    ScoredTurn,
     abstention_curve,
     choose_none_threshold,
     expected_calibration_error,
@@ -63,7 +63,9 @@ def main() -> None:
     np.save(out / "scores.npy", best)  # one row per record, one column per task (catalogue order)
     ranked = [[names[j] for j in np.argsort(-row)] for row in best]
     result["recall_at_k"] = recall_at_k(ranked, gold, (1, 3, 5, 10, 20, 30))
-    turns = [Turn(r[0], float(min(1.0, max(0.0, row.max()))), g) for r, row, g in zip(ranked, best, gold, strict=True)]
+    turns = [
+        ScoredTurn(r[0], float(min(1.0, max(0.0, row.max()))), g) for r, row, g in zip(ranked, best, gold, strict=True)
+    ]
     fit, test = turns[0::2], turns[1::2]
     for rule, target in (("max accuracy", None), ("in-scope >= 0.85", 0.85), ("in-scope >= 0.70", 0.70)):
         threshold, point = choose_none_threshold(fit, min_in_scope_accuracy=target)

@@ -17,7 +17,8 @@ import argparse
 import json
 from pathlib import Path
 
-from task_router.calibration import NONE, Turn, apply_none, choose_none_threshold, turns_from_predictions
+from task_router.calibration import ScoredTurn, apply_none, choose_none_threshold, turns_from_predictions
+from task_router.catalog import NONE_LABEL
 from task_router.evaluation import load_dataset
 from task_router.evaluation.metrics import prf
 from task_router.evaluation.replay import replay
@@ -45,11 +46,11 @@ def best_task(router, record) -> str:
     return max(scores, key=scores.__getitem__)
 
 
-def figures(turns: list[Turn], threshold: float | None) -> dict[str, float]:
+def figures(turns: list[ScoredTurn], threshold: float | None) -> dict[str, float]:
     named = [t.proposed if threshold is None else apply_none(t, threshold) for t in turns]
     gold = [t.gold for t in turns]
-    in_scope = [n == g for n, g in zip(named, gold, strict=True) if g != NONE]
-    none = prf([g == NONE for g in gold], [n == NONE for n in named])
+    in_scope = [n == g for n, g in zip(named, gold, strict=True) if g != NONE_LABEL]
+    none = prf([g == NONE_LABEL for g in gold], [n == NONE_LABEL for n in named])
     return {
         "accuracy": sum(n == g for n, g in zip(named, gold, strict=True)) / len(turns),
         "in_scope_accuracy": sum(in_scope) / len(in_scope),
@@ -70,7 +71,7 @@ def main() -> None:
     turns = turns_from_predictions(replay(records, router, state="gold", progress=False))
     fit, held = turns[0::2], turns[1::2]
     threshold, point = choose_none_threshold(fit)
-    top1 = [best_task(router, r) == r.labels[0].task for r in records if r.labels[0].task != NONE]
+    top1 = [best_task(router, r) == r.labels[0].task for r in records if r.labels[0].task != NONE_LABEL]
     result = {
         "router": args.router,
         "model": router.model_label,

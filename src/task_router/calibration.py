@@ -23,10 +23,10 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from task_router.catalog import NONE_LABEL
 from task_router.extras import require
 from task_router.io_limits import load_document
 
-NONE = "NONE"
 _THRESHOLDS_HINT = (
     'give a file written by `task-router fit --out FILE` (e.g. {"router": "embedding", "none": 0.42}) '
     "or a catalogue written with --catalog-out (its 'thresholds' section)"
@@ -54,7 +54,7 @@ class Thresholds(BaseModel):
 
 
 @dataclass(frozen=True)
-class Turn:
+class ScoredTurn:
     """One dev-set turn as a thresholded router sees it: the proposal, its confidence and the gold task.
 
     ``proposed`` is the task the router would name with no abstention ("NONE" when it says none itself);
@@ -67,28 +67,28 @@ class Turn:
     active: str | None = None
 
 
-def turns_from_predictions(predictions: Sequence[Any]) -> list[Turn]:
+def turns_from_predictions(predictions: Sequence[Any]) -> list[ScoredTurn]:
     """Turns from replayed predictions (:class:`task_router.evaluation.replay.TurnPrediction`), compared like
     ``task_accuracy`` in metrics.json; a decision without a confidence counts as sure (1.0): it never abstains."""
     return [
-        Turn(p.task, 1.0 if p.confidence is None else float(p.confidence), p.gold_task, p.active_before)
+        ScoredTurn(p.task, 1.0 if p.confidence is None else float(p.confidence), p.gold_task, p.active_before)
         for p in predictions
     ]
 
 
-def apply_none(turn: Turn, threshold: float) -> str:
+def apply_none(turn: ScoredTurn, threshold: float) -> str:
     """The task named after abstention at ``threshold`` (a proposal other than the active task needs
     ``confidence >= threshold``; otherwise the active task stays, or NONE)."""
-    if turn.proposed == NONE or turn.proposed == turn.active or turn.confidence >= threshold:
+    if turn.proposed == NONE_LABEL or turn.proposed == turn.active or turn.confidence >= threshold:
         return turn.proposed
-    return turn.active or NONE
+    return turn.active or NONE_LABEL
 
 
-def abstention_curve(turns: Sequence[Turn], thresholds: Sequence[float] | None = None) -> dict[str, list[float]]:
+def abstention_curve(turns: Sequence[ScoredTurn], thresholds: Sequence[float] | None = None) -> dict[str, list[float]]:
     """For each threshold: in-scope accuracy (gold task named), None recall (gold NONE -> NONE), overall accuracy.
 
     Example:
-        >>> curve = abstention_curve([Turn("a", 0.9, "a"), Turn("a", 0.2, "NONE")], [0.1, 0.5])
+        >>> curve = abstention_curve([ScoredTurn("a", 0.9, "a"), ScoredTurn("a", 0.2, "NONE")], [0.1, 0.5])
         >>> curve["none_recall"], curve["in_scope_accuracy"]
         ([0.0, 1.0], [1.0, 1.0])
     """
@@ -96,7 +96,7 @@ def abstention_curve(turns: Sequence[Turn], thresholds: Sequence[float] | None =
         raise ValueError("no turns to fit on: give a dev set with labelled turns")
     grid = candidate_thresholds(turns) if thresholds is None else list(thresholds)
     gold = np.array([t.gold for t in turns])
-    in_scope = gold != NONE
+    in_scope = gold != NONE_LABEL
     out: dict[str, list[float]] = {"threshold": [], "in_scope_accuracy": [], "none_recall": [], "accuracy": []}
     for threshold in grid:
         named = np.array([apply_none(t, threshold) for t in turns])
@@ -108,7 +108,7 @@ def abstention_curve(turns: Sequence[Turn], thresholds: Sequence[float] | None =
     return out
 
 
-def candidate_thresholds(turns: Sequence[Turn], limit: int = 201) -> list[float]:
+def candidate_thresholds(turns: Sequence[ScoredTurn], limit: int = 201) -> list[float]:
     """0, every distinct confidence (thinned to ``limit`` quantiles) and just above the largest."""
     values = np.unique([t.confidence for t in turns])
     if len(values) > limit:
@@ -116,7 +116,9 @@ def candidate_thresholds(turns: Sequence[Turn], limit: int = 201) -> list[float]
     return [0.0, *values.tolist(), min(1.0, float(values.max()) + 1e-6)]
 
 
-def choose_none_threshold(turns: Sequence[Turn], *, min_in_scope_accuracy: float | None = None) -> tuple[float, dict]:
+def choose_none_threshold(
+    turns: Sequence[ScoredTurn], *, min_in_scope_accuracy: float | None = None
+) -> tuple[float, dict]:
     """The None threshold to use, and its point on the curve.
 
     Default: the threshold with the best overall accuracy (ties: the lower threshold). With
@@ -138,7 +140,7 @@ def choose_none_threshold(turns: Sequence[Turn], *, min_in_scope_accuracy: float
 
 
 def choose_escalation(
-    cheap: Sequence[Turn], strong: Sequence[str], *, max_escalation: float = 1.0, cost: float = 0.0
+    cheap: Sequence[ScoredTurn], strong: Sequence[str], *, max_escalation: float = 1.0, cost: float = 0.0
 ) -> tuple[float, float, dict]:
     """(none, escalate) thresholds for a cascade, and its simulated metrics on the given turns.
 
@@ -171,7 +173,7 @@ def choose_escalation(
 
 
 def _cascade_point(right: np.ndarray, gold: np.ndarray, share: float, score: float) -> dict:
-    in_scope = gold != NONE
+    in_scope = gold != NONE_LABEL
     return {
         "accuracy": float(right.mean()),
         "in_scope_accuracy": float(right[in_scope].mean()) if in_scope.any() else float("nan"),

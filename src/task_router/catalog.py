@@ -201,11 +201,6 @@ class TaskCatalog:
             self._memo[_FROZEN_KEY] = (self._version, view)
             return view
 
-    def snapshot(self) -> tuple[int, tuple[Task, ...]]:
-        """A consistent (version, tasks) pair, for caches keyed on the catalogue."""
-        with self._lock:
-            return self._version, tuple(self._tasks.values())
-
     def memo(self, key: str, factory: Callable[[], T]) -> T:
         """A value derived from this catalogue (rendered prompt, embeddings...), recomputed after any edit."""
         with self._lock:

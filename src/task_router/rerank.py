@@ -12,12 +12,11 @@ forward pass (:mod:`task_router.inference.blocks`).
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
 from task_router.catalog import Task, TaskCatalog, readable_name
+from task_router.lru import LRUCache
 from task_router.models import ModelSpec
 from task_router.models.local import LocalModel
 from task_router.routers.prompting import load_prompt
@@ -65,8 +64,7 @@ class Reranker:
         self.k, self.weight = k, weight
         self.max_request_chars, self.max_blocks = max_request_chars, max_blocks
         self.prompt = load_prompt(prompt, required=PROMPT_KEYS)
-        self._blocks: OrderedDict[str, Any] = OrderedDict()
-        self._lock = threading.Lock()
+        self._blocks: LRUCache[str, Any] = LRUCache(max_blocks)
 
     def block_text(self, task: Task) -> str:
         p = self.prompt
@@ -111,15 +109,9 @@ class Reranker:
         from task_router.inference.blocks import make_block
 
         text = self.block_text(task)
-        with self._lock:
-            hit = self._blocks.get(text)
-            if hit is not None:
-                self._blocks.move_to_end(text)
-                return hit
-        with model_lock(self.local.model):
-            block = make_block(self.local.model, self._ids(text))
-        with self._lock:
-            self._blocks[text] = block
-            while len(self._blocks) > self.max_blocks:
-                self._blocks.popitem(last=False)
-        return block
+
+        def build() -> Any:
+            with model_lock(self.local.model):
+                return make_block(self.local.model, self._ids(text))
+
+        return self._blocks.get_or_compute(text, build)

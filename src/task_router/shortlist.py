@@ -9,15 +9,14 @@ router decide over that sub-catalogue. The decision is checked against the full 
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
 from langchain_core.runnables import RunnableConfig
 
-from task_router.catalog import TaskCatalog
+from task_router.catalog import NONE_LABEL, TaskCatalog
+from task_router.lru import LRUCache
 from task_router.routers.base import Prediction, Router
 from task_router.routers.render import RoutingInput
 from task_router.routers.wrapper import RouterWrapper
@@ -107,9 +106,8 @@ class Shortlist(RouterWrapper):
         self.k = k
         self.pinned = tuple(pinned)
         self.retriever = retriever or TaskRetriever(_shared_embedder(router), window=window)
-        self._subs: OrderedDict[tuple[int, int, tuple[str, ...]], TaskCatalog] = OrderedDict()
-        self._last: OrderedDict[Any, tuple[str, ...]] = OrderedDict()  # thread id -> its last shortlist
-        self._lock = threading.Lock()
+        self._subs: LRUCache[tuple[int, int, tuple[str, ...]], TaskCatalog] = LRUCache(_SUB_CATALOGS)
+        self._last: LRUCache[Any, tuple[str, ...]] = LRUCache(_SUB_CATALOGS)  # thread id -> its last shortlist
 
     def warm(self, catalog: TaskCatalog | None = None) -> None:
         super().warm(catalog)
@@ -130,17 +128,7 @@ class Shortlist(RouterWrapper):
         if len(names) == len(catalog):
             return catalog
         key = (id(catalog), catalog.version, tuple(names))
-        with self._lock:
-            hit = self._subs.get(key)
-            if hit is not None:
-                self._subs.move_to_end(key)
-                return hit
-        sub = TaskCatalog(catalog[name] for name in names)
-        with self._lock:
-            self._subs[key] = sub
-            while len(self._subs) > _SUB_CATALOGS:
-                self._subs.popitem(last=False)
-        return sub
+        return self._subs.get_or_compute(key, lambda: TaskCatalog(catalog[name] for name in names))
 
     def __getattr__(self, name: str) -> Any:
         # The wrapped router's prefill would cache the conversation after the *full* catalogue, a prompt no decision
@@ -153,8 +141,7 @@ class Shortlist(RouterWrapper):
 
     def _prefill_shortlisted(self, input: dict[str, Any], config: RunnableConfig | None = None) -> int:
         thread_id = ((config or {}).get("configurable") or {}).get("thread_id")
-        with self._lock:
-            last = self._last.get(thread_id)
+        last = self._last.get(thread_id)
         catalog = input.get("catalog", self.catalog) if isinstance(input, dict) else self.catalog
         if last is None or catalog is None or not all(name in catalog for name in last):
             return 0  # no decision yet in this thread (or its tasks changed): nothing worth caching
@@ -164,11 +151,7 @@ class Shortlist(RouterWrapper):
         names = self.select(routing)
         thread_id = (config.get("configurable") or {}).get("thread_id")
         if thread_id is not None:
-            with self._lock:
-                self._last[thread_id] = tuple(names)
-                self._last.move_to_end(thread_id)
-                while len(self._last) > _SUB_CATALOGS:
-                    self._last.popitem(last=False)
+            self._last.put(thread_id, tuple(names))
         sub = RoutingInput(routing.messages, routing.active_task, self.sub_catalog(routing.catalog, names))
         prediction = self.router.predict(sub, config)
         if len(names) == len(routing.catalog):
@@ -196,7 +179,7 @@ def recall_at_k(ranked: Sequence[Sequence[str]], gold: Sequence[str], ks: Sequen
         >>> recall_at_k([["a", "b"], ["b", "a"]], ["a", "a"], [1, 2])
         {1: 0.5, 2: 1.0}
     """
-    pairs = [(r, g) for r, g in zip(ranked, gold, strict=True) if g and g != "NONE"]
+    pairs = [(r, g) for r, g in zip(ranked, gold, strict=True) if g and g != NONE_LABEL]
     if not pairs:
         raise ValueError("no turn with a gold task: recall@k needs turns labelled with a catalogue task")
     return {k: sum(g in r[:k] for r, g in pairs) / len(pairs) for k in ks}

@@ -8,8 +8,8 @@ import pytest
 
 from task_router import TaskCatalog
 from task_router.calibration import (
+    ScoredTurn,
     Thresholds,
-    Turn,
     abstention_curve,
     apply_none,
     choose_escalation,
@@ -38,19 +38,19 @@ def test_confidences_must_be_in_range():
 
 
 def test_apply_none_abstains_only_on_new_tasks():
-    assert apply_none(Turn("a", 0.2, "a"), 0.5) == "NONE"
-    assert apply_none(Turn("b", 0.2, "a", active="a"), 0.5) == "a"  # no switch: the active task continues
-    assert apply_none(Turn("a", 0.2, "a", active="a"), 0.5) == "a"  # continuing is not a proposal
-    assert apply_none(Turn("a", 0.7, "a"), 0.5) == "a"
+    assert apply_none(ScoredTurn("a", 0.2, "a"), 0.5) == "NONE"
+    assert apply_none(ScoredTurn("b", 0.2, "a", active="a"), 0.5) == "a"  # no switch: the active task continues
+    assert apply_none(ScoredTurn("a", 0.2, "a", active="a"), 0.5) == "a"  # continuing is not a proposal
+    assert apply_none(ScoredTurn("a", 0.7, "a"), 0.5) == "a"
 
 
 TURNS = [
-    Turn("a", 0.9, "a"),
-    Turn("b", 0.8, "b"),
-    Turn("c", 0.6, "a"),  # wrong, mid confidence
-    Turn("a", 0.55, "a"),
-    Turn("b", 0.4, "NONE"),
-    Turn("c", 0.3, "NONE"),
+    ScoredTurn("a", 0.9, "a"),
+    ScoredTurn("b", 0.8, "b"),
+    ScoredTurn("c", 0.6, "a"),  # wrong, mid confidence
+    ScoredTurn("a", 0.55, "a"),
+    ScoredTurn("b", 0.4, "NONE"),
+    ScoredTurn("c", 0.3, "NONE"),
 ]
 
 

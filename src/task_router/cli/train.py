@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import shlex
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -107,75 +109,80 @@ def train_command(
         raise typer.BadParameter(f"--router {router!r} cannot be trained: choose 'learned' or 'scoring'")
     check_files(data, "--data")  # before torch and the base model load
     check_output(out, "--out")
+    rank = lora_r or (32 if router == "learned" else 16)
+    shared = {
+        "data": [str(p) for p in data],
+        "out": str(out),
+        "limit": limit,
+        "lora_r": rank,
+        "lora_alpha": 2 * rank,
+        "seed": seed,
+        "threads": threads,
+    }
     if router == "learned":
-        rank = lora_r or 32
         _train_learned(
             command,
-            data=[str(p) for p in data],
-            out=str(out),
-            limit=limit,
+            **shared,
             max_minutes=55.0 if max_minutes is None else max_minutes,
             bi_steps=bi_steps,
             ce_steps=ce_steps,
             bi_share=bi_share,
             bi_learning_rate=lr,
             ce_learning_rate=lr,
-            lora_r=rank,
-            lora_alpha=2 * rank,
-            seed=seed,
-            threads=threads,
             bf16=bf16,
             lora_scale=lora_scale,
         )
         return
-    from task_router.training import AugmentConfig, TrainConfig
-    from task_router.training.trainer import train
-
     if quantize and no_quantize:
         raise typer.BadParameter("give either --quantize or --no-quantize, not both")
-    try:
-        augment = AugmentConfig(
-            copies=copies,
-            keep_original=keep_original,
-            min_tasks=min_tasks,
-            max_tasks=max_tasks,
-            short_description_prob=short_description_prob,
-        )
-        config = TrainConfig(
-            data=[str(p) for p in data],
-            out=str(out),
-            base=base,
-            quantize=True if quantize else False if no_quantize else None,
-            max_steps=max_steps,
-            epochs=epochs,
-            max_minutes=max_minutes,
-            lr_scheduler=lr_scheduler,
-            limit=limit,
-            learning_rate=lr,
-            warmup_steps=warmup_steps,
-            lora_r=lora_r or 16,
-            lora_alpha=2 * (lora_r or 16),
-            lora_layers=lora_layers,
-            grad_accum=grad_accum,
-            augment=augment,
-            examples_prob=examples_prob,
-            seed=seed,
-            save_steps=save_steps,
-            resume=resume,
-            threads=threads,
-        )
-        train(config, command=command, console=Console())
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
+    _train_scoring(
+        command,
+        augment={
+            "copies": copies,
+            "keep_original": keep_original,
+            "min_tasks": min_tasks,
+            "max_tasks": max_tasks,
+            "short_description_prob": short_description_prob,
+        },
+        **shared,
+        base=base,
+        quantize=True if quantize else False if no_quantize else None,
+        max_steps=max_steps,
+        epochs=epochs,
+        max_minutes=max_minutes,
+        lr_scheduler=lr_scheduler,
+        learning_rate=lr,
+        warmup_steps=warmup_steps,
+        lora_layers=lora_layers,
+        grad_accum=grad_accum,
+        examples_prob=examples_prob,
+        save_steps=save_steps,
+        resume=resume,
+    )
 
 
 def _train_learned(command: str, **fields: Any) -> None:
-    """Validate a learned-router training config and run it; a bad value becomes a one-line usage error."""
+    """Train the learned router's encoders (a bad config value is a one-line usage error)."""
     from task_router.learned.config import LearnedTrainConfig
     from task_router.learned.train import train_learned
 
+    with _usage_errors():
+        train_learned(LearnedTrainConfig(**fields), command=command, console=Console())
+
+
+def _train_scoring(command: str, *, augment: dict[str, Any], **fields: Any) -> None:
+    """Train a LoRA / QLoRA adapter for the scoring router (a bad config value is a one-line usage error)."""
+    from task_router.training import AugmentConfig, TrainConfig
+    from task_router.training.trainer import train
+
+    with _usage_errors():
+        train(TrainConfig(augment=AugmentConfig(**augment), **fields), command=command, console=Console())
+
+
+@contextmanager
+def _usage_errors() -> Iterator[None]:
+    """A ValueError from validating or running a training config becomes a usage error naming the bad value."""
     try:
-        config = LearnedTrainConfig(**fields)
-        train_learned(config, command=command, console=Console())
+        yield
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None

@@ -17,7 +17,6 @@ from langsmith.schemas import Example
 
 from task_router.catalog import TaskCatalog
 from task_router.evaluation.dataset import ConversationRecord
-from task_router.evaluation.metrics import TurnResult
 from task_router.evaluation.replay import TurnPrediction, measured_router
 from task_router.routers.base import Router
 
@@ -183,21 +182,10 @@ def _upload_dataset(client: Client, name: str, examples: Sequence[Example]) -> u
 
 
 def _prediction(example: Example, outputs: dict[str, Any]) -> TurnPrediction:
-    reference = example.outputs or {}
-    turn = TurnResult.from_outputs(outputs, reference)
-    return TurnPrediction(
-        conversation_id=str(example.inputs.get("conversation_id", "")),
-        turn_index=int((example.metadata or {}).get("turn_index", len(example.inputs.get("messages", [])) - 1)),
-        active_before=example.inputs.get("active_task"),
-        gold_event=turn.gold_event,
-        gold_task=turn.gold_task,
-        event=turn.event,
-        task=turn.task,
-        valid_format=turn.valid_format,
-        latency_ms=turn.latency_ms,
-        confidence=outputs.get("confidence"),
-        fallback=outputs.get("fallback"),
-        raw_output=str(outputs.get("raw_output", "")),
-        stage=outputs.get("stage"),
-        split=turn.split,
+    return TurnPrediction.from_outputs(
+        str(example.inputs.get("conversation_id", "")),
+        int((example.metadata or {}).get("turn_index", len(example.inputs.get("messages", [])) - 1)),
+        example.inputs.get("active_task"),
+        outputs,
+        example.outputs or {},
     )

@@ -65,12 +65,15 @@ def event_correct(turn: TurnResult) -> bool:
 
 def point_outcome(turn: TurnResult, event: str) -> str:
     """Whether the turn is a gold ``event`` point and the router saw it: hit, miss, false_alarm or neither."""
-    gold, predicted = turn.gold_event == event, turn.event == event
-    return {(True, True): "hit", (True, False): "miss", (False, True): "false_alarm"}.get((gold, predicted), "neither")
+    return _outcome(turn.gold_event == event, turn.event == event)
 
 
 def none_outcome(turn: TurnResult) -> str:
-    gold, predicted = turn.gold_task == NONE_LABEL, turn.task == NONE_LABEL
+    """Whether the gold task is NONE and the router said so: hit, miss, false_alarm or neither."""
+    return _outcome(turn.gold_task == NONE_LABEL, turn.task == NONE_LABEL)
+
+
+def _outcome(gold: bool, predicted: bool) -> str:
     return {(True, True): "hit", (True, False): "miss", (False, True): "false_alarm"}.get((gold, predicted), "neither")
 
 

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from langchain_core.runnables import Runnable
 from langsmith.run_helpers import tracing_context
 
-from task_router.catalog import NONE_LABEL
 from task_router.decision import RouteDecision
 from task_router.evaluation.dataset import ConversationRecord
-from task_router.evaluation.metrics import TurnResult, task_label
+from task_router.evaluation.metrics import TurnResult
 from task_router.evaluation.progress import progress as turn_progress
 from task_router.routers.base import Router, underlying_router
 from task_router.routers.fallbacks import make_reliable
@@ -45,6 +44,34 @@ class TurnPrediction:
     def result(self) -> TurnResult:
         return TurnResult(
             self.gold_event, self.gold_task, self.event, self.task, self.valid_format, self.latency_ms, self.split
+        )
+
+    @classmethod
+    def from_outputs(
+        cls,
+        conversation_id: str,
+        turn_index: int,
+        active_before: str | None,
+        outputs: Mapping[str, Any],
+        reference: Mapping[str, Any],
+    ) -> TurnPrediction:
+        """From a decision's outputs (a RouteDecision dump) and the label's reference outputs ({event, task, split})."""
+        turn = TurnResult.from_outputs(outputs, reference)
+        return cls(
+            conversation_id=conversation_id,
+            turn_index=turn_index,
+            active_before=active_before,
+            gold_event=turn.gold_event,
+            gold_task=turn.gold_task,
+            event=turn.event,
+            task=turn.task,
+            valid_format=turn.valid_format,
+            latency_ms=turn.latency_ms,
+            confidence=outputs.get("confidence"),
+            fallback=outputs.get("fallback"),
+            raw_output=str(outputs.get("raw_output", "")),
+            stage=outputs.get("stage"),
+            split=turn.split,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -111,19 +138,5 @@ def _replay_conversation(
             prefill({"messages": messages[:-1], "catalog": catalog}, config)
         decision = router.invoke({"messages": messages, "active_task": active, "catalog": catalog}, config)
         own_active = decision.active_task_after
-        yield TurnPrediction(
-            conversation_id=record.id,
-            turn_index=label.turn_index,
-            active_before=active,
-            gold_event=label.event,
-            gold_task=label.task or NONE_LABEL,
-            event=decision.event,
-            task=task_label(decision.task),
-            valid_format=decision.valid_format,
-            latency_ms=decision.latency_ms,
-            confidence=decision.confidence,
-            fallback=decision.fallback,
-            raw_output=decision.raw_output,
-            stage=decision.stage,
-            split=record.service_split(label.task),
-        )
+        reference = {"event": label.event, "task": label.task, "split": record.service_split(label.task)}
+        yield TurnPrediction.from_outputs(record.id, label.turn_index, active, decision.model_dump(), reference)

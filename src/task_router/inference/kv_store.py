@@ -72,10 +72,6 @@ class ThreadKVStore:
                 self._entries.popitem(last=False)
                 self.evictions += 1
 
-    def discard(self, thread_id: str) -> None:
-        with self._lock:
-            self._entries.pop(thread_id, None)
-
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()

@@ -13,7 +13,7 @@ import numpy as np
 
 from task_router.learned.config import BI_ENCODER_DIR, CROSS_ENCODER_DIR, LearnedConfig
 from task_router.models.batching import MicroBatcher
-from task_router.models.encoders import encoder_threads, torch_threads
+from task_router.models.encoders import unit_vectors
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"
 _INSTALL_HINT = "pip install 'langgraph-task-router[local]'"
@@ -37,7 +37,7 @@ class LearnedModel:
     def __post_init__(self) -> None:
         self._lock = threading.Lock()  # one cross-encoder forward at a time: torch already uses every core for one
         # Turns of concurrent conversations share bi-encoder forwards (one at a time, batched).
-        self._embed = MicroBatcher(self._encode)
+        self._embed = MicroBatcher(lambda texts: unit_vectors(self.bi_encoder, texts, batch_size=64))
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> LearnedModel:
@@ -49,11 +49,6 @@ class LearnedModel:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Unit vectors of ``texts`` (one row each)."""
         return self._embed(list(texts))
-
-    def _encode(self, texts: list[str]) -> np.ndarray:
-        with torch_threads(encoder_threads()):
-            vectors = self.bi_encoder.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
-        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
 
     def cross_scores(self, query: str, candidates: Sequence[str]) -> np.ndarray:
         """The cross-encoder's logit of each (query, candidate) pair."""

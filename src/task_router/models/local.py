@@ -82,16 +82,10 @@ class LocalModel:
     name: str
 
 
-def _default_dtype() -> Any:
-    import torch
-
-    # bf16 measured 1.5-2x faster than fp32 for this model size on the project's 2-core CPUs.
-    return torch.bfloat16
-
-
 @cache
 def load_local_model(path: str, dtype: str = "bfloat16") -> LocalModel:
-    """Load a local HF model directory once per process (cached by path and dtype)."""
+    """Load a local HF model directory once per process (cached by path and dtype). The default bfloat16 measured
+    1.5-2x faster than float32 for the embedded model's size on the project's 2-core CPUs."""
     try:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer

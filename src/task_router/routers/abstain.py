@@ -6,7 +6,8 @@ from dataclasses import replace
 
 from langchain_core.runnables import RunnableConfig
 
-from task_router.calibration import NONE, Turn, apply_none
+from task_router.calibration import ScoredTurn, apply_none
+from task_router.catalog import NONE_LABEL
 from task_router.routers.base import Prediction, Router
 from task_router.routers.render import RoutingInput
 from task_router.routers.wrapper import RouterWrapper
@@ -37,14 +38,14 @@ class Abstain(RouterWrapper):
         prediction = self.router.predict(routing, config)
         if prediction.task is None or prediction.confidence is None:
             return prediction
-        turn = Turn(prediction.task, prediction.confidence, "", routing.active_task)
+        turn = ScoredTurn(prediction.task, prediction.confidence, "", routing.active_task)
         kept = apply_none(turn, self.threshold)
         if kept == prediction.task:
             return prediction
         note = f"abstained: {prediction.task} at confidence {prediction.confidence:.3f} < {self.threshold:.3f}"
         return replace(
             prediction,
-            task=None if kept == NONE else kept,
+            task=None if kept == NONE_LABEL else kept,
             closing=False,
             confidence=1.0 - prediction.confidence,
             rationale=f"{note}; {prediction.rationale}" if prediction.rationale else note,

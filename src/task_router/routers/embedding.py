@@ -4,7 +4,6 @@ local LM re-ranks its best few tasks (:mod:`task_router.rerank`)."""
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
@@ -15,9 +14,10 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 
 from task_router.catalog import Task, TaskCatalog, readable_name
+from task_router.lru import LRUCache
 from task_router.models import ModelSpec
 from task_router.models.batching import MicroBatcher
-from task_router.models.encoders import encoder_threads, minilm_dir, torch_threads
+from task_router.models.encoders import minilm_dir, unit_vectors
 from task_router.rerank import Reranker
 from task_router.routers.base import Prediction, Router
 from task_router.routers.render import RoutingInput, clip, routed_text
@@ -121,22 +121,17 @@ class EmbeddingRouter(Router):
         super().__init__(catalog=catalog, model_label=label)
         # Any object with sentence-transformers' ``encode(texts, normalize_embeddings=..., ...)`` will do.
         self.encoder = encoder if encoder is not None else load_sentence_model(model_path)
-        self._batcher = MicroBatcher(self._encode)
+        self._batcher = MicroBatcher(lambda texts: unit_vectors(self.encoder, texts, batch_size=32))
         self.threshold, self.margin, self.closing_threshold = threshold, margin, closing_threshold
         self.context_window, self.context_weight = context_window, context_weight
         self._closing = self.embed(list(closing_phrases)) if closing_phrases else np.zeros((0, 1), np.float32)
         self._vectors: dict[str, np.ndarray] = {}
-        self._recent: OrderedDict[tuple[str, ...], np.ndarray] = OrderedDict()
+        self._recent: LRUCache[tuple[str, ...], np.ndarray] = LRUCache(_RECENT_QUERIES)
         self._lock = threading.Lock()
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """Unit vectors of ``texts``; concurrent decisions share forwards (:class:`MicroBatcher`)."""
         return self._batcher(list(texts))
-
-    def _encode(self, texts: list[str]) -> np.ndarray:
-        with torch_threads(encoder_threads()):
-            vectors = self.encoder.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True)
-        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
 
     def warm(self, catalog: TaskCatalog | None = None) -> None:
         """Embed the catalogue's tasks (and prefill the reranker's task blocks) and run the encoder once."""
@@ -199,15 +194,7 @@ class EmbeddingRouter(Router):
     def _embed_query(self, texts: tuple[str, ...]) -> np.ndarray:
         """Embed a turn's query texts, remembering the last few: a shortlist in front of this router asks for the
         same turn first (one MiniLM pass instead of two)."""
-        with self._lock:
-            hit = self._recent.get(texts)
-        if hit is None:
-            hit = self.embed(list(texts))
-            with self._lock:
-                self._recent[texts] = hit
-                while len(self._recent) > _RECENT_QUERIES:
-                    self._recent.popitem(last=False)
-        return hit
+        return self._recent.get_or_compute(texts, lambda: self.embed(list(texts)))
 
     def _qualifies(self, similarity: float) -> bool:
         return self.threshold is None or similarity >= self.threshold

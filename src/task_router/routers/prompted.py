@@ -5,20 +5,20 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.messages import BaseMessage
 from langchain_core.runnables import RunnableConfig
 
 from task_router.catalog import Task, TaskCatalog
-from task_router.models import ModelSpec, load_chat_model, model_name
-from task_router.routers.answering import add_logprob_confidence, bounded, read_answer, reply_text, with_logprobs
-from task_router.routers.base import Prediction, Router
-from task_router.routers.parsing import OutputParseError, ParsedAnswer, parse_answer, split_final_answer
-from task_router.routers.prompting import build_messages, load_prompt
+from task_router.models import ModelSpec
+from task_router.routers.answering import add_logprob_confidence, reply_text
+from task_router.routers.base import Prediction
+from task_router.routers.chat_model import ChatModelRouter
+from task_router.routers.parsing import ParsedAnswer, parse_answer, split_final_answer
+from task_router.routers.prompting import build_messages
 from task_router.routers.render import DEFAULT_WINDOW, RoutingInput, clip
 
 
-class PromptedRouter(Router):
+class PromptedRouter(ChatModelRouter):
     """A router that asks a chat model in plain text and parses its answer leniently (no tools, no schema).
 
     ``logprobs=True`` asks an API model (ChatOpenAI) for token log-probabilities; the decision's confidence is then
@@ -40,17 +40,17 @@ class PromptedRouter(Router):
         max_new_tokens: int | None = None,
         logprobs: bool = False,
     ) -> None:
-        super().__init__(catalog=catalog, model_label=model_name(model))
-        self.model: BaseChatModel = load_chat_model(model)
-        if logprobs:
-            self.model = with_logprobs(self.model)
-        self.prompt_name = prompt or self.default_prompt
-        self.prompt = load_prompt(self.prompt_name)
+        super().__init__(
+            model,
+            catalog=catalog,
+            prompt=prompt or self.default_prompt,
+            window=window,
+            max_new_tokens=max_new_tokens or self.default_max_new_tokens,
+            logprobs=logprobs,
+        )
         if "repair" not in self.prompt:
             raise ValueError(f"prompt {self.prompt_name!r} has no 'repair' section: add one that quotes {{error}}")
-        self.window = window
         self.repair = repair
-        self._runnable = bounded(self.model, max_new_tokens or self.default_max_new_tokens)
 
     def messages(self, routing: RoutingInput) -> list[BaseMessage]:
         return build_messages(self.prompt, routing, window=self.window)
@@ -60,14 +60,8 @@ class PromptedRouter(Router):
 
     def predict(self, routing: RoutingInput, config: RunnableConfig) -> Prediction:
         messages = self.messages(routing)
-        reply = self._runnable.invoke(messages, config)
-        raw = reply_text(reply)
-
-        def reask(error: OutputParseError) -> str:
-            retry = [*messages, AIMessage(raw), HumanMessage(self.prompt["repair"].format(error=error))]
-            return reply_text(self._runnable.invoke(retry, config))
-
-        prediction = read_answer(raw, routing, parse=self.parse, reask=reask if self.repair else None)
+        reply = self._text_model.invoke(messages, config)
+        prediction = self.read_reply(reply_text(reply), routing, messages, config, parse=self.parse, repair=self.repair)
         return add_logprob_confidence(prediction, reply)
 
 
@@ -105,9 +99,7 @@ class FewShotCoTRouter(PromptedRouter):
 
     def __init__(self, model: ModelSpec, *, n_task_examples: int = 3, **options: Any) -> None:
         super().__init__(model, **options)
-        missing = {"task_example", "generic_examples"} - self.prompt.keys()
-        if missing:
-            raise ValueError(f"prompt {self.prompt_name!r} lacks the section(s) {sorted(missing)} used for examples")
+        self.require_sections({"task_example", "generic_examples"}, "used for examples")
         self.n_task_examples = n_task_examples
 
     def messages(self, routing: RoutingInput) -> list[BaseMessage]:

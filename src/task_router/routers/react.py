@@ -6,16 +6,16 @@ import re
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
-from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 
 from task_router.catalog import NONE_LABEL, TaskCatalog
-from task_router.models import ModelSpec, load_chat_model, model_name
-from task_router.routers.answering import add_logprob_confidence, bounded, reply_text, with_logprobs
-from task_router.routers.base import Prediction, Router, safe_fallback
+from task_router.models import ModelSpec
+from task_router.routers.answering import add_logprob_confidence, reply_text
+from task_router.routers.base import Prediction, safe_fallback
+from task_router.routers.chat_model import ChatModelRouter
 from task_router.routers.parsing import OutputParseError, ParsedAnswer, parse_answer, resolve_task
-from task_router.routers.prompting import build_messages, load_prompt
+from task_router.routers.prompting import build_messages
 from task_router.routers.render import DEFAULT_WINDOW, RoutingInput, clip
 
 ACTIONS = ("list_tasks", "task_details", "final_answer")
@@ -92,7 +92,7 @@ def _argument(rest: str) -> str:
     return ""
 
 
-class ReActRouter(Router):
+class ReActRouter(ChatModelRouter):
     """ReAct over the catalogue: the model thinks, looks tasks up (``list_tasks[]``, ``task_details[name]``) and
     ends with ``final_answer[{"task": ..., "closing": ...}]`` within ``max_steps`` model calls.
 
@@ -122,17 +122,11 @@ class ReActRouter(Router):
     ) -> None:
         if max_steps < 1:
             raise ValueError(f"max_steps must be at least 1 (got {max_steps}): the final answer needs one step")
-        super().__init__(catalog=catalog, model_label=model_name(model))
-        self.model: BaseChatModel = load_chat_model(model)
-        if logprobs:
-            self.model = with_logprobs(self.model)
-        self.prompt = load_prompt(prompt)
-        missing = {"observation", "last_step", "repair"} - self.prompt.keys()
-        if missing:
-            raise ValueError(f"prompt {prompt!r} lacks the section(s) {sorted(missing)} that the ReAct loop needs")
-        self.window = window
+        super().__init__(
+            model, catalog=catalog, prompt=prompt, window=window, max_new_tokens=max_new_tokens, logprobs=logprobs
+        )
+        self.require_sections({"observation", "last_step", "repair"}, "that the ReAct loop needs")
         self.max_steps = max_steps
-        self._runnable = bounded(self.model, max_new_tokens)
 
     def predict(self, routing: RoutingInput, config: RunnableConfig) -> Prediction:
         names = ", ".join([*routing.catalog.names, NONE_LABEL])
@@ -141,7 +135,7 @@ class ReActRouter(Router):
         trace: list[str] = []
         repaired = False
         for step_index in range(self.max_steps):
-            message = self._runnable.invoke(messages, config)
+            message = self._text_model.invoke(messages, config)
             raw = reply_text(message)
             outputs.append(raw)
             text = own_text(raw)

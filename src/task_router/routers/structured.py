@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
-from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel, Field, create_model
 
 from task_router.catalog import NONE_LABEL, TaskCatalog
-from task_router.models import ModelSpec, load_chat_model, model_name
-from task_router.routers.answering import add_logprob_confidence, bounded, read_answer, with_logprobs
-from task_router.routers.base import Prediction, Router, logger, redact
+from task_router.models import ModelSpec
+from task_router.routers.answering import add_logprob_confidence, reply_text
+from task_router.routers.base import Prediction, logger, redact
+from task_router.routers.chat_model import ChatModelRouter
 from task_router.routers.parsing import OutputParseError, resolve_task
-from task_router.routers.prompting import build_messages, load_prompt
+from task_router.routers.prompting import build_messages
 from task_router.routers.render import DEFAULT_WINDOW, RoutingInput
 
 _ROUTER_MAX_NEW_TOKENS = 48
@@ -35,15 +36,7 @@ def choice_schema(catalog: TaskCatalog) -> type[BaseModel]:
     return catalog.memo("structured.schema", build)
 
 
-def message_text(message: AIMessage) -> str:
-    if message.tool_calls:
-        import json
-
-        return json.dumps(message.tool_calls[0].get("args", {}))
-    return message.content if isinstance(message.content, str) else str(message.content)
-
-
-class StructuredRouter(Router):
+class StructuredRouter(ChatModelRouter):
     """Asks the chat model for ``{"task": <name | NONE>, "closing": bool}``.
 
     Uses ``with_structured_output`` (tool calling / JSON schema) when the model supports it; models without it
@@ -71,15 +64,16 @@ class StructuredRouter(Router):
         use_tools: bool | None = None,
         logprobs: bool = False,
     ) -> None:
-        super().__init__(catalog=catalog, model_label=model_name(model))
-        self.model: BaseChatModel = load_chat_model(model)
-        if logprobs:
-            self.model = with_logprobs(self.model)
-        self.prompt = load_prompt(prompt)
-        self.window = window
+        super().__init__(
+            model,
+            catalog=catalog,
+            prompt=prompt,
+            window=window,
+            max_new_tokens=_ROUTER_MAX_NEW_TOKENS,
+            logprobs=logprobs,
+        )
         self.repair = repair
         self.use_tools = supports_structured_output(self.model) if use_tools is None else use_tools
-        self._text_model: Runnable[Any, Any] = bounded(self.model, _ROUTER_MAX_NEW_TOKENS)
 
     def predict(self, routing: RoutingInput, config: RunnableConfig) -> Prediction:
         if self.use_tools:
@@ -105,27 +99,25 @@ class StructuredRouter(Router):
         if parsed is not None:
             try:
                 prediction = Prediction(
-                    resolve_task(parsed.task, routing.catalog), bool(parsed.closing), raw_output=message_text(raw)
+                    resolve_task(parsed.task, routing.catalog), bool(parsed.closing), raw_output=reply_text(raw)
                 )
                 return add_logprob_confidence(prediction, raw)
             except OutputParseError:
                 pass
         # Servers that ignore tool_choice / response_format answer in text: read it like the text path.
-        return add_logprob_confidence(self._read_text(routing, messages, message_text(raw), config), raw)
+        return self._read_text(routing, messages, raw, config)
 
     def _predict_text(self, routing: RoutingInput, config: RunnableConfig) -> Prediction:
         messages = build_messages(self.prompt, routing, window=self.window, text_format=True)
-        raw = self._text_model.invoke(messages, config)
-        return add_logprob_confidence(self._read_text(routing, messages, message_text(raw), config), raw)
+        reply = self._text_model.invoke(messages, config)
+        return self._read_text(routing, messages, reply, config)
 
     def _read_text(
-        self, routing: RoutingInput, messages: list[BaseMessage], raw: str, config: RunnableConfig
+        self, routing: RoutingInput, messages: list[BaseMessage], reply: AIMessage, config: RunnableConfig
     ) -> Prediction:
-        def reask(error: OutputParseError) -> str:
-            retry = [*messages, AIMessage(raw), HumanMessage(self.prompt["repair"].format(error=error))]
-            return message_text(self._text_model.invoke(retry, config))
-
-        return read_answer(raw, routing, reask=reask if self.repair else None)
+        """A text answer, read leniently (re-asked once if ``repair``); its confidence from its log-probabilities."""
+        prediction = self.read_reply(reply_text(reply), routing, messages, config, repair=self.repair)
+        return add_logprob_confidence(prediction, reply)
 
 
 def supports_structured_output(model: BaseChatModel) -> bool:

@@ -18,13 +18,6 @@ def write_metadata(out: Path, meta: dict[str, Any]) -> Path:
     return path
 
 
-def read_metadata(out: Path) -> dict[str, Any]:
-    path = Path(out) / TRAINING_META
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: {out} was not written by `task-router train`")
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
 def render_card(meta: dict[str, Any]) -> str:
     """Markdown model card from the metadata written by the trainer.
 

@@ -1,0 +1,76 @@
+"""`ChatModelRouter`: what the router kinds that prompt a chat model share (structured, zero-shot, few-shot-cot,
+react): the model with its answer-length cap, the prompt file, and re-asking once with the parse error."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.runnables import RunnableConfig
+
+from task_router.catalog import TaskCatalog
+from task_router.models import ModelSpec, load_chat_model, model_name
+from task_router.routers.answering import Parser, bounded, read_answer, reply_text, with_logprobs
+from task_router.routers.base import Prediction, Router
+from task_router.routers.parsing import OutputParseError, parse_answer
+from task_router.routers.prompting import load_prompt
+from task_router.routers.render import RoutingInput
+
+
+class ChatModelRouter(Router):
+    """Base of the router kinds that ask a chat model with a prompt file (``prompts/<prompt>.yaml``).
+
+    Args:
+        model: a model spec or a chat model instance (:func:`~task_router.models.load_chat_model`).
+        catalog: the task catalogue, unless each input carries its own.
+        prompt: the prompt file's name.
+        window: how many of the latest messages the prompt shows.
+        max_new_tokens: the answer-length cap (:func:`~task_router.routers.answering.bounded`).
+        logprobs: ask the API for token log-probabilities, which set the decision's confidence
+            (:func:`~task_router.routers.answering.with_logprobs`).
+    """
+
+    def __init__(
+        self,
+        model: ModelSpec,
+        *,
+        catalog: TaskCatalog | None,
+        prompt: str,
+        window: int,
+        max_new_tokens: int,
+        logprobs: bool,
+    ) -> None:
+        super().__init__(catalog=catalog, model_label=model_name(model))
+        self.model: BaseChatModel = load_chat_model(model)
+        if logprobs:
+            self.model = with_logprobs(self.model)
+        self.prompt_name = prompt
+        self.prompt = load_prompt(prompt)
+        self.window = window
+        self._text_model = bounded(self.model, max_new_tokens)
+
+    def require_sections(self, sections: Iterable[str], purpose: str) -> None:
+        """Fail at construction, naming the prompt and its missing sections, rather than at the first decision."""
+        missing = set(sections) - self.prompt.keys()
+        if missing:
+            raise ValueError(f"prompt {self.prompt_name!r} lacks the section(s) {sorted(missing)} {purpose}")
+
+    def read_reply(
+        self,
+        raw: str,
+        routing: RoutingInput,
+        messages: list[BaseMessage],
+        config: RunnableConfig,
+        *,
+        parse: Parser = parse_answer,
+        repair: bool = True,
+    ) -> Prediction:
+        """The model's text answer to ``messages`` read by :func:`~task_router.routers.answering.read_answer`; if
+        ``repair``, an unusable answer is re-asked once with the prompt's ``repair`` section quoting the error."""
+
+        def reask(error: OutputParseError) -> str:
+            retry = [*messages, AIMessage(raw), HumanMessage(self.prompt["repair"].format(error=error))]
+            return reply_text(self._text_model.invoke(retry, config))
+
+        return read_answer(raw, routing, parse=parse, reask=reask if repair else None)
