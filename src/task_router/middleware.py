@@ -15,7 +15,7 @@ from langchain_core.tools import tool as as_tool
 from langgraph.config import get_config
 from langgraph.runtime import Runtime
 
-from task_router.catalog import Task, TaskCatalog
+from task_router.catalog import TaskCatalog
 from task_router.decision import RouteDecision
 from task_router.models import ModelSpec
 from task_router.routers import Router, make_router
@@ -260,16 +260,10 @@ def _coerce_tools(tools: Mapping[str, ToolLike] | Sequence[ToolLike] | None) -> 
     return out
 
 
-def active_task_of(state: Mapping[str, Any], catalog: TaskCatalog) -> Task | None:
-    """The task active in an agent state, if it is still in the catalogue."""
-    return catalog.get(state.get("active_task"))
-
-
 __all__ = [
     "DEFAULT_END_PROMPT",
     "DEFAULT_NONE_PROMPT",
     "DEFAULT_TASK_PROMPT",
     "TaskRouterMiddleware",
     "TaskRouterState",
-    "active_task_of",
 ]

@@ -167,5 +167,11 @@ def test_async_agent_and_routing_run_nested_under_the_hook(tasks):
     assert out["active_task"] == "post" and model.calls[0]["tools"] == ["word_count"]
     paths = [path for root in recorder.roots for path, _ in walk(root) if path[-1].startswith("TaskRouter[")]
     assert paths == [
-        ("LangGraph", "TaskRouterMiddleware.before_model", "ReliableRouter[structured]", "TaskRouter[structured]")
+        (
+            "LangGraph",
+            "TaskRouterMiddleware.before_model",
+            "ReliableRouter[structured]",
+            "Retry[structured]",
+            "TaskRouter[structured]",
+        )
     ]

@@ -79,9 +79,9 @@ def test_each_decision_is_a_tagged_run_under_the_router_node(catalog):
     app.invoke({"messages": [("user", "What's the weather?")]}, cfg)
 
     found = router_runs(recorder)
-    assert [path for path, _ in found] == [
-        ("LangGraph", "router", "ReliableRouter[structured]", "TaskRouter[structured]")
-    ] * 2
+    # make_reliable's runs: the composition, its retry loop, then the decision
+    nesting = ("LangGraph", "router", "ReliableRouter[structured]", "Retry[structured]", "TaskRouter[structured]")
+    assert [path for path, _ in found] == [nesting] * 2
     first, second = (run for _, run in found)
     for run in (first, second):
         assert {ROUTER_TAG, "router:structured", "mine"} <= set(run.tags)

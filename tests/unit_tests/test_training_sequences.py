@@ -135,11 +135,12 @@ def test_a_saved_config_reproduces_the_shipped_adapters_lora_config() -> None:
     from trl import get_peft_config
 
     from task_router.models.adapters import builtin_adapter_dir
-    from task_router.training.card import read_metadata
+    from task_router.training.card import TRAINING_META
     from task_router.training.trainer import _top_layers
 
     folder = builtin_adapter_dir()
-    config = TrainConfig.from_dict(read_metadata(folder)["config"])  # saved before TRL's field names
+    meta = json.loads((folder / TRAINING_META).read_text(encoding="utf-8"))
+    config = TrainConfig.from_dict(meta["config"])  # saved before TRL's field names
     assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
     embedded = SimpleNamespace(config=SimpleNamespace(num_hidden_layers=30))  # the embedded model's depth
     lora = replace(get_peft_config(config), layers_to_transform=_top_layers(embedded, config.lora_layers))

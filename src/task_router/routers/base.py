@@ -16,7 +16,7 @@ from langchain_core.runnables.config import run_in_executor
 from task_router.catalog import TaskCatalog
 from task_router.decision import RouteDecision, derive_event
 from task_router.routers.budget import DEFAULT, call_within, resolve_budget
-from task_router.routers.render import RoutingInput, coerce_input
+from task_router.routers.render import RoutingInput, coerce_input, head_tail
 from task_router.tracing import record_decision, traced_config
 
 logger = logging.getLogger("task_router")
@@ -168,10 +168,7 @@ def unit_interval(value: Any) -> float | None:
 def bounded_text(text: str | None, limit: int = MAX_DECISION_TEXT) -> str | None:
     """Model text kept in a decision (raw output, rationale), at most ``limit`` characters: its head and tail
     around ``[...]``, so that a model answering 200,000 characters does not bloat every checkpoint."""
-    if text is None or len(text) <= limit:
-        return text
-    half = limit // 2
-    return f"{text[:half]} [...] {text[-half:]}"
+    return None if text is None else head_tail(text, limit)
 
 
 def safe_fallback(routing: RoutingInput, raw_output: str, reason: str) -> Prediction:

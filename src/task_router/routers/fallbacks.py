@@ -280,7 +280,8 @@ def make_reliable(
             stop_after_attempt=retries + 1,
             wait_exponential_jitter=backoff_s > 0,
             exponential_jitter_params={"initial": backoff_s, "max": max_backoff_s, "jitter": backoff_s / 2},
-        )
+        ).with_config(run_name=f"Retry[{router.kind}]")  # else its run takes the router's name
     fallbacks = [FallbackStage(stage, primary=router.kind, catalog=router.catalog) for stage in stages]
     composed = primary.with_fallbacks(fallbacks, exception_key=FAILURE_KEY)
-    return composed.with_config(run_name=f"ReliableRouter[{router.kind}]")
+    composed.name = f"ReliableRouter[{router.kind}]"  # its traced run (a run_name in config would reach the retry's)
+    return composed

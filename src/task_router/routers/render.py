@@ -151,10 +151,11 @@ def message_text(message: BaseMessage) -> str:
 def routed_text(message: BaseMessage, limit: int = MAX_ROUTED_CHARS) -> str:
     """A message's text as routers read it: whole up to ``limit`` characters, else its first and last
     ``limit // 2`` characters around ``[...]``. The message itself is not changed (task subgraphs see all of it)."""
-    return _head_tail(message_text(message), limit)
+    return head_tail(message_text(message), limit)
 
 
-def _head_tail(text: str, limit: int) -> str:
+def head_tail(text: str, limit: int) -> str:
+    """``text`` if it has at most ``limit`` characters, else its head and tail around ``[...]``."""
     if len(text) <= limit:
         return text
     half = limit // 2
@@ -171,7 +172,7 @@ def clip(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
     neutralised, and at most ``limit`` characters (head and tail kept, ``[...]`` between)."""
     if len(text) > 4 * limit + 1024:  # a huge text: cut before the linear passes (whitespace, tags) over all of it
         text = f"{text[: 2 * limit + 512]} {text[-(2 * limit + 512) :]}"
-    return _head_tail(neutralize(" ".join(text.split())), limit)
+    return head_tail(neutralize(" ".join(text.split())), limit)
 
 
 def render_catalog(tasks: Sequence[Task], *, with_examples: bool = True) -> str:
