@@ -107,7 +107,7 @@ def check_files(paths: list[Path], option: str) -> None:
 def build_router(
     kind: str | None, model: str, base_url: str | None = None, *, rerank: str | None = None, **options: Any
 ) -> Any:
-    from task_router.models import load_chat_model
+    from task_router.models import load_router_model
     from task_router.routers import default_router_kind, make_router
 
     kind = kind or default_router_kind(model)
@@ -132,7 +132,7 @@ def build_router(
             raise typer.BadParameter(str(exc), param_hint="--rerank") from None
     chat_model: Any = model
     if base_url and model.startswith("openai:"):
-        chat_model = load_chat_model(model, base_url=base_url)
+        chat_model = load_router_model(model, base_url=base_url)
     try:
         return make_router(kind, model=chat_model, **options)
     except ValueError as exc:

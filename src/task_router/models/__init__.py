@@ -39,6 +39,26 @@ def load_chat_model(spec: ModelSpec, *, base_url: str | None = None, **kwargs: A
     return _load_cached(spec, base_url)
 
 
+# Providers whose LangChain chat models retry by themselves (``max_retries``, 2 by default).
+_CLIENT_RETRIES = frozenset({"openai", "azure_openai", "anthropic"})
+
+
+def load_router_model(spec: ModelSpec, *, base_url: str | None = None) -> BaseChatModel:
+    """The chat model a router asks: as :func:`load_chat_model`, except that a provider client that retries by
+    itself gets ``max_retries=0``. A router's retries belong to its composition
+    (:func:`~task_router.routers.fallbacks.make_reliable`): with the client's own 2 underneath, 3 attempts there
+    would send up to 9 requests. Instances pass through unchanged (their settings are yours).
+
+    Example:
+        >>> load_router_model("openai:gpt-4o-mini", base_url="http://127.0.0.1:9/v1").max_retries
+        0
+    """
+    provider = spec.partition(":")[0] if isinstance(spec, str) else None
+    if provider in _CLIENT_RETRIES:
+        return load_chat_model(spec, base_url=base_url, max_retries=0)
+    return load_chat_model(spec, base_url=base_url)
+
+
 _SPEC_OF: dict[int, str] = {}  # id of a cached model -> the spec it was loaded from (cached models live forever)
 
 
@@ -130,4 +150,4 @@ def model_name(model: ModelSpec) -> str:
     return str(name or getattr(model, "model_id", None) or getattr(model, "model", None) or type(model).__name__)
 
 
-__all__ = ["ModelSpec", "load_chat_model", "model_name", "resolve_local_model"]
+__all__ = ["ModelSpec", "load_chat_model", "load_router_model", "model_name", "resolve_local_model"]

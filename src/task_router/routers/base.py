@@ -6,6 +6,8 @@ import logging
 import math
 import re
 import time
+from collections.abc import Iterable
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -20,6 +22,8 @@ from task_router.routers.render import RoutingInput, coerce_input, head_tail
 from task_router.tracing import record_decision, traced_config
 
 logger = logging.getLogger("task_router")
+ATTEMPTS_ATTRIBUTE = "task_router_attempts"  # set on a router's exception: which attempt of a retry loop failed
+_RETRY_TAG = "retry:attempt:"  # LangChain's RunnableRetry tags every attempt after the first with it
 MAX_DECISION_TEXT = 20_000  # characters of model text (raw output, rationale) a decision keeps
 _SECRET = re.compile(r"(sk-[A-Za-z0-9_\-]{8,}|lsv2_[A-Za-z0-9_]{8,}|(?i:bearer)\s+[A-Za-z0-9._\-]{8,})")
 
@@ -96,8 +100,12 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
     ) -> RouteDecision:
         routing = coerce_input(input, self.catalog)
         start = time.perf_counter()
-        # A model error or DecisionTimeout propagates: retries and fallbacks are the composition's job.
-        prediction = call_within(self.predict, routing, config, timeout=resolve_budget(config, self.time_budget_s))
+        try:
+            prediction = call_within(self.predict, routing, config, timeout=resolve_budget(config, self.time_budget_s))
+        except Exception as exc:  # propagates: retries and fallbacks are the composition's job (routers.fallbacks)
+            with suppress(AttributeError):  # an exception class with __slots__ keeps its message only
+                setattr(exc, ATTEMPTS_ATTRIBUTE, retry_attempt(run_manager.tags if run_manager else ()))
+            raise
         decision = self.finish(routing, prediction, (time.perf_counter() - start) * 1000)
         if run_manager is not None:
             record_decision(run_manager, decision, routing.catalog.version)
@@ -124,6 +132,17 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
             stage=prediction.stage,
         )
         return still_in_catalog(routing, decision)
+
+
+def retry_attempt(tags: Iterable[str]) -> int:
+    """Which attempt of a ``with_retry`` loop a run is (1 outside one), from the tag LangChain gives its run.
+
+    Example:
+        >>> retry_attempt(["task_router", "retry:attempt:3"])
+        3
+    """
+    numbers = [tag.removeprefix(_RETRY_TAG) for tag in tags if tag.startswith(_RETRY_TAG)]
+    return max((int(n) for n in numbers if n.isdigit()), default=1)
 
 
 def still_in_catalog(routing: RoutingInput, decision: RouteDecision) -> RouteDecision:

@@ -10,7 +10,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 
 from task_router.catalog import TaskCatalog
-from task_router.models import ModelSpec, load_chat_model, model_name
+from task_router.models import ModelSpec, load_router_model, model_name
 from task_router.routers.answering import Parser, bounded, read_answer, reply_text, with_logprobs
 from task_router.routers.base import Prediction, Router
 from task_router.routers.parsing import OutputParseError, parse_answer
@@ -22,7 +22,8 @@ class ChatModelRouter(Router):
     """Base of the router kinds that ask a chat model with a prompt file (``prompts/<prompt>.yaml``).
 
     Args:
-        model: a model spec or a chat model instance (:func:`~task_router.models.load_chat_model`).
+        model: a model spec or a chat model instance (:func:`~task_router.models.load_router_model`: a provider
+            client does not retry by itself; retries are the composition's).
         catalog: the task catalogue, unless each input carries its own.
         prompt: the prompt file's name.
         window: how many of the latest messages the prompt shows.
@@ -42,7 +43,7 @@ class ChatModelRouter(Router):
         logprobs: bool,
     ) -> None:
         super().__init__(catalog=catalog, model_label=model_name(model))
-        self.model: BaseChatModel = load_chat_model(model)
+        self.model: BaseChatModel = load_router_model(model)
         if logprobs:
             self.model = with_logprobs(self.model)
         self.prompt_name = prompt

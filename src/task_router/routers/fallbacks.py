@@ -47,8 +47,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import threading
-from collections.abc import Iterable, Mapping
-from contextlib import suppress
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, ClassVar, Literal
 
@@ -58,20 +57,22 @@ from langchain_core.runnables import Runnable, RunnableConfig
 
 from task_router.catalog import CatalogError, TaskCatalog
 from task_router.decision import RouteDecision
-from task_router.routers.base import Prediction, Router, redact
+from task_router.routers.base import ATTEMPTS_ATTRIBUTE, Prediction, Router, redact
 from task_router.routers.render import FAILURE_KEY, RouterInputError, RoutingInput
 from task_router.routers.wrapper import RouterWrapper
 
 logger = logging.getLogger("task_router")
 KEEP_ACTIVE = "keep-active"  # the last stage's kind: keep the active task (or NONE)
 FallbackSpec = Router | Literal["auto", "embedding", "keep-active"] | None
-_ATTEMPTS = "task_router_attempts"  # set on a primary router's exception: how many attempts were made
-_RETRY_TAG = "retry:attempt:"  # LangChain's RunnableRetry tags every attempt after the first with it
 
 
 class UnusableAnswer(OutputParserException):
     """The router's model answered, but no decision could be read from it. Raised by :class:`PrimaryStage` (with
     ``reject_invalid``), so that a fallback router decides instead of the active task being kept blindly."""
+
+    def __init__(self, reason: str, *, llm_output: str | None = None) -> None:
+        super().__init__(reason, llm_output=llm_output)
+        self.reason = reason
 
 
 class StageFailed(Exception):
@@ -99,20 +100,14 @@ def is_transient(exc: BaseException) -> bool:
     return not (isinstance(status, int) and 400 <= status < 500 and status not in (408, 409, 429))
 
 
-def retry_attempt(tags: Iterable[str]) -> int:
-    """Which attempt of a ``with_retry`` loop a run is (1 outside one), from the tag LangChain gives its run."""
-    numbers = [tag.removeprefix(_RETRY_TAG) for tag in tags if tag.startswith(_RETRY_TAG)]
-    return max((int(n) for n in numbers if n.isdigit()), default=1)
-
-
 def describe_failure(error: BaseException, primary: str | None = None) -> str:
     """Why a fallback stage decides, in one line (API keys masked)."""
     if isinstance(error, StageFailed):
         return f"{describe_failure(error.previous, primary)}; {error.stage!r} failed too: {_error_text(error.error)}"
     who = f"primary '{primary}'" if primary else "the primary router"
-    attempts = getattr(error, _ATTEMPTS, 1)
+    attempts = getattr(error, ATTEMPTS_ATTRIBUTE, 1)
     if isinstance(error, UnusableAnswer):
-        return f"{who} gave no usable answer after {attempts} attempt(s): {redact(error)}"
+        return f"{who} gave no usable answer after {attempts} attempt(s): {redact(error.reason)}"
     if attempts > 1 or is_transient(error):
         return f"{who} failed after {attempts} attempt(s): {_error_text(error)}"
     return f"{who} failed: {_error_text(error)} (not retried)"
@@ -132,9 +127,8 @@ class KeepActiveRouter(Router):
 
 
 class PrimaryStage(RouterWrapper):
-    """The router a reliable composition tries first. Its failures carry the number of attempts made (for the
-    fallback's explanation); with ``reject_invalid``, an answer without a decision raises :class:`UnusableAnswer`
-    (a repaired answer is still accepted)."""
+    """The router a reliable composition tries first: with ``reject_invalid``, an answer without a decision raises
+    :class:`UnusableAnswer` (a repaired answer is still accepted), so that the fallbacks decide."""
 
     def __init__(self, router: Router, *, reject_invalid: bool = True) -> None:
         super().__init__(router)
@@ -145,16 +139,6 @@ class PrimaryStage(RouterWrapper):
         if self.reject_invalid and not prediction.valid_format and prediction.fallback != "repaired":
             raise UnusableAnswer(prediction.fallback or "the answer held no decision", llm_output=prediction.raw_output)
         return prediction
-
-    def _decide(
-        self, input: Any, config: RunnableConfig, run_manager: CallbackManagerForChainRun | None = None
-    ) -> RouteDecision:
-        try:
-            return super()._decide(input, config, run_manager)
-        except Exception as exc:
-            with suppress(AttributeError):  # an exception class with __slots__ keeps its message only
-                setattr(exc, _ATTEMPTS, retry_attempt(run_manager.tags if run_manager else ()))
-            raise
 
 
 class FallbackStage(RouterWrapper):
