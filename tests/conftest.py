@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from pathlib import Path
 
 import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
 from task_router import Task, TaskCatalog
+
+ROOT_DIR = Path(__file__).resolve().parents[1]  # the repository
+FIXTURES = ROOT_DIR / "tests" / "fixtures"  # small hand-made files
 
 
 def scripted_model(*replies: str | dict) -> GenericFakeChatModel:

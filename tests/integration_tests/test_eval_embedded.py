@@ -10,8 +10,9 @@ from typer.testing import CliRunner
 
 from task_router.cli import app
 from task_router.evaluation import TurnResult, compute_metrics
+from tests.conftest import FIXTURES
 
-FIXTURE = Path(__file__).parents[1] / "fixtures" / "eval_small.jsonl"
+FIXTURE = FIXTURES / "eval_small.jsonl"
 TASKS = {"recap", "email", "flight", "NONE"}
 
 

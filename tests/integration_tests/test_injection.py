@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import threading
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,8 +16,9 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from task_router import TaskCatalog, make_router
 from task_router.reliability import embedding_available
 from task_router.reliability.injection import case_input, load_injection_cases
+from tests.conftest import FIXTURES
 
-CASES = load_injection_cases(Path(__file__).resolve().parents[1] / "fixtures" / "injection_turns.jsonl")
+CASES = load_injection_cases(FIXTURES / "injection_turns.jsonl")
 PROMPT_KINDS = ["structured", "zero-shot", "few-shot-cot", "react"]
 DELIMITERS = re.compile(r"</?conversation>|<\|im_(?:start|end)\|>|</?system>|^Active task:", re.MULTILINE)
 

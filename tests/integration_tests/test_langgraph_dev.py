@@ -20,7 +20,9 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).parents[2]
+from tests.conftest import ROOT_DIR
+
+ROOT = ROOT_DIR
 READY_TIMEOUT_S = 120
 pytestmark = pytest.mark.slow
 

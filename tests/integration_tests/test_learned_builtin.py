@@ -9,6 +9,7 @@ pytest.importorskip("peft")
 pytest.importorskip("sentence_transformers")
 
 from task_router import Task, TaskCatalog, make_router
+from tests.conftest import FIXTURES
 
 HOUSEHOLD = [
     Task(name="vet_appointment", description="Book an appointment for a pet at the veterinarian."),
@@ -87,14 +88,13 @@ def test_a_task_added_at_run_time_is_routed_like_the_others(router) -> None:
 
 def test_cli_fits_evaluates_and_routes_with_the_learned_router(tmp_path) -> None:
     import json
-    from pathlib import Path
 
     from typer.testing import CliRunner
 
     from task_router.calibration import load_thresholds
     from task_router.cli import app
 
-    fixture = Path(__file__).parents[1] / "fixtures" / "eval_small.jsonl"
+    fixture = FIXTURES / "eval_small.jsonl"
     runner = CliRunner()
     fitted = runner.invoke(app, ["fit", "-d", str(fixture), "--router", "learned", "--out", str(tmp_path / "t.json")])
     assert fitted.exit_code == 0, fitted.output

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import FIXTURES
+
 pytest.importorskip("peft")
 pytest.importorskip("sentence_transformers")
 
-FIXTURE = Path(__file__).parents[1] / "fixtures" / "train_tiny.jsonl"
+FIXTURE = FIXTURES / "train_tiny.jsonl"
 
 
 @pytest.fixture(scope="module")

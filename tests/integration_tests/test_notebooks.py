@@ -8,7 +8,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-NOTEBOOKS = sorted((Path(__file__).parents[2] / "notebooks").glob("*.ipynb"))
+from tests.conftest import ROOT_DIR
+
+NOTEBOOKS = sorted((ROOT_DIR / "notebooks").glob("*.ipynb"))
 CELL_TIMEOUT_S = 900
 
 

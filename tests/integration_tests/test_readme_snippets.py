@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 import task_router
+from tests.conftest import ROOT_DIR
 
-README = Path(__file__).parents[2] / "README.md"
+README = ROOT_DIR / "README.md"
 _BLOCK = re.compile(r"^```python[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
 _NEEDS_KEY = re.compile(r"\A#\s*needs\s+([A-Z][A-Z0-9_]*_API_KEY)\b")
 TIMEOUT_S = 300

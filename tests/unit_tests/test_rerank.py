@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 import torch
-from shortlist_fakes import Words
-from test_scoring_support import tiny_local_model
 
 from task_router import Task, TaskCatalog
 from task_router.rerank import Reranker
 from task_router.routers import make_router
 from task_router.routers.render import coerce_input
+from tests.unit_tests.fakes import Words
+from tests.unit_tests.inference.tiny_model import tiny_local_model
 
 CATALOG = TaskCatalog(
     [

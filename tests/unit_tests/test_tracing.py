@@ -22,9 +22,9 @@ from langsmith import Client
 
 from task_router import create_router_graph, make_router
 from task_router.tracing import ROUTER_TAG
-from tests.conftest import choice, scripted_model
+from tests.conftest import ROOT_DIR, choice, scripted_model
 
-ROOT = Path(__file__).parents[2]
+ROOT = ROOT_DIR
 
 
 class RecordingClient(Client):

@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
-from eval_scripted import FIXTURE
 
 from task_router.evaluation import DatasetError, load_dataset, parse_records
 from task_router.evaluation.langsmith_run import to_examples
+from tests.unit_tests.evaluation.scripted import FIXTURE
 
 
 def test_loads_jsonl_and_gzip_alike(tmp_path: Path) -> None:

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from langchain_core.runnables import RunnableConfig
-from shortlist_fakes import Words
 from typer.testing import CliRunner
 
 from task_router import TaskCatalog
@@ -17,6 +16,7 @@ from task_router.routers.base import Prediction, Router
 from task_router.routers.embedding import EmbeddingRouter
 from task_router.routers.render import RoutingInput
 from task_router.shortlist import Shortlist, TaskRetriever
+from tests.unit_tests.fakes import Words
 
 
 class Prefilling(Router):

@@ -5,11 +5,11 @@ from __future__ import annotations
 import socket
 
 import pytest
-from eval_scripted import FIXTURE, ScriptedRouter
 
 from task_router.evaluation import compute_metrics, load_dataset, replay
 from task_router.evaluation.langsmith_run import evaluate_turns
 from task_router.evaluators import TURN_EVALUATORS
+from tests.unit_tests.evaluation.scripted import FIXTURE, ScriptedRouter
 
 
 @pytest.fixture

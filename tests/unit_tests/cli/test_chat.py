@@ -16,7 +16,6 @@ import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, HumanMessage
 from rich.console import Console
-from shortlist_fakes import Scripted
 from typer.testing import CliRunner
 
 from task_router import TaskCatalog, create_router_graph
@@ -24,6 +23,7 @@ from task_router.cli import app
 from task_router.cli.chat import StopOnRequest
 from task_router.persistence import sqlite_checkpointer
 from task_router.routers.base import Prediction
+from tests.unit_tests.fakes import Scripted
 
 
 def _router() -> Scripted:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-from pathlib import Path
 
 from langchain_core.messages import AIMessage, HumanMessage
 
@@ -12,8 +11,9 @@ from task_router.evaluation import load_dataset, parse_records
 from task_router.learned.examples import conversation_examples, record_examples, sample_negatives
 from task_router.learned.texts import DONE_TEXT, candidate_text, query_text
 from task_router.training.augment import AugmentConfig, add_example_requests, augment_records
+from tests.conftest import FIXTURES
 
-FIXTURE = Path(__file__).parents[1] / "fixtures" / "train_tiny.jsonl"
+FIXTURE = FIXTURES / "train_tiny.jsonl"
 
 
 def _record(labels, turns=None, tasks=None):

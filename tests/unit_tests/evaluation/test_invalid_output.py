@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from eval_scripted import FIXTURE
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
 from task_router.evaluation import compute_metrics, load_dataset, replay
 from task_router.routers.structured import StructuredRouter
+from tests.unit_tests.evaluation.scripted import FIXTURE
 
 
 def test_garbage_answer_becomes_a_safe_fallback_counted_as_invalid() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,8 +12,9 @@ from task_router.routers.prompting import load_prompt
 from task_router.training import TrainConfig, TreeCollator, encode_record, turn_targets
 from task_router.training.card import render_card
 from task_router.training.sequences import IGNORE_INDEX, attention_mask, record_messages
+from tests.conftest import FIXTURES
 
-FIXTURE = Path(__file__).parents[1] / "fixtures" / "train_tiny.jsonl"
+FIXTURE = FIXTURES / "train_tiny.jsonl"
 
 
 class NoModel:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 import torch
 from langchain_core.messages import AIMessage, HumanMessage
-from test_scoring_support import ByteTokenizer, tiny_local_model
 
 from task_router.catalog import Task, TaskCatalog
 from task_router.inference import (
@@ -18,6 +17,7 @@ from task_router.inference import (
     prefill,
 )
 from task_router.routers.prompting import load_prompt
+from tests.unit_tests.inference.tiny_model import ByteTokenizer, tiny_local_model
 
 
 def test_trie_shares_prefixes_and_keeps_paths() -> None:

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
 from task_router.catalog import NONE_LABEL
 from task_router.evaluation import ConversationRecord, load_dataset
 from task_router.training import AugmentConfig, augment_records, labels_from_answers, rename_tasks, turn_targets
+from tests.conftest import FIXTURES
 
-FIXTURE = Path(__file__).parents[1] / "fixtures" / "train_tiny.jsonl"
+FIXTURE = FIXTURES / "train_tiny.jsonl"
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,9 @@ import pytest
 from task_router.evaluation import load_dataset
 from task_router.training.review import ReviewSession
 from task_router.training.review_app import ReviewApp
+from tests.conftest import FIXTURES
 
-FIXTURE = Path(__file__).parents[1] / "fixtures" / "train_tiny.jsonl"
+FIXTURE = FIXTURES / "train_tiny.jsonl"
 
 
 @pytest.fixture

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 
-from eval_scripted import FIXTURE, ScriptedRouter
-
 from task_router.evaluation import evaluate_router, load_dataset, parse_records, replay
 from task_router.evaluation.langsmith_run import to_examples
 from task_router.evaluators.summary import service_splits
+from tests.unit_tests.evaluation.scripted import FIXTURE, ScriptedRouter
 
 
 def _with_services(records):

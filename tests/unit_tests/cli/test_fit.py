@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from eval_scripted import FIXTURE
-from shortlist_fakes import Scripted, Words
 from typer.testing import CliRunner
 
 from task_router import TaskCatalog
@@ -15,6 +13,8 @@ from task_router.cli import app
 from task_router.cli import fit as fit_module
 from task_router.routers import make_router
 from task_router.routers.base import Prediction
+from tests.unit_tests.evaluation.scripted import FIXTURE
+from tests.unit_tests.fakes import Scripted, Words
 
 
 @pytest.fixture

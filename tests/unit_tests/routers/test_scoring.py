@@ -7,11 +7,11 @@ import threading
 import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, HumanMessage
-from test_scoring_support import tiny_local_model
 
 from task_router.catalog import Task, TaskCatalog
 from task_router.routers.render import coerce_input
 from task_router.routers.scoring import ScoringRouter
+from tests.unit_tests.inference.tiny_model import tiny_local_model
 
 TASKS = [
     Task(name="meeting_recap", description="Summarise a meeting into decisions and actions."),

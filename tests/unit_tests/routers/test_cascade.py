@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from shortlist_fakes import Scripted, Words
 
 from task_router.calibration import Thresholds, save_thresholds
 from task_router.routers import make_router
@@ -12,6 +11,7 @@ from task_router.routers.base import Prediction
 from task_router.routers.cascade import CascadeRouter
 from task_router.routers.embedding import EmbeddingRouter
 from task_router.shortlist import Shortlist
+from tests.unit_tests.fakes import Scripted, Words
 
 
 def turn(text: str, catalog, active: str | None = None) -> dict:

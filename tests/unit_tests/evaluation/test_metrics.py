@@ -9,10 +9,10 @@ Own-state replay of the scripted router (gold -> predicted):
 from __future__ import annotations
 
 import pytest
-from eval_scripted import FIXTURE, ScriptedRouter
 
 from task_router.evaluation import TurnResult, compute_metrics, load_dataset, replay
 from task_router.evaluation.metrics import latency, prf, task_labels
+from tests.unit_tests.evaluation.scripted import FIXTURE, ScriptedRouter
 
 
 @pytest.fixture(scope="module")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_scoring_support import tiny_local_model
 
 from task_router.inference.blocks import block_mask, make_block, score_after_blocks
+from tests.unit_tests.inference.tiny_model import tiny_local_model
 
 
 def _separate(model, prompt: list[int], ids: list[int]) -> list[float]:

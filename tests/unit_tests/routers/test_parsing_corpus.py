@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import yaml
 from hypothesis import given, settings
@@ -13,8 +11,9 @@ from task_router import TaskCatalog
 from task_router.routers.answering import read_answer
 from task_router.routers.parsing import OutputParseError, parse_answer, split_final_answer
 from task_router.routers.render import coerce_input
+from tests.conftest import FIXTURES
 
-CORPUS = yaml.safe_load((Path(__file__).parents[1] / "fixtures" / "ugly_outputs.yaml").read_text(encoding="utf-8"))
+CORPUS = yaml.safe_load((FIXTURES / "ugly_outputs.yaml").read_text(encoding="utf-8"))
 CATALOG = TaskCatalog.from_records(CORPUS["catalog"])
 CASES = CORPUS["cases"]
 PARSED = [c for c in CASES if "error" not in c]

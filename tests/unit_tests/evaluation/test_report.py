@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from eval_scripted import FIXTURE, ScriptedRouter
 from PIL import Image
 
 from task_router.evaluation import build_metrics, load_dataset, replay
 from task_router.evaluation.plots import errors_per_label, top_n_confusion, write_confusion_plots
 from task_router.evaluation.report import results_row
+from tests.unit_tests.evaluation.scripted import FIXTURE, ScriptedRouter
 
 
 def test_top_n_keeps_the_most_frequent_gold_tasks_and_none_and_folds_the_rest() -> None:

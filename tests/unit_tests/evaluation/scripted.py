@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from langchain_core.runnables import RunnableConfig
 
 from task_router.decision import RouteDecision
 from task_router.routers.base import Prediction, Router
 from task_router.routers.render import RoutingInput
+from tests.conftest import FIXTURES
 
-FIXTURE = Path(__file__).parents[1] / "fixtures" / "eval_small.jsonl"
+FIXTURE = FIXTURES / "eval_small.jsonl"
 INVALID = Prediction(task=None, raw_output="I like turtles", valid_format=False, fallback="unparseable answer")
 
 # last user message -> (the task active after the turn, as the "model" predicts it; latency in ms)

@@ -6,10 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-from eval_scripted import FIXTURE, ScriptedRouter
 from typer.testing import CliRunner
 
 from task_router.cli import app
+from tests.conftest import ROOT_DIR
+from tests.unit_tests.evaluation.scripted import FIXTURE, ScriptedRouter
 
 CONTRACT_KEYS = {
     "dataset",
@@ -108,10 +109,9 @@ def test_compare_markdown_prints_results_rows(tmp_path: Path) -> None:
 
 
 def test_shortlist_option_reaches_the_router_and_the_results_row(tmp_path: Path, monkeypatch) -> None:
-    from shortlist_fakes import Words
-
     from task_router.routers.embedding import EmbeddingRouter
     from task_router.shortlist import Shortlist, TaskRetriever
+    from tests.unit_tests.fakes import Words
 
     seen: dict = {}
 
@@ -129,11 +129,10 @@ def test_shortlist_option_reaches_the_router_and_the_results_row(tmp_path: Path,
 
 
 def test_rerank_option_reaches_the_router_and_the_results_row(tmp_path: Path, monkeypatch) -> None:
-    from shortlist_fakes import Words
-    from test_scoring_support import tiny_local_model
-
     from task_router.rerank import Reranker
     from task_router.routers import make_router
+    from tests.unit_tests.fakes import Words
+    from tests.unit_tests.inference.tiny_model import tiny_local_model
 
     seen: dict = {}
 
@@ -161,5 +160,5 @@ def test_default_outputs_go_under_the_git_ignored_runs_folder(tmp_path: Path, mo
     (written,) = (tmp_path / "runs" / "eval").iterdir()
     assert (written / "metrics.json").is_file() and written.name.startswith("eval_small-scripted")
     assert inspect.signature(bench).parameters["out"].default == Path("runs/bench")
-    ignored = (Path(__file__).parents[2] / ".gitignore").read_text().splitlines()
+    ignored = (ROOT_DIR / ".gitignore").read_text().splitlines()
     assert "/runs/" in ignored  # both defaults are git-ignored in a checkout of this repository

@@ -7,10 +7,10 @@ import time
 from pathlib import Path
 
 import pytest
-from eval_scripted import FIXTURE
 from typer.testing import CliRunner
 
 from task_router.cli import app
+from tests.unit_tests.evaluation.scripted import FIXTURE
 
 
 @pytest.fixture(autouse=True)
