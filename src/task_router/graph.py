@@ -17,6 +17,7 @@ from task_router.decision import RouteDecision
 from task_router.models import ModelSpec, load_chat_model
 from task_router.routers import Router, make_router
 from task_router.routers.base import underlying_router
+from task_router.routers.budget import call_within
 from task_router.routers.fallbacks import make_reliable
 from task_router.state import RouterState
 from task_router.task_graph import create_task_graph, not_streamed
@@ -151,7 +152,7 @@ def _prefill_node(router: Any, catalog: TaskCatalog) -> Callable[[RouterState, R
 
         def run() -> None:
             try:
-                router.prefill(payload, prefill_config)
+                call_within(router.prefill, payload, prefill_config, timeout=None)  # torch stays on one thread
             except Exception:  # a cache warm-up must never break a conversation
                 logger.warning("prefill of thread %s failed; its next decision rebuilds the cache", thread_id)
 

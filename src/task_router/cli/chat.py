@@ -66,12 +66,13 @@ def chat(
     from task_router.models import load_chat_model
     from task_router.persistence import sqlite_checkpointer
     from task_router.reliability import resume_pending_turn
+    from task_router.routers.budget import call_within
 
     console = Console()
     tasks = load_catalog(catalog)
     saver = sqlite_checkpointer(db)  # a bad --db fails before any model is loaded
     decider = build_router(router, model, base_url, rerank=rerank)
-    decider.warm(tasks)  # before the first turn, so that its decision shows its own time
+    call_within(decider.warm, tasks, timeout=None)  # before the first turn (its decision shows its own time)
     chat_model = load_chat_model(model, base_url=base_url) if base_url else model
     graph = create_router_graph(tasks, router=decider, model=chat_model).compile(checkpointer=saver)
     thread_id = thread or uuid.uuid4().hex[:8]

@@ -40,13 +40,14 @@ def route(
 
     ``latency_ms`` is the decision's own time: loading the model and embedding the catalogue happen before it
     (``--verbose`` prints how long that took)."""
+    from task_router.routers.budget import call_within
     from task_router.routers.fallbacks import make_reliable
 
     tasks = load_catalog(catalog)
     messages, active = load_conversation(conversation, tasks)  # validated before any model loads
     started = time.perf_counter()
     decider = build_router(router, model, base_url, rerank=rerank)
-    decider.warm(tasks)
+    call_within(decider.warm, tasks, timeout=None)  # on the decisions' thread, like every torch call
     if verbose:
         typer.echo(f"start-up: {time.perf_counter() - started:.2f} s ({decider.name}, {decider.model_label})", err=True)
     try:

@@ -15,6 +15,7 @@ from task_router.evaluation.dataset import ConversationRecord
 from task_router.evaluation.metrics import TurnResult
 from task_router.evaluation.progress import progress as turn_progress
 from task_router.routers.base import Router, underlying_router
+from task_router.routers.budget import call_within
 from task_router.routers.fallbacks import make_reliable
 
 State = Literal["own", "gold"]
@@ -104,7 +105,7 @@ def replay(
     total = sum(len(record.labels) for record in records)
     warm = getattr(underlying_router(router), "warm", None)  # a Router warms up before the first timed turn
     if callable(warm):
-        warm()
+        call_within(warm, timeout=None)  # on the decisions' thread, like every torch call
     measured = measured_router(router)
     with tracing_context(enabled=False), turn_progress("routing turns", total, enabled=progress) as bar:
         for record in records:
@@ -135,7 +136,7 @@ def _replay_conversation(
         active = gold_before if state == "gold" else own_active
         messages = record.messages_until(label.turn_index)
         if callable(prefill) and label.turn_index > 0:
-            prefill({"messages": messages[:-1], "catalog": catalog}, config)
+            call_within(prefill, {"messages": messages[:-1], "catalog": catalog}, config, timeout=None)
         decision = router.invoke({"messages": messages, "active_task": active, "catalog": catalog}, config)
         own_active = decision.active_task_after
         reference = {"event": label.event, "task": label.task, "split": record.service_split(label.task)}

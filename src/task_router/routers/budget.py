@@ -18,8 +18,11 @@ from __future__ import annotations
 
 import contextvars
 import os
+import queue
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, TypeVar
 
 DEFAULT_TIME_BUDGET_S = 60.0  # generous: a 135M model generating a ReAct step on a busy 2-core CPU takes ~15 s
@@ -58,25 +61,59 @@ def _seconds(value: Any, where: str) -> float | None:
     return seconds
 
 
+class _DecisionThreads:
+    """Reused daemon threads that run every decision. Reused: torch's CPU work stays on the same OS thread from
+    one decision to the next; once a second thread has run torch, every forward is slower (measured, quick bench,
+    scoring router: 52 ms a decision on one thread, 95 ms once two threads have run torch, whichever runs it;
+    OMP_WAIT_POLICY=PASSIVE does not help). Daemon: a hung decision never blocks the process's exit. A thread is
+    added only when none is idle (a hung decision keeps its thread)."""
+
+    def __init__(self) -> None:
+        self._tasks: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]]] = queue.SimpleQueue()
+        self._idle = 0
+        self._lock = threading.Lock()
+
+    def submit(self, fn: Callable[[], T]) -> Future[T]:
+        future: Future[T] = Future()
+        with self._lock:
+            start = self._idle == 0
+            self._idle -= 0 if start else 1
+        if start:
+            threading.Thread(target=self._work, name="task-router-decision", daemon=True).start()
+        self._tasks.put((future, fn))
+        return future
+
+    def _work(self) -> None:
+        while True:
+            future, fn = self._tasks.get()
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(fn())
+                except BaseException as exc:  # handed back to the caller's thread
+                    future.set_exception(exc)
+            with self._lock:
+                self._idle += 1
+
+
+_THREADS = _DecisionThreads()
+
+
 def call_within(fn: Callable[..., T], *args: Any, timeout: float | None) -> T:
-    """``fn(*args)`` in a daemon thread with the caller's context vars (so tracing still works); DecisionTimeout if
-    it has not returned within ``timeout`` seconds (the thread is then abandoned). ``timeout=None`` calls inline."""
-    if timeout is None:
-        return fn(*args)
-    outcome: dict[str, Any] = {}
+    """``fn(*args)`` in a decision thread (see :class:`_DecisionThreads`) with the caller's context vars (so
+    tracing still works); DecisionTimeout if it has not returned within ``timeout`` seconds (the thread is then
+    abandoned to finish in the background). ``timeout=None`` waits as long as it takes.
+
+    Run a router's other model work (warm-up, cache prefill) here too, so that it shares the decisions' thread.
+
+    Example:
+        >>> call_within(sum, [1, 2, 3], timeout=5)
+        6
+    """
     context = contextvars.copy_context()
-
-    def target() -> None:
-        try:
-            outcome["value"] = context.run(fn, *args)
-        except BaseException as exc:  # handed back to the caller's thread
-            outcome["error"] = exc
-
-    worker = threading.Thread(target=target, name="task-router-decision", daemon=True)
-    worker.start()
-    worker.join(max(0.0, timeout))
-    if worker.is_alive():
-        raise DecisionTimeout(f"timed out after {timeout:.3g} s, the decision's time budget")
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
+    future = _THREADS.submit(lambda: context.run(fn, *args))
+    try:
+        future.exception(timeout=None if timeout is None else max(0.0, timeout))  # waits; the call's error is kept
+    except FutureTimeout:  # (the builtin TimeoutError: a TimeoutError raised by ``fn`` itself comes back below)
+        future.cancel()  # not started yet: it never will
+        raise DecisionTimeout(f"timed out after {timeout:.3g} s, the decision's time budget") from None
+    return future.result()
