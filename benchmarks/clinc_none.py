@@ -22,8 +22,8 @@ from task_router.catalog import NONE_LABEL
 from task_router.evaluation import load_dataset
 from task_router.evaluation.metrics import prf
 from task_router.evaluation.replay import replay
+from task_router.rendering import coerce_input
 from task_router.routers import make_router
-from task_router.routers.render import coerce_input
 
 DEFAULT_DATASET = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "clinc_dev.jsonl.gz"
 

@@ -25,8 +25,8 @@ from task_router.calibration import (
 )
 from task_router.evaluation import evaluate_router, load_dataset
 from task_router.evaluation.replay import replay
+from task_router.rendering import coerce_input
 from task_router.routers import make_router
-from task_router.routers.render import coerce_input
 from task_router.shortlist import TaskRetriever, recall_at_k
 
 BENCH = Path("/work/shared/benchmarks")

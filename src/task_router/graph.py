@@ -12,12 +12,12 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command
 
+from task_router.budget import call_within
 from task_router.catalog import TaskCatalog
 from task_router.decision import RouteDecision
 from task_router.models import ModelSpec, load_chat_model
 from task_router.routers import Router, make_router
 from task_router.routers.base import underlying_router
-from task_router.routers.budget import call_within
 from task_router.routers.fallbacks import make_reliable
 from task_router.state import RouterState
 from task_router.task_graph import create_task_graph, not_streamed

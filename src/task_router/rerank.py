@@ -19,8 +19,8 @@ from task_router.catalog import Task, TaskCatalog, readable_name
 from task_router.lru import LRUCache
 from task_router.models import ModelSpec
 from task_router.models.local import LocalModel
-from task_router.routers.prompting import load_prompt
-from task_router.routers.render import clip
+from task_router.prompting import load_prompt
+from task_router.rendering import clip
 
 PROMPT_KEYS = ("task", "example", "request_prefix", "request")
 

@@ -17,8 +17,8 @@ from langchain_core.runnables import RunnableConfig
 
 from task_router.catalog import NONE_LABEL, TaskCatalog
 from task_router.lru import LRUCache
+from task_router.rendering import RoutingInput
 from task_router.routers.base import Prediction, Router
-from task_router.routers.render import RoutingInput
 from task_router.routers.wrapper import RouterWrapper
 
 _SUB_CATALOGS = 256  # distinct sub-catalogues kept (their per-version caches: prompts, schemas, KV prefixes)
@@ -40,7 +40,7 @@ class TaskRetriever:
 
     Example:
         >>> from task_router import TaskCatalog
-        >>> from task_router.routers.render import coerce_input
+        >>> from task_router.rendering import coerce_input
         >>> retriever = TaskRetriever()  # doctest: +SKIP
         >>> routing = coerce_input({"messages": ["recap my call"], "catalog": TaskCatalog.demo()})  # doctest: +SKIP
         >>> retriever.rank(routing)[:2]  # doctest: +SKIP

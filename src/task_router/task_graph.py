@@ -17,10 +17,10 @@ from pydantic import BaseModel, Field, create_model
 
 from task_router.catalog import Task, TaskCatalog, TaskInput
 from task_router.models.local import pipeline_of, turn_stop_kwargs
+from task_router.prompting import load_prompt
+from task_router.rendering import message_text, render_conversation
 from task_router.routers.answering import bounded
 from task_router.routers.parsing import find_json_object
-from task_router.routers.prompting import load_prompt
-from task_router.routers.render import message_text, render_conversation
 from task_router.routers.structured import supports_structured_output
 from task_router.state import TaskState
 

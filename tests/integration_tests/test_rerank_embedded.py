@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from task_router import TaskCatalog
+from task_router.rendering import coerce_input
 from task_router.rerank import Reranker
 from task_router.routers import make_router
-from task_router.routers.render import coerce_input
 
 pytest.importorskip("sentence_transformers")
 pytestmark = pytest.mark.slow

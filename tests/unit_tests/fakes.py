@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 from langchain_core.runnables import RunnableConfig
 
+from task_router.rendering import RoutingInput
 from task_router.routers.base import Prediction, Router
-from task_router.routers.render import RoutingInput
 
 DIM = 512
 

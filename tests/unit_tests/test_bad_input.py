@@ -11,7 +11,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 
 from task_router import CatalogError, TaskCatalog, create_router_graph, make_router
 from task_router.catalog import MAX_DESCRIPTION_CHARS
-from task_router.routers.render import MAX_MESSAGE_CHARS, coerce_input, render_conversation
+from task_router.rendering import MAX_MESSAGE_CHARS, coerce_input, render_conversation
 from tests.conftest import choice, scripted_model
 
 # -- catalogue files ---------------------------------------------------------------------------------------

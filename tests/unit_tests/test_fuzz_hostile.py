@@ -27,8 +27,8 @@ from typer.testing import CliRunner
 from task_router import CatalogError, Task, TaskCatalog, make_router
 from task_router.cli import USAGE_EXIT, app
 from task_router.decision import RouteDecision
+from task_router.rendering import coerce_input, load_conversation_file
 from task_router.routers.embedding import EmbeddingRouter
-from task_router.routers.render import coerce_input, load_conversation_file
 
 FOLDER = Path(tempfile.mkdtemp(prefix="fuzz-hostile-"))
 CASES = settings(max_examples=300, deadline=5000, suppress_health_check=[HealthCheck.too_slow])

@@ -13,7 +13,7 @@ from pydantic import Field
 
 from task_router import CatalogError, Task, TaskCatalog
 from task_router.models.local import turn_stop_kwargs
-from task_router.routers.prompting import load_prompt
+from task_router.prompting import load_prompt
 from task_router.task_graph import (
     content_after_request,
     create_task_graph,

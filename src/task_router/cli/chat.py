@@ -62,11 +62,11 @@ def chat(
     rerank: RerankOpt = None,
 ) -> None:
     """Chat with the assistant. Commands: /tasks, /quit. Threads persist in SQLite: resume with --thread."""
+    from task_router.budget import call_within
     from task_router.graph import create_router_graph
     from task_router.models import load_chat_model
     from task_router.persistence import sqlite_checkpointer
     from task_router.reliability import resume_pending_turn
-    from task_router.routers.budget import call_within
 
     console = Console()
     tasks = load_catalog(catalog)
@@ -112,7 +112,7 @@ _RESUME_CHARS = 300
 
 def _show_resumed(console: Console, state: dict[str, Any], tasks: TaskCatalog) -> None:
     """Where a resumed thread stands: its size, active task (and the inputs it has), and its last few messages."""
-    from task_router.routers.render import message_text
+    from task_router.rendering import message_text
 
     messages = state["messages"]
     active = state.get("active_task")
@@ -253,7 +253,7 @@ class TurnView:
                 self.show_message(message)
 
     def show_chunk(self, chunk: AIMessageChunk) -> None:
-        from task_router.routers.render import message_text
+        from task_router.rendering import message_text
 
         text = message_text(chunk)
         key = chunk.id or ""
@@ -269,7 +269,7 @@ class TurnView:
         self.console.print(text, end="", markup=False, highlight=False, soft_wrap=True)
 
     def show_message(self, message: AIMessage) -> None:
-        from task_router.routers.render import message_text
+        from task_router.rendering import message_text
 
         if message.id is not None and message.id in self.replies:
             return  # streamed already

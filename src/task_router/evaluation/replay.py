@@ -10,12 +10,12 @@ from typing import Any, Literal
 from langchain_core.runnables import Runnable
 from langsmith.run_helpers import tracing_context
 
+from task_router.budget import call_within
 from task_router.decision import RouteDecision
 from task_router.evaluation.dataset import ConversationRecord
 from task_router.evaluation.metrics import TurnResult
 from task_router.evaluation.progress import progress as turn_progress
 from task_router.routers.base import Router, underlying_router
-from task_router.routers.budget import call_within
 from task_router.routers.fallbacks import make_reliable
 
 State = Literal["own", "gold"]

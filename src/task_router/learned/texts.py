@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
 from task_router.catalog import Task, readable_name
-from task_router.routers.render import clip, message_text
+from task_router.rendering import clip, message_text
 
 # The learned "no task" candidate: chosen when the user closes the active task, or when nothing in the
 # catalogue fits. Its wording only has to be stable: the model learns where it sits.

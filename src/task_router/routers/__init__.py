@@ -8,11 +8,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from task_router.budget import DEFAULT, resolve_budget
 from task_router.extras import install_line
 from task_router.models import ModelSpec
 from task_router.models.local import pipeline_of
 from task_router.routers.base import Prediction, Router
-from task_router.routers.budget import DEFAULT, resolve_budget
 
 # kind -> "module:Class"; imported on demand so that e.g. the embedding router's torch stays optional.
 ROUTER_KINDS: dict[str, str] = {
@@ -90,7 +90,7 @@ def make_router(
         thresholds: a file written by ``task-router fit``: its None threshold and shortlist, unless given here (a
             cascade also reads its escalation threshold from it).
         time_budget_s: seconds a decision may take before the safe fallback decides (None: no limit; default:
-            ``TASK_ROUTER_TIME_BUDGET_S``, else 60; :mod:`task_router.routers.budget`).
+            ``TASK_ROUTER_TIME_BUDGET_S``, else 60; :mod:`task_router.budget`).
         **options: the kind's own options (e.g. ``catalog``, ``threshold`` of ``embedding``).
 
     Returns:

@@ -8,8 +8,8 @@ from langchain_core.runnables import RunnableConfig
 
 from task_router.calibration import ScoredTurn, apply_none
 from task_router.catalog import NONE_LABEL
+from task_router.rendering import RoutingInput
 from task_router.routers.base import Prediction, Router
-from task_router.routers.render import RoutingInput
 from task_router.routers.wrapper import RouterWrapper
 
 

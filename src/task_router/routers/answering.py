@@ -13,9 +13,9 @@ from langchain_core.runnables import Runnable
 
 from task_router.catalog import NONE_LABEL, TaskCatalog
 from task_router.models.local import pipeline_of
+from task_router.rendering import RoutingInput
 from task_router.routers.base import Prediction, safe_fallback
 from task_router.routers.parsing import OutputParseError, ParsedAnswer, parse_answer
-from task_router.routers.render import RoutingInput
 
 Parser = Callable[[str, TaskCatalog], ParsedAnswer]
 REPAIR_SEPARATOR = "\n--- repair ---\n"
@@ -37,7 +37,7 @@ def read_answer(
 
     Example:
         >>> from task_router import TaskCatalog
-        >>> from task_router.routers.render import coerce_input
+        >>> from task_router.rendering import coerce_input
         >>> catalog = TaskCatalog([{"name": "recap", "description": "Recap a meeting."}])
         >>> routing = coerce_input({"messages": ["recap please"], "catalog": catalog})
         >>> read_answer("Task: RECAP", routing).task

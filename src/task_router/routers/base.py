@@ -15,10 +15,10 @@ from langchain_core.callbacks import CallbackManagerForChainRun
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.config import run_in_executor
 
+from task_router.budget import DEFAULT, call_within, resolve_budget
 from task_router.catalog import TaskCatalog
 from task_router.decision import RouteDecision, derive_event
-from task_router.routers.budget import DEFAULT, call_within, resolve_budget
-from task_router.routers.render import RoutingInput, coerce_input, head_tail
+from task_router.rendering import RoutingInput, coerce_input, head_tail
 from task_router.tracing import record_decision, traced_config
 
 logger = logging.getLogger("task_router")
@@ -56,7 +56,7 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
 
     Each decision reads one snapshot of the catalogue (:meth:`TaskCatalog.frozen`), is checked against the live
     catalogue when it returns (:func:`still_in_catalog`), and runs within a time budget (:attr:`time_budget_s`,
-    default 60 s, see :mod:`task_router.routers.budget`).
+    default 60 s, see :mod:`task_router.budget`).
 
     An answer the router cannot read is still a decision (``valid_format=False``, the active task kept); a failure
     (a model error, the time budget spent) raises, so that LangChain's ``with_retry`` / ``with_fallbacks`` see it.
@@ -65,7 +65,7 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
     """
 
     kind: ClassVar[str] = "base"
-    #: Seconds a decision may take before it raises DecisionTimeout (see :mod:`task_router.routers.budget`):
+    #: Seconds a decision may take before it raises DecisionTimeout (see :mod:`task_router.budget`):
     #: "default" (``TASK_ROUTER_TIME_BUDGET_S``, else 60 s), a number, or None for no limit.
     time_budget_s: float | str | None = DEFAULT
 

@@ -11,8 +11,8 @@ from langchain_core.runnables import RunnableConfig
 from task_router.calibration import load_thresholds
 from task_router.catalog import TaskCatalog
 from task_router.models import ModelSpec
+from task_router.rendering import RoutingInput
 from task_router.routers.base import Prediction, Router
-from task_router.routers.render import RoutingInput
 
 CHEAP_KINDS = ("embedding", "scoring")
 

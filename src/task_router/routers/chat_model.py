@@ -11,11 +11,11 @@ from langchain_core.runnables import RunnableConfig
 
 from task_router.catalog import TaskCatalog
 from task_router.models import ModelSpec, load_router_model, model_name
+from task_router.prompting import load_prompt
+from task_router.rendering import RoutingInput
 from task_router.routers.answering import Parser, bounded, read_answer, reply_text, with_logprobs
 from task_router.routers.base import Prediction, Router
 from task_router.routers.parsing import OutputParseError, parse_answer
-from task_router.routers.prompting import load_prompt
-from task_router.routers.render import RoutingInput
 
 
 class ChatModelRouter(Router):

@@ -18,9 +18,9 @@ from task_router.lru import LRUCache
 from task_router.models import ModelSpec
 from task_router.models.batching import MicroBatcher
 from task_router.models.encoders import minilm_dir, unit_vectors
+from task_router.rendering import RoutingInput, clip, routed_text
 from task_router.rerank import Reranker
 from task_router.routers.base import Prediction, Router
-from task_router.routers.render import RoutingInput, clip, routed_text
 
 # Phrases that close a task. The user's turn alone (no context) is compared with them.
 CLOSING_PHRASES = (

@@ -57,8 +57,8 @@ from langchain_core.runnables import Runnable, RunnableConfig
 
 from task_router.catalog import CatalogError, TaskCatalog
 from task_router.decision import RouteDecision
+from task_router.rendering import FAILURE_KEY, RouterInputError, RoutingInput
 from task_router.routers.base import ATTEMPTS_ATTRIBUTE, Prediction, Router, redact
-from task_router.routers.render import FAILURE_KEY, RouterInputError, RoutingInput
 from task_router.routers.wrapper import RouterWrapper
 
 logger = logging.getLogger("task_router")

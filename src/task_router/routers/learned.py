@@ -12,8 +12,8 @@ from langchain_core.runnables import RunnableConfig
 from task_router.catalog import TaskCatalog
 from task_router.learned.model import LearnedModel
 from task_router.learned.texts import DONE_TEXT, candidate_text, query_text
+from task_router.rendering import RoutingInput
 from task_router.routers.base import Prediction, Router
-from task_router.routers.render import RoutingInput
 
 _MAX_CACHED_TEXTS = 50_000
 

@@ -10,12 +10,12 @@ from langchain_core.runnables import RunnableConfig
 
 from task_router.catalog import Task, TaskCatalog
 from task_router.models import ModelSpec
+from task_router.prompting import build_messages
+from task_router.rendering import DEFAULT_WINDOW, RoutingInput, clip
 from task_router.routers.answering import add_logprob_confidence, reply_text
 from task_router.routers.base import Prediction
 from task_router.routers.chat_model import ChatModelRouter
 from task_router.routers.parsing import ParsedAnswer, parse_answer, split_final_answer
-from task_router.routers.prompting import build_messages
-from task_router.routers.render import DEFAULT_WINDOW, RoutingInput, clip
 
 
 class PromptedRouter(ChatModelRouter):

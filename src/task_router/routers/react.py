@@ -11,12 +11,12 @@ from langchain_core.runnables import RunnableConfig
 
 from task_router.catalog import NONE_LABEL, TaskCatalog
 from task_router.models import ModelSpec
+from task_router.prompting import build_messages
+from task_router.rendering import DEFAULT_WINDOW, RoutingInput, clip
 from task_router.routers.answering import add_logprob_confidence, reply_text
 from task_router.routers.base import Prediction, safe_fallback
 from task_router.routers.chat_model import ChatModelRouter
 from task_router.routers.parsing import OutputParseError, ParsedAnswer, parse_answer, resolve_task
-from task_router.routers.prompting import build_messages
-from task_router.routers.render import DEFAULT_WINDOW, RoutingInput, clip
 
 ACTIONS = ("list_tasks", "task_details", "final_answer")
 # A step is read from its first MAX_STEP_CHARS characters (the first action is the one that counts): a model that

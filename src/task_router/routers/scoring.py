@@ -14,9 +14,9 @@ from task_router.inference import PromptLayout, ScoringEngine, ThreadKVStore
 from task_router.inference.kv_store import DEFAULT_MAX_BYTES, DEFAULT_MAX_THREADS
 from task_router.models import ModelSpec, resolve_local_model
 from task_router.models.local import LocalModel
+from task_router.prompting import load_prompt
+from task_router.rendering import RoutingInput, coerce_input
 from task_router.routers.base import Prediction, Router
-from task_router.routers.prompting import load_prompt
-from task_router.routers.render import RoutingInput, coerce_input
 
 Normalization = Literal["sum", "mean"]
 

@@ -6,8 +6,8 @@ from typing import Any
 
 from task_router.catalog import TaskCatalog
 from task_router.decision import RouteDecision
+from task_router.rendering import RoutingInput
 from task_router.routers.base import Prediction, Router
-from task_router.routers.render import RoutingInput
 
 
 class RouterWrapper(Router):

@@ -78,7 +78,7 @@ def train(config: TrainConfig, *, command: str = "", console: Console | None = N
     from trl import get_peft_config
 
     from task_router.inference import PromptLayout
-    from task_router.routers.prompting import load_prompt
+    from task_router.prompting import load_prompt
     from task_router.training.loss import DecisionTrainer
 
     console = console or Console()

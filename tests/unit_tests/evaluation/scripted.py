@@ -5,8 +5,8 @@ from __future__ import annotations
 from langchain_core.runnables import RunnableConfig
 
 from task_router.decision import RouteDecision
+from task_router.rendering import RoutingInput
 from task_router.routers.base import Prediction, Router
-from task_router.routers.render import RoutingInput
 from tests.conftest import FIXTURES
 
 FIXTURE = FIXTURES / "eval_small.jsonl"

@@ -16,7 +16,7 @@ from task_router.inference import (
     extend_and_score,
     prefill,
 )
-from task_router.routers.prompting import load_prompt
+from task_router.prompting import load_prompt
 from tests.unit_tests.inference.tiny_model import ByteTokenizer, tiny_local_model
 
 

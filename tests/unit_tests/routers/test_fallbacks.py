@@ -15,6 +15,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 
 from task_router import TaskCatalog, create_router_graph, make_router
 from task_router.graph import PREFILL_NODE
+from task_router.rendering import RouterInputError, RoutingInput
 from task_router.routers.base import Prediction, Router, underlying_router
 from task_router.routers.fallbacks import (
     KEEP_ACTIVE,
@@ -24,7 +25,6 @@ from task_router.routers.fallbacks import (
     is_transient,
     make_reliable,
 )
-from task_router.routers.render import RouterInputError, RoutingInput
 from tests.conftest import choice, scripted_model
 
 TURN = {"messages": [{"role": "user", "content": "write the follow-up email"}]}

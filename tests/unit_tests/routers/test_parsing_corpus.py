@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from task_router import TaskCatalog
+from task_router.rendering import coerce_input
 from task_router.routers.answering import read_answer
 from task_router.routers.parsing import OutputParseError, parse_answer, split_final_answer
-from task_router.routers.render import coerce_input
 from tests.conftest import FIXTURES
 
 CORPUS = yaml.safe_load((FIXTURES / "ugly_outputs.yaml").read_text(encoding="utf-8"))

@@ -11,10 +11,10 @@ from langchain_core.runnables import RunnableConfig
 from typer.testing import CliRunner
 
 from task_router import TaskCatalog
+from task_router.rendering import RoutingInput
 from task_router.routers.abstain import Abstain
 from task_router.routers.base import Prediction, Router
 from task_router.routers.embedding import EmbeddingRouter
-from task_router.routers.render import RoutingInput
 from task_router.shortlist import Shortlist, TaskRetriever
 from tests.unit_tests.fakes import Words
 
