@@ -64,6 +64,8 @@ from task_router.routers.wrapper import RouterWrapper
 logger = logging.getLogger("task_router")
 KEEP_ACTIVE = "keep-active"  # the last stage's kind: keep the active task (or NONE)
 FallbackSpec = Router | Literal["auto", "embedding", "keep-active"] | None
+#: Router kinds that compute in this process (no network call): make_reliable does not retry them by default.
+IN_PROCESS_KINDS = frozenset({"embedding", "learned", "scoring", KEEP_ACTIVE})
 
 
 class UnusableAnswer(OutputParserException):
@@ -224,7 +226,7 @@ def fallback_routers(spec: FallbackSpec, primary: Router) -> list[Router]:
 def make_reliable(
     router: Router,
     *,
-    retries: int = 2,
+    retries: int | None = None,
     backoff_s: float = 0.5,
     max_backoff_s: float = 4.0,
     fallback: FallbackSpec = "auto",
@@ -234,7 +236,8 @@ def make_reliable(
 
     Args:
         router: the router to try first (any kind, wrapped or not).
-        retries: attempts after the first for transient failures (:func:`is_transient`); 0 for none.
+        retries: attempts after the first for transient failures (:func:`is_transient`); 0 for none. None: 2,
+            or 0 for the kinds that compute in this process (:data:`IN_PROCESS_KINDS`: a local failure repeats).
         backoff_s: the first wait between attempts (exponential with jitter, doubling), in seconds.
         max_backoff_s: the longest wait between attempts.
         fallback: the router that decides when ``router`` still fails: ``"auto"`` (the embedding router when its
@@ -254,6 +257,8 @@ def make_reliable(
     """
     if not isinstance(router, Router):
         raise ValueError(f"router must be a Router (e.g. make_router('structured', ...)), got {type(router).__name__}")
+    if retries is None:
+        retries = 0 if router.kind in IN_PROCESS_KINDS else 2
     if retries < 0 or backoff_s < 0 or max_backoff_s < 0:
         raise ValueError("retries, backoff_s and max_backoff_s must be >= 0")
     stages = [*fallback_routers(fallback, router), KeepActiveRouter(catalog=router.catalog)]
