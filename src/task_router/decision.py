@@ -28,7 +28,9 @@ class RouteDecision(BaseModel):
         default=None, description="Why a safe fallback decision replaced the model's answer, if it did."
     )
     stage: str | None = Field(
-        default=None, description="Which stage of a cascade decided ('cheap' or 'strong'); None outside cascades."
+        default=None,
+        description="Which stage decided: a cascade's ('cheap' or 'strong') or a fallback stage of the composition "
+        "('embedding', 'keep-active', ...); None when the router itself decided.",
     )
 
     @property
