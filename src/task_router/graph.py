@@ -129,8 +129,9 @@ def create_router_graph(
         builder.add_node(name, graph)
     builder.add_edge(START, ROUTER_NODE)
     after_reply = END
-    if callable(getattr(underlying_router(router), "prefill", None)):
-        builder.add_node(PREFILL_NODE, _prefill_node(underlying_router(router), catalog))
+    routing_router = underlying_router(router)  # LangChain's compositions do not all forward `prefill`
+    if callable(getattr(routing_router, "prefill", None)):
+        builder.add_node(PREFILL_NODE, _prefill_node(routing_router, catalog))
         builder.add_edge(PREFILL_NODE, END)
         after_reply = PREFILL_NODE
     for name in (TASK_NODE, NONE_NODE, *task_graphs):
