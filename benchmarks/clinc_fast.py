@@ -28,7 +28,7 @@ from task_router.evaluation import load_dataset
 from task_router.inference.benchmark import percentile
 from task_router.rendering import coerce_input
 from task_router.routers.embedding import EmbeddingRouter
-from task_router.shortlist import recall_at_k
+from task_router.routers.shortlist import recall_at_k
 
 BENCH = Path("/work/shared/benchmarks")
 

@@ -19,7 +19,7 @@ from task_router.evaluation import evaluate_router, load_dataset
 from task_router.evaluation.report import RESULTS_HEADER, results_row
 from task_router.routers import make_router
 from task_router.routers.learned import LearnedRouter
-from task_router.shortlist import Shortlist
+from task_router.routers.shortlist import Shortlist
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
 

@@ -45,9 +45,8 @@ MODULE_EXTRAS: dict[str, set[str]] = {
     "inference/": {"local"},  # KV caches and scoring over a local transformers model
     "routers/scoring.py": {"local"},  # the scoring router reads a local model's logits
     "models/streaming.py": {"local"},  # the local chat model (ChatHuggingFace); models/local.py imports it lazily
-    "learned/loss.py": {"local"},
-    "learned/train.py": {"train"},
     "training/": {"train"},  # `import task_router.training` itself imports nothing (names load on first use)
+    "training/learned/loss.py": {"local"},  # the learned router's losses: torch and sentence-transformers only
 }
 
 # Declared, never imported by name in the code, and why they are needed.

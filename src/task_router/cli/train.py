@@ -163,8 +163,8 @@ def train_command(
 
 def _train_learned(command: str, **fields: Any) -> None:
     """Train the learned router's encoders (a bad config value is a one-line usage error)."""
-    from task_router.learned.config import LearnedTrainConfig
-    from task_router.learned.train import train_learned
+    from task_router.training.learned.config import LearnedTrainConfig
+    from task_router.training.learned.train import train_learned
 
     with _usage_errors():
         train_learned(LearnedTrainConfig(**fields), command=command, console=Console())

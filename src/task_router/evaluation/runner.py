@@ -11,7 +11,7 @@ from task_router.evaluation.dataset import ConversationRecord
 from task_router.evaluation.replay import State, TurnPrediction, replay
 from task_router.evaluation.report import build_metrics, require_plotting, write_run
 from task_router.routers.base import Router
-from task_router.shortlist import Shortlist
+from task_router.routers.shortlist import Shortlist
 
 
 @dataclass

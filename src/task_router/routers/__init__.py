@@ -83,8 +83,8 @@ def make_router(
         kind: a router kind of :data:`ROUTER_KINDS` (None: the best kind for ``model``, :func:`default_router_kind`).
         model: a model spec (``embedded``, ``hf:<dir>``, ``qlora:<dir>``, ``<provider>:<model>``) or a chat model.
         shortlist: let the router read only the ``shortlist`` tasks most similar to the conversation, plus the
-            active one (:class:`~task_router.shortlist.Shortlist`); ``shortlist_window`` / ``shortlist_pinned`` are
-            its ``window`` and ``pinned``.
+            active one (:class:`~task_router.routers.shortlist.Shortlist`); ``shortlist_window`` /
+            ``shortlist_pinned`` are its ``window`` and ``pinned``.
         none_threshold: abstain below this confidence: a proposed new task is not taken
             (:class:`~task_router.routers.abstain.Abstain`; fit it with ``task-router fit``).
         thresholds: a file written by ``task-router fit``: its None threshold and shortlist, unless given here (a
@@ -105,7 +105,7 @@ def make_router(
         'linkedin_post'
     """
     from task_router.routers.abstain import Abstain
-    from task_router.shortlist import Shortlist
+    from task_router.routers.shortlist import Shortlist
 
     kind = kind or default_router_kind(model)
     if thresholds is not None:

@@ -1,5 +1,5 @@
 """Fine-tuning: data (benchmark + synthetic, augmented), review, LoRA/QLoRA training of the scoring router, and
-the trained encoders of the ``learned`` router (:mod:`task_router.learned`).
+the trained encoders of the ``learned`` router (:mod:`task_router.training.learned`).
 
 Names are imported on first use, so that the pure data parts (augmentation, targets) do not load torch.
 """

@@ -10,7 +10,7 @@ from task_router.routers.abstain import Abstain
 from task_router.routers.base import Prediction
 from task_router.routers.cascade import CascadeRouter
 from task_router.routers.embedding import EmbeddingRouter
-from task_router.shortlist import Shortlist
+from task_router.routers.shortlist import Shortlist
 from tests.unit_tests.fakes import Scripted, Words
 
 

@@ -15,7 +15,7 @@ from task_router.rendering import RoutingInput
 from task_router.routers.abstain import Abstain
 from task_router.routers.base import Prediction, Router
 from task_router.routers.embedding import EmbeddingRouter
-from task_router.shortlist import Shortlist, TaskRetriever
+from task_router.routers.shortlist import Shortlist, TaskRetriever
 from tests.unit_tests.fakes import Words
 
 

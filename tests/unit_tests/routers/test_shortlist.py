@@ -8,7 +8,7 @@ from task_router import TaskCatalog
 from task_router.routers import make_router
 from task_router.routers.base import Prediction
 from task_router.routers.embedding import EmbeddingRouter
-from task_router.shortlist import Shortlist, TaskRetriever, recall_at_k
+from task_router.routers.shortlist import Shortlist, TaskRetriever, recall_at_k
 from tests.unit_tests.fakes import Scripted, Words, big_catalog
 
 

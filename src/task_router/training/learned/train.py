@@ -21,15 +21,11 @@ from typing import Any
 
 from rich.console import Console
 
-from task_router.learned.card import write_card
-from task_router.learned.config import (
-    BI_ENCODER_DIR,
-    CROSS_ENCODER_DIR,
-    LearnedConfig,
-    LearnedTrainConfig,
-)
-from task_router.learned.examples import RoutingExample, conversation_examples, event_counts, sample_negatives
+from task_router.learned.config import BI_ENCODER_DIR, CROSS_ENCODER_DIR, LearnedConfig
 from task_router.training.data import load_training_records
+from task_router.training.learned.card import write_card
+from task_router.training.learned.config import LearnedTrainConfig
+from task_router.training.learned.examples import RoutingExample, conversation_examples, event_counts, sample_negatives
 
 LORA_TARGETS = ("query", "key", "value", "dense")  # every linear layer of a BERT encoder
 
@@ -147,8 +143,8 @@ def _train_bi_encoder(
     from datasets import Dataset
     from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
 
-    from task_router.learned.loss import CatalogueRankingLoss
     from task_router.models.encoders import minilm_dir
+    from task_router.training.learned.loss import CatalogueRankingLoss
 
     rng = random.Random(config.seed)
     count = max(len(e.negatives) for c in conversations for e in c)  # the largest catalogue: every wrong answer
@@ -184,8 +180,8 @@ def _train_cross_encoder(
     from datasets import Dataset
     from sentence_transformers import CrossEncoder, CrossEncoderTrainer
 
-    from task_router.learned.loss import OwnCandidatesLoss
     from task_router.models.encoders import minilm_dir
+    from task_router.training.learned.loss import OwnCandidatesLoss
 
     needed = min(len(examples), config.ce_steps * config.ce_batch_size)
     chosen = random.Random(config.seed + 1).sample(examples, needed)

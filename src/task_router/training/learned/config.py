@@ -1,0 +1,83 @@
+"""How a learned router was trained (:class:`LearnedTrainConfig`, every field a ``task-router train`` option);
+what the model folder holds for routing is :class:`task_router.learned.config.LearnedConfig`."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from task_router.training.augment import AugmentConfig
+
+
+def default_augment() -> AugmentConfig:
+    """Catalogue variety for training: shuffled, resized (5-34 tasks), renamed, terser, own task removed."""
+    return AugmentConfig(
+        copies=1, drop_gold_prob=0.15, rename_prob=0.3, min_tasks=5, max_tasks=34, short_description_prob=0.3
+    )
+
+
+@dataclass
+class LearnedTrainConfig:
+    """Everything a ``task-router train --router learned`` run depends on; saved with the model.
+
+    The run has two stages, each a sentence-transformers trainer call over LoRA adapters on all-MiniLM-L6-v2:
+    the bi-encoder (:class:`~task_router.training.learned.loss.CatalogueRankingLoss` over each turn's whole catalogue),
+    then the cross-encoder (softmax over the turn's right answer and ``ce_negatives`` wrong ones: the active
+    task, "no task", and the bi-encoder's best-ranked wrong tasks). ``max_minutes`` bounds the whole run's wall
+    time; ``bi_share`` of it goes to the first stage. ``bi_steps`` / ``ce_steps`` set each stage's schedule
+    (the budget stops a stage early if it runs out first).
+
+    Example:
+        >>> LearnedTrainConfig(data=["train.jsonl"], out="models/learned", bi_steps=10, ce_steps=0).cross_encoder
+        False
+    """
+
+    data: list[str]
+    out: str
+    limit: int | None = None
+    max_minutes: float = 55.0
+    bi_share: float = 0.4
+    bi_steps: int = 520
+    ce_steps: int = 0  # the cross-encoder stage measured worse at this budget (benchmarks/RESULTS.md)
+    window: int = 1
+    shortlist: int = 4
+    continue_share: float | None = 0.45
+    bi_batch_size: int = 32
+    ce_batch_size: int = 16
+    ce_negatives: int = 4
+    bi_learning_rate: float = 5e-4
+    ce_learning_rate: float = 5e-4
+    warmup_ratio: float = 0.1
+    lora_r: int = 32
+    lora_alpha: int = 64
+    lora_dropout: float = 0.05
+    lora_scale: float = 1.0  # written to learned.json: the share of the LoRA update merged at load (WiSE-FT)
+    max_seq_length: int = 128
+    ce_max_length: int = 192
+    augment: AugmentConfig = field(default_factory=default_augment)
+    examples_prob: float = 0.5  # share of conversations whose tasks get example requests from other conversations
+    seed: int = 0
+    threads: int | None = None
+    bf16: bool = False  # bf16 autocast (CPUs with AVX512-BF16 / AMX)
+    logging_steps: int = 10
+
+    def __post_init__(self) -> None:
+        if not self.data:
+            raise ValueError("no training data: give --data PATH (a benchmark .jsonl / .jsonl.gz file)")
+        if self.max_minutes <= 0:
+            raise ValueError(f"max_minutes must be > 0 (the wall-time budget), got {self.max_minutes}")
+        if not 0.0 < self.bi_share <= 1.0:
+            raise ValueError(f"bi_share is the budget's share for the bi-encoder, in (0, 1], got {self.bi_share}")
+        if self.bi_steps < 1 or self.ce_steps < 0:
+            raise ValueError("bi_steps must be >= 1 and ce_steps >= 0 (0 trains no cross-encoder)")
+        if self.ce_negatives < 1 or self.bi_batch_size < 1 or self.ce_batch_size < 1:
+            raise ValueError("ce_negatives and the batch sizes must be at least 1")
+        if isinstance(self.augment, dict):
+            self.augment = AugmentConfig(**self.augment)
+
+    @property
+    def cross_encoder(self) -> bool:
+        return self.ce_steps > 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
