@@ -26,7 +26,7 @@ In LangSmith, filter routing runs with e.g. ``has(tags, "task_router")``,
 
 Example:
     >>> from langchain_core.tracers import LangChainTracer
-    >>> tracer = LangChainTracer(project_name="routing")  # what LANGSMITH_TRACING=true adds
+    >>> tracer = LangChainTracer(project_name="routing")  # what LANGSMITH_TRACING=true adds  # doctest: +SKIP
     >>> decision = router.invoke(routing_input, {"callbacks": [tracer]})  # doctest: +SKIP
     >>> tracer.latest_run.extra["metadata"]["event"]  # doctest: +SKIP
     'START'
