@@ -8,6 +8,7 @@ import threading
 from typing import Any
 
 import pytest
+from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 from langchain_core.runnables import RunnableConfig
@@ -22,7 +23,6 @@ from task_router.routers.fallbacks import (
     FallbackStage,
     KeepActiveRouter,
     UnusableAnswer,
-    is_transient,
     make_reliable,
 )
 from tests.conftest import choice, scripted_model
@@ -112,11 +112,25 @@ def test_a_failing_fallback_stage_is_explained_and_the_turn_kept(catalog: TaskCa
     assert decision.fallback.endswith("; 'flaky' failed too: model error: HttpError: HTTP 502")
 
 
+class RunNames(BaseCallbackHandler):
+    """The name of every chain run started, in order."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def on_chain_start(self, serialized: Any, inputs: Any, **kwargs: Any) -> None:
+        self.names.append(kwargs.get("name") or "")
+
+
 def test_bad_input_is_not_retried_and_reaches_the_caller(catalog: TaskCatalog) -> None:
-    router = Flaky(catalog=catalog)
+    runs = RunNames()
+    bad = {"messages": [{"role": "assistant", "content": "hi"}]}
     with pytest.raises(RouterInputError, match="must end with a user message"):
-        make_reliable(router).invoke({"messages": [{"role": "assistant", "content": "hi"}]})
-    assert router.attempts == 0 and not is_transient(RouterInputError("x"))
+        make_reliable(Flaky(catalog=catalog), backoff_s=0).invoke(bad, {"callbacks": [runs]})
+    assert runs.names.count("TaskRouter[flaky]") == 1  # one attempt (a transient error gets 3: see below)
+    runs = RunNames()
+    make_reliable(Flaky(*[HttpError(503)] * 3, catalog=catalog), backoff_s=0).invoke(dict(TURN), {"callbacks": [runs]})
+    assert runs.names.count("TaskRouter[flaky]") == 3
 
 
 def test_a_users_own_composition_inside_create_router_graph(catalog: TaskCatalog) -> None:
