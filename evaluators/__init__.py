@@ -1,7 +1,8 @@
 """LangSmith evaluators for task routing, importable as ``task_router.evaluators``.
 
-Per-turn evaluators take ``(outputs, reference_outputs)``: a RouteDecision dump and the gold ``{event, task}``.
-Summary evaluators take the lists of both for a whole experiment. Both compute their figures with
+Per-turn evaluators take ``(outputs, reference_outputs)``: a RouteDecision dump and the gold ``{event, task}``
+(``digression_detected`` also reads the example's ``inputs``, for the gold active task). Summary evaluators take
+the lists of both for a whole experiment. Both compute their figures with
 ``task_router.evaluation.metrics``, the code behind ``task-router eval``'s metrics.json.
 
 Example:
@@ -14,6 +15,7 @@ Example:
 from task_router.evaluators.summary import (
     SUMMARY_EVALUATORS,
     confusion_matrices,
+    digression_detection,
     event_prf,
     invalid_format,
     latency,
@@ -23,6 +25,7 @@ from task_router.evaluators.summary import (
 from task_router.evaluators.trajectory import TRAJECTORY_EVALUATORS as TRAJECTORY_EVALUATORS
 from task_router.evaluators.turn import (
     TURN_EVALUATORS,
+    digression_detected,
     end_detected,
     event_is_correct,
     latency_ms,
@@ -37,6 +40,8 @@ __all__ = [
     "SUMMARY_EVALUATORS",
     "TURN_EVALUATORS",
     "confusion_matrices",
+    "digression_detected",
+    "digression_detection",
     "end_detected",
     "event_is_correct",
     "event_prf",

@@ -10,6 +10,7 @@ from typing import Any
 
 from task_router.evaluation import metrics
 from task_router.evaluation.metrics import TurnResult
+from task_router.evaluators.turn import gold_digression, predicted_digression
 
 
 def _turns(outputs: Sequence[dict[str, Any]], reference_outputs: Sequence[dict[str, Any]]) -> list[TurnResult]:
@@ -53,6 +54,31 @@ def none_detection(outputs: list[dict[str, Any]], reference_outputs: list[dict[s
     return {"results": _prf_results("none", metrics.none_detection(_turns(outputs, reference_outputs)))}
 
 
+def digression_detection(
+    outputs: list[dict[str, Any]],
+    reference_outputs: list[dict[str, Any]],
+    inputs: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Precision / recall / F1 / support of "an off-topic request while a task is active" (keys like
+    ``digression_f1``): gold from the references' ``digression`` flags (or gold NONE while the example's input had a
+    task active), predicted when the router said NONE keeping the task (see
+    :func:`~task_router.evaluators.turn.digression_detected`).
+
+    Example:
+        >>> figures = digression_detection(
+        ...     [{"event": "NONE", "active_task_after": "recap"}, {"event": "CONTINUE", "active_task_after": "recap"}],
+        ...     [{"event": "NONE", "task": "NONE", "digression": True}, {"event": "NONE", "task": "NONE",
+        ...      "digression": True}])
+        >>> {result["key"]: result["score"] for result in figures["results"]}["digression_recall"]
+        0.5
+    """
+    given = inputs if inputs is not None else [{}] * len(outputs)
+    rows = list(zip(outputs, reference_outputs, given, strict=True))
+    gold = [gold_digression(reference, example) for _, reference, example in rows]
+    predicted = [predicted_digression(output, reference, example) for output, reference, example in rows]
+    return {"results": _prf_results("digression", metrics.prf(gold, predicted))}
+
+
 def confusion_matrices(outputs: list[dict[str, Any]], reference_outputs: list[dict[str, Any]]) -> dict[str, Any]:
     """Event and task confusion matrices as values ``{"labels": [...], "matrix": [[int]]}``."""
     found = metrics.confusions(_turns(outputs, reference_outputs))
@@ -73,6 +99,7 @@ SUMMARY_EVALUATORS = (
     task_accuracy,
     service_splits,
     none_detection,
+    digression_detection,
     confusion_matrices,
     latency,
     invalid_format,

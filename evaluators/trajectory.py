@@ -5,8 +5,9 @@ A conversation graph from :func:`task_router.create_router_graph` takes one path
 | decision | path |
 |---|---|
 | START / CONTINUE / SWITCH | ``__start__ -> router -> task`` (or the task's own node, given ``task_graphs``) |
-| NONE | ``__start__ -> router -> none`` |
+| NONE (also a digression: off topic with a task active, which stays active) | ``__start__ -> router -> none`` |
 | END | ``__start__ -> router`` (then END) |
+| a question between close tasks (``clarify`` set; the turn spec ``"ASK"``) | ``__start__ -> router -> clarify`` |
 
 The actual path is read from the thread's state history (``extract_langgraph_trajectory_from_snapshots``: one
 list of top-level nodes per user turn; nodes inside task subgraphs are not listed) and compared strictly.
@@ -26,20 +27,29 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 
-START_NODE, ROUTER_NODE, TASK_NODE, NONE_NODE = "__start__", "router", "task", "none"
+START_NODE, ROUTER_NODE, TASK_NODE, NONE_NODE, CLARIFY_NODE = "__start__", "router", "task", "none", "clarify"
+ASK = "ASK"  # the turn spec of a decision that asks the user to choose between close tasks
 TurnSpec = str | tuple[str, str | None] | Sequence[str]
 _TASK_EVENTS = ("START", "CONTINUE", "SWITCH")
 
 
 def turn_path(event: str, task: str | None = None, *, task_nodes: Sequence[str] = ()) -> list[str]:
-    """The nodes one user turn goes through for a decision (``task`` matters only if it has its own node)."""
+    """The nodes one user turn goes through for a decision (``task`` matters only if it has its own node);
+    ``event`` ``"ASK"`` is a decision that asks the user to choose between close tasks.
+
+    Example:
+        >>> turn_path("NONE"), turn_path("ASK")
+        (['__start__', 'router', 'none'], ['__start__', 'router', 'clarify'])
+    """
     if event in _TASK_EVENTS:
         return [START_NODE, ROUTER_NODE, task if task in task_nodes else TASK_NODE]
     if event == "NONE":
         return [START_NODE, ROUTER_NODE, NONE_NODE]
     if event == "END":
         return [START_NODE, ROUTER_NODE]
-    raise ValueError(f"unknown event {event!r}: use START, CONTINUE, SWITCH, END or NONE, or give the node list")
+    if event == ASK:
+        return [START_NODE, ROUTER_NODE, CLARIFY_NODE]
+    raise ValueError(f"unknown event {event!r}: use START, CONTINUE, SWITCH, END, NONE or ASK, or give the node list")
 
 
 def reference_trajectory(turns: Sequence[TurnSpec], *, task_nodes: Sequence[str] = ()) -> dict[str, Any]:
@@ -52,7 +62,7 @@ def reference_trajectory(turns: Sequence[TurnSpec], *, task_nodes: Sequence[str]
     for turn in turns:
         if isinstance(turn, str):
             steps.append(turn_path(turn, task_nodes=task_nodes))
-        elif isinstance(turn, tuple) and len(turn) == 2 and turn[0] in (*_TASK_EVENTS, "NONE", "END"):
+        elif isinstance(turn, tuple) and len(turn) == 2 and turn[0] in (*_TASK_EVENTS, "NONE", "END", ASK):
             steps.append(turn_path(turn[0], turn[1], task_nodes=task_nodes))
         else:
             steps.append(list(turn))
@@ -60,8 +70,10 @@ def reference_trajectory(turns: Sequence[TurnSpec], *, task_nodes: Sequence[str]
 
 
 def decisions_trajectory(decisions: Sequence[Mapping[str, Any]], *, task_nodes: Sequence[str] = ()) -> dict[str, Any]:
-    """The trajectory a list of decisions (``state["decisions"]``) implies, e.g. to cross-check a thread."""
-    return reference_trajectory([(d["event"], d.get("task")) for d in decisions], task_nodes=task_nodes)
+    """The trajectory a list of decisions (``state["decisions"]``) implies, e.g. to cross-check a thread (a
+    decision with ``clarify`` set went to the clarify node)."""
+    turns = [(ASK if d.get("clarify") else d["event"], d.get("task")) for d in decisions]
+    return reference_trajectory(turns, task_nodes=task_nodes)
 
 
 def thread_trajectory(graph: Any, config: RunnableConfig) -> dict[str, Any]:
@@ -106,6 +118,7 @@ def assert_node_path(
 TRAJECTORY_EVALUATORS = [node_path_strict_match]
 
 __all__ = [
+    "ASK",
     "TRAJECTORY_EVALUATORS",
     "assert_node_path",
     "decisions_trajectory",

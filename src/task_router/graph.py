@@ -14,20 +14,36 @@ from langgraph.types import Command
 
 from task_router.budget import call_within
 from task_router.catalog import TaskCatalog
+from task_router.clarify import clarify_question, close_tasks, with_question
 from task_router.decision import RouteDecision
 from task_router.models import ModelSpec, load_chat_model
+from task_router.rendering import message_text
 from task_router.routers import Router, make_router
 from task_router.routers.base import underlying_router
 from task_router.routers.fallbacks import make_reliable
 from task_router.state import RouterState
 from task_router.task_graph import create_task_graph, not_streamed
 
-ROUTER_NODE, TASK_NODE, NONE_NODE, PREFILL_NODE = "router", "task", "none", "prefill"
+ROUTER_NODE, TASK_NODE, NONE_NODE, CLARIFY_NODE, PREFILL_NODE = "router", "task", "none", "clarify", "prefill"
 logger = logging.getLogger("task_router")
 DEFAULT_END_MESSAGE = "Done with {title}. Is there anything else I can help you with?"
 
 
-def default_none_reply(catalog: TaskCatalog) -> str:
+def default_none_reply(catalog: TaskCatalog, active_task: str | None = None, pending: str | None = None) -> str:
+    """The None node's reply: with a task active (a digression), say so and go back to the task, repeating its
+    ``pending`` question if it has one; with none, list what the assistant can do.
+
+    Example:
+        >>> from task_router import Task, TaskCatalog
+        >>> catalog = TaskCatalog([Task(name="meeting_recap", description="Recap a meeting.")])
+        >>> default_none_reply(catalog, "meeting_recap", pending="Could you paste the notes?")
+        "Sorry, I can't help with that here. Back to the meeting recap: Could you paste the notes?"
+    """
+    task = catalog.get(active_task)
+    if task is not None and pending:
+        return f"Sorry, I can't help with that here. Back to the {task.title.lower()}: {pending}"
+    if task is not None:
+        return f"Sorry, I can't help with that here. Shall we go on with the {task.title.lower()}?"
     lines = [f"- {task.title}: {task.description}" for task in catalog]
     return "I can't help with that here. This is what I can do:\n" + "\n".join(lines)
 
@@ -43,6 +59,7 @@ def create_router_graph(
     state_schema: type[Any] = RouterState,
     extract_inputs: bool | None = None,
     reliable: bool = True,
+    clarify_margin: float | None = None,
 ) -> StateGraph:
     """Build the conversation graph: on every user turn the router decides, then the turn goes to the active
     task's subgraph, the None node, or END.
@@ -55,7 +72,8 @@ def create_router_graph(
         model: the chat model (spec or instance) for the generic task subgraph and for a router given by kind.
         task_graphs: your own subgraph (or node function) per task name; other tasks use the generic subgraph
             that collects the task's inputs and then produces its deliverable.
-        none_handler: node run when nothing in the catalogue fits; by default it lists what the assistant can do.
+        none_handler: node run when nothing in the catalogue fits; by default it lists what the assistant can do,
+            or, when a task is active (an off-topic request: the task stays active), offers to go on with it.
         end_message: reply when the user ends a task (``{title}`` is the task's title); None for no reply.
         state_schema: a subclass of :class:`RouterState` if you need more keys.
         extract_inputs: whether the generic task subgraph asks ``model`` which of a task's inputs the user's
@@ -63,6 +81,11 @@ def create_router_graph(
         reliable: compose a Router (or kind) with :func:`~task_router.routers.fallbacks.make_reliable`'s default:
             transient failures retried, then the embedding router, then the active task kept, so that no turn is
             lost. False: the router's errors reach the caller.
+        clarify_margin: when the two most probable tasks of a decision are closer than this probability gap, the
+            graph asks the user which one they mean (one short question naming them; the active task does not
+            change) and routes their answer on the next turn; never twice in a row. A router made with
+            ``make_router(..., clarify_margin=m)`` marks such decisions itself. None: never ask (unless the router
+            marks decisions).
 
     Streaming: ``graph.stream(..., stream_mode="messages", subgraphs=True)`` yields the replies token by token (the
     generic task subgraph's model writes inside the ``task`` subgraph, hence ``subgraphs=True``) and the other
@@ -92,6 +115,7 @@ def create_router_graph(
     reserved = {ROUTER_NODE, TASK_NODE, NONE_NODE, PREFILL_NODE} & set(task_graphs)
     if reserved:
         raise ValueError(f"task names {sorted(reserved)} clash with the graph's own nodes: rename those tasks")
+    close_tasks([], clarify_margin)  # a bad margin fails here, naming the fix
     if router is None or isinstance(router, str):
         router = make_router(router, model=model)
     if reliable and isinstance(router, Router):
@@ -104,6 +128,9 @@ def create_router_graph(
             return Command(goto=END)
         payload = {"messages": messages, "active_task": state.get("active_task"), "catalog": catalog}
         decision = router.invoke(payload, not_streamed(config))  # a decision is not a reply: not in "messages" mode
+        decision = with_question(decision, (state.get("decisions") or [{}])[-1], clarify_margin)
+        if decision.clarify:  # a question, not an action: the active task stays as it was
+            return Command(update={"decisions": [decision.model_dump()]}, goto=CLARIFY_NODE)
         update: dict[str, Any] = {"active_task": decision.active_task_after, "decisions": [decision.model_dump()]}
         if decision.event == "END":
             update["task_data"] = {decision.task: None}
@@ -116,15 +143,21 @@ def create_router_graph(
         return Command(update=update, goto=decision.task if decision.task in task_graphs else TASK_NODE)
 
     def none_reply(state: RouterState) -> dict[str, Any]:
-        return {"messages": [AIMessage(default_none_reply(catalog))]}
+        active = state.get("active_task")
+        return {"messages": [AIMessage(default_none_reply(catalog, active, _pending_question(state, active)))]}
+
+    def clarify(state: RouterState) -> dict[str, Any]:
+        tasks = (state.get("decisions") or [{}])[-1].get("clarify") or []
+        return {"messages": [AIMessage(clarify_question(tasks, catalog))]}
 
     builder = StateGraph(state_schema)
-    builder.add_node(ROUTER_NODE, route, destinations=(TASK_NODE, NONE_NODE, *task_graphs, END))
+    builder.add_node(ROUTER_NODE, route, destinations=(TASK_NODE, NONE_NODE, CLARIFY_NODE, *task_graphs, END))
     if chat_model is not None:
         builder.add_node(TASK_NODE, create_task_graph(catalog, chat_model, extract_inputs=extract_inputs))
     else:
         builder.add_node(TASK_NODE, _no_model_task)
     builder.add_node(NONE_NODE, none_handler or none_reply)
+    builder.add_node(CLARIFY_NODE, clarify)
     for name, graph in task_graphs.items():
         builder.add_node(name, graph)
     builder.add_edge(START, ROUTER_NODE)
@@ -134,9 +167,20 @@ def create_router_graph(
         builder.add_node(PREFILL_NODE, _prefill_node(routing_router, catalog))
         builder.add_edge(PREFILL_NODE, END)
         after_reply = PREFILL_NODE
-    for name in (TASK_NODE, NONE_NODE, *task_graphs):
+    for name in (TASK_NODE, NONE_NODE, CLARIFY_NODE, *task_graphs):
         builder.add_edge(name, after_reply)
     return builder
+
+
+def _pending_question(state: RouterState, task: str | None) -> str | None:
+    """The question the active task's subgraph asked last, if the user has not had the deliverable yet."""
+    data = (state.get("task_data") or {}).get(task or "") or {}
+    if task is None or data.get("delivered") or not data.get("asked"):
+        return None
+    for message in reversed(state.get("messages") or []):
+        if isinstance(message, AIMessage) and message.name == task:
+            return message_text(message)
+    return None
 
 
 def _prefill_node(router: Any, catalog: TaskCatalog) -> Callable[[RouterState, RunnableConfig], dict[str, Any]]:

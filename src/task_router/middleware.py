@@ -16,6 +16,7 @@ from langgraph.config import get_config
 from langgraph.runtime import Runtime
 
 from task_router.catalog import TaskCatalog
+from task_router.clarify import clarify_question, close_tasks, with_question
 from task_router.decision import RouteDecision
 from task_router.models import ModelSpec
 from task_router.routers import Router, make_router
@@ -30,6 +31,17 @@ DEFAULT_NONE_PROMPT = """{base_prompt}
 
 The user's request does not match any task you can do. Say so in one sentence, then offer what you can do:
 {catalog}"""
+DEFAULT_DIGRESSION_PROMPT = """{base_prompt}
+
+You are doing this task with the user: {title}.
+{description}
+The user's latest request is off topic: you cannot help with it here. Say so briefly, in one sentence, then offer
+to go on with the task "{title}"."""
+DEFAULT_CLARIFY_PROMPT = """{base_prompt}
+
+The user's latest message could mean more than one task. Do not start any of them yet.
+Ask the user, in one short question, which of these they mean (for example: "{question}"):
+{choices}"""
 DEFAULT_END_PROMPT = """{base_prompt}
 
 The task "{title}" is now closed. If the user is wrapping up, acknowledge it briefly and ask if they need anything
@@ -57,7 +69,14 @@ class TaskRouterMiddleware(AgentMiddleware[TaskRouterState, Any, Any]):
 
     - a task is active: the system prompt becomes the task's (title, description, instructions, after your own
       ``system_prompt``) and the model sees only the tools the task declares (``Task.tools``) plus ``shared_tools``;
-    - nothing fits (NONE): the prompt tells the model to say so and offer the catalogue, with only ``shared_tools``;
+    - nothing fits (NONE) and no task is active: the prompt tells the model to say so and offer the catalogue,
+      with only ``shared_tools``;
+    - an off-topic request while a task is active (NONE, a digression): the task stays active; the prompt tells the
+      model to say briefly that it cannot help with that here and to offer to go on with the task (named), with
+      only ``shared_tools``; the next on-topic turn gets the task's prompt again;
+    - the decision asks to clarify (``RouteDecision.clarify``: tasks too close to tell apart): the prompt tells the
+      model to ask the user, in one short question, which of them they mean, with only ``shared_tools``; the
+      active task stays as it was, and the user's answer is acted on (never asked about again);
     - the user just ended a task (END): the prompt asks the model to close it and offer more help.
 
     A tool call outside the active task's tools is refused with an error ToolMessage instead of being run.
@@ -72,8 +91,13 @@ class TaskRouterMiddleware(AgentMiddleware[TaskRouterState, Any, Any]):
         tools_by_name: tools the tasks declare, registered with the agent by this middleware (tools passed to
             ``create_agent(tools=...)`` work too); a list of tools or a mapping name -> tool.
         shared_tools: names of tools available whatever the task.
-        task_prompt, none_prompt, end_prompt: system prompt templates (placeholders ``{base_prompt}``, ``{title}``,
-            ``{description}``, ``{instructions}``, ``{catalog}``).
+        task_prompt, none_prompt, end_prompt, digression_prompt, clarify_prompt: system prompt templates
+            (placeholders ``{base_prompt}``, ``{title}``, ``{description}``, ``{instructions}``, ``{catalog}``; for
+            ``clarify_prompt`` also ``{choices}``, one line per close task, and ``{question}``, a suggested
+            question).
+        clarify_margin: mark decisions whose two most probable tasks are closer than this probability gap as
+            needing a question (:func:`task_router.clarify.close_tasks`), for routers that do not mark them
+            themselves; None: only the router's own ``clarify``.
 
     Example:
         >>> from langchain.agents import create_agent
@@ -100,6 +124,9 @@ class TaskRouterMiddleware(AgentMiddleware[TaskRouterState, Any, Any]):
         task_prompt: str = DEFAULT_TASK_PROMPT,
         none_prompt: str = DEFAULT_NONE_PROMPT,
         end_prompt: str = DEFAULT_END_PROMPT,
+        digression_prompt: str = DEFAULT_DIGRESSION_PROMPT,
+        clarify_prompt: str = DEFAULT_CLARIFY_PROMPT,
+        clarify_margin: float | None = None,
     ) -> None:
         super().__init__()
         if not isinstance(catalog, TaskCatalog):
@@ -117,6 +144,9 @@ class TaskRouterMiddleware(AgentMiddleware[TaskRouterState, Any, Any]):
         self.tools = _coerce_tools(tools_by_name)
         self.shared_tools = frozenset(shared_tools)
         self.task_prompt, self.none_prompt, self.end_prompt = task_prompt, none_prompt, end_prompt
+        self.digression_prompt, self.clarify_prompt = digression_prompt, clarify_prompt
+        close_tasks([], clarify_margin)  # a bad margin fails here, naming the fix
+        self.clarify_margin = clarify_margin
 
     # -- routing, once per user turn ---------------------------------------------------------------------
     def _routing_input(self, state: TaskRouterState) -> dict[str, Any] | None:
@@ -130,9 +160,13 @@ class TaskRouterMiddleware(AgentMiddleware[TaskRouterState, Any, Any]):
             "catalog": self.catalog,
         }
 
-    def _update(self, routing: dict[str, Any], decision: RouteDecision) -> dict[str, Any]:
+    def _update(self, state: TaskRouterState, routing: dict[str, Any], decision: RouteDecision) -> dict[str, Any]:
+        decision = with_question(decision, (state.get("decisions") or [{}])[-1], self.clarify_margin)
+        # A question changes nothing yet: the task active before the turn stays (the user's answer, routed at the
+        # next turn, picks the task). Otherwise the decision says (a digression keeps the active task).
+        active = routing["active_task"] if self._choices(decision.clarify) else decision.active_task_after
         return {
-            "active_task": decision.active_task_after,
+            "active_task": active,
             "decisions": [decision.model_dump()],
             "routed_message_id": routing["messages"][-1].id,
         }
@@ -141,35 +175,64 @@ class TaskRouterMiddleware(AgentMiddleware[TaskRouterState, Any, Any]):
         routing = self._routing_input(state)
         if routing is None:
             return None
-        return self._update(routing, self.router.invoke(routing, get_config()))
+        return self._update(state, routing, self.router.invoke(routing, get_config()))
 
     async def abefore_model(self, state: TaskRouterState, runtime: Runtime[Any]) -> dict[str, Any] | None:
         routing = self._routing_input(state)
         if routing is None:
             return None
-        return self._update(routing, await self.router.ainvoke(routing, get_config()))
+        return self._update(state, routing, await self.router.ainvoke(routing, get_config()))
 
     # -- prompt and tools of the active task -------------------------------------------------------------
-    def allowed_tools(self, state: Mapping[str, Any]) -> frozenset[str]:
-        """Names of the tools the model may use now."""
+    def _turn(self, state: Mapping[str, Any]) -> tuple[str, Any]:
+        """What the current turn is: ("clarify", close task names), ("digression", task), ("task", task),
+        ("none", None), ("end", closed task) or ("base", None) (no decision yet)."""
+        decisions = state.get("decisions") or []
+        decision = decisions[-1] if decisions else {}
         task = self.catalog.get(state.get("active_task"))
-        return self.shared_tools | frozenset(task.tools if task else ())
+        choices = self._choices(decision.get("clarify"))
+        if choices:
+            return "clarify", choices
+        if decision.get("event") == "NONE" and task is not None:
+            return "digression", task
+        if task is not None:
+            return "task", task
+        if decision.get("event") == "NONE":
+            return "none", None
+        if decision.get("event") == "END" and (closed := self.catalog.get(decision.get("task"))) is not None:
+            return "end", closed
+        return "base", None
+
+    def _choices(self, clarify: Sequence[str] | None) -> list[str]:
+        """The close tasks to ask between that are in the catalogue (empty unless at least two are)."""
+        choices = [name for name in dict.fromkeys(clarify or ()) if name in self.catalog]
+        return choices if len(choices) >= 2 else []
+
+    def allowed_tools(self, state: Mapping[str, Any]) -> frozenset[str]:
+        """Names of the tools the model may use now: the active task's and ``shared_tools``; only ``shared_tools``
+        on a turn off topic or asking the user to choose between tasks."""
+        mode, task = self._turn(state)
+        return self.shared_tools | frozenset(task.tools if mode == "task" else ())
 
     def system_prompt(self, state: Mapping[str, Any], base_prompt: str | None) -> str | None:
         """The system prompt for the current turn (None: keep the agent's own)."""
-        decisions = state.get("decisions") or []
-        values = {"base_prompt": base_prompt or "", "catalog": _catalog_lines(self.catalog)}
-        task = self.catalog.get(state.get("active_task"))
-        if task is not None:
-            template = self.task_prompt
-        elif decisions and decisions[-1]["event"] == "NONE":
-            template = self.none_prompt
-        elif decisions and decisions[-1]["event"] == "END" and (task := self.catalog.get(decisions[-1]["task"])):
-            template = self.end_prompt
-        else:
+        mode, subject = self._turn(state)
+        if mode == "base":
             return base_prompt
-        if task is not None:
-            values.update(title=task.title, description=task.description, instructions=task.instructions or "")
+        values = {"base_prompt": base_prompt or "", "catalog": _catalog_lines(self.catalog)}
+        if mode == "clarify":
+            tasks = [self.catalog[name] for name in subject]
+            values["choices"] = "\n".join(f"- {task.title}: {task.description}" for task in tasks)
+            values["question"] = clarify_question(subject, self.catalog)
+        elif subject is not None:
+            values.update(title=subject.title, description=subject.description, instructions=subject.instructions or "")
+        template = {
+            "clarify": self.clarify_prompt,
+            "digression": self.digression_prompt,
+            "task": self.task_prompt,
+            "none": self.none_prompt,
+            "end": self.end_prompt,
+        }[mode]
         return _tidy(template.format_map(_Blank(values)))
 
     def _request(self, request: ModelRequest) -> ModelRequest:
@@ -261,6 +324,8 @@ def _coerce_tools(tools: Mapping[str, ToolLike] | Sequence[ToolLike] | None) -> 
 
 
 __all__ = [
+    "DEFAULT_CLARIFY_PROMPT",
+    "DEFAULT_DIGRESSION_PROMPT",
     "DEFAULT_END_PROMPT",
     "DEFAULT_NONE_PROMPT",
     "DEFAULT_TASK_PROMPT",

@@ -55,8 +55,23 @@ def test_start_collect_produce_switch_end_none(catalog):
     assert [d["event"] for d in out["decisions"]] == ["START", "CONTINUE", "SWITCH", "END", "NONE"]
     # recap was switched away from, not ended: it resumes with the notes it had collected
     assert say(app, "Recap my meeting please")["messages"][-1].content == "RECAP again"
+    # off topic while recap is active: a digression, answered by the None node, and recap stays active
     out = say(app, "What's the weather tomorrow?")
-    assert out["decisions"][-1]["event"] == "END" and out["active_task"] is None
+    assert out["decisions"][-1]["event"] == "NONE" and out["active_task"] == "recap"
+    assert out["messages"][-1].content == "Sorry, I can't help with that here. Shall we go on with the recap?"
+
+
+def test_a_digression_is_answered_and_its_task_resumes_with_its_question(catalog):
+    app = build(catalog, [choice("recap"), choice("NONE"), choice("recap")], ["RECAP: decided X."])
+    asked = say(app, "Recap my meeting please")["messages"][-1].content
+    out = say(app, "By the way, who won the match last night?")
+    assert (out["decisions"][-1]["event"], out["active_task"]) == ("NONE", "recap")
+    assert out["decisions"][-1]["active_task_after"] == "recap"
+    assert out["messages"][-1].content == f"Sorry, I can't help with that here. Back to the recap: {asked}"
+    out = say(app, "We decided X; Bob owns Y.")
+    assert out["decisions"][-1]["event"] == "CONTINUE" and out["messages"][-1].content == "RECAP: decided X."
+    # the digression was not taken as the recap's notes
+    assert out["task_data"]["recap"]["inputs"] == {"notes": "We decided X; Bob owns Y."}
 
 
 def test_catalogue_edits_during_a_running_thread(catalog):

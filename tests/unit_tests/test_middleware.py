@@ -14,7 +14,9 @@ from langgraph.checkpoint.memory import InMemorySaver
 from pydantic import Field
 
 from task_router import Task, TaskCatalog, TaskRouterMiddleware, make_router
+from task_router.routers.base import Prediction
 from tests.conftest import choice, scripted_model
+from tests.unit_tests.fakes import Scripted
 from tests.unit_tests.test_tracing import RunRecorder, walk
 
 
@@ -175,3 +177,101 @@ def test_async_agent_and_routing_run_nested_under_the_hook(tasks):
             "TaskRouter[structured]",
         )
     ]
+
+
+def test_an_off_topic_request_mid_task_keeps_the_task(tasks):
+    model = agent_model("Objection handled.", "Sorry, I can't help with the weather here.", "Here is more.", "Bye!")
+    replies = [choice("prospect"), choice("NONE"), choice("prospect"), choice("DONE", True)]
+    agent = build(tasks, replies, model, mw={"shared_tools": ["search_docs"]})
+
+    say(agent, "ACME says we're too expensive")
+    out = say(agent, "By the way, what's the weather tomorrow?")
+    decision = out["decisions"][-1]
+    assert (decision["event"], decision["active_task_after"]) == ("NONE", "prospect")
+    assert out["active_task"] == "prospect"  # a digression: the task stays active
+    off_topic = model.calls[-1]
+    assert off_topic["tools"] == ["search_docs"]  # only the shared tools, not the task's
+    assert off_topic["system"].startswith("You are Ada.")
+    assert "cannot help with it here" in off_topic["system"] and 'go on with the task "Prospect"' in off_topic["system"]
+    assert "Use one concrete fact." not in off_topic["system"]
+
+    out = say(agent, "They also want a discount")
+    assert out["active_task"] == "prospect" and out["decisions"][-1]["event"] == "CONTINUE"
+    assert model.calls[-1]["tools"] == ["lookup_crm", "search_docs"]
+    assert "Use one concrete fact." in model.calls[-1]["system"]  # the task's prompt again
+
+    out = say(agent, "Great, that's all, thanks")
+    assert out["active_task"] is None and (out["decisions"][-1]["event"], out["decisions"][-1]["task"]) == (
+        "END",
+        "prospect",
+    )
+    assert '"Prospect" is now closed' in model.calls[-1]["system"]
+
+
+def test_a_tool_call_on_an_off_topic_turn_is_refused(tasks):
+    model = agent_model("ok", call("lookup_crm", "c1", company="ACME"), "Sorry.")
+    agent = build(tasks, [choice("prospect"), choice("NONE")], model)
+    say(agent, "ACME says we're too expensive")
+    out = say(agent, "What's the weather tomorrow?")
+    refused = [m for m in out["messages"] if isinstance(m, ToolMessage)][-1]
+    assert refused.status == "error" and "not available for the current task" in refused.content
+    assert out["active_task"] == "prospect"
+
+
+def _asking_router(*answers: tuple[str | None, tuple]) -> Scripted:
+    """A router whose predictions carry alternatives (the ones that make a question), one per turn."""
+    queue = list(answers)
+
+    def answer(routing):
+        task, alternatives = queue.pop(0)
+        return Prediction(task, alternatives=alternatives)
+
+    return Scripted(answer)
+
+
+CLOSE = (("prospect", False, 0.46), ("post", False, 0.41), (None, False, 0.13))
+
+
+def test_a_close_call_asks_which_task_and_keeps_the_active_task(tasks):
+    router = _asking_router(("post", ()), ("prospect", CLOSE), ("prospect", CLOSE))
+    router.clarify_margin = 0.1  # the router marks its close decisions (make_router(..., clarify_margin=...))
+    model = agent_model("Draft ready.", "Do you mean a prospect answer or a LinkedIn post?", "On it.")
+    agent = create_agent(
+        model,
+        tools=[lookup_crm, word_count, search_docs],
+        middleware=[TaskRouterMiddleware(tasks, router=router, shared_tools=["search_docs"])],
+        system_prompt="You are Ada.",
+        checkpointer=InMemorySaver(),
+    )
+    say(agent, "A LinkedIn post about our launch")
+    out = say(agent, "Write something about ACME's pricing")
+    assert out["decisions"][-1]["clarify"] == ["prospect", "post"]
+    assert out["active_task"] == "post"  # the task active before the question, not the decision's
+    asking = model.calls[-1]
+    assert asking["tools"] == ["search_docs"]
+    assert (
+        "in one short question" in asking["system"] and "Do you mean: Prospect, or LinkedIn post?" in asking["system"]
+    )
+    assert "- Prospect: Answer a prospect's objection." in asking["system"]
+    assert "- LinkedIn post: Draft a LinkedIn post." in asking["system"]
+
+    out = say(agent, "The prospect one")  # as close again: the answer is acted on, not asked about twice
+    assert out["decisions"][-1]["clarify"] is None
+    assert (out["decisions"][-1]["event"], out["active_task"]) == ("SWITCH", "prospect")
+    assert model.calls[-1]["tools"] == ["lookup_crm", "search_docs"]
+
+
+def test_the_middleware_asks_at_its_own_margin(tasks):
+    router = _asking_router(("prospect", CLOSE))
+    model = agent_model("Which one?")
+    agent = create_agent(
+        model,
+        tools=[lookup_crm, word_count, search_docs],
+        middleware=[TaskRouterMiddleware(tasks, router=router, clarify_margin=0.1)],
+        checkpointer=InMemorySaver(),
+    )
+    out = say(agent, "Something about ACME")
+    assert out["decisions"][-1]["clarify"] == ["prospect", "post"] and out["active_task"] is None
+    assert model.calls[-1]["tools"] == [] and "which of these they mean" in model.calls[-1]["system"]
+    with pytest.raises(ValueError, match="clarify_margin"):
+        TaskRouterMiddleware(tasks, router=router, clarify_margin=2.0)

@@ -28,15 +28,33 @@ from rich.markup import escape
 
 from task_router.catalog import TaskCatalog
 from task_router.cli.base import app
-from task_router.cli.options import BaseUrlOpt, CatalogOpt, ModelOpt, RerankOpt, RouterOpt, build_router, load_catalog
+from task_router.cli.options import (
+    BaseUrlOpt,
+    CatalogOpt,
+    ModelOpt,
+    RerankOpt,
+    RouterOpt,
+    ThresholdsOpt,
+    build_router,
+    load_catalog,
+)
 
 _EVENT_STYLE = {"START": "green", "CONTINUE": "blue", "SWITCH": "magenta", "END": "yellow", "NONE": "red"}
 
 
 def format_decision(decision: dict[str, Any]) -> str:
-    """One compact line, e.g. ``[route] START linkedin_post  conf 0.81  42 ms``."""
-    style = _EVENT_STYLE.get(decision["event"], "white")
-    parts = [f"[dim]\\[route][/dim] [{style}]{decision['event']}[/{style}] {decision.get('task') or '-'}"]
+    """One compact line, e.g. ``[route] START linkedin_post  conf 0.81  42 ms``; an off-topic request mid-task reads
+    ``[route] NONE (off topic; meeting_recap stays active)  ...``, a question between close tasks
+    ``[route] ASK find_trains | buy_train_tickets  ...``."""
+    event, active = decision["event"], decision.get("active_task_after")
+    style = _EVENT_STYLE.get(event, "white")
+    if decision.get("clarify"):
+        head = f"[cyan]ASK[/cyan] {' | '.join(decision['clarify'])}"
+    elif event == "NONE" and active:
+        head = f"[{style}]NONE[/{style}] (off topic; {active} stays active)"
+    else:
+        head = f"[{style}]{event}[/{style}] {decision.get('task') or '-'}"
+    parts = [f"[dim]\\[route][/dim] {head}"]
     if decision.get("confidence") is not None:
         parts.append(f"conf {decision['confidence']:.2f}")
     parts.append(f"{decision['latency_ms']:.0f} ms")
@@ -60,6 +78,16 @@ def chat(
     ] = None,
     base_url: BaseUrlOpt = None,
     rerank: RerankOpt = None,
+    thresholds: ThresholdsOpt = None,
+    clarify_margin: Annotated[
+        float | None,
+        typer.Option(
+            "--clarify-margin",
+            min=0.0,
+            max=1.0,
+            help="Ask which task you mean when the two most probable tasks are closer than this probability gap.",
+        ),
+    ] = None,
 ) -> None:
     """Chat with the assistant. Commands: /tasks, /quit. Threads persist in SQLite: resume with --thread."""
     from task_router.budget import call_within
@@ -71,10 +99,14 @@ def chat(
     console = Console()
     tasks = load_catalog(catalog)
     saver = sqlite_checkpointer(db)  # a bad --db fails before any model is loaded
-    decider = build_router(router, model, base_url, rerank=rerank)
+    decider = build_router(
+        router, model, base_url, rerank=rerank, thresholds=thresholds, catalog=catalog, warn=console.print
+    )
     call_within(decider.warm, tasks, timeout=None)  # before the first turn (its decision shows its own time)
     chat_model = load_chat_model(model, base_url=base_url) if base_url else model
-    graph = create_router_graph(tasks, router=decider, model=chat_model).compile(checkpointer=saver)
+    graph = create_router_graph(tasks, router=decider, model=chat_model, clarify_margin=clarify_margin).compile(
+        checkpointer=saver
+    )
     thread_id = thread or uuid.uuid4().hex[:8]
     config = {"configurable": {"thread_id": thread_id}}
     state = graph.get_state(config).values

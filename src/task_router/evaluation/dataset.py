@@ -40,6 +40,7 @@ class Label(BaseModel):
     task: str
     event: Event
     acts: list[str] = []
+    digression: bool = False  # NONE while a task is active: an off-topic request, the task stays active
 
 
 class ConversationRecord(BaseModel):
@@ -92,13 +93,16 @@ class ConversationRecord(BaseModel):
         return "unseen" if service in self.unseen_services else "seen"
 
     def gold_active_tasks(self) -> list[str | None]:
-        """The gold active task before each labelled turn: the previous label's task unless it ended or was NONE."""
+        """The gold active task before each labelled turn: the previous label's task unless it ended; a NONE
+        leaves the active task as it was (a digression)."""
         active: list[str | None] = []
         current: str | None = None
         for label in self.labels:
             active.append(current)
-            ended = label.event in ("END", "NONE") or label.task == NONE_LABEL
-            current = None if ended else label.task
+            if label.event == "END":
+                current = None
+            elif label.event != "NONE" and label.task != NONE_LABEL:
+                current = label.task
         return active
 
 

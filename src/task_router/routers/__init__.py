@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from task_router.budget import DEFAULT, resolve_budget
+from task_router.clarify import close_tasks
 from task_router.extras import install_line
 from task_router.models import ModelSpec
 from task_router.models.local import pipeline_of
@@ -75,6 +76,7 @@ def make_router(
     none_threshold: float | None = None,
     thresholds: str | Path | None = None,
     time_budget_s: float | str | None = DEFAULT,
+    clarify_margin: float | None = None,
     **options: Any,
 ) -> Router:
     """Build a router of the given kind over a model spec or chat model instance, composed with the wrappers asked for.
@@ -91,6 +93,8 @@ def make_router(
             cascade also reads its escalation threshold from it).
         time_budget_s: seconds a decision may take before the safe fallback decides (None: no limit; default:
             ``TASK_ROUTER_TIME_BUDGET_S``, else 60; :mod:`task_router.budget`).
+        clarify_margin: mark a decision whose two most probable tasks are closer than this probability gap, so
+            that the graph asks the user which one they mean (``RouteDecision.clarify``, :mod:`task_router.clarify`).
         **options: the kind's own options (e.g. ``catalog``, ``threshold`` of ``embedding``).
 
     Returns:
@@ -117,6 +121,10 @@ def make_router(
             options["thresholds"] = thresholds  # its escalation and None thresholds
         else:
             none_threshold = fitted.none if none_threshold is None else none_threshold
+        if kind == "learned":  # its own NONE scores and temperature, refitted on the user's turns
+            for key in ("none_bias", "none_bias_active", "temperature"):
+                if getattr(fitted, key) is not None:
+                    options.setdefault(key, getattr(fitted, key))
     if kind == "embedding" and none_threshold is not None:
         options.setdefault("threshold", None)  # the fitted None threshold replaces the embedding router's own
     if time_budget_s != DEFAULT:
@@ -129,6 +137,9 @@ def make_router(
         router = Shortlist(router, k=shortlist, **{key: value for key, value in extra.items() if value is not None})
     if time_budget_s != DEFAULT:
         router.time_budget_s = time_budget_s
+    if clarify_margin is not None:
+        close_tasks([], clarify_margin)  # a bad value fails here, naming the fix
+        router.clarify_margin = clarify_margin
     return router
 
 

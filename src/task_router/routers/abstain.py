@@ -16,8 +16,9 @@ from task_router.routers.wrapper import RouterWrapper
 class Abstain(RouterWrapper):
     """Wraps a router: a proposed new task (START or SWITCH) whose confidence is below ``threshold`` is not taken.
 
-    With no active task the turn becomes NONE; with one, the active task continues. Decisions without a
-    confidence pass unchanged. ``router`` / ``model`` in the decision are the wrapped router's. Thresholds come
+    With no active task the turn becomes NONE; with one, the active task continues (never a digression: NONE with
+    a task active needs the router to say that nothing fits). Decisions without a confidence, and NONE or "done"
+    answers, pass unchanged. ``router`` / ``model`` in the decision are the wrapped router's. Thresholds come
     from ``task-router fit`` (see :mod:`task_router.calibration`).
 
     Example:
@@ -43,10 +44,30 @@ class Abstain(RouterWrapper):
         if kept == prediction.task:
             return prediction
         note = f"abstained: {prediction.task} at confidence {prediction.confidence:.3f} < {self.threshold:.3f}"
-        return replace(
-            prediction,
-            task=None if kept == NONE_LABEL else kept,
-            closing=False,
-            confidence=1.0 - prediction.confidence,
-            rationale=f"{note}; {prediction.rationale}" if prediction.rationale else note,
-        )
+        return abstained(prediction, None if kept == NONE_LABEL else kept, note)
+
+
+def abstained(prediction: Prediction, kept: str | None, note: str) -> Prediction:
+    """``prediction`` not taken: the turn keeps ``kept`` (the active task, CONTINUE; None: NONE, nothing being
+    active), with confidence 1 - the proposal's, and that answer put first among the alternatives (so that the
+    decision's own answer leads them and a close call between proposals that were not taken asks nothing).
+
+    Example:
+        >>> proposal = Prediction("email", confidence=0.3, alternatives=(("email", False, 0.3), ("post", False, 0.28)))
+        >>> kept = abstained(proposal, "recap", "abstained")
+        >>> kept.task, round(kept.confidence, 2), kept.alternatives[0]
+        ('recap', 0.7, ('recap', False, 0.7))
+    """
+    confidence = None if prediction.confidence is None else 1.0 - prediction.confidence
+    alternatives = prediction.alternatives
+    if confidence is not None:
+        rest = tuple(answer for answer in alternatives if answer[:2] != (kept, False))
+        alternatives = ((kept, False, confidence), *rest)
+    return replace(
+        prediction,
+        task=kept,
+        closing=False,
+        confidence=confidence,
+        alternatives=alternatives,
+        rationale=f"{note}; {prediction.rationale}" if prediction.rationale else note,
+    )

@@ -14,12 +14,14 @@ from langchain_core.runnables import Runnable
 from task_router.catalog import NONE_LABEL, TaskCatalog
 from task_router.models.local import pipeline_of
 from task_router.rendering import RoutingInput
-from task_router.routers.base import Prediction, safe_fallback
-from task_router.routers.parsing import OutputParseError, ParsedAnswer, parse_answer
+from task_router.routers.base import Answer, Prediction, safe_fallback
+from task_router.routers.parsing import DONE_LABEL, OutputParseError, ParsedAnswer, parse_answer
 
 Parser = Callable[[str, TaskCatalog], ParsedAnswer]
 REPAIR_SEPARATOR = "\n--- repair ---\n"
 MAX_LOGPROB_TOKENS = 4096
+TOP_LOGPROBS = 5  # alternatives per token asked of the API with logprobs=True (they rank the other answers)
+_PUNCTUATION = " \t\n\"'`,}]"
 
 
 def read_answer(
@@ -96,13 +98,27 @@ def bounded(model: BaseChatModel, max_new_tokens: int) -> Runnable[list[BaseMess
 
 
 def with_logprobs(model: BaseChatModel) -> BaseChatModel:
-    """A copy of ``model`` that asks the API for token log-probabilities (``ChatOpenAI(logprobs=True)``)."""
+    """A copy of ``model`` that asks the API for token log-probabilities (``ChatOpenAI(logprobs=True)``), with the
+    :data:`TOP_LOGPROBS` most probable tokens at each position (``top_logprobs``) unless the model sets its own."""
     if "logprobs" not in type(model).model_fields:
         raise ValueError(
             f"logprobs=True needs a chat model that can return token log-probabilities (e.g. ChatOpenAI); "
             f"{type(model).__name__} cannot: drop logprobs=True (local models get confidences from the `scoring` kind)"
         )
-    return model.model_copy(update={"logprobs": True})
+    update: dict[str, Any] = {"logprobs": True}
+    if "top_logprobs" in type(model).model_fields and getattr(model, "top_logprobs", None) is None:
+        update["top_logprobs"] = TOP_LOGPROBS
+    return model.model_copy(update=update)
+
+
+def _logprob_tokens(message: Any) -> list[dict[str, Any]] | None:
+    """The reply's OpenAI-style token log-probabilities (its last :data:`MAX_LOGPROB_TOKENS`), or None."""
+    metadata = getattr(message, "response_metadata", None)
+    logprobs = metadata.get("logprobs") if isinstance(metadata, dict) else None
+    tokens = logprobs.get("content") if isinstance(logprobs, dict) else None
+    if not tokens or not isinstance(tokens, list) or not all(isinstance(t, dict) for t in tokens):
+        return None
+    return tokens[-MAX_LOGPROB_TOKENS:]  # the answer is at the end; a rambling reply costs no more than this
 
 
 def logprob_confidence(message: Any, answer: str) -> float | None:
@@ -118,12 +134,9 @@ def logprob_confidence(message: Any, answer: str) -> float | None:
         >>> round(logprob_confidence(AIMessage("", response_metadata={"logprobs": {"content": tokens}}), "recap"), 3)
         0.905
     """
-    metadata = getattr(message, "response_metadata", None)
-    logprobs = metadata.get("logprobs") if isinstance(metadata, dict) else None
-    tokens = logprobs.get("content") if isinstance(logprobs, dict) else None
-    if not tokens or not answer or not isinstance(tokens, list) or not all(isinstance(t, dict) for t in tokens):
+    tokens = _logprob_tokens(message)
+    if tokens is None or not answer:
         return None
-    tokens = tokens[-MAX_LOGPROB_TOKENS:]  # the answer is at the end; a rambling reply costs no more than this
     pieces = [str(token.get("token", "")) for token in tokens]
     start = "".join(pieces).lower().rfind(answer.lower())
     if start < 0:
@@ -152,8 +165,77 @@ def _finite(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def add_logprob_confidence(prediction: Prediction, message: Any) -> Prediction:
-    """Set the confidence of an answer read as-is (not repaired, not a fallback) from the message's log-probs."""
+def logprob_alternatives(message: Any, prediction: Prediction, catalog: TaskCatalog) -> tuple[Answer, ...]:
+    """The answers the model weighed where its reply spells its own answer, from the API's ``top_logprobs`` there.
+
+    At the token where the answer begins, each of the most probable tokens that starts exactly one answer (a task
+    name, NONE or DONE; case ignored) counts for that answer with its probability; the token the model wrote counts
+    for its own answer. These are first-token probabilities (the rest of a name is nearly certain once it has
+    begun), most probable first; empty when the reply has no ``top_logprobs`` or does not spell its answer verbatim.
+
+    Example:
+        >>> from langchain_core.messages import AIMessage
+        >>> from task_router import TaskCatalog
+        >>> catalog = TaskCatalog([{"name": name, "description": f"Write a {name}."} for name in ("recap", "email")])
+        >>> top = [{"token": "re", "logprob": -0.2}, {"token": "email", "logprob": -1.9}]
+        >>> top.append({"token": "NO", "logprob": -4})
+        >>> tokens = [{"token": '{"task": "', "logprob": 0.0}, {"token": "re", "logprob": -0.2, "top_logprobs": top},
+        ...           {"token": 'cap"}', "logprob": 0.0}]
+        >>> reply = AIMessage('{"task": "recap"}', response_metadata={"logprobs": {"content": tokens}})
+        >>> [(task, round(p, 2)) for task, _, p in logprob_alternatives(reply, Prediction("recap"), catalog)]
+        [('recap', 0.82), ('email', 0.15), (None, 0.02)]
+    """
+    tokens = _logprob_tokens(message)
+    answer = _spelled(prediction)
+    if tokens is None:
+        return ()
+    pieces = [str(token.get("token", "")) for token in tokens]
+    text = "".join(pieces).lower()
+    start = text.rfind(answer.lower())
+    if start < 0:
+        return ()
+    index, offset = 0, 0
+    while offset + len(pieces[index]) <= start:  # the token where the answer begins (start < len(text))
+        offset += len(pieces[index])
+        index += 1
+    token, lead = tokens[index], text[offset:start]  # lead: what the answer's first token has before the answer
+    top = token.get("top_logprobs")
+    chosen = _finite(token.get("logprob"))
+    if not isinstance(top, list) or not top or chosen is None:
+        return ()
+    own = (prediction.task, prediction.closing)
+    labels = {name.lower(): (name, False) for name in catalog.names}
+    labels |= {NONE_LABEL.lower(): (None, False), DONE_LABEL.lower(): (None, True)}
+    probability: dict[tuple[str | None, bool], float] = {own: math.exp(min(0.0, chosen))}
+    for entry in top:
+        if not isinstance(entry, dict) or str(entry.get("token", "")) == pieces[index]:
+            continue
+        value = _finite(entry.get("logprob"))
+        start_of = str(entry.get("token", "")).lower()
+        if value is None or not start_of.startswith(lead):
+            continue
+        begun = start_of[len(lead) :].rstrip(_PUNCTUATION)
+        matches = {key for label, key in labels.items() if begun and label.startswith(begun)}
+        if len(matches) == 1 and (key := matches.pop()) != own:
+            probability[key] = probability.get(key, 0.0) + math.exp(min(0.0, value))
+    ranked = sorted(probability.items(), key=lambda item: -item[1])
+    return tuple((task, closing, min(1.0, p)) for (task, closing), p in ranked)
+
+
+def _spelled(prediction: Prediction) -> str:
+    """How the model spelled its answer: the task's name, DONE, or NONE."""
+    if prediction.task is not None:
+        return prediction.task
+    return DONE_LABEL if prediction.closing else NONE_LABEL
+
+
+def add_logprob_confidence(prediction: Prediction, message: Any, catalog: TaskCatalog | None = None) -> Prediction:
+    """Set the confidence of an answer read as-is (not repaired, not a fallback) from the message's log-probs, and,
+    given the ``catalog``, its alternatives (:func:`logprob_alternatives`)."""
     if prediction.confidence is not None or not prediction.valid_format or prediction.fallback is not None:
         return prediction
-    return replace(prediction, confidence=logprob_confidence(message, prediction.task or NONE_LABEL))
+    confidence = logprob_confidence(message, _spelled(prediction))
+    if confidence is None and prediction.task is None and prediction.closing:
+        confidence = logprob_confidence(message, NONE_LABEL)  # the older "NONE with closing true" for "done"
+    alternatives = logprob_alternatives(message, prediction, catalog) if catalog is not None else ()
+    return replace(prediction, confidence=confidence, alternatives=alternatives or prediction.alternatives)

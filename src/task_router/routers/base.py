@@ -17,7 +17,8 @@ from langchain_core.runnables.config import run_in_executor
 
 from task_router.budget import DEFAULT, call_within, resolve_budget
 from task_router.catalog import TaskCatalog
-from task_router.decision import RouteDecision, derive_event
+from task_router.clarify import close_tasks
+from task_router.decision import Alternative, RouteDecision, active_after, derive_event
 from task_router.rendering import RoutingInput, coerce_input, head_tail
 from task_router.tracing import record_decision, traced_config
 
@@ -33,9 +34,18 @@ def redact(error: BaseException | str) -> str:
     return _SECRET.sub("***", str(error))[:500]
 
 
+#: One answer a router weighed: (task active after the turn or None, closing, probability).
+Answer = tuple[str | None, bool, float]
+MAX_ALTERNATIVES = 5
+
+
 @dataclass(frozen=True)
 class Prediction:
-    """What a router kind predicts; the base class turns it into a RouteDecision."""
+    """What a router kind predicts; the base class turns it into a RouteDecision.
+
+    ``task`` None with ``closing`` is "done" (END of the active task); without, "nothing fits" (NONE, the active
+    task stays). ``alternatives`` are the answers weighed with their probabilities, most probable first.
+    """
 
     task: str | None  # the task active after this turn, None for no task
     closing: bool = False
@@ -45,6 +55,7 @@ class Prediction:
     valid_format: bool = True
     fallback: str | None = None
     stage: str | None = None  # which cascade stage decided, if any
+    alternatives: tuple[Answer, ...] = ()
 
 
 class Router(Runnable[dict[str, Any], RouteDecision]):
@@ -68,6 +79,9 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
     #: Seconds a decision may take before it raises DecisionTimeout (see :mod:`task_router.budget`):
     #: "default" (``TASK_ROUTER_TIME_BUDGET_S``, else 60 s), a number, or None for no limit.
     time_budget_s: float | str | None = DEFAULT
+    #: Mark decisions whose two most probable tasks are closer than this probability gap
+    #: (``RouteDecision.clarify``, see :mod:`task_router.clarify`); None never marks one.
+    clarify_margin: float | None = None
 
     def __init__(self, *, catalog: TaskCatalog | None = None, model_label: str = "") -> None:
         self.catalog = catalog
@@ -107,6 +121,8 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
                 setattr(exc, ATTEMPTS_ATTRIBUTE, retry_attempt(run_manager.tags if run_manager else ()))
             raise
         decision = self.finish(routing, prediction, (time.perf_counter() - start) * 1000)
+        if self.clarify_margin is not None and decision.clarify is None:
+            decision.clarify = close_tasks(decision.alternatives, self.clarify_margin)
         if run_manager is not None:
             record_decision(run_manager, decision, routing.catalog.version)
         return decision
@@ -121,7 +137,9 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
         decision = RouteDecision(
             event=event,
             task=task,
+            active_task_after=active_after(routing.active_task, event, task),
             confidence=unit_interval(prediction.confidence),
+            alternatives=alternatives_of(routing, prediction.alternatives),
             rationale=bounded_text(prediction.rationale),
             raw_output=bounded_text(prediction.raw_output) or "",
             valid_format=valid,
@@ -132,6 +150,22 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
             stage=prediction.stage,
         )
         return still_in_catalog(routing, decision)
+
+
+def alternatives_of(routing: RoutingInput, answers: Iterable[Answer]) -> list[Alternative]:
+    """The answers a router weighed as decisions (event and task), most probable first; answers naming a task
+    outside the catalogue are dropped, and at most :data:`MAX_ALTERNATIVES` are kept."""
+    out: list[Alternative] = []
+    for task, closing, probability in answers:
+        if task is not None and task not in routing.catalog:
+            continue
+        p = unit_interval(probability)
+        if p is None:
+            continue
+        event, named = derive_event(routing.active_task, task, closing)
+        out.append(Alternative(event=event, task=named, probability=p))
+    out.sort(key=lambda alternative: -alternative.probability)
+    return out[:MAX_ALTERNATIVES]
 
 
 def retry_attempt(tags: Iterable[str]) -> int:
@@ -151,9 +185,11 @@ def still_in_catalog(routing: RoutingInput, decision: RouteDecision) -> RouteDec
     A task removed by another thread while the decision was made cannot come back in it: a START / SWITCH /
     CONTINUE naming a task no longer in the catalogue becomes CONTINUE of the active task if that one is still
     there, else NONE; ``fallback`` and ``rationale`` say why. END and NONE pass unchanged (closing a removed task
-    is harmless, and NONE names no task).
+    is harmless, and NONE names no task), but a NONE does not keep a removed task active.
     """
     live = routing.catalog.live
+    if decision.event == "NONE" and decision.active_task_after is not None and decision.active_task_after not in live:
+        return decision.model_copy(update={"active_task_after": None})  # the digression's task went meanwhile
     if decision.event in ("END", "NONE") or decision.task in live:
         return decision
     active = routing.active_task if routing.active_task in live else None
@@ -165,7 +201,10 @@ def still_in_catalog(routing: RoutingInput, decision: RouteDecision) -> RouteDec
         update={
             "event": event,
             "task": task,
+            "active_task_after": active_after(active, event, task),
             "confidence": None,
+            "alternatives": [a for a in decision.alternatives if a.task is None or a.task in live],
+            "clarify": None,
             "rationale": f"{note}; {decision.rationale}" if decision.rationale else note,
             "fallback": note,
         }

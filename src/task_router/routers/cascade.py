@@ -12,6 +12,7 @@ from task_router.calibration import load_thresholds
 from task_router.catalog import TaskCatalog
 from task_router.models import ModelSpec
 from task_router.rendering import RoutingInput
+from task_router.routers.abstain import abstained
 from task_router.routers.base import Prediction, Router
 
 CHEAP_KINDS = ("embedding", "scoring")
@@ -25,8 +26,12 @@ class CascadeRouter(Router):
 
     - ``c >= escalate``: the cheap decision stands (``stage="cheap"``);
     - ``none <= c < escalate``: the strong router decides (``stage="strong"``);
-    - ``c < none`` and the cheap router proposes a new task: abstain (NONE, or the active task continues) without
-      asking the strong router (``stage="cheap"``).
+    - ``c < none`` and the cheap router proposes a new task: abstain (NONE, or the active task continues, with
+      confidence ``1 - c``: :func:`~task_router.routers.abstain.abstained`) without asking the strong router
+      (``stage="cheap"``).
+
+    A cheap "nothing fits" (NONE; with a task active, an off-topic request that keeps it) or "done" (END) is no new
+    task: it stands when confident and escalates otherwise.
 
     A cheap decision without a confidence always escalates. The strong router is any kind over any model spec
     (``strong``: a kind, default the best kind for ``model``; ``model``: the strong model). With an embedding
@@ -94,7 +99,7 @@ class CascadeRouter(Router):
         proposes_new = first.task is not None and first.task != routing.active_task
         if confidence is not None and confidence < self.none and proposes_new:
             note = f"cheap {first.task} {confidence:.3f} < none {self.none:.3f}: abstained"
-            return replace(first, task=routing.active_task, closing=False, rationale=note, stage="cheap")
+            return replace(abstained(replace(first, rationale=None), routing.active_task, note), stage="cheap")
         second = self.strong.predict(routing, config)
         shown = "none" if confidence is None else f"{confidence:.3f}"
         note = f"escalated: cheap {first.task} {shown} < {self.escalate:.3f}"

@@ -21,7 +21,7 @@ from task_router.models.batching import MicroBatcher
 from task_router.models.encoders import minilm_dir, unit_vectors
 from task_router.rendering import RoutingInput, clip, routed_text
 from task_router.rerank import Reranker
-from task_router.routers.base import Prediction, Router
+from task_router.routers.base import MAX_ALTERNATIVES, Answer, Prediction, Router
 
 # Phrases that close a task. The user's turn alone (no context) is compared with them.
 CLOSING_PHRASES = (
@@ -33,6 +33,9 @@ CLOSING_PHRASES = (
     "No thanks, I don't need anything else.",
 )
 _MAX_CACHED_TEXTS = 50_000
+#: Temperature of the softmax that turns the rules' similarities into the alternatives' probabilities (cosine
+#: gaps of 0.05 are a factor e; sentence-transformers models are trained at about this scale).
+ALTERNATIVES_TEMPERATURE = 0.05
 _RECENT_QUERIES = 8  # query embeddings kept (the same turn asked by a shortlist, then by the router)
 
 
@@ -73,6 +76,10 @@ class EmbeddingRouter(Router):
     - no active task: START the best task if its score >= ``threshold``, else NONE;
     - active task: SWITCH to the best task if it scores >= ``threshold`` and beats the active one by at least
       ``margin``; otherwise CONTINUE (answers such as "7 pm, for two" resemble no task, yet continue one).
+
+    So with a task active this router never says NONE (an off-topic request, which keeps the task active, looks
+    to similarities just like a short answer within the task: both continue it), and "done" is only the closing
+    phrases (END). ``alternatives`` rank the answers these rules weigh (:func:`rule_answers`).
 
     Defaults were picked on a coarse grid, once, on small slices (threshold: 0.1-0.45 on the first 150
     conversations of clinc_dev, for NONE detection; margin 0.05-0.2 and closing_threshold 0.6-0.75 on the first
@@ -215,15 +222,74 @@ class EmbeddingRouter(Router):
         summary = f"best {best} {s_best:.3f}; closing {closing:.3f}"
         if active is not None:
             summary += f"; active {active} {scores[active]:.3f}"
+        ranked = rule_answers(
+            scores,
+            closing if len(self._closing) else None,
+            active,
+            threshold=self.threshold,
+            margin=self.margin,
+            closing_threshold=self.closing_threshold,
+        )
+
+        def decided(task: str | None, confidence: float, closing: bool = False) -> Prediction:
+            return Prediction(task, closing, confidence=_unit(confidence), rationale=summary, alternatives=ranked)
+
         if active is not None and closing >= self.closing_threshold:
-            return Prediction(active, closing=True, confidence=_unit(closing), rationale=summary)
+            return decided(active, closing, closing=True)
         if active is None:
             if self._qualifies(s_best):
-                return Prediction(best, confidence=_unit(s_best), rationale=summary)
-            return Prediction(None, confidence=_unit(1.0 - s_best), rationale=summary)
+                return decided(best, s_best)
+            return decided(None, 1.0 - s_best)
         if best != active and self._qualifies(s_best) and s_best - scores[active] >= self.margin:
-            return Prediction(best, confidence=_unit(s_best), rationale=summary)
-        return Prediction(active, confidence=_unit(scores[active]), rationale=summary)
+            return decided(best, s_best)
+        return decided(active, scores[active])
+
+
+def rule_answers(
+    scores: dict[str, float],
+    closing: float | None,
+    active: str | None,
+    *,
+    threshold: float | None,
+    margin: float,
+    closing_threshold: float,
+    temperature: float = ALTERNATIVES_TEMPERATURE,
+) -> tuple[Answer, ...]:
+    """The answers :class:`EmbeddingRouter`'s rules weigh, most probable first, each with the softmax (at
+    ``temperature``) of the similarity it needs to win: a task its own; NONE (nothing active) the ``threshold``; the
+    active task its own plus ``margin`` (or the threshold if higher), the bar another task must clear to switch;
+    END the best of these plus how far ``closing`` (None: no closing phrases) is above ``closing_threshold``. So the
+    first answer is the rules' decision.
+
+    Example:
+        >>> answers = rule_answers({"recap": 0.5, "email": 0.55}, 0.2, "recap", threshold=0.25, margin=0.15,
+        ...                        closing_threshold=0.6)
+        >>> [(task, closing, round(p, 2)) for task, closing, p in answers]
+        [('recap', False, 0.88), ('email', False, 0.12), ('recap', True, 0.0)]
+    """
+    floor = -np.inf if threshold is None else threshold
+    keys: list[tuple[str | None, bool]] = []
+    values: list[float] = []
+    for name, similarity in scores.items():
+        if name != active:
+            keys.append((name, False))
+            values.append(similarity)
+    if active is None and threshold is not None:
+        keys.append((None, False))
+        values.append(threshold)
+    if active is not None and active in scores:
+        keys.append((active, False))
+        values.append(max(scores[active] + margin, floor))
+        if closing is not None:
+            keys.insert(0, (active, True))  # first: at a tie, the rules close the task
+            values.insert(0, max(values) + closing - closing_threshold)
+    if not values:
+        return ()
+    logits = np.asarray(values, dtype=np.float64) / temperature
+    probs = np.exp(logits - logits.max())
+    probs /= probs.sum()
+    order = sorted(range(len(keys)), key=lambda i: -probs[i])[:MAX_ALTERNATIVES]
+    return tuple((keys[i][0], keys[i][1], float(probs[i])) for i in order)
 
 
 def _context(routing: RoutingInput, window: int) -> str:

@@ -120,7 +120,10 @@ def _error_text(error: BaseException) -> str:
 
 
 class KeepActiveRouter(Router):
-    """The last resort: keep the active task (NONE when none is active). Reads no model and cannot fail."""
+    """The last resort: keep the active task (CONTINUE; NONE when none is active). Reads no model and cannot fail.
+
+    It never makes a digression (NONE with a task active) nor closes a task: both need a reading of the turn.
+    """
 
     kind: ClassVar[str] = KEEP_ACTIVE
 
@@ -130,11 +133,13 @@ class KeepActiveRouter(Router):
 
 class PrimaryStage(RouterWrapper):
     """The router a reliable composition tries first: with ``reject_invalid``, an answer without a decision raises
-    :class:`UnusableAnswer` (a repaired answer is still accepted), so that the fallbacks decide."""
+    :class:`UnusableAnswer` (a repaired answer is still accepted), so that the fallbacks decide. The router's
+    ``clarify_margin`` applies to its decisions here (this stage makes them)."""
 
     def __init__(self, router: Router, *, reject_invalid: bool = True) -> None:
         super().__init__(router)
         self.reject_invalid = reject_invalid
+        self.clarify_margin = router.clarify_margin
 
     def predict(self, routing: RoutingInput, config: RunnableConfig) -> Prediction:
         prediction = self.router.predict(routing, config)

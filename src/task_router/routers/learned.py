@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -13,7 +14,7 @@ from task_router.catalog import TaskCatalog
 from task_router.learned.model import LearnedModel
 from task_router.learned.texts import DONE_TEXT, candidate_text, query_text
 from task_router.rendering import RoutingInput
-from task_router.routers.base import Prediction, Router
+from task_router.routers.base import MAX_ALTERNATIVES, Prediction, Router
 
 _MAX_CACHED_TEXTS = 50_000
 
@@ -24,22 +25,25 @@ class LearnedRouter(Router):
 
     Per turn, the query is the user's latest message, the message before it and the active task
     (:func:`~task_router.learned.texts.query_text`). The bi-encoder (all-MiniLM-L6-v2 + LoRA) compares it with every
-    task of the catalogue (name, description, examples) and with a learned "no task" candidate, and the nearest
-    candidate decides:
+    task of the catalogue (name, description, examples), with a learned "done" candidate while a task is active,
+    and with "nothing fits", a constant score the model was trained against (``none_bias`` in its
+    ``learned.json``). The most probable answer decides:
 
     - the active task: CONTINUE; another task: START or SWITCH;
-    - "no task" (a candidate only while a task is active): END of the active task.
+    - "done" (a task active): END of the active task;
+    - "nothing fits": NONE; with a task active, an off-topic request (a digression): the task stays active.
 
-    With no active task the nearest task starts; ``make_router("learned", none_threshold=t)`` (``t`` fitted on
-    labelled turns of your catalogue by ``task-router fit --router learned``) answers NONE below it instead.
+    ``confidence`` is the probability of the answer, ``softmax(bi_scale * cosine / temperature)`` over the
+    answers, with the temperature and the NONE scores fitted on held-out training conversations (never on an
+    evaluation set): the chance that the decision is right. ``alternatives`` ranks the answers with their
+    probabilities (for asking when two tasks are close: :mod:`task_router.clarify`). A threshold fitted on your
+    own labelled turns (``task-router fit``, ``make_router("learned", thresholds=...)``) can still move the
+    NONE/task trade-off for your catalogue.
 
     A model trained with a cross-encoder stage (``--ce-steps``) instead lets the cross-encoder pick among the
-    bi-encoder's ``shortlist`` nearest tasks, the active task and "no task"; the shipped model has none (it measured
+    bi-encoder's ``shortlist`` nearest tasks, the active task and "done"; the shipped model has none (it measured
     worse and 6x slower at the 60-minute CPU budget, see benchmarks/RESULTS.md).
 
-    ``confidence`` is the bi-encoder's cosine similarity between the turn and the chosen candidate (with a
-    cross-encoder: the chosen candidate's softmax probability among those it read); ``make_router("learned",
-    none_threshold=t)``, with a threshold fitted by ``task-router fit --router learned``, abstains below it.
     Task vectors are cached per text, so an edited catalogue only embeds its new or changed tasks, and any task
     added at run time is routed like the ones trained on: the model reads descriptions, it has no per-task output.
 
@@ -49,6 +53,9 @@ class LearnedRouter(Router):
             package (``task_router/learned/builtin``).
         shortlist: tasks handed to the cross-encoder (default: the model's ``learned.json``).
         cross_encoder: False decides with the bi-encoder alone (faster, see benchmarks/RESULTS.md).
+        none_bias, none_bias_active, temperature: replace the model's own calibration (its ``learned.json``), e.g.
+            with values fitted on labelled turns of your catalogue by ``task-router fit --router learned``
+            (``make_router("learned", thresholds=FILE)`` passes them).
 
     Example:
         >>> from task_router import TaskCatalog, make_router
@@ -68,11 +75,16 @@ class LearnedRouter(Router):
         shortlist: int | None = None,
         cross_encoder: bool = True,
         model: LearnedModel | None = None,
+        none_bias: float | None = None,
+        none_bias_active: float | None = None,
+        temperature: float | None = None,
     ) -> None:
         self.model = model if model is not None else LearnedModel.load(model_path)
         label = "learned:builtin" if model_path is None and model is None else f"learned:{self.model.path}"
         super().__init__(catalog=catalog, model_label=label)
         config = self.model.config
+        overrides = {"none_bias": none_bias, "none_bias_active": none_bias_active, "temperature": temperature}
+        self.calibration = replace(config, **{key: value for key, value in overrides.items() if value is not None})
         self.window = config.window
         self.shortlist = config.shortlist if shortlist is None else shortlist
         self.use_cross_encoder = cross_encoder and self.model.cross_encoder is not None
@@ -111,7 +123,7 @@ class LearnedRouter(Router):
 
     # -- deciding --------------------------------------------------------------------------------------------
     def _ranked_all(self, routing: RoutingInput) -> tuple[str, list[str | None], list[str], np.ndarray]:
-        """(query text, every candidate's task name with None for "no task", texts, bi-encoder similarities),
+        """(query text, every candidate's task name with None for "done", texts, bi-encoder similarities),
         nearest first."""
         names, texts, rows = self.task_matrix(routing.catalog)
         active = routing.catalog.get(routing.active_task)
@@ -124,11 +136,10 @@ class LearnedRouter(Router):
         return query, [all_names[i] for i in order], [all_texts[i] for i in order], similarities[order]
 
     def candidates(self, routing: RoutingInput) -> tuple[str, list[str | None], list[str], np.ndarray]:
-        """What the decision reads: (query text, candidate names with None for "no task", their texts, their
-        bi-encoder similarities), nearest first. "No task" closes the active task, so it is a candidate only when
-        one is active; with none, whether anything fits is the None threshold's call (``task-router fit``): the
-        learned "no task" measured poor at spotting out-of-catalogue requests (benchmarks/RESULTS.md). With a
-        cross-encoder, only the ``shortlist`` nearest tasks, the active task and "no task" are kept."""
+        """What the decision reads: (query text, candidate names with None for "done", their texts, their
+        bi-encoder similarities), nearest first. "Done" closes the active task, so it is a candidate only when one
+        is active. With a cross-encoder, only the ``shortlist`` nearest tasks, the active task and "done" are
+        kept."""
         query, names, texts, similarities = self._ranked_all(routing)
         kept: set[str | None] = set(names)
         if self.use_cross_encoder:
@@ -138,19 +149,36 @@ class LearnedRouter(Router):
         keep = [i for i, name in enumerate(names) if name in kept]
         return query, [names[i] for i in keep], [texts[i] for i in keep], similarities[keep]
 
-    def scored(self, routing: RoutingInput) -> list[tuple[str | None, float, float]]:
-        """The candidates the decision is made from, most probable first: (task name or None for "no task",
-        probability among them, bi-encoder cosine similarity to the turn)."""
+    def none_bias(self, routing: RoutingInput) -> float | None:
+        """The score of "nothing fits" at this turn (None: this model has no NONE answer)."""
+        config = self.calibration
+        if routing.active_task is not None and config.none_bias_active is not None:
+            return config.none_bias_active
+        return config.none_bias
+
+    def scored(self, routing: RoutingInput) -> list[tuple[str | None, bool, float, float]]:
+        """The answers the decision is made from, most probable first: (task name or None, closing, probability,
+        bi-encoder cosine similarity to the turn). (None, True) is "done", (None, False) "nothing fits" (its
+        similarity is the constant it scores)."""
         query, names, texts, similarities = self.candidates(routing)
+        config = self.calibration
+        answers: list[tuple[str | None, bool]] = [(name, name is None) for name in names]
         if self.use_cross_encoder:
             logits = self.model.cross_scores(query, texts)
-            scores = self.model.config.ce_scale / (1.0 + np.exp(-logits))  # the loss's sigmoid x scale
+            scores = config.ce_scale / (1.0 + np.exp(-logits))  # the loss's sigmoid x scale
         else:
-            scores = self.model.config.bi_scale * similarities
+            bias = self.none_bias(routing)
+            if bias is not None:
+                answers.append((None, False))
+                similarities = np.append(similarities, bias)
+            scores = config.bi_scale * similarities / config.temperature
         probabilities = np.exp(scores - scores.max())
         probabilities /= probabilities.sum()
-        ranked = zip(names, probabilities.tolist(), similarities.tolist(), strict=True)
-        return sorted(ranked, key=lambda row: -row[1])
+        ranked = [
+            (task, closing, p, c)
+            for (task, closing), p, c in zip(answers, probabilities.tolist(), similarities.tolist(), strict=True)
+        ]
+        return sorted(ranked, key=lambda row: -row[2])
 
     def rank(self, routing: RoutingInput) -> list[str]:
         """Every task of the catalogue, nearest to the turn first by the bi-encoder: a retriever for
@@ -160,9 +188,17 @@ class LearnedRouter(Router):
 
     def predict(self, routing: RoutingInput, config: RunnableConfig) -> Prediction:
         ranked = self.scored(routing)
-        chosen, probability, similarity = ranked[0]
-        # Abstention reads the confidence: with the bi-encoder alone, the cosine similarity of the chosen candidate
-        # separates out-of-catalogue requests better than the softmax over the catalogue (benchmarks/RESULTS.md).
-        confidence = probability if self.use_cross_encoder else min(1.0, max(0.0, similarity))
-        rationale = "; ".join(f"{name or 'no task'} p={p:.2f} cos={c:.2f}" for name, p, c in ranked[:3])
-        return Prediction(chosen, confidence=confidence, rationale=rationale, raw_output=chosen or "no task")
+        chosen, closing, probability, _ = ranked[0]
+        rationale = "; ".join(f"{_answer_name(t, c)} p={p:.2f} cos={s:.2f}" for t, c, p, s in ranked[:3])
+        return Prediction(
+            chosen,
+            closing=closing,
+            confidence=probability,
+            rationale=rationale,
+            raw_output=_answer_name(chosen, closing),
+            alternatives=tuple((t, c, p) for t, c, p, _ in ranked[:MAX_ALTERNATIVES]),
+        )
+
+
+def _answer_name(task: str | None, closing: bool) -> str:
+    return task if task is not None else "done" if closing else "nothing fits"

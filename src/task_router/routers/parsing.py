@@ -1,4 +1,18 @@
-"""Lenient parsing of a router model's answer into (task, closing), never naming a task outside the catalogue."""
+"""Lenient parsing of a router model's answer into (task, closing), never naming a task outside the catalogue.
+
+The answer vocabulary of the prompted router kinds (``prompts/*.yaml``):
+
+| the model answers | meaning | parsed as |
+|---|---|---|
+| a task name (``closing`` false) | the assistant does that task (START / CONTINUE / SWITCH) | (task, False) |
+| ``DONE`` | the user is done with the active task (END) | (None, True) |
+| the active task with ``closing`` true | the same, the older spelling | (task, True) |
+| ``NONE`` | nothing in the list fits: an off-topic request; an active task stays active | (None, False) |
+| ``NONE`` with ``closing`` true | the user is done (older answers) | (None, True) |
+
+:class:`~task_router.routers.base.Router` turns (None, True) into END of the active task and (None, False) into
+NONE (see :func:`task_router.decision.derive_event`).
+"""
 
 from __future__ import annotations
 
@@ -12,13 +26,17 @@ from typing import Any
 from task_router.catalog import TaskCatalog
 
 _FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.DOTALL)
-_NONE_WORDS = {"none", "no task", "null", "nothing", "no_task", "n/a", "none of the above"}
+_NONE_WORDS = {"none", "no task", "null", "nothing", "no_task", "n/a", "none of the above", "off topic"}
+#: The answer for "the user is done with the active task" (closing it); :data:`NONE_LABEL` is "nothing fits".
+DONE_LABEL = "DONE"
+_DONE_WORDS = {"done", "finished", "end", "close", "closed", "closing"}
 _TRUE = {"true", "yes", "1", "y"}
 _CLOSING_EVENTS = {"END", "STOP", "CLOSE", "DONE"}
 MAX_ANSWER_CHARS = 8000  # longer answers are read from their tail, where a final answer usually is
 _TRAILING_COMMA = re.compile(r",\s*([}\]])")
 _FINAL_MARKER = re.compile(r"^[^\w\n]*(?:final[ \t]+answer|answer|decision)[ \t]*[:=-]", re.IGNORECASE | re.MULTILINE)
 _SMART_QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2019": "'"})
+_LABEL_IN_PROSE = re.compile(r"\b(NONE|DONE)\b")
 _PROSE_CLOSING = re.compile(r"\bclosing[\"'`]?\s*[:=]\s*[\"'`*]*(true|yes|false|no)\b", re.IGNORECASE)
 
 
@@ -28,7 +46,9 @@ class OutputParseError(ValueError):
 
 @dataclass(frozen=True)
 class ParsedAnswer:
-    task: str | None  # None means NONE
+    """A model's answer: ``task`` None with ``closing`` is DONE (the user is done), without it NONE (nothing fits)."""
+
+    task: str | None  # None: NONE, or DONE when closing
     closing: bool = False
     rationale: str | None = None
 
@@ -38,23 +58,45 @@ def normalize(name: str) -> str:
 
 
 def resolve_task(value: Any, catalog: TaskCatalog) -> str | None:
-    """Map a model-written task name to a catalogue name (None for NONE). Raises OutputParseError if unknown."""
+    """Map a model-written task name to a catalogue name (None for NONE or DONE). Raises OutputParseError if unknown.
+
+    Use :func:`resolve_choice` to tell NONE (nothing fits) and DONE (the user is done) apart.
+    """
+    return resolve_choice(value, catalog)[0]
+
+
+def resolve_choice(value: Any, catalog: TaskCatalog, closing: bool = False) -> tuple[str | None, bool]:
+    """Map a model-written answer and its closing flag to (catalogue task or None, closing).
+
+    DONE (or "finished", "end") is (None, True): the user is done with the active task; NONE is (None, ``closing``):
+    nothing fits, unless the model also set ``closing`` (an older way of saying "done"). A task of the catalogue
+    whose name is one of these words wins over the word. Raises OutputParseError for a name outside the catalogue.
+
+    Example:
+        >>> catalog = TaskCatalog([{"name": "recap", "description": "Recap a meeting."}])
+        >>> resolve_choice("DONE", catalog), resolve_choice("NONE", catalog), resolve_choice("Recap", catalog, True)
+        ((None, True), (None, False), ('recap', True))
+    """
     if value is None:
-        return None
+        return None, closing
     text = str(value).strip().strip("'\"`*[]<>").strip()
-    if not text or normalize(text) in _NONE_WORDS:
-        return None
-    if text in catalog:
-        return text
     wanted = normalize(text)
+    if not text or wanted in _NONE_WORDS:
+        return None, closing
+    if text in catalog:
+        return text, closing
     for task in catalog:
         if wanted in (normalize(task.name), normalize(task.title)):
-            return task.name
+            return task.name, closing
+    if wanted in _DONE_WORDS:
+        return None, True
     # "Service.Intent" style names: accept the unambiguous last segment (e.g. "FindRestaurants").
     tails = [t.name for t in catalog if normalize(t.name.rsplit(".", 1)[-1]) == wanted]
     if len(tails) == 1:
-        return tails[0]
-    raise OutputParseError(f"{text!r} is not a task in the catalogue; answer with one of {catalog.names} or NONE")
+        return tails[0], closing
+    raise OutputParseError(
+        f"{text!r} is not a task in the catalogue; answer with one of {catalog.names}, NONE or {DONE_LABEL}"
+    )
 
 
 def parse_answer(raw: str, catalog: TaskCatalog) -> ParsedAnswer:
@@ -137,17 +179,20 @@ def _lower_keys(data: dict[str, Any]) -> dict[str, Any]:
 
 def _from_mapping(data: dict[str, Any], catalog: TaskCatalog) -> ParsedAnswer:
     if "task" not in data:
-        raise OutputParseError('the JSON has no "task" field; answer {"task": <task name or NONE>, "closing": ...}')
+        raise OutputParseError(
+            'the JSON has no "task" field; answer {"task": <task name, NONE or DONE>, "closing": ...}'
+        )
     task = data["task"]
     if isinstance(task, list | dict):
-        raise OutputParseError('"task" must be a single task name or NONE')
+        raise OutputParseError('"task" must be a single task name, NONE or DONE')
     closing = data.get("closing", False)
     closing = closing if isinstance(closing, bool) else str(closing).strip().lower() in _TRUE
     event = str(data.get("event") or "").strip().upper()
     if event in _CLOSING_EVENTS:
         closing = True
     rationale = data.get("rationale") or data.get("reasoning") or data.get("thought")
-    return ParsedAnswer(resolve_task(task, catalog), closing, str(rationale) if rationale else None)
+    name, closing = resolve_choice(task, catalog, closing)
+    return ParsedAnswer(name, closing, str(rationale) if rationale else None)
 
 
 def _from_prose(text: str, catalog: TaskCatalog) -> ParsedAnswer:
@@ -159,13 +204,13 @@ def _from_prose(text: str, catalog: TaskCatalog) -> ParsedAnswer:
         several = _mentions(labelled.group(1), catalog)
         if len(several) > 1:
             raise OutputParseError(f"the answer names several tasks ({sorted(several)}); name exactly one, or NONE")
-        closing = _PROSE_CLOSING.search(text)
-        task = _resolve_first(_label_candidates(labelled.group(1)), catalog)
-        return ParsedAnswer(task, bool(closing and closing.group(1).lower() in _TRUE))
+        flag = _PROSE_CLOSING.search(text)
+        closing = bool(flag and flag.group(1).lower() in _TRUE)
+        return ParsedAnswer(*_resolve_first(_label_candidates(labelled.group(1)), catalog, closing))
     one_line = text.splitlines()[0] if len(text) < 200 else ""
     if one_line:
         try:
-            return ParsedAnswer(resolve_task(one_line, catalog))
+            return ParsedAnswer(*resolve_choice(one_line, catalog))
         except OutputParseError:
             pass
     found = _mentions(text, catalog)
@@ -173,10 +218,14 @@ def _from_prose(text: str, catalog: TaskCatalog) -> ParsedAnswer:
         return ParsedAnswer(found.pop())
     if len(found) > 1:
         raise OutputParseError(f"the answer names several tasks ({sorted(found)}); name exactly one, or NONE")
-    if re.fullmatch(r"[\s\"'`*.]*none[\s\"'`*.]*", text, re.IGNORECASE) or re.search(r"\bNONE\b", text):
-        return ParsedAnswer(None)  # the bare word, or the label NONE written in capitals within prose
+    labels = _LABEL_IN_PROSE.findall(text)  # NONE / DONE written in capitals within prose: the last one counts
+    if labels:
+        return ParsedAnswer(None, closing=labels[-1] == DONE_LABEL)
+    if re.fullmatch(r"[\s\"'`*.]*none[\s\"'`*.]*", text, re.IGNORECASE):
+        return ParsedAnswer(None)  # the bare word
     raise OutputParseError(
-        'no task name found; answer only with a JSON object {"task": <one of the task names or NONE>, "closing": ...}'
+        'no task name found; answer only with a JSON object {"task": <one of the task names, NONE or DONE>, '
+        '"closing": ...}'
     )
 
 
@@ -187,11 +236,11 @@ def _label_candidates(value: str) -> list[str]:
     return [re.split(r"[,;]", value, maxsplit=1)[0].rstrip(" .!"), value.rstrip(" .!"), first_word]
 
 
-def _resolve_first(candidates: list[str], catalog: TaskCatalog) -> str | None:
+def _resolve_first(candidates: list[str], catalog: TaskCatalog, closing: bool) -> tuple[str | None, bool]:
     errors: list[OutputParseError] = []
     for candidate in candidates:
         try:
-            return resolve_task(candidate, catalog)
+            return resolve_choice(candidate, catalog, closing)
         except OutputParseError as exc:
             errors.append(exc)
     raise errors[-1]

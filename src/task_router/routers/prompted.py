@@ -62,7 +62,7 @@ class PromptedRouter(ChatModelRouter):
         messages = self.messages(routing)
         reply = self._text_model.invoke(messages, config)
         prediction = self.read_reply(reply_text(reply), routing, messages, config, parse=self.parse, repair=self.repair)
-        return add_logprob_confidence(prediction, reply)
+        return add_logprob_confidence(prediction, reply, routing.catalog)
 
 
 class ZeroShotRouter(PromptedRouter):

@@ -16,7 +16,7 @@ from task_router.rendering import DEFAULT_WINDOW, RoutingInput, clip
 from task_router.routers.answering import add_logprob_confidence, reply_text
 from task_router.routers.base import Prediction, safe_fallback
 from task_router.routers.chat_model import ChatModelRouter
-from task_router.routers.parsing import OutputParseError, ParsedAnswer, parse_answer, resolve_task
+from task_router.routers.parsing import DONE_LABEL, OutputParseError, ParsedAnswer, parse_answer, resolve_choice
 
 ACTIONS = ("list_tasks", "task_details", "final_answer")
 # A step is read from its first MAX_STEP_CHARS characters (the first action is the one that counts): a model that
@@ -94,7 +94,8 @@ def _argument(rest: str) -> str:
 
 class ReActRouter(ChatModelRouter):
     """ReAct over the catalogue: the model thinks, looks tasks up (``list_tasks[]``, ``task_details[name]``) and
-    ends with ``final_answer[{"task": ..., "closing": ...}]`` within ``max_steps`` model calls.
+    ends with ``final_answer[{"task": ..., "closing": ...}]`` within ``max_steps`` model calls (the task a name,
+    NONE for "nothing fits", which keeps an active task, or DONE for "the user is done").
 
     A step that cannot be read gets one corrective observation (the repair; the decision then counts as
     ``valid_format=False``); a second unreadable step, or running out of steps, gives the safe fallback (keep the
@@ -129,7 +130,7 @@ class ReActRouter(ChatModelRouter):
         self.max_steps = max_steps
 
     def predict(self, routing: RoutingInput, config: RunnableConfig) -> Prediction:
-        names = ", ".join([*routing.catalog.names, NONE_LABEL])
+        names = ", ".join([*routing.catalog.names, NONE_LABEL, DONE_LABEL])
         messages: list[BaseMessage] = build_messages(self.prompt, routing, window=self.window, task_names=names)
         outputs: list[str] = []
         trace: list[str] = []
@@ -158,7 +159,7 @@ class ReActRouter(ChatModelRouter):
                         valid_format=not repaired,
                         fallback="repaired" if repaired else None,
                     )
-                    return add_logprob_confidence(prediction, message)
+                    return add_logprob_confidence(prediction, message, routing.catalog)
                 observation = self.observe(step, routing.catalog)
                 section = "last_step" if step_index == self.max_steps - 2 else "observation"
                 reply = self.prompt[section].format(observation=observation)
@@ -172,11 +173,16 @@ class ReActRouter(ChatModelRouter):
         if step.action == "list_tasks":
             return "\n" + "\n".join(f"- {t.name}: {clip(t.description, 120)}" for t in catalog)
         try:
-            name = resolve_task(step.argument, catalog)
+            name, done = resolve_choice(step.argument, catalog)
         except OutputParseError:
             return f"there is no task {clip(step.argument, 60)!r}. Task names: {', '.join(catalog.names)}"
+        if name is None and done:
+            return f"{DONE_LABEL} means that the user is done with the active task: it is closed."
         if name is None:
-            return f"{NONE_LABEL} means that no task fits the user's request."
+            return (
+                f"{NONE_LABEL} means that no task fits the user's request. An active task stays active: the "
+                "assistant says it cannot help with that request, then goes on with the task."
+            )
         task = catalog[name]
         lines = [f"{task.name} ({task.title}): {clip(task.description, 400)}"]
         if task.examples:

@@ -16,7 +16,7 @@ from task_router.models import ModelSpec, resolve_local_model
 from task_router.models.local import LocalModel
 from task_router.prompting import load_prompt
 from task_router.rendering import RoutingInput, coerce_input
-from task_router.routers.base import Prediction, Router
+from task_router.routers.base import MAX_ALTERNATIVES, Answer, Prediction, Router
 
 Normalization = Literal["sum", "mean"]
 
@@ -25,6 +25,10 @@ class ScoringRouter(Router):
     """Scores each catalogue task name, NONE and (for the active task) the closing flag by the model's likelihood,
     all in one forward pass over a cached prompt. Its answer is always a catalogue task or NONE
     (``valid_format`` is always True) and its confidence is the softmax over the candidates.
+
+    With a task active, NONE is the off-topic answer (nothing fits; the task stays active, a NONE decision) and
+    the active task with "Finished: yes" is "the user is done" (END). ``alternatives`` are the scored answers with
+    their probabilities (:func:`ranked_answers`).
 
     Scores: ``normalization="sum"`` adds the answer's token log-probabilities, ``"mean"`` averages them;
     ``distinct_prefix=True`` reads each answer only up to its first token no other answer shares (the rest of a
@@ -162,7 +166,32 @@ class ScoringRouter(Router):
         raw = ", ".join(f"{labels[i]}={probs[i]:.3f}" for i in top)
         if routing.active_task is not None:
             raw += f"; closing={scored['closing']:.3f}"
-        return Prediction(task=task, closing=closing, confidence=min(1.0, max(0.0, confidence)), raw_output=raw)
+        return Prediction(
+            task=task,
+            closing=closing,
+            confidence=min(1.0, max(0.0, confidence)),
+            raw_output=raw,
+            alternatives=ranked_answers(labels, probs, routing.active_task, scored["closing"]),
+        )
+
+
+def ranked_answers(
+    labels: Sequence[str], probs: Sequence[float], active: str | None, closing: float
+) -> tuple[Answer, ...]:
+    """The scored answers, most probable first: each task name and NONE with its probability (the softmax over
+    the candidates), the active task with the closing flag the router reads from ``closing`` (its probability of
+    "Finished: yes"). NONE with a task active is the off-topic answer (the task stays active); "done" is the active
+    task with the flag set.
+
+    Example:
+        >>> ranked_answers(["recap", "email", "NONE"], [0.2, 0.7, 0.1], "recap", closing=0.9)
+        (('email', False, 0.7), ('recap', True, 0.2), (None, False, 0.1))
+    """
+    answers = [
+        (None if label == NONE_LABEL else label, label == active and closing > 0.5, float(p))
+        for label, p in zip(labels, probs, strict=True)
+    ]
+    return tuple(sorted(answers, key=lambda answer: -answer[2])[:MAX_ALTERNATIVES])
 
 
 def distinct_prefixes(answers: Sequence[tuple[int, ...]]) -> list[tuple[int, ...]]:

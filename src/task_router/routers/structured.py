@@ -16,28 +16,44 @@ from task_router.rendering import DEFAULT_WINDOW, RoutingInput
 from task_router.routers.answering import add_logprob_confidence, reply_text
 from task_router.routers.base import Prediction, logger, redact
 from task_router.routers.chat_model import ChatModelRouter
-from task_router.routers.parsing import OutputParseError, resolve_task
+from task_router.routers.parsing import DONE_LABEL, OutputParseError, resolve_choice
 
 _ROUTER_MAX_NEW_TOKENS = 48
 
 
 def choice_schema(catalog: TaskCatalog) -> type[BaseModel]:
-    """A pydantic schema whose `task` can only be a catalogue name or NONE (cached per catalogue version)."""
+    """A pydantic schema whose `task` can only be a catalogue name, NONE or DONE (cached per catalogue version).
+
+    NONE: nothing in the list fits (an off-topic request; an active task stays active); DONE: the user is done with
+    the active task. ``closing`` true on the active task says "done" too (the older answer).
+    """
 
     def build() -> type[BaseModel]:
-        names = (*catalog.names, NONE_LABEL)
+        names = tuple(dict.fromkeys((*catalog.names, NONE_LABEL, DONE_LABEL)))
         return create_model(
             "RouteChoice",
             __doc__="The task the assistant is doing after the user's latest message.",
-            task=(Literal[names], Field(description="A task name from the list, or NONE if none fits.")),
-            closing=(bool, Field(default=False, description="True if the user is finishing the active task.")),
+            task=(
+                Literal[names],
+                Field(
+                    description="A task name from the list; NONE if nothing in the list fits (an off-topic request: "
+                    "an active task stays active); DONE if the user is done with the active task."
+                ),
+            ),
+            closing=(
+                bool,
+                Field(default=False, description="True if the user is done with the active task (as DONE)."),
+            ),
         )
 
     return catalog.memo("structured.schema", build)
 
 
 class StructuredRouter(ChatModelRouter):
-    """Asks the chat model for ``{"task": <name | NONE>, "closing": bool}``.
+    """Asks the chat model for ``{"task": <name | NONE | DONE>, "closing": bool}``.
+
+    NONE is "nothing in the list fits" (with a task active: an off-topic request, the task stays active), DONE "the
+    user is done with the active task" (END); the active task with ``closing`` true still means DONE.
 
     Uses ``with_structured_output`` (tool calling / JSON schema) when the model supports it; models without it
     (local pipelines, fake models) answer in JSON text, parsed leniently. An unusable answer is re-asked once
@@ -98,10 +114,9 @@ class StructuredRouter(ChatModelRouter):
         parsed = out.get("parsed")
         if parsed is not None:
             try:
-                prediction = Prediction(
-                    resolve_task(parsed.task, routing.catalog), bool(parsed.closing), raw_output=reply_text(raw)
-                )
-                return add_logprob_confidence(prediction, raw)
+                task, closing = resolve_choice(parsed.task, routing.catalog, bool(parsed.closing))
+                prediction = Prediction(task, closing, raw_output=reply_text(raw))
+                return add_logprob_confidence(prediction, raw, routing.catalog)
             except OutputParseError:
                 pass
         # Servers that ignore tool_choice / response_format answer in text: read it like the text path.
@@ -117,7 +132,7 @@ class StructuredRouter(ChatModelRouter):
     ) -> Prediction:
         """A text answer, read leniently (re-asked once if ``repair``); its confidence from its log-probabilities."""
         prediction = self.read_reply(reply_text(reply), routing, messages, config, repair=self.repair)
-        return add_logprob_confidence(prediction, reply)
+        return add_logprob_confidence(prediction, reply, routing.catalog)
 
 
 def supports_structured_output(model: BaseChatModel) -> bool:

@@ -8,7 +8,7 @@ active task, appends ``"Finished: yes|no"``. So a label becomes (answer, closing
 | START / SWITCH to X                | X             | None (not scored) |
 | CONTINUE X                         | X             | False   |
 | END of the active task X           | X             | True    |
-| NONE                               | NONE          | None    |
+| NONE (nothing fits; an active task stays active) | NONE | None |
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from task_router.catalog import NONE_LABEL
-from task_router.decision import Event, derive_event
+from task_router.decision import Event, active_after, derive_event
 from task_router.evaluation import ConversationRecord
 
 
@@ -46,7 +46,7 @@ class TurnTarget:
     @property
     def active_after(self) -> str | None:
         event, task = derive_event(self.active_before, self.predicted, bool(self.closing))
-        return task if event in ("START", "CONTINUE", "SWITCH") else None
+        return active_after(self.active_before, event, task)
 
 
 def turn_targets(record: ConversationRecord) -> list[TurnTarget]:
@@ -84,18 +84,25 @@ def labels_from_answers(
 ) -> list[dict[str, object]]:
     """Benchmark labels (``{turn_index, task, event}``) from per-turn (task after the turn or None, closing).
 
-    Events follow docs/contract.md's table (derive_event), so labels written this way are always consistent.
+    Events follow docs/contract.md's table (derive_event), so labels written this way are always consistent: with
+    a task active, (None, closing) ends it and (None, not closing) is a digression (NONE, the task stays active,
+    labelled ``digression: true``).
 
     Example:
         >>> labels_from_answers([0, 2], [("a", False), ("a", True)])
         [{'turn_index': 0, 'task': 'a', 'event': 'START'}, {'turn_index': 2, 'task': 'a', 'event': 'END'}]
+        >>> labels_from_answers([0, 2], [("a", False), (None, False)])[1]
+        {'turn_index': 2, 'task': 'NONE', 'event': 'NONE', 'digression': True}
     """
     if len(turn_indexes) != len(answers):
         raise ValueError(f"{len(turn_indexes)} user turns but {len(answers)} answers: give one answer per user turn")
     labels: list[dict[str, object]] = []
     active: str | None = None
     for index, (task, closing) in zip(turn_indexes, answers, strict=True):
-        event, named = derive_event(active, task, closing and task is not None and task == active)
-        labels.append({"turn_index": index, "task": named or NONE_LABEL, "event": event})
-        active = named if event in ("START", "CONTINUE", "SWITCH") else None
+        event, named = derive_event(active, task, closing and (task is None or task == active))
+        label: dict[str, object] = {"turn_index": index, "task": named or NONE_LABEL, "event": event}
+        if event == "NONE" and active is not None:
+            label["digression"] = True
+        labels.append(label)
+        active = active_after(active, event, named)
     return labels

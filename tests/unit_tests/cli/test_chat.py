@@ -20,14 +20,18 @@ from typer.testing import CliRunner
 
 from task_router import TaskCatalog, create_router_graph
 from task_router.cli import app
-from task_router.cli.chat import StopOnRequest
+from task_router.cli.chat import StopOnRequest, format_decision
 from task_router.persistence import sqlite_checkpointer
 from task_router.routers.base import Prediction
 from tests.unit_tests.fakes import Scripted
 
 
 def _router() -> Scripted:
-    return Scripted(lambda routing: Prediction("meeting_recap" if "recap" in routing.last_user_text else None))
+    def answer(routing: Any) -> Prediction:
+        text = routing.last_user_text
+        return Prediction("meeting_recap" if "recap" in text else None, closing="thanks" in text.lower())
+
+    return Scripted(answer)
 
 
 @pytest.fixture(autouse=True)
@@ -211,3 +215,28 @@ def test_a_stopped_reply_logs_no_warning(
     chat("--db", str(tmp_path / "t.sqlite"), text="recap notes: X, Bob owns Y\n/quit\n")
     assert len(interrupting.handlers) == 1 and interrupting.handlers[0].requested.is_set()
     assert not [r for r in caplog.records if "ReplyStopped" in r.getMessage()]
+
+
+def _plain(decision: dict[str, Any]) -> str:
+    from rich.text import Text
+
+    return Text.from_markup(format_decision({"latency_ms": 9.2, **decision})).plain
+
+
+def test_decision_lines_say_off_topic_and_ask() -> None:
+    assert _plain({"event": "START", "task": "follow_up_email", "confidence": 0.83}) == (
+        "[route] START follow_up_email  conf 0.83  9 ms"
+    )
+    digression = {"event": "NONE", "task": None, "active_task_after": "meeting_recap", "confidence": 0.91}
+    assert _plain(digression) == "[route] NONE (off topic; meeting_recap stays active)  conf 0.91  9 ms"
+    assert _plain({"event": "NONE", "task": None, "active_task_after": None}) == "[route] NONE -  9 ms"
+    asking = {"event": "START", "task": "find_trains", "clarify": ["find_trains", "buy_train_tickets"]}
+    assert _plain(asking) == "[route] ASK find_trains | buy_train_tickets  9 ms"
+
+
+def test_an_off_topic_turn_keeps_the_task_in_the_chat(tmp_path: Path) -> None:
+    text = "Please recap my meeting\nWhat is the weather on Mars?\nthanks\n/quit\n"
+    out = chat("--db", str(tmp_path / "t.sqlite"), "--thread", "d", text=text)
+    assert "[route] START meeting_recap" in out
+    assert "[route] NONE (off topic; meeting_recap stays active)" in out
+    assert "[route] END meeting_recap" in out

@@ -18,7 +18,7 @@ SCRIPT: dict[str, tuple[Prediction, float]] = {
     "Add the action items too.": (Prediction("recap", raw_output='{"task": "recap"}'), 20.0),
     # a missed switch, then closing the wrong task in own state
     "Now write a follow-up email to them.": (Prediction("recap", raw_output='{"task": "recap"}'), 30.0),
-    "Great, that's all, thanks!": (Prediction(None, raw_output='{"task": "NONE"}'), 40.0),
+    "Great, that's all, thanks!": (Prediction(None, closing=True, raw_output='{"task": "DONE"}'), 40.0),
     "What is the weather on Mars?": (INVALID, 50.0),
     "Book me a flight to Oslo.": (Prediction(None, raw_output='{"task": "NONE"}'), 60.0),  # false NONE
     "Make it Friday.": (Prediction("flight", raw_output='{"task": "flight"}'), 100.0),

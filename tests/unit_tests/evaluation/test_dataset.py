@@ -26,6 +26,31 @@ def test_limit_keeps_the_first_conversations() -> None:
     assert [r.id for r in load_dataset(FIXTURE, limit=2)] == ["switch-end", "out-of-scope"]
 
 
+def test_gold_active_task_stays_through_a_digression() -> None:
+    record = parse_records(
+        [
+            {
+                "id": "digression",
+                "tasks": [{"name": "a", "description": "Task a."}],
+                "turns": [
+                    {"role": "user", "text": "do a"},
+                    {"role": "assistant", "text": "which one?"},
+                    {"role": "user", "text": "what is the capital of peru"},
+                    {"role": "assistant", "text": "Sorry, I can't help with that here."},
+                    {"role": "user", "text": "the red one"},
+                ],
+                "labels": [
+                    {"turn_index": 0, "task": "a", "event": "START"},
+                    {"turn_index": 2, "task": "NONE", "event": "NONE", "digression": True},
+                    {"turn_index": 4, "task": "a", "event": "CONTINUE"},
+                ],
+            }
+        ]
+    )[0]
+    assert record.labels[1].digression
+    assert record.gold_active_tasks() == [None, "a", "a"]
+
+
 def test_gold_active_task_is_cleared_after_end_and_none() -> None:
     records = load_dataset(FIXTURE)
     assert records[0].gold_active_tasks() == [None, "recap", "recap", "email"]

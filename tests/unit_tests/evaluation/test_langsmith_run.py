@@ -91,6 +91,7 @@ def test_per_turn_evaluators_agree_with_the_turns(langsmith_run: tuple[list, dic
         "switch_detected": (0, "miss"),
         "end_detected": (1, "neither"),
         "none_detected": (1, "neither"),
+        "digression_detected": (1, "neither"),
         "valid_format": (0, None),
         "latency_ms": (30.0, None),
     }

@@ -190,3 +190,14 @@ def test_graph_prefills_the_reply_for_the_next_decision(local) -> None:
     turn = coerce_input({"messages": messages, "active_task": state["active_task"], "catalog": catalog})
     computed = router.scores(turn, config)["result"].computed_tokens
     assert computed == len(router.layout.message_ids(messages[-1])) + len(router.layout.suffix_ids(turn.active_task))
+
+
+def test_alternatives_are_the_scored_answers_decision_first(local) -> None:
+    catalog = TaskCatalog(TASKS)
+    router = ScoringRouter(local, catalog=catalog)
+    for decision in _replay(router, catalog, None):
+        alternatives = decision.alternatives
+        assert len(alternatives) == len(TASKS) + 1  # every task and NONE
+        assert (alternatives[0].event, alternatives[0].task) == (decision.event, decision.task)
+        assert sum(a.probability for a in alternatives) == pytest.approx(1.0, abs=1e-6)
+        assert [a.probability for a in alternatives] == sorted((a.probability for a in alternatives), reverse=True)

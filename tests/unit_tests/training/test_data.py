@@ -46,8 +46,16 @@ def test_targets_reproduce_the_gold_events(records: list[ConversationRecord]) ->
 
 
 def test_labels_from_answers_derive_events() -> None:
-    labels = labels_from_answers([0, 2, 4, 6], [("a", False), ("b", False), (None, False), ("c", True)])
-    assert [(x["task"], x["event"]) for x in labels] == [("a", "START"), ("b", "SWITCH"), ("b", "END"), ("c", "START")]
+    answers = [("a", False), ("b", False), (None, False), (None, True), ("c", True)]
+    labels = labels_from_answers([0, 2, 4, 6, 8], answers)
+    assert [(x["task"], x["event"]) for x in labels] == [
+        ("a", "START"),
+        ("b", "SWITCH"),
+        ("NONE", "NONE"),  # off topic while b is active: a digression, b stays active
+        ("b", "END"),  # "nothing" while closing: b is done
+        ("c", "START"),
+    ]
+    assert labels[2]["digression"] is True and "digression" not in labels[3]
     with pytest.raises(ValueError, match="one answer per user turn"):
         labels_from_answers([0], [])
 
@@ -95,9 +103,10 @@ def test_dropping_a_gold_task_turns_its_turns_into_none(records: list[Conversati
                 ("Weather.GetForecast", "END"),
             ]
         else:
-            assert [(x.task, x.event) for x in record.labels][2:] == [
-                ("Flights.BookFlight", "END"),
-                ("NONE", "NONE"),
+            # The switch to the dropped task is now off topic (the flight stays active), its closing ends the flight.
+            assert [(x.task, x.event, x.digression) for x in record.labels][2:] == [
+                ("NONE", "NONE", True),
+                ("Flights.BookFlight", "END", False),
             ]
     assert seen_drops == {"Flights.BookFlight", "Weather.GetForecast"}
 

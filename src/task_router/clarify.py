@@ -1,0 +1,94 @@
+"""Asking when two tasks are close: which decisions are too close to call, and the one short question to ask.
+
+A decision carries its ranked alternatives with probabilities (``RouteDecision.alternatives``). When the two most
+probable answers name two different tasks and their probabilities differ by less than a margin, acting on either
+is a guess: the graph asks the user instead ("Do you mean Find trains or Get train tickets?") and the user's next
+turn picks the task. ``make_router(..., clarify_margin=m)`` marks such decisions (``RouteDecision.clarify``);
+``create_router_graph(..., clarify_margin=m)`` does the same for a router that does not. ``task-router eval``
+reports, for a range of margins, the share of turns that would be asked and the errors left (risk-coverage).
+
+Example:
+    >>> from task_router.decision import Alternative
+    >>> close_tasks([Alternative(event="START", task="find_trains", probability=0.46),
+    ...              Alternative(event="START", task="buy_train_tickets", probability=0.41)], margin=0.1)
+    ['find_trains', 'buy_train_tickets']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from task_router.catalog import TaskCatalog
+from task_router.decision import Alternative, RouteDecision
+
+_TASK_EVENTS = ("START", "CONTINUE", "SWITCH")
+MAX_CHOICES = 3
+
+
+def margin_of(alternatives: Sequence[Alternative]) -> float | None:
+    """The probability gap between the two most probable answers when both name a task (None otherwise: a
+    decision that is "done" or "nothing fits" at the top, or with a single task in view, is not a choice between
+    tasks)."""
+    tasks = [a for a in alternatives[:2] if a.event in _TASK_EVENTS and a.task is not None]
+    if len(tasks) < 2 or tasks[0].task == tasks[1].task:
+        return None
+    return tasks[0].probability - tasks[1].probability
+
+
+def close_tasks(alternatives: Sequence[Alternative], margin: float | None) -> list[str] | None:
+    """The tasks to ask between (the top two, and a third as close to the first), or None when the decision is
+    clear enough at ``margin`` (None: never ask)."""
+    if margin is None:
+        return None
+    if not 0.0 <= margin <= 1.0:
+        raise ValueError(f"clarify_margin is a probability gap in 0..1, got {margin}")
+    gap = margin_of(alternatives)
+    if gap is None or gap >= margin:
+        return None
+    top = alternatives[0].probability
+    chosen: list[str] = []
+    for alternative in alternatives:
+        if len(chosen) == MAX_CHOICES or top - alternative.probability >= margin:
+            break
+        if alternative.event in _TASK_EVENTS and alternative.task and alternative.task not in chosen:
+            chosen.append(alternative.task)
+    return chosen if len(chosen) >= 2 else None
+
+
+def clarify_question(tasks: Sequence[str], catalog: TaskCatalog) -> str:
+    """One short question naming the close tasks.
+
+    Example:
+        >>> from task_router import Task, TaskCatalog
+        >>> catalog = TaskCatalog([Task(name="find_trains", description="Find trains."),
+        ...                        Task(name="buy_train_tickets", description="Buy train tickets.")])
+        >>> clarify_question(["find_trains", "buy_train_tickets"], catalog)
+        'Do you mean: Find trains, or Buy train tickets?'
+    """
+    titles = [task.title for name in tasks if (task := catalog.get(name)) is not None]
+    if len(titles) < 2:
+        raise ValueError(f"a clarifying question needs two tasks of the catalogue, got {list(tasks)}")
+    return f"Do you mean: {', '.join(titles[:-1])}, or {titles[-1]}?"
+
+
+def with_question(decision: RouteDecision, previous: Mapping[str, Any] | None, margin: float | None) -> RouteDecision:
+    """The decision as the graph and the middleware act on it: marked to be asked about when its two most probable
+    tasks are closer than ``margin`` (unless the router marked it already), and never asked about right after a
+    question (``previous``, the last decision's dump, had ``clarify``): the user's answer is acted on.
+
+    Example:
+        >>> close = [Alternative(event="START", task="a", probability=0.5),
+        ...          Alternative(event="START", task="b", probability=0.45)]
+        >>> with_question(RouteDecision(event="START", task="a", alternatives=close), None, 0.1).clarify
+        ['a', 'b']
+        >>> with_question(RouteDecision(event="START", task="a", alternatives=close), {"clarify": ["a", "b"]},
+        ...               0.1).clarify is None
+        True
+    """
+    if previous and previous.get("clarify"):
+        return decision.model_copy(update={"clarify": None}) if decision.clarify else decision
+    if decision.clarify is None and margin is not None:
+        asked = close_tasks(decision.alternatives, margin)
+        return decision.model_copy(update={"clarify": asked}) if asked else decision
+    return decision

@@ -1,0 +1,89 @@
+"""Asking between close tasks: the margin rule, the question, and the graph's clarify turn (pure logic)."""
+
+from __future__ import annotations
+
+import pytest
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage
+from langgraph.checkpoint.memory import InMemorySaver
+
+from task_router import Task, TaskCatalog, create_router_graph
+from task_router.clarify import clarify_question, close_tasks, margin_of
+from task_router.decision import Alternative
+from task_router.routers.base import Prediction
+from tests.unit_tests.fakes import Scripted
+
+CATALOG = TaskCatalog(
+    [
+        Task(name="find_trains", description="Find trains between two cities on a date."),
+        Task(name="buy_train_tickets", description="Buy train tickets for a journey."),
+        Task(name="weather", description="Get the weather forecast."),
+    ]
+)
+CLOSE = (("find_trains", False, 0.47), ("buy_train_tickets", False, 0.43), (None, False, 0.10))
+CLEAR = (("buy_train_tickets", False, 0.91), ("find_trains", False, 0.06), (None, False, 0.03))
+
+
+def _alternatives(*rows: tuple[str | None, str, float]) -> list[Alternative]:
+    return [Alternative(event=event, task=task, probability=p) for task, event, p in rows]
+
+
+def test_two_close_tasks_are_asked_about_and_clear_decisions_are_not() -> None:
+    close = _alternatives(("a", "START", 0.46), ("b", "START", 0.41), (None, "NONE", 0.13))
+    assert margin_of(close) == pytest.approx(0.05)
+    assert close_tasks(close, 0.1) == ["a", "b"]
+    assert close_tasks(close, 0.04) is None  # clear enough at that margin
+    assert close_tasks(close, None) is None  # asking is off
+    # "nothing fits" or "done" at the top is not a choice between tasks
+    assert margin_of(_alternatives((None, "NONE", 0.5), ("a", "START", 0.45))) is None
+    assert margin_of(_alternatives(("a", "START", 0.9))) is None
+    three = _alternatives(("a", "SWITCH", 0.34), ("b", "SWITCH", 0.33), ("c", "CONTINUE", 0.32))
+    assert close_tasks(three, 0.05) == ["a", "b", "c"]
+    with pytest.raises(ValueError, match="probability gap"):
+        close_tasks(close, 2.0)
+
+
+def test_the_question_names_the_tasks_by_title() -> None:
+    assert clarify_question(["find_trains", "buy_train_tickets"], CATALOG) == (
+        "Do you mean: Find trains, or Buy train tickets?"
+    )
+    with pytest.raises(ValueError, match="two tasks"):
+        clarify_question(["find_trains", "gone"], CATALOG)
+
+
+def _graph(answers: list[Prediction], **options):
+    replies = iter(answers)
+    router = Scripted(lambda routing: next(replies))
+    writer = GenericFakeChatModel(messages=iter([AIMessage("Here are your tickets.")]))
+    return create_router_graph(CATALOG, router=router, model=writer, **options).compile(checkpointer=InMemorySaver())
+
+
+def test_the_graph_asks_then_acts_on_the_answer_and_never_asks_twice_in_a_row() -> None:
+    app = _graph(
+        [Prediction("find_trains", alternatives=CLOSE), Prediction("buy_train_tickets", alternatives=CLOSE)],
+        clarify_margin=0.1,
+    )
+    cfg = {"configurable": {"thread_id": "c"}}
+    out = app.invoke({"messages": [("user", "Trains to Paris on Friday")]}, cfg)
+    assert out["messages"][-1].content == "Do you mean: Find trains, or Buy train tickets?"
+    assert out.get("active_task") is None  # a question, not an action
+    assert out["decisions"][-1]["clarify"] == ["find_trains", "buy_train_tickets"]
+    out = app.invoke({"messages": [("user", "Buy the tickets")]}, cfg)
+    assert (out["decisions"][-1]["event"], out["active_task"]) == ("START", "buy_train_tickets")
+    assert out["decisions"][-1]["clarify"] is None
+    assert out["messages"][-1].content == "Here are your tickets."
+
+
+def test_without_a_margin_the_graph_acts_and_a_router_margin_marks_decisions() -> None:
+    app = _graph([Prediction("find_trains", alternatives=CLOSE)])
+    out = app.invoke({"messages": [("user", "Trains to Paris")]}, {"configurable": {"thread_id": "n"}})
+    assert out["active_task"] == "find_trains"
+    router = Scripted(lambda routing: Prediction("find_trains", alternatives=CLOSE))
+    router.clarify_margin = 0.1
+    decision = router.invoke({"messages": ["Trains to Paris"], "catalog": CATALOG})
+    assert decision.clarify == ["find_trains", "buy_train_tickets"]
+    clear = Scripted(lambda routing: Prediction("buy_train_tickets", alternatives=CLEAR))
+    clear.clarify_margin = 0.1
+    assert clear.invoke({"messages": ["Buy tickets"], "catalog": CATALOG}).clarify is None
+    with pytest.raises(ValueError, match="clarify_margin"):
+        create_router_graph(CATALOG, router=router, model=None, clarify_margin=-1)
