@@ -47,6 +47,10 @@ class Thresholds(BaseModel):
     model: str = ""
     none: float | None = Field(default=None, ge=0.0, le=1.0)
     escalate: float | None = Field(default=None, ge=0.0, le=1.0)
+    # The learned router's own calibration, refitted on your turns (task-router fit --router learned).
+    none_bias: float | None = Field(default=None, ge=-1.0, le=1.0)
+    none_bias_active: float | None = Field(default=None, ge=-1.0, le=1.0)
+    temperature: float | None = Field(default=None, gt=0.0)
     shortlist: int | None = None
     dataset: str = ""
     fitted_on: str = ""

@@ -10,7 +10,16 @@ import typer
 from rich.console import Console
 
 from task_router.cli.base import app
-from task_router.cli.options import RUNS_DIR, BaseUrlOpt, ModelOpt, RerankOpt, RouterOpt, build_router, check_output
+from task_router.cli.options import (
+    RUNS_DIR,
+    BaseUrlOpt,
+    ModelOpt,
+    RerankOpt,
+    RouterOpt,
+    ThresholdsOpt,
+    build_router,
+    check_output,
+)
 
 
 @app.command("eval")
@@ -44,6 +53,7 @@ def eval_command(
         typer.Option("--shortlist", min=1, help="Show the router only the K tasks most similar to the conversation."),
     ] = None,
     rerank: RerankOpt = None,
+    thresholds: ThresholdsOpt = None,
     compare: Annotated[
         bool, typer.Option("--compare", help="Print the runs in the given folders side by side, evaluate nothing.")
     ] = False,
@@ -93,7 +103,7 @@ def eval_command(
         records = load_dataset(dataset, limit=limit)
     except DatasetError as exc:
         raise typer.BadParameter(str(exc), param_hint="--dataset") from None
-    options = {"shortlist": shortlist, "rerank": rerank}
+    options = {"shortlist": shortlist, "rerank": rerank, "thresholds": thresholds}
     decider = build_router(router, model, base_url, **{key: value for key, value in options.items() if value})
     out_dir = out or RUNS_DIR / "eval" / _slug(f"{dataset.name.split('.')[0]}-{decider.kind}-{decider.model_label}")
     run = evaluate_router(

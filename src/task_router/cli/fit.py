@@ -18,13 +18,14 @@ def fit_command(
     dataset: Annotated[Path, typer.Option("--dataset", "-d", help="Dev set (.jsonl or .jsonl.gz benchmark file).")],
     model: ModelOpt = "embedded",
     router: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--router",
             "-r",
-            help="Router kind whose None threshold to fit (embedding, learned, learned:<dir>, scoring...), or cascade.",
+            help="Router kind whose None threshold to fit (embedding, learned, learned:<dir>, scoring...), or "
+            "cascade (default: the best kind for --model, as chat, route and eval use).",
         ),
-    ] = "embedding",
+    ] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the thresholds alone (JSON or YAML).")] = None,
     catalog_out: Annotated[
         Path | None,
@@ -75,8 +76,10 @@ def fit_command(
         dev = dev[_slice(records)]
         if not dev:
             raise typer.BadParameter(f"--records {records} selects no conversation of {dataset}")
+    from task_router.routers import default_router_kind
+
     console = Console()
-    kind = router
+    kind = router or default_router_kind(model)
     if kind == "cascade":
         if rerank is not None:
             raise typer.BadParameter("--rerank goes with --router embedding, not cascade", param_hint="--rerank")
@@ -109,10 +112,31 @@ def _fit_none(
 
     options: dict[str, Any] = {"threshold": None} if kind == "embedding" else {}  # fit replaces its own threshold
     decider = build_router(kind, model, base_url, shortlist=shortlist, rerank=rerank, **options)
+    learned = _refit_learned(dev, decider) if target is None else None
+    if learned is not None:
+        # The learned router says NONE by itself: refit its NONE scores and temperature on these turns (the
+        # calibration its training fitted on held-out training conversations), rather than abstain on top.
+        kind_options = {key: learned[key] for key in ("none_bias", "none_bias_active", "temperature")}
+        decider = build_router(kind, model, base_url, shortlist=shortlist, **kind_options)
+        turns = turns_from_predictions(_replay(dev, decider))
+        point = {key: value for key, value in learned.items() if key not in kind_options}
+        report = {"turns": turns, "curve": abstention_curve(turns), "chosen": None, "summary": point}
+        return {"router": kind, "model": decider.model_label, **kind_options}, report
     turns = turns_from_predictions(_replay(dev, decider))
     none, point = choose_none_threshold(turns, min_in_scope_accuracy=target)
     report = {"turns": turns, "curve": abstention_curve(turns), "chosen": none, "summary": point}
     return {"router": kind, "model": decider.model_label, "none": none}, report
+
+
+def _refit_learned(dev: list[Any], decider: Any) -> dict[str, Any] | None:
+    """The learned router's calibration fitted on ``dev`` (gold active task), or None for other routers (and for a
+    learned router with a cross-encoder or a shortlist in front, which decide otherwise)."""
+    from task_router.routers.learned import LearnedRouter
+    from task_router.training.learned.calibrate import fit_calibration, score_held_out
+
+    if not isinstance(decider, LearnedRouter) or decider.use_cross_encoder or decider.calibration.none_bias is None:
+        return None
+    return fit_calibration(score_held_out(decider, dev), scale=decider.calibration.bi_scale)
 
 
 def _fit_cascade(

@@ -40,6 +40,14 @@ RerankOpt = Annotated[
         help="Embedding router: re-rank its best few tasks with this local model's likelihoods (e.g. embedded).",
     ),
 ]
+ThresholdsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--thresholds",
+        help="Thresholds written by `task-router fit` (its --out file, or a catalogue with a 'thresholds' section): "
+        "the router abstains below its None threshold.",
+    ),
+]
 BaseUrlOpt = Annotated[
     str | None, typer.Option("--base-url", help="Base URL of an OpenAI-compatible server (else OPENAI_BASE_URL).")
 ]
@@ -52,6 +60,46 @@ def load_catalog(path: Path | None) -> TaskCatalog:
         return TaskCatalog.from_file(path)
     except CatalogError as exc:
         raise typer.BadParameter(str(exc), param_hint="--catalog") from None
+
+
+def catalog_thresholds(path: Path | None) -> Path | None:
+    """``path`` when it is a catalogue file with a ``thresholds`` section (written by ``task-router fit
+    --catalog-out``), so that the catalogue's fitted thresholds take effect wherever it is loaded."""
+    if path is None:
+        return None
+    from task_router.io_limits import load_document
+
+    try:
+        _, data = load_document(path, what="catalogue", hint="")
+    except ValueError:
+        return None  # load_catalog reports what is wrong with the file
+    return path if isinstance(data, dict) and isinstance(data.get("thresholds"), dict) else None
+
+
+def resolve_thresholds(thresholds: Path | None, catalog: Path | None, kind: str, warn: Any = None) -> Path | None:
+    """The thresholds file a command routes with: ``--thresholds``, else the catalogue's own section. Thresholds
+    fitted for another router kind do not apply: an explicit file is refused, naming the fix; a catalogue's section
+    is ignored with a ``warn`` message saying why."""
+    from task_router.calibration import load_thresholds
+
+    chosen, explicit = (thresholds, True) if thresholds is not None else (catalog_thresholds(catalog), False)
+    if chosen is None:
+        return None
+    try:
+        fitted = load_thresholds(chosen)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--thresholds" if explicit else "--catalog") from None
+    if fitted.router.partition(":")[0] == kind.partition(":")[0]:
+        return chosen
+    message = (
+        f"{chosen} holds thresholds fitted for the {fitted.router!r} router, and this routes with {kind!r}: "
+        f"fit them for it (`task-router fit --router {kind} ...`) or pass --router {fitted.router}"
+    )
+    if explicit:
+        raise typer.BadParameter(message, param_hint="--thresholds")
+    if warn is not None:
+        warn(f"ignoring the catalogue's thresholds: {message}")
+    return None
 
 
 def load_conversation(path: Path, catalog: TaskCatalog) -> tuple[list[dict[str, Any]], str | None]:
@@ -105,12 +153,25 @@ def check_files(paths: list[Path], option: str) -> None:
 
 
 def build_router(
-    kind: str | None, model: str, base_url: str | None = None, *, rerank: str | None = None, **options: Any
+    kind: str | None,
+    model: str,
+    base_url: str | None = None,
+    *,
+    rerank: str | None = None,
+    thresholds: Path | None = None,
+    catalog: Path | None = None,
+    warn: Any = None,
+    **options: Any,
 ) -> Any:
+    """The router a command runs: ``kind`` (None: the best kind for ``model``) over ``model``, with the fitted
+    thresholds of ``thresholds`` or of the ``catalog`` file (see :func:`resolve_thresholds`)."""
     from task_router.models import load_router_model
     from task_router.routers import default_router_kind, make_router
 
     kind = kind or default_router_kind(model)
+    fitted = resolve_thresholds(thresholds, catalog, kind, warn)
+    if fitted is not None:
+        options["thresholds"] = fitted
     if kind.startswith("learned:"):
         kind, _, options["model_path"] = kind.partition(":")
     if rerank is not None and kind != "embedding":

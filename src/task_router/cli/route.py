@@ -15,6 +15,7 @@ from task_router.cli.options import (
     ModelOpt,
     RerankOpt,
     RouterOpt,
+    ThresholdsOpt,
     build_router,
     load_catalog,
     load_conversation,
@@ -32,6 +33,7 @@ def route(
     router: RouterOpt = None,
     base_url: BaseUrlOpt = None,
     rerank: RerankOpt = None,
+    thresholds: ThresholdsOpt = None,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Also print the start-up time (model load, warm-up) to stderr.")
     ] = False,
@@ -46,7 +48,15 @@ def route(
     tasks = load_catalog(catalog)
     messages, active = load_conversation(conversation, tasks)  # validated before any model loads
     started = time.perf_counter()
-    decider = build_router(router, model, base_url, rerank=rerank)
+    decider = build_router(
+        router,
+        model,
+        base_url,
+        rerank=rerank,
+        thresholds=thresholds,
+        catalog=catalog,
+        warn=lambda m: typer.echo(m, err=True),
+    )
     call_within(decider.warm, tasks, timeout=None)  # on the decisions' thread, like every torch call
     if verbose:
         typer.echo(f"start-up: {time.perf_counter() - started:.2f} s ({decider.name}, {decider.model_label})", err=True)

@@ -89,6 +89,10 @@ def train_command(
         float, typer.Option("--bi-share", min=0.01, max=1.0, help="learned: share of --max-minutes for stage 1.")
     ] = 0.4,
     bf16: Annotated[bool, typer.Option("--bf16", help="learned: bf16 autocast (CPUs with AVX512-BF16).")] = False,
+    low_memory: Annotated[
+        bool,
+        typer.Option("--low-memory", help="learned: return freed memory to the system (lower peak RSS, slower steps)."),
+    ] = False,
     lora_scale: Annotated[
         float,
         typer.Option(
@@ -130,6 +134,7 @@ def train_command(
             bi_learning_rate=lr,
             ce_learning_rate=lr,
             bf16=bf16,
+            low_memory=low_memory,
             lora_scale=lora_scale,
         )
         return

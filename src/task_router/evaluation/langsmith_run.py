@@ -56,8 +56,13 @@ def to_examples(
     """
     examples = []
     for record in records:
+        after_digression = False
         for label, active in zip(record.labels, record.gold_active_tasks(), strict=True):
             split = record.service_split(label.task)
+            flags = {"digression": True} if label.digression else {}
+            if after_digression:
+                flags["after_digression"] = True
+            after_digression = label.digression
             examples.append(
                 Example(
                     id=example_id(dataset_name, record.id, label.turn_index),
@@ -68,7 +73,12 @@ def to_examples(
                         "catalog": record.tasks,
                         "active_task": active,
                     },
-                    outputs={"event": label.event, "task": label.task, **({"split": split} if split else {})},
+                    outputs={
+                        "event": label.event,
+                        "task": label.task,
+                        **({"split": split} if split else {}),
+                        **flags,
+                    },
                     metadata={"conversation_id": record.id, "turn_index": label.turn_index, "source": record.source},
                 )
             )

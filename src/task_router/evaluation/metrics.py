@@ -15,8 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from task_router.calibration import expected_calibration_error
 from task_router.catalog import NONE_LABEL
-from task_router.decision import EVENTS
+from task_router.clarify import margin_of
+from task_router.decision import EVENTS, Alternative
 
 SELECTION_EVENTS = ("START", "SWITCH")
 
@@ -32,18 +34,31 @@ class TurnResult:
     valid_format: bool = True
     latency_ms: float = 0.0
     split: str | None = None  # "seen" / "unseen": was the gold task's service in the training data (SGD)
+    gold_digression: bool = False  # gold NONE while a task is active (an off-topic request; the task stays)
+    digression: bool = False  # the router said NONE while a task was active
+    after_digression: bool = False  # the first labelled turn after a gold digression
+    confidence: float | None = None  # the decision's probability of being right, where the router says
+    margin: float | None = None  # probability gap between its two most probable tasks (task_router.clarify)
 
     @classmethod
     def from_outputs(cls, outputs: Mapping[str, Any], reference: Mapping[str, Any]) -> TurnResult:
-        """From a run's outputs (a RouteDecision dump) and an example's reference outputs ({event, task})."""
+        """From a run's outputs (a RouteDecision dump) and an example's reference outputs ({event, task}, and
+        optionally ``digression`` / ``after_digression`` flags and ``split``)."""
+        event = str(outputs.get("event", "NONE"))
+        confidence = outputs.get("confidence")
         return cls(
             gold_event=str(reference["event"]),
             gold_task=task_label(reference.get("task")),
-            event=str(outputs.get("event", "NONE")),
+            event=event,
             task=task_label(outputs.get("task")),
             valid_format=bool(outputs.get("valid_format", True)),
             latency_ms=float(outputs.get("latency_ms") or 0.0),
             split=reference.get("split"),
+            gold_digression=bool(reference.get("digression", False)),
+            digression=event == "NONE" and outputs.get("active_task_after") is not None,
+            after_digression=bool(reference.get("after_digression", False)),
+            confidence=None if confidence is None else float(confidence),
+            margin=_margin(outputs.get("alternatives") or ()),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -52,6 +67,14 @@ class TurnResult:
 
 def task_label(task: str | None) -> str:
     return task if task else NONE_LABEL
+
+
+def _margin(alternatives: Sequence[Any]) -> float | None:
+    try:
+        parsed = [a if isinstance(a, Alternative) else Alternative.model_validate(a) for a in alternatives]
+    except ValueError:  # provider or hand-made data that is not a list of alternatives: no margin, no failure
+        return None
+    return margin_of(parsed)
 
 
 # -- per turn --------------------------------------------------------------------------------------------------
@@ -111,6 +134,73 @@ def event_scores(turns: Sequence[TurnResult]) -> dict[str, dict[str, Any]]:
 
 def none_detection(turns: Sequence[TurnResult]) -> dict[str, Any]:
     return prf([t.gold_task == NONE_LABEL for t in turns], [t.task == NONE_LABEL for t in turns])
+
+
+def digression_detection(turns: Sequence[TurnResult]) -> dict[str, Any]:
+    """Off-topic requests while a task is active: the router said NONE with a task active (its own active task)."""
+    return prf([t.gold_digression for t in turns], [t.digression for t in turns])
+
+
+def after_digression(turns: Sequence[TurnResult]) -> dict[str, Any]:
+    """The first labelled turn after each gold digression: is the task right (usually a CONTINUE of the task the
+    digression interrupted)?"""
+    after = [t for t in turns if t.after_digression]
+    return {"task_accuracy": task_accuracy(after), "n": len(after)}
+
+
+def calibration(turns: Sequence[TurnResult]) -> dict[str, Any]:
+    """ECE of the decisions' confidence against task correctness, over the turns whose decision has one."""
+    scored = [t for t in turns if t.confidence is not None]
+    if not scored:
+        return {"ece": None, "n": 0}
+    confidences = [min(1.0, max(0.0, float(t.confidence or 0.0))) for t in scored]
+    return {"ece": expected_calibration_error(confidences, [task_correct(t) for t in scored]), "n": len(scored)}
+
+
+def same_service_errors(turns: Sequence[TurnResult]) -> dict[str, Any]:
+    """Turns where the router named a task of the gold task's own service (``<Service>.<Intent>`` names, as in
+    SGD: "find trains" for "buy train tickets"), the close-task confusion that asking resolves.
+
+    Example:
+        >>> same_service_errors([TurnResult("START", "Trains_1.GetTrainTickets", "START", "Trains_1.FindTrains")])
+        {'n': 1, 'share_of_errors': 1.0}
+    """
+    errors = [t for t in turns if not task_correct(t)]
+    same = sum(
+        "." in t.task and "." in t.gold_task and t.task.split(".", 1)[0] == t.gold_task.split(".", 1)[0] for t in errors
+    )
+    return {"n": same, "share_of_errors": _ratio(same, len(errors))}
+
+
+RISK_COVERAGE_MARGINS = (0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5)
+
+
+def risk_coverage(turns: Sequence[TurnResult], margins: Sequence[float] = RISK_COVERAGE_MARGINS) -> list[dict]:
+    """What asking between close tasks would buy: for each margin, the share of turns the graph would ask on (its
+    two most probable tasks closer than the margin) and the errors left on the turns it would not ask on, counting
+    each asked turn as settled by the user's answer (the carried-over errors a settled turn would also prevent
+    are not credited: the gain is a lower bound).
+
+    Example:
+        >>> turns = [TurnResult("START", "a", "START", "b", margin=0.01), TurnResult("START", "a", "START", "a")]
+        >>> risk_coverage(turns, [0.05])[0]["errors_removed"]
+        1.0
+    """
+    errors = [not task_correct(t) for t in turns]
+    total_errors = sum(errors)
+    rows = []
+    for margin in margins:
+        asked = [t.margin is not None and t.margin < margin for t in turns]
+        removed = sum(e and a for e, a in zip(errors, asked, strict=True))
+        rows.append(
+            {
+                "margin": margin,
+                "asked": _ratio(sum(asked), len(turns)),
+                "errors_left": _ratio(total_errors - removed, len(turns)),
+                "errors_removed": _ratio(removed, total_errors),
+            }
+        )
+    return rows
 
 
 def invalid_format(turns: Sequence[TurnResult]) -> int:
@@ -194,6 +284,11 @@ def compute_metrics(turns: Sequence[TurnResult]) -> dict[str, Any]:
         "events": event_scores(turns),
         "event_accuracy": event_accuracy(turns),
         "none_detection": none_detection(turns),
+        "digressions": digression_detection(turns),
+        "after_digression": after_digression(turns),
+        "calibration": calibration(turns),
+        "risk_coverage": risk_coverage(turns),
+        "same_service_errors": same_service_errors(turns),
         "invalid_format": invalid_format(turns),
         "latency_ms": latency(turns),
         "confusion": confusions(turns),

@@ -12,7 +12,7 @@ from langsmith.run_helpers import tracing_context
 
 from task_router.budget import call_within
 from task_router.decision import RouteDecision
-from task_router.evaluation.dataset import ConversationRecord
+from task_router.evaluation.dataset import ConversationRecord, Label
 from task_router.evaluation.metrics import TurnResult
 from task_router.evaluation.progress import progress as turn_progress
 from task_router.routers.base import Router, underlying_router
@@ -40,11 +40,27 @@ class TurnPrediction:
     raw_output: str = ""
     stage: str | None = None
     split: str | None = None  # seen / unseen service of the gold task (SGD)
+    gold_digression: bool = False
+    digression: bool = False
+    after_digression: bool = False
+    margin: float | None = None
+    alternatives: tuple[dict[str, Any], ...] = ()
 
     @property
     def result(self) -> TurnResult:
         return TurnResult(
-            self.gold_event, self.gold_task, self.event, self.task, self.valid_format, self.latency_ms, self.split
+            self.gold_event,
+            self.gold_task,
+            self.event,
+            self.task,
+            self.valid_format,
+            self.latency_ms,
+            self.split,
+            gold_digression=self.gold_digression,
+            digression=self.digression,
+            after_digression=self.after_digression,
+            confidence=self.confidence,
+            margin=self.margin,
         )
 
     @classmethod
@@ -73,6 +89,11 @@ class TurnPrediction:
             raw_output=str(outputs.get("raw_output", "")),
             stage=outputs.get("stage"),
             split=turn.split,
+            gold_digression=turn.gold_digression,
+            digression=turn.digression,
+            after_digression=turn.after_digression,
+            margin=turn.margin,
+            alternatives=tuple(dict(a) for a in outputs.get("alternatives") or () if isinstance(a, Mapping)),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -115,6 +136,18 @@ def replay(
     return predictions
 
 
+def label_reference(record: ConversationRecord, label: Label, *, after_digression: bool = False) -> dict[str, Any]:
+    """What a turn's decision is scored against: the label's event and task, the task's service split, whether the
+    label is a digression and whether it is the first turn after one."""
+    return {
+        "event": label.event,
+        "task": label.task,
+        "split": record.service_split(label.task),
+        "digression": label.digression,
+        "after_digression": after_digression,
+    }
+
+
 def measured_router(router: Runnable[dict[str, Any], RouteDecision]) -> Runnable[dict[str, Any], RouteDecision]:
     """What an evaluation runs: the router itself, no retry and no other router, but a turn whose model fails is
     scored as an invalid decision that keeps the active task (``stage`` 'keep-active') rather than ending the run.
@@ -132,6 +165,7 @@ def _replay_conversation(
     gold_active = record.gold_active_tasks()
     own_active: str | None = None
     prefill = getattr(underlying_router(router), "prefill", None)  # as in the graph: replies reach the cache
+    after_digression = False
     for label, gold_before in zip(record.labels, gold_active, strict=True):
         active = gold_before if state == "gold" else own_active
         messages = record.messages_until(label.turn_index)
@@ -139,5 +173,6 @@ def _replay_conversation(
             call_within(prefill, {"messages": messages[:-1], "catalog": catalog}, config, timeout=None)
         decision = router.invoke({"messages": messages, "active_task": active, "catalog": catalog}, config)
         own_active = decision.active_task_after
-        reference = {"event": label.event, "task": label.task, "split": record.service_split(label.task)}
+        reference = label_reference(record, label, after_digression=after_digression)
+        after_digression = label.digression
         yield TurnPrediction.from_outputs(record.id, label.turn_index, active, decision.model_dump(), reference)

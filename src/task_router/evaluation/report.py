@@ -119,6 +119,8 @@ def render_report(metrics: dict[str, Any]) -> str:
         "## Events and None detection",
         _md_table(["class", "precision", "recall", "F1", "support"], per_class),
         *_splits_md(metrics.get("splits")),
+        *_digressions_md(metrics),
+        *_asking_md(metrics),
         "## Event confusion (rows: gold, columns: predicted)",
         _confusion_md(metrics["confusion"]["events"]),
         "![event confusion](confusion_events.png)",
@@ -149,6 +151,46 @@ def _splits_md(splits: dict[str, Any] | None) -> list[str]:
     return ["## Seen vs unseen services (generalization)", _md_table(header, rows)]
 
 
+def _digressions_md(metrics: dict[str, Any]) -> list[str]:
+    """Off-topic requests while a task is active, and the turn after each (only when the data has digressions)."""
+    digressions = metrics.get("digressions") or {}
+    if not digressions.get("support"):
+        return []
+    after = metrics.get("after_digression") or {}
+    rows = [
+        ("digression precision", _f(digressions["precision"])),
+        ("digression recall", _f(digressions["recall"])),
+        ("digression F1", _f(digressions["f1"])),
+        ("gold digressions", digressions["support"]),
+        ("turn after a digression right", f"{_f(after.get('task_accuracy', 0.0))} (n={after.get('n', 0)})"),
+    ]
+    return ["## Digressions (NONE while a task is active; the task stays active)", _md_table(["figure", "value"], rows)]
+
+
+def _asking_md(metrics: dict[str, Any]) -> list[str]:
+    """Calibration of the confidences, and the risk-coverage table of asking between close tasks."""
+    sections = []
+    calibration = metrics.get("calibration") or {}
+    if calibration.get("n"):
+        sections += [f"ECE of the decisions' confidence: {_f(calibration['ece'])} over {calibration['n']} turns."]
+    same = metrics.get("same_service_errors") or {}
+    if same.get("n"):
+        sections += [
+            f"Errors naming a task of the gold task's own service: {same['n']} ({same['share_of_errors']:.0%})."
+        ]
+    rows = [
+        (r["margin"], f"{r['asked']:.1%}", f"{r['errors_left']:.2%}", f"{r['errors_removed']:.1%}")
+        for r in metrics.get("risk_coverage") or []
+    ]
+    if rows and any(r[1] != "0.0%" for r in rows):
+        sections += [
+            "Asking when the two most probable tasks are closer than a margin (`clarify_margin`); an asked turn "
+            "counts as settled by the user's answer, carried-over errors it would also prevent are not credited:",
+            _md_table(["margin", "turns asked", "errors left (share of turns)", "errors removed"], rows),
+        ]
+    return ["## Confidence and asking", *sections] if sections else []
+
+
 def _confusion_md(confusion: dict[str, Any]) -> str:
     labels = confusion["labels"]
     rows = [(label, *row) for label, row in zip(labels, confusion["matrix"], strict=True)]
@@ -166,11 +208,26 @@ SUMMARY_ROWS: tuple[tuple[str, Any], ...] = (
         for event in EVENTS
     ),
     ("None detection F1", lambda m: f"{_f(m['none_detection']['f1'])} (n={m['none_detection']['support']})"),
+    ("digression P / R", lambda m: _digression_cell(m)),
+    ("turn after digression", lambda m: _after_cell(m)),
+    ("ECE", lambda m: _f(m["calibration"]["ece"]) if (m.get("calibration") or {}).get("n") else "n/a"),
     *((f"task acc. {name} services", lambda m, n=name: _split_cell(m, n)) for name in ("seen", "unseen")),
     ("invalid format", lambda m: str(m["invalid_format"])),
     ("latency p50 ms", lambda m: f"{m['latency_ms']['p50']:.1f}"),
     ("latency p95 ms", lambda m: f"{m['latency_ms']['p95']:.1f}"),
 )
+
+
+def _digression_cell(metrics: dict[str, Any]) -> str:
+    scores = metrics.get("digressions") or {}
+    if not scores.get("support"):
+        return "n/a"
+    return f"{_f(scores['precision'])} / {_f(scores['recall'])} (n={scores['support']})"
+
+
+def _after_cell(metrics: dict[str, Any]) -> str:
+    after = metrics.get("after_digression") or {}
+    return f"{_f(after['task_accuracy'])} (n={after['n']})" if after.get("n") else "n/a"
 
 
 def _split_cell(metrics: dict[str, Any], name: str) -> str:

@@ -27,12 +27,19 @@ CONTRACT_KEYS = {
     "latency_ms",
     "confusion",
     "state",
+    "digressions",
+    "after_digression",
+    "calibration",
+    "risk_coverage",
+    "same_service_errors",
 }
 
 
 @pytest.fixture(autouse=True)
 def scripted(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("task_router.cli.eval.build_router", lambda kind, model, base_url=None: ScriptedRouter())
+    monkeypatch.setattr(
+        "task_router.cli.eval.build_router", lambda kind, model, base_url=None, **options: ScriptedRouter()
+    )
     monkeypatch.setenv("COLUMNS", "200")
 
 
@@ -162,3 +169,17 @@ def test_default_outputs_go_under_the_git_ignored_runs_folder(tmp_path: Path, mo
     assert inspect.signature(bench).parameters["out"].default == Path("runs/bench")
     ignored = (ROOT_DIR / ".gitignore").read_text().splitlines()
     assert "/runs/" in ignored  # both defaults are git-ignored in a checkout of this repository
+
+
+def test_thresholds_option_reaches_the_router(tmp_path: Path, monkeypatch) -> None:
+    seen: dict = {}
+
+    def build(kind, model, base_url=None, **options):
+        seen.update(options)
+        return ScriptedRouter()
+
+    monkeypatch.setattr("task_router.cli.eval.build_router", build)
+    thresholds = tmp_path / "t.json"
+    thresholds.write_text('{"router": "scripted", "none": 0.4}')
+    run_eval("--dataset", str(FIXTURE), "--thresholds", str(thresholds), "--out", str(tmp_path / "t"))
+    assert seen == {"thresholds": thresholds}

@@ -29,7 +29,17 @@ def fake_routers(monkeypatch):
 
 def test_fit_writes_thresholds_catalogue_and_report(tmp_path, fake_routers):
     out, catalog_out, report = tmp_path / "t.json", tmp_path / "catalog.yaml", tmp_path / "report"
-    args = ["fit", "--dataset", str(FIXTURE), "--out", str(out), "--catalog-out", str(catalog_out)]
+    args = [
+        "fit",
+        "--dataset",
+        str(FIXTURE),
+        "--router",
+        "embedding",
+        "--out",
+        str(out),
+        "--catalog-out",
+        str(catalog_out),
+    ]
     result = CliRunner().invoke(app, [*args, "--report-dir", str(report), "--records", ":3"])
     assert result.exit_code == 0, result.output
     fitted = load_thresholds(out)
@@ -64,4 +74,18 @@ def test_fit_help_gives_the_router_one_default(monkeypatch):
     assert result.exit_code == 0
     block = result.output[result.output.index("--router") :]
     block = block[: block.index("--out")]  # the --router option's help, up to the next option
-    assert block.count("default") == 1 and "[default: embedding]" in block, block
+    assert block.count("default") == 1 and "the best kind for --model" in block, block
+
+
+def test_fit_defaults_to_the_default_router_kind_of_the_model(tmp_path, monkeypatch):
+    built: list[str] = []
+
+    def build(kind, model, base_url=None, **options):
+        built.append(kind)
+        return Scripted(lambda r: Prediction(r.active_task))
+
+    monkeypatch.setattr(fit_module, "build_router", build)
+    monkeypatch.setattr("task_router.routers.default_router_kind", lambda model: "learned")
+    result = CliRunner().invoke(app, ["fit", "-d", str(FIXTURE), "--out", str(tmp_path / "t.json")])
+    assert result.exit_code == 0, result.output
+    assert built == ["learned"] and load_thresholds(tmp_path / "t.json").router == "learned"
