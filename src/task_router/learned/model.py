@@ -46,6 +46,11 @@ class LearnedModel:
         folder = Path(path).expanduser().resolve() if path is not None else BUILTIN_DIR
         return _load(folder)
 
+    @staticmethod
+    def forget(path: str | Path | None = None) -> None:
+        """Drop the loaded models from this process's cache (after a folder was rewritten, e.g. recalibrated)."""
+        _load.cache_clear()
+
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Unit vectors of ``texts`` (one row each)."""
         return self._embed(list(texts))

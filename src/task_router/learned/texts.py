@@ -13,9 +13,10 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from task_router.catalog import Task, readable_name
 from task_router.rendering import clip, message_text
 
-# The learned "no task" candidate: chosen when the user closes the active task, or when nothing in the
-# catalogue fits. Its wording only has to be stable: the model learns where it sits.
-DONE_TEXT = "No task: the user is done (declines, thanks, says goodbye) or asks for nothing in the list."
+# The learned "done" candidate: chosen when the user closes the active task. Its wording only has to be stable:
+# the model learns where it sits. "Nothing in the catalogue fits" has no text: it is a constant score (the
+# model's ``none_bias``), so that it wins exactly when no task is close enough.
+DONE_TEXT = "No task: the user is done with the task (declines, thanks, says goodbye)."
 USER_CHARS, CONTEXT_CHARS, CANDIDATE_CHARS = 300, 200, 300
 
 

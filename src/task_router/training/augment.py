@@ -7,10 +7,12 @@ Everything is deterministic: the random choices for a record depend only on the 
 
 from __future__ import annotations
 
+import itertools
 import random
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from task_router.catalog import NONE_LABEL
@@ -206,3 +208,285 @@ def add_example_requests(
             tasks.append(task)
         out.append(record.model_copy(update={"tasks": tasks}))
     return out
+
+
+# -- off-topic requests: NONE with nothing active, and digressions while a task is active ----------------------
+OFF_TOPIC_FILE = Path(__file__).resolve().parent / "learned" / "data" / "off_topic_requests.txt"
+#: Assistant replies after an off-topic request: the graph's own None reply is added per catalogue.
+OFF_TOPIC_REPLIES = (
+    "Sorry, I can't help with that here.",
+    "I'm afraid that's not something I can do.",
+    "Sorry, that's outside what I can help with. Shall we go on?",
+    "I can't help with that, sorry. Anything else for your request?",
+)
+_SAME_DOMAIN = {"Media": "Movies"}  # SGD domains whose intents overlap (FindMovies in both)
+
+
+@dataclass(frozen=True)
+class OffTopicConfig:
+    """Off-catalogue user turns inserted into training conversations (see :func:`insert_off_topic`).
+
+    - ``mid_prob``: chance to insert one right after the assistant's reply to a turn that leaves a task active (a
+      digression: NONE, the task stays active; the conversation's later labels are unchanged);
+    - ``start_prob``: chance to insert one before the conversation's first turn (NONE with nothing active);
+    - ``written_share``: share of inserted requests taken from the hand-written off-topic list
+      (:data:`OFF_TOPIC_FILE`); the others are real requests of another training conversation, from a domain whose
+      every task is then removed from this conversation's catalogue, so that nothing in it fits.
+
+    Example:
+        >>> OffTopicConfig(mid_prob=0.5).start_prob
+        0.15
+    """
+
+    mid_prob: float = 0.5
+    start_prob: float = 0.15
+    written_share: float = 0.5
+
+    def __post_init__(self) -> None:
+        for name in ("mid_prob", "start_prob", "written_share"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be a probability between 0 and 1, got {value}")
+
+
+def domain_of(task_name: str) -> str:
+    """The domain of an SGD-style task name (``Restaurants_1.ReserveRestaurant`` -> ``Restaurants``); any other
+    name is its own domain.
+
+    Example:
+        >>> domain_of("Media_2.FindMovies"), domain_of("meeting_recap")
+        ('Movies', 'meeting_recap')
+    """
+    service = task_name.split(".", 1)[0]
+    domain = re.sub(r"_\d+$", "", service) if "." in task_name else task_name
+    return _SAME_DOMAIN.get(domain, domain)
+
+
+def written_off_topic_requests(path: Path = OFF_TOPIC_FILE) -> list[str]:
+    """The hand-written off-topic requests (one per line; ``#`` lines are comments)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+def opening_requests(records: Iterable[ConversationRecord]) -> dict[str, list[str]]:
+    """Domain -> the user turns that start a task of that domain in ``records`` (their first START turns)."""
+    pool: dict[str, list[str]] = {}
+    for record in records:
+        for label in record.labels:
+            if label.event == "START" and label.task != NONE_LABEL:
+                pool.setdefault(domain_of(label.task), []).append(record.turns[label.turn_index].text)
+                break
+    return pool
+
+
+def insert_off_topic(
+    records: Sequence[ConversationRecord],
+    config: OffTopicConfig = OffTopicConfig(),
+    *,
+    written: Sequence[str] | None = None,
+    seed: int = 0,
+) -> list[ConversationRecord]:
+    """``records`` with off-catalogue user turns inserted, labelled in the contract's terms: ``NONE`` (with
+    ``digression: true`` while a task is active, which stays active), each followed by an assistant reply that
+    declines. Requests come from the hand-written list (``written``, default :func:`written_off_topic_requests`) or
+    from another conversation's domain, whose tasks are then removed from the catalogue.
+
+    Example:
+        >>> recs = parse_records([{"id": "c", "tasks": [{"name": "a", "description": "Do A."}],
+        ...     "turns": [{"role": "user", "text": "do a"}, {"role": "assistant", "text": "which one?"},
+        ...               {"role": "user", "text": "the red one"}],
+        ...     "labels": [{"turn_index": 0, "task": "a", "event": "START"},
+        ...                {"turn_index": 2, "task": "a", "event": "CONTINUE"}]}])
+        >>> out = insert_off_topic(recs, OffTopicConfig(mid_prob=1.0, start_prob=0.0), written=["tell me a joke"])
+        >>> [(label.event, label.digression, out[0].turns[label.turn_index].text) for label in out[0].labels]
+        [('START', False, 'do a'), ('NONE', True, 'tell me a joke'), ('CONTINUE', False, 'the red one')]
+    """
+    written = list(written_off_topic_requests() if written is None else written)
+    pool = opening_requests(records)
+    out = []
+    for record in records:
+        rng = random.Random(f"{seed}:{record.id}:off-topic")
+        data = record.model_dump()
+        if rng.random() < config.mid_prob:
+            _insert(data, _digression_point(record, rng), written, pool, config, rng)
+        if rng.random() < config.start_prob:
+            _insert(data, 0, written, pool, config, rng)
+        out.append(parse_records([data])[0] if data != record.model_dump() else record)
+    return out
+
+
+def _digression_point(record: ConversationRecord, rng: random.Random) -> int | None:
+    """Where a digression can go (one of the places, at random): right after the assistant's reply to a turn that
+    leaves a task active and is followed by another user turn."""
+    targets = turn_targets(record)
+    points = [
+        target.turn_index + 2
+        for target, following in itertools.pairwise(targets)
+        if target.active_after is not None
+        and following.turn_index == target.turn_index + 2
+        and record.turns[target.turn_index + 1].role == "assistant"
+    ]
+    return rng.choice(points) if points else None
+
+
+def _insert(
+    data: dict[str, Any],
+    position: int | None,
+    written: Sequence[str],
+    pool: dict[str, list[str]],
+    config: OffTopicConfig,
+    rng: random.Random,
+) -> None:
+    if position is None:
+        return
+    used = {domain_of(str(task["name"])) for task in data["tasks"] if _named(data, str(task["name"]))}
+    droppable = [
+        domain
+        for domain in pool
+        if domain not in used and any(domain_of(str(task["name"])) == domain for task in data["tasks"])
+    ]
+    if written and (not droppable or rng.random() < config.written_share):
+        request = rng.choice(written)
+    elif droppable:
+        domain = rng.choice(sorted(droppable))
+        request = rng.choice(pool[domain])
+        kept = [task for task in data["tasks"] if domain_of(str(task["name"])) != domain]
+        if not kept:
+            return
+        data["tasks"] = kept
+    else:
+        return
+    catalogue = "\n".join(f"- {task['name']}: {task['description']}" for task in data["tasks"][:3])
+    replies = [*OFF_TOPIC_REPLIES, f"I can't help with that here. This is what I can do:\n{catalogue}"]
+    data["turns"][position:position] = [
+        {"role": "user", "text": request},
+        {"role": "assistant", "text": rng.choice(replies)},
+    ]
+    for label in data["labels"]:
+        if label["turn_index"] >= position:
+            label["turn_index"] += 2
+    active = _active_before(data["labels"], position)
+    label = {"turn_index": position, "task": NONE_LABEL, "event": "NONE", "digression": active is not None}
+    data["labels"].append(label)
+    data["labels"].sort(key=lambda item: item["turn_index"])
+
+
+def _named(data: dict[str, Any], name: str) -> bool:
+    return any(label["task"] == name for label in data["labels"])
+
+
+def _active_before(labels: Sequence[dict[str, Any]], position: int) -> str | None:
+    active: str | None = None
+    for label in sorted(labels, key=lambda item: item["turn_index"]):
+        if label["turn_index"] >= position:
+            break
+        if label["event"] == "END":
+            active = None
+        elif label["event"] != "NONE" and label["task"] != NONE_LABEL:
+            active = label["task"]
+    return active
+
+
+def single_turn_records(
+    records: Sequence[ConversationRecord],
+    count: int,
+    *,
+    none_share: float = 0.3,
+    written: Sequence[str] | None = None,
+    min_tasks: int = 20,
+    block: int = 8,
+    rename_prob: float = 0.3,
+    example_style_prob: float = 0.5,
+    seed: int = 0,
+) -> list[ConversationRecord]:
+    """``count`` one-turn records over large catalogues, as in intent-classification sets: every task of
+    ``records`` (one description per name), cut to a random size of at least ``min_tasks``, often with one whole
+    domain removed. Each record is a conversation's opening request, labelled START of its task, or, in a
+    ``none_share`` of them, NONE: a request of the removed domain, or a hand-written off-topic one.
+
+    Records come in blocks of ``block`` that share one catalogue (ids ``single-<seed>-<block>-<i>``), so that a
+    trainer batching a block together embeds its task texts once; a block's tasks are renamed together with
+    ``rename_prob``, and with ``example_style_prob`` described the way intent catalogues often are, by a name, a
+    domain and two example requests (:func:`example_style_description`; the examples are other conversations'
+    openings, never the record's own request).
+
+    Example:
+        >>> recs = parse_records([{"id": f"c{i}", "tasks": [{"name": f"D{i}_1.Do", "description": f"Do {i}."}],
+        ...     "turns": [{"role": "user", "text": f"do {i}"}],
+        ...     "labels": [{"turn_index": 0, "task": f"D{i}_1.Do", "event": "START"}]} for i in range(3)])
+        >>> out = single_turn_records(recs, 20, none_share=0.5, written=["hi"], min_tasks=2)
+        >>> sorted({r.labels[0].event for r in out}), all(len(r.turns) == 1 for r in out)
+        (['NONE', 'START'], True)
+    """
+    written = list(written_off_topic_requests() if written is None else written)
+    tasks: dict[str, dict[str, Any]] = {}
+    openings: dict[str, list[str]] = {}
+    for record in records:
+        for task in record.tasks:
+            tasks.setdefault(str(task["name"]), {"name": task["name"], "description": task["description"]})
+        start = next((label for label in record.labels if label.event == "START"), None)
+        if start is not None and start.task in tasks:
+            openings.setdefault(start.task, []).append(record.turns[start.turn_index].text)
+    if not openings:
+        raise ValueError("no conversation of the data starts a task: nothing to build single-turn records from")
+    rng = random.Random(f"{seed}:single-turn")
+    domains = sorted({domain_of(name) for name in openings})
+    out: list[ConversationRecord] = []
+    for number in range(-(-count // block)):
+        removed = rng.choice(domains) if len(domains) > 1 and rng.random() < 0.7 else None
+        pool = [task for task in tasks.values() if domain_of(str(task["name"])) != removed]
+        size = rng.randint(min(min_tasks, len(pool)), len(pool))
+        catalogue = [dict(task) for task in rng.sample(pool, size)]
+        names = [str(task["name"]) for task in catalogue]
+        examples: dict[str, list[str]] = {}
+        if rng.random() < example_style_prob:
+            for task in catalogue:
+                drawn = rng.sample(
+                    openings.get(str(task["name"]), []), min(2, len(openings.get(str(task["name"]), [])))
+                )
+                examples[str(task["name"])] = drawn
+                task["description"] = example_style_description(task, drawn)
+        mapping = rename_tasks(names, rng.choice(RENAME_STYLES), rng) if rng.random() < rename_prob else {}
+        for task in catalogue:
+            task["name"] = mapping.get(task["name"], task["name"])
+        startable = [name for name in names if set(openings.get(name, ())) - set(examples.get(name, ()))]
+        for i in range(min(block, count - number * block)):
+            none = not startable or rng.random() < none_share
+            if none and removed is not None and removed in {domain_of(n) for n in openings} and rng.random() < 0.5:
+                text = rng.choice([t for n, ts in openings.items() if domain_of(n) == removed for t in ts])
+            elif none:
+                text = rng.choice(written) if written else ""
+            else:
+                task_name = rng.choice(startable)
+                unused = [t for t in openings[task_name] if t not in examples.get(task_name, ())]
+                text = rng.choice(unused) if unused else ""
+            if not text:
+                continue
+            label = {"turn_index": 0, "task": NONE_LABEL, "event": "NONE"}
+            if not none:
+                label = {"turn_index": 0, "task": mapping.get(task_name, task_name), "event": "START"}
+            data = {
+                "id": f"single-{seed}-{number}-{i}",
+                "source": "single-turn",
+                "tasks": catalogue,
+                "turns": [{"role": "user", "text": text}],
+                "labels": [label],
+            }
+            out.append(parse_records([data])[0])
+    return out
+
+
+def example_style_description(task: dict[str, Any], examples: Sequence[str]) -> str:
+    """A task described the way intent catalogues often are: what it does in a sentence, its domain and example
+    requests.
+
+    Example:
+        >>> task = {"name": "Restaurants_1.ReserveRestaurant", "description": "Reserve a table. (Service ...)"}
+        >>> example_style_description(task, ["Book a table for two"])
+        'Reserve a table (restaurants domain). Examples: "Book a table for two"'
+    """
+    what = first_sentence(str(task["description"])).rstrip(".")
+    text = f"{what} ({domain_of(str(task['name'])).lower()} domain)."
+    if examples:
+        text += " Examples: " + "; ".join(f'"{example.strip()}"' for example in examples)
+    return text

@@ -8,7 +8,14 @@ from typing import Any
 
 from task_router.evaluation import ConversationRecord, load_dataset
 from task_router.inference import PromptLayout
-from task_router.training.augment import AugmentConfig, add_example_requests, augment_records
+from task_router.training.augment import (
+    AugmentConfig,
+    OffTopicConfig,
+    add_example_requests,
+    augment_records,
+    insert_off_topic,
+    single_turn_records,
+)
 from task_router.training.sequences import PackedSequence, encode_records
 
 
@@ -19,21 +26,31 @@ def load_training_records(
     augment: AugmentConfig | None = None,
     seed: int = 0,
     examples_prob: float = 0.0,
+    off_topic: OffTopicConfig | None = None,
+    single_turn: int = 0,
+    records: Sequence[ConversationRecord] | None = None,
 ) -> list[ConversationRecord]:
-    """The conversations of every file (``limit`` per file), augmented when ``augment`` is given; in an
-    ``examples_prob`` share of them, tasks get example requests from other conversations
-    (:func:`~task_router.training.augment.add_example_requests`).
+    """The conversations of every file (``limit`` per file; or ``records`` given as they are), augmented when
+    ``augment`` is given; in an ``examples_prob`` share of them, tasks get example requests from other
+    conversations (:func:`~task_router.training.augment.add_example_requests`); with ``off_topic``, off-catalogue
+    requests are inserted (:func:`~task_router.training.augment.insert_off_topic`) and ``single_turn`` one-turn
+    records over large catalogues added (:func:`~task_router.training.augment.single_turn_records`).
 
     Example:
         >>> records = load_training_records(["../shared/benchmarks/sgd_train.jsonl.gz"], limit=100,
         ...                                 augment=AugmentConfig(copies=1))  # doctest: +SKIP
     """
-    records = [record for path in paths for record in load_dataset(path, limit=limit)]
+    if records is None:
+        records = [record for path in paths for record in load_dataset(path, limit=limit)]
+    records = list(records)
     if examples_prob:
         records = add_example_requests(records, prob=examples_prob, seed=seed)
+    singles = single_turn_records(records, single_turn, seed=seed) if single_turn else []
+    if off_topic is not None:
+        records = insert_off_topic(records, off_topic, seed=seed)
     if augment is not None:
         records = list(augment_records(records, augment, seed=seed))
-    return records
+    return records + singles  # one-turn records are varied by blocks of their own (see single_turn_records)
 
 
 @dataclass(frozen=True)

@@ -33,8 +33,11 @@ def render_card(meta: dict[str, Any], evaluation: str = "") -> str:
         "learned` to make the whole routing decision over task descriptions, with no hand-set rule:",
         "",
         "- `bi_encoder/`: embeds the turn (the user's message, the message before it, the active task) and every",
-        '  task (name, description, examples) so that the right task, or a learned "no task" candidate, is nearest:',
-        '  the active task -> CONTINUE, another task -> START / SWITCH, "no task" -> END of the active task.',
+        '  task (name, description, examples) so that the right task, or a learned "done" candidate, is nearest:',
+        '  the active task -> CONTINUE, another task -> START / SWITCH, "done" -> END of the active task; when no',
+        '  task (nor "done") is nearer than a constant "nothing fits" score, NONE (with a task active: an off-topic',
+        "  request; the task stays active).",
+        *_calibration_lines(meta.get("calibration") or {}),
         *cross,
         "",
         "It has no per-task output layer: tasks added or edited at run time are read like the others.",
@@ -47,6 +50,11 @@ def render_card(meta: dict[str, Any], evaluation: str = "") -> str:
         f"{json.dumps(data.get('turns', {}))}",
         f"- augmentation: `{json.dumps(config.get('augment', {}))}`; CONTINUE share "
         f"{config.get('continue_share')}; seed {config.get('seed')}",
+        f"- off-catalogue turns (NONE): `{json.dumps(config.get('off_topic', {}))}` inserted into the conversations "
+        f"(the hand-written requests of `task_router/training/learned/data/off_topic_requests.txt`, or another "
+        f"conversation's request with its whole domain removed from the catalogue), plus "
+        f"{config.get('single_turn')} one-turn records over large catalogues; "
+        f"{data.get('held_out_conversations', 0)} conversations held out to calibrate",
         "",
         "## Budget and training",
         f"- stated budget: {config.get('max_minutes')} min wall on the CPU ({meta.get('torch_threads')} torch "
@@ -64,6 +72,19 @@ def render_card(meta: dict[str, Any], evaluation: str = "") -> str:
     if evaluation:
         lines += ["", "## Evaluation", "", evaluation.strip()]
     return "\n".join(lines) + "\n"
+
+
+def _calibration_lines(calibration: dict[str, Any]) -> list[str]:
+    """What ``learned.json``'s NONE scores and temperature are, and how they scored on the held-out conversations."""
+    if not calibration:
+        return []
+    return [
+        f"- `learned.json`: NONE score {calibration['none_bias']} with no task active, "
+        f"{calibration['none_bias_active']} with one; temperature {calibration['temperature']}; fitted after",
+        f"  training on {calibration['turns']} turns of held-out training conversations "
+        f"({calibration['nothing_fits_turns']} of them off-catalogue): accuracy {calibration['accuracy']:.3f}, "
+        f"ECE {calibration['ece']:.3f} ({calibration['ece_at_temperature_1']:.3f} at temperature 1).",
+    ]
 
 
 def write_card(out: Path, meta: dict[str, Any], evaluation: str = "") -> Path:

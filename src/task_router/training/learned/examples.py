@@ -8,12 +8,12 @@ the "no task" candidate). Answers follow docs/contract.md's event table:
 | gold label                     | right candidate                    |
 |--------------------------------|------------------------------------|
 | START / SWITCH / CONTINUE X    | X                                  |
-| END of the active task         | no task (:data:`~task_router.learned.texts.DONE_TEXT`) |
-| NONE                           | no task                            |
+| END of the active task         | done (:data:`~task_router.learned.texts.DONE_TEXT`) |
+| NONE (a digression if a task is active) | nothing fits: no text, a constant score (``positive`` None) |
 
 Catalogue-level variety comes from :mod:`task_router.training.augment` (shuffled, resized catalogues, renamed
-tasks, shortened descriptions, a conversation's own task removed so that its turns become "no task"): the same
-augmentations a user can run on their own catalogue.
+tasks, shortened descriptions, a conversation's own task removed so that its turns become NONE, off-topic
+requests inserted): the same augmentations a user can run on their own catalogue.
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ class RoutingExample:
     """
 
     query: str
-    positive: str
-    negatives: tuple[str, ...]  # the other candidates of the turn, the active task and "no task" included
+    positive: str | None  # None: nothing in the catalogue fits (NONE)
+    negatives: tuple[str, ...]  # the other candidates of the turn, the active task and "done" included
     event: str  # the gold event, for statistics and sampling
     active: str | None = None  # candidate text of the active task before the turn
 
@@ -60,14 +60,17 @@ def record_examples(record: ConversationRecord, *, window: int = 1) -> list[Rout
         ...                {"turn_index": 2, "task": "recap", "event": "END"}]}])[0]
         >>> [(e.event, e.positive) for e in record_examples(rec)][1] == ("END", DONE_TEXT)
         True
+        >>> rec = rec.model_copy(update={"labels": rec.labels[:1] + [rec.labels[1].model_copy(
+        ...     update={"task": "NONE", "event": "NONE"})]})
+        >>> record_examples(rec)[1].positive is None
+        True
     """
     catalog = record.catalog()
     texts = {task.name: candidate_text(task) for task in catalog}
     messages = convert_to_messages([{"role": t.role, "content": t.text} for t in record.turns])
     examples = []
     for target, label in zip(turn_targets(record), record.labels, strict=True):
-        done = target.answer == NONE_LABEL or bool(target.closing)
-        positive = DONE_TEXT if done else texts[target.answer]
+        positive = None if target.answer == NONE_LABEL else DONE_TEXT if target.closing else texts[target.answer]
         negatives = tuple(text for text in (*texts.values(), DONE_TEXT) if text != positive)
         active = catalog.get(target.active_before)
         examples.append(

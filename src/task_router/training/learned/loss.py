@@ -24,15 +24,33 @@ class CatalogueRankingLoss(nn.Module):
     batch repeat a lot (every turn of a conversation shares its catalogue), so each distinct text is embedded
     once and its embedding reused; a candidate repeated within a row counts once.
 
+    "Nothing in the catalogue fits" (NONE) is one more candidate with no text: a constant cosine ``none_bias`` in
+    every row's softmax, so the encoder learns to keep the right task above it and every task of an off-catalogue
+    turn below it. A row whose ``label`` is 1 has that constant as its right answer (its ``positive`` column is
+    then any text, scored as a wrong answer); 0 or no label: the ``positive`` column is right.
+
     Args:
         model: the bi-encoder being trained.
         scale: inverse temperature of the softmax (as ``MultipleNegativesRankingLoss``'s ``scale``).
+        none_bias: the cosine at which "nothing fits" scores; None: no such candidate (every row has a task or
+            "done" as its answer).
+        hard_weight: weight of a second term, the logistic loss of the right answer against the row's best-scored
+            wrong one (hard negatives mined online: in SGD catalogues mostly a task of the same service, "find
+            trains" against "buy train tickets"); 0 leaves the softmax alone.
     """
 
-    def __init__(self, model: SentenceTransformer, scale: float = 20.0) -> None:
+    def __init__(
+        self,
+        model: SentenceTransformer,
+        scale: float = 20.0,
+        none_bias: float | None = None,
+        hard_weight: float = 0.0,
+    ) -> None:
         super().__init__()
         self.model = model
         self.scale = scale
+        self.none_bias = none_bias
+        self.hard_weight = hard_weight
 
     def forward(self, sentence_features: Iterable[dict[str, Any]], labels: Tensor | None = None) -> Tensor:
         features = list(sentence_features)
@@ -49,10 +67,24 @@ class CatalogueRankingLoss(nn.Module):
         scores = self.scale * torch.einsum("bd,bcd->bc", queries, candidates[index])
         repeated = (index[:, :, None] == index[:, None, :]).tril(diagonal=-1).any(dim=-1)
         scores = scores.masked_fill(repeated, float("-inf"))
-        return F.cross_entropy(scores, torch.zeros(batch, dtype=torch.long, device=scores.device))
+        target = torch.zeros(batch, dtype=torch.long, device=scores.device)
+        if self.none_bias is not None:
+            scores = torch.cat([scores, scores.new_full((batch, 1), self.scale * self.none_bias)], dim=1)
+            if labels is not None:
+                target = torch.where(labels.to(target.device).bool(), scores.shape[1] - 1, target)
+        elif labels is not None and bool(labels.bool().any()):
+            raise ValueError(
+                "rows labelled 'nothing fits' (label 1) need a none_bias: CatalogueRankingLoss(none_bias=...)"
+            )
+        loss = F.cross_entropy(scores, target)
+        if self.hard_weight:
+            right = scores.gather(1, target[:, None]).squeeze(1)
+            wrong = scores.scatter(1, target[:, None], float("-inf")).max(dim=1).values
+            loss = loss + self.hard_weight * F.softplus(wrong - right).mean()
+        return loss
 
     def get_config_dict(self) -> dict[str, Any]:
-        return {"scale": self.scale}
+        return {"scale": self.scale, "none_bias": self.none_bias, "hard_weight": self.hard_weight}
 
 
 class OwnCandidatesLoss(CrossEncoderMNRL):

@@ -14,6 +14,7 @@ import resource
 import shutil
 import tempfile
 import time
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,13 +22,16 @@ from typing import Any
 
 from rich.console import Console
 
+from task_router.evaluation import ConversationRecord, load_dataset
 from task_router.learned.config import BI_ENCODER_DIR, CROSS_ENCODER_DIR, LearnedConfig
+from task_router.learned.texts import DONE_TEXT
 from task_router.training.data import load_training_records
 from task_router.training.learned.card import write_card
 from task_router.training.learned.config import LearnedTrainConfig
 from task_router.training.learned.examples import RoutingExample, conversation_examples, event_counts, sample_negatives
 
 LORA_TARGETS = ("query", "key", "value", "dense")  # every linear layer of a BERT encoder
+_CALIBRATION_S_PER_RECORD = 0.4  # scoring held-out turns after training (0.28 s per conversation measured)
 
 
 @dataclass(frozen=True)
@@ -55,11 +59,14 @@ def train_learned(
     if config.threads:
         torch.set_num_threads(config.threads)
     set_seed(config.seed)
-    _release_freed_memory()
+    if config.low_memory:
+        _release_freed_memory()
     out = Path(config.out).expanduser()
     out.mkdir(parents=True, exist_ok=True)
     budget_s = config.max_minutes * 60.0
     plan = f"bi-encoder {config.bi_steps} steps x {config.bi_batch_size}"
+    if config.none_bias is not None and config.calibration_share:
+        plan += ", then the NONE scores and temperature fitted on held-out training conversations"
     if config.cross_encoder:
         plan += (
             f" in <= {config.max_minutes * config.bi_share:.1f} min, then cross-encoder {config.ce_steps} steps x "
@@ -69,16 +76,26 @@ def train_learned(
         f"budget: {config.max_minutes:g} min wall in all ({plan}); {torch.get_num_threads()} torch threads, "
         f"seed {config.seed}; a stage that runs out of time stops and is saved as it is"
     )
-    records = load_training_records(
-        config.data, limit=config.limit, augment=config.augment, seed=config.seed, examples_prob=config.examples_prob
+    loaded = [record for path in config.data for record in load_dataset(path, limit=config.limit)]
+    train_part, held_out_part = split_held_out(loaded, config.calibration_share)
+    held_out_single = round(config.single_turn * config.calibration_share)
+    records = _prepared(config, train_part, seed=config.seed, single_turn=config.single_turn - held_out_single)
+    held_out = (
+        _prepared(config, held_out_part, seed=config.seed + 1, single_turn=held_out_single) if held_out_part else []
     )
-    conversations = conversation_examples(
-        records, window=config.window, continue_share=config.continue_share, seed=config.seed
+    conversations = _batch_groups(
+        records,
+        conversation_examples(records, window=config.window, continue_share=config.continue_share, seed=config.seed),
     )
     examples = [example for conversation in conversations for example in conversation]
-    console.print(f"data: {len(records)} conversations -> {len(examples)} turns {event_counts(examples)}")
+    console.print(
+        f"data: {len(records)} conversations -> {len(examples)} turns {event_counts(examples)}; "
+        f"{len(held_out)} held out to calibrate"
+    )
 
-    bi_budget = budget_s * (config.bi_share if config.cross_encoder else 1.0) - (time.monotonic() - started)
+    # The calibration after training is inside the budget: ~0.3 s per held-out conversation was measured.
+    reserve_s = _CALIBRATION_S_PER_RECORD * len(held_out) if config.none_bias is not None else 0.0
+    bi_budget = budget_s * (config.bi_share if config.cross_encoder else 1.0) - (time.monotonic() - started) - reserve_s
     bi_encoder, bi_stats = _train_bi_encoder(config, conversations, bi_budget, console)
     _save_adapter(bi_encoder[0].model, out / BI_ENCODER_DIR)
     stages: dict[str, Any] = {"bi_encoder": bi_stats}
@@ -89,14 +106,24 @@ def train_learned(
         stages["cross_encoder"] = ce_stats
     else:
         shutil.rmtree(out / CROSS_ENCODER_DIR, ignore_errors=True)  # an earlier run's, which this model did not train
-    LearnedConfig(window=config.window, shortlist=config.shortlist, lora_scale=config.lora_scale).write(out)
+    routing_config = LearnedConfig(window=config.window, shortlist=config.shortlist, lora_scale=config.lora_scale)
+    routing_config.write(out)
+    calibration: dict[str, Any] = {}
+    if held_out and config.none_bias is not None and not config.cross_encoder:
+        calibration = _calibrate(out, routing_config, held_out, console)
 
     usage = resource.getrusage(resource.RUSAGE_SELF)
     meta = {
         "command": command,
         "config": config.to_dict(),
-        "data": {"files": list(config.data), "conversations": len(records), "turns": event_counts(examples)},
+        "data": {
+            "files": list(config.data),
+            "conversations": len(records),
+            "turns": event_counts(examples),
+            "held_out_conversations": len(held_out),
+        },
         "stages": stages,
+        "calibration": calibration,
         "wall_time_s": round(time.monotonic() - started, 1),
         "cpu_time_s": round(usage.ru_utime + usage.ru_stime, 1),
         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
@@ -111,6 +138,86 @@ def train_learned(
     return LearnedTrainResult(out, meta)
 
 
+def split_held_out(
+    records: Sequence[ConversationRecord], share: float
+) -> tuple[list[ConversationRecord], list[ConversationRecord]]:
+    """(training records, held-out records): a stable ``share`` of the conversations, chosen by a hash of their
+    ids, is held out (the same ones whatever the seed or the order of the file).
+
+    Example:
+        >>> from task_router.evaluation import parse_records
+        >>> recs = parse_records([{"id": f"c{i}", "tasks": [{"name": "a", "description": "Do A."}],
+        ...     "turns": [{"role": "user", "text": "do a"}],
+        ...     "labels": [{"turn_index": 0, "task": "a", "event": "START"}]} for i in range(100)])
+        >>> train, held_out = split_held_out(recs, 0.1)
+        >>> len(train) + len(held_out), 0 < len(held_out) < 25
+        (100, True)
+    """
+    if share <= 0:
+        return list(records), []
+    held = [zlib.crc32(record.id.encode("utf-8")) % 1000 < share * 1000 for record in records]
+    return [r for r, h in zip(records, held, strict=True) if not h], [
+        r for r, h in zip(records, held, strict=True) if h
+    ]
+
+
+def _batch_groups(
+    records: Sequence[ConversationRecord], conversations: list[list[RoutingExample]]
+) -> list[list[RoutingExample]]:
+    """The examples of each conversation, with the one-turn records of a block (one shared catalogue) joined into
+    one group, so that the trainer batches them together and embeds their task texts once."""
+    groups: dict[str, list[RoutingExample]] = {}
+    for record, examples in zip(records, conversations, strict=True):
+        key = record.id.rsplit("-", 1)[0] if record.source == "single-turn" else record.id
+        groups.setdefault(key, []).extend(examples)
+    return list(groups.values())
+
+
+def _prepared(
+    config: LearnedTrainConfig, records: Sequence[ConversationRecord], *, seed: int, single_turn: int
+) -> list[Any]:
+    """Records as trained on: example requests, off-topic requests and one-turn records added, then augmented."""
+    return load_training_records(
+        [],
+        records=records,
+        augment=config.augment,
+        seed=seed,
+        examples_prob=config.examples_prob,
+        off_topic=config.off_topic if config.none_bias is not None else None,
+        single_turn=single_turn if config.none_bias is not None else 0,
+    )
+
+
+def _calibrate(
+    out: Path, routing_config: LearnedConfig, held_out: Sequence[ConversationRecord], console: Console
+) -> dict[str, Any]:
+    """Fit the NONE scores and the temperature on the held-out conversations and write them to ``learned.json``."""
+    from dataclasses import replace
+
+    from task_router.learned.model import LearnedModel
+    from task_router.routers.learned import LearnedRouter
+    from task_router.training.learned.calibrate import fit_calibration, score_held_out
+
+    started = time.monotonic()
+    router = LearnedRouter(model=LearnedModel.load(out))
+    turns = score_held_out(router, held_out)
+    fitted = fit_calibration(turns, scale=routing_config.bi_scale)
+    replace(
+        routing_config,
+        none_bias=fitted["none_bias"],
+        none_bias_active=fitted["none_bias_active"],
+        temperature=fitted["temperature"],
+    ).write(out)
+    LearnedModel.forget(out)  # a later load in this process reads the calibrated config
+    console.print(
+        f"calibrated on {fitted['turns']} held-out turns in {time.monotonic() - started:.0f} s: NONE score "
+        f"{fitted['none_bias']:.3f} (a task active: {fitted['none_bias_active']:.3f}), temperature "
+        f"{fitted['temperature']:.3f}; accuracy {fitted['accuracy']:.3f}, ECE {fitted['ece']:.3f} "
+        f"({fitted['ece_at_temperature_1']:.3f} at temperature 1)"
+    )
+    return fitted
+
+
 def _release_freed_memory() -> None:
     """Make glibc give freed tensor memory back to the system (Linux only; elsewhere nothing changes).
 
@@ -119,6 +226,9 @@ def _release_freed_memory() -> None:
     the shipped 466-step run). Serving every large allocation with mmap returns it when freed: the same 40 steps
     stayed between 1.4 and 5.7 GB, with the same losses (benchmarks/RESULTS.md). Equivalent to
     MALLOC_MMAP_THRESHOLD_=65536 MALLOC_TRIM_THRESHOLD_=0 in the environment, which a running process cannot set.
+    It costs time (every large tensor is mapped and zeroed anew): the same 5 steps took 49 s instead of 32 s
+    (2026-12-04), so it is an option (``LearnedTrainConfig.low_memory``, ``--low-memory``), for machines short of
+    memory.
     """
     import ctypes
     import ctypes.util
@@ -150,6 +260,8 @@ def _train_bi_encoder(
     count = max(len(e.negatives) for c in conversations for e in c)  # the largest catalogue: every wrong answer
     examples = [example for conversation in conversations for example in conversation]
     rows = _columns(examples, [sample_negatives(e, count, rng) for e in examples])
+    if config.none_bias is not None:
+        rows["label"] = [int(e.positive is None) for e in examples]
     ends = itertools.accumulate(len(conversation) for conversation in conversations)
     groups = [range(end - len(c), end) for c, end in zip(conversations, ends, strict=True) if c]
     model = SentenceTransformer(str(minilm_dir()), device="cpu")
@@ -160,7 +272,9 @@ def _train_bi_encoder(
         trainer_class,
         model,
         Dataset.from_dict(rows),
-        CatalogueRankingLoss(model, scale=LearnedConfig().bi_scale),
+        CatalogueRankingLoss(
+            model, scale=LearnedConfig().bi_scale, none_bias=config.none_bias, hard_weight=config.hard_weight
+        ),
         config,
         steps=config.bi_steps,
         batch_size=config.bi_batch_size,
@@ -183,6 +297,7 @@ def _train_cross_encoder(
     from task_router.models.encoders import minilm_dir
     from task_router.training.learned.loss import OwnCandidatesLoss
 
+    examples = [e for e in examples if e.positive is not None]  # the cross-encoder chooses among texts only
     needed = min(len(examples), config.ce_steps * config.ce_batch_size)
     chosen = random.Random(config.seed + 1).sample(examples, needed)
     mining = time.monotonic()
@@ -225,7 +340,8 @@ def _train_cross_encoder(
 # -- shared ----------------------------------------------------------------------------------------------------
 def _columns(examples: Sequence[RoutingExample], negatives: Sequence[Sequence[str]]) -> dict[str, list[str]]:
     """The trainers' text columns: query, positive, negative_0 ... negative_{n-1}."""
-    columns = {"query": [e.query for e in examples], "positive": [e.positive for e in examples]}
+    # A "nothing fits" row has no positive text: its column holds "done", scored as a wrong answer (label 1).
+    columns = {"query": [e.query for e in examples], "positive": [e.positive or DONE_TEXT for e in examples]}
     for i in range(len(negatives[0]) if negatives else 0):
         columns[f"negative_{i}"] = [row[i] for row in negatives]
     return columns

@@ -1,0 +1,145 @@
+"""Fitting a trained learned router's NONE scores and temperature on held-out training conversations.
+
+After training, the router's answers for each held-out turn (every task, "done" while a task is active, and
+"nothing fits" at a constant score) are scored as the router scores them. Then, in this order:
+
+1. ``none_bias`` (no task active) and ``none_bias_active`` (a task active): the constant score of "nothing fits"
+   with the best accuracy on those turns (the middle of the best plateau);
+2. ``temperature``: the one that minimises the negative log-likelihood of the right answers (temperature
+   scaling, Guo et al. 2017), so that a decision's probability is the chance it is right.
+
+Nothing here reads an evaluation set: the held-out conversations are a share of the training file, set aside
+before training (:attr:`~task_router.training.learned.config.LearnedTrainConfig.calibration_share`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from task_router.calibration import expected_calibration_error
+from task_router.catalog import NONE_LABEL
+from task_router.evaluation import ConversationRecord
+from task_router.rendering import coerce_input
+from task_router.training.targets import turn_targets
+
+_BIASES = np.round(np.arange(-0.2, 1.0001, 0.005), 3)
+_TEMPERATURES = np.geomspace(0.2, 5.0, 81)
+DONE, NOTHING = -1, -2  # gold answers other than a task index
+
+
+@dataclass(frozen=True)
+class ScoredAnswers:
+    """One held-out turn as the router scores it: the cosine of each task (and of "done" when a task is active),
+    and the index of the right answer among them (or :data:`NOTHING` for "nothing fits")."""
+
+    similarities: np.ndarray
+    gold: int
+    active: bool
+
+
+def score_held_out(router: Any, records: Iterable[ConversationRecord]) -> list[ScoredAnswers]:
+    """Every labelled turn of ``records``, with the gold active task before it, scored by ``router`` (a
+    :class:`~task_router.routers.learned.LearnedRouter`) exactly as it scores a turn when routing."""
+    turns = []
+    for record in records:
+        catalog = record.catalog()
+        for target in turn_targets(record):
+            routing = coerce_input(
+                {
+                    "messages": record.messages_until(target.turn_index),
+                    "active_task": target.active_before,
+                    "catalog": catalog,
+                }
+            )
+            _, names, _, similarities = router.candidates(routing)
+            if target.answer == NONE_LABEL:
+                gold = NOTHING
+            elif target.closing:
+                gold = names.index(None)
+            else:
+                gold = names.index(target.answer)
+            turns.append(ScoredAnswers(np.asarray(similarities, dtype=float), gold, routing.active_task is not None))
+    return turns
+
+
+def best_bias(turns: Sequence[ScoredAnswers]) -> tuple[float, float]:
+    """(the "nothing fits" score with the best accuracy on ``turns``, that accuracy)."""
+    if not turns:
+        raise ValueError("no held-out turns to fit the NONE score on: raise calibration_share or give more data")
+    top = np.array([t.similarities.max() for t in turns])
+    right_if_answered = np.array([t.gold != NOTHING and int(t.similarities.argmax()) == t.gold for t in turns])
+    nothing = np.array([t.gold == NOTHING for t in turns])
+    says_none = _BIASES[:, None] > top[None, :]
+    accuracy = np.where(says_none, nothing[None, :], right_if_answered[None, :]).mean(axis=1)
+    best = np.flatnonzero(accuracy >= accuracy.max() - 1e-12)
+    plateau = best[(best >= best[0]) & (best <= best[0] + _plateau_length(best))]
+    chosen = int(plateau[len(plateau) // 2])
+    return float(_BIASES[chosen]), float(accuracy[chosen])
+
+
+def _plateau_length(indices: np.ndarray) -> int:
+    """How many grid steps the first run of consecutive best indices spans."""
+    run = 0
+    while run + 1 < len(indices) and indices[run + 1] == indices[run] + 1:
+        run += 1
+    return run
+
+
+def probabilities(turn: ScoredAnswers, bias: float, scale: float, temperature: float) -> np.ndarray:
+    """The router's probabilities over the turn's answers, "nothing fits" last."""
+    scores = scale * np.append(turn.similarities, bias) / temperature
+    scores = np.exp(scores - scores.max())
+    return scores / scores.sum()
+
+
+def fit_calibration(turns: Sequence[ScoredAnswers], *, scale: float) -> dict[str, Any]:
+    """The NONE scores and the temperature for a learned router, with how they scored on ``turns``.
+
+    Example:
+        >>> import numpy as np
+        >>> turns = [ScoredAnswers(np.array([0.8, 0.2]), 0, False), ScoredAnswers(np.array([0.3, 0.2]), NOTHING,
+        ...          False), ScoredAnswers(np.array([0.7, 0.5, 0.1]), 1, True)]
+        >>> fit = fit_calibration(turns, scale=20.0)
+        >>> 0.3 < fit["none_bias"] <= 0.8, fit["accuracy"]
+        (True, 0.6666666666666666)
+    """
+    idle = [t for t in turns if not t.active]
+    active = [t for t in turns if t.active]
+    none_bias, idle_accuracy = best_bias(idle)
+    none_bias_active, active_accuracy = best_bias(active) if active else (none_bias, float("nan"))
+
+    def bias_of(turn: ScoredAnswers) -> float:
+        return none_bias_active if turn.active else none_bias
+
+    def gold_index(turn: ScoredAnswers) -> int:
+        return len(turn.similarities) if turn.gold == NOTHING else turn.gold
+
+    def nll(temperature: float) -> float:
+        return -float(
+            np.mean([np.log(probabilities(t, bias_of(t), scale, temperature)[gold_index(t)] + 1e-12) for t in turns])
+        )
+
+    losses = [nll(float(t)) for t in _TEMPERATURES]
+    temperature = float(_TEMPERATURES[int(np.argmin(losses))])
+    confidences, correct = [], []
+    for turn in turns:
+        p = probabilities(turn, bias_of(turn), scale, temperature)
+        confidences.append(float(p.max()))
+        correct.append(int(p.argmax()) == gold_index(turn))
+    uncalibrated = [float(probabilities(t, bias_of(t), scale, 1.0).max()) for t in turns]
+    return {
+        "none_bias": none_bias,
+        "none_bias_active": none_bias_active,
+        "temperature": round(temperature, 4),
+        "turns": len(turns),
+        "nothing_fits_turns": sum(t.gold == NOTHING for t in turns),
+        "accuracy": float(np.mean(correct)),
+        "accuracy_no_task_active": idle_accuracy,
+        "accuracy_task_active": active_accuracy,
+        "ece": expected_calibration_error(confidences, correct),
+        "ece_at_temperature_1": expected_calibration_error(uncalibrated, correct),
+    }
