@@ -37,13 +37,13 @@ def default_none_reply(catalog: TaskCatalog, active_task: str | None = None, pen
         >>> from task_router import Task, TaskCatalog
         >>> catalog = TaskCatalog([Task(name="meeting_recap", description="Recap a meeting.")])
         >>> default_none_reply(catalog, "meeting_recap", pending="Could you paste the notes?")
-        "Sorry, I can't help with that here. Back to the meeting recap: Could you paste the notes?"
+        "Sorry, I can't help with that here. Back to Meeting recap: Could you paste the notes?"
     """
     task = catalog.get(active_task)
     if task is not None and pending:
-        return f"Sorry, I can't help with that here. Back to the {task.title.lower()}: {pending}"
+        return f"Sorry, I can't help with that here. Back to {task.title}: {pending}"
     if task is not None:
-        return f"Sorry, I can't help with that here. Shall we go on with the {task.title.lower()}?"
+        return f"Sorry, I can't help with that here. Shall we go on with {task.title}?"
     lines = [f"- {task.title}: {task.description}" for task in catalog]
     return "I can't help with that here. This is what I can do:\n" + "\n".join(lines)
 

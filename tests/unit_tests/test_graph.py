@@ -58,7 +58,7 @@ def test_start_collect_produce_switch_end_none(catalog):
     # off topic while recap is active: a digression, answered by the None node, and recap stays active
     out = say(app, "What's the weather tomorrow?")
     assert out["decisions"][-1]["event"] == "NONE" and out["active_task"] == "recap"
-    assert out["messages"][-1].content == "Sorry, I can't help with that here. Shall we go on with the recap?"
+    assert out["messages"][-1].content == "Sorry, I can't help with that here. Shall we go on with Recap?"
 
 
 def test_a_digression_is_answered_and_its_task_resumes_with_its_question(catalog):
@@ -67,7 +67,7 @@ def test_a_digression_is_answered_and_its_task_resumes_with_its_question(catalog
     out = say(app, "By the way, who won the match last night?")
     assert (out["decisions"][-1]["event"], out["active_task"]) == ("NONE", "recap")
     assert out["decisions"][-1]["active_task_after"] == "recap"
-    assert out["messages"][-1].content == f"Sorry, I can't help with that here. Back to the recap: {asked}"
+    assert out["messages"][-1].content == f"Sorry, I can't help with that here. Back to Recap: {asked}"
     out = say(app, "We decided X; Bob owns Y.")
     assert out["decisions"][-1]["event"] == "CONTINUE" and out["messages"][-1].content == "RECAP: decided X."
     # the digression was not taken as the recap's notes
