@@ -10,12 +10,15 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from task_router.io_limits import load_document
+from task_router.io_limits import load_document, valid_text
 
 NONE_LABEL = "NONE"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+_NAME_SYMBOLS = re.compile(r"[^A-Za-z0-9_.\-]+")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 MAX_DESCRIPTION_CHARS = 2000
+# Routers read answers from their last MAX_ANSWER_CHARS (8,000) characters: a name must fit in an answer many times.
+MAX_NAME_CHARS = 200
 MAX_QUESTION_CHARS = 300
 T = TypeVar("T")
 TASK_EXAMPLE = '[{"name": "meeting_recap", "description": "Summarise a meeting."}]'
@@ -43,6 +46,11 @@ class TaskInput(BaseModel):
     description: str
     required: bool = True
     question: str | None = Field(default=None, description="The question to ask for this input (one sentence).")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _valid_text(cls, value: Any) -> Any:
+        return _valid_strings(value)
 
     @field_validator("question")
     @classmethod
@@ -79,19 +87,29 @@ class Task(BaseModel):
     )
     tools: list[str] = Field(default_factory=list, description="Names of tools the task may use.")
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _valid_text(cls, value: Any) -> Any:
+        return _valid_strings(value)
+
     @field_validator("name")
     @classmethod
     def _check_name(cls, value: str) -> str:
         value = value.strip()
         if not value:
             raise ValueError("task name is empty: give every task a short identifier such as 'meeting_recap'")
+        if len(value) > MAX_NAME_CHARS:
+            raise ValueError(
+                f"task name has {len(value)} characters (max {MAX_NAME_CHARS}): give a short identifier such as "
+                "'meeting_recap' and put the human-readable name in display_name"
+            )
         if value.upper() == NONE_LABEL:
             raise ValueError(f"'{value}' is reserved for 'no task fits': rename the task")
         if not _NAME_RE.match(value):
+            problem = "has spaces or symbols" if _NAME_SYMBOLS.search(value) else "must start with a letter or digit"
             raise ValueError(
-                f"task name {value!r} has spaces or symbols: use letters, digits, '_', '.' or '-' "
-                f"(e.g. {re.sub(r'[^A-Za-z0-9_.-]+', '_', value).strip('_') or 'my_task'!r}) "
-                "and put the human-readable name in display_name"
+                f"task name {value!r} {problem}: use letters, digits, '_', '.' or '-', starting with a letter or "
+                f"digit (e.g. {_suggested_name(value)!r}), and put the human-readable name in display_name"
             )
         return value
 
@@ -113,6 +131,25 @@ class Task(BaseModel):
         return self.display_name or self.name.replace("_", " ").replace(".", " ").strip().capitalize()
 
 
+def _suggested_name(name: str) -> str:
+    """A valid task name close to ``name``: spaces and symbols become ``_``, and it starts with a letter or digit.
+
+    Example:
+        >>> _suggested_name("my task"), _suggested_name(".hidden"), _suggested_name("--")
+        ('my_task', 'hidden', 'my_task')
+    """
+    return _NAME_SYMBOLS.sub("_", name).lstrip("_.-").rstrip("_") or "my_task"
+
+
+def _valid_strings(value: Any) -> Any:
+    """A field's value with its text (a string, or the strings of a list) made valid (:func:`valid_text`)."""
+    if isinstance(value, str):
+        return valid_text(value)
+    if isinstance(value, list):
+        return [valid_text(item) if isinstance(item, str) else item for item in value]
+    return value
+
+
 def readable_name(task: Task) -> str:
     """The task's display name, else its name split into words ("Restaurants_1.ReserveRestaurant" ->
     "Restaurants 1 Reserve Restaurant"): what the embedding router and the reranker read."""
@@ -132,12 +169,21 @@ class TaskCatalog:
         ['recap', 'email']
     """
 
-    def __init__(self, tasks: Iterable[Task | dict[str, Any]] = ()) -> None:
+    def __init__(self, tasks: Iterable[Task | dict[str, Any]] | None = None) -> None:
+        """A catalogue holding ``tasks``, in order.
+
+        Args:
+            tasks: the first tasks (Task objects or dicts with a ``name`` and a ``description``); None or nothing
+                for an empty catalogue that tasks are added to later (:meth:`add`).
+
+        Raises:
+            CatalogError: ``tasks`` is not a list of tasks, or one of them is invalid.
+        """
         self._lock = threading.RLock()
         self._tasks: dict[str, Task] = {}
         self._version = 0
         self._memo: dict[str, tuple[int, Any]] = {}
-        for task in tasks:
+        for task in _task_list(tasks) if tasks is not None else ():
             self.add(task)
         self._version = 0
 
@@ -251,12 +297,7 @@ class TaskCatalog:
     @classmethod
     def from_records(cls, records: Iterable[Task | dict[str, Any]]) -> TaskCatalog:
         """Build a catalogue from dicts or tasks, reporting every bad entry at once."""
-        if isinstance(records, str | bytes | Mapping) or not isinstance(records, Iterable):
-            raise CatalogError(
-                f"a task catalogue must be a list of tasks, got {type(records).__name__} {records!r:.60}; give "
-                f"dicts with a 'name' and a 'description' (or Task objects), e.g. {TASK_EXAMPLE}"
-            )
-        records = list(records)
+        records = _task_list(records)
         problems: list[str] = []
         tasks: list[Task] = []
         seen: set[str] = set()
@@ -311,6 +352,16 @@ class TaskCatalog:
 _FROZEN_KEY = "catalog.frozen"
 
 
+def _task_list(records: Any) -> list[Any]:
+    """``records`` as a list, or a CatalogError if it is not a collection of tasks (a string, a single mapping...)."""
+    if isinstance(records, str | bytes | Mapping) or not isinstance(records, Iterable):
+        raise CatalogError(
+            f"a task catalogue must be a list of tasks, got {type(records).__name__} {records!r:.60}; give "
+            f"dicts with a 'name' and a 'description' (or Task objects), e.g. {TASK_EXAMPLE}"
+        )
+    return list(records)
+
+
 class _FrozenCatalog(TaskCatalog):
     """A read-only copy of a catalogue at one version (see :meth:`TaskCatalog.frozen`)."""
 
@@ -345,4 +396,10 @@ def _coerce(task: Task | dict[str, Any]) -> Task:
     except ValidationError as exc:
         name = task.get("name", "?")
         details = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'task'}: {e['msg']}" for e in exc.errors())
-        raise CatalogError(f"task {name!r} is invalid: {details}") from None
+        raise CatalogError(f"task {_shown(name)} is invalid: {details}") from None
+
+
+def _shown(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters: an error message never repeats a 10,000-character name."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."

@@ -48,12 +48,39 @@ class _LimitExceeded(Exception):
 
 
 def as_path(value: Any, *, what: str, hint: str, error: type[ValueError] = ValueError) -> Path:
-    """``value`` as a Path, or ``error`` saying that a file path was expected (``None``, numbers, lists...)."""
-    if isinstance(value, str | os.PathLike) and str(value).strip():
-        if "\x00" in str(value):
-            raise error(f"the {what} path contains a NUL character; give the path of a file ({hint})")
-        return Path(value)
-    raise error(f"the {what} must be a file path (str or Path), got {type(value).__name__} {value!r:.60}; {hint}")
+    """``value`` as the Path of a file, or ``error`` saying that a file path was expected (``None``, numbers,
+    lists...) or that the path is a folder."""
+    if not isinstance(value, str | os.PathLike) or not str(value).strip():
+        raise error(f"the {what} must be a file path (str or Path), got {type(value).__name__} {value!r:.60}; {hint}")
+    if "\x00" in str(value):
+        raise error(f"the {what} path contains a NUL character; give the path of a file ({hint})")
+    path = Path(value)
+    if _is_folder(path):
+        raise error(f"{what} {path} is a folder; give the path of a file ({hint})")
+    return path
+
+
+def _is_folder(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:  # e.g. a name too long: the reader that opens the path says what is wrong with it
+        return False
+
+
+def valid_text(text: str) -> str:
+    """``text`` that every encoder accepts: each lone surrogate (``"\\ud800"``, which UTF-8 encoders, tokenizers and
+    HTTP clients refuse) becomes U+FFFD, and a surrogate pair written as two code points becomes its character.
+    Valid text is returned as it is (the same object).
+
+    Example:
+        >>> valid_text("recap \\ud800 now") == "recap \\ufffd now", valid_text("\\ud83d\\ude80") == "\\U0001f680"
+        (True, True)
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return text
 
 
 def read_text(
@@ -63,8 +90,6 @@ def read_text(
     binary (NUL bytes) or not UTF-8. A byte-order mark is accepted and dropped."""
     path = as_path(path, what=what, hint=hint, error=error)
     try:
-        if path.is_dir():
-            raise error(f"{what} {path} is a folder; give the path of a file ({hint})")
         with path.open("rb") as handle:
             data = handle.read(max_bytes + 1)  # never more: /dev/zero or a growing file cannot exhaust memory
     except OSError as exc:

@@ -14,6 +14,12 @@ if TYPE_CHECKING:
     from langgraph.checkpoint.sqlite import SqliteSaver
 
 _DB_HINT = "give --db (or TASK_ROUTER_DB) a writable SQLite file, or a new path to create one"
+# The columns SqliteSaver reads: tables of the same names made by another program lack them.
+_SCHEMA_PROBES = (
+    "SELECT thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata "
+    "FROM checkpoints LIMIT 0",
+    "SELECT thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, type, value FROM writes LIMIT 0",
+)
 
 
 def default_db_path() -> Path:
@@ -25,7 +31,8 @@ def sqlite_checkpointer(path: str | Path | None = None) -> SqliteSaver:
     """A SqliteSaver on ``path`` (created if needed); the connection is shared safely across threads.
 
     The file is checked before any thread is read: a folder, a file that is not a SQLite database (or a corrupt
-    one), a read-only file or a path under a file give a ValueError saying so and what to give instead.
+    one), a read-only file, a path under a file or a database whose ``checkpoints`` / ``writes`` tables belong to
+    another program give a ValueError saying so and what to give instead.
     """
     sqlite = require("langgraph.checkpoint.sqlite", extra="cli", purpose="a SQLite thread database")
     path = Path(path) if path else default_db_path()
@@ -49,4 +56,18 @@ def sqlite_checkpointer(path: str | Path | None = None) -> SqliteSaver:
     except sqlite3.DatabaseError as exc:
         problem = "is not a SQLite database, or is corrupt" if "not a database" in str(exc) else "cannot be used"
         raise ValueError(f"thread database {path} {problem} ({exc}); {_DB_HINT}") from None
+    _check_schema(connection, path)
     return saver
+
+
+def _check_schema(connection: sqlite3.Connection, path: Path) -> None:
+    """A ValueError unless the tables setup() found (it creates only missing ones) are a thread database's."""
+    try:
+        for probe in _SCHEMA_PROBES:
+            connection.execute(probe)
+    except sqlite3.OperationalError as exc:
+        raise ValueError(
+            f"thread database {path} is not a task-router thread database (its tables belong to another program: "
+            f"{exc}); give another --db (or TASK_ROUTER_DB): a task-router thread database, or a new path to create "
+            "one"
+        ) from None

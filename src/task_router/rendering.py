@@ -7,10 +7,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, convert_to_messages
+from langchain_core.messages import (
+    AIMessage,
+    BaseMessage,
+    ChatMessage,
+    HumanMessage,
+    SystemMessage,
+    convert_to_messages,
+)
 
 from task_router.catalog import NONE_LABEL, Task, TaskCatalog
-from task_router.io_limits import load_document, structure_problem
+from task_router.io_limits import load_document, structure_problem, valid_text
 
 DEFAULT_WINDOW = 8  # messages of history a prompt-based router reads (the latest user turn always included)
 MAX_MESSAGE_CHARS = 600  # longer messages keep their head and tail
@@ -22,6 +29,7 @@ CONVERSATION_HINT = (
     'a conversation is a JSON list of messages ending with the user\'s turn, or {"messages": [...], '
     '"active_task": <task name or null>}, e.g. [{"role": "user", "content": "Recap my meeting"}]'
 )
+_USER_ROLES = frozenset({"user", "human"})  # a ChatMessage with one of these roles is a user turn, as for LangChain
 # Tag-like text (``</conversation>``, ``<system>``, ``<|im_start|>``) in user text could pose as the prompt's own
 # delimiters: its angle brackets are replaced by look-alikes that no prompt uses.
 _TAG_LIKE = re.compile(r"<(\s*/?\s*[|A-Za-z_][^<>\n]{0,60}?)>")
@@ -55,23 +63,20 @@ def coerce_input(
 
     Accepted: a mapping with ``messages`` (LangChain messages, OpenAI-style dicts or strings),
     optional ``active_task`` and ``catalog`` (a TaskCatalog or a list of tasks); or a bare list of messages.
-    An ``active_task`` that is no longer in the catalogue is treated as no active task.
+    An ``active_task`` that is no longer in the catalogue is treated as no active task. Text no encoder accepts
+    (lone surrogates) is replaced in the routed copies of the messages (:func:`~task_router.io_limits.valid_text`),
+    and a ``ChatMessage`` with role ``user`` is a user turn.
     """
     failure = None
     if isinstance(value, Mapping):
         raw_messages = value.get("messages")
         active = value.get("active_task")
-        catalog = value.get("catalog") or default_catalog
+        catalog = value.get("catalog")
+        catalog = default_catalog if catalog is None else catalog
         failure = value.get(FAILURE_KEY)
     else:
         raw_messages, active, catalog = value, None, default_catalog
-    if catalog is None:
-        raise RouterInputError(
-            "no task catalogue: pass {'catalog': TaskCatalog(...)} in the input or give the router one"
-        )
-    if not isinstance(catalog, TaskCatalog):
-        catalog = TaskCatalog.from_records(catalog)  # a CatalogError (a ValueError) naming the fix if it is not one
-    catalog = catalog.frozen()  # one consistent view for the whole decision, whatever other threads edit meanwhile
+    catalog = _routable_catalog(catalog)
     if not raw_messages or isinstance(raw_messages, str | bytes | Mapping) or not isinstance(raw_messages, Iterable):
         raise RouterInputError(
             f"no conversation: pass 'messages', a list that ends with the user's turn; {CONVERSATION_HINT}"
@@ -85,6 +90,23 @@ def coerce_input(
     if active is not None and (active == NONE_LABEL or active not in catalog):
         active = None
     return RoutingInput(tuple(messages), active, catalog, failure if isinstance(failure, BaseException) else None)
+
+
+def _routable_catalog(catalog: Any) -> TaskCatalog:
+    """A snapshot of the catalogue to route over, or a RouterInputError / CatalogError naming the fix."""
+    if catalog is None:
+        raise RouterInputError(
+            "no task catalogue: pass {'catalog': TaskCatalog(...)} in the input or give the router one"
+        )
+    if not isinstance(catalog, TaskCatalog):
+        catalog = TaskCatalog.from_records(catalog)  # a CatalogError (a ValueError) naming the fix if it is not one
+    catalog = catalog.frozen()  # one consistent view for the whole decision, whatever other threads edit meanwhile
+    if not len(catalog):
+        raise RouterInputError(
+            "the task catalogue is empty (every task was removed): add one with catalog.add(Task(name=..., "
+            "description=...)) before routing, or pass a catalogue that has tasks"
+        )
+    return catalog
 
 
 def _to_message(value: Any, index: int) -> BaseMessage:
@@ -102,12 +124,30 @@ def _to_message(value: Any, index: int) -> BaseMessage:
         if role == "tool" and value.get("tool_call_id") is None:
             value = {**value, "tool_call_id": ""}
     try:
-        return convert_to_messages([value])[0]
+        message = convert_to_messages([value])[0]
     except (ValueError, NotImplementedError, TypeError, KeyError, AttributeError, RecursionError) as exc:
         raise RouterInputError(
             f"cannot read the conversation: message #{index} ({_short(exc)}); give messages as LangChain messages or "
             f"{{'role': 'user'|'assistant', 'content': str}} dicts ({CONVERSATION_HINT})"
         ) from None
+    if isinstance(message, ChatMessage) and message.role.lower() in _USER_ROLES:
+        message = HumanMessage(**message.model_dump(exclude={"role", "type"}))
+    return _with_valid_text(message)
+
+
+def _with_valid_text(message: BaseMessage) -> BaseMessage:
+    """The message, or a copy whose text every encoder accepts (see :func:`~task_router.io_limits.valid_text`)."""
+    content = message.content
+    cleaned = valid_text(content) if isinstance(content, str) else [_valid_block(block) for block in content]
+    return message if cleaned == content else message.model_copy(update={"content": cleaned})
+
+
+def _valid_block(block: Any) -> Any:
+    if isinstance(block, str):
+        return valid_text(block)
+    if isinstance(block, Mapping):  # its text and its type (read for placeholders)
+        return {key: valid_text(value) if isinstance(value, str) else value for key, value in block.items()}
+    return block
 
 
 def _short(exc: BaseException) -> str:

@@ -79,3 +79,29 @@ def test_malformed_files(tmp_path, text, suffix, fragment):
 def test_missing_file(tmp_path):
     with pytest.raises(CatalogError, match="cannot read"):
         TaskCatalog.from_file(tmp_path / "nope.yaml")
+
+
+def test_none_is_an_empty_catalogue_to_add_tasks_to():
+    catalog = TaskCatalog(None)
+    assert catalog.names == [] and catalog.version == 0
+    catalog.add(Task(name="recap", description="Recap a meeting."))
+    assert catalog.names == ["recap"]
+
+
+@pytest.mark.parametrize("tasks", [42, "recap", {"name": "recap", "description": "Recap a meeting."}])
+def test_a_catalogue_of_something_else_than_tasks_names_the_fix(tasks):
+    with pytest.raises(CatalogError, match="must be a list of tasks"):
+        TaskCatalog(tasks)
+
+
+def test_task_names_have_a_length_limit_that_answers_can_hold():
+    with pytest.raises(CatalogError) as info:
+        TaskCatalog.from_records([{"name": "n" * 10_000, "description": "d"}])
+    from task_router.catalog import MAX_NAME_CHARS
+    from task_router.routers.parsing import MAX_ANSWER_CHARS
+
+    message = str(info.value)
+    assert f"10000 characters (max {MAX_NAME_CHARS})" in message and "display_name" in message
+    assert len(message) < 1000  # the name is not repeated in full
+    assert MAX_NAME_CHARS < MAX_ANSWER_CHARS // 4
+    assert Task(name="n" * MAX_NAME_CHARS, description="d").name == "n" * MAX_NAME_CHARS

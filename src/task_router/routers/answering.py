@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from dataclasses import replace
@@ -76,15 +77,31 @@ def _prediction(answer: ParsedAnswer, raw: str, *, valid: bool) -> Prediction:
 def reply_text(message: Any) -> str:
     """The text of a chat model's reply (tool-call arguments as JSON when it answered through a tool)."""
     if isinstance(message, AIMessage) and message.tool_calls:
-        import json
-
-        return json.dumps(message.tool_calls[0].get("args", {}))
+        return _tool_call_text(message.tool_calls[0].get("args", {}))
     content = getattr(message, "content", message)
     if isinstance(content, str):
         return content
     if isinstance(content, list):
         return " ".join(b if isinstance(b, str) else str(b.get("text", "")) for b in content if b)
     return str(content)
+
+
+def _tool_call_text(args: Any) -> str:
+    """Tool-call arguments as JSON text; a value JSON cannot hold (bytes, a set) becomes a ``<bytes: not JSON>``
+    marker, which names no task: the answer is then unreadable (a decision with ``valid_format=False``), not a crash.
+
+    Example:
+        >>> _tool_call_text({"task": "recap", "note": {1}})
+        '{"task": "recap", "note": "<set: not JSON>"}'
+    """
+    try:
+        return json.dumps(args, default=_not_json, skipkeys=True)
+    except (ValueError, RecursionError):  # a circular or absurdly deep structure
+        return json.dumps({"task": _not_json(args)})
+
+
+def _not_json(value: Any) -> str:
+    return f"<{type(value).__name__}: not JSON>"
 
 
 def bounded(model: BaseChatModel, max_new_tokens: int) -> Runnable[list[BaseMessage], Any]:

@@ -106,9 +106,9 @@ class StructuredRouter(ChatModelRouter):
             out = structured.invoke(messages, config)
         except ValueError as exc:
             # e.g. ChatOpenAI's json_schema mode raises a ValidationError on the free text of a server that
-            # ignored response_format, losing that text. Such a server will not change: use the text path.
-            logger.warning("structured output failed (%s); %s switches to the text path", redact(exc), self.name)
-            self.use_tools = False
+            # ignored response_format, losing that text: ask for text, for this decision only. One bad answer
+            # says nothing about the next one, and the router is shared by every thread.
+            logger.warning("structured output failed (%s); %s asks for a text answer", redact(exc), self.name)
             return self._predict_text(routing, config)
         raw: AIMessage = out["raw"]
         parsed = out.get("parsed")

@@ -64,6 +64,7 @@ CASES = [
     ("route", ["Missing option '--conversation'", "--help"]),
     ("eval --dataset {deep} --out {tmp}/run", ["nested more than", "each line must be one JSON object"]),
     ("eval --dataset {binary} --out {tmp}/run", ["{binary}", ".jsonl"]),
+    ("eval --dataset {tmp} --out {tmp}/run", ["dataset {tmp} is a folder", "give the path of a file"]),
     ("eval --dataset {conversation} --out {file}", ["--out", "is a file", "give a folder"]),
     ("eval --dataset {conversation} --out {file}/sub", ["--out", "which is a file", "under a folder"]),
     ("fit --dataset {deep} --out {tmp}/t.json", ["nested more than"]),
@@ -105,6 +106,21 @@ def test_read_only_thread_database_gives_one_line(tmp_path: Path, monkeypatch: p
     )
     code, output = run("chat", "--db", str(db))
     assert_one_line_error(code, output, "thread database", "readonly", "writable SQLite file")
+
+
+def test_another_programs_checkpoints_table_is_not_a_thread_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_model(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the thread database must be refused before any model is loaded")
+
+    monkeypatch.setattr("task_router.cli.chat.build_router", no_model)
+    db = tmp_path / "other.sqlite"
+    with sqlite3.connect(db) as connection:
+        connection.execute("CREATE TABLE checkpoints (id INTEGER PRIMARY KEY, data TEXT)")
+    code, output = run("chat", "--db", str(db))
+    assert_one_line_error(code, output, f"thread database {db}", "not a task-router thread database", "--db")
+    assert "OperationalError" not in output
 
 
 def test_a_bug_is_one_line_with_exit_1_and_debug_shows_the_traceback(

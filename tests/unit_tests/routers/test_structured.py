@@ -1,8 +1,11 @@
+import json
 from typing import Any
 
 import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
+from langchain_core.runnables import RunnableLambda
+from pydantic import Field
 
 from task_router import make_router
 from task_router.routers.fallbacks import make_reliable
@@ -84,3 +87,64 @@ def test_api_models_get_a_short_answer_budget():
     assert bounded(ChatOpenAI(model="m", api_key="sk-test", max_tokens=7), 48).max_tokens == 7
     router = make_router("structured", model=uncapped)
     assert router._text_model.max_tokens == 48
+
+
+class CountingToolFake(ToolCallingFake):
+    """A tool-calling fake that counts its calls."""
+
+    calls: list[int] = Field(default_factory=list)
+
+    def _generate(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls.append(1)
+        return super()._generate(*args, **kwargs)
+
+
+def _tool_reply(args: dict) -> AIMessage:
+    return AIMessage("", tool_calls=[{"name": "RouteChoice", "args": args, "id": "1"}])
+
+
+@pytest.mark.parametrize("task", [b"recap", {"recap"}], ids=["bytes", "set"])
+def test_tool_call_arguments_json_cannot_hold_are_an_unreadable_answer_not_a_crash(catalog, task):
+    model = CountingToolFake(messages=iter([_tool_reply({"task": task, "closing": False})] * 6))
+    decision = route(make_router("structured", model=model), catalog, "recap my meeting", active="email")
+    assert (decision.event, decision.task, decision.valid_format) == ("CONTINUE", "email", False)
+    assert "unparseable" in decision.fallback
+    assert len(model.calls) == 2  # the answer and its one repair
+
+    model.calls.clear()
+    reliable = make_reliable(make_router("structured", model=model), retries=2, backoff_s=0, fallback="keep-active")
+    decision = route(reliable, catalog, "recap my meeting", active="email")
+    assert (decision.event, decision.task, decision.valid_format) == ("CONTINUE", "email", False)
+    assert "gave no usable answer" in decision.fallback
+    assert len(model.calls) == 2  # not retried as if transient
+
+
+def test_an_extra_tool_call_argument_json_cannot_hold_does_not_hide_the_decision(catalog):
+    model = ToolCallingFake(messages=iter([_tool_reply({"task": "recap", "closing": False, "note": {b"x"}})]))
+    decision = route(make_router("structured", model=model), catalog, "recap my meeting")
+    assert (decision.event, decision.task, decision.valid_format) == ("START", "recap", True)
+
+
+class FailsOnceStructuredFake(ToolCallingFake):
+    """Structured output raises a ValueError on its first call only (one bad answer), then answers ``email``."""
+
+    failures: list[int] = Field(default_factory=lambda: [1])
+
+    def with_structured_output(self, schema: Any, **kwargs: Any) -> Any:
+        def answer(_: Any) -> dict:
+            if self.failures:
+                self.failures.pop()
+                raise ValueError("1 validation error for RouteChoice: Invalid JSON")
+            return {"raw": _tool_reply(choice("email")), "parsed": schema(task="email"), "parsing_error": None}
+
+        return RunnableLambda(answer)
+
+
+def test_one_structured_output_failure_does_not_downgrade_later_decisions(catalog):
+    model = FailsOnceStructuredFake(messages=iter([AIMessage(json.dumps(choice("recap")))]))
+    router = make_router("structured", model=model)
+    first = route(router, catalog, "recap my meeting")
+    assert (first.task, first.valid_format) == ("recap", True)  # this decision read the text answer
+    assert router.use_tools
+    second = route(router, catalog, "now an email")  # another thread's turn, say: structured output again
+    assert (second.task, second.valid_format) == ("email", True)
