@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.messages import AIMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command
@@ -17,7 +17,7 @@ from task_router.catalog import TaskCatalog
 from task_router.clarify import clarify_question, close_tasks, with_question
 from task_router.decision import RouteDecision
 from task_router.models import ModelSpec, load_chat_model
-from task_router.rendering import message_text
+from task_router.rendering import is_user_message, message_text
 from task_router.routers import Router, make_router
 from task_router.routers.base import underlying_router
 from task_router.routers.fallbacks import make_reliable
@@ -124,7 +124,7 @@ def create_router_graph(
 
     def route(state: RouterState, config: RunnableConfig) -> Command[Any]:
         messages = state.get("messages") or []
-        if not messages or not isinstance(messages[-1], HumanMessage):
+        if not messages or not is_user_message(messages[-1]):
             return Command(goto=END)
         payload = {"messages": messages, "active_task": state.get("active_task"), "catalog": catalog}
         decision = router.invoke(payload, not_streamed(config))  # a decision is not a reply: not in "messages" mode

@@ -8,7 +8,7 @@ from typing import Annotated, Any, NotRequired
 
 from langchain.agents.middleware import AgentMiddleware, AgentState, ModelRequest, ModelResponse
 from langchain.agents.middleware.types import PrivateStateAttr
-from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.messages import AIMessage, SystemMessage, ToolMessage
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langchain_core.tools import tool as as_tool
@@ -19,6 +19,7 @@ from task_router.catalog import TaskCatalog
 from task_router.clarify import clarify_question, close_tasks, with_question
 from task_router.decision import RouteDecision
 from task_router.models import ModelSpec
+from task_router.rendering import is_user_message
 from task_router.routers import Router, make_router
 from task_router.routers.fallbacks import make_reliable
 
@@ -151,7 +152,7 @@ class TaskRouterMiddleware(AgentMiddleware[TaskRouterState, Any, Any]):
     # -- routing, once per user turn ---------------------------------------------------------------------
     def _routing_input(self, state: TaskRouterState) -> dict[str, Any] | None:
         messages = state.get("messages") or []
-        last_user = next((i for i in range(len(messages) - 1, -1, -1) if isinstance(messages[i], HumanMessage)), None)
+        last_user = next((i for i in range(len(messages) - 1, -1, -1) if is_user_message(messages[i])), None)
         if last_user is None or (messages[last_user].id and messages[last_user].id == state.get("routed_message_id")):
             return None  # no user turn, or this turn was routed already (a later model call of the tool loop)
         return {

@@ -130,9 +130,22 @@ def _to_message(value: Any, index: int) -> BaseMessage:
             f"cannot read the conversation: message #{index} ({_short(exc)}); give messages as LangChain messages or "
             f"{{'role': 'user'|'assistant', 'content': str}} dicts ({CONVERSATION_HINT})"
         ) from None
-    if isinstance(message, ChatMessage) and message.role.lower() in _USER_ROLES:
+    if is_user_message(message) and not isinstance(message, HumanMessage):
         message = HumanMessage(**message.model_dump(exclude={"role", "type"}))
     return _with_valid_text(message)
+
+
+def is_user_message(message: Any) -> bool:
+    """A user turn: a ``HumanMessage``, or a ``ChatMessage`` whose role is user (as LangChain reads it).
+
+    Example:
+        >>> from langchain_core.messages import ChatMessage
+        >>> is_user_message(HumanMessage("hi")), is_user_message(ChatMessage(role="user", content="hi"))
+        (True, True)
+    """
+    if isinstance(message, HumanMessage):
+        return True
+    return isinstance(message, ChatMessage) and message.role.lower() in _USER_ROLES
 
 
 def _with_valid_text(message: BaseMessage) -> BaseMessage:

@@ -120,3 +120,11 @@ def test_threads_are_independent(catalog):
     out = say(app, "post", {"configurable": {"thread_id": "b"}})
     assert out["decisions"][-1]["event"] == "START"
     assert app.get_state({"configurable": {"thread_id": "a"}}).values["active_task"] == "recap"
+
+
+def test_a_chat_message_with_role_user_is_routed_like_a_human_message(catalog):
+    from langchain_core.messages import ChatMessage
+
+    app = build(catalog, [choice("email")], ["EMAIL"])
+    out = app.invoke({"messages": [ChatMessage(role="user", content="Follow-up email please")]}, CFG)
+    assert out["decisions"][-1]["event"] == "START" and out["active_task"] == "email"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from langchain_core.messages import HumanMessage
 from langchain_core.runnables import RunnableConfig
+
+from task_router.rendering import is_user_message
 
 
 def pending_turn(graph: Any, config: RunnableConfig) -> str | None:
@@ -17,7 +18,7 @@ def pending_turn(graph: Any, config: RunnableConfig) -> str | None:
     """
     snapshot = graph.get_state(config)
     messages = snapshot.values.get("messages") or []
-    if not snapshot.next or not messages or not isinstance(messages[-1], HumanMessage):
+    if not snapshot.next or not messages or not is_user_message(messages[-1]):
         return None
     return messages[-1].text if hasattr(messages[-1], "text") else str(messages[-1].content)
 
