@@ -22,7 +22,7 @@ KEYWORDS = {
 }
 SCRIPTS = [  # per conversation: turns (keyword decides the task) and the expected (event, task)
     (["a linkedin post", "linkedin, more detail", "now a recap"], ["START", "CONTINUE", "SWITCH"]),
-    (["an email", "a pitch", "nothing"], ["START", "SWITCH", "END"]),
+    (["an email", "a pitch", "done, thanks"], ["START", "SWITCH", "END"]),
     (["hello", "recap it", "email too"], ["NONE", "START", "SWITCH"]),
     (["a pitch", "a shorter pitch", "linkedin"], ["START", "CONTINUE", "SWITCH"]),
 ]
@@ -50,7 +50,7 @@ def _check(state: dict, i: int) -> None:
 
 @pytest.fixture(scope="module")
 def server():
-    # "nothing" -> NONE (ends the task); a short delay keeps many requests in flight at once.
+    # "done" -> NONE with closing (END: the user is done); a short delay keeps many requests in flight at once.
     with FaultServer("ok", reply=keyword_reply(KEYWORDS), delay_s=0.05) as running:
         yield running
 

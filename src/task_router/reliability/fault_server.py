@@ -176,15 +176,17 @@ def _completion(model: str, text: str, token_logprob: float | None = None) -> di
     }
 
 
-def keyword_reply(keywords: dict[str, str]) -> Reply:
+def keyword_reply(keywords: dict[str, str], *, done_words: tuple[str, ...] = ("done",)) -> Reply:
     """A reply function answering ``{"task": <name>}`` for the first keyword found in the latest user turn
-    (the text after the last ``User:`` line of the router prompt), else NONE."""
+    (the text after the last ``User:`` line of the router prompt); else ``{"task": "NONE", "closing": true}``
+    (the user is done: END) when one of ``done_words`` is in it, else NONE (nothing fits)."""
 
     def reply(request: dict[str, Any]) -> str:
         messages = request.get("messages") or []
         prompt = str(messages[-1].get("content", "")) if messages else ""
         latest = prompt.rsplit("User:", 1)[-1].split("\n", 1)[0].lower()
         task = next((name for word, name in keywords.items() if word.lower() in latest), "NONE")
-        return json.dumps({"task": task, "closing": False})
+        closing = task == "NONE" and any(word.lower() in latest for word in done_words)
+        return json.dumps({"task": task, "closing": closing})
 
     return reply
