@@ -86,3 +86,43 @@ def test_catalogue_ranking_loss_is_the_softmax_over_each_rows_own_distinct_candi
             logits = 20.0 * vectors[1:] @ vectors[0]
             expected.append(F.cross_entropy(logits[None], torch.zeros(1, dtype=torch.long)))
     assert float(loss) == pytest.approx(float(torch.stack(expected).mean()), abs=1e-4)
+
+
+def test_recalibrate_refits_the_none_scores_training_fitted(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from task_router.cli import app
+    from task_router.training.learned.config import LearnedTrainConfig
+    from task_router.training.learned.train import train_learned
+
+    config = LearnedTrainConfig(
+        data=[str(FIXTURE)],
+        out=str(tmp_path),
+        bi_steps=2,
+        ce_steps=0,
+        bi_batch_size=4,
+        max_minutes=5,
+        calibration_share=0.5,
+        single_turn=4,
+    )
+    train_learned(config)
+    written = json.loads((tmp_path / "learned.json").read_text(encoding="utf-8"))
+    assert written["none_bias"] is not None and written["temperature"] > 0
+    (tmp_path / "learned.json").write_text(json.dumps({**written, "none_bias": 9.0}), encoding="utf-8")
+
+    result = CliRunner().invoke(app, ["train", "--router", "learned", "--recalibrate", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    refitted = json.loads((tmp_path / "learned.json").read_text(encoding="utf-8"))
+    assert refitted["none_bias"] == pytest.approx(written["none_bias"], abs=1e-6)
+    assert refitted["temperature"] == pytest.approx(written["temperature"], abs=1e-6)
+
+
+def test_recalibrate_names_the_fix_for_a_folder_that_was_not_trained(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from task_router.cli import app
+
+    result = CliRunner().invoke(app, ["train", "--router", "learned", "--recalibrate", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "training.json" in result.output
+    result = CliRunner().invoke(app, ["train", "--router", "learned", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "--data" in result.output

@@ -19,15 +19,16 @@ from task_router.cli.options import check_files, check_output
 
 @app.command("train")
 def train_command(
-    data: Annotated[
-        list[Path], typer.Option("--data", "-d", help="Benchmark-format data (.jsonl/.jsonl.gz); repeatable.")
-    ],
     out: Annotated[
         Path,
         typer.Option(
             "--out", "-o", help="Folder to write: use it as qlora:<folder> (scoring) or --router learned:<folder>."
         ),
     ],
+    data: Annotated[
+        list[Path] | None,
+        typer.Option("--data", "-d", help="Benchmark-format data (.jsonl/.jsonl.gz); repeatable."),
+    ] = None,
     router: Annotated[
         str,
         typer.Option(
@@ -93,6 +94,14 @@ def train_command(
         bool,
         typer.Option("--low-memory", help="learned: return freed memory to the system (lower peak RSS, slower steps)."),
     ] = False,
+    recalibrate: Annotated[
+        bool,
+        typer.Option(
+            "--recalibrate",
+            help="learned: fit the NONE scores and temperature of the trained folder --out again, on the held-out "
+            "conversations its training.json names (no training).",
+        ),
+    ] = False,
     lora_scale: Annotated[
         float,
         typer.Option(
@@ -111,6 +120,11 @@ def train_command(
     command = shlex.join(["task-router", *sys.argv[1:]])
     if router not in ("learned", "scoring"):
         raise typer.BadParameter(f"--router {router!r} cannot be trained: choose 'learned' or 'scoring'")
+    if recalibrate:
+        _recalibrate(router, out)
+        return
+    if not data:
+        raise typer.BadParameter("give the training data: --data PATH (a benchmark .jsonl / .jsonl.gz file)")
     check_files(data, "--data")  # before torch and the base model load
     check_output(out, "--out")
     rank = lora_r or (32 if router == "learned" else 16)
@@ -164,6 +178,21 @@ def train_command(
         save_steps=save_steps,
         resume=resume,
     )
+
+
+def _recalibrate(router: str, out: Path) -> None:
+    """Refit a trained learned-router folder's NONE scores and temperature (a bad folder is a usage error)."""
+    from task_router.training.learned.train import recalibrate
+
+    if router != "learned":
+        raise typer.BadParameter("--recalibrate goes with --router learned", param_hint="--recalibrate")
+    if not (out / "training.json").is_file():
+        raise typer.BadParameter(
+            f"{out} has no training.json: give a folder written by `task-router train --router learned`",
+            param_hint="--out",
+        )
+    with _usage_errors():
+        recalibrate(out, console=Console())
 
 
 def _train_learned(command: str, **fields: Any) -> None:

@@ -12,6 +12,7 @@ import random
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -231,7 +232,9 @@ class OffTopicConfig:
     - ``start_prob``: chance to insert one before the conversation's first turn (NONE with nothing active);
     - ``written_share``: share of inserted requests taken from the hand-written off-topic list
       (:data:`OFF_TOPIC_FILE`); the others are real requests of another training conversation, from a domain whose
-      every task is then removed from this conversation's catalogue, so that nothing in it fits.
+      every task is then removed from this conversation's catalogue, so that nothing in it fits;
+    - ``distractor_prob``: chance that a hand-written request comes with one to three tasks of *other* topics of the
+      file added to the catalogue (the request still fits none of them).
 
     Example:
         >>> OffTopicConfig(mid_prob=0.5).start_prob
@@ -241,9 +244,10 @@ class OffTopicConfig:
     mid_prob: float = 0.5
     start_prob: float = 0.15
     written_share: float = 0.5
+    distractor_prob: float = 0.3
 
     def __post_init__(self) -> None:
-        for name in ("mid_prob", "start_prob", "written_share"):
+        for name in ("mid_prob", "start_prob", "written_share", "distractor_prob"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be a probability between 0 and 1, got {value}")
@@ -263,9 +267,45 @@ def domain_of(task_name: str) -> str:
 
 
 def written_off_topic_requests(path: Path = OFF_TOPIC_FILE) -> list[str]:
-    """The hand-written off-topic requests (one per line; ``#`` lines are comments)."""
+    """The hand-written off-topic requests (one per line; ``#`` lines are comments and topic headers)."""
     lines = path.read_text(encoding="utf-8").splitlines()
     return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+def written_topics(path: Path = OFF_TOPIC_FILE) -> dict[str, tuple[str, list[str]]]:
+    """Topic task name -> (its description, the hand-written requests it is in scope for), from the file's
+    ``## <name>: <description>`` headers (``## -`` groups have no task and are left out).
+
+    Example:
+        >>> name, (description, requests) = next(iter(written_topics().items()))
+        >>> name, len(requests) > 5
+        ('general_knowledge', True)
+    """
+    return {name: (description, list(requests)) for name, (description, requests) in _read_topics(path).items()}
+
+
+@cache
+def _read_topics(path: Path) -> dict[str, tuple[str, tuple[str, ...]]]:
+    topics: dict[str, tuple[str, list[str]]] = {}
+    current: list[str] | None = None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("## "):
+            name, _, description = line[3:].partition(":")
+            current = None if name.strip() == "-" else topics.setdefault(name.strip(), (description.strip(), []))[1]
+        elif line.strip() and not line.startswith("#") and current is not None:
+            current.append(line.strip())
+    return {name: (description, tuple(requests)) for name, (description, requests) in topics.items()}
+
+
+def _topic_tasks(rng: random.Random, count: int, avoid: str | None = None) -> list[dict[str, Any]]:
+    """``count`` topic tasks of the hand-written file (never ``avoid``), as catalogue entries."""
+    topics = {name: description for name, (description, _) in _read_topics(OFF_TOPIC_FILE).items() if name != avoid}
+    chosen = rng.sample(sorted(topics), min(count, len(topics)))
+    return [{"name": name, "description": topics[name]} for name in chosen]
+
+
+def _topic_of(request: str) -> str | None:
+    return next((name for name, (_, requests) in _read_topics(OFF_TOPIC_FILE).items() if request in requests), None)
 
 
 def opening_requests(records: Iterable[ConversationRecord]) -> dict[str, list[str]]:
@@ -347,6 +387,13 @@ def _insert(
     ]
     if written and (not droppable or rng.random() < config.written_share):
         request = rng.choice(written)
+        offered = {str(task["name"]) for task in data["tasks"]}
+        while _topic_of(request) in offered:  # its topic's task came with an earlier insertion: not off topic here
+            request = rng.choice(written)
+        if rng.random() < config.distractor_prob:  # tasks of other topics: the request is still off the catalogue
+            present = {str(task["name"]) for task in data["tasks"]}
+            extra = _topic_tasks(rng, rng.randint(1, 3), avoid=_topic_of(request))
+            data["tasks"] = [*data["tasks"], *(task for task in extra if task["name"] not in present)]
     elif droppable:
         domain = rng.choice(sorted(droppable))
         request = rng.choice(pool[domain])
@@ -397,12 +444,20 @@ def single_turn_records(
     block: int = 8,
     rename_prob: float = 0.3,
     example_style_prob: float = 0.5,
+    topic_prob: float = 0.6,
+    topic_share: float = 0.3,
     seed: int = 0,
 ) -> list[ConversationRecord]:
     """``count`` one-turn records over large catalogues, as in intent-classification sets: every task of
     ``records`` (one description per name), cut to a random size of at least ``min_tasks``, often with one whole
     domain removed. Each record is a conversation's opening request, labelled START of its task, or, in a
     ``none_share`` of them, NONE: a request of the removed domain, or a hand-written off-topic one.
+
+    With ``topic_prob``, a block's catalogue also gets one to four topic tasks of the hand-written file
+    (:func:`written_topics`), and a ``topic_share`` of its records are then a hand-written request of one of them,
+    labelled START of that task: the same kinds of requests are in scope when the catalogue has a task for them,
+    so the model learns to read the catalogue rather than that such topics never fit. A hand-written request
+    labelled NONE never has its own topic's task in the catalogue.
 
     Records come in blocks of ``block`` that share one catalogue (ids ``single-<seed>-<block>-<i>``), so that a
     trainer batching a block together embeds its task texts once; a block's tasks are renamed together with
@@ -418,6 +473,7 @@ def single_turn_records(
         >>> sorted({r.labels[0].event for r in out}), all(len(r.turns) == 1 for r in out)
         (['NONE', 'START'], True)
     """
+    own_file = written is None
     written = list(written_off_topic_requests() if written is None else written)
     tasks: dict[str, dict[str, Any]] = {}
     openings: dict[str, list[str]] = {}
@@ -431,6 +487,8 @@ def single_turn_records(
         raise ValueError("no conversation of the data starts a task: nothing to build single-turn records from")
     rng = random.Random(f"{seed}:single-turn")
     domains = sorted({domain_of(name) for name in openings})
+    topics = written_topics() if own_file else {}  # topic tasks come with the file's own requests only
+    topic_of = {request: name for name, (_, requests) in topics.items() for request in requests}
     out: list[ConversationRecord] = []
     for number in range(-(-count // block)):
         removed = rng.choice(domains) if len(domains) > 1 and rng.random() < 0.7 else None
@@ -450,21 +508,32 @@ def single_turn_records(
         for task in catalogue:
             task["name"] = mapping.get(task["name"], task["name"])
         startable = [name for name in names if set(openings.get(name, ())) - set(examples.get(name, ()))]
+        in_topics = _topic_tasks(rng, rng.randint(1, 4)) if topics and rng.random() < topic_prob else []
+        if in_topics:
+            catalogue = [*catalogue, *in_topics]
+            rng.shuffle(catalogue)
+        present = {task["name"] for task in in_topics}
         for i in range(min(block, count - number * block)):
             none = not startable or rng.random() < none_share
-            if none and removed is not None and removed in {domain_of(n) for n in openings} and rng.random() < 0.5:
+            task_name = ""
+            if in_topics and rng.random() < topic_share:
+                none, task_name = False, rng.choice(sorted(present))
+                text = rng.choice(topics[task_name][1])
+            elif none and removed is not None and removed in {domain_of(n) for n in openings} and rng.random() < 0.5:
                 text = rng.choice([t for n, ts in openings.items() if domain_of(n) == removed for t in ts])
             elif none:
-                text = rng.choice(written) if written else ""
+                fitting = [t for t in written if topic_of.get(t) not in present]
+                text = rng.choice(fitting) if fitting else ""
             else:
                 task_name = rng.choice(startable)
                 unused = [t for t in openings[task_name] if t not in examples.get(task_name, ())]
                 text = rng.choice(unused) if unused else ""
+                task_name = mapping.get(task_name, task_name)
             if not text:
                 continue
             label = {"turn_index": 0, "task": NONE_LABEL, "event": "NONE"}
             if not none:
-                label = {"turn_index": 0, "task": mapping.get(task_name, task_name), "event": "START"}
+                label = {"turn_index": 0, "task": task_name, "event": "START"}
             data = {
                 "id": f"single-{seed}-{number}-{i}",
                 "source": "single-turn",

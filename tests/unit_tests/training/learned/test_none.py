@@ -17,6 +17,7 @@ from task_router.training.augment import (
     insert_off_topic,
     single_turn_records,
     written_off_topic_requests,
+    written_topics,
 )
 from task_router.training.learned.calibrate import NOTHING, ScoredAnswers, best_bias, fit_calibration
 from task_router.training.learned.examples import record_examples, sample_negatives
@@ -174,3 +175,37 @@ def test_the_none_score_is_fitted_between_in_and_out_of_catalogue_turns() -> Non
     fit = fit_calibration(inside + outside + [ScoredAnswers(np.array([0.6, 0.5, 0.2]), 2, True)], scale=20.0)
     assert fit["temperature"] > 0 and 0.0 <= fit["ece"] <= 1.0
     assert fit["turns"] == 101 and fit["nothing_fits_turns"] == 50
+
+
+def test_written_requests_are_grouped_under_topic_tasks() -> None:
+    topics = written_topics()
+    assert len(topics) >= 25 and all(description.endswith(".") for description, _ in topics.values())
+    grouped = {request for _, requests in topics.values() for request in requests}
+    assert grouped < set(written_off_topic_requests())  # the "## -" group has no task
+
+
+def test_topic_requests_are_in_scope_when_their_task_is_in_the_catalogue_and_none_otherwise() -> None:
+    topic_of = {request: name for name, (_, requests) in written_topics().items() for request in requests}
+    out = single_turn_records(RECORDS, 400, none_share=0.5, block=4, min_tasks=2, seed=2)
+    started_on_topic = 0
+    for record in out:
+        label, text = record.labels[0], record.turns[0].text
+        names = {t["name"] for t in record.tasks}
+        if label.task in topic_of.values():
+            started_on_topic += 1
+            assert topic_of[text] == label.task and label.event == "START"
+        elif label.task == "NONE" and text in topic_of:
+            assert topic_of[text] not in names  # off the catalogue: its own topic's task is not offered
+    assert started_on_topic > 20
+
+
+def test_distractor_topic_tasks_never_fit_the_inserted_request() -> None:
+    config = OffTopicConfig(mid_prob=1.0, start_prob=1.0, written_share=1.0, distractor_prob=1.0)
+    topic_of = {request: name for name, (_, requests) in written_topics().items() for request in requests}
+    for seed in range(5):
+        for record in insert_off_topic(RECORDS, config, seed=seed):
+            names = {t["name"] for t in record.tasks}
+            assert names & set(topic_of.values())  # distractors were added
+            for label in record.labels:
+                if label.event == "NONE":
+                    assert topic_of.get(record.turns[label.turn_index].text) not in names
