@@ -172,7 +172,7 @@ def same_service_errors(turns: Sequence[TurnResult]) -> dict[str, Any]:
     return {"n": same, "share_of_errors": _ratio(same, len(errors))}
 
 
-RISK_COVERAGE_MARGINS = (0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5)
+RISK_COVERAGE_MARGINS = (0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 
 
 def risk_coverage(turns: Sequence[TurnResult], margins: Sequence[float] = RISK_COVERAGE_MARGINS) -> list[dict]:
