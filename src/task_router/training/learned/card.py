@@ -54,7 +54,8 @@ def render_card(meta: dict[str, Any], evaluation: str = "") -> str:
         f"(the hand-written requests of `task_router/training/learned/data/off_topic_requests.txt`, or another "
         f"conversation's request with its whole domain removed from the catalogue), plus "
         f"{config.get('single_turn')} one-turn records over large catalogues; "
-        f"{data.get('held_out_conversations', 0)} conversations held out to calibrate",
+        f"{data.get('held_out_conversations', 0)} records held out to calibrate (a share of the conversations, "
+        "prepared as above, and the same with each description cut to its first sentence)",
         "",
         "## Budget and training",
         f"- stated budget: {config.get('max_minutes')} min wall on the CPU ({meta.get('torch_threads')} torch "
