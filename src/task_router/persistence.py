@@ -1,12 +1,16 @@
-"""Thread persistence: a LangGraph SQLite checkpointer, the CLI's default (``langgraph-checkpoint-sqlite``, in the
-``cli`` extra; imported when a checkpointer is made)."""
+"""Thread persistence: LangGraph checkpointers that refuse a second writer on one thread (SQLite, the CLI's default,
+from ``langgraph-checkpoint-sqlite`` in the ``cli`` extra; PostgreSQL from the ``postgres`` extra; imported when a
+checkpointer is made)."""
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from task_router.extras import require
 
@@ -22,13 +26,44 @@ _SCHEMA_PROBES = (
 )
 
 
+_LATEST_SQL = (
+    "SELECT checkpoint_id FROM checkpoints WHERE thread_id = {p} AND checkpoint_ns = {p} "
+    "ORDER BY checkpoint_id DESC LIMIT 1"
+)
+
+
+class ThreadConflictError(RuntimeError):
+    """Another run wrote the thread while this one ran (two writers on one thread): this run's step was not saved.
+
+    LangGraph's savers keep the newest checkpoint as the thread, so of two runs on one thread the older one's
+    turns vanish once the other writes. The savers of this module check, in the transaction that writes a
+    checkpoint, that its parent is still the thread's latest, and raise this error otherwise: the turn that raised
+    is not acknowledged (its message may be in the thread without a reply), the other run's turns are kept.
+    :func:`thread_lock` serialises turns instead, so that neither is refused.
+    """
+
+
+def _conflict(thread_id: str, parent: str | None, latest: str | None) -> ThreadConflictError:
+    return ThreadConflictError(
+        f"thread {thread_id!r} was written by another run while this turn ran (two writers on one thread; its "
+        f"latest checkpoint is {latest}, this turn started from {parent}): this turn was not finished, and its "
+        "message may be in the thread without a reply. Read the thread and send it again, and give each writer its "
+        "own thread_id (or hold task_router.persistence.thread_lock around each turn)"
+    )
+
+
 def default_db_path() -> Path:
     """``TASK_ROUTER_DB``, else ``~/.local/share/task_router/threads.sqlite``."""
     return Path(os.environ.get("TASK_ROUTER_DB") or Path.home() / ".local" / "share" / "task_router" / "threads.sqlite")
 
 
-def sqlite_checkpointer(path: str | Path | None = None) -> SqliteSaver:
+def sqlite_checkpointer(path: str | Path | None = None, *, one_writer: bool = True) -> SqliteSaver:
     """A SqliteSaver on ``path`` (created if needed); the connection is shared safely across threads.
+
+    With ``one_writer`` (the default), a checkpoint whose parent is no longer its thread's latest is refused with
+    :class:`ThreadConflictError` instead of silently hiding the other run's turns (two processes, or two threads,
+    running one ``thread_id``); the check and the write are one SQLite write transaction. Pass
+    ``one_writer=False`` to write from a past checkpoint on purpose (LangGraph's time travel).
 
     The file is checked before any thread is read: a folder, a file that is not a SQLite database (or a corrupt
     one), a read-only file, a path under a file or a database whose ``checkpoints`` / ``writes`` tables belong to
@@ -49,7 +84,7 @@ def sqlite_checkpointer(path: str | Path | None = None) -> SqliteSaver:
     try:
         # check_same_thread=False is safe: SqliteSaver serialises access with its own lock.
         connection = sqlite3.connect(str(path), check_same_thread=False)
-        saver = sqlite.SqliteSaver(connection)
+        saver = _one_writer_sqlite(sqlite)(connection) if one_writer else sqlite.SqliteSaver(connection)
         saver.setup()  # reads the schema and creates the tables: a corrupt or read-only file fails here, not mid-chat
         connection.execute("BEGIN IMMEDIATE")  # takes the write lock: a file we cannot write fails here too
         connection.rollback()
@@ -71,3 +106,137 @@ def _check_schema(connection: sqlite3.Connection, path: Path) -> None:
             f"{exc}); give another --db (or TASK_ROUTER_DB): a task-router thread database, or a new path to create "
             "one"
         ) from None
+
+
+def _one_writer_sqlite(sqlite: Any) -> type:
+    """SqliteSaver whose ``put`` checks, in the write transaction, that the parent is still the latest."""
+    from langgraph.checkpoint.base import get_checkpoint_metadata
+
+    class OneWriterSqliteSaver(sqlite.SqliteSaver):
+        def put(self, config, checkpoint, metadata, new_versions):  # type: ignore[no-untyped-def]
+            configurable = config["configurable"]
+            thread_id, ns = str(configurable["thread_id"]), configurable.get("checkpoint_ns", "")
+            parent = configurable.get("checkpoint_id")
+            type_, blob = self.serde.dumps_typed(checkpoint)
+            meta = json.dumps(get_checkpoint_metadata(config, metadata), ensure_ascii=False).encode("utf-8", "ignore")
+            with self.lock:
+                self.setup()
+                cur = self.conn.cursor()
+                try:
+                    cur.execute("BEGIN IMMEDIATE")  # the write lock, across processes, before the check
+                    row = cur.execute(_LATEST_SQL.format(p="?"), (thread_id, ns)).fetchone()
+                    latest = row[0] if row else None
+                    if latest not in (parent, checkpoint["id"]):
+                        raise _conflict(thread_id, parent, latest)
+                    cur.execute(
+                        "INSERT OR REPLACE INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id, "
+                        "parent_checkpoint_id, type, checkpoint, metadata) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (thread_id, ns, checkpoint["id"], parent, type_, blob, meta),
+                    )
+                    self.conn.commit()
+                except BaseException:
+                    self.conn.rollback()
+                    raise
+                finally:
+                    cur.close()
+            return {"configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": checkpoint["id"]}}
+
+    return OneWriterSqliteSaver
+
+
+@contextmanager
+def postgres_checkpointer(conn_string: str, *, one_writer: bool = True) -> Iterator[Any]:
+    """A PostgresSaver on ``conn_string`` (tables set up), as a context manager, refusing a second writer on one
+    thread as :func:`sqlite_checkpointer` does (``pip install "langgraph-task-router[postgres]"``).
+
+    Example:
+        >>> with postgres_checkpointer("postgresql://postgres@127.0.0.1:5432/postgres") as saver:  # doctest: +SKIP
+        ...     graph = create_router_graph(catalog, model=model).compile(checkpointer=saver)
+    """
+    postgres = require("langgraph.checkpoint.postgres", extra="postgres", purpose="a PostgreSQL thread database")
+    saver_class = _one_writer_postgres(postgres) if one_writer else postgres.PostgresSaver
+    with saver_class.from_conn_string(conn_string) as saver:
+        saver.setup()
+        yield saver
+
+
+def _one_writer_postgres(postgres: Any) -> type:
+    """PostgresSaver whose ``put`` checks the parent under a per-thread transaction lock, then writes, in one
+    transaction (the body of ``PostgresSaver.put`` with the check before it)."""
+    from langgraph.checkpoint.base import get_serializable_checkpoint_metadata
+    from psycopg.types.json import Jsonb
+
+    class OneWriterPostgresSaver(postgres.PostgresSaver):
+        def put(self, config, checkpoint, metadata, new_versions):  # type: ignore[no-untyped-def]
+            configurable = config["configurable"]
+            thread_id, ns = str(configurable["thread_id"]), configurable.get("checkpoint_ns", "")
+            parent = configurable.get("checkpoint_id")
+            values, blobs = _split_blobs(checkpoint["channel_values"])
+            with self._cursor() as cur, cur.connection.transaction():
+                cur.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"{thread_id}\x1f{ns}",))
+                row = cur.execute(_LATEST_SQL.format(p="%s"), (thread_id, ns)).fetchone()
+                latest = row["checkpoint_id"] if row else None
+                if latest not in (parent, checkpoint["id"]):
+                    raise _conflict(thread_id, parent, latest)
+                if versions := {k: v for k, v in new_versions.items() if k in blobs}:
+                    cur.executemany(self.UPSERT_CHECKPOINT_BLOBS_SQL, self._dump_blobs(thread_id, ns, blobs, versions))
+                cur.execute(
+                    self.UPSERT_CHECKPOINTS_SQL,
+                    (
+                        thread_id,
+                        ns,
+                        checkpoint["id"],
+                        parent,
+                        Jsonb({**checkpoint, "channel_values": values}),
+                        Jsonb(get_serializable_checkpoint_metadata(config, metadata)),
+                    ),
+                )
+            return {"configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": checkpoint["id"]}}
+
+    return OneWriterPostgresSaver
+
+
+def _split_blobs(channel_values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """PostgresSaver's layout: primitive values inline in the checkpoint row, the others in the blobs table
+    (a delta snapshot leaves ``True`` in its place)."""
+    from langgraph.checkpoint.serde.types import _DeltaSnapshot
+
+    inline, blobs = dict(channel_values), {}
+    for key, value in channel_values.items():
+        if isinstance(value, _DeltaSnapshot):
+            blobs[key] = inline.pop(key)
+            inline[key] = True
+        elif not (value is None or isinstance(value, (str, int, float, bool))):
+            blobs[key] = inline.pop(key)
+    return inline, blobs
+
+
+@contextmanager
+def thread_lock(saver: Any, thread_id: str) -> Iterator[None]:
+    """Hold ``thread_id`` of a SQLite thread database for one turn: another process or thread asking for the same
+    thread waits until it is released (turns are queued, none is refused; LangGraph server's "enqueue").
+
+    An advisory file lock (``fcntl.flock``) beside the database, one file per thread, released when the holder
+    exits or dies. ``task-router chat`` holds it around each turn.
+
+    Example:
+        >>> saver = sqlite_checkpointer("threads.sqlite")  # doctest: +SKIP
+        >>> with thread_lock(saver, "t1"):  # doctest: +SKIP
+        ...     graph.invoke({"messages": [("user", "hi")]}, {"configurable": {"thread_id": "t1"}})
+    """
+    import fcntl
+    import hashlib
+
+    rows = saver.conn.execute("PRAGMA database_list").fetchall() if hasattr(saver, "conn") else []
+    path = next((Path(row[2]) for row in rows if row[1] == "main" and row[2]), None)
+    if path is None:
+        raise ValueError("thread_lock needs the saver of a SQLite file (sqlite_checkpointer(path)), not in-memory")
+    folder = path.with_name(path.name + ".locks")
+    folder.mkdir(exist_ok=True)
+    name = hashlib.sha256(str(thread_id).encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    with open(folder / f"{name}.lock", "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -105,9 +105,8 @@ def test_sqlite_thread_survives_sigkill_mid_turn(tmp_path: Path) -> None:
     _kill_mid_turn_then_resume(tmp_path, str(tmp_path / "threads.sqlite"))
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> str:
-    """Start (installing if needed) a throwaway PostgreSQL on 127.0.0.1 with scripts/start_postgres.sh."""
+def start_postgres() -> str:
+    """Start (installing if needed) a throwaway PostgreSQL on 127.0.0.1 with scripts/start_postgres.sh; its URL."""
     proc = subprocess.run(
         ["bash", str(ROOT / "scripts" / "start_postgres.sh")], capture_output=True, text=True, timeout=900
     )
@@ -117,6 +116,69 @@ def postgres_url() -> str:
     return proc.stdout.strip().splitlines()[-1]
 
 
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    return start_postgres()
+
+
 @pytest.mark.slow
 def test_postgres_thread_survives_sigkill_mid_turn(tmp_path: Path, postgres_url: str) -> None:
     _kill_mid_turn_then_resume(tmp_path, postgres_url)
+
+
+KILLER = """
+import os, signal, sys
+from langchain_core.runnables import RunnableLambda
+from rich.console import Console
+from task_router import TaskCatalog, create_router_graph
+from task_router.cli.chat import run_turn
+from task_router.persistence import sqlite_checkpointer
+
+store, thread, text = sys.argv[1:4]
+router = RunnableLambda(lambda *_: os.kill(os.getpid(), signal.SIGKILL))  # dies inside the router node
+echo = {name: (lambda state: {"messages": [("ai", "ok")]}) for name in TaskCatalog.demo().names}
+graph = create_router_graph(TaskCatalog.demo(), router=router, model=None, task_graphs=echo).compile(
+    checkpointer=sqlite_checkpointer(store)
+)
+run_turn(graph, {"messages": [("user", text)]}, {"configurable": {"thread_id": thread}}, Console())
+"""
+
+
+def test_a_kill_inside_the_router_keeps_the_turn_and_chat_finishes_it(tmp_path: Path) -> None:
+    """The chat saves the user's message before routing it (LangGraph's durability="sync"): a process that dies
+    inside the router leaves a pending turn, and `task-router chat --thread` finishes it."""
+    store, thread = tmp_path / "threads.sqlite", "killed-in-router"
+    script = tmp_path / "killer.py"
+    script.write_text(KILLER)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [sys.executable, str(script), str(store), thread, "Write a LinkedIn post about our launch"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
+
+    chat = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from task_router.cli import app; app()",
+            "chat",
+            "--thread",
+            thread,
+            "--db",
+            str(store),
+        ],
+        input="/quit\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=600,
+    )
+    assert chat.returncode == 0, chat.stderr[-3000:]
+    assert "finishing the turn that was interrupted" in chat.stdout
+    assert "START linkedin_post" in chat.stdout

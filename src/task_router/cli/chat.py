@@ -38,6 +38,7 @@ from task_router.cli.options import (
     build_router,
     load_catalog,
 )
+from task_router.reliability.threads import DURABILITY
 
 _EVENT_STYLE = {"START": "green", "CONTINUE": "blue", "SWITCH": "magenta", "END": "yellow", "NONE": "red"}
 
@@ -93,7 +94,7 @@ def chat(
     from task_router.budget import call_within
     from task_router.graph import create_router_graph
     from task_router.models import load_chat_model
-    from task_router.persistence import sqlite_checkpointer
+    from task_router.persistence import sqlite_checkpointer, thread_lock
     from task_router.reliability import resume_pending_turn
 
     console = Console()
@@ -116,7 +117,8 @@ def chat(
     )
     if state.get("messages"):
         _show_resumed(console, state, tasks)
-        finished = resume_pending_turn(graph, config)  # a turn cut off by a crash gets its decision and reply now
+        with thread_lock(saver, thread_id):  # another chat on this thread waits for this turn, and this for its
+            finished = resume_pending_turn(graph, config)  # a turn cut off by a crash gets its decision and reply
         if finished is not None:
             console.print("[dim]finishing the turn that was interrupted last time[/dim]")
             _show(console, finished)
@@ -134,7 +136,8 @@ def chat(
             for task in tasks:
                 console.print(f"- [bold]{task.name}[/bold]: {task.description}")
             continue
-        run_turn(graph, {"messages": [("user", text)]}, config, console)
+        with thread_lock(saver, thread_id):
+            run_turn(graph, {"messages": [("user", text)]}, config, console)
     console.print(f"[dim]thread {thread_id} saved; resume with: task-router chat --thread {thread_id}[/dim]")
 
 
@@ -349,7 +352,7 @@ def run_turn(graph: Any, payload: dict[str, Any] | None, config: RunnableConfig,
         view.status = status
         try:
             for namespace, mode, data in graph.stream(
-                payload, run_config, stream_mode=["updates", "messages"], subgraphs=True
+                payload, run_config, stream_mode=["updates", "messages"], subgraphs=True, durability=DURABILITY
             ):
                 if mode == "updates":
                     view.on_update(namespace, data)

@@ -8,6 +8,10 @@ from langchain_core.runnables import RunnableConfig
 
 from task_router.rendering import is_user_message
 
+# LangGraph's default ("async") writes a step's checkpoint while the next step runs: a process that dies inside
+# the router node can take the user's message with it. "sync" saves the message before the router runs.
+DURABILITY = "sync"
+
 
 def pending_turn(graph: Any, config: RunnableConfig) -> str | None:
     """The text of a user turn whose routing never finished, or None when the thread is consistent.
@@ -27,7 +31,9 @@ def resume_pending_turn(graph: Any, config: RunnableConfig) -> dict[str, Any] | 
     """Finish an interrupted turn from its checkpoint (``graph.invoke(None, config)``); None if there is none.
 
     Call it when a thread is reopened (e.g. after a crash) before sending the next user message, so that
-    every user message gets exactly one decision.
+    every user message gets exactly one decision. A turn is only pending if its message was saved before the
+    process died: run the graph with ``durability="sync"`` (LangGraph's default, "async", may lose it when the
+    process dies inside the router).
 
     Example:
         >>> from task_router.persistence import sqlite_checkpointer
@@ -37,4 +43,4 @@ def resume_pending_turn(graph: Any, config: RunnableConfig) -> dict[str, Any] | 
     """
     if pending_turn(graph, config) is None:
         return None
-    return graph.invoke(None, config)
+    return graph.invoke(None, config, durability=DURABILITY)

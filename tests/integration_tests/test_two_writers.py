@@ -1,0 +1,131 @@
+"""Two writers on one thread (issue 24, item 2): processes running the same ``thread_id`` on one database never
+lose an acknowledged turn. Unlocked, the savers refuse the write of the run that fell behind
+(``ThreadConflictError``: that turn is not acknowledged); under ``thread_lock`` (what ``task-router chat`` holds
+around each turn) the turns queue and every one is stored."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT_DIR
+
+WRITER = """
+import json, sys, time
+from contextlib import ExitStack, nullcontext
+from langchain_core.runnables import RunnableLambda
+from task_router import TaskCatalog, create_router_graph
+from task_router.decision import RouteDecision
+from task_router.persistence import postgres_checkpointer, sqlite_checkpointer, thread_lock
+
+store, thread, name, turns, locked = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5] == "1"
+
+def route(payload, *_):
+    time.sleep(0.01)  # a decision takes a while: the other writer's steps interleave
+    event = "CONTINUE" if payload.get("active_task") else "START"
+    return RouteDecision(event=event, task="linkedin_post", router="test")
+
+echo = {task: (lambda state: {"messages": [("ai", "ok")]}) for task in TaskCatalog.demo().names}
+with ExitStack() as stack:
+    if store.startswith("postgresql://"):
+        saver = stack.enter_context(postgres_checkpointer(store))
+    else:
+        saver = sqlite_checkpointer(store)
+    graph = create_router_graph(TaskCatalog.demo(), router=RunnableLambda(route), model=None, task_graphs=echo)
+    graph = graph.compile(checkpointer=saver)
+    config = {"configurable": {"thread_id": thread}}
+    acked, refused = [], []
+    print("ready", flush=True)
+    sys.stdin.readline()  # every writer starts together
+    for i in range(turns):
+        text = f"{name} turn {i}"
+        try:
+            with thread_lock(saver, thread) if locked else nullcontext():
+                graph.invoke({"messages": [("user", text)]}, config, durability="sync")
+            acked.append(text)
+        except Exception as exc:
+            refused.append(type(exc).__name__)
+    state = graph.get_state(config).values
+    stored = [m.content for m in state["messages"] if m.type == "human"]
+    print("REPORT " + json.dumps({"acked": acked, "refused": refused, "stored": stored}), flush=True)
+"""
+
+
+def run_writers(tmp_path: Path, store: str, *, writers: int, turns: int, locked: bool) -> list[dict]:
+    script = tmp_path / "writer.py"
+    script.write_text(WRITER)
+    env = {**os.environ, "PYTHONPATH": str(ROOT_DIR)}
+    thread = f"shared-{tmp_path.name}"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(script), store, thread, f"w{i}", str(turns), "1" if locked else "0"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for i in range(writers)
+    ]
+    for proc in procs:
+        assert proc.stdout.readline().strip() == "ready", proc.stderr.read()[-3000:]
+    for proc in procs:
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+    reports = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err[-3000:]
+        reports.append(json.loads(next(line for line in out.splitlines() if line.startswith("REPORT "))[7:]))
+    return reports
+
+
+def check_nothing_acknowledged_is_lost(reports: list[dict], *, turns: int) -> tuple[int, int]:
+    stored = set(max((r["stored"] for r in reports), key=len))  # the thread only grows: the last reading
+    for report in reports:
+        assert len(report["acked"]) + len(report["refused"]) == turns
+        assert set(report["refused"]) <= {"ThreadConflictError"}
+        assert set(report["acked"]) <= stored  # nothing acknowledged is lost
+    return sum(len(r["acked"]) for r in reports), sum(len(r["refused"]) for r in reports)
+
+
+def test_two_processes_on_one_sqlite_thread_lose_no_acknowledged_turn(tmp_path: Path) -> None:
+    reports = run_writers(tmp_path, str(tmp_path / "threads.sqlite"), writers=2, turns=15, locked=False)
+    acked, refused = check_nothing_acknowledged_is_lost(reports, turns=15)
+    assert acked >= 1 and acked + refused == 30
+
+
+def test_turns_under_thread_lock_queue_and_are_all_stored(tmp_path: Path) -> None:
+    reports = run_writers(tmp_path, str(tmp_path / "threads.sqlite"), writers=2, turns=15, locked=True)
+    assert check_nothing_acknowledged_is_lost(reports, turns=15) == (30, 0)
+    assert max(len(r["stored"]) for r in reports) == 30
+
+
+def test_a_stale_parent_is_refused_in_one_process(tmp_path: Path) -> None:
+    from langgraph.checkpoint.base import empty_checkpoint
+
+    from task_router.persistence import ThreadConflictError, sqlite_checkpointer
+
+    saver = sqlite_checkpointer(tmp_path / "threads.sqlite")
+    base = {"configurable": {"thread_id": "t", "checkpoint_ns": ""}}
+    first = saver.put(base, empty_checkpoint(), {"source": "input", "step": -1}, {})
+    saver.put(first, empty_checkpoint(), {"source": "loop", "step": 0}, {})
+    with pytest.raises(ThreadConflictError, match="two writers on one thread"):
+        saver.put(first, empty_checkpoint(), {"source": "loop", "step": 0}, {})  # first is no longer the latest
+    free = sqlite_checkpointer(tmp_path / "threads.sqlite", one_writer=False)  # time travel, on purpose
+    free.put(first, empty_checkpoint(), {"source": "fork", "step": 0}, {})
+
+
+@pytest.mark.slow
+def test_two_processes_on_one_postgres_thread_lose_no_acknowledged_turn(tmp_path: Path) -> None:
+    from tests.integration_tests.test_restarts import start_postgres
+
+    url = start_postgres()
+    reports = run_writers(tmp_path, url, writers=2, turns=15, locked=False)
+    acked, refused = check_nothing_acknowledged_is_lost(reports, turns=15)
+    assert acked >= 1 and acked + refused == 30
