@@ -40,6 +40,24 @@ from task_router.cli.options import (
 )
 from task_router.reliability.threads import DURABILITY
 
+MAX_THREAD_ID_CHARS = 128
+
+
+def check_thread_id(value: str | None) -> str | None:
+    """A usage error (before any model loads) for a thread id the chat cannot show or resume by hand: over
+    ``MAX_THREAD_ID_CHARS`` characters, empty, or with spaces or control characters."""
+    if value is None:
+        return None
+    if not value or len(value) > MAX_THREAD_ID_CHARS or not value.isprintable() or any(c.isspace() for c in value):
+        shown = value[:40] + ("..." if len(value) > 40 else "")
+        raise typer.BadParameter(
+            f"{shown!r} ({len(value)} characters) is not a usable thread id: give 1-{MAX_THREAD_ID_CHARS} printable "
+            "characters without spaces (e.g. a short id such as 'a1b2c3d4', the one chat printed when it left)",
+            param_hint="--thread",
+        )
+    return value
+
+
 _EVENT_STYLE = {"START": "green", "CONTINUE": "blue", "SWITCH": "magenta", "END": "yellow", "NONE": "red"}
 
 
@@ -69,7 +87,15 @@ def chat(
     model: ModelOpt = "embedded",
     router: RouterOpt = None,
     catalog: CatalogOpt = None,
-    thread: Annotated[str | None, typer.Option("--thread", "-t", help="Thread id to resume (default: new).")] = None,
+    thread: Annotated[
+        str | None,
+        typer.Option(
+            "--thread",
+            "-t",
+            help=f"Thread id to resume (default: new); at most {MAX_THREAD_ID_CHARS} characters, no spaces.",
+            callback=check_thread_id,
+        ),
+    ] = None,
     db: Annotated[
         Path | None,
         typer.Option(
@@ -112,7 +138,8 @@ def chat(
     config = {"configurable": {"thread_id": thread_id}}
     state = graph.get_state(config).values
     console.print(
-        f"[bold]task-router chat[/bold]  thread [cyan]{thread_id}[/cyan]  model {model}  router {decider.kind}  "
+        f"[bold]task-router chat[/bold]  thread [cyan]{escape(thread_id)}[/cyan]  model {escape(model)}  router "
+        f"{decider.kind}  "
         f"({len(tasks)} tasks; /tasks to list, /quit to leave)"
     )
     if state.get("messages"):
@@ -138,7 +165,8 @@ def chat(
             continue
         with thread_lock(saver, thread_id):
             run_turn(graph, {"messages": [("user", text)]}, config, console)
-    console.print(f"[dim]thread {thread_id} saved; resume with: task-router chat --thread {thread_id}[/dim]")
+    shown = escape(thread_id)
+    console.print(f"[dim]thread {shown} saved; resume with: task-router chat --thread {shown}[/dim]", highlight=False)
 
 
 RESUME_MESSAGES = 4  # messages of a resumed thread shown before its prompt

@@ -240,3 +240,21 @@ def test_an_off_topic_turn_keeps_the_task_in_the_chat(tmp_path: Path) -> None:
     assert "[route] START meeting_recap" in out
     assert "[route] NONE (off topic; meeting_recap stays active)" in out
     assert "[route] END meeting_recap" in out
+
+
+@pytest.mark.parametrize("thread", ["a" * 30_000, "a" * 129, "two words", "tab\there", ""])
+def test_an_unusable_thread_id_is_a_usage_error_before_anything_loads(thread: str) -> None:
+    from typer.testing import CliRunner
+
+    from task_router.cli import app
+
+    result = CliRunner().invoke(app, ["chat", "--thread", thread, "--db", "/nonexistent/dir/x.sqlite"])
+    assert result.exit_code == 2 and "not a usable thread id" in result.output
+    assert len(result.output) < 2_000  # the id is shortened, not echoed whole
+
+
+def test_a_thread_id_of_the_longest_allowed_length_is_kept() -> None:
+    from task_router.cli.chat import MAX_THREAD_ID_CHARS, check_thread_id
+
+    thread = "[b]" + "x" * (MAX_THREAD_ID_CHARS - 3)  # markup-like text is shown escaped, not refused
+    assert check_thread_id(thread) == thread
