@@ -66,14 +66,27 @@ class _DecisionThreads:
     one decision to the next; once a second thread has run torch, every forward is slower (measured, quick bench,
     scoring router: 52 ms a decision on one thread, 95 ms once two threads have run torch, whichever runs it;
     OMP_WAIT_POLICY=PASSIVE does not help). Daemon: a hung decision never blocks the process's exit. A thread is
-    added only when none is idle (a hung decision keeps its thread)."""
+    added only when none is idle (a hung decision keeps its thread).
+
+    Per process: a child made by ``os.fork()`` (gunicorn / uvicorn pre-fork workers, ``multiprocessing`` with
+    "fork") has none of its parent's threads, only their bookkeeping: the count of idle threads that are not there,
+    a queue that nothing reads, maybe a lock held by a thread that no longer exists. :meth:`reset` starts the
+    child afresh (``os.register_at_fork``, below) and :meth:`submit` checks the process id too, so the first
+    decision in the child starts its own thread."""
 
     def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every thread: the next :meth:`submit` starts one (in a forked child, none of them exist)."""
         self._tasks: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]]] = queue.SimpleQueue()
         self._idle = 0
         self._lock = threading.Lock()
+        self._pid = os.getpid()
 
     def submit(self, fn: Callable[[], T]) -> Future[T]:
+        if self._pid != os.getpid():  # forked without the at-fork hook (a fork that bypassed os.fork)
+            self.reset()
         future: Future[T] = Future()
         with self._lock:
             start = self._idle == 0
@@ -96,6 +109,8 @@ class _DecisionThreads:
 
 
 _THREADS = _DecisionThreads()
+if hasattr(os, "register_at_fork"):  # POSIX: a forked child starts with no decision threads (see _DecisionThreads)
+    os.register_at_fork(after_in_child=_THREADS.reset)
 
 
 def call_within(fn: Callable[..., T], *args: Any, timeout: float | None) -> T:
