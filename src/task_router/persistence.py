@@ -213,21 +213,51 @@ def _split_blobs(channel_values: dict[str, Any]) -> tuple[dict[str, Any], dict[s
 
 @contextmanager
 def thread_lock(saver: Any, thread_id: str) -> Iterator[None]:
-    """Hold ``thread_id`` of a SQLite thread database for one turn: another process or thread asking for the same
-    thread waits until it is released (turns are queued, none is refused; LangGraph server's "enqueue").
+    """Hold ``thread_id`` for one turn: another process or thread asking for the same thread waits until it is
+    released (turns are queued, none is refused; LangGraph server's "enqueue").
 
-    An advisory file lock (``fcntl.flock``) beside the database, one file per thread, released when the holder
-    exits or dies. ``task-router chat`` holds it around each turn.
+    SQLite (:func:`sqlite_checkpointer`): an advisory file lock (``fcntl.flock``) beside the database, one file per
+    thread. PostgreSQL (:func:`postgres_checkpointer`, one connection): a session advisory lock. Either is released
+    when the holder exits or dies. ``task-router chat`` holds it around each turn.
 
     Example:
         >>> saver = sqlite_checkpointer("threads.sqlite")  # doctest: +SKIP
         >>> with thread_lock(saver, "t1"):  # doctest: +SKIP
         ...     graph.invoke({"messages": [("user", "hi")]}, {"configurable": {"thread_id": "t1"}})
     """
+    if isinstance(saver, _sqlite_saver_types()):
+        with _sqlite_thread_lock(saver, thread_id):
+            yield
+    elif type(saver.conn).__module__.startswith("psycopg") and hasattr(saver.conn, "cursor"):
+        key = ("task_router.thread\x1f" + str(thread_id),)
+        with saver._cursor() as cur:
+            cur.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", key)
+        try:
+            yield
+        finally:
+            with saver._cursor() as cur:
+                cur.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", key)
+    else:
+        raise ValueError(
+            f"thread_lock works with sqlite_checkpointer(path) or postgres_checkpointer(url) (one connection), not "
+            f"{type(saver).__name__}: give each writer its own thread_id, or serialise turns yourself"
+        )
+
+
+def _sqlite_saver_types() -> tuple[type, ...]:
+    try:
+        from langgraph.checkpoint.sqlite import SqliteSaver
+    except ImportError:
+        return ()
+    return (SqliteSaver,)
+
+
+@contextmanager
+def _sqlite_thread_lock(saver: Any, thread_id: str) -> Iterator[None]:
     import fcntl
     import hashlib
 
-    rows = saver.conn.execute("PRAGMA database_list").fetchall() if hasattr(saver, "conn") else []
+    rows = saver.conn.execute("PRAGMA database_list").fetchall()
     path = next((Path(row[2]) for row in rows if row[1] == "main" and row[2]), None)
     if path is None:
         raise ValueError("thread_lock needs the saver of a SQLite file (sqlite_checkpointer(path)), not in-memory")

@@ -134,25 +134,34 @@ from task_router import TaskCatalog, create_router_graph
 from task_router.cli.chat import run_turn
 from task_router.persistence import sqlite_checkpointer
 
-store, thread, text = sys.argv[1:4]
-router = RunnableLambda(lambda *_: os.kill(os.getpid(), signal.SIGKILL))  # dies inside the router node
+store, thread, text, where = sys.argv[1:5]
+die = lambda *_: os.kill(os.getpid(), signal.SIGKILL)
+saver = sqlite_checkpointer(store)
+if where == "after-input":  # dies right after LangGraph saved the input, before it reached the state
+    put = saver.put
+    saver.put = lambda config, checkpoint, metadata, versions: (
+        put(config, checkpoint, metadata, versions), metadata.get("source") == "input" and die()
+    )[0]
+router = RunnableLambda(die)  # else dies inside the router node
 echo = {name: (lambda state: {"messages": [("ai", "ok")]}) for name in TaskCatalog.demo().names}
 graph = create_router_graph(TaskCatalog.demo(), router=router, model=None, task_graphs=echo).compile(
-    checkpointer=sqlite_checkpointer(store)
+    checkpointer=saver
 )
 run_turn(graph, {"messages": [("user", text)]}, {"configurable": {"thread_id": thread}}, Console())
 """
 
 
-def test_a_kill_inside_the_router_keeps_the_turn_and_chat_finishes_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("where", ["in-router", "after-input"])
+def test_a_kill_inside_the_router_keeps_the_turn_and_chat_finishes_it(tmp_path: Path, where: str) -> None:
     """The chat saves the user's message before routing it (LangGraph's durability="sync"): a process that dies
-    inside the router leaves a pending turn, and `task-router chat --thread` finishes it."""
+    inside the router, or right after the input was saved, leaves a pending turn that `task-router chat --thread`
+    finishes."""
     store, thread = tmp_path / "threads.sqlite", "killed-in-router"
     script = tmp_path / "killer.py"
     script.write_text(KILLER)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run(
-        [sys.executable, str(script), str(store), thread, "Write a LinkedIn post about our launch"],
+        [sys.executable, str(script), str(store), thread, "Write a LinkedIn post about our launch", where],
         capture_output=True,
         text=True,
         env=env,

@@ -129,3 +129,11 @@ def test_two_processes_on_one_postgres_thread_lose_no_acknowledged_turn(tmp_path
     reports = run_writers(tmp_path, url, writers=2, turns=15, locked=False)
     acked, refused = check_nothing_acknowledged_is_lost(reports, turns=15)
     assert acked >= 1 and acked + refused == 30
+
+
+@pytest.mark.slow
+def test_turns_under_thread_lock_queue_on_postgres_too(tmp_path: Path) -> None:
+    from tests.integration_tests.test_restarts import start_postgres
+
+    reports = run_writers(tmp_path, start_postgres(), writers=2, turns=15, locked=True)
+    assert check_nothing_acknowledged_is_lost(reports, turns=15) == (30, 0)

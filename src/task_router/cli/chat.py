@@ -144,6 +144,7 @@ def chat(
     )
     if state.get("messages"):
         _show_resumed(console, state, tasks)
+    if thread:  # a thread reopened: a turn cut off by a crash (even its first) is finished now
         with thread_lock(saver, thread_id):  # another chat on this thread waits for this turn, and this for its
             finished = resume_pending_turn(graph, config)  # a turn cut off by a crash gets its decision and reply
         if finished is not None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from langchain_core.messages import convert_to_messages
 from langchain_core.runnables import RunnableConfig
+from langgraph.constants import START
 
 from task_router.rendering import is_user_message
 
@@ -17,14 +19,28 @@ def pending_turn(graph: Any, config: RunnableConfig) -> str | None:
     """The text of a user turn whose routing never finished, or None when the thread is consistent.
 
     When a process dies while a turn is being routed, LangGraph's checkpoint already holds the user's
-    message (the input is saved before the router node runs) and names the router as the next node, but
-    the thread has no decision for that message. Such a turn is *replayable*: see :func:`resume_pending_turn`.
+    message (with ``durability="sync"`` the input is saved before the router node runs) and names the router as
+    the next node (or, killed right after the input was saved, LangGraph's start node with the message as its
+    input), but the thread has no decision for that message. Such a turn is *replayable*: see
+    :func:`resume_pending_turn`.
     """
     snapshot = graph.get_state(config)
     messages = snapshot.values.get("messages") or []
+    if tuple(snapshot.next) == (START,):
+        # Killed right after the input checkpoint: the message is saved as the input, not yet in the state.
+        messages = _saved_input_messages(graph, snapshot.config)
     if not snapshot.next or not messages or not is_user_message(messages[-1]):
         return None
     return messages[-1].text if hasattr(messages[-1], "text") else str(messages[-1].content)
+
+
+def _saved_input_messages(graph: Any, config: RunnableConfig) -> list[Any]:
+    saved = graph.checkpointer.get_tuple(config) if graph.checkpointer else None
+    payload = saved.checkpoint["channel_values"].get(START) if saved else None
+    try:
+        return convert_to_messages(payload.get("messages") or []) if isinstance(payload, dict) else []
+    except (ValueError, TypeError, NotImplementedError):
+        return []  # an input this graph would refuse too: nothing to resume
 
 
 def resume_pending_turn(graph: Any, config: RunnableConfig) -> dict[str, Any] | None:
