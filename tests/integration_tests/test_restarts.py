@@ -142,6 +142,11 @@ if where == "after-input":  # dies right after LangGraph saved the input, before
     saver.put = lambda config, checkpoint, metadata, versions: (
         put(config, checkpoint, metadata, versions), metadata.get("source") == "input" and die()
     )[0]
+if where == "after-start-writes":  # dies after the input step's writes were saved, before its checkpoint
+    put_writes = saver.put_writes
+    saver.put_writes = lambda config, writes, *args: (
+        put_writes(config, writes, *args), any(channel == "branch:to:router" for channel, _ in writes) and die()
+    )[0]
 router = RunnableLambda(die)  # else dies inside the router node
 echo = {name: (lambda state: {"messages": [("ai", "ok")]}) for name in TaskCatalog.demo().names}
 graph = create_router_graph(TaskCatalog.demo(), router=router, model=None, task_graphs=echo).compile(
@@ -151,7 +156,7 @@ run_turn(graph, {"messages": [("user", text)]}, {"configurable": {"thread_id": t
 """
 
 
-@pytest.mark.parametrize("where", ["in-router", "after-input"])
+@pytest.mark.parametrize("where", ["in-router", "after-input", "after-start-writes"])
 def test_a_kill_inside_the_router_keeps_the_turn_and_chat_finishes_it(tmp_path: Path, where: str) -> None:
     """The chat saves the user's message before routing it (LangGraph's durability="sync"): a process that dies
     inside the router, or right after the input was saved, leaves a pending turn that `task-router chat --thread`

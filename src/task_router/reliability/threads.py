@@ -29,7 +29,9 @@ def pending_turn(graph: Any, config: RunnableConfig) -> str | None:
     if tuple(snapshot.next) == (START,):
         # Killed right after the input checkpoint: the message is saved as the input, not yet in the state.
         messages = _saved_input_messages(graph, snapshot.config)
-    if not snapshot.next or not messages or not is_user_message(messages[-1]):
+    # Killed after a step's writes were saved but before its checkpoint: no next node, the step's task still listed.
+    unfinished = bool(snapshot.next) or bool(snapshot.tasks)
+    if not unfinished or not messages or not is_user_message(messages[-1]):
         return None
     return messages[-1].text if hasattr(messages[-1], "text") else str(messages[-1].content)
 
