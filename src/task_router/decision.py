@@ -64,7 +64,11 @@ class RouteDecision(BaseModel):
     rationale: str | None = None
     raw_output: str = ""
     valid_format: bool = True
-    latency_ms: float = 0.0
+    latency_ms: float = Field(
+        default=0.0,
+        description="Wall time of the decision in milliseconds: of the whole composition that made it (every "
+        "attempt, the waits between retries, the fallback stages), not only of the stage that decided.",
+    )
     router: str = ""
     model: str = ""
     fallback: str | None = Field(
@@ -74,6 +78,11 @@ class RouteDecision(BaseModel):
         default=None,
         description="Which stage decided: a cascade's ('cheap' or 'strong') or a fallback stage of the composition "
         "('embedding', 'keep-active', ...); None when the router itself decided.",
+    )
+    stage_latency_ms: float | None = Field(
+        default=None,
+        description="How long the stage that decided took by itself (the router's last attempt, or the fallback "
+        "stage named in `stage`), when a composition made the decision; None for a router called alone.",
     )
 
     @model_validator(mode="after")

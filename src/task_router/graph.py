@@ -20,7 +20,7 @@ from task_router.models import ModelSpec, load_chat_model
 from task_router.rendering import is_user_message, message_text
 from task_router.routers import Router, make_router
 from task_router.routers.base import underlying_router
-from task_router.routers.fallbacks import make_reliable
+from task_router.routers.fallbacks import make_reliable, timed
 from task_router.state import RouterState
 from task_router.task_graph import create_task_graph, not_streamed
 
@@ -120,6 +120,7 @@ def create_router_graph(
         router = make_router(router, model=model)
     if reliable and isinstance(router, Router):
         router = make_reliable(router)
+    router = timed(router)  # a composition's decisions count its whole time (a Router alone is unchanged)
     chat_model = load_chat_model(model) if model is not None else None
 
     def route(state: RouterState, config: RunnableConfig) -> Command[Any]:

@@ -21,7 +21,7 @@ from task_router.decision import RouteDecision
 from task_router.models import ModelSpec
 from task_router.rendering import is_user_message
 from task_router.routers import Router, make_router
-from task_router.routers.fallbacks import make_reliable
+from task_router.routers.fallbacks import make_reliable, timed
 
 DEFAULT_TASK_PROMPT = """{base_prompt}
 
@@ -139,7 +139,7 @@ class TaskRouterMiddleware(AgentMiddleware[TaskRouterState, Any, Any]):
         self.catalog = catalog
         if router is None or isinstance(router, str):
             router = make_router(router, model=model)
-        self.router: Runnable[dict[str, Any], RouteDecision] = (
+        self.router: Runnable[dict[str, Any], RouteDecision] = timed(  # a composition counts its whole time
             make_reliable(router) if reliable and isinstance(router, Router) else router
         )
         self.tools = _coerce_tools(tools_by_name)

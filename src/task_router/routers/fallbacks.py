@@ -19,6 +19,11 @@ A decision made by a fallback stage keeps the primary router's kind in ``router`
 has ``valid_format=False`` and says why in ``fallback`` (and ``rationale`` when the stage gave none), e.g.
 ``"fallback stage 'embedding' decided: primary 'structured' failed after 3 attempt(s): model error: ..."``.
 
+Its ``latency_ms`` is the wall time of the whole composition (every attempt of the router, the waits between them,
+the fallback stages tried): a 3 s time-out of the router shows in the decision of the stage that stood in for it.
+``stage_latency_ms`` is the deciding stage's own time. :func:`timed` does this for your own composition (the graph
+and the middleware apply it to any composition they are given).
+
 Your own composition works the same way: any Runnable given to ``create_router_graph(router=...)`` is used as it
 is, e.g. ``make_router("structured", model=...).with_retry(stop_after_attempt=2).with_fallbacks(
 [FallbackStage(make_router("learned"), primary="structured")], exception_key="error")``; the graph finds the
@@ -40,6 +45,8 @@ Example:
     ('CONTINUE', 'meeting_recap', 'down', 'keep-active', False)
     >>> print(decision.fallback)
     fallback stage 'keep-active' decided: primary 'down' failed after 2 attempt(s): model error: ConnectionError: model server unreachable
+    >>> decision.latency_ms >= decision.stage_latency_ms  # the whole composition vs the keep-active stage alone
+    True
 """  # noqa: E501
 
 from __future__ import annotations
@@ -47,13 +54,14 @@ from __future__ import annotations
 import importlib.util
 import logging
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, ClassVar, Literal
 
 from langchain_core.callbacks import CallbackManagerForChainRun
 from langchain_core.exceptions import OutputParserException
-from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.runnables import Runnable, RunnableBinding, RunnableConfig
 
 from task_router.catalog import CatalogError, TaskCatalog
 from task_router.decision import RouteDecision
@@ -228,6 +236,48 @@ def fallback_routers(spec: FallbackSpec, primary: Router) -> list[Router]:
     raise ValueError(f"fallback must be a Router, 'auto', 'embedding', 'keep-active' or None, got {spec!r}")
 
 
+class TimedComposition(RunnableBinding[dict[str, Any], RouteDecision]):
+    """A composition of routers whose decision's ``latency_ms`` is the wall time of the whole call (see
+    :func:`timed`). A ``RunnableBinding`` with no config of its own: it adds no traced run, ``bound``'s runs are as
+    they were, and attributes (``kind``, ``model_label``, ...) read through to the composition as LangChain's own
+    bindings do."""
+
+    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any | None) -> RouteDecision:
+        start = time.perf_counter()
+        return whole_latency(super().invoke(input, config, **kwargs), start)
+
+    async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any | None) -> RouteDecision:
+        start = time.perf_counter()
+        return whole_latency(await super().ainvoke(input, config, **kwargs), start)
+
+
+def whole_latency(decision: Any, start: float) -> Any:
+    """The decision with ``latency_ms`` the time since ``start`` (``time.perf_counter()``) and, if not yet set,
+    ``stage_latency_ms`` its own former latency (the deciding stage's); anything else unchanged."""
+    if not isinstance(decision, RouteDecision):
+        return decision
+    total = max((time.perf_counter() - start) * 1000, decision.latency_ms)
+    stage = decision.latency_ms if decision.stage_latency_ms is None else decision.stage_latency_ms
+    return decision.model_copy(update={"latency_ms": total, "stage_latency_ms": stage})
+
+
+def timed(runnable: Runnable[Any, Any]) -> Runnable[Any, Any]:
+    """A composition (``with_retry``, ``with_fallbacks``, ...) whose decisions count its whole wall time in
+    ``latency_ms``: each stage of a LangChain composition times only itself, so a fallback stage's decision would
+    say 4 ms after the router had timed out at 3 s. A Router alone, or a composition already timed, is returned
+    as it is. :func:`make_reliable`, the graph and the middleware apply it.
+
+    Example:
+        >>> composed = timed(KeepActiveRouter().with_retry())
+        >>> decision = composed.invoke({"messages": ["hi"], "catalog": TaskCatalog.demo()})
+        >>> decision.latency_ms >= decision.stage_latency_ms
+        True
+    """
+    if isinstance(runnable, Router | TimedComposition):
+        return runnable
+    return TimedComposition(bound=runnable)
+
+
 def make_reliable(
     router: Router,
     *,
@@ -252,7 +302,9 @@ def make_reliable(
             as the router itself decided (False).
 
     Returns:
-        A Runnable from the router's input (a dict) to a RouteDecision; ``underlying_router(runnable)``
+        A Runnable from the router's input (a dict) to a RouteDecision whose ``latency_ms`` is the whole
+        composition's wall time (``stage`` names the stage that decided, ``stage_latency_ms`` gives its own time,
+        :func:`timed`); ``underlying_router(runnable)``
         (:func:`task_router.routers.base.underlying_router`) gives back ``router`` with its ``prefill`` and
         ``warm``. Each attempt runs within the router's time budget (``time_budget_s``; a time-out is not
         retried).
@@ -278,4 +330,4 @@ def make_reliable(
     fallbacks = [FallbackStage(stage, primary=router.kind, catalog=router.catalog) for stage in stages]
     composed = primary.with_fallbacks(fallbacks, exception_key=FAILURE_KEY)
     composed.name = f"ReliableRouter[{router.kind}]"  # its traced run (a run_name in config would reach the retry's)
-    return composed
+    return timed(composed)
