@@ -3,6 +3,8 @@ no turn lost, the thread resumable."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
@@ -130,3 +132,50 @@ def _echo_tasks(catalog: TaskCatalog) -> dict:
         return {"messages": [("ai", f"[{state['active_task']}] ok")]}
 
     return {name: node for name in catalog.names}
+
+
+@pytest.mark.parametrize("stream_mode", ["messages", "amessages"])
+def test_a_streamed_graph_is_decided_by_the_router_not_its_fallback(catalog: TaskCatalog, stream_mode: str) -> None:
+    """``stream_mode="messages"`` (the chat's) makes every model call stream: the server answers in server-sent
+    events and the structured router itself decides (before: the server had no streaming, so every streamed
+    decision was the fallback stage's after 3 failed attempts)."""
+    config = {"configurable": {"thread_id": stream_mode}}
+    inputs = {"messages": [("user", "write a linkedin post")]}
+    with FaultServer("ok", reply=KEYWORDS) as server:
+        graph = create_router_graph(catalog, router=_router(server), model=None, task_graphs=_echo_tasks(catalog))
+        app = graph.compile(checkpointer=InMemorySaver())
+        if stream_mode == "amessages":
+
+            async def consume() -> None:
+                async for _ in app.astream(inputs, config, stream_mode="messages"):
+                    pass
+
+            asyncio.run(consume())
+        else:
+            for _ in app.stream(inputs, config, stream_mode="messages"):
+                pass
+        assert [request["body"].get("stream") for request in server.requests] == [True]
+    (decision,) = app.get_state(config).values["decisions"]
+    assert (decision["event"], decision["task"], _stage(decision)) == ("START", "linkedin_post", "structured")
+    assert decision["fallback"] is None and decision["valid_format"]
+
+
+def test_streamed_answers_carry_content_log_probabilities_and_forced_tool_calls() -> None:
+    from langchain_core.messages import AIMessageChunk
+    from langchain_core.tools import tool
+
+    from task_router.models import load_chat_model
+
+    @tool
+    def route(task: str) -> str:
+        """Pick a task."""
+        return task
+
+    with FaultServer("ok", reply='{"task": "linkedin_post"}') as server:
+        model = load_chat_model("openai:fake", base_url=server.base_url, max_retries=0)
+        text = sum(model.bind(logprobs=True).stream("hi"), AIMessageChunk(content=""))
+        forced = model.bind_tools([route], tool_choice={"type": "function", "function": {"name": "route"}})
+        call = sum(forced.stream("hi"), AIMessageChunk(content=""))
+    assert text.content == '{"task": "linkedin_post"}'
+    assert "".join(t["token"] for t in text.response_metadata["logprobs"]["content"]) == text.content
+    assert [(c["name"], c["args"]) for c in call.tool_calls] == [("route", {"task": "linkedin_post"})]

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from task_router.reliability import FaultServer, keyword_reply
 from tests.conftest import ROOT_DIR
 
 WRITER = """
@@ -137,3 +138,40 @@ def test_turns_under_thread_lock_queue_on_postgres_too(tmp_path: Path) -> None:
 
     reports = run_writers(tmp_path, start_postgres(), writers=2, turns=15, locked=True)
     assert check_nothing_acknowledged_is_lost(reports, turns=15) == (30, 0)
+
+
+def test_two_chats_on_one_thread_store_every_turn(tmp_path: Path) -> None:
+    """Two `task-router chat --thread T` processes typing at once (the task replies streamed from the local
+    OpenAI-compatible server): each turn waits for the other's to finish, and every turn is stored."""
+    db = tmp_path / "threads.sqlite"
+    env = {**os.environ, "PYTHONPATH": str(ROOT_DIR)}
+    texts = {name: [f"{name}: a linkedin post, take {i}" for i in range(6)] for name in ("left", "right")}
+    with FaultServer("ok", reply=keyword_reply({"linkedin": "linkedin_post"}), delay_s=0.05) as server:
+        command = [sys.executable, "-c", "from task_router.cli import app; app()", "chat", "--thread", "T"]
+        command += ["--db", str(db), "--model", "openai:fake", "--base-url", server.base_url, "--router", "embedding"]
+        procs = [
+            subprocess.Popen(
+                command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env={**env, "OPENAI_API_KEY": "test"},
+                cwd=tmp_path,
+            )
+            for _ in texts
+        ]
+        outs = [
+            proc.communicate("\n".join([*lines, "/quit"]) + "\n", timeout=600)
+            for proc, lines in zip(procs, texts.values(), strict=True)
+        ]
+    for proc, (_, err) in zip(procs, outs, strict=True):
+        assert proc.returncode == 0, err[-3000:]
+    from task_router.persistence import sqlite_checkpointer
+
+    saver = sqlite_checkpointer(db)
+    state = saver.get_tuple({"configurable": {"thread_id": "T", "checkpoint_ns": ""}}).checkpoint["channel_values"]
+    stored = [m.content for m in state["messages"] if m.type == "human"]
+    assert sorted(stored) == sorted(texts["left"] + texts["right"])
+    replies = [m.content for m in state["messages"] if m.type == "ai"]
+    assert len(replies) == len(stored) and all('"task"' in reply for reply in replies), replies  # the server's

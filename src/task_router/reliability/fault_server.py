@@ -10,7 +10,11 @@ It answers ``POST /v1/chat/completions`` (and ``GET /v1/models``) in one of thes
 - ``echo_key``: HTTP 401 whose message quotes the request's API key, as some providers do.
 
 A request with ``"logprobs": true`` gets OpenAI-style token log-probabilities (the text cut into word and
-punctuation pieces, each with ``token_logprob``), for confidence tests.
+punctuation pieces, each with ``token_logprob``), for confidence tests. A request with ``"stream": true`` gets
+the same answer as server-sent events, one ``chat.completion.chunk`` per piece (then a usage chunk when
+``stream_options.include_usage`` asks for it, then ``[DONE]``), as LangGraph's ``stream_mode="messages"`` makes
+every chat model call stream. A request whose ``tool_choice`` names one function gets the reply as that tool
+call's arguments (streamed as argument deltas), as a provider that honours forced tool calls does.
 
 ``script`` gives the modes of the first requests in order; later requests use ``mode``. Nothing listens
 outside the loopback interface. Standard library only.
@@ -140,10 +144,31 @@ class FaultServer:
                         server._release.wait(server.delay_s)
                     text = "~~ 42 %% lorem <<>> ipsum" if mode == "garbage" else server.reply(body)
                     logprob = server.token_logprob if body.get("logprobs") else None
-                    self._json(200, _completion(body.get("model", "fake"), text, logprob))
+                    tool = _forced_tool(body)
+                    if body.get("stream"):
+                        usage = bool((body.get("stream_options") or {}).get("include_usage"))
+                        self._events(_chunks(body.get("model", "fake"), text, logprob, tool, usage=usage))
+                    else:
+                        self._json(200, _completion(body.get("model", "fake"), text, logprob, tool))
 
             def _json(self, status: int, payload: dict[str, Any]) -> None:
                 self._send(status, json.dumps(payload).encode(), "application/json")
+
+            def _events(self, payloads: list[dict[str, Any]]) -> None:
+                """Server-sent events, one per payload, then ``[DONE]``; the connection closes after them."""
+                self.close_connection = True
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/event-stream")
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    for payload in payloads:
+                        self.wfile.write(f"data: {json.dumps(payload)}\n\n".encode())
+                        self.wfile.flush()
+                    self.wfile.write(b"data: [DONE]\n\n")
+                    self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
 
             def _send(self, status: int, data: bytes, content_type: str) -> None:
                 try:
@@ -158,22 +183,72 @@ class FaultServer:
         return Handler
 
 
-def _completion(model: str, text: str, token_logprob: float | None = None) -> dict[str, Any]:
-    choice: dict[str, Any] = {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+_USAGE = {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
+
+
+def _forced_tool(body: dict[str, Any]) -> str | None:
+    """The function a request's ``tool_choice`` forces, if it names one."""
+    choice = body.get("tool_choice")
+    if isinstance(choice, dict):
+        name = (choice.get("function") or {}).get("name")
+        return str(name) if name else None
+    return None
+
+
+def _pieces(text: str) -> list[str]:
+    return re.findall(r"\w+|\s+|[^\w\s]", text)
+
+
+def _token_logprobs(pieces: list[str], token_logprob: float) -> dict[str, Any]:
+    content = [{"token": t, "logprob": token_logprob, "bytes": list(t.encode()), "top_logprobs": []} for t in pieces]
+    return {"content": content}
+
+
+def _completion(model: str, text: str, token_logprob: float | None = None, tool: str | None = None) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": text}
+    if tool is not None:
+        call = {"id": "call_0", "type": "function", "function": {"name": tool, "arguments": text}}
+        message = {"role": "assistant", "content": None, "tool_calls": [call]}
+    finish = "tool_calls" if tool is not None else "stop"
+    choice: dict[str, Any] = {"index": 0, "message": message, "finish_reason": finish}
     if token_logprob is not None:
-        pieces = re.findall(r"\w+|\s+|[^\w\s]", text)
-        content = [
-            {"token": t, "logprob": token_logprob, "bytes": list(t.encode()), "top_logprobs": []} for t in pieces
-        ]
-        choice["logprobs"] = {"content": content}
+        choice["logprobs"] = _token_logprobs(_pieces(text), token_logprob)
     return {
         "id": f"chatcmpl-{time.monotonic_ns()}",
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
         "choices": [choice],
-        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+        "usage": _USAGE,
     }
+
+
+def _chunks(
+    model: str, text: str, token_logprob: float | None, tool: str | None, *, usage: bool
+) -> list[dict[str, Any]]:
+    """The streamed form of :func:`_completion`: a role chunk, one chunk per piece of the text (content, or the
+    forced tool call's argument deltas), a finish chunk, and a usage chunk if asked."""
+    ident, created = f"chatcmpl-{time.monotonic_ns()}", int(time.time())
+
+    def chunk(delta: dict[str, Any], finish: str | None = None, logprobs: Any = None) -> dict[str, Any]:
+        choice = {"index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": finish}
+        return {"id": ident, "object": "chat.completion.chunk", "created": created, "model": model, "choices": [choice]}
+
+    first: dict[str, Any] = {"role": "assistant", "content": "" if tool is None else None}
+    if tool is not None:
+        call = {"index": 0, "id": "call_0", "type": "function", "function": {"name": tool, "arguments": ""}}
+        first["tool_calls"] = [call]
+    payloads = [chunk(first)]
+    for piece in _pieces(text):
+        if tool is None:
+            logprobs = _token_logprobs([piece], token_logprob) if token_logprob is not None else None
+            payloads.append(chunk({"content": piece}, logprobs=logprobs))
+        else:
+            payloads.append(chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}))
+    payloads.append(chunk({}, finish="tool_calls" if tool is not None else "stop"))
+    if usage:
+        payloads.append({**chunk({}), "choices": [], "usage": _USAGE})
+    return payloads
 
 
 def keyword_reply(keywords: dict[str, str], *, done_words: tuple[str, ...] = ("done",)) -> Reply:
