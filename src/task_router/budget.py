@@ -16,6 +16,7 @@ result is dropped). Give network models their own client time-out too (``make_re
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import os
 import queue
@@ -132,3 +133,17 @@ def call_within(fn: Callable[..., T], *args: Any, timeout: float | None) -> T:
         future.cancel()  # not started yet: it never will
         raise DecisionTimeout(f"timed out after {timeout:.3g} s, the decision's time budget") from None
     return future.result()
+
+
+async def offload(fn: Callable[..., T], *args: Any) -> T:
+    """Await ``fn(*args)`` run on a decision thread (see :class:`_DecisionThreads`) with the caller's context vars:
+    the async form of :func:`call_within`, for local CPU work called from an event loop (no thread per call). The
+    caller bounds it (``asyncio.timeout``); a cancelled call that has not started never runs.
+
+    Example:
+        >>> import asyncio
+        >>> asyncio.run(offload(sum, [1, 2, 3]))
+        6
+    """
+    context = contextvars.copy_context()
+    return await asyncio.wrap_future(_THREADS.submit(lambda: context.run(fn, *args)))

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from langchain_core.messages import AIMessage
-from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.runnables import Runnable, RunnableConfig, ensure_config
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command
 
@@ -123,12 +123,22 @@ def create_router_graph(
     router = timed(router)  # a composition's decisions count its whole time (a Router alone is unchanged)
     chat_model = load_chat_model(model) if model is not None else None
 
-    def route(state: RouterState, config: RunnableConfig) -> Command[Any]:
+    def payload(state: RouterState) -> dict[str, Any] | None:
         messages = state.get("messages") or []
         if not messages or not is_user_message(messages[-1]):
-            return Command(goto=END)
-        payload = {"messages": messages, "active_task": state.get("active_task"), "catalog": catalog}
-        decision = router.invoke(payload, not_streamed(config))  # a decision is not a reply: not in "messages" mode
+            return None
+        return {"messages": messages, "active_task": state.get("active_task"), "catalog": catalog}
+
+    # A decision is not a reply: not_streamed keeps its model calls out of "messages" mode.
+    def route(state: RouterState, config: RunnableConfig) -> Command[Any]:
+        turn = payload(state)
+        return act(state, router.invoke(turn, not_streamed(config))) if turn else Command(goto=END)
+
+    async def aroute(state: RouterState, config: RunnableConfig) -> Command[Any]:
+        turn = payload(state)
+        return act(state, await router.ainvoke(turn, not_streamed(config))) if turn else Command(goto=END)
+
+    def act(state: RouterState, decision: RouteDecision) -> Command[Any]:
         decision = with_question(decision, (state.get("decisions") or [{}])[-1], clarify_margin)
         if decision.clarify:  # a question, not an action: the active task stays as it was
             return Command(update={"decisions": [decision.model_dump()]}, goto=CLARIFY_NODE)
@@ -152,7 +162,8 @@ def create_router_graph(
         return {"messages": [AIMessage(clarify_question(tasks, catalog))]}
 
     builder = StateGraph(state_schema)
-    builder.add_node(ROUTER_NODE, route, destinations=(TASK_NODE, NONE_NODE, CLARIFY_NODE, *task_graphs, END))
+    destinations = (TASK_NODE, NONE_NODE, CLARIFY_NODE, *task_graphs, END)
+    builder.add_node(ROUTER_NODE, SyncAsyncNode(route, aroute), destinations=destinations)
     if chat_model is not None:
         builder.add_node(TASK_NODE, create_task_graph(catalog, chat_model, extract_inputs=extract_inputs))
     else:
@@ -171,6 +182,22 @@ def create_router_graph(
     for name in (TASK_NODE, NONE_NODE, CLARIFY_NODE, *task_graphs):
         builder.add_edge(name, after_reply)
     return builder
+
+
+class SyncAsyncNode(Runnable[Any, Any]):
+    """A graph node with a sync and an async body, as LangGraph's prebuilt nodes have: ``graph.invoke`` runs
+    ``func``, ``graph.ainvoke`` / ``astream`` await ``afunc`` (a plain function node would run in a thread of the
+    event loop's executor). It adds no traced run: LangGraph traces the node itself."""
+
+    def __init__(self, func: Callable[[Any, RunnableConfig], Any], afunc: Callable[[Any, RunnableConfig], Any]) -> None:
+        self.func, self.afunc = func, afunc
+        self.name = func.__name__
+
+    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        return self.func(input, ensure_config(config))
+
+    async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        return await self.afunc(input, ensure_config(config))
 
 
 def _pending_question(state: RouterState, task: str | None) -> str | None:

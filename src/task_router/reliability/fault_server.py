@@ -68,6 +68,7 @@ class FaultServer:
         self.arrived = threading.Event()  # set when the first chat completion request arrives
         self._lock = threading.Lock()
         self._release = threading.Event()
+        self._in_flight = 0
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -99,6 +100,16 @@ class FaultServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def release(self) -> None:
+        """Answer every request held by ``delay_s`` (or ``hang``) now; later ones are not held."""
+        self._release.set()
+
+    @property
+    def in_flight(self) -> int:
+        """Chat completion requests that arrived and have not been answered yet."""
+        with self._lock:
+            return self._in_flight
+
     def next_mode(self) -> str:
         with self._lock:
             return self.script.pop(0) if self.script else self.mode
@@ -125,7 +136,15 @@ class FaultServer:
                 mode = server.next_mode()
                 with server._lock:
                     server.requests.append({"mode": mode, "path": self.path, "body": body})
+                    server._in_flight += 1
                 server.arrived.set()
+                try:
+                    self._answer(mode, body)
+                finally:
+                    with server._lock:
+                        server._in_flight -= 1
+
+            def _answer(self, mode: str, body: dict[str, Any]) -> None:
                 if not self.path.rstrip("/").endswith("/chat/completions"):
                     self._json(404, {"error": {"message": f"no route {self.path}"}})
                 elif mode == "hang":

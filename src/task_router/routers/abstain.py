@@ -10,6 +10,7 @@ from task_router.calibration import ScoredTurn, apply_none
 from task_router.catalog import NONE_LABEL
 from task_router.rendering import RoutingInput
 from task_router.routers.base import Prediction, Router
+from task_router.routers.plans import Plan
 from task_router.routers.wrapper import RouterWrapper
 
 
@@ -35,8 +36,8 @@ class Abstain(RouterWrapper):
         super().__init__(router)
         self.threshold = threshold
 
-    def predict(self, routing: RoutingInput, config: RunnableConfig) -> Prediction:
-        prediction = self.router.predict(routing, config)
+    def plan(self, routing: RoutingInput, config: RunnableConfig) -> Plan[Prediction]:
+        prediction = yield from self.router.plan(routing, config)
         if prediction.task is None or prediction.confidence is None:
             return prediction
         turn = ScoredTurn(prediction.task, prediction.confidence, "", routing.active_task)

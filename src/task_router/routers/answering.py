@@ -17,6 +17,7 @@ from task_router.models.local import pipeline_of
 from task_router.rendering import RoutingInput
 from task_router.routers.base import Answer, Prediction, safe_fallback
 from task_router.routers.parsing import DONE_LABEL, OutputParseError, ParsedAnswer, parse_answer
+from task_router.routers.plans import ModelCall, Plan
 
 Parser = Callable[[str, TaskCatalog], ParsedAnswer]
 REPAIR_SEPARATOR = "\n--- repair ---\n"
@@ -30,12 +31,13 @@ def read_answer(
     routing: RoutingInput,
     *,
     parse: Parser = parse_answer,
-    reask: Callable[[OutputParseError], str] | None = None,
-) -> Prediction:
-    """Turn a model's text answer into a Prediction, re-asking once with the parse error if it is unusable.
+    reask: Callable[[OutputParseError], ModelCall] | None = None,
+) -> Plan[Prediction]:
+    """Turn a model's text answer into a Prediction, re-asking once with the parse error if it is unusable: a
+    plan (:mod:`task_router.routers.plans`) that yields the re-asking call.
 
-    ``reask(error)`` asks the model again (its prompt should quote ``error``) and returns the new text; None
-    disables the repair. A repaired answer counts as ``valid_format=False``; an answer still unusable after
+    ``reask(error)`` is the call that asks the model again (its prompt should quote ``error``); None disables
+    the repair. A repaired answer counts as ``valid_format=False``; an answer still unusable after
     the repair becomes the safe fallback (keep the active task, or NONE).
 
     Example:
@@ -43,9 +45,12 @@ def read_answer(
         >>> from task_router.rendering import coerce_input
         >>> catalog = TaskCatalog([{"name": "recap", "description": "Recap a meeting."}])
         >>> routing = coerce_input({"messages": ["recap please"], "catalog": catalog})
-        >>> read_answer("Task: RECAP", routing).task
+        >>> from langchain_core.runnables import RunnableLambda
+        >>> from task_router.routers.plans import run_plan
+        >>> run_plan(read_answer("Task: RECAP", routing), {}).task
         'recap'
-        >>> read_answer("no idea", routing, reask=lambda error: '{"task": "recap"}').valid_format
+        >>> model = RunnableLambda(lambda messages: '{"task": "recap"}')
+        >>> run_plan(read_answer("no idea", routing, reask=lambda error: ModelCall(model, [])), {}).valid_format
         False
     """
     try:
@@ -54,7 +59,7 @@ def read_answer(
         if reask is None:
             return safe_fallback(routing, raw, f"unparseable answer: {error}")
         first_error = error
-    second = reask(first_error)
+    second = reply_text((yield reask(first_error)))
     combined = f"{raw}{REPAIR_SEPARATOR}{second}"
     try:
         answer = parse(second, routing.catalog)

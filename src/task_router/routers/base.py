@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import re
@@ -11,15 +12,15 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from langchain_core.callbacks import CallbackManagerForChainRun
+from langchain_core.callbacks import AsyncCallbackManagerForChainRun, CallbackManagerForChainRun
 from langchain_core.runnables import Runnable, RunnableConfig
-from langchain_core.runnables.config import run_in_executor
 
-from task_router.budget import DEFAULT, call_within, resolve_budget
+from task_router.budget import DEFAULT, DecisionTimeout, call_within, resolve_budget
 from task_router.catalog import TaskCatalog
 from task_router.clarify import close_tasks
 from task_router.decision import Alternative, RouteDecision, active_after, derive_event
 from task_router.rendering import RoutingInput, coerce_input, head_tail
+from task_router.routers.plans import Offload, Plan, arun_plan, run_plan
 from task_router.tracing import record_decision, traced_config
 
 logger = logging.getLogger("task_router")
@@ -63,7 +64,8 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
 
     Input: ``{"messages": [...], "active_task": str | None, "catalog": TaskCatalog | list}`` (the catalogue may
     instead be given to the constructor). Output: a :class:`RouteDecision` whose task is always in the catalogue
-    at that moment, or None. Subclasses implement :meth:`predict`.
+    at that moment, or None. Subclasses implement :meth:`predict` (local work) or :meth:`plan` (model calls,
+    one body for ``invoke`` and ``ainvoke``).
 
     Each decision reads one snapshot of the catalogue (:meth:`TaskCatalog.frozen`), is checked against the live
     catalogue when it returns (:func:`still_in_catalog`), and runs within a time budget (:attr:`time_budget_s`,
@@ -87,9 +89,21 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
         self.catalog = catalog
         self.model_label = model_label
 
-    # -- to implement ------------------------------------------------------------------------------------
+    # -- to implement: predict (local work) or plan (model calls) -------------------------------------------
     def predict(self, routing: RoutingInput, config: RunnableConfig) -> Prediction:
-        raise NotImplementedError
+        """The prediction for one turn, computed in place. Local kinds implement this (their ``ainvoke`` runs it
+        on the decision threads, off the event loop); kinds that call a chat model implement :meth:`plan`."""
+        if type(self).plan is Router.plan:
+            raise NotImplementedError(f"{type(self).__name__} must implement predict() or plan()")
+        return run_plan(self.plan(routing, config), config)
+
+    def plan(self, routing: RoutingInput, config: RunnableConfig) -> Plan[Prediction]:
+        """The prediction for one turn as a plan that yields its model calls (:mod:`task_router.routers.plans`):
+        one body for ``invoke`` (the calls' ``invoke``) and ``ainvoke`` (their ``ainvoke``). By default, the
+        whole :meth:`predict` is one piece of local work."""
+        if type(self).predict is Router.predict:
+            raise NotImplementedError(f"{type(self).__name__} must implement predict() or plan()")
+        return (yield Offload(self.predict, routing, config))
 
     def warm(self, catalog: TaskCatalog | None = None) -> None:
         """Do the one-time work of the first decision now (load weights into the CPU caches, embed the
@@ -106,8 +120,9 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
         return self._call_with_config(self._decide, input, traced_config(self, input, config), run_type="chain")
 
     async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> RouteDecision:
-        # Local models compute on the CPU; run them off the event loop.
-        return await run_in_executor(config, self.invoke, input, config)
+        # The same decision on the event loop: model calls through their own async clients, local work on the
+        # decision threads (see Router.plan).
+        return await self._acall_with_config(self._adecide, input, traced_config(self, input, config), run_type="chain")
 
     def _decide(
         self, input: Any, config: RunnableConfig, run_manager: CallbackManagerForChainRun | None = None
@@ -117,9 +132,41 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
         try:
             prediction = call_within(self.predict, routing, config, timeout=resolve_budget(config, self.time_budget_s))
         except Exception as exc:  # propagates: retries and fallbacks are the composition's job (routers.fallbacks)
-            with suppress(AttributeError):  # an exception class with __slots__ keeps its message only
-                setattr(exc, ATTEMPTS_ATTRIBUTE, retry_attempt(run_manager.tags if run_manager else ()))
-            raise
+            failure = self._failure(input, exc, run_manager)
+            if failure is exc:
+                raise
+            raise failure from exc
+        return self._decided(routing, prediction, start, run_manager)
+
+    async def _adecide(
+        self, input: Any, config: RunnableConfig, run_manager: AsyncCallbackManagerForChainRun | None = None
+    ) -> RouteDecision:
+        routing = coerce_input(input, self.catalog)
+        start = time.perf_counter()
+        budget = resolve_budget(config, self.time_budget_s)
+        try:
+            deadline = asyncio.timeout(budget)
+            try:
+                async with deadline:
+                    prediction = await arun_plan(self.plan(routing, config), config)
+            except TimeoutError:
+                if not deadline.expired():
+                    raise  # the model's own time-out, not the budget
+                raise DecisionTimeout(f"timed out after {budget:.3g} s, the decision's time budget") from None
+        except Exception as exc:
+            failure = self._failure(input, exc, run_manager)
+            if failure is exc:
+                raise
+            raise failure from exc
+        return self._decided(routing, prediction, start, run_manager)
+
+    def _failure(self, input: Any, exc: Exception, run_manager: Any) -> Exception:
+        """The exception a failed decision raises: ``exc``, marked with its retry attempt."""
+        with suppress(AttributeError):  # an exception class with __slots__ keeps its message only
+            setattr(exc, ATTEMPTS_ATTRIBUTE, retry_attempt(run_manager.tags if run_manager else ()))
+        return exc
+
+    def _decided(self, routing: RoutingInput, prediction: Prediction, start: float, run_manager: Any) -> RouteDecision:
         decision = self.finish(routing, prediction, (time.perf_counter() - start) * 1000)
         if self.clarify_margin is not None and decision.clarify is None:
             decision.clarify = close_tasks(decision.alternatives, self.clarify_margin)

@@ -14,6 +14,7 @@ from task_router.models import ModelSpec
 from task_router.rendering import RoutingInput
 from task_router.routers.abstain import abstained
 from task_router.routers.base import Prediction, Router
+from task_router.routers.plans import Plan
 
 CHEAP_KINDS = ("embedding", "scoring")
 
@@ -91,8 +92,8 @@ class CascadeRouter(Router):
         super().__init__(catalog=catalog, model_label=f"{self.cheap.model_label}->{self.strong.model_label}")
         self.escalate, self.none = escalate, none
 
-    def predict(self, routing: RoutingInput, config: RunnableConfig) -> Prediction:
-        first = self.cheap.predict(routing, config)
+    def plan(self, routing: RoutingInput, config: RunnableConfig) -> Plan[Prediction]:
+        first = yield from self.cheap.plan(routing, config)
         confidence = first.confidence
         if confidence is not None and confidence >= self.escalate:
             return replace(first, stage="cheap")
@@ -100,7 +101,7 @@ class CascadeRouter(Router):
         if confidence is not None and confidence < self.none and proposes_new:
             note = f"cheap {first.task} {confidence:.3f} < none {self.none:.3f}: abstained"
             return replace(abstained(replace(first, rationale=None), routing.active_task, note), stage="cheap")
-        second = self.strong.predict(routing, config)
+        second = yield from self.strong.plan(routing, config)
         shown = "none" if confidence is None else f"{confidence:.3f}"
         note = f"escalated: cheap {first.task} {shown} < {self.escalate:.3f}"
         return replace(second, rationale=f"{note}; {second.rationale}" if second.rationale else note, stage="strong")

@@ -7,15 +7,15 @@ from collections.abc import Iterable
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
-from langchain_core.runnables import RunnableConfig
 
 from task_router.catalog import TaskCatalog
 from task_router.models import ModelSpec, load_router_model, model_name
 from task_router.prompting import load_prompt
 from task_router.rendering import RoutingInput
-from task_router.routers.answering import Parser, bounded, read_answer, reply_text, with_logprobs
+from task_router.routers.answering import Parser, bounded, read_answer, with_logprobs
 from task_router.routers.base import Prediction, Router
 from task_router.routers.parsing import OutputParseError, parse_answer
+from task_router.routers.plans import ModelCall, Plan
 
 
 class ChatModelRouter(Router):
@@ -62,16 +62,15 @@ class ChatModelRouter(Router):
         raw: str,
         routing: RoutingInput,
         messages: list[BaseMessage],
-        config: RunnableConfig,
         *,
         parse: Parser = parse_answer,
         repair: bool = True,
-    ) -> Prediction:
+    ) -> Plan[Prediction]:
         """The model's text answer to ``messages`` read by :func:`~task_router.routers.answering.read_answer`; if
         ``repair``, an unusable answer is re-asked once with the prompt's ``repair`` section quoting the error."""
 
-        def reask(error: OutputParseError) -> str:
+        def reask(error: OutputParseError) -> ModelCall:
             retry = [*messages, AIMessage(raw), HumanMessage(self.prompt["repair"].format(error=error))]
-            return reply_text(self._text_model.invoke(retry, config))
+            return ModelCall(self._text_model, retry)
 
         return read_answer(raw, routing, parse=parse, reask=reask if repair else None)

@@ -59,7 +59,6 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, ClassVar, Literal
 
-from langchain_core.callbacks import CallbackManagerForChainRun
 from langchain_core.exceptions import OutputParserException
 from langchain_core.runnables import Runnable, RunnableBinding, RunnableConfig
 
@@ -67,6 +66,7 @@ from task_router.catalog import CatalogError, TaskCatalog
 from task_router.decision import RouteDecision
 from task_router.rendering import FAILURE_KEY, RouterInputError, RoutingInput
 from task_router.routers.base import ATTEMPTS_ATTRIBUTE, Prediction, Router, redact
+from task_router.routers.plans import Plan
 from task_router.routers.wrapper import RouterWrapper
 
 logger = logging.getLogger("task_router")
@@ -149,8 +149,8 @@ class PrimaryStage(RouterWrapper):
         self.reject_invalid = reject_invalid
         self.clarify_margin = router.clarify_margin
 
-    def predict(self, routing: RoutingInput, config: RunnableConfig) -> Prediction:
-        prediction = self.router.predict(routing, config)
+    def plan(self, routing: RoutingInput, config: RunnableConfig) -> Plan[Prediction]:
+        prediction = yield from self.router.plan(routing, config)
         if self.reject_invalid and not prediction.valid_format and prediction.fallback != "repaired":
             raise UnusableAnswer(prediction.fallback or "the answer held no decision", llm_output=prediction.raw_output)
         return prediction
@@ -174,8 +174,8 @@ class FallbackStage(RouterWrapper):
     def name(self) -> str:  # type: ignore[override]
         return f"TaskRouter[{self.router.kind} fallback]"
 
-    def predict(self, routing: RoutingInput, config: RunnableConfig) -> Prediction:
-        prediction = self.router.predict(routing, config)
+    def plan(self, routing: RoutingInput, config: RunnableConfig) -> Plan[Prediction]:
+        prediction = yield from self.router.plan(routing, config)
         if routing.failure is None:
             return prediction
         note = f"fallback stage '{self.router.kind}' decided: {describe_failure(routing.failure, self.primary)}"
@@ -187,16 +187,11 @@ class FallbackStage(RouterWrapper):
         decision = super().finish(routing, prediction, latency_ms)
         return decision.model_copy(update={"router": self.kind}) if decision.router != self.kind else decision
 
-    def _decide(
-        self, input: Any, config: RunnableConfig, run_manager: CallbackManagerForChainRun | None = None
-    ) -> RouteDecision:
-        try:
-            return super()._decide(input, config, run_manager)
-        except Exception as exc:
-            previous = input.get(FAILURE_KEY) if isinstance(input, Mapping) else None
-            if not isinstance(previous, BaseException) or isinstance(exc, RouterInputError | CatalogError):
-                raise
-            raise StageFailed(self.router.kind, exc, previous) from exc
+    def _failure(self, input: Any, exc: Exception, run_manager: Any) -> Exception:
+        previous = input.get(FAILURE_KEY) if isinstance(input, Mapping) else None
+        if not isinstance(previous, BaseException) or isinstance(exc, RouterInputError | CatalogError):
+            return super()._failure(input, exc, run_manager)
+        return StageFailed(self.router.kind, exc, previous)
 
 
 def embedding_available() -> bool:

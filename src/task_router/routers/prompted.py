@@ -16,6 +16,7 @@ from task_router.routers.answering import add_logprob_confidence, reply_text
 from task_router.routers.base import Prediction
 from task_router.routers.chat_model import ChatModelRouter
 from task_router.routers.parsing import ParsedAnswer, parse_answer, split_final_answer
+from task_router.routers.plans import ModelCall, Plan
 
 
 class PromptedRouter(ChatModelRouter):
@@ -58,10 +59,11 @@ class PromptedRouter(ChatModelRouter):
     def parse(self, raw: str, catalog: TaskCatalog) -> ParsedAnswer:
         return parse_answer(raw, catalog)
 
-    def predict(self, routing: RoutingInput, config: RunnableConfig) -> Prediction:
+    def plan(self, routing: RoutingInput, config: RunnableConfig) -> Plan[Prediction]:
         messages = self.messages(routing)
-        reply = self._text_model.invoke(messages, config)
-        prediction = self.read_reply(reply_text(reply), routing, messages, config, parse=self.parse, repair=self.repair)
+        reply = yield ModelCall(self._text_model, messages)
+        raw = reply_text(reply)
+        prediction = yield from self.read_reply(raw, routing, messages, parse=self.parse, repair=self.repair)
         return add_logprob_confidence(prediction, reply, routing.catalog)
 
 

@@ -17,6 +17,7 @@ from task_router.routers.answering import add_logprob_confidence, reply_text
 from task_router.routers.base import Prediction, safe_fallback
 from task_router.routers.chat_model import ChatModelRouter
 from task_router.routers.parsing import DONE_LABEL, OutputParseError, ParsedAnswer, parse_answer, resolve_choice
+from task_router.routers.plans import ModelCall, Plan
 
 ACTIONS = ("list_tasks", "task_details", "final_answer")
 # A step is read from its first MAX_STEP_CHARS characters (the first action is the one that counts): a model that
@@ -129,14 +130,14 @@ class ReActRouter(ChatModelRouter):
         self.require_sections({"observation", "last_step", "repair"}, "that the ReAct loop needs")
         self.max_steps = max_steps
 
-    def predict(self, routing: RoutingInput, config: RunnableConfig) -> Prediction:
+    def plan(self, routing: RoutingInput, config: RunnableConfig) -> Plan[Prediction]:
         names = ", ".join([*routing.catalog.names, NONE_LABEL, DONE_LABEL])
         messages: list[BaseMessage] = build_messages(self.prompt, routing, window=self.window, task_names=names)
         outputs: list[str] = []
         trace: list[str] = []
         repaired = False
         for step_index in range(self.max_steps):
-            message = self._text_model.invoke(messages, config)
+            message = yield ModelCall(self._text_model, messages)
             raw = reply_text(message)
             outputs.append(raw)
             text = own_text(raw)

@@ -19,6 +19,7 @@ from task_router.catalog import NONE_LABEL, TaskCatalog
 from task_router.lru import LRUCache
 from task_router.rendering import RoutingInput
 from task_router.routers.base import Prediction, Router
+from task_router.routers.plans import Offload, Plan
 from task_router.routers.wrapper import RouterWrapper
 
 _SUB_CATALOGS = 256  # distinct sub-catalogues kept (their per-version caches: prompts, schemas, KV prefixes)
@@ -147,13 +148,13 @@ class Shortlist(RouterWrapper):
             return 0  # no decision yet in this thread (or its tasks changed): nothing worth caching
         return self.router.prefill({**input, "catalog": self.sub_catalog(catalog, last)}, config)
 
-    def predict(self, routing: RoutingInput, config: RunnableConfig) -> Prediction:
-        names = self.select(routing)
+    def plan(self, routing: RoutingInput, config: RunnableConfig) -> Plan[Prediction]:
+        names = yield Offload(self.select, routing)  # an encoder forward: off the event loop in async
         thread_id = (config.get("configurable") or {}).get("thread_id")
         if thread_id is not None:
             self._last.put(thread_id, tuple(names))
         sub = RoutingInput(routing.messages, routing.active_task, self.sub_catalog(routing.catalog, names))
-        prediction = self.router.predict(sub, config)
+        prediction = yield from self.router.plan(sub, config)
         if len(names) == len(routing.catalog):
             return prediction
         note = f"shortlist {len(names)}/{len(routing.catalog)}"

@@ -17,6 +17,7 @@ from task_router.routers.answering import add_logprob_confidence, reply_text
 from task_router.routers.base import Prediction, logger, redact
 from task_router.routers.chat_model import ChatModelRouter
 from task_router.routers.parsing import DONE_LABEL, OutputParseError, resolve_choice
+from task_router.routers.plans import ModelCall, Plan
 
 _ROUTER_MAX_NEW_TOKENS = 48
 
@@ -91,25 +92,25 @@ class StructuredRouter(ChatModelRouter):
         self.repair = repair
         self.use_tools = supports_structured_output(self.model) if use_tools is None else use_tools
 
-    def predict(self, routing: RoutingInput, config: RunnableConfig) -> Prediction:
+    def plan(self, routing: RoutingInput, config: RunnableConfig) -> Plan[Prediction]:
         if self.use_tools:
-            return self._predict_structured(routing, config)
-        return self._predict_text(routing, config)
+            return (yield from self._structured_plan(routing))
+        return (yield from self._text_plan(routing))
 
-    def _predict_structured(self, routing: RoutingInput, config: RunnableConfig) -> Prediction:
+    def _structured_plan(self, routing: RoutingInput) -> Plan[Prediction]:
         # The JSON format is spelled out here too: servers that ignore response_format / tool_choice
         # (e.g. `transformers serve`) then still answer in JSON text, which the text path reads.
         messages = build_messages(self.prompt, routing, window=self.window, text_format=True)
         model = self._text_model if isinstance(self._text_model, BaseChatModel) else self.model
         structured = model.with_structured_output(choice_schema(routing.catalog), include_raw=True)
         try:
-            out = structured.invoke(messages, config)
+            out = yield ModelCall(structured, messages)
         except ValueError as exc:
             # e.g. ChatOpenAI's json_schema mode raises a ValidationError on the free text of a server that
             # ignored response_format, losing that text: ask for text, for this decision only. One bad answer
             # says nothing about the next one, and the router is shared by every thread.
             logger.warning("structured output failed (%s); %s asks for a text answer", redact(exc), self.name)
-            return self._predict_text(routing, config)
+            return (yield from self._text_plan(routing))
         raw: AIMessage = out["raw"]
         parsed = out.get("parsed")
         if parsed is not None:
@@ -120,18 +121,16 @@ class StructuredRouter(ChatModelRouter):
             except OutputParseError:
                 pass
         # Servers that ignore tool_choice / response_format answer in text: read it like the text path.
-        return self._read_text(routing, messages, raw, config)
+        return (yield from self._read_text(routing, messages, raw))
 
-    def _predict_text(self, routing: RoutingInput, config: RunnableConfig) -> Prediction:
+    def _text_plan(self, routing: RoutingInput) -> Plan[Prediction]:
         messages = build_messages(self.prompt, routing, window=self.window, text_format=True)
-        reply = self._text_model.invoke(messages, config)
-        return self._read_text(routing, messages, reply, config)
+        reply = yield ModelCall(self._text_model, messages)
+        return (yield from self._read_text(routing, messages, reply))
 
-    def _read_text(
-        self, routing: RoutingInput, messages: list[BaseMessage], reply: AIMessage, config: RunnableConfig
-    ) -> Prediction:
+    def _read_text(self, routing: RoutingInput, messages: list[BaseMessage], reply: AIMessage) -> Plan[Prediction]:
         """A text answer, read leniently (re-asked once if ``repair``); its confidence from its log-probabilities."""
-        prediction = self.read_reply(reply_text(reply), routing, messages, config, repair=self.repair)
+        prediction = yield from self.read_reply(reply_text(reply), routing, messages, repair=self.repair)
         return add_logprob_confidence(prediction, reply, routing.catalog)
 
 

@@ -15,8 +15,9 @@ class RouterWrapper(Router):
     every capability of the wrapped router (``prefill``, ``warm``, ``reranker``, ...) is reachable on the wrapper,
     however deep the wrapping, so that the graph and the CLI never need to unwrap.
 
-    Subclasses implement :meth:`predict`, usually by calling ``self.router.predict`` on a changed input or
-    changing its prediction.
+    Subclasses implement :meth:`plan`, usually as ``prediction = yield from self.router.plan(routing, config)``
+    on a changed input, then changing the prediction: the wrapped router's model calls then stay async under
+    ``ainvoke`` (:mod:`task_router.routers.plans`).
 
     Example:
         >>> from task_router.routers.base import Prediction
@@ -27,8 +28,8 @@ class RouterWrapper(Router):
         ...     def prefill(self, input, config=None):
         ...         return 0
         >>> class Same(RouterWrapper):
-        ...     def predict(self, routing, config):
-        ...         return self.router.predict(routing, config)
+        ...     def plan(self, routing, config):
+        ...         return (yield from self.router.plan(routing, config))
         >>> wrapped = Same(Always())
         >>> wrapped.kind, callable(getattr(wrapped, "prefill", None))
         ('always', True)

@@ -6,11 +6,13 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from langchain_core.runnables import RunnableLambda
 
 from task_router import TaskCatalog
 from task_router.rendering import coerce_input
 from task_router.routers.answering import read_answer
 from task_router.routers.parsing import OutputParseError, parse_answer, split_final_answer
+from task_router.routers.plans import ModelCall, run_plan
 from tests.conftest import FIXTURES
 
 CORPUS = yaml.safe_load((FIXTURES / "ugly_outputs.yaml").read_text(encoding="utf-8"))
@@ -59,6 +61,15 @@ def test_huge_outputs(raw, task):
         assert parse_answer(raw, CATALOG).task == task
 
 
+def _read(raw, routing, *, reask=None):
+    """``read_answer`` driven to its prediction, ``reask(error)`` standing in for the model's second answer."""
+
+    def call(error: OutputParseError) -> ModelCall:
+        return ModelCall(RunnableLambda(lambda _messages: reask(error)), [])
+
+    return run_plan(read_answer(raw, routing, reask=None if reask is None else call), {})
+
+
 def _routing(active: str | None = None):
     return coerce_input({"messages": ["hello"], "active_task": active, "catalog": CATALOG})
 
@@ -71,7 +82,7 @@ def test_repair_recovers_and_is_counted(case):
         errors.append(str(error))
         return '{"task": "meeting_recap", "closing": false}'
 
-    prediction = read_answer(case["raw"], _routing(), reask=reask)
+    prediction = _read(case["raw"], _routing(), reask=reask)
     assert prediction.task == "meeting_recap"
     assert prediction.valid_format is False and prediction.fallback == "repaired"
     assert errors and case["error"] in errors[0]  # the model is told what was wrong
@@ -80,7 +91,7 @@ def test_repair_recovers_and_is_counted(case):
 
 @pytest.mark.parametrize("active", [None, "linkedin_post"])
 def test_unrepairable_answer_falls_back_to_the_active_task(active):
-    prediction = read_answer("the weather is nice", _routing(active), reask=lambda error: "still no idea")
+    prediction = _read("the weather is nice", _routing(active), reask=lambda error: "still no idea")
     assert prediction.task == active
     assert prediction.valid_format is False and "after one repair" in prediction.fallback
 
@@ -89,12 +100,12 @@ def test_clean_answer_needs_no_repair():
     def reask(error: OutputParseError) -> str:
         raise AssertionError("a clean answer must not be re-asked")
 
-    prediction = read_answer("Task: LinkedIn post", _routing(), reask=reask)
+    prediction = _read("Task: LinkedIn post", _routing(), reask=reask)
     assert (prediction.task, prediction.valid_format, prediction.fallback) == ("linkedin_post", True, None)
 
 
 def test_no_repair_means_immediate_fallback():
-    prediction = read_answer("", _routing("meeting_recap"), reask=None)
+    prediction = _read("", _routing("meeting_recap"), reask=None)
     assert prediction.task == "meeting_recap" and "unparseable answer" in prediction.fallback
 
 
