@@ -40,7 +40,8 @@ def bench(
         ),
     ] = True,
 ) -> None:
-    """Time routing decisions: greedy `generate` on the full prompt vs cached one-pass scoring, same prompts.
+    """Time one decision of the default router (30 tasks), then routing with the local model: greedy `generate` on
+    the full prompt vs cached one-pass scoring, same prompts. Tables name the CPU and the dtype models load in.
 
     Example: task-router bench --quick --out /tmp/bench
     """
@@ -55,7 +56,9 @@ def bench(
         rows_as_dicts,
         run_bench,
         speedups,
+        time_router,
     )
+    from task_router.routers import make_router
     from task_router.routers.scoring import ScoringRouter
 
     check_output(out, "--out")
@@ -71,6 +74,13 @@ def bench(
     if quick:
         conversations, naive_samples = min(conversations, 2), min(naive_samples, 4)
     setup = conditions()
+    default = time_router(make_router(), conversations=conversations)
+    first = Table(title=f"default router ({default.router}), one decision, on {setup['cpu']}")
+    for column in ("tasks", "p50 / p95 ms", "decisions", "peak RSS MiB"):
+        first.add_column(column, justify="right")
+    latency = f"{default.p50_ms:.1f} / {default.p95_ms:.1f}"
+    first.add_row(str(default.tasks), latency, str(default.n), f"{default.peak_rss_mb:.0f}")
+    Console().print(first)
     rows = run_bench(
         router,
         grid=QUICK_GRID if quick else FULL_GRID,
@@ -100,6 +110,9 @@ def bench(
     (out / "bench.json").write_text(json.dumps(rows_as_dicts(rows), indent=2) + "\n", encoding="utf-8")
     command = "task-router " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     (out / "bench.md").write_text(
-        f"Command: `{command}`\n\nConditions: {json.dumps(setup)}\n\n{markdown_table(rows)}\n", encoding="utf-8"
+        f"Command: `{command}`\n\nConditions: {json.dumps(setup)}\n\n"
+        f"Default router ({default.router}), {default.tasks} tasks: p50 {default.p50_ms:.1f} ms, p95 "
+        f"{default.p95_ms:.1f} ms over {default.n} decisions.\n\n{markdown_table(rows)}\n",
+        encoding="utf-8",
     )
     console.log(f"wrote {out / 'bench.json'} and {out / 'bench.md'}")

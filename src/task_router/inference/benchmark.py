@@ -14,6 +14,7 @@ from typing import Any
 
 from task_router.budget import call_within
 from task_router.inference.synthetic import synthetic_catalog, synthetic_conversation
+from task_router.models.cpu import cpu_description
 from task_router.rendering import RoutingInput
 
 FULL_GRID = [(tasks, turns) for tasks in (10, 30, 150) for turns in (2, 8, 20)]
@@ -84,12 +85,38 @@ def conditions() -> dict[str, Any]:
     import torch
 
     return {
+        "cpu": cpu_description(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "python": platform.python_version(),
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
     }
+
+
+DEFAULT_ROUTER_TASKS = 30
+
+
+def time_router(router: Any, *, tasks: int = DEFAULT_ROUTER_TASKS, conversations: int = 3, turns: int = 8) -> BenchRow:
+    """p50 / p95 of one decision of ``router`` (any kind) over synthetic conversations at ``tasks`` tasks, each
+    turn routed with the router's own previous decision as the active task; warmed up first, so that loading and
+    embedding the catalogue are not counted."""
+    catalog = synthetic_catalog(tasks)
+    call_within(router.warm, catalog, timeout=None)
+    router.invoke({"messages": synthetic_conversation(catalog, 1, seed=999), "catalog": catalog})
+    latencies: list[float] = []
+    with peak_rss() as peak:
+        for c in range(conversations):
+            messages = synthetic_conversation(catalog, turns, seed=c)
+            active = None
+            for i in (i for i, m in enumerate(messages) if m.type == "human"):
+                start = time.perf_counter()
+                decision = router.invoke({"messages": messages[: i + 1], "active_task": active, "catalog": catalog})
+                latencies.append((time.perf_counter() - start) * 1000)
+                active = decision.active_task_after
+    row = _row(router.model_label or "none", tasks, turns, "default", latencies, peak(), [])
+    row.router = router.kind
+    return row
 
 
 def run_bench(
@@ -191,7 +218,7 @@ def _row(
         peak_rss_mb=round(peak_mb, 1),
         n=len(values),
     )
-    row.cpu_p50_ms = round(statistics.median(cpu_ms), 1)
+    row.cpu_p50_ms = round(statistics.median(cpu_ms), 1) if cpu_ms else None
     return row
 
 

@@ -21,7 +21,8 @@ _INSTALL_HINT = "pip install 'langgraph-task-router[local]'"
 
 @dataclass
 class LearnedModel:
-    """The trained encoders of a learned router (LoRA merged into all-MiniLM-L6-v2, bf16 for speed).
+    """The trained encoders of a learned router (LoRA merged into all-MiniLM-L6-v2), in the dtype this CPU runs
+    fastest (:func:`task_router.models.cpu.local_dtype`: bf16 where it is native, fp32 elsewhere).
 
     Example:
         >>> model = LearnedModel.load()  # doctest: +SKIP
@@ -78,6 +79,7 @@ def _load(folder: Path) -> LearnedModel:
         from sentence_transformers import CrossEncoder, SentenceTransformer
     except ImportError as exc:
         raise ImportError(f"the learned router needs torch, peft and sentence-transformers: {_INSTALL_HINT}") from exc
+    from task_router.models.cpu import local_dtype
     from task_router.models.encoders import minilm_dir
 
     config = LearnedConfig.read(folder)
@@ -90,9 +92,11 @@ def _load(folder: Path) -> LearnedModel:
     if (folder / CROSS_ENCODER_DIR / "adapter_config.json").is_file():
         cross_encoder = CrossEncoder(base, num_labels=1, device="cpu")
         cross_encoder[0].model = _merged(PeftModel, cross_encoder[0].model, folder / CROSS_ENCODER_DIR, 1.0)
+    dtype = local_dtype()
     for model in (bi_encoder, cross_encoder):
         if model is not None:
-            model.to(torch.bfloat16)  # 2x faster than fp32 on this kind of CPU, same decisions (RESULTS.md)
+            if dtype != torch.float32:
+                model.to(dtype)
             model.eval()
     return LearnedModel(bi_encoder, cross_encoder, config, folder)
 

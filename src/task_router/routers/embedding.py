@@ -18,6 +18,7 @@ from task_router.catalog import Task, TaskCatalog, readable_name
 from task_router.lru import LRUCache
 from task_router.models import ModelSpec
 from task_router.models.batching import MicroBatcher
+from task_router.models.cpu import local_dtype, local_dtype_name
 from task_router.models.encoders import minilm_dir, unit_vectors
 from task_router.rendering import RoutingInput, clip, routed_text
 from task_router.rerank import Reranker
@@ -52,7 +53,10 @@ def load_sentence_model(path: str | None = None) -> Any:
         path = str(minilm_dir())
     if not Path(path).is_dir():
         raise FileNotFoundError(f"embedding model folder {path} does not exist: pass a sentence-transformers folder")
-    return SentenceTransformer(path, device="cpu")
+    encoder = SentenceTransformer(path, device="cpu")
+    if local_dtype_name() != "float32":  # bf16 only where the CPU computes it natively (models.cpu)
+        encoder.to(local_dtype())
+    return encoder
 
 
 def task_texts(task: Task, max_examples: int = 8) -> list[str]:

