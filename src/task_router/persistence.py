@@ -160,6 +160,22 @@ def postgres_checkpointer(conn_string: str, *, one_writer: bool = True) -> Itera
         yield saver
 
 
+@contextmanager
+def postgres_store(conn_string: str) -> Iterator[Any]:
+    """A LangGraph PostgresStore on ``conn_string`` (tables set up), as a context manager: where a
+    :class:`~task_router.store_catalog.StoreCatalog` shared by many processes lives
+    (``pip install "langgraph-task-router[postgres]"``).
+
+    Example:
+        >>> with postgres_store("postgresql://postgres@127.0.0.1:5432/postgres") as store:  # doctest: +SKIP
+        ...     catalog = StoreCatalog(store, tasks=TaskCatalog.from_file("catalog.yaml").tasks)
+    """
+    postgres = require("langgraph.store.postgres", extra="postgres", purpose="a PostgreSQL store for the catalogue")
+    with postgres.PostgresStore.from_conn_string(conn_string) as store:
+        store.setup()
+        yield store
+
+
 def _one_writer_postgres(postgres: Any) -> type:
     """PostgresSaver whose ``put`` checks the parent under a per-thread transaction lock, then writes, in one
     transaction (the body of ``PostgresSaver.put`` with the check before it)."""

@@ -1,0 +1,145 @@
+"""A task catalogue kept in a LangGraph store, so that every process opening the same store shares it.
+
+A :class:`~task_router.catalog.TaskCatalog` lives in one process's memory: with two workers, an edit made in one
+never reaches the other. :class:`StoreCatalog` keeps the catalogue in a LangGraph ``BaseStore`` instead
+(``InMemoryStore`` in one process, ``PostgresStore`` for many), as one item: the tasks in order, a version, and
+the id of the edit that wrote it. Each decision reads the item first (:meth:`StoreCatalog.frozen`, one ``get``),
+so an edit made in any process is what the next decision in every process routes over; task vectors are
+re-embedded only for the tasks whose text changed (the routers cache them by text).
+
+Edits (``add``, ``update``, ``remove``) write through at once, on top of the latest stored catalogue. Two edits
+from two processes at the same instant: the last write wins and the processes agree on it (a process that wrote
+an edit another one overwrote reads the stored catalogue at its next decision), so make catalogue edits from one
+place (an admin process, a deploy step) and let the workers read.
+
+Example:
+    >>> from langgraph.store.memory import InMemoryStore
+    >>> store = InMemoryStore()
+    >>> worker_a = StoreCatalog(store, tasks=TaskCatalog.demo().tasks)
+    >>> worker_b = StoreCatalog(store)  # another process, on the same store
+    >>> _ = worker_a.add({"name": "travel_booking", "description": "Book a train or a flight for the user."})
+    >>> "travel_booking" in worker_b.frozen(), worker_b.version == worker_a.version
+    (True, True)
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from task_router.catalog import CatalogError, Task, TaskCatalog
+
+DEFAULT_NAMESPACE = ("task_router", "catalog")
+ITEM_KEY = "catalog"
+
+
+class StoreCatalog(TaskCatalog):
+    """A :class:`~task_router.catalog.TaskCatalog` read from and written to a LangGraph store (see the module
+    docstring).
+
+    Args:
+        store: any LangGraph ``BaseStore`` with a sync API (``InMemoryStore``, ``PostgresStore``: an
+            ``AsyncPostgresStore`` refuses sync calls, and decisions read the catalogue synchronously).
+        namespace: where the catalogue item lives; one namespace per catalogue.
+        tasks: the tasks to start with when the store holds no catalogue yet in ``namespace`` (ignored if it
+            does: the stored catalogue is the shared truth).
+
+    Raises:
+        CatalogError: ``tasks`` holds an invalid task, or the stored item is not a catalogue.
+    """
+
+    def __init__(
+        self,
+        store: Any,
+        *,
+        namespace: tuple[str, ...] = DEFAULT_NAMESPACE,
+        tasks: Iterable[Task | dict[str, Any]] | None = None,
+    ) -> None:
+        if not callable(getattr(store, "get", None)) or not callable(getattr(store, "put", None)):
+            raise TypeError(f"store must be a LangGraph BaseStore (InMemoryStore, PostgresStore), got {store!r}")
+        super().__init__()
+        self.store = store
+        self.namespace = tuple(namespace)
+        self._edit: str | None = None
+        if not self.refresh() and tasks is not None:
+            seed = TaskCatalog(tasks)  # validates every task first
+            with self._lock:
+                self._tasks = {task.name: task for task in seed.tasks}
+                self._write()
+
+    # -- the shared copy -----------------------------------------------------------------------------------
+    def refresh(self) -> bool:
+        """Read the stored catalogue into this process if it changed; whether the store holds one at all."""
+        item = self.store.get(self.namespace, ITEM_KEY)
+        if item is None:
+            return False
+        value = item.value
+        if not isinstance(value, dict) or not isinstance(value.get("tasks"), list) or "version" not in value:
+            raise CatalogError(
+                f"the store item {self.namespace}/{ITEM_KEY!r} is not a task catalogue: give StoreCatalog a "
+                "namespace of its own"
+            )
+        with self._lock:
+            if (value["version"], value.get("edit")) == (self._version, self._edit):
+                return True
+            try:
+                tasks = TaskCatalog(value["tasks"]).tasks
+            except CatalogError as exc:
+                raise CatalogError(f"the catalogue stored in {self.namespace} is invalid: {exc}") from exc
+            self._tasks = {task.name: task for task in tasks}
+            self._version, self._edit = int(value["version"]), value.get("edit")
+            self._memo.clear()  # derived values (prompts, task matrices, snapshots) were of another catalogue
+        return True
+
+    def _write(self) -> None:
+        """Store this process's tasks as the next version (call with the lock held, after an edit)."""
+        self._edit = uuid.uuid4().hex
+        tasks = [task.model_dump(mode="json") for task in self._tasks.values()]
+        self.store.put(self.namespace, ITEM_KEY, {"version": self._version, "edit": self._edit, "tasks": tasks})
+
+    # -- reading: every snapshot (one per decision) starts from the stored catalogue -------------------------
+    def frozen(self) -> TaskCatalog:
+        self.refresh()
+        return super().frozen()
+
+    @property
+    def names(self) -> list[str]:
+        self.refresh()
+        return super().names
+
+    @property
+    def tasks(self) -> list[Task]:
+        self.refresh()
+        return super().tasks
+
+    def __iter__(self) -> Iterator[Task]:
+        return iter(self.tasks)
+
+    # -- edits write through, on top of the latest stored catalogue -----------------------------------------
+    def add(self, task: Task | dict[str, Any]) -> Task:
+        with self._lock:
+            self.refresh()
+            added = super().add(task)
+            self._write()
+        return added
+
+    def update(self, name: str, /, **changes: Any) -> Task:
+        with self._lock:
+            self.refresh()
+            updated = super().update(name, **changes)
+            self._write()
+        return updated
+
+    def remove(self, name: str) -> Task:
+        with self._lock:
+            self.refresh()
+            removed = super().remove(name)
+            self._write()
+        return removed
+
+    def __repr__(self) -> str:
+        return f"StoreCatalog(namespace={self.namespace}, version={self._version}, tasks={list(self._tasks)})"
+
+
+__all__ = ["DEFAULT_NAMESPACE", "StoreCatalog"]

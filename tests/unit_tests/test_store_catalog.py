@@ -1,0 +1,85 @@
+"""A catalogue shared through a LangGraph store (issue 25, item 3): an edit made through one StoreCatalog is what
+the next decision made through any other reads, derived caches follow it, and bad stored data is refused
+clearly. The same with PostgreSQL and two processes: tests/integration_tests/test_store_catalog_postgres.py."""
+
+from __future__ import annotations
+
+import pytest
+from langgraph.store.memory import InMemoryStore
+
+from task_router import TaskCatalog
+from task_router.catalog import CatalogError
+from task_router.routers.base import Prediction
+from task_router.store_catalog import DEFAULT_NAMESPACE, ITEM_KEY, StoreCatalog
+from tests.unit_tests.fakes import Scripted
+
+TRAVEL = {"name": "travel_booking", "description": "Book a train or a flight for the user."}
+
+
+def _travel_if_offered(routing) -> Prediction:
+    return Prediction("travel_booking" if "travel_booking" in routing.catalog else None)
+
+
+def test_an_edit_in_one_reaches_the_next_decision_of_another() -> None:
+    store = InMemoryStore()
+    editor = StoreCatalog(store, tasks=TaskCatalog.demo().tasks)
+    worker = StoreCatalog(store)
+    router = Scripted(_travel_if_offered)
+    turn = {"messages": ["book me a train to Lyon"], "catalog": worker}
+    assert router.invoke(turn).event == "NONE"
+    editor.add(TRAVEL)
+    decision = router.invoke(turn)
+    assert (decision.event, decision.task) == ("START", "travel_booking")
+    editor.remove("travel_booking")
+    assert router.invoke(turn).event == "NONE"
+    assert worker.names == editor.names == TaskCatalog.demo().names
+
+
+def test_derived_caches_are_rebuilt_after_another_process_edits() -> None:
+    store = InMemoryStore()
+    editor, worker = StoreCatalog(store, tasks=[TRAVEL]), StoreCatalog(store)
+    assert worker.memo("names", lambda: tuple(worker.names)) == ("travel_booking",)
+    editor.update("travel_booking", description="Book trains only.")
+    editor.add({"name": "hotel", "description": "Book a hotel room."})
+    worker.refresh()
+    assert worker.memo("names", lambda: tuple(worker.names)) == ("travel_booking", "hotel")
+    assert worker["travel_booking"].description == "Book trains only."
+
+
+def test_the_stored_catalogue_wins_over_a_late_starters_tasks() -> None:
+    store = InMemoryStore()
+    StoreCatalog(store, tasks=[TRAVEL])
+    late = StoreCatalog(store, tasks=TaskCatalog.demo().tasks)
+    assert late.names == ["travel_booking"]
+
+
+def test_edits_apply_on_top_of_the_latest_stored_catalogue() -> None:
+    store = InMemoryStore()
+    first, second = StoreCatalog(store, tasks=[TRAVEL]), StoreCatalog(store)
+    first.add({"name": "hotel", "description": "Book a hotel room."})
+    second.add({"name": "taxi", "description": "Order a taxi."})  # second never read "hotel" before this edit
+    assert first.names == second.names == ["travel_booking", "hotel", "taxi"]
+    with pytest.raises(CatalogError, match="duplicate task name 'hotel'"):
+        second.add({"name": "hotel", "description": "Another hotel task."})
+
+
+def test_separate_namespaces_are_separate_catalogues() -> None:
+    store = InMemoryStore()
+    a = StoreCatalog(store, namespace=("tenant-a", "catalog"), tasks=[TRAVEL])
+    b = StoreCatalog(store, namespace=("tenant-b", "catalog"))
+    assert a.names == ["travel_booking"] and b.names == []
+
+
+def test_a_foreign_store_item_is_refused_naming_the_fix() -> None:
+    store = InMemoryStore()
+    store.put(DEFAULT_NAMESPACE, ITEM_KEY, {"something": "else"})
+    with pytest.raises(CatalogError, match="namespace of its own"):
+        StoreCatalog(store)
+    store.put(DEFAULT_NAMESPACE, ITEM_KEY, {"version": 3, "tasks": [{"name": "-bad", "description": "x"}]})
+    with pytest.raises(CatalogError, match="is invalid"):
+        StoreCatalog(store)
+
+
+def test_a_non_store_is_refused() -> None:
+    with pytest.raises(TypeError, match="BaseStore"):
+        StoreCatalog({"catalog": []})
