@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -160,6 +160,23 @@ def postgres_checkpointer(conn_string: str, *, one_writer: bool = True) -> Itera
         yield saver
 
 
+@asynccontextmanager
+async def async_postgres_checkpointer(conn_string: str, *, one_writer: bool = True) -> AsyncIterator[Any]:
+    """An AsyncPostgresSaver on ``conn_string`` (tables set up), as an async context manager, for
+    ``graph.ainvoke`` / ``astream`` (the sync savers have no async methods), refusing a second writer on one
+    thread as :func:`postgres_checkpointer` does.
+
+    Example:
+        >>> async with async_postgres_checkpointer("postgresql://postgres@127.0.0.1:5432/postgres") as saver:  # doctest: +SKIP
+        ...     state = await create_router_graph(catalog).compile(checkpointer=saver).ainvoke(turn, config)
+    """  # noqa: E501
+    aio = require("langgraph.checkpoint.postgres.aio", extra="postgres", purpose="a PostgreSQL thread database")
+    saver_class = _one_writer_async_postgres(aio) if one_writer else aio.AsyncPostgresSaver
+    async with saver_class.from_conn_string(conn_string) as saver:
+        await saver.setup()
+        yield saver
+
+
 @contextmanager
 def postgres_store(conn_string: str) -> Iterator[Any]:
     """A LangGraph PostgresStore on ``conn_string`` (tables set up), as a context manager: where a
@@ -179,37 +196,72 @@ def postgres_store(conn_string: str) -> Iterator[Any]:
 def _one_writer_postgres(postgres: Any) -> type:
     """PostgresSaver whose ``put`` checks the parent under a per-thread transaction lock, then writes, in one
     transaction (the body of ``PostgresSaver.put`` with the check before it)."""
-    from langgraph.checkpoint.base import get_serializable_checkpoint_metadata
-    from psycopg.types.json import Jsonb
 
     class OneWriterPostgresSaver(postgres.PostgresSaver):
         def put(self, config, checkpoint, metadata, new_versions):  # type: ignore[no-untyped-def]
-            configurable = config["configurable"]
-            thread_id, ns = str(configurable["thread_id"]), configurable.get("checkpoint_ns", "")
-            parent = configurable.get("checkpoint_id")
-            values, blobs = _split_blobs(checkpoint["channel_values"])
+            put = _GuardedPut(self, config, checkpoint, metadata, new_versions)
             with self._cursor() as cur, cur.connection.transaction():
-                cur.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"{thread_id}\x1f{ns}",))
-                row = cur.execute(_LATEST_SQL.format(p="%s"), (thread_id, ns)).fetchone()
-                latest = row["checkpoint_id"] if row else None
-                if latest not in (parent, checkpoint["id"]):
-                    raise _conflict(thread_id, parent, latest)
-                if versions := {k: v for k, v in new_versions.items() if k in blobs}:
-                    cur.executemany(self.UPSERT_CHECKPOINT_BLOBS_SQL, self._dump_blobs(thread_id, ns, blobs, versions))
-                cur.execute(
-                    self.UPSERT_CHECKPOINTS_SQL,
-                    (
-                        thread_id,
-                        ns,
-                        checkpoint["id"],
-                        parent,
-                        Jsonb({**checkpoint, "channel_values": values}),
-                        Jsonb(get_serializable_checkpoint_metadata(config, metadata)),
-                    ),
-                )
-            return {"configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": checkpoint["id"]}}
+                cur.execute(put.LOCK_SQL, put.lock_args)
+                put.check(cur.execute(_LATEST_SQL.format(p="%s"), put.latest_args).fetchone())
+                if put.blob_rows:
+                    cur.executemany(self.UPSERT_CHECKPOINT_BLOBS_SQL, put.blob_rows)
+                cur.execute(self.UPSERT_CHECKPOINTS_SQL, put.checkpoint_row)
+            return put.next_config
 
     return OneWriterPostgresSaver
+
+
+def _one_writer_async_postgres(aio: Any) -> type:
+    """AsyncPostgresSaver with the same check as :func:`_one_writer_postgres`, on the event loop."""
+
+    class OneWriterAsyncPostgresSaver(aio.AsyncPostgresSaver):
+        async def aput(self, config, checkpoint, metadata, new_versions):  # type: ignore[no-untyped-def]
+            put = _GuardedPut(self, config, checkpoint, metadata, new_versions)
+            async with self._cursor() as cur, cur.connection.transaction():
+                await cur.execute(put.LOCK_SQL, put.lock_args)
+                put.check(await (await cur.execute(_LATEST_SQL.format(p="%s"), put.latest_args)).fetchone())
+                if put.blob_rows:
+                    await cur.executemany(self.UPSERT_CHECKPOINT_BLOBS_SQL, put.blob_rows)
+                await cur.execute(self.UPSERT_CHECKPOINTS_SQL, put.checkpoint_row)
+            return put.next_config
+
+    return OneWriterAsyncPostgresSaver
+
+
+class _GuardedPut:
+    """What a one-writer PostgreSQL ``put`` writes (PostgresSaver's own layout) and the check it makes first: the
+    thread's latest checkpoint must be this write's parent (or this checkpoint itself, a retried write)."""
+
+    LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
+
+    def __init__(self, saver: Any, config: Any, checkpoint: Any, metadata: Any, new_versions: Any) -> None:
+        from langgraph.checkpoint.base import get_serializable_checkpoint_metadata
+        from psycopg.types.json import Jsonb
+
+        configurable = config["configurable"]
+        self.thread_id, ns = str(configurable["thread_id"]), configurable.get("checkpoint_ns", "")
+        self.parent, self.checkpoint_id = configurable.get("checkpoint_id"), checkpoint["id"]
+        values, blobs = _split_blobs(checkpoint["channel_values"])
+        versions = {k: v for k, v in new_versions.items() if k in blobs}
+        self.blob_rows = saver._dump_blobs(self.thread_id, ns, blobs, versions) if versions else []
+        self.checkpoint_row = (
+            self.thread_id,
+            ns,
+            checkpoint["id"],
+            self.parent,
+            Jsonb({**checkpoint, "channel_values": values}),
+            Jsonb(get_serializable_checkpoint_metadata(config, metadata)),
+        )
+        self.lock_args = (f"{self.thread_id}\x1f{ns}",)
+        self.latest_args = (self.thread_id, ns)
+        self.next_config = {
+            "configurable": {"thread_id": self.thread_id, "checkpoint_ns": ns, "checkpoint_id": checkpoint["id"]}
+        }
+
+    def check(self, latest_row: Any) -> None:
+        latest = latest_row["checkpoint_id"] if latest_row else None
+        if latest not in (self.parent, self.checkpoint_id):
+            raise _conflict(self.thread_id, self.parent, latest)
 
 
 def _split_blobs(channel_values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

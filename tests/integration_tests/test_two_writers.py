@@ -175,3 +175,42 @@ def test_two_chats_on_one_thread_store_every_turn(tmp_path: Path) -> None:
     assert sorted(stored) == sorted(texts["left"] + texts["right"])
     replies = [m.content for m in state["messages"] if m.type == "ai"]
     assert len(replies) == len(stored) and all('"task"' in reply for reply in replies), replies  # the server's
+
+
+def test_the_async_postgres_saver_runs_the_async_graph_and_refuses_a_stale_parent() -> None:
+    """graph.ainvoke over PostgreSQL (the sync savers have no async methods) with the same one-writer check."""
+    import asyncio
+
+    from langchain_core.runnables import RunnableLambda
+    from langgraph.checkpoint.base import empty_checkpoint
+
+    from task_router import TaskCatalog, create_router_graph
+    from task_router.decision import RouteDecision
+    from task_router.persistence import ThreadConflictError, async_postgres_checkpointer
+    from tests.integration_tests.test_restarts import start_postgres
+
+    url = start_postgres()
+    thread = f"async-{os.getpid()}-{id(url)}"
+
+    async def route(payload: dict) -> RouteDecision:
+        event = "CONTINUE" if payload.get("active_task") else "START"
+        return RouteDecision(event=event, task="linkedin_post", router="test")
+
+    async def main() -> tuple[list, list]:
+        echo = {task: (lambda state: {"messages": [("ai", "ok")]}) for task in TaskCatalog.demo().names}
+        graph = create_router_graph(TaskCatalog.demo(), router=RunnableLambda(route), model=None, task_graphs=echo)
+        async with async_postgres_checkpointer(url) as saver:
+            app = graph.compile(checkpointer=saver)
+            config = {"configurable": {"thread_id": thread}}
+            for text in ("a linkedin post", "shorter"):
+                state = await app.ainvoke({"messages": [("user", text)]}, config)
+            base = {"configurable": {"thread_id": f"{thread}-raw", "checkpoint_ns": ""}}
+            first = await saver.aput(base, empty_checkpoint(), {"source": "input", "step": -1}, {})
+            await saver.aput(first, empty_checkpoint(), {"source": "loop", "step": 0}, {})
+            with pytest.raises(ThreadConflictError, match="two writers on one thread"):
+                await saver.aput(first, empty_checkpoint(), {"source": "loop", "step": 0}, {})
+        return state["messages"], state["decisions"]
+
+    messages, decisions = asyncio.run(main())
+    assert [m.content for m in messages if m.type == "human"] == ["a linkedin post", "shorter"]
+    assert [d["event"] for d in decisions] == ["START", "CONTINUE"]
