@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -40,6 +41,12 @@ Reply = Callable[[dict[str, Any]], str]
 
 def _none_reply(request: dict[str, Any]) -> str:
     return '{"task": "NONE", "closing": false}'
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client that hung up (a time-out) is expected
+            super().handle_error(request, client_address)
 
 
 class FaultServer:
@@ -69,7 +76,7 @@ class FaultServer:
         self._lock = threading.Lock()
         self._release = threading.Event()
         self._in_flight = 0
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
+        self._httpd = _QuietServer(("127.0.0.1", port), self._handler())
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 
