@@ -62,12 +62,30 @@ def _seconds(value: Any, where: str) -> float | None:
     return seconds
 
 
+THREADS_ENV = "TASK_ROUTER_DECISION_THREADS"
+
+
+def max_decision_threads() -> int:
+    """The most decision threads a process keeps: ``TASK_ROUTER_DECISION_THREADS``, else ThreadPoolExecutor's
+    default ``min(32, CPUs + 4)`` (local forwards gain nothing past the cores; API calls in sync code wait on the
+    network, hence the few spare threads; async callers need none, see :func:`offload`)."""
+    raw = os.environ.get(THREADS_ENV, "").strip()
+    if not raw:
+        return min(32, (os.cpu_count() or 1) + 4)
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{THREADS_ENV} must be a whole number of threads, at least 1, got {raw!r}")
+    return int(raw)
+
+
 class _DecisionThreads:
-    """Reused daemon threads that run every decision. Reused: torch's CPU work stays on the same OS thread from
-    one decision to the next; once a second thread has run torch, every forward is slower (measured, quick bench,
-    scoring router: 52 ms a decision on one thread, 95 ms once two threads have run torch, whichever runs it;
-    OMP_WAIT_POLICY=PASSIVE does not help). Daemon: a hung decision never blocks the process's exit. A thread is
-    added only when none is idle (a hung decision keeps its thread).
+    """A bounded pool of reused daemon threads that run every decision.
+
+    Reused: torch's CPU work stays on the same OS thread from one decision to the next; once a second thread has
+    run torch, every forward is slower (measured, quick bench, scoring router: 52 ms a decision on one thread, 95 ms
+    once two threads have run torch, whichever runs it; OMP_WAIT_POLICY=PASSIVE does not help). Daemon: a hung
+    decision never blocks the process's exit. Bounded: a thread is added only when none is idle and fewer than
+    :func:`max_decision_threads` exist; beyond that, work queues (a queued decision still has its caller's time
+    budget: it times out if it cannot start in time). A hung decision keeps its thread until it returns.
 
     Per process: a child made by ``os.fork()`` (gunicorn / uvicorn pre-fork workers, ``multiprocessing`` with
     "fork") has none of its parent's threads, only their bookkeeping: the count of idle threads that are not there,
@@ -82,6 +100,8 @@ class _DecisionThreads:
         """Forget every thread: the next :meth:`submit` starts one (in a forked child, none of them exist)."""
         self._tasks: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]]] = queue.SimpleQueue()
         self._idle = 0
+        self._alive = 0
+        self._max = max_decision_threads()
         self._lock = threading.Lock()
         self._pid = os.getpid()
 
@@ -90,8 +110,12 @@ class _DecisionThreads:
             self.reset()
         future: Future[T] = Future()
         with self._lock:
-            start = self._idle == 0
-            self._idle -= 0 if start else 1
+            if self._idle:  # an idle thread takes it
+                self._idle -= 1
+                start = False
+            else:  # none idle: a new thread, unless the pool is full (then it queues for the next free one)
+                start = self._alive < self._max
+                self._alive += 1 if start else 0
         if start:
             threading.Thread(target=self._work, name="task-router-decision", daemon=True).start()
         self._tasks.put((future, fn))
@@ -106,7 +130,10 @@ class _DecisionThreads:
                 except BaseException as exc:  # handed back to the caller's thread
                     future.set_exception(exc)
             with self._lock:
-                self._idle += 1
+                if self._tasks.empty():
+                    self._idle += 1
+                else:  # queued work: this thread takes it next without counting itself idle
+                    continue
 
 
 _THREADS = _DecisionThreads()
@@ -147,3 +174,15 @@ async def offload(fn: Callable[..., T], *args: Any) -> T:
     """
     context = contextvars.copy_context()
     return await asyncio.wrap_future(_THREADS.submit(lambda: context.run(fn, *args)))
+
+
+def run_in_background(fn: Callable[..., T], *args: Any) -> Future[T]:
+    """Start ``fn(*args)`` on a decision thread and return at once (the graph's cache prefill): the same bounded
+    pool as the decisions, so a burst of turns starts no thread of its own.
+
+    Example:
+        >>> run_in_background(sum, [1, 2, 3]).result(timeout=5)
+        6
+    """
+    context = contextvars.copy_context()
+    return _THREADS.submit(lambda: context.run(fn, *args))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -12,7 +11,7 @@ from langchain_core.runnables import Runnable, RunnableConfig, ensure_config
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command
 
-from task_router.budget import call_within
+from task_router.budget import run_in_background
 from task_router.catalog import TaskCatalog
 from task_router.clarify import clarify_question, close_tasks, with_question
 from task_router.decision import RouteDecision
@@ -212,8 +211,9 @@ def _pending_question(state: RouterState, task: str | None) -> str | None:
 
 
 def _prefill_node(router: Any, catalog: TaskCatalog) -> Callable[[RouterState, RunnableConfig], dict[str, Any]]:
-    """A node that starts the router's cache prefill of the conversation in a background thread and returns at
-    once: the turn's reply is not delayed, and a failure there only costs the next decision its cache."""
+    """A node that starts the router's cache prefill of the conversation on a decision thread (the bounded pool,
+    :func:`~task_router.budget.run_in_background`) and returns at once: the turn's reply is not delayed, and a
+    failure there only costs the next decision its cache."""
 
     def prefill(state: RouterState, config: RunnableConfig) -> dict[str, Any]:
         messages = state.get("messages") or []
@@ -225,11 +225,11 @@ def _prefill_node(router: Any, catalog: TaskCatalog) -> Callable[[RouterState, R
 
         def run() -> None:
             try:
-                call_within(router.prefill, payload, prefill_config, timeout=None)  # torch stays on one thread
+                router.prefill(payload, prefill_config)
             except Exception:  # a cache warm-up must never break a conversation
                 logger.warning("prefill of thread %s failed; its next decision rebuilds the cache", thread_id)
 
-        threading.Thread(target=run, name=f"task-router-prefill-{thread_id}", daemon=True).start()
+        run_in_background(run)
         return {}
 
     return prefill

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Annotated, Any, NotRequired
 
@@ -22,6 +21,7 @@ from task_router.models import ModelSpec
 from task_router.rendering import is_user_message
 from task_router.routers import Router, make_router
 from task_router.routers.fallbacks import make_reliable, timed
+from task_router.state import add_decisions
 
 DEFAULT_TASK_PROMPT = """{base_prompt}
 
@@ -54,7 +54,7 @@ class TaskRouterState(AgentState[Any]):
     """Agent state with the router's keys (the same names as :class:`task_router.RouterState`)."""
 
     active_task: NotRequired[str | None]
-    decisions: NotRequired[Annotated[list[dict[str, Any]], operator.add]]  # RouteDecision.model_dump() per turn
+    decisions: NotRequired[Annotated[list[dict[str, Any]], add_decisions]]  # RouteDecision.model_dump() per turn
     routed_message_id: NotRequired[Annotated[str | None, PrivateStateAttr]]  # the user turn last routed
 
 

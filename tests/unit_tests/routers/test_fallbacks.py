@@ -4,7 +4,7 @@ keep a router's prefill through any composition."""
 
 from __future__ import annotations
 
-import threading
+import time
 from typing import Any
 
 import pytest
@@ -178,9 +178,9 @@ def test_the_graph_keeps_prefill_through_any_composition(catalog: TaskCatalog, n
     graph.compile(checkpointer=InMemorySaver()).invoke(
         {"messages": [("user", "write the follow-up email")]}, {"configurable": {"thread_id": name}}
     )
-    for worker in threading.enumerate():
-        if worker.name.startswith("task-router-prefill-"):
-            worker.join(timeout=10)
+    deadline = time.monotonic() + 30  # the prefill runs on a decision thread, after the reply
+    while not router.prefilled and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert router.prefilled == [2]  # the user's turn and the reply, handed over after the reply
 
 

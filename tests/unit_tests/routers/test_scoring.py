@@ -176,13 +176,20 @@ def test_graph_prefills_the_reply_for_the_next_decision(local) -> None:
 
     catalog = TaskCatalog(TASKS)
     router = ScoringRouter(local, catalog=catalog)
+    prefilled, prefill = threading.Event(), router.prefill
+
+    def tracked(*args, **kwargs):
+        try:
+            return prefill(*args, **kwargs)
+        finally:
+            prefilled.set()
+
+    router.prefill = tracked
     replies = GenericFakeChatModel(messages=iter([AIMessage(f"Here you are ({i}).") for i in range(10)]))
     graph = create_router_graph(catalog, router=router, model=replies).compile(checkpointer=InMemorySaver())
     config = {"configurable": {"thread_id": "g"}}
     state = graph.invoke({"messages": [HumanMessage(TURNS[0])]}, config)
-    for worker in threading.enumerate():
-        if worker.name.startswith("task-router-prefill-"):
-            worker.join(timeout=60)
+    assert prefilled.wait(60)  # the prefill runs on a decision thread, after the reply
     entry = router.engine.store.checkout("g")
     assert entry is not None and entry.ids[-1] == router.layout.conversation_ids(state["messages"])[-1]
     router.engine.store.checkin("g", entry)

@@ -1,0 +1,55 @@
+"""The decision threads are a bounded pool (issue 25, item 2): a burst of 200 concurrent decisions leaves at most
+the pool's size of threads alive, the extra work queues (and still honours its time budget), and the size is
+set by ``TASK_ROUTER_DECISION_THREADS`` with a clear error for a bad value."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from task_router import budget
+from task_router.budget import DecisionTimeout, call_within, max_decision_threads, offload
+
+
+def _decision_threads() -> int:
+    return sum(1 for t in threading.enumerate() if t.name == "task-router-decision")
+
+
+def test_a_burst_of_200_decisions_leaves_at_most_the_pool() -> None:
+    release = threading.Event()
+
+    def work(i: int) -> int:
+        release.wait(30)
+        return i
+
+    async def burst() -> list[int]:
+        calls = [asyncio.ensure_future(offload(work, i)) for i in range(200)]
+        await asyncio.sleep(0.2)
+        assert _decision_threads() <= max_decision_threads()  # while they are all waiting to run
+        release.set()
+        return await asyncio.gather(*calls)
+
+    assert asyncio.run(burst()) == list(range(200))
+    assert _decision_threads() <= max_decision_threads()
+
+
+def test_work_beyond_the_pool_queues_and_keeps_its_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(budget.THREADS_ENV, "2")
+    monkeypatch.setattr(budget, "_THREADS", budget._DecisionThreads())  # a fresh pool of 2, for this test
+    release = threading.Event()
+    busy = [budget._THREADS.submit(lambda: release.wait(30)) for _ in range(2)]
+    with pytest.raises(DecisionTimeout):
+        call_within(sum, [1, 2], timeout=0.2)  # queued behind the 2 busy threads, it cannot start in time
+    release.set()
+    assert all(future.result(timeout=30) for future in busy)
+    assert call_within(sum, [1, 2], timeout=30) == 3  # the pool works again
+    assert budget._THREADS._alive == 2
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "many", "2.5"])
+def test_a_bad_pool_size_names_the_fix(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv(budget.THREADS_ENV, value)
+    with pytest.raises(ValueError, match="whole number of threads, at least 1"):
+        max_decision_threads()
