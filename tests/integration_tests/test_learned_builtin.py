@@ -157,3 +157,34 @@ def test_the_recap_request_through_the_default_router_of_the_graph_and_the_cli(t
     assert routed.exit_code == 0, routed.output
     decision = json.loads(routed.output[routed.output.index("{") :])
     assert decision["router"] == "learned" and (decision["event"], decision["task"]) == ("START", "meeting_recap")
+
+
+def test_concurrent_async_decisions_share_forwards_and_decide_as_sync(router) -> None:
+    """Issue 25, item 4: decisions awaited together on one event loop share micro-batched encoder forwards (no
+    thread held per waiting decision) and decide exactly as one sync decision at a time."""
+    import asyncio
+
+    catalog = TaskCatalog.demo()
+    texts = [f"{request} (case {i})" for i, request in enumerate(["Recap my meeting", "Write a linkedin post"] * 8)]
+    turns = [{"messages": [("user", text)], "catalog": catalog} for text in texts]
+    alone = [router.invoke(turn) for turn in turns]
+    batcher = router.model._embed
+    encode, forwards = batcher.encode, []
+
+    def counted(batch: list[str]):
+        forwards.append(len(batch))
+        return encode(batch)
+
+    batcher.encode = counted
+    try:
+
+        async def together():
+            return await asyncio.gather(*(router.ainvoke(turn) for turn in turns))
+
+        awaited = asyncio.run(together())
+    finally:
+        batcher.encode = encode
+    assert [(d.event, d.task) for d in awaited] == [(d.event, d.task) for d in alone]
+    # a batched forward pads the shorter turns: the same up to bf16 rounding
+    assert all(abs(a.confidence - b.confidence) < 0.02 for a, b in zip(awaited, alone, strict=True))
+    assert sum(forwards) == len(turns) and len(forwards) < len(turns)  # turns shared forwards

@@ -56,6 +56,10 @@ class LearnedModel:
         """Unit vectors of ``texts`` (one row each)."""
         return self._embed(list(texts))
 
+    async def aembed(self, texts: Sequence[str]) -> np.ndarray:
+        """:meth:`embed`, awaited: concurrent decisions of an event loop share one forward."""
+        return await self._embed.acall(list(texts))
+
     def cross_scores(self, query: str, candidates: Sequence[str]) -> np.ndarray:
         """The cross-encoder's logit of each (query, candidate) pair."""
         if self.cross_encoder is None:

@@ -8,28 +8,30 @@ nothing waits for a batch to fill.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 
 import numpy as np
 
 
 class _Request:
-    __slots__ = ("done", "error", "result", "texts")
+    __slots__ = ("future", "texts")
 
     def __init__(self, texts: Sequence[str]) -> None:
         self.texts = list(texts)
-        self.result: np.ndarray | None = None
-        self.error: BaseException | None = None
-        self.done = False
+        self.future: Future[np.ndarray] = Future()
 
 
 class MicroBatcher:
     """Calls ``encode(texts) -> (len(texts), dim) array`` with the texts of every caller waiting at that moment.
 
     At most one forward runs at a time (the model is not thread-safe, and one forward already uses every core it is
-    given); at most ``max_texts`` texts go into one forward.
+    given); at most ``max_texts`` texts go into one forward. Sync callers (``batcher(texts)``, from decision
+    threads) and async ones (``await batcher.acall(texts)``, from an event loop) share the queue: an async caller
+    holds no thread while it waits, so many concurrent decisions of one event loop share one forward.
 
     Example:
         >>> calls = []
@@ -39,6 +41,9 @@ class MicroBatcher:
         >>> batcher = MicroBatcher(encode)
         >>> batcher(["ab", "abc"]).ravel().tolist(), calls
         ([2.0, 3.0], [2])
+        >>> import asyncio
+        >>> asyncio.run(batcher.acall(["abcd"])).ravel().tolist()
+        [4.0]
     """
 
     def __init__(self, encode: Callable[[list[str]], np.ndarray], *, max_texts: int = 256) -> None:
@@ -47,27 +52,51 @@ class MicroBatcher:
         self.encode = encode
         self.max_texts = max_texts
         self._queue: deque[_Request] = deque()
-        self._busy = False
-        self._changed = threading.Condition()
+        self._running = False  # a caller or a decision thread is running forwards for the queue
+        self._scheduled = False  # a drain is queued on the decision threads for async callers
+        self._lock = threading.Lock()
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
         request = _Request(texts)
-        with self._changed:
+        with self._lock:
             self._queue.append(request)
-            while not request.done:
-                if self._busy:
-                    self._changed.wait()
-                    continue
-                self._busy = True  # this caller runs the next forward, for everything queued (its own included)
+            runner = not self._running
+            self._running = True
+        if runner:  # no forward running: this caller runs the forwards for everything queued, its own included
+            self._drain()
+        return request.future.result()
+
+    async def acall(self, texts: Sequence[str]) -> np.ndarray:
+        """The rows of ``texts``, awaited: the forward runs on a decision thread, never on the event loop."""
+        from task_router.budget import run_in_background
+
+        request = _Request(texts)
+        with self._lock:
+            self._queue.append(request)
+            schedule = not self._running and not self._scheduled
+            self._scheduled = self._scheduled or schedule
+        if schedule:
+            run_in_background(self._scheduled_drain)
+        return await asyncio.wrap_future(request.future)
+
+    def _scheduled_drain(self) -> None:
+        # A sync caller may have started the forwards meanwhile (it takes the queue, async requests included):
+        # then there is nothing to do here, and no decision thread ever waits for one that has not started.
+        with self._lock:
+            self._scheduled = False
+            if self._running:
+                return
+            self._running = True
+        self._drain()
+
+    def _drain(self) -> None:
+        while True:
+            with self._lock:
                 batch = self._take()
-                self._changed.release()
-                try:
-                    self._run(batch)
-                finally:
-                    self._changed.acquire()
-                    self._busy = False
-                    self._changed.notify_all()
-        return self._result(request)
+                if not batch:
+                    self._running = False
+                    return
+            self._run(batch)
 
     def _take(self) -> list[_Request]:
         batch, size = [], 0
@@ -83,17 +112,9 @@ class MicroBatcher:
             vectors = np.asarray(self.encode(texts))
         except BaseException as exc:  # every caller of the batch gets the error, not only the one that ran it
             for request in batch:
-                request.error, request.done = exc, True
+                request.future.set_exception(exc)
             return
         start = 0
         for request in batch:
-            request.result = vectors[start : start + len(request.texts)]
-            request.done = True
+            request.future.set_result(vectors[start : start + len(request.texts)])
             start += len(request.texts)
-
-    @staticmethod
-    def _result(request: _Request) -> np.ndarray:
-        if request.error is not None:
-            raise request.error
-        assert request.result is not None
-        return request.result

@@ -15,6 +15,7 @@ from task_router.learned.model import LearnedModel
 from task_router.learned.texts import DONE_TEXT, candidate_text, query_text
 from task_router.rendering import RoutingInput
 from task_router.routers.base import MAX_ALTERNATIVES, Prediction, Router
+from task_router.routers.plans import Offload, Plan
 
 _MAX_CACHED_TEXTS = 50_000
 
@@ -122,25 +123,33 @@ class LearnedRouter(Router):
         self.model.embed(["hello"])
 
     # -- deciding --------------------------------------------------------------------------------------------
-    def _ranked_all(self, routing: RoutingInput) -> tuple[str, list[str | None], list[str], np.ndarray]:
+    def query(self, routing: RoutingInput) -> str:
+        """The text the turn is embedded as (its messages and the active task)."""
+        return query_text(routing.messages, routing.catalog.get(routing.active_task), window=self.window)
+
+    def _ranked_all(
+        self, routing: RoutingInput, vector: np.ndarray | None = None
+    ) -> tuple[str, list[str | None], list[str], np.ndarray]:
         """(query text, every candidate's task name with None for "done", texts, bi-encoder similarities),
-        nearest first."""
+        nearest first; ``vector``: the query's, if already embedded."""
         names, texts, rows = self.task_matrix(routing.catalog)
-        active = routing.catalog.get(routing.active_task)
-        query = query_text(routing.messages, active, window=self.window)
-        vector = self.model.embed([query])[0]
+        query = self.query(routing)
+        if vector is None:
+            vector = self.model.embed([query])[0]
         similarities = np.append(rows @ vector, self._done @ vector)
         order = np.argsort(-similarities, kind="stable")
         all_names: list[str | None] = [*names, None]
         all_texts = [*texts, DONE_TEXT]
         return query, [all_names[i] for i in order], [all_texts[i] for i in order], similarities[order]
 
-    def candidates(self, routing: RoutingInput) -> tuple[str, list[str | None], list[str], np.ndarray]:
+    def candidates(
+        self, routing: RoutingInput, vector: np.ndarray | None = None
+    ) -> tuple[str, list[str | None], list[str], np.ndarray]:
         """What the decision reads: (query text, candidate names with None for "done", their texts, their
         bi-encoder similarities), nearest first. "Done" closes the active task, so it is a candidate only when one
         is active. With a cross-encoder, only the ``shortlist`` nearest tasks, the active task and "done" are
         kept."""
-        query, names, texts, similarities = self._ranked_all(routing)
+        query, names, texts, similarities = self._ranked_all(routing, vector)
         kept: set[str | None] = set(names)
         if self.use_cross_encoder:
             kept = {*[name for name in names if name is not None][: self.shortlist], routing.active_task, None}
@@ -156,11 +165,13 @@ class LearnedRouter(Router):
             return config.none_bias_active
         return config.none_bias
 
-    def scored(self, routing: RoutingInput) -> list[tuple[str | None, bool, float, float]]:
+    def scored(
+        self, routing: RoutingInput, vector: np.ndarray | None = None
+    ) -> list[tuple[str | None, bool, float, float]]:
         """The answers the decision is made from, most probable first: (task name or None, closing, probability,
         bi-encoder cosine similarity to the turn). (None, True) is "done", (None, False) "nothing fits" (its
         similarity is the constant it scores)."""
-        query, names, texts, similarities = self.candidates(routing)
+        query, names, texts, similarities = self.candidates(routing, vector)
         config = self.calibration
         answers: list[tuple[str | None, bool]] = [(name, name is None) for name in names]
         if self.use_cross_encoder:
@@ -187,17 +198,27 @@ class LearnedRouter(Router):
         return [name for name in names if name is not None]
 
     def predict(self, routing: RoutingInput, config: RunnableConfig) -> Prediction:
-        ranked = self.scored(routing)
-        chosen, closing, probability, _ = ranked[0]
-        rationale = "; ".join(f"{_answer_name(t, c)} p={p:.2f} cos={s:.2f}" for t, c, p, s in ranked[:3])
-        return Prediction(
-            chosen,
-            closing=closing,
-            confidence=probability,
-            rationale=rationale,
-            raw_output=_answer_name(chosen, closing),
-            alternatives=tuple((t, c, p) for t, c, p, _ in ranked[:MAX_ALTERNATIVES]),
-        )
+        return _prediction(self.scored(routing))
+
+    def plan(self, routing: RoutingInput, config: RunnableConfig) -> Plan[Prediction]:
+        # Async callers await the turn's forward in the shared micro-batch (no thread held while waiting), then
+        # score on a decision thread (task vectors after a catalogue edit, the cross-encoder are forwards too).
+        query = self.query(routing)
+        vectors = yield Offload(self.model.embed, [query], afn=self.model.aembed)
+        return _prediction((yield Offload(self.scored, routing, vectors[0])))
+
+
+def _prediction(ranked: list[tuple[str | None, bool, float, float]]) -> Prediction:
+    chosen, closing, probability, _ = ranked[0]
+    rationale = "; ".join(f"{_answer_name(t, c)} p={p:.2f} cos={s:.2f}" for t, c, p, s in ranked[:3])
+    return Prediction(
+        chosen,
+        closing=closing,
+        confidence=probability,
+        rationale=rationale,
+        raw_output=_answer_name(chosen, closing),
+        alternatives=tuple((t, c, p) for t, c, p, _ in ranked[:MAX_ALTERNATIVES]),
+    )
 
 
 def _answer_name(task: str | None, closing: bool) -> str:

@@ -29,7 +29,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -50,14 +50,17 @@ class ModelCall:
 
 @dataclass(frozen=True)
 class Offload:
-    """Run ``fn(*args)``, local CPU work: in place in sync, on the decision threads in async."""
+    """Run ``fn(*args)``, local CPU work: in place in sync, on the decision threads in async, or, given ``afn``,
+    ``await afn(*args)`` in async (e.g. a micro-batched forward that an event loop's decisions share)."""
 
     fn: Callable[..., Any]
     args: tuple[Any, ...]
+    afn: Callable[..., Awaitable[Any]] | None
 
-    def __init__(self, fn: Callable[..., Any], *args: Any) -> None:
+    def __init__(self, fn: Callable[..., Any], *args: Any, afn: Callable[..., Awaitable[Any]] | None = None) -> None:
         object.__setattr__(self, "fn", fn)
         object.__setattr__(self, "args", args)
+        object.__setattr__(self, "afn", afn)
 
 
 Step = ModelCall | Offload
@@ -111,7 +114,7 @@ async def arun_plan(plan: Plan[T], config: RunnableConfig) -> T:
             if isinstance(step, ModelCall):
                 reply = await step.runnable.ainvoke(step.input, config)
             else:
-                reply = await offload(step.fn, *step.args)
+                reply = await (step.afn(*step.args) if step.afn is not None else offload(step.fn, *step.args))
         except Exception as exc:  # thrown back into the plan at its yield
             error = exc
 

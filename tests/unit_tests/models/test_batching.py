@@ -77,3 +77,41 @@ def test_an_error_reaches_every_caller_of_the_batch_and_the_batcher_recovers() -
 def test_invalid_max_texts() -> None:
     with pytest.raises(ValueError, match="max_texts"):
         MicroBatcher(lambda texts: np.zeros((len(texts), 1)), max_texts=0)
+
+
+def test_async_callers_share_forwards_without_a_thread_each() -> None:
+    import asyncio
+
+    encoder = SlowEncoder()
+    batcher = MicroBatcher(encoder)
+
+    async def main() -> list[np.ndarray]:
+        return await asyncio.gather(*(batcher.acall([f"{i}-0", f"{i}-1"]) for i in range(64)))
+
+    results = asyncio.run(main())
+    assert [rows.tolist() for rows in results] == [[[float(i), 0.0], [float(i), 1.0]] for i in range(64)]
+    assert encoder.max_running == 1 and sum(encoder.batches) == 128
+    assert len(encoder.batches) <= 3  # 64 waiting callers, one or two forwards (plus the first caller's own)
+
+
+def test_sync_and_async_callers_on_a_full_pool_never_wait_for_each_other(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Async callers schedule their forward on the decision threads; sync callers on those very threads must not
+    wait for a forward that cannot start because they hold every thread."""
+    import asyncio
+
+    from task_router import budget
+
+    monkeypatch.setenv(budget.THREADS_ENV, "2")
+    monkeypatch.setattr(budget, "_THREADS", budget._DecisionThreads())
+    encoder = SlowEncoder(delay_s=0.05)
+    batcher = MicroBatcher(encoder)
+
+    async def main() -> list[np.ndarray]:
+        sync_calls = [asyncio.wrap_future(budget._THREADS.submit(lambda i=i: batcher([f"{i}-9"]))) for i in range(4)]
+        async_calls = [batcher.acall([f"{i}-7"]) for i in range(8)]
+        return await asyncio.wait_for(asyncio.gather(*sync_calls, *async_calls), timeout=60)
+
+    results = asyncio.run(main())
+    assert [rows.tolist() for rows in results] == [[[float(i), 9.0]] for i in range(4)] + [
+        [[float(i), 7.0]] for i in range(8)
+    ]
