@@ -24,7 +24,8 @@ def main() -> None:
     router = make_router(args.router, model=None) if args.router == "embedding" else make_router(args.router)
     catalog = TaskCatalog.demo()
     router.warm(catalog)
-    turns = [{"messages": [("user", f"Draft a linkedin post about launch {i}")], "catalog": catalog} for i in range(512)]
+    texts = [f"Draft a linkedin post about launch {i}" for i in range(512)]
+    turns = [{"messages": [("user", text)], "catalog": catalog} for text in texts]
     print(f"router {args.router}, load {os.getloadavg()[0]:.2f}")
     print("| in flight | async decisions/s | sync one at a time, decisions/s |\n|---|---|---|")
     for level in args.levels:
