@@ -122,6 +122,7 @@ class _DecisionThreads:
         return future
 
     def _work(self) -> None:
+        _ON_POOL.active = True
         while True:
             future, fn = self._tasks.get()
             if future.set_running_or_notify_cancel():
@@ -136,6 +137,7 @@ class _DecisionThreads:
                     continue
 
 
+_ON_POOL = threading.local()  # .active on the pool's own threads
 _THREADS = _DecisionThreads()
 if hasattr(os, "register_at_fork"):  # POSIX: a forked child starts with no decision threads (see _DecisionThreads)
     os.register_at_fork(after_in_child=_THREADS.reset)
@@ -147,11 +149,16 @@ def call_within(fn: Callable[..., T], *args: Any, timeout: float | None) -> T:
     abandoned to finish in the background). ``timeout=None`` waits as long as it takes.
 
     Run a router's other model work (warm-up, cache prefill) here too, so that it shares the decisions' thread.
+    Called from a decision thread itself (a router deciding through another's ``invoke``), ``fn`` runs right there,
+    within the outer call's budget: a bounded pool whose threads all wait for queued work of their own would never
+    finish it.
 
     Example:
         >>> call_within(sum, [1, 2, 3], timeout=5)
         6
     """
+    if getattr(_ON_POOL, "active", False):
+        return fn(*args)
     context = contextvars.copy_context()
     future = _THREADS.submit(lambda: context.run(fn, *args))
     try:

@@ -56,3 +56,39 @@ def test_a_bad_pool_size_names_the_fix(monkeypatch: pytest.MonkeyPatch, value: s
     monkeypatch.setenv(budget.THREADS_ENV, value)
     with pytest.raises(ValueError, match="whole number of threads, at least 1"):
         max_decision_threads()
+
+
+def test_a_router_deciding_through_another_on_a_full_pool_does_not_wait_for_itself(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A decision thread that calls call_within again (a router deciding through another's invoke) runs it in
+    place: on a pool of 1, queueing it would wait for the very thread that waits."""
+    monkeypatch.setenv(budget.THREADS_ENV, "1")
+    monkeypatch.setattr(budget, "_THREADS", budget._DecisionThreads())
+    assert call_within(lambda: call_within(sum, [1, 2], timeout=5), timeout=10) == 3
+
+
+def test_the_keep_active_stage_decides_while_every_decision_thread_hangs(monkeypatch: pytest.MonkeyPatch) -> None:
+    from task_router import TaskCatalog
+    from task_router.routers.base import Prediction, Router
+    from task_router.routers.fallbacks import KEEP_ACTIVE, make_reliable
+
+    monkeypatch.setenv(budget.THREADS_ENV, "2")
+    monkeypatch.setattr(budget, "_THREADS", budget._DecisionThreads())
+    release = threading.Event()
+
+    class Hung(Router):
+        kind = "hung"
+
+        def predict(self, routing, config):
+            release.wait(30)
+            return Prediction("linkedin_post")
+
+    router = make_reliable(Hung(catalog=TaskCatalog.demo()), fallback=None)
+    turn = {"messages": ["shorter please"], "active_task": "meeting_recap"}
+    try:
+        for _ in range(4):  # the first two hold both threads; the next ones cannot even start
+            decision = router.invoke(turn, {"configurable": {"router_timeout_s": 0.3}})  # every stage's budget
+            assert (decision.event, decision.task, decision.stage) == ("CONTINUE", "meeting_recap", KEEP_ACTIVE)
+    finally:
+        release.set()

@@ -84,6 +84,9 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
     #: Mark decisions whose two most probable tasks are closer than this probability gap
     #: (``RouteDecision.clarify``, see :mod:`task_router.clarify`); None never marks one.
     clarify_margin: float | None = None
+    #: Decide in the caller's thread instead of on the decision threads: for routers that never block (the
+    #: keep-active safety stage), so that they decide even when every decision thread is held by a hung model.
+    decides_in_place: ClassVar[bool] = False
 
     def __init__(self, *, catalog: TaskCatalog | None = None, model_label: str = "") -> None:
         self.catalog = catalog
@@ -130,7 +133,11 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
         routing = coerce_input(input, self.catalog)
         start = time.perf_counter()
         try:
-            prediction = call_within(self.predict, routing, config, timeout=resolve_budget(config, self.time_budget_s))
+            if self.decides_in_place:
+                prediction = self.predict(routing, config)
+            else:
+                budget = resolve_budget(config, self.time_budget_s)
+                prediction = call_within(self.predict, routing, config, timeout=budget)
         except Exception as exc:  # propagates: retries and fallbacks are the composition's job (routers.fallbacks)
             failure = self._failure(input, exc, run_manager)
             if failure is exc:
@@ -148,7 +155,10 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
             deadline = asyncio.timeout(budget)
             try:
                 async with deadline:
-                    prediction = await arun_plan(self.plan(routing, config), config)
+                    if self.decides_in_place:
+                        prediction = self.predict(routing, config)
+                    else:
+                        prediction = await arun_plan(self.plan(routing, config), config)
             except TimeoutError:
                 if not deadline.expired():
                     raise  # the model's own time-out, not the budget

@@ -134,6 +134,7 @@ class KeepActiveRouter(Router):
     """
 
     kind: ClassVar[str] = KEEP_ACTIVE
+    decides_in_place: ClassVar[bool] = True  # it never blocks: it decides even when every decision thread hangs
 
     def predict(self, routing: RoutingInput, config: RunnableConfig) -> Prediction:
         return Prediction(task=routing.active_task)

@@ -45,6 +45,10 @@ class RouterWrapper(Router):
     def kind(self) -> str:  # type: ignore[override]
         return self.router.kind
 
+    @property
+    def decides_in_place(self) -> bool:  # type: ignore[override]
+        return self.router.decides_in_place
+
     def warm(self, catalog: TaskCatalog | None = None) -> None:
         self.router.warm(catalog or self.catalog)
 
