@@ -258,16 +258,6 @@ def kb(n: int) -> str:
     return f"{n / 1000:,.1f} kB" if n < 1_000_000 else f"{n / 1_000_000:,.2f} MB"
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--turns", type=int, default=1000, help="turns of the checkpoint-bytes thread")
@@ -287,7 +277,9 @@ def main() -> None:
 
     load = os.getloadavg()
     started = time.perf_counter()
-    print(f"machine: {cpu_name()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+    from task_router.models.cpu import cpu_description  # here: the --before-src children run older code
+
+    print(f"machine: {cpu_description()}, Python {platform.python_version()}; "
           f"load average {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} at the start")  # fmt: skip
 
     print(f"\n1. One thread, {args.turns} turns, raw output {args.raw_chars:,} characters a decision: the latest "

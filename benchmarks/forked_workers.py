@@ -22,11 +22,11 @@ import platform
 import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 from task_router import TaskCatalog, make_router
 from task_router.budget import DecisionTimeout
+from task_router.models.cpu import cpu_description
 
 TURNS = [
     "Draft a linkedin post about launch {n}",
@@ -90,16 +90,6 @@ def p95_of(ordered: list[float]) -> float:
     return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--children", type=int, default=8)
@@ -126,7 +116,7 @@ def main() -> None:
     print(f"{args.router} router, time budget {args.budget:g} s; the parent decided {args.parent_concurrency} "
           f"turn(s) at once ({parent.event} {parent.task}, {parent.latency_ms:.0f} ms), then forked "
           f"{args.children} children x {args.decisions} decisions, all children at once")  # fmt: skip
-    print(f"machine: {cpu_name()}, {os.cpu_count()} cores, Python {platform.python_version()}; load average "
+    print(f"machine: {cpu_description()}, Python {platform.python_version()}; load average "
           f"(1 min) {load_before[0]:.2f} before, {load_after[0]:.2f} after; wall {wall:.1f} s")  # fmt: skip
     print()
     print("| child | exit | decisions | time-outs | other errors | p50 ms | p95 ms |")
