@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -110,7 +111,9 @@ def _merged(peft_model: Any, base: Any, adapter: Path, scale: float) -> Any:
     forward)."""
     from peft.tuners.lora import LoraLayer
 
-    model = peft_model.from_pretrained(base, str(adapter))
+    with warnings.catch_warnings():  # PEFT asks transformers a deprecated question on every load; nothing to act on
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.* is deprecated", category=FutureWarning)
+        model = peft_model.from_pretrained(base, str(adapter))
     if scale != 1.0:
         for module in model.modules():
             if isinstance(module, LoraLayer):

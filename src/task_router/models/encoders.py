@@ -94,9 +94,23 @@ def unit_vectors(encoder: Any, texts: list[str], *, batch_size: int) -> np.ndarr
         ((2, 8), True)
     """
     if isinstance(encoder, Embeddings):
-        vectors = np.asarray(encoder.embed_documents(texts), dtype=np.float32).reshape(len(texts), -1)
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return vectors / np.where(norms > 0, norms, 1.0)
-    with torch_threads(encoder_threads()):
-        vectors = encoder.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True)
-    return np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
+        vectors = encoder.embed_documents(texts)
+    else:
+        with torch_threads(encoder_threads()):
+            vectors = encoder.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True)
+    return finite_unit_rows(np.asarray(vectors, dtype=np.float64).reshape(len(texts), -1))
+
+
+def finite_unit_rows(rows: np.ndarray) -> np.ndarray:
+    """Each row scaled to length 1 (float32), from untrusted values: NaN and infinities count as 0, huge values
+    are scaled down before the norm (no overflow), an all-zero row stays zero.
+
+    Example:
+        >>> finite_unit_rows(np.array([[3.0, 4.0], [np.nan, 1e308], [0.0, 0.0]])).tolist()
+        [[0.6000000238418579, 0.800000011920929], [0.0, 1.0], [0.0, 0.0]]
+    """
+    rows = np.where(np.isfinite(rows), rows, 0.0)
+    scale = np.abs(rows).max(axis=1, keepdims=True) if rows.size else np.ones((len(rows), 1))
+    rows = rows / np.where(scale > 0, scale, 1.0)
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    return (rows / np.where(norms > 0, norms, 1.0)).astype(np.float32)
