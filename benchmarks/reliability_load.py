@@ -46,8 +46,13 @@ def _text(concurrency: int, i: int, t: int) -> str:
     return TURNS[t % len(TURNS)].format(n=f"{concurrency}-{i}-{t}")
 
 
-def _own_threads() -> int:
-    return sum(1 for t in threading.enumerate() if t.name != "fault-server" and "process_request" not in t.name)
+def _own_threads(*skip: threading.Thread) -> int:
+    """Threads alive, without the fault server's (one per request, by design) and ``skip``."""
+    return sum(
+        1
+        for t in threading.enumerate()
+        if t not in skip and t.name != "fault-server" and "process_request" not in t.name
+    )
 
 
 class ThreadPeak:
@@ -55,13 +60,13 @@ class ThreadPeak:
 
     def __enter__(self) -> ThreadPeak:
         self.peak, self._stop = _own_threads(), threading.Event()
-        self._sampler = threading.Thread(target=self._sample, name="fault-server", daemon=True)  # not counted
+        self._sampler = threading.Thread(target=self._sample, name="thread-peak", daemon=True)
         self._sampler.start()
         return self
 
     def _sample(self) -> None:
         while not self._stop.wait(0.01):
-            self.peak = max(self.peak, _own_threads())
+            self.peak = max(self.peak, _own_threads(self._sampler))
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()

@@ -159,8 +159,7 @@ def call_within(fn: Callable[..., T], *args: Any, timeout: float | None) -> T:
     """
     if getattr(_ON_POOL, "active", False):
         return fn(*args)
-    context = contextvars.copy_context()
-    future = _THREADS.submit(lambda: context.run(fn, *args))
+    future = run_in_background(fn, *args)
     try:
         future.exception(timeout=None if timeout is None else max(0.0, timeout))  # waits; the call's error is kept
     except FutureTimeout:  # (the builtin TimeoutError: a TimeoutError raised by ``fn`` itself comes back below)
@@ -179,13 +178,13 @@ async def offload(fn: Callable[..., T], *args: Any) -> T:
         >>> asyncio.run(offload(sum, [1, 2, 3]))
         6
     """
-    context = contextvars.copy_context()
-    return await asyncio.wrap_future(_THREADS.submit(lambda: context.run(fn, *args)))
+    return await asyncio.wrap_future(run_in_background(fn, *args))
 
 
 def run_in_background(fn: Callable[..., T], *args: Any) -> Future[T]:
-    """Start ``fn(*args)`` on a decision thread and return at once (the graph's cache prefill): the same bounded
-    pool as the decisions, so a burst of turns starts no thread of its own.
+    """Start ``fn(*args)`` on a decision thread with the caller's context vars and return its future at once (the
+    graph's cache prefill; :func:`call_within` and :func:`offload` wait for it): the same bounded pool as the
+    decisions, so a burst of turns starts no thread of its own.
 
     Example:
         >>> run_in_background(sum, [1, 2, 3]).result(timeout=5)

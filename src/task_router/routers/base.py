@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterable
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 from langchain_core.callbacks import AsyncCallbackManagerForChainRun, CallbackManagerForChainRun
 from langchain_core.runnables import Runnable, RunnableConfig
@@ -139,10 +139,7 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
                 budget = resolve_budget(config, self.time_budget_s)
                 prediction = call_within(self.predict, routing, config, timeout=budget)
         except Exception as exc:  # propagates: retries and fallbacks are the composition's job (routers.fallbacks)
-            failure = self._failure(input, exc, run_manager)
-            if failure is exc:
-                raise
-            raise failure from exc
+            self._raise_failure(input, exc, run_manager)
         return self._decided(routing, prediction, start, run_manager)
 
     async def _adecide(
@@ -164,10 +161,7 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
                     raise  # the model's own time-out, not the budget
                 raise DecisionTimeout(f"timed out after {budget:.3g} s, the decision's time budget") from None
         except Exception as exc:
-            failure = self._failure(input, exc, run_manager)
-            if failure is exc:
-                raise
-            raise failure from exc
+            self._raise_failure(input, exc, run_manager)
         return self._decided(routing, prediction, start, run_manager)
 
     def _failure(self, input: Any, exc: Exception, run_manager: Any) -> Exception:
@@ -175,6 +169,12 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
         with suppress(AttributeError):  # an exception class with __slots__ keeps its message only
             setattr(exc, ATTEMPTS_ATTRIBUTE, retry_attempt(run_manager.tags if run_manager else ()))
         return exc
+
+    def _raise_failure(self, input: Any, exc: Exception, run_manager: Any) -> NoReturn:
+        failure = self._failure(input, exc, run_manager)
+        if failure is exc:
+            raise exc
+        raise failure from exc
 
     def _decided(self, routing: RoutingInput, prediction: Prediction, start: float, run_manager: Any) -> RouteDecision:
         decision = self.finish(routing, prediction, (time.perf_counter() - start) * 1000)
