@@ -19,6 +19,7 @@ from task_router.catalog import Task, TaskCatalog, TaskInput
 from task_router.models.local import pipeline_of, turn_stop_kwargs
 from task_router.prompting import load_prompt
 from task_router.rendering import message_text, render_conversation
+from task_router.requests import content_after_request
 from task_router.routers.answering import bounded
 from task_router.routers.parsing import find_json_object
 from task_router.routers.structured import supports_structured_output
@@ -40,8 +41,6 @@ _INVENTED_TURN = re.compile(
 _OWN_LABEL = re.compile(r"^\s*(?:<\|im_start\|>\s*assistant\s*\n|(?:\*\*)?assistant(?:\*\*)?\s*:\s*)", re.IGNORECASE)
 _EMPTY_VALUES = {"", "null", "none", "n/a", "na", "unknown", "not given", "not provided", "-", "?"}
 _WORD = re.compile(r"\w+")
-_REQUEST_COLON = re.compile(r":\s")  # "request: content" (not "10:30" or "https://")
-MIN_CONTENT_WORDS = 3
 _EXTRACT_MAX_NEW_TOKENS = 160
 GROUNDED_SHARE = 0.6  # share of an extracted value's words that must appear in the user's message
 
@@ -75,20 +74,6 @@ def question_for(task: Task, missing: Sequence[TaskInput], template: dict[str, s
         return template[key].format(title=task.title, description=description).strip()
     items = "\n".join(f"- {item.question or item.description.strip().rstrip('.')}" for item in missing)
     return template["ask-several"].format(title=task.title, items=items).strip()
-
-
-def content_after_request(text: str) -> str | None:
-    """The content a request carries after a colon ("Recap this morning meeting: we decided to ship v2 Friday"
-    -> "we decided to ship v2 Friday"), if it has at least ``MIN_CONTENT_WORDS`` words; else None.
-
-    A model-free way to fill a task's one missing input from the message that starts the task, for models that
-    cannot extract inputs reliably (the embedded one).
-    """
-    match = _REQUEST_COLON.search(text)
-    if match is None:
-        return None
-    content = text[match.end() :].strip().strip("\"'“”")
-    return content if len(_WORD.findall(content)) >= MIN_CONTENT_WORDS else None
 
 
 def grounded(value: str, message: str, share: float = GROUNDED_SHARE) -> bool:

@@ -14,8 +14,8 @@ from pydantic import Field
 from task_router import CatalogError, Task, TaskCatalog
 from task_router.models.local import turn_stop_kwargs
 from task_router.prompting import load_prompt
+from task_router.requests import content_after_request, request_before_content
 from task_router.task_graph import (
-    content_after_request,
     create_task_graph,
     grounded,
     question_for,
@@ -308,3 +308,17 @@ def test_local_generation_stops_at_the_chat_template_turn_markers() -> None:
     kwargs = turn_stop_kwargs(Tokenizer())
     assert kwargs["eos_token_id"] == [2, 1]  # <|im_end|> and <|im_start|>, not the unknown-token id of the others
     assert "\nUser:" in kwargs["stop_sequence"]
+
+
+@pytest.mark.parametrize(
+    ("text", "asked"),
+    [
+        ("Recap this morning meeting: we decided to ship v2 Friday", "Recap this morning meeting"),
+        ("Quick question: can you write a post?", "Quick question"),
+        ("Post about our launch at 10:30 today", None),
+        (": we decided to ship v2 Friday", None),  # no request before the colon
+        ("Recap: the sync", None),  # too little content after it
+    ],
+)
+def test_request_before_content(text: str, asked: str | None) -> None:
+    assert request_before_content(text) == asked

@@ -12,6 +12,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
 from task_router.catalog import Task, readable_name
 from task_router.rendering import clip, message_text
+from task_router.requests import request_before_content
 
 # The learned "done" candidate: chosen when the user closes the active task. Its wording only has to be stable:
 # the model learns where it sits. "Nothing in the catalogue fits" has no text: it is a constant score (the
@@ -33,8 +34,30 @@ def query_text(messages: Sequence[BaseMessage], active: Task | None, *, window: 
         >>> query_text([AIMessage("Shall I book it?"), HumanMessage("Yes please")], None)
         'Yes please | Before: Assistant: Shall I book it? | Active task: none'
     """
+    return _query(message_text(messages[-1]), messages, active, window)
+
+
+def query_texts(messages: Sequence[BaseMessage], active: Task | None, *, window: int = 1) -> list[str]:
+    """The texts a turn is compared with the tasks as: :func:`query_text`, and when the latest message is a request
+    followed by its content ("Recap this meeting: <notes>"), the same with the request alone (the router keeps each
+    candidate's best match of the two: pasted notes say little about which task is wanted).
+
+    Example:
+        >>> from langchain_core.messages import HumanMessage
+        >>> query_texts([HumanMessage("Recap this meeting: we shipped v2, Bob owns QA")], None)
+        ['Recap this meeting: we shipped v2, Bob owns QA', 'Recap this meeting']
+    """
+    latest = message_text(messages[-1])
+    texts = [_query(latest, messages, active, window)]
+    request = request_before_content(latest)
+    if request is not None:
+        texts.append(_query(request, messages, active, window))
+    return texts
+
+
+def _query(latest: str, messages: Sequence[BaseMessage], active: Task | None, window: int) -> str:
     history = [m for m in messages[:-1] if isinstance(m, HumanMessage | AIMessage)][-window:] if window > 0 else []
-    text = clip(message_text(messages[-1]), USER_CHARS)
+    text = clip(latest, USER_CHARS)
     if not history and active is None:
         return text
     parts = [text]

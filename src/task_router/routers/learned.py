@@ -12,7 +12,7 @@ from langchain_core.runnables import RunnableConfig
 
 from task_router.catalog import TaskCatalog
 from task_router.learned.model import LearnedModel
-from task_router.learned.texts import DONE_TEXT, candidate_text, query_text
+from task_router.learned.texts import DONE_TEXT, candidate_text, query_texts
 from task_router.rendering import RoutingInput
 from task_router.routers.base import MAX_ALTERNATIVES, Prediction, Router
 from task_router.routers.plans import Offload, Plan
@@ -25,10 +25,11 @@ class LearnedRouter(Router):
     makes the whole decision, with no hand-set rule.
 
     Per turn, the query is the user's latest message, the message before it and the active task
-    (:func:`~task_router.learned.texts.query_text`). The bi-encoder (all-MiniLM-L6-v2 + LoRA) compares it with every
-    task of the catalogue (name, description, examples), with a learned "done" candidate while a task is active,
-    and with "nothing fits", a constant score the model was trained against (``none_bias`` in its
-    ``learned.json``). The most probable answer decides:
+    (:func:`~task_router.learned.texts.query_text`); a message that pastes content after its request ("Recap this
+    meeting: <notes>") is also read as the request alone, each candidate keeping its better match of the two. The
+    bi-encoder (all-MiniLM-L6-v2 + LoRA) compares it with every task of the catalogue (name, description,
+    examples), with a learned "done" candidate while a task is active, and with "nothing fits", a constant score
+    the model was trained against (``none_bias`` in its ``learned.json``). The most probable answer decides:
 
     - the active task: CONTINUE; another task: START or SWITCH;
     - "done" (a task active): END of the active task;
@@ -125,31 +126,38 @@ class LearnedRouter(Router):
     # -- deciding --------------------------------------------------------------------------------------------
     def query(self, routing: RoutingInput) -> str:
         """The text the turn is embedded as (its messages and the active task)."""
-        return query_text(routing.messages, routing.catalog.get(routing.active_task), window=self.window)
+        return self.queries(routing)[0]
+
+    def queries(self, routing: RoutingInput) -> list[str]:
+        """Every text the turn is compared with the candidates as (:func:`~task_router.learned.texts.query_texts`)."""
+        return query_texts(routing.messages, routing.catalog.get(routing.active_task), window=self.window)
 
     def _ranked_all(
-        self, routing: RoutingInput, vector: np.ndarray | None = None
+        self, routing: RoutingInput, vectors: np.ndarray | None = None
     ) -> tuple[str, list[str | None], list[str], np.ndarray]:
         """(query text, every candidate's task name with None for "done", texts, bi-encoder similarities),
-        nearest first; ``vector``: the query's, if already embedded."""
+        nearest first; ``vectors``: the turn's query vectors (one row per :meth:`queries` text), if already
+        embedded."""
         names, texts, rows = self.task_matrix(routing.catalog)
-        query = self.query(routing)
-        if vector is None:
-            vector = self.model.embed([query])[0]
-        similarities = np.append(rows @ vector, self._done @ vector)
+        queries = self.queries(routing)
+        if vectors is None:
+            vectors = self.model.embed(queries)
+        vectors = np.atleast_2d(vectors)
+        candidates = np.vstack([rows, self._done[None, :]])
+        similarities = (candidates @ vectors.T).max(axis=1)
         order = np.argsort(-similarities, kind="stable")
         all_names: list[str | None] = [*names, None]
         all_texts = [*texts, DONE_TEXT]
-        return query, [all_names[i] for i in order], [all_texts[i] for i in order], similarities[order]
+        return queries[0], [all_names[i] for i in order], [all_texts[i] for i in order], similarities[order]
 
     def candidates(
-        self, routing: RoutingInput, vector: np.ndarray | None = None
+        self, routing: RoutingInput, vectors: np.ndarray | None = None
     ) -> tuple[str, list[str | None], list[str], np.ndarray]:
         """What the decision reads: (query text, candidate names with None for "done", their texts, their
         bi-encoder similarities), nearest first. "Done" closes the active task, so it is a candidate only when one
         is active. With a cross-encoder, only the ``shortlist`` nearest tasks, the active task and "done" are
         kept."""
-        query, names, texts, similarities = self._ranked_all(routing, vector)
+        query, names, texts, similarities = self._ranked_all(routing, vectors)
         kept: set[str | None] = set(names)
         if self.use_cross_encoder:
             kept = {*[name for name in names if name is not None][: self.shortlist], routing.active_task, None}
@@ -166,12 +174,12 @@ class LearnedRouter(Router):
         return config.none_bias
 
     def scored(
-        self, routing: RoutingInput, vector: np.ndarray | None = None
+        self, routing: RoutingInput, vectors: np.ndarray | None = None
     ) -> list[tuple[str | None, bool, float, float]]:
         """The answers the decision is made from, most probable first: (task name or None, closing, probability,
         bi-encoder cosine similarity to the turn). (None, True) is "done", (None, False) "nothing fits" (its
         similarity is the constant it scores)."""
-        query, names, texts, similarities = self.candidates(routing, vector)
+        query, names, texts, similarities = self.candidates(routing, vectors)
         config = self.calibration
         answers: list[tuple[str | None, bool]] = [(name, name is None) for name in names]
         if self.use_cross_encoder:
@@ -203,9 +211,8 @@ class LearnedRouter(Router):
     def plan(self, routing: RoutingInput, config: RunnableConfig) -> Plan[Prediction]:
         # Async callers await the turn's forward in the shared micro-batch (no thread held while waiting), then
         # score on a decision thread (task vectors after a catalogue edit, the cross-encoder are forwards too).
-        query = self.query(routing)
-        vectors = yield Offload(self.model.embed, [query], afn=self.model.aembed)
-        return _prediction((yield Offload(self.scored, routing, vectors[0])))
+        vectors = yield Offload(self.model.embed, self.queries(routing), afn=self.model.aembed)
+        return _prediction((yield Offload(self.scored, routing, vectors)))
 
 
 def _prediction(ranked: list[tuple[str | None, bool, float, float]]) -> Prediction:
