@@ -54,3 +54,47 @@ def request_before_content(text: str) -> str | None:
     """
     split = _split(text)
     return split[0] if split is not None else None
+
+
+# "a post about X", "an email regarding X": what a request names as its subject.
+_SUBJECT = re.compile(r"\b(?:about|regarding|concerning|on the (?:topic|subject) of)\s+", re.IGNORECASE)
+MIN_SUBJECT_WORDS = 2
+# Words that make a request without carrying its content ("could you please write me a ..."); with the task's own
+# words they are what a message says beyond asking for the task.
+_REQUEST_WORDS = frozenset(
+    """a about after again all also am an and any are as at be but by can could do does for from get give have help
+    hey hi i i'd i'll i'm in into is it just let like make me my need new now of on one our please quick quickly
+    so some something that the their them then there this those to up us want we we'd with would write draft
+    prepare create you your yes ok okay hello thanks thank""".split()
+)
+MIN_NEW_WORDS = 4
+
+
+def subject_of_request(text: str) -> str | None:
+    """What a request says it is about ("a LinkedIn post about our launch next week" -> "our launch next week"),
+    if it names at least ``MIN_SUBJECT_WORDS`` words; else None.
+
+    Example:
+        >>> subject_of_request("I need a LinkedIn post about our product launch next week.")
+        'our product launch next week'
+        >>> subject_of_request("Tell me about it") is None
+        True
+    """
+    match = _SUBJECT.search(text)
+    if match is None:
+        return None
+    subject = text[match.end() :].strip().rstrip(".!?").strip()
+    return subject if len(_WORD.findall(subject)) >= MIN_SUBJECT_WORDS else None
+
+
+def words_beyond_request(text: str, known: str) -> list[str]:
+    """The words of ``text`` that neither make a request ("could you write me a") nor appear in ``known`` (the
+    task's own name, description and examples): what the message carries beyond asking for the task.
+
+    Example:
+        >>> words_beyond_request("Write a follow-up email to Anna: pilot in May", "Follow-up email after a call")
+        ['anna', 'pilot', 'may']
+    """
+    said = {word.lower() for word in _WORD.findall(known)}
+    words = (word.lower() for word in _WORD.findall(text))
+    return [word for word in words if word not in _REQUEST_WORDS and word not in said]

@@ -19,7 +19,7 @@ from task_router.catalog import Task, TaskCatalog, TaskInput
 from task_router.models.local import pipeline_of, turn_stop_kwargs
 from task_router.prompting import load_prompt
 from task_router.rendering import message_text, render_conversation
-from task_router.requests import content_after_request
+from task_router.requests import MIN_NEW_WORDS, content_after_request, subject_of_request, words_beyond_request
 from task_router.routers.answering import bounded
 from task_router.routers.parsing import find_json_object
 from task_router.routers.structured import supports_structured_output
@@ -74,6 +74,37 @@ def question_for(task: Task, missing: Sequence[TaskInput], template: dict[str, s
         return template[key].format(title=task.title, description=description).strip()
     items = "\n".join(f"- {item.question or item.description.strip().rstrip('.')}" for item in missing)
     return template["ask-several"].format(title=task.title, items=items).strip()
+
+
+def given_in_request(task: Task, required: Sequence[TaskInput], text: str) -> tuple[dict[str, str], list[str]]:
+    """The required inputs the message that starts a task already gives, without a model: (values, inputs covered by
+    the first value). For models that cannot extract inputs reliably (the embedded one); checked on scripted requests
+    by ``benchmarks/input_filling.py``.
+
+    - one input missing: the content pasted after the request ("Recap this meeting: <notes>"), else the subject it
+      names ("a LinkedIn post about our launch next week"), else the whole message if it carries more than the
+      request (``MIN_NEW_WORDS`` words that are not the task's own nor request words);
+    - several missing: a message that carries that much answers them all, as a reply to the question that asks for
+      them together would (stored under the first, the others covered).
+
+    Example:
+        >>> email = Task(name="follow_up_email", description="Write a follow-up email after a call.",
+        ...     inputs=[{"name": "recipient", "description": "who the email is for"},
+        ...             {"name": "context", "description": "what was discussed and agreed"}])
+        >>> given_in_request(email, email.inputs, "Write a follow-up email to Sarah after our call")
+        ({}, [])
+        >>> given_in_request(email, email.inputs, "Email Anna: she will pilot 3 seats from May, invoice in June")
+        ({'recipient': 'Email Anna: she will pilot 3 seats from May, invoice in June'}, ['context'])
+    """
+    first, *others = required
+    known = " ".join([task.name, task.title, task.description, *task.examples])
+    carries = len(words_beyond_request(text, known)) >= MIN_NEW_WORDS
+    if not others:
+        given = content_after_request(text) or subject_of_request(text) or (text.strip() if carries else None)
+        return ({first.name: given} if given else {}), []
+    if carries:
+        return {first.name: text.strip()}, [item.name for item in others]
+    return {}, []
 
 
 def grounded(value: str, message: str, share: float = GROUNDED_SHARE) -> bool:
@@ -233,8 +264,10 @@ def create_task_graph(
         if text and open_inputs and extract is not None and not data.get("delivered"):  # not on revision turns
             collected.update(extract(task, open_inputs, text, config))
         required = [i for i in open_inputs if i.required and i.name not in collected]
-        if text and not _asked(data) and len(required) == 1 and (given := content_after_request(text)):
-            collected[required[0].name] = given  # "Recap this meeting: <notes>" gives the one input it needs
+        if text and required and not _asked(data) and not data.get("delivered"):  # the message that starts the task
+            given, also = given_in_request(task, required, text)
+            collected.update(given)
+            covered.extend(also)
         # What was asked and not extracted is answered by the whole message: stored once, under the first input.
         unanswered = [name for name in _asked(data) if name not in collected and name not in covered]
         if text and unanswered:

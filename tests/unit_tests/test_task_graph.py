@@ -182,11 +182,24 @@ def test_content_after_request(text: str, content: str | None) -> None:
     assert content_after_request(text) == content
 
 
-def test_content_after_request_is_not_used_when_several_inputs_are_missing() -> None:
+def test_a_bare_request_is_asked_for_every_missing_input() -> None:
     graph = create_task_graph(TaskCatalog([EMAIL]), writer())
-    state = turn(graph, {}, "Email to Sarah: we agreed on a pilot in May", "follow_up_email")
-    assert state["task_data"]["follow_up_email"]["inputs"] == {}  # which of the two inputs is it? ask
+    state = turn(graph, {}, "Write a follow-up email to Sarah after our call", "follow_up_email")
+    assert state["task_data"]["follow_up_email"]["inputs"] == {}
     assert "who the email is for" in state["messages"][-1].content
+
+
+def test_a_request_that_carries_its_inputs_is_not_asked_for_them() -> None:
+    """Issue 27, item 4: with a model that extracts nothing, a starting message that says more than the request
+    answers the inputs, as a reply to the question asking for them all would."""
+    text = "Email to Sarah: we agreed on a pilot in May"
+    graph = create_task_graph(TaskCatalog([EMAIL]), writer("Hi Sarah, ..."))
+    state = turn(graph, {}, text, "follow_up_email")
+    data = state["task_data"]["follow_up_email"]
+    assert data["inputs"] == {"recipient": text} and data["covered"] == ["context"] and data["delivered"]
+    post = create_task_graph(TaskCatalog([POST]), writer("Big news: ..."))
+    state = turn(post, {}, "I need a LinkedIn post about our product launch next week", POST.name)
+    assert state["task_data"][POST.name]["inputs"] == {"topic": "our product launch next week"}
 
 
 class StructuredWriter(Writer):
