@@ -126,6 +126,7 @@ def chat(
     console = Console()
     tasks = load_catalog(catalog)
     saver = sqlite_checkpointer(db)  # a bad --db fails before any model is loaded
+    console.print(f"[dim]{_loading_note(model)}[/dim]", highlight=False)  # loading is silent for seconds to a minute
     decider = build_router(
         router, model, base_url, rerank=rerank, thresholds=thresholds, catalog=catalog, warn=console.print
     )
@@ -413,3 +414,12 @@ def close_stopped_turn(graph: Any, config: RunnableConfig, shown: str) -> None:
         reply = AIMessage(shown.strip(), name=task, response_metadata={"finish_reason": STOPPED_FINISH_REASON})
         values["messages"] = [reply]
     graph.update_state(config, values or None, as_node=node)
+
+
+def _loading_note(model: str) -> str:
+    """What the chat says while it loads its models, before anything else can be shown."""
+    from task_router.models.local import embedded_model_converted
+
+    if model == "embedded" and not embedded_model_converted():
+        return "loading the router and the embedded model; first run: converting it once (about a minute)..."
+    return "loading the router and the models (a few seconds)..."

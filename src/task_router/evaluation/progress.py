@@ -50,6 +50,11 @@ def default_console() -> Printer:
     return Console()
 
 
+# An ETA from fewer items is noise: the first one also loads the models (a `fit` once said "ETA 163 min" after one
+# item, for a run that took 56 s).
+MIN_ETA_ITEMS = 5
+
+
 class LineProgress:
     """Prints ``<what>: done/total (share), rate/s, ETA`` at most every ``every_s`` seconds, and once at the end.
 
@@ -68,9 +73,13 @@ class LineProgress:
         self.what, self.total, self.console, self.every_s = what, total, console, every_s
         self.done = 0
         self.started = self.last = time.monotonic()
+        self.first_done: float | None = None  # the rate is counted from here: the first item also loads models
         console.print(f"{what}: {total} to do; a line every {every_s:g} s")
 
     def advance(self, count: int = 1) -> None:
+        if self.first_done is None:
+            self.first_done, count = time.monotonic(), count - 1
+            self.done += 1
         self.done += count
         if time.monotonic() - self.last >= self.every_s and self.done < self.total:
             self._line()
@@ -82,12 +91,25 @@ class LineProgress:
         now = time.monotonic()
         self.last = now
         elapsed = max(now - self.started, 1e-9)
-        rate = self.done / elapsed
         share = self.done / self.total if self.total else 1.0
-        left = (self.total - self.done) / rate if rate > 0 else float("nan")
-        eta = "done" if self.done >= self.total else f"ETA {_duration(left)}"
+        if self.done >= self.total:
+            self.console.print(
+                f"{self.what}: {self.done}/{self.total} ({share:.0%}), {self.done / elapsed:.1f}/s, "
+                f"{_duration(elapsed)} elapsed, done"
+            )
+            return
+        timed = self.done - 1  # items finished after the first one, whose time includes loading
+        if self.first_done is None or timed < MIN_ETA_ITEMS or now <= self.first_done:
+            self.console.print(
+                f"{self.what}: {self.done}/{self.total} ({share:.0%}), {_duration(elapsed)} elapsed, ETA after "
+                f"{MIN_ETA_ITEMS + 1} items"
+            )
+            return
+        rate = timed / (now - self.first_done)
+        left = (self.total - self.done) / rate
         self.console.print(
-            f"{self.what}: {self.done}/{self.total} ({share:.0%}), {rate:.1f}/s, {_duration(elapsed)} elapsed, {eta}"
+            f"{self.what}: {self.done}/{self.total} ({share:.0%}), {rate:.1f}/s, {_duration(elapsed)} elapsed, "
+            f"ETA {_duration(left)}"
         )
 
 
@@ -108,13 +130,20 @@ def progress(what: str, total: int, *, enabled: bool = True, console: Printer | 
             TimeElapsedColumn,
             TimeRemainingColumn,
         )
+        from rich.text import Text
+
+        class LaterTimeRemaining(TimeRemainingColumn):
+            """Rich's time remaining, shown once a few items are done (see ``MIN_ETA_ITEMS``)."""
+
+            def render(self, task: Any) -> Any:
+                return super().render(task) if task.completed > MIN_ETA_ITEMS else Text("-:--:--", style="dim")
 
         bar = Progress(
             TextColumn(what),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
-            TimeRemainingColumn(),
+            LaterTimeRemaining(),
             console=console,
             transient=False,
         )  # a console that is a terminal is rich's: rich is installed

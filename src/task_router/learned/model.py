@@ -85,18 +85,19 @@ def _load(folder: Path) -> LearnedModel:
     except ImportError as exc:
         raise ImportError(f"the learned router needs torch, peft and sentence-transformers: {_INSTALL_HINT}") from exc
     from task_router.models.cpu import local_dtype
-    from task_router.models.encoders import minilm_dir
+    from task_router.models.encoders import minilm_dir, no_loading_bars
 
     config = LearnedConfig.read(folder)
     if not (folder / BI_ENCODER_DIR / "adapter_config.json").is_file():
         raise FileNotFoundError(f"{folder / BI_ENCODER_DIR} holds no adapter: retrain with `task-router train`")
     base = str(minilm_dir())
-    bi_encoder = SentenceTransformer(base, device="cpu")
-    bi_encoder[0].model = _merged(PeftModel, bi_encoder[0].model, folder / BI_ENCODER_DIR, config.lora_scale)
-    cross_encoder = None
-    if (folder / CROSS_ENCODER_DIR / "adapter_config.json").is_file():
-        cross_encoder = CrossEncoder(base, num_labels=1, device="cpu")
-        cross_encoder[0].model = _merged(PeftModel, cross_encoder[0].model, folder / CROSS_ENCODER_DIR, 1.0)
+    with no_loading_bars():
+        bi_encoder = SentenceTransformer(base, device="cpu")
+        bi_encoder[0].model = _merged(PeftModel, bi_encoder[0].model, folder / BI_ENCODER_DIR, config.lora_scale)
+        cross_encoder = None
+        if (folder / CROSS_ENCODER_DIR / "adapter_config.json").is_file():
+            cross_encoder = CrossEncoder(base, num_labels=1, device="cpu")
+            cross_encoder[0].model = _merged(PeftModel, cross_encoder[0].model, folder / CROSS_ENCODER_DIR, 1.0)
     dtype = local_dtype()
     for model in (bi_encoder, cross_encoder):
         if model is not None:

@@ -39,6 +39,11 @@ def embedded_gguf_path() -> Path:
     return path
 
 
+def embedded_model_converted() -> bool:
+    """Whether the embedded model's safetensors copy exists already (else the first load converts it, ~1 min)."""
+    return (cache_dir() / EMBEDDED_NAME / "config.json").is_file()
+
+
 def embedded_model_dir() -> Path:
     """A safetensors copy of the embedded model, converted from its GGUF once and reused.
 
@@ -47,7 +52,7 @@ def embedded_model_dir() -> Path:
     and that other tools (``transformers serve``, PEFT) can read.
     """
     target = cache_dir() / EMBEDDED_NAME
-    if (target / "config.json").is_file():
+    if embedded_model_converted():
         return target
     with _lock:
         if (target / "config.json").is_file():
@@ -94,6 +99,8 @@ def load_local_model(path: str, dtype: str | None = None) -> LocalModel:
         from transformers import AutoModelForCausalLM, AutoTokenizer
     except ImportError as exc:
         raise ImportError(f"local models need torch and transformers: {_INSTALL_HINT}") from exc
+    from task_router.models.encoders import no_loading_bars
+
     folder = Path(path).expanduser()
     looks_local = folder.is_absolute() or str(path).startswith((".", "~")) or os.environ.get("HF_HUB_OFFLINE") == "1"
     if (folder.exists() and not folder.is_dir()) or (not folder.exists() and looks_local):
@@ -101,8 +108,9 @@ def load_local_model(path: str, dtype: str | None = None) -> LocalModel:
             f"local model folder {path!r} does not exist or is not a folder: give hf:<folder> of a transformers model "
             "(the folder with config.json and the weights, e.g. written by save_pretrained)"
         )
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype or local_dtype_name()))
+    with no_loading_bars():
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype or local_dtype_name()))
     model.eval()
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token

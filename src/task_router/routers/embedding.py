@@ -18,7 +18,7 @@ from task_router.catalog import Task, TaskCatalog, readable_name
 from task_router.lru import LRUCache
 from task_router.models import ModelSpec
 from task_router.models.batching import MicroBatcher
-from task_router.models.encoders import minilm_dir, unit_vectors
+from task_router.models.encoders import minilm_dir, no_loading_bars, unit_vectors
 from task_router.rendering import RoutingInput, clip, routed_text
 from task_router.rerank import Reranker
 from task_router.routers.base import MAX_ALTERNATIVES, Answer, Prediction, Router
@@ -54,7 +54,8 @@ def load_sentence_model(path: str | None = None) -> Any:
         raise FileNotFoundError(f"embedding model folder {path} does not exist: pass a sentence-transformers folder")
     # float32 on every CPU: in bf16 this untrained router changed 1.2% of its clinc_dev decisions (the learned
     # router: 0.05%), so it keeps the decisions its scores were fitted on (benchmarks/RELIABILITY.md, dtypes).
-    return SentenceTransformer(path, device="cpu")
+    with no_loading_bars():
+        return SentenceTransformer(path, device="cpu")
 
 
 def task_texts(task: Task, max_examples: int = 8) -> list[str]:

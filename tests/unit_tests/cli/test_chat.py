@@ -258,3 +258,16 @@ def test_a_thread_id_of_the_longest_allowed_length_is_kept() -> None:
 
     thread = "[b]" + "x" * (MAX_THREAD_ID_CHARS - 3)  # markup-like text is shown escaped, not refused
     assert check_thread_id(thread) == thread
+
+
+def test_the_chat_says_it_is_loading_and_that_a_first_run_converts_the_embedded_model(tmp_path, monkeypatch) -> None:
+    """Issue 27, item 6: the first chat was silent for ~70 s while it converted the embedded model."""
+    from task_router.cli.chat import _loading_note
+
+    monkeypatch.setenv("TASK_ROUTER_CACHE", str(tmp_path))
+    assert "first run: converting it once" in _loading_note("embedded")
+    (tmp_path / "smollm2-135m-instruct").mkdir()
+    (tmp_path / "smollm2-135m-instruct" / "config.json").write_text("{}")
+    assert _loading_note("embedded") == _loading_note("openai:gpt-4o-mini") == (
+        "loading the router and the models (a few seconds)..."
+    )

@@ -35,3 +35,22 @@ def test_on_a_terminal_progress_is_a_bar_and_disabled_progress_prints_nothing() 
     with progress("routing turns", 2, enabled=False, console=Console(file=quiet)) as bar:
         bar.advance(2)
     assert quiet.getvalue() == ""
+
+
+def test_the_eta_waits_for_a_few_items_and_leaves_out_the_first_ones_loading_time(monkeypatch) -> None:
+    """Issue 27, item 6: a `fit` said "ETA 163 min" after one item (whose time was the models' loading) for a run
+    that took 56 s."""
+    import task_router.evaluation.progress as module
+
+    clock = iter([0.0, 60.0, 60.0, *[60.0 + 0.1 * i for i in range(1, 40) for _ in (0, 1)]])
+    monkeypatch.setattr(module.time, "monotonic", lambda: next(clock))
+    out = io.StringIO()
+    lines = LineProgress("routing turns", 100, Console(file=out, width=120), every_s=0.0)
+    lines.advance()  # the first item: 60 s of loading
+    for _ in range(10):
+        lines.advance()  # then 0.1 s each
+    printed = out.getvalue().splitlines()
+    assert "ETA after 6 items" in printed[1] and "/s" not in printed[1]
+    assert printed[-1].startswith("routing turns: 11/100") and printed[-1].endswith(
+        "ETA 10 s"
+    )  # 89 left at ~9 per second, not 8 min
