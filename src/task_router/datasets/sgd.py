@@ -47,6 +47,8 @@ def find_sgd_root(path: Path) -> Path:
             return candidate
     if not path.is_dir():
         raise SourceError(f"SGD folder {path} does not exist or is not a folder; {SGD_HINT}")
+    if (path / "schema.json").is_file():
+        raise SourceError(f"SGD folder {path} is one split's folder: give its parent {path.parent}; {SGD_HINT}")
     raise SourceError(f"SGD folder {path} has no train/schema.json; {SGD_HINT}")
 
 
