@@ -70,8 +70,6 @@ def data_command(
     try:
         if clinc is not None and domains is None:
             domains = find_domains(find_data_full(clinc))
-            if domains is None:
-                console.print("[yellow]no domains.json next to data_full.json: descriptions omit the domain[/]")
         sizes = Sizes(
             sgd_train=train_limit, sgd_eval=limit, clinc_in_scope=clinc_in_scope, clinc_out_of_scope=clinc_oos
         )
@@ -84,6 +82,8 @@ def data_command(
     for file in built:
         table.add_row(str(file.path), str(file.records), str(file.labelled_turns))
     console.print(table)
+    if clinc is not None and domains is None:
+        console.print("[yellow]no domains.json next to data_full.json (see --domains): descriptions lack the domain[/]")
 
 
 def _option_of(message: str) -> str:
