@@ -87,7 +87,7 @@ def data_command(
 
 
 def _option_of(message: str) -> str:
-    """The option whose input an error message is about."""
-    if "domains" in message:
+    """The option whose input an error message is about (each names its file: "SGD ...", "CLINC150 ...")."""
+    if "CLINC150 domains file" in message:
         return "--domains"
     return "--clinc" if "CLINC150" in message else "--sgd"
