@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import task_router.cli.bench
 import task_router.cli.chat
+import task_router.cli.data
 import task_router.cli.eval
 import task_router.cli.fit
 import task_router.cli.generate

@@ -1,0 +1,124 @@
+"""Build the benchmark files (``sgd_*``, ``clinc_*``, ``sgd_digress_*`` .jsonl.gz) from the public releases."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from task_router.datasets import clinc, sgd
+from task_router.datasets.common import labelled_turns, write_jsonl_gz
+from task_router.datasets.digressions import insert_digressions, off_topic_texts
+
+SGD_FILES = {"train": "sgd_train", "dev": "sgd_dev", "test": "sgd_test"}
+CLINC_FILES = {"val": "clinc_dev", "test": "clinc_test"}
+DIGRESSION_FILES = {("dev", "val"): "sgd_digress_dev", ("test", "test"): "sgd_digress_test"}  # (SGD, CLINC) split
+SUFFIX = ".jsonl.gz"
+
+Records = list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How many conversations each file samples (None: all of the release's).
+
+    Attributes:
+        sgd_train: SGD training conversations (the shared benchmark files: 3000).
+        sgd_eval: SGD conversations per dev and test split (200); the digression files derive from these.
+        clinc_in_scope: CLINC150 in-scope utterances per split (500).
+        clinc_out_of_scope: CLINC150 out-of-scope utterances per split (100).
+    """
+
+    sgd_train: int | None = 3000
+    sgd_eval: int | None = 200
+    clinc_in_scope: int | None = 500
+    clinc_out_of_scope: int | None = 100
+
+
+@dataclass(frozen=True)
+class BuiltFile:
+    """One written benchmark file and its counts."""
+
+    path: Path
+    records: int
+    labelled_turns: int
+
+
+def build_benchmarks(
+    out: Path,
+    *,
+    sgd_folder: Path | None = None,
+    clinc_file: Path | None = None,
+    domains_file: Path | None = None,
+    sizes: Sizes = Sizes(),
+    seed: int = 0,
+) -> list[BuiltFile]:
+    """Convert the releases given and write their benchmark files into ``out``.
+
+    SGD gives ``sgd_<split>`` for each of train/dev/test that the release folder has; CLINC150 gives ``clinc_dev``
+    and ``clinc_test``; both together give ``sgd_digress_dev`` / ``sgd_digress_test`` (SGD dev or test
+    conversations with a CLINC150 out-of-scope utterance of the matching split inserted).
+
+    Args:
+        out: The output folder (created if needed).
+        sgd_folder: A clone of google-research-datasets/dstc8-schema-guided-dialogue (see :func:`sgd.find_sgd_root`).
+        clinc_file: CLINC150's ``data_full.json`` (or a folder holding it, see :func:`clinc.find_data_full`).
+        domains_file: CLINC150's ``domains.json``; without it the task descriptions omit the domain.
+        sizes: Sample sizes.
+        seed: The seed of every sample, catalogue and insertion.
+
+    Returns:
+        The files written, in the order written.
+
+    Raises:
+        SourceError: A release is missing or not in its published format (the message names the fix).
+        ValueError: Neither release is given.
+    """
+    if sgd_folder is None and clinc_file is None:
+        raise ValueError("give the SGD release folder, the CLINC150 data_full.json, or both")
+    root = sgd.find_sgd_root(sgd_folder) if sgd_folder is not None else None  # fail before anything is written
+    clinc_lists = clinc.load_clinc(clinc.find_data_full(clinc_file)) if clinc_file is not None else None
+    domains = clinc.load_domains(domains_file) if domains_file is not None else None
+    built: list[BuiltFile] = []
+    sgd_records = _build_sgd(root, out, sizes, seed, built) if root is not None else {}
+    clinc_records = _build_clinc(clinc_lists, domains, out, sizes, seed, built) if clinc_lists is not None else {}
+    for (sgd_split, clinc_split), name in DIGRESSION_FILES.items():
+        if sgd_split in sgd_records and clinc_split in clinc_records:
+            texts = off_topic_texts(clinc_records[clinc_split])
+            if texts:
+                _write(out, name, insert_digressions(sgd_records[sgd_split], texts, seed=seed), built)
+    return built
+
+
+def _build_sgd(root: Path, out: Path, sizes: Sizes, seed: int, built: list[BuiltFile]) -> dict[str, Records]:
+    train_services = list(sgd.load_schema(root / "train"))
+    records = {}
+    for split in sgd.available_splits(root):
+        limit = sizes.sgd_train if split == "train" else sizes.sgd_eval
+        records[split] = sgd.convert_split(root, split, limit=limit, seed=seed, train_services=train_services)
+        _write(out, SGD_FILES[split], records[split], built)
+    return records
+
+
+def _build_clinc(
+    lists: Mapping[str, clinc.Pairs],
+    domains: Mapping[str, Sequence[str]] | None,
+    out: Path,
+    sizes: Sizes,
+    seed: int,
+    built: list[BuiltFile],
+) -> dict[str, Records]:
+    tasks = clinc.catalogue(lists["train"], domains)
+    records = {}
+    for split, name in CLINC_FILES.items():
+        records[split] = clinc.convert_split(
+            lists, split, tasks, in_scope=sizes.clinc_in_scope, out_of_scope=sizes.clinc_out_of_scope, seed=seed
+        )
+        _write(out, name, records[split], built)
+    return records
+
+
+def _write(out: Path, name: str, records: Records, built: list[BuiltFile]) -> None:
+    path = out / f"{name}{SUFFIX}"
+    built.append(BuiltFile(path, write_jsonl_gz(path, records), labelled_turns(records)))
