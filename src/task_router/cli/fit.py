@@ -132,11 +132,20 @@ def _refit_learned(dev: list[Any], decider: Any) -> dict[str, Any] | None:
     """The learned router's calibration fitted on ``dev`` (gold active task), or None for other routers (and for a
     learned router with a cross-encoder or a shortlist in front, which decide otherwise)."""
     from task_router.routers.learned import LearnedRouter
-    from task_router.training.learned.calibrate import fit_calibration, score_held_out
+    from task_router.training.learned.calibrate import MIN_TEMPERATURE_TURNS, fit_calibration, score_held_out
 
     if not isinstance(decider, LearnedRouter) or decider.use_cross_encoder or decider.calibration.none_bias is None:
         return None
-    return fit_calibration(score_held_out(decider, dev), scale=decider.calibration.bi_scale)
+    turns = score_held_out(decider, dev)
+    few = len(turns) < MIN_TEMPERATURE_TURNS
+    if few:
+        Console().print(
+            f"[dim]{len(turns)} labelled turns: the NONE scores are fitted, the model's temperature is kept "
+            f"(a temperature is fitted from {MIN_TEMPERATURE_TURNS} turns)[/dim]"
+        )
+    return fit_calibration(
+        turns, scale=decider.calibration.bi_scale, temperature=decider.calibration.temperature if few else None
+    )
 
 
 def _fit_cascade(

@@ -29,6 +29,9 @@ from task_router.training.targets import turn_targets
 _BIASES = np.round(np.arange(-0.2, 1.0001, 0.005), 3)
 _TEMPERATURES = np.geomspace(0.2, 5.0, 81)
 DONE, NOTHING = -1, -2  # gold answers other than a task index
+# Below this many turns a fitted temperature follows the few turns there are (12 right answers fit the smallest
+# temperature of the grid, an overconfident router): the model's own is kept, the NONE scores still fitted.
+MIN_TEMPERATURE_TURNS = 100
 
 
 @dataclass(frozen=True)
@@ -96,8 +99,11 @@ def probabilities(turn: ScoredAnswers, bias: float, scale: float, temperature: f
     return scores / scores.sum()
 
 
-def fit_calibration(turns: Sequence[ScoredAnswers], *, scale: float) -> dict[str, Any]:
-    """The NONE scores and the temperature for a learned router, with how they scored on ``turns``.
+def fit_calibration(
+    turns: Sequence[ScoredAnswers], *, scale: float, temperature: float | None = None
+) -> dict[str, Any]:
+    """The NONE scores and the temperature for a learned router, with how they scored on ``turns``; a given
+    ``temperature`` is kept rather than fitted (too few turns to fit one: see :data:`MIN_TEMPERATURE_TURNS`).
 
     Example:
         >>> import numpy as np
@@ -123,8 +129,9 @@ def fit_calibration(turns: Sequence[ScoredAnswers], *, scale: float) -> dict[str
             np.mean([np.log(probabilities(t, bias_of(t), scale, temperature)[gold_index(t)] + 1e-12) for t in turns])
         )
 
-    losses = [nll(float(t)) for t in _TEMPERATURES]
-    temperature = float(_TEMPERATURES[int(np.argmin(losses))])
+    if temperature is None:
+        losses = [nll(float(t)) for t in _TEMPERATURES]
+        temperature = float(_TEMPERATURES[int(np.argmin(losses))])
     confidences, correct = [], []
     for turn in turns:
         p = probabilities(turn, bias_of(turn), scale, temperature)
