@@ -71,11 +71,7 @@ def test_a_newcomer_fits_their_catalogue_then_routes_and_chats_with_it(tmp_path:
 
     # chat: a request that names its inputs is not asked for them; an off-topic question mid-task gets NONE, a reply
     # saying so, and the task stays active
-    typed = (
-        "Book a hotel in Paris from May 3 to May 5 near the Louvre museum, one king bed\n"
-        f"{off_topic}\n"
-        "/quit\n"
-    )
+    typed = f"Book a hotel in Paris from May 3 to May 5 near the Louvre museum, one king bed\n{off_topic}\n/quit\n"
     out = run("chat", "--catalog", "fitted.yaml", "--db", str(tmp_path / "threads.sqlite"), cwd=tmp_path, stdin=typed)
     assert "[route] START hotel_booking" in out
     assert "In which city, and for which nights?" not in out

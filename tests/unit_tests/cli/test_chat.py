@@ -268,6 +268,8 @@ def test_the_chat_says_it_is_loading_and_that_a_first_run_converts_the_embedded_
     assert "first run: converting it once" in _loading_note("embedded")
     (tmp_path / "smollm2-135m-instruct").mkdir()
     (tmp_path / "smollm2-135m-instruct" / "config.json").write_text("{}")
-    assert _loading_note("embedded") == _loading_note("openai:gpt-4o-mini") == (
-        "loading the router and the models (a few seconds)..."
+    assert (
+        _loading_note("embedded")
+        == _loading_note("openai:gpt-4o-mini")
+        == ("loading the router and the models (a few seconds)...")
     )
