@@ -93,8 +93,24 @@ def words_beyond_request(text: str, known: str) -> list[str]:
 
     Example:
         >>> words_beyond_request("Write a follow-up email to Anna: pilot in May", "Follow-up email after a call")
-        ['anna', 'pilot', 'may']
+        ['Anna', 'pilot', 'May']
     """
-    said = {word.lower() for word in _WORD.findall(known)}
-    words = (word.lower() for word in _WORD.findall(text))
-    return [word for word in words if word not in _REQUEST_WORDS and word not in said]
+    said = {word.lower() for word in _WORD.findall(known.replace("_", " "))}
+    return [word for word in _WORD.findall(text) if word.lower() not in _REQUEST_WORDS and word.lower() not in said]
+
+
+def says_more_than_request(text: str, known: str) -> bool:
+    """Whether ``text`` carries details beyond asking for the task described by ``known``: at least
+    ``MIN_NEW_WORDS`` words of its own (:func:`words_beyond_request`), one of them a detail, i.e. a number or a
+    capitalised word after the first (a name, a place, a date).
+
+    Example:
+        >>> says_more_than_request("Email Anna: we agreed on a pilot in May", "Follow-up email after a call")
+        True
+        >>> says_more_than_request("My cat needs a check-up, can you book her in?", "Book a vet appointment")
+        False
+    """
+    words = words_beyond_request(text, known)
+    later = set(_WORD.findall(text)[1:])  # a capital on the first word says nothing
+    details = [w for w in words if any(c.isdigit() for c in w) or (w[0].isupper() and w in later)]
+    return len(words) >= MIN_NEW_WORDS and bool(details)

@@ -19,7 +19,7 @@ from task_router.catalog import Task, TaskCatalog, TaskInput
 from task_router.models.local import pipeline_of, turn_stop_kwargs
 from task_router.prompting import load_prompt
 from task_router.rendering import message_text, render_conversation
-from task_router.requests import MIN_NEW_WORDS, content_after_request, subject_of_request, words_beyond_request
+from task_router.requests import content_after_request, says_more_than_request, subject_of_request
 from task_router.routers.answering import bounded
 from task_router.routers.parsing import find_json_object
 from task_router.routers.structured import supports_structured_output
@@ -82,8 +82,8 @@ def given_in_request(task: Task, required: Sequence[TaskInput], text: str) -> tu
     by ``benchmarks/input_filling.py``.
 
     - one input missing: the content pasted after the request ("Recap this meeting: <notes>"), else the subject it
-      names ("a LinkedIn post about our launch next week"), else the whole message if it carries more than the
-      request (``MIN_NEW_WORDS`` words that are not the task's own nor request words);
+      names ("a LinkedIn post about our launch next week"), else the whole message if it carries details beyond
+      the request (:func:`~task_router.requests.says_more_than_request`);
     - several missing: a message that carries that much answers them all, as a reply to the question that asks for
       them together would (stored under the first, the others covered).
 
@@ -98,7 +98,7 @@ def given_in_request(task: Task, required: Sequence[TaskInput], text: str) -> tu
     """
     first, *others = required
     known = " ".join([task.name, task.title, task.description, *task.examples])
-    carries = len(words_beyond_request(text, known)) >= MIN_NEW_WORDS
+    carries = says_more_than_request(text, known)
     if not others:
         given = content_after_request(text) or subject_of_request(text) or (text.strip() if carries else None)
         return ({first.name: given} if given else {}), []

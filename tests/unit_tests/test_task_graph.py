@@ -187,6 +187,14 @@ def test_a_bare_request_is_asked_for_every_missing_input() -> None:
     state = turn(graph, {}, "Write a follow-up email to Sarah after our call", "follow_up_email")
     assert state["task_data"]["follow_up_email"]["inputs"] == {}
     assert "who the email is for" in state["messages"][-1].content
+    vet = Task(
+        name="vet_appointment",
+        description="Book an appointment for a pet at the veterinarian.",
+        inputs=[{"name": "when", "description": "the day and time", "question": "Which day and time suit you?"}],
+    )
+    graph = create_task_graph(TaskCatalog([vet]), writer())
+    state = turn(graph, {}, "My cat needs a check-up, can you book her in at the vet?", vet.name)  # words, no detail
+    assert state["task_data"][vet.name]["inputs"] == {} and state["messages"][-1].content == vet.inputs[0].question
 
 
 def test_a_request_that_carries_its_inputs_is_not_asked_for_them() -> None:
