@@ -55,7 +55,7 @@ def data_command(
 
     The defaults give the sizes of the shared benchmark files; a smaller release gives all it has.
 
-    Example: task-router data --sgd dstc8-schema-guided-dialogue --clinc oos-eval/data/data_full.json --out benchmarks
+    Example: task-router data --sgd dstc8-schema-guided-dialogue --clinc oos-eval/data/data_full.json --out data
     """
     from task_router.datasets import Sizes, SourceError, build_benchmarks
     from task_router.datasets.clinc import find_data_full, find_domains

@@ -7,7 +7,7 @@ loads with :func:`task_router.evaluation.load_dataset`. The conversion rules are
 
 Example:
     >>> from pathlib import Path
-    >>> files = build_benchmarks(Path("benchmarks"), sgd_folder=Path("dstc8-schema-guided-dialogue"))  # doctest: +SKIP
+    >>> files = build_benchmarks(Path("data"), sgd_folder=Path("dstc8-schema-guided-dialogue"))  # doctest: +SKIP
 """
 
 from task_router.datasets.build import BuiltFile, Sizes, build_benchmarks
