@@ -1,4 +1,4 @@
-"""Schema-Guided Dialogue (SGD) release folders -> routing benchmark records (the format of `task-router eval --dataset`).
+"""Schema-Guided Dialogue (SGD) release folders -> routing benchmark records (what `task-router eval` reads).
 
 Input: a clone of google-research-datasets/dstc8-schema-guided-dialogue, whose ``train/``, ``dev/`` and ``test/``
 folders each hold ``schema.json`` (the split's services and their intents) and ``dialogues_NNN.json`` files.
