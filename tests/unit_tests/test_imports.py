@@ -15,6 +15,7 @@ EXPECTED_ALL = [
     "Task",
     "TaskCatalog",
     "TaskInput",
+    "TaskRouterDecisionModel",
     "TaskRouterMiddleware",
     "create_router_graph",
     "derive_event",
