@@ -103,12 +103,12 @@ class DecisionModelRouter(Router):
         return Choice(instructions=instructions, criteria=criteria), done
 
     def state(self, routing: RoutingInput) -> list[BaseMessage]:
-        """The conversation the model reads: the last ``window`` user and assistant messages, as bounded text."""
-        kept = [m for m in routing.messages if isinstance(m, HumanMessage | AIMessage) or is_user_message(m)]
-        return [
-            HumanMessage(routed_text(m)) if is_user_message(m) else AIMessage(routed_text(m))
-            for m in kept[-self.window :]
-        ]
+        """The conversation the model reads: the last ``window`` user and assistant messages, as bounded text (an
+        assistant message with no text, e.g. only tool calls, is left out)."""
+        chat = [m for m in routing.messages if isinstance(m, HumanMessage | AIMessage) or is_user_message(m)]
+        kept = [(is_user_message(m), routed_text(m)) for m in chat]
+        kept = [(user, text) for user, text in kept if user or text.strip()]  # not a tool call's empty text
+        return [HumanMessage(text) if user else AIMessage(text) for user, text in kept[-self.window :]]
 
     def plan(self, routing: RoutingInput, config: RunnableConfig) -> Plan[Prediction]:
         choice, done = self.question(routing)

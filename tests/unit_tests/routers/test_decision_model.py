@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from langchain_core.decisions import BaseDecisionModel, ChoiceAnswer, ClassifierResponse
+from langchain_core.messages import AIMessage, ToolMessage
 from pydantic import Field
 
 from task_router import Task, TaskCatalog, make_router
@@ -107,10 +108,24 @@ def test_the_model_reads_the_last_window_messages_as_text(catalog) -> None:
         {"role": "system", "content": "be nice"},
         {"role": "user", "content": "one"},
         {"role": "assistant", "content": "two"},
+        AIMessage("", tool_calls=[{"name": "search", "args": {}, "id": "call_1"}]),  # no text: left out
+        ToolMessage("found", tool_call_id="call_1"),
         {"role": "user", "content": "three"},
     ]
     router.invoke({"messages": messages})
     assert [(m.type, m.content) for m in fixed.seen[-1][0]] == [("ai", "two"), ("human", "three")]
+
+
+def test_a_router_as_a_decision_model_routes_as_the_decision_kind(catalog) -> None:
+    from task_router.decision_models import TaskRouterDecisionModel
+    from task_router.routers.embedding import EmbeddingRouter
+    from tests.unit_tests.fakes import Words
+
+    inner = TaskRouterDecisionModel(router=EmbeddingRouter(encoder=Words(), closing_phrases=()))
+    router = make_router("decision", decision_model=inner, catalog=catalog)
+    start = router.invoke({"messages": user_turns(["Summarise the meeting into decisions and action items"])})
+    assert (start.event, start.task, start.model) == ("START", "recap", inner.model)
+    assert math.isclose(sum(a.probability for a in start.alternatives), 1.0, abs_tol=1e-6)  # 3 tasks and NONE
 
 
 def test_without_a_decision_model_the_error_names_the_fix(catalog) -> None:
