@@ -19,6 +19,7 @@ __all__ = [
     "Task",
     "TaskCatalog",
     "TaskInput",
+    "TaskRouterDecisionModel",
     "TaskRouterMiddleware",
     "create_router_graph",
     "derive_event",
@@ -32,4 +33,8 @@ def __getattr__(name: str) -> object:
         from task_router.middleware import TaskRouterMiddleware
 
         return TaskRouterMiddleware
+    if name == "TaskRouterDecisionModel":  # langchain_core.decisions; imported on first use
+        from task_router.decision_models import TaskRouterDecisionModel
+
+        return TaskRouterDecisionModel
     raise AttributeError(f"module 'task_router' has no attribute {name!r}")

@@ -15,6 +15,7 @@ EXPECTED_ALL = [
     "Task",
     "TaskCatalog",
     "TaskInput",
+    "TaskRouterDecisionModel",
     "TaskRouterMiddleware",
     "create_router_graph",
     "derive_event",
@@ -34,5 +35,5 @@ def test_every_public_name_resolves() -> None:
 
 def test_router_kinds_are_the_documented_ones() -> None:
     assert sorted(task_router.ROUTER_KINDS) == sorted(
-        ["structured", "zero-shot", "few-shot-cot", "react", "scoring", "embedding", "learned", "cascade"]
+        ["structured", "zero-shot", "few-shot-cot", "react", "scoring", "embedding", "learned", "cascade", "decision"]
     )

@@ -2,7 +2,7 @@
 threads."""
 
 from task_router.budget import DecisionTimeout
-from task_router.reliability.fault_server import MODES, FaultServer, keyword_reply
+from task_router.reliability.fault_server import MODES, FaultServer, keyword_decision, keyword_reply
 from task_router.reliability.router import TIMEOUT_KEY, make_reliable_router
 from task_router.reliability.threads import pending_turn, resume_pending_turn
 from task_router.routers.fallbacks import KEEP_ACTIVE, embedding_available, make_reliable
@@ -14,6 +14,7 @@ __all__ = [
     "DecisionTimeout",
     "FaultServer",
     "embedding_available",
+    "keyword_decision",
     "keyword_reply",
     "make_reliable",
     "make_reliable_router",

@@ -1,12 +1,14 @@
 """A tiny OpenAI-compatible server on 127.0.0.1 that injects faults, for fault, restart and secret tests.
 
-It answers ``POST /v1/chat/completions`` (and ``GET /v1/models``) in one of these modes, per request:
+It answers ``POST /v1/chat/completions`` and ``POST /v1/decisions`` (the OpenAI Decisions API that
+``langchain_openai.decisions.OpenAIClassifier`` calls), and ``GET /v1/models``, in one of these modes, per request:
 
 - ``ok``: a normal completion whose content is ``reply(request_json)`` (default: ``{"task": "NONE"}``),
-  after ``delay_s`` seconds;
+  after ``delay_s`` seconds; for a decision, answers with the probabilities ``decide(request_json)`` gives each
+  question's choices (default: even), the most probable chosen;
 - ``hang``: holds the request until the server stops or ``hang_s`` elapses (bounded), then drops it;
 - ``500``: an HTTP 500 error; ``bad_json``: HTTP 200 with a body that is not JSON;
-- ``garbage``: a well-formed completion whose content is nonsense text;
+- ``garbage``: a well-formed completion whose content is nonsense text (a decision: a choice that was not asked);
 - ``echo_key``: HTTP 401 whose message quotes the request's API key, as some providers do.
 
 A request with ``"logprobs": true`` gets OpenAI-style token log-probabilities (the text cut into word and
@@ -37,6 +39,9 @@ from typing import Any
 
 MODES = ("ok", "hang", "500", "bad_json", "garbage", "echo_key")
 Reply = Callable[[dict[str, Any]], str]
+#: A decision request's JSON -> {question name: {choice value: probability}} (missing choices: 0).
+Decide = Callable[[dict[str, Any]], dict[str, dict[str, float]]]
+GARBAGE = "~~ 42 %% lorem <<>> ipsum"
 
 
 def _none_reply(request: dict[str, Any]) -> str:
@@ -58,6 +63,7 @@ class FaultServer:
         *,
         script: Iterable[str] = (),
         reply: Reply | str = _none_reply,
+        decide: Decide | None = None,
         delay_s: float = 0.0,
         hang_s: float = 30.0,
         token_logprob: float = -0.05,
@@ -69,6 +75,7 @@ class FaultServer:
                 raise ValueError(f"unknown fault mode {name!r}: choose one of {MODES}")
         self.mode = mode
         self.reply: Reply = (lambda _request: reply) if isinstance(reply, str) else reply
+        self.decide: Decide = decide if decide is not None else _even_decision
         self.delay_s, self.hang_s = delay_s, hang_s
         self.token_logprob = token_logprob
         self.requests: list[dict[str, Any]] = []  # {"mode", "path", "body"} per request, in arrival order
@@ -152,7 +159,8 @@ class FaultServer:
                         server._in_flight -= 1
 
             def _answer(self, mode: str, body: dict[str, Any]) -> None:
-                if not self.path.rstrip("/").endswith("/chat/completions"):
+                path = self.path.split("?", 1)[0].rstrip("/")
+                if not path.endswith(("/chat/completions", "/decisions")):
                     self._json(404, {"error": {"message": f"no route {self.path}"}})
                 elif mode == "hang":
                     server._release.wait(server.hang_s)
@@ -168,7 +176,11 @@ class FaultServer:
                 else:
                     if server.delay_s:
                         server._release.wait(server.delay_s)
-                    text = "~~ 42 %% lorem <<>> ipsum" if mode == "garbage" else server.reply(body)
+                    if path.endswith("/decisions"):
+                        probabilities = {} if mode == "garbage" else server.decide(body)
+                        self._json(200, _decision(body, probabilities, garbage=mode == "garbage"))
+                        return
+                    text = GARBAGE if mode == "garbage" else server.reply(body)
                     logprob = server.token_logprob if body.get("logprobs") else None
                     tool = _forced_tool(body)
                     if body.get("stream"):
@@ -275,6 +287,84 @@ def _chunks(
     if usage:
         payloads.append({**chunk({}), "choices": [], "usage": _USAGE})
     return payloads
+
+
+def _even_decision(request: dict[str, Any]) -> dict[str, dict[str, float]]:
+    return {}  # every choice equally likely
+
+
+def _decision(body: dict[str, Any], probabilities: dict[str, dict[str, float]], *, garbage: bool) -> dict[str, Any]:
+    """A Decisions API response. A choice question gets its choices' probabilities (normalised; even where none is
+    given) and the most probable choice (the first at a tie; ``garbage``: one that was not asked) with its
+    probability as the confidence; a predicate the probability of ``"true"`` (default 0.5); other questions are
+    refused."""
+    answers: list[dict[str, Any]] = []
+    for question in body.get("questions") or []:
+        name, given = question.get("name"), probabilities.get(question.get("name")) or {}
+        if question.get("type") == "predicate":
+            answers.append({"name": name, "type": "predicate", "probability": given.get("true", 0.5)})
+            continue
+        values = [choice.get("value") for choice in question.get("choices") or []]
+        if question.get("type") != "choice" or not values:
+            answers.append({"name": name, "type": "refusal"})
+            continue
+        weights = [max(0.0, float(given.get(value, 0.0))) for value in values]
+        total = sum(weights)
+        dist = [w / total for w in weights] if total > 0 else [1.0 / len(values)] * len(values)
+        best = max(range(len(values)), key=dist.__getitem__)
+        answers.append(
+            {
+                "name": name,
+                "type": "choice",
+                "choice": GARBAGE if garbage else values[best],
+                "probabilities": [{"value": v, "probability": p} for v, p in zip(values, dist, strict=True)],
+                "confidence": dist[best],
+            }
+        )
+    return {
+        "id": f"decision-{time.monotonic_ns()}",
+        "object": "decision",
+        "model": body.get("model", "fake"),
+        "answers": answers,
+        "usage": {"input_tokens": 1, "output_tokens": 1},
+    }
+
+
+def decision_input_text(request: dict[str, Any]) -> str:
+    """The text of the latest user item of a Decisions API request's ``input`` (a string, or a list of items)."""
+    items = request.get("input")
+    if isinstance(items, str):
+        return items
+    for item in reversed(items or []):
+        if isinstance(item, dict) and item.get("role") == "user":
+            content = item.get("content")
+            if isinstance(content, str):
+                return content
+            return " ".join(str(part.get("text", "")) for part in content or [] if isinstance(part, dict))
+    return ""
+
+
+def keyword_decision(
+    keywords: dict[str, str], *, done_words: tuple[str, ...] = ("done",), done: str = "DONE", none: str = "NONE"
+) -> Decide:
+    """A ``decide`` function for the ``decision`` router's questions: 0.9 on the label of the first keyword found in
+    the latest user input; else on ``done`` when one of ``done_words`` is in it (and ``done`` is a choice), else on
+    ``none``; the other choices share the remaining 0.1."""
+
+    def decide(request: dict[str, Any]) -> dict[str, dict[str, float]]:
+        latest = decision_input_text(request).lower()
+        out = {}
+        for question in request.get("questions") or []:
+            values = [c.get("value") for c in question.get("choices") or []]
+            label = next((name for word, name in keywords.items() if word.lower() in latest), None)
+            if label is None:
+                closing = done in values and any(word.lower() in latest for word in done_words)
+                label = done if closing else none
+            rest = 0.1 / max(1, len(values) - 1)
+            out[question.get("name")] = {v: 0.9 if v == label else rest for v in values}
+        return out
+
+    return decide
 
 
 def keyword_reply(keywords: dict[str, str], *, done_words: tuple[str, ...] = ("done",)) -> Reply:

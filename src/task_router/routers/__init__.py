@@ -25,8 +25,9 @@ ROUTER_KINDS: dict[str, str] = {
     "embedding": "task_router.routers.embedding:EmbeddingRouter",
     "learned": "task_router.routers.learned:LearnedRouter",
     "cascade": "task_router.routers.cascade:CascadeRouter",
+    "decision": "task_router.routers.decision_model:DecisionModelRouter",
 }
-_MODEL_FREE = {"embedding", "learned"}
+_MODEL_FREE = {"embedding", "learned", "decision"}  # "decision" reads its own decision_model= instead
 # The `local` extra's packages that local router kinds (scoring, rerank) import: missing ones name the extra.
 _LOCAL_PACKAGES = frozenset({"torch", "transformers", "sentence_transformers", "peft", "gguf", "accelerate"})
 
