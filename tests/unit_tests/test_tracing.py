@@ -144,6 +144,7 @@ def test_langsmith_receives_the_decision_metadata_when_the_run_ends(catalog):
     assert {ROUTER_TAG, "router:structured"} <= set(update["tags"])
 
 
+@pytest.mark.filterwarnings("ignore:A test tried to use socket.socket")  # it does, on purpose
 def test_tracing_off_makes_no_network_call(catalog, monkeypatch):
     pytest_socket = pytest.importorskip("pytest_socket")
     for name in ("LANGSMITH_TRACING", "LANGCHAIN_TRACING_V2", "LANGCHAIN_TRACING", "LANGSMITH_TRACING_V2"):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -152,7 +153,9 @@ def evaluate_turns(
         results = evaluate(routing_target(router), data=examples, client=client, **options)
     else:
         examples = to_examples(records, dataset_name=dataset_name)
-        with tracing_variables_off():
+        with tracing_variables_off(), warnings.catch_warnings():
+            # langsmith marks the offline switch (upload_results=False) as beta on every call: nothing to act on
+            warnings.filterwarnings("ignore", message=".*'upload_runs' parameter is in beta")
             results = evaluate(
                 routing_target(router), data=examples, client=offline_client(), upload_results=False, **options
             )

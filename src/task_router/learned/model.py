@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -85,7 +84,8 @@ def _load(folder: Path) -> LearnedModel:
     except ImportError as exc:
         raise ImportError(f"the learned router needs torch, peft and sentence-transformers: {_INSTALL_HINT}") from exc
     from task_router.models.cpu import local_dtype
-    from task_router.models.encoders import minilm_dir, no_loading_bars
+    from task_router.models.encoders import minilm_dir
+    from task_router.models.quiet import no_loading_bars
 
     config = LearnedConfig.read(folder)
     if not (folder / BI_ENCODER_DIR / "adapter_config.json").is_file():
@@ -112,8 +112,9 @@ def _merged(peft_model: Any, base: Any, adapter: Path, scale: float) -> Any:
     forward)."""
     from peft.tuners.lora import LoraLayer
 
-    with warnings.catch_warnings():  # PEFT asks transformers a deprecated question on every load; nothing to act on
-        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.* is deprecated", category=FutureWarning)
+    from task_router.models.quiet import peft_quietly
+
+    with peft_quietly():
         model = peft_model.from_pretrained(base, str(adapter))
     if scale != 1.0:
         for module in model.modules():

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from task_router.models.local import EMBEDDED_NAME, LocalModel, embedded_model_dir
+from task_router.models.quiet import peft_quietly
 
 logger = logging.getLogger("task_router")
 ADAPTER_CONFIG = "adapter_config.json"
@@ -110,7 +111,8 @@ def _load(folder_name: str, quantize: bool | None) -> LocalModel:
         tokenizer.pad_token = tokenizer.eos_token
     # A reloaded NF4 adapter reproduces its trained logits only on a base prepared like the training one.
     base = load_base(base_dir, quantize=quantize, gradient_checkpointing=False)
-    model = PeftModelForCausalLM.from_pretrained(base, folder)
+    with peft_quietly():
+        model = PeftModelForCausalLM.from_pretrained(base, folder)
     if not quantize:
         # Merged into a bf16 base, LoRA costs nothing at inference (no extra matmuls per layer on the decision path).
         model = model.merge_and_unload()
@@ -137,7 +139,8 @@ def load_base(base_dir: Path, *, quantize: bool, gradient_checkpointing: bool = 
         bnb_4bit_use_double_quant=True,
     )
     model = AutoModelForCausalLM.from_pretrained(base_dir, quantization_config=nf4, dtype=torch.bfloat16)
-    return prepare_model_for_kbit_training(model, use_gradient_checkpointing=gradient_checkpointing)
+    with peft_quietly():
+        return prepare_model_for_kbit_training(model, use_gradient_checkpointing=gradient_checkpointing)
 
 
 def _trained_quantized(folder: Path) -> bool | None:

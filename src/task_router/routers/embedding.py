@@ -18,7 +18,8 @@ from task_router.catalog import Task, TaskCatalog, readable_name
 from task_router.lru import LRUCache
 from task_router.models import ModelSpec
 from task_router.models.batching import MicroBatcher
-from task_router.models.encoders import minilm_dir, no_loading_bars, unit_vectors
+from task_router.models.encoders import minilm_dir, unit_vectors
+from task_router.models.quiet import no_loading_bars
 from task_router.rendering import RoutingInput, clip, routed_text
 from task_router.rerank import Reranker
 from task_router.routers.base import MAX_ALTERNATIVES, Answer, Prediction, Router

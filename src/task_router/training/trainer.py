@@ -78,6 +78,7 @@ def train(config: TrainConfig, *, command: str = "", console: Console | None = N
     from trl import get_peft_config
 
     from task_router.inference import PromptLayout
+    from task_router.models.quiet import peft_quietly
     from task_router.prompting import load_prompt
     from task_router.training.loss import DecisionTrainer
 
@@ -106,7 +107,8 @@ def train(config: TrainConfig, *, command: str = "", console: Console | None = N
 
     model = load_base(base_dir, quantize=quantize, gradient_checkpointing=config.gradient_checkpointing)
     lora = replace(get_peft_config(config), layers_to_transform=_top_layers(model, config.lora_layers))
-    model = get_peft_model(model, lora)
+    with peft_quietly():
+        model = get_peft_model(model, lora)
     if quantize:
         console.print(f"4-bit NF4 base: CPU inference repack disabled on {disable_cpu_inference_repack(model)} layers")
     trainable, total = model.get_nb_trainable_parameters()
@@ -133,8 +135,7 @@ def train(config: TrainConfig, *, command: str = "", console: Console | None = N
         disable_tqdm=True,
         remove_unused_columns=False,
         dataloader_num_workers=0,
-        gradient_checkpointing=config.gradient_checkpointing,
-        gradient_checkpointing_kwargs={"use_reentrant": False} if config.gradient_checkpointing else None,
+        **_checkpointing_arguments(TrainingArguments, config.gradient_checkpointing),
     )
     budget = TimeBudgetCallback(config.max_minutes) if config.max_minutes else None
     trainer = DecisionTrainer(
@@ -207,3 +208,13 @@ def save_adapter(model: Any, out: Path, *, base_name: str, dtype: str = "bfloat1
     config = json.loads(config_file.read_text(encoding="utf-8"))
     config["base_model_name_or_path"] = base_name
     config_file.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+
+
+def _checkpointing_arguments(arguments_class: Any, enabled: bool) -> dict[str, Any]:
+    """Activation (gradient) checkpointing under the name this transformers takes: ``activation_checkpointing``
+    since its ``gradient_checkpointing`` alias was deprecated (a FutureWarning on every run), the old name before."""
+    import dataclasses
+
+    names = {field.name for field in dataclasses.fields(arguments_class)}
+    prefix = "activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"
+    return {prefix: enabled, f"{prefix}_kwargs": {"use_reentrant": False} if enabled else None}

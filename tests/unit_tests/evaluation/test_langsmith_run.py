@@ -54,11 +54,16 @@ def test_summary_evaluators_match_the_offline_metrics(langsmith_run: tuple[list,
     for name, value in offline["none_detection"].items():
         assert figures[f"none_{name}"] == value
     assert figures["invalid_format"] == offline["invalid_format"] == 1
-    assert figures["latency_p50_ms"] == offline["latency_ms"]["p50"]
-    assert figures["latency_p95_ms"] == offline["latency_ms"]["p95"]
     assert figures["confusion_events"] == offline["confusion"]["events"]
     assert figures["confusion_tasks"] == offline["confusion"]["tasks"]
-    assert compute_metrics([p.result for p in predictions]) == offline
+    online = compute_metrics([p.result for p in predictions])
+    # A decision's latency is its composition's wall time, at least the scripted one: on a busy machine a turn can
+    # take longer than its script says, in either run, so latencies are compared with what each run measured.
+    assert figures["latency_p50_ms"] == online["latency_ms"]["p50"] >= 40.0
+    assert figures["latency_p95_ms"] == online["latency_ms"]["p95"]
+    assert {k: v for k, v in online.items() if k != "latency_ms"} == {
+        k: v for k, v in offline.items() if k != "latency_ms"
+    }
 
 
 def test_per_turn_evaluators_agree_with_the_turns(langsmith_run: tuple[list, dict]) -> None:
@@ -103,6 +108,7 @@ def test_offline_replay_opens_no_socket(socket_attempts: list[tuple], tracing_co
     assert socket_attempts == []
 
 
+@pytest.mark.filterwarnings("ignore:A test tried to use socket.socket")  # it does, on purpose
 def test_socket_recorder_sees_attempts(socket_attempts: list[tuple]) -> None:
     with pytest.raises(Exception, match="socket"):
         socket.socket(socket.AF_INET, socket.SOCK_STREAM)

@@ -9,10 +9,23 @@ from task_router.models import cpu
 
 
 @pytest.fixture(autouse=True)
-def fresh_detection():
+def fresh_detection(monkeypatch: pytest.MonkeyPatch):
+    import torch
+
+    # The machine running the tests may be AVX2-only (then torch says so and bf16 is never native): these tests
+    # describe an AVX512 CPU unless they say otherwise.
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
     cpu.native_bf16.cache_clear()
     yield
     cpu.native_bf16.cache_clear()
+
+
+def test_torch_held_to_avx2_never_counts_as_native(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
+    assert not cpu.native_bf16()
 
 
 @pytest.mark.parametrize(("native", "expected"), [(True, "bfloat16"), (False, "float32")])

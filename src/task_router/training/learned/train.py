@@ -391,6 +391,8 @@ def _columns(examples: Sequence[RoutingExample], negatives: Sequence[Sequence[st
 def _with_lora(model: Any, config: LearnedTrainConfig, *, task_type: str) -> Any:
     from peft import LoraConfig, get_peft_model
 
+    from task_router.models.quiet import peft_quietly
+
     lora = LoraConfig(
         r=config.lora_r,
         lora_alpha=config.lora_alpha,
@@ -398,7 +400,8 @@ def _with_lora(model: Any, config: LearnedTrainConfig, *, task_type: str) -> Any
         target_modules=list(LORA_TARGETS),
         task_type=task_type,  # SEQ_CLS also trains and saves the new classifier head
     )
-    return get_peft_model(model, lora)
+    with peft_quietly():
+        return get_peft_model(model, lora)
 
 
 def _run(
