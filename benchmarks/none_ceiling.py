@@ -27,43 +27,21 @@ from typing import Any
 
 import numpy as np
 
-from task_router.catalog import NONE_LABEL
 from task_router.evaluation import load_dataset
-from task_router.rendering import coerce_input
 from task_router.routers import make_router
-from task_router.training.targets import turn_targets
+from task_router.training.learned.calibrate import NOTHING, score_held_out
 
 DATASETS = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
 NAMES = ("sgd_dev", "sgd_digress_dev", "clinc_dev")
 
 
 def scored_turns(router: Any, records: list[Any]) -> list[dict[str, Any]]:
-    """Each labelled turn's candidate names, similarities and gold answer (index, or -1 for "nothing fits")."""
-    turns = []
-    for record in records:
-        catalog = record.catalog()
-        for target in turn_targets(record):
-            routing = coerce_input(
-                {
-                    "messages": record.messages_until(target.turn_index),
-                    "active_task": target.active_before,
-                    "catalog": catalog,
-                }
-            )
-            _, names, _, similarities = router.candidates(routing)
-            if target.answer == NONE_LABEL:
-                gold = -1
-            else:
-                gold = names.index(None) if target.closing else names.index(target.answer)
-            turns.append(
-                {
-                    "names": names,
-                    "sims": np.asarray(similarities, dtype=float),
-                    "gold": gold,
-                    "active": target.active_before,
-                }
-            )
-    return turns
+    """Each labelled turn's candidate names, similarities and gold answer (index, or -1 for "nothing fits"), scored
+    as the model's calibration scores its held-out turns."""
+    return [
+        {"names": t.names, "sims": t.similarities, "gold": -1 if t.gold == NOTHING else t.gold, "active": t.active_task}
+        for t in score_held_out(router, records)
+    ]
 
 
 def accuracy(turns: list[dict[str, Any]], idle: float, busy: float, done: float = 0.0, stay: float = 0.0) -> float:

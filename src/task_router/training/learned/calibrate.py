@@ -42,6 +42,8 @@ class ScoredAnswers:
     similarities: np.ndarray
     gold: int
     active: bool
+    names: tuple[str | None, ...] = ()  # each similarity's task (None: "done"), for analyses of the answers
+    active_task: str | None = None
 
 
 def score_held_out(router: Any, records: Iterable[ConversationRecord]) -> list[ScoredAnswers]:
@@ -65,7 +67,15 @@ def score_held_out(router: Any, records: Iterable[ConversationRecord]) -> list[S
                 gold = names.index(None)
             else:
                 gold = names.index(target.answer)
-            turns.append(ScoredAnswers(np.asarray(similarities, dtype=float), gold, routing.active_task is not None))
+            turns.append(
+                ScoredAnswers(
+                    np.asarray(similarities, dtype=float),
+                    gold,
+                    routing.active_task is not None,
+                    tuple(names),
+                    routing.active_task,
+                )
+            )
     return turns
 
 
