@@ -143,8 +143,7 @@ class LearnedRouter(Router):
         if vectors is None:
             vectors = self.model.embed(queries)
         vectors = np.atleast_2d(vectors)
-        candidates = np.vstack([rows, self._done[None, :]])
-        similarities = (candidates @ vectors.T).max(axis=1)
+        similarities = np.append((rows @ vectors.T).max(axis=1), (self._done @ vectors.T).max())
         order = np.argsort(-similarities, kind="stable")
         all_names: list[str | None] = [*names, None]
         all_texts = [*texts, DONE_TEXT]
