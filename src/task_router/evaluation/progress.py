@@ -78,8 +78,7 @@ class LineProgress:
 
     def advance(self, count: int = 1) -> None:
         if self.first_done is None:
-            self.first_done, count = time.monotonic(), count - 1
-            self.done += 1
+            self.first_done = time.monotonic()
         self.done += count
         if time.monotonic() - self.last >= self.every_s and self.done < self.total:
             self._line()
