@@ -11,6 +11,7 @@ The opposite direction, a router kind over any decision model, is :mod:`task_rou
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -127,18 +128,23 @@ class TaskRouterDecisionModel(BaseDecisionModel):
     def _weights(self, turn: dict[str, Any]) -> list[_Weight]:
         scored = getattr(self.router, "scored", None)
         if callable(scored):  # the learned router: its whole distribution, not the top few alternatives
+            from task_router.budget import DEFAULT, call_within, resolve_budget
             from task_router.rendering import coerce_input
 
-            return [(task, p) for task, _, p, _ in scored(coerce_input(turn))]
+            # within the router's own time budget, as its invoke would be
+            budget = resolve_budget(None, getattr(self.router, "time_budget_s", DEFAULT))
+            return [(task, p) for task, _, p, _ in call_within(scored, coerce_input(turn), timeout=budget)]
         return decision_weights(self.router.invoke(turn))
 
     async def _aweights(self, turn: dict[str, Any]) -> list[_Weight]:
         scored = getattr(self.router, "scored", None)
         if callable(scored):
-            from task_router.budget import offload
+            from task_router.budget import DEFAULT, offload, resolve_budget
             from task_router.rendering import coerce_input
 
-            ranked = await offload(scored, coerce_input(turn))
+            budget = resolve_budget(None, getattr(self.router, "time_budget_s", DEFAULT))
+            async with asyncio.timeout(budget):  # the caller bounds an offloaded call (see offload)
+                ranked = await offload(scored, coerce_input(turn))
             return [(task, p) for task, _, p, _ in ranked]
         return decision_weights(await self.router.ainvoke(turn))
 

@@ -89,7 +89,10 @@ class DecisionModelRouter(Router):
         done = DONE_LABEL
         while done in routing.catalog:
             done += "_"
-        criteria: dict[str, Any] = {task.name: task.description for task in routing.catalog.tasks}
+        catalog = routing.catalog  # the tasks' criteria are built once per catalogue version, not every turn
+        criteria: dict[str, Any] = dict(
+            catalog.memo("decision.criteria", lambda: {task.name: task.description for task in catalog.tasks})
+        )
         criteria[NONE_LABEL] = NONE_CRITERION
         instructions = self.instructions
         if routing.active_task is not None:
