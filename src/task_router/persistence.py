@@ -17,6 +17,8 @@ from task_router.extras import require
 if TYPE_CHECKING:
     from langgraph.checkpoint.sqlite import SqliteSaver
 
+# How long a write waits for another process's write transaction (SQLite's default, 5 s, is short on a busy host).
+_BUSY_TIMEOUT_S = 60.0
 _DB_HINT = "give --db (or TASK_ROUTER_DB) a writable SQLite file, or a new path to create one"
 # The columns SqliteSaver reads: tables of the same names made by another program lack them.
 _SCHEMA_PROBES = (
@@ -82,12 +84,19 @@ def sqlite_checkpointer(path: str | Path | None = None, *, one_writer: bool = Tr
     if path.exists() and not os.access(path, os.W_OK):
         raise ValueError(f"thread database {path} is read-only; {_DB_HINT}")
     try:
-        # check_same_thread=False is safe: SqliteSaver serialises access with its own lock.
-        connection = sqlite3.connect(str(path), check_same_thread=False)
-        saver = _one_writer_sqlite(sqlite)(connection) if one_writer else sqlite.SqliteSaver(connection)
-        saver.setup()  # reads the schema and creates the tables: a corrupt or read-only file fails here, not mid-chat
-        connection.execute("BEGIN IMMEDIATE")  # takes the write lock: a file we cannot write fails here too
-        connection.rollback()
+        # Two processes opening one new file at once race on its creation and switch to WAL, where SQLite answers
+        # "database is locked" without waiting: the opening (not the turns) is serialised by a lock file.
+        with _lock_file(_locks_folder(path) / "open.lock"):
+            # check_same_thread=False is safe: SqliteSaver serialises access with its own lock.
+            connection = sqlite3.connect(str(path), check_same_thread=False, timeout=_BUSY_TIMEOUT_S)
+            saver = _one_writer_sqlite(sqlite)(connection) if one_writer else sqlite.SqliteSaver(connection)
+            saver.setup()  # reads the schema and creates the tables: a corrupt or read-only file fails here
+            connection.execute("BEGIN IMMEDIATE")  # takes the write lock: a file we cannot write fails here too
+            connection.rollback()
+    except OSError as exc:
+        raise ValueError(
+            f"cannot create the lock files of thread database {path} ({exc.strerror or exc}); {_DB_HINT}"
+        ) from None
     except sqlite3.DatabaseError as exc:
         problem = "is not a SQLite database, or is corrupt" if "not a database" in str(exc) else "cannot be used"
         raise ValueError(f"thread database {path} {problem} ({exc}); {_DB_HINT}") from None
@@ -322,17 +331,29 @@ def _sqlite_saver_types() -> tuple[type, ...]:
 
 @contextmanager
 def _sqlite_thread_lock(saver: Any, thread_id: str) -> Iterator[None]:
-    import fcntl
     import hashlib
 
     rows = saver.conn.execute("PRAGMA database_list").fetchall()
     path = next((Path(row[2]) for row in rows if row[1] == "main" and row[2]), None)
     if path is None:
         raise ValueError("thread_lock needs the saver of a SQLite file (sqlite_checkpointer(path)), not in-memory")
-    folder = path.with_name(path.name + ".locks")
-    folder.mkdir(exist_ok=True)
     name = hashlib.sha256(str(thread_id).encode("utf-8", "surrogatepass")).hexdigest()[:32]
-    with open(folder / f"{name}.lock", "a+b") as handle:
+    with _lock_file(_locks_folder(path) / f"{name}.lock"):
+        yield
+
+
+def _locks_folder(database: Path) -> Path:
+    folder = database.with_name(database.name + ".locks")
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+@contextmanager
+def _lock_file(path: Path) -> Iterator[None]:
+    """An exclusive advisory lock (``fcntl.flock``) on ``path``, across processes; released if the holder dies."""
+    import fcntl
+
+    with open(path, "a+b") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield

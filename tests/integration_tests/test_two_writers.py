@@ -122,6 +122,36 @@ def test_a_stale_parent_is_refused_in_one_process(tmp_path: Path) -> None:
     free.put(first, empty_checkpoint(), {"source": "fork", "step": 0}, {})
 
 
+OPENER = """
+import sys, time
+from task_router.persistence import sqlite_checkpointer
+folder, start, rounds = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
+for i in range(rounds):
+    time.sleep(max(0.0, start + 0.25 * i - time.time()))
+    sqlite_checkpointer(f"{folder}/round{i}.sqlite")
+"""
+
+
+def test_processes_opening_one_new_database_together_all_open_it(tmp_path: Path) -> None:
+    """Creating the file and switching it to WAL raced: SQLite answered "database is locked" without waiting, about
+    one round in eight, which failed a CI run (session 10). Three processes open new files together, 30 rounds."""
+    import time
+
+    script = tmp_path / "opener.py"
+    script.write_text(OPENER)
+    env = {**os.environ, "PYTHONPATH": str(ROOT_DIR)}
+    start = str(time.time() + 8.0)  # after the imports of every process, even on a busy machine
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(tmp_path), start, "30"], stderr=subprocess.PIPE, text=True, env=env
+        )
+        for _ in range(3)
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err[-2000:]
+
+
 @pytest.mark.slow
 def test_two_processes_on_one_postgres_thread_lose_no_acknowledged_turn(tmp_path: Path) -> None:
     from tests.integration_tests.test_restarts import start_postgres
