@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from langchain_core.decisions import BaseDecisionModel, Choice, ChoiceAnswer, ClassifierResponse, Question, State
@@ -22,7 +23,6 @@ from langchain_core.messages import BaseMessage, HumanMessage
 from pydantic import ConfigDict, Field, PrivateAttr, model_validator
 
 from task_router.catalog import _NAME_RE, MAX_DESCRIPTION_CHARS, NONE_LABEL, Task, TaskCatalog, _suggested_name
-from task_router.lru import LRUCache
 from task_router.rendering import clip, is_user_message
 
 #: Labels that mean "nothing fits" (compared in lower case, with spaces and hyphens read as ``_``): such a label is
@@ -84,8 +84,9 @@ class TaskRouterDecisionModel(BaseDecisionModel):
     router: Any = "learned"
     model: str = ""
     none_labels: tuple[str, ...] = Field(default=NONE_LABELS)
-    _catalogs: LRUCache[tuple[tuple[str, str], ...], _LabelCatalog] = PrivateAttr(
-        default_factory=lambda: LRUCache(_CACHED_CATALOGS)
+    # label_catalog memoised per instance, keyed by (criteria, none labels); thread-safe, like any functools cache
+    _catalogs: Callable[[tuple[tuple[str, str], ...], tuple[str, ...]], _LabelCatalog] = PrivateAttr(
+        default_factory=lambda: lru_cache(maxsize=_CACHED_CATALOGS)(label_catalog)
     )
 
     @model_validator(mode="after")
@@ -155,7 +156,7 @@ class TaskRouterDecisionModel(BaseDecisionModel):
                 "questions only (labels -> descriptions); ask a Choice, or use another decision model for it"
             )
         criteria = tuple((label, _description(label, text)) for label, text in question.criteria.items())
-        return self._catalogs.get_or_compute(criteria, lambda: label_catalog(criteria, self.none_labels))
+        return self._catalogs(criteria, tuple(self.none_labels))
 
 
 def label_catalog(criteria: Sequence[tuple[str, str]], none_labels: Sequence[str] = NONE_LABELS) -> _LabelCatalog:

@@ -13,10 +13,10 @@ forward pass (:mod:`task_router.inference.blocks`).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 from task_router.catalog import Task, TaskCatalog, readable_name
-from task_router.lru import LRUCache
 from task_router.models import ModelSpec
 from task_router.models.local import LocalModel
 from task_router.prompting import load_prompt
@@ -64,7 +64,9 @@ class Reranker:
         self.k, self.weight = k, weight
         self.max_request_chars, self.max_blocks = max_request_chars, max_blocks
         self.prompt = load_prompt(prompt, required=PROMPT_KEYS)
-        self._blocks: LRUCache[str, Any] = LRUCache(max_blocks)
+        # block text -> its prefilled block, the least recently used dropped first; a missing block is built outside
+        # the cache's lock (two threads missing the same text at once may both build it, under the model lock)
+        self._block_of_text = lru_cache(maxsize=max_blocks)(self._make_block)
 
     def block_text(self, task: Task) -> str:
         p = self.prompt
@@ -105,13 +107,11 @@ class Reranker:
         return list(self.local.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def _block(self, task: Task) -> Any:
+        return self._block_of_text(self.block_text(task))
+
+    def _make_block(self, text: str) -> Any:
         from task_router.inference import model_lock
         from task_router.inference.blocks import make_block
 
-        text = self.block_text(task)
-
-        def build() -> Any:
-            with model_lock(self.local.model):
-                return make_block(self.local.model, self._ids(text))
-
-        return self._blocks.get_or_compute(text, build)
+        with model_lock(self.local.model):
+            return make_block(self.local.model, self._ids(text))

@@ -116,7 +116,7 @@ def test_the_catalogue_is_cached_per_set_of_criteria() -> None:
     _ask(classifier, "a", TEAMS)
     _ask(classifier, "b", TEAMS)
     _ask(classifier, "c", {**TEAMS, "sales": "Pricing questions."})
-    assert len(classifier._catalogs) == 2
+    assert classifier._catalogs.cache_info().currsize == 2
 
 
 def test_state_becomes_the_routers_conversation() -> None:

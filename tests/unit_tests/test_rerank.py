@@ -61,23 +61,32 @@ def test_only_the_top_k_move_and_their_mean_stays(reranker):
 
 def test_blocks_are_cached_by_text_so_edits_get_new_ones():
     reranker = Reranker(tiny_local_model(), k=2, max_blocks=3)
+    blocks = reranker._block_of_text
     catalog = TaskCatalog(CATALOG.tasks)
     reranker.logliks(catalog.tasks[:2], "hello")
-    first = reranker._blocks[reranker.block_text(catalog["pay_bill"])]
+    first = reranker._block(catalog["pay_bill"])
+    built = blocks.cache_info().misses
     reranker.logliks(catalog.tasks[:2], "again")
-    assert reranker._blocks[reranker.block_text(catalog["pay_bill"])] is first  # reused
+    assert reranker._block(catalog["pay_bill"]) is first  # reused
+    assert blocks.cache_info().misses == built
     catalog.update("pay_bill", description="Pay any bill.")
     reranker.logliks(catalog.tasks[:2], "hello")
-    assert reranker.block_text(catalog["pay_bill"]) in reranker._blocks
-    assert len(reranker._blocks) == 3  # the old text is still there (LRU), bounded by max_blocks
+    assert blocks.cache_info().misses == built + 1  # the edited text's block
+    reranker._block(catalog["pay_bill"])
+    assert blocks.cache_info().misses == built + 1  # ... is cached
+    assert blocks.cache_info().currsize == 3  # the old text is still there (LRU), bounded by max_blocks
     reranker.logliks(catalog.tasks[2:], "hello")
-    assert len(reranker._blocks) == 3
+    assert blocks.cache_info().currsize == 3
 
 
 def test_warm_prefills_every_task_block():
     reranker = Reranker(tiny_local_model(), k=2)
     reranker.warm(CATALOG)
-    assert set(reranker._blocks) == {reranker.block_text(task) for task in CATALOG.tasks}
+    built = reranker._block_of_text.cache_info()
+    assert built.currsize == built.misses == len(CATALOG.tasks)
+    for task in CATALOG.tasks:
+        reranker._block(task)
+    assert reranker._block_of_text.cache_info().misses == built.misses  # every block was there
 
 
 def test_embedding_router_with_a_reranker_decides_over_reranked_scores(reranker):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -15,7 +15,6 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 
 from task_router.catalog import Task, TaskCatalog, readable_name
-from task_router.lru import LRUCache
 from task_router.models import ModelSpec
 from task_router.models.batching import MicroBatcher
 from task_router.models.encoders import minilm_dir, unit_vectors
@@ -146,7 +145,7 @@ class EmbeddingRouter(Router):
         self.context_window, self.context_weight = context_window, context_weight
         self._closing = self.embed(list(closing_phrases)) if closing_phrases else np.zeros((0, 1), np.float32)
         self._vectors: dict[str, np.ndarray] = {}
-        self._recent: LRUCache[tuple[str, ...], np.ndarray] = LRUCache(_RECENT_QUERIES)
+        self._embed_query = lru_cache(maxsize=_RECENT_QUERIES)(self._embed_texts)
         self._lock = threading.Lock()
 
     def embed(self, texts: list[str]) -> np.ndarray:
@@ -211,10 +210,10 @@ class EmbeddingRouter(Router):
         np.maximum.at(best, owner, rows @ query)
         return dict(zip(names, best.tolist(), strict=True)), vectors[0]
 
-    def _embed_query(self, texts: tuple[str, ...]) -> np.ndarray:
-        """Embed a turn's query texts, remembering the last few: a shortlist in front of this router asks for the
-        same turn first (one MiniLM pass instead of two)."""
-        return self._recent.get_or_compute(texts, lambda: self.embed(list(texts)))
+    def _embed_texts(self, texts: tuple[str, ...]) -> np.ndarray:
+        """Embed a turn's query texts (``_embed_query`` remembers the last few: a shortlist in front of this router
+        asks for the same turn first, one MiniLM pass instead of two)."""
+        return self.embed(list(texts))
 
     def _qualifies(self, similarity: float) -> bool:
         return self.threshold is None or similarity >= self.threshold

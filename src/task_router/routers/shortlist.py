@@ -9,14 +9,17 @@ router decide over that sub-catalogue. The decision is checked against the full 
 
 from __future__ import annotations
 
+import threading
+import weakref
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import replace
+from functools import lru_cache
 from typing import Any, Protocol
 
 from langchain_core.runnables import RunnableConfig
 
 from task_router.catalog import NONE_LABEL, TaskCatalog
-from task_router.lru import LRUCache
 from task_router.rendering import RoutingInput
 from task_router.routers.base import Prediction, Router
 from task_router.routers.plans import Offload, Plan
@@ -107,8 +110,10 @@ class Shortlist(RouterWrapper):
         self.k = k
         self.pinned = tuple(pinned)
         self.retriever = retriever or TaskRetriever(_shared_embedder(router), window=window)
-        self._subs: LRUCache[tuple[int, int, tuple[str, ...]], TaskCatalog] = LRUCache(_SUB_CATALOGS)
-        self._last: LRUCache[Any, tuple[str, ...]] = LRUCache(_SUB_CATALOGS)  # thread id -> its last shortlist
+        self._subs = lru_cache(maxsize=_SUB_CATALOGS)(_sub_catalog)
+        # thread id -> its last shortlist, the thread that decided least recently first (and dropped first)
+        self._last: OrderedDict[Any, tuple[str, ...]] = OrderedDict()
+        self._last_lock = threading.Lock()
 
     def warm(self, catalog: TaskCatalog | None = None) -> None:
         super().warm(catalog)
@@ -128,8 +133,7 @@ class Shortlist(RouterWrapper):
         """A read-only view of ``names`` from ``catalog``; the same set gives the same object (and caches)."""
         if len(names) == len(catalog):
             return catalog
-        key = (id(catalog), catalog.version, tuple(names))
-        return self._subs.get_or_compute(key, lambda: TaskCatalog(catalog[name] for name in names))
+        return self._subs(weakref.ref(catalog), catalog.version, tuple(names))
 
     def __getattr__(self, name: str) -> Any:
         # The wrapped router's prefill would cache the conversation after the *full* catalogue, a prompt no decision
@@ -142,7 +146,8 @@ class Shortlist(RouterWrapper):
 
     def _prefill_shortlisted(self, input: dict[str, Any], config: RunnableConfig | None = None) -> int:
         thread_id = ((config or {}).get("configurable") or {}).get("thread_id")
-        last = self._last.get(thread_id)
+        with self._last_lock:
+            last = self._last.get(thread_id)
         catalog = input.get("catalog", self.catalog) if isinstance(input, dict) else self.catalog
         if last is None or catalog is None or not all(name in catalog for name in last):
             return 0  # no decision yet in this thread (or its tasks changed): nothing worth caching
@@ -152,13 +157,26 @@ class Shortlist(RouterWrapper):
         names = yield Offload(self.select, routing)  # an encoder forward: off the event loop in async
         thread_id = (config.get("configurable") or {}).get("thread_id")
         if thread_id is not None:
-            self._last.put(thread_id, tuple(names))
+            with self._last_lock:
+                self._last[thread_id] = tuple(names)
+                self._last.move_to_end(thread_id)
+                if len(self._last) > _SUB_CATALOGS:
+                    self._last.popitem(last=False)
         sub = RoutingInput(routing.messages, routing.active_task, self.sub_catalog(routing.catalog, names))
         prediction = yield from self.router.plan(sub, config)
         if len(names) == len(routing.catalog):
             return prediction
         note = f"shortlist {len(names)}/{len(routing.catalog)}"
         return replace(prediction, rationale=f"{note}; {prediction.rationale}" if prediction.rationale else note)
+
+
+def _sub_catalog(catalog: weakref.ref[TaskCatalog], version: int, names: tuple[str, ...]) -> TaskCatalog:
+    """``names`` of ``catalog`` (at ``version``) as a catalogue of their own. Memoised per :class:`Shortlist`, with a
+    weak reference to the catalogue in the key: the cache keeps no old catalogue alive, and a new catalogue is never
+    taken for a dead one whose id it reuses."""
+    source = catalog()
+    assert source is not None, "the caller holds the catalogue"
+    return TaskCatalog(source[name] for name in names)
 
 
 def _shared_embedder(router: Router | None) -> Any:

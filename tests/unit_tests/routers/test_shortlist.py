@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 import pytest
 
 from task_router import TaskCatalog
@@ -56,6 +59,21 @@ def test_same_shortlist_gives_the_same_sub_catalogue_object(catalog):
     router.invoke(turn("item3 pizza", catalog=catalog))
     router.invoke(turn("item3 pizza", catalog=catalog))
     assert subs[0] is subs[1] and len(subs[0]) == 2
+
+
+def test_sub_catalogues_are_per_catalogue_version_and_keep_no_catalogue_alive(catalog):
+    router = Shortlist(Scripted(lambda r: Prediction(None)), k=2, retriever=retriever())
+    first = router.sub_catalog(catalog, ["task_01", "task_02"])
+    assert router.sub_catalog(catalog, ["task_01", "task_02"]) is first
+    catalog.update("task_01", description="Another description")
+    edited = router.sub_catalog(catalog, ["task_01", "task_02"])
+    assert edited is not first and edited["task_01"].description == "Another description"
+    other = TaskCatalog(catalog.tasks)
+    router.sub_catalog(other, ["task_01", "task_02"])
+    gone = weakref.ref(other)
+    del other
+    gc.collect()
+    assert gone() is None  # the cache holds sub-catalogues, not the catalogues they were taken from
 
 
 def test_decision_never_names_a_task_outside_the_full_catalogue(catalog):
