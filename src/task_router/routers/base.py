@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import math
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, ClassVar, NoReturn
+from uuid import UUID
 
 from langchain_core.callbacks import AsyncCallbackManagerForChainRun, CallbackManagerForChainRun
 from langchain_core.runnables import Runnable, RunnableConfig
@@ -25,7 +28,6 @@ from task_router.tracing import record_decision, traced_config
 
 logger = logging.getLogger("task_router")
 ATTEMPTS_ATTRIBUTE = "task_router_attempts"  # set on a router's exception: which attempt of a retry loop failed
-_RETRY_TAG = "retry:attempt:"  # LangChain's RunnableRetry tags every attempt after the first with it
 MAX_DECISION_TEXT = 20_000  # characters of model text (raw output, rationale) a decision keeps
 _SECRET = re.compile(r"(sk-[A-Za-z0-9_\-]{8,}|lsv2_[A-Za-z0-9_]{8,}|(?i:bearer)\s+[A-Za-z0-9._\-]{8,})")
 
@@ -167,7 +169,7 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
     def _failure(self, input: Any, exc: Exception, run_manager: Any) -> Exception:
         """The exception a failed decision raises: ``exc``, marked with its retry attempt."""
         with suppress(AttributeError):  # an exception class with __slots__ keeps its message only
-            setattr(exc, ATTEMPTS_ATTRIBUTE, retry_attempt(run_manager.tags if run_manager else ()))
+            setattr(exc, ATTEMPTS_ATTRIBUTE, failed_attempt(self, run_manager))
         return exc
 
     def _raise_failure(self, input: Any, exc: Exception, run_manager: Any) -> NoReturn:
@@ -225,15 +227,26 @@ def alternatives_of(routing: RoutingInput, answers: Iterable[Answer]) -> list[Al
     return out[:MAX_ALTERNATIVES]
 
 
-def retry_attempt(tags: Iterable[str]) -> int:
-    """Which attempt of a ``with_retry`` loop a run is (1 outside one), from the tag LangChain gives its run.
+def failed_attempt(router: object, run_manager: Any) -> int:
+    """Which attempt of a ``with_retry`` loop a failed run of ``router`` was: the number of its failed runs so far
+    under the same parent run (each attempt of ``with_retry`` is a child run of the retry's run); 1 for a run with no
+    parent. Read from the run manager's public ``parent_run_id``, not from LangChain's tags.
 
     Example:
-        >>> retry_attempt(["task_router", "retry:attempt:3"])
-        3
+        >>> from types import SimpleNamespace
+        >>> from uuid import uuid4
+        >>> attempt = SimpleNamespace(parent_run_id=uuid4())  # the run manager of each attempt of one retry loop
+        >>> router = object()
+        >>> failed_attempt(router, attempt), failed_attempt(router, attempt), failed_attempt(router, None)
+        (1, 2, 1)
     """
-    numbers = [tag.removeprefix(_RETRY_TAG) for tag in tags if tag.startswith(_RETRY_TAG)]
-    return max((int(n) for n in numbers if n.isdigit()), default=1)
+    parent = getattr(run_manager, "parent_run_id", None)
+    return 1 if parent is None else next(_failures_under(parent, id(router)))
+
+
+@lru_cache(maxsize=4096)  # one counter per (parent run, router) that saw a failure, the oldest dropped first
+def _failures_under(parent_run_id: UUID, router_id: int) -> Iterator[int]:
+    return itertools.count(1)
 
 
 def still_in_catalog(routing: RoutingInput, decision: RouteDecision) -> RouteDecision:

@@ -59,7 +59,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, ClassVar, Literal
 
-from langchain_core.exceptions import OutputParserException
+from langchain_core.exceptions import ModelError, ModelTimeoutError, OutputParserException
 from langchain_core.runnables import Runnable, RunnableBinding, RunnableConfig
 
 from task_router.catalog import CatalogError, TaskCatalog
@@ -94,17 +94,34 @@ class StageFailed(Exception):
 
 
 def is_transient(exc: BaseException) -> bool:
-    """Whether another attempt may help: yes for connection errors, rate limits (HTTP 429), server errors (5xx) and
-    unknown model errors; no for client errors such as a bad API key (other 4xx), time-outs (the budget is spent),
-    bad input, and answers without a decision (retrying repeats them).
+    """Whether another attempt may help.
+
+    A LangChain :class:`~langchain_core.exceptions.ModelError` says so itself (``is_retryable``: yes for rate
+    limits, server errors and connection errors; no for a bad API key, a refused or invalid request, a context
+    overflow, a refusal), except that a time-out (``ModelTimeoutError``, or a ``TimeoutError`` such as the
+    decision's budget running out) is never retried: the time allowed for the decision is spent. Never retried
+    either: bad input, an answer without a decision (retrying repeats them), and a fallback stage's failure.
+
+    Other exceptions come from integrations that raise their SDK's own errors (in the installed LangChain only
+    langchain-openai converts its errors to ``ModelError``; e.g. langchain-huggingface's endpoints raise
+    huggingface_hub's, other ``init_chat_model`` providers their SDK's, and langchain-openai re-raises the 4xx
+    statuses it does not classify, such as 409 or 422): they are read by their HTTP status (a client error, 4xx
+    other than 408 / 409 / 429, is not retried) and a time-out class (``httpx.TimeoutException``, ...) is not
+    retried; anything else (``ConnectionError``, an unknown error) is.
 
     Example:
+        >>> from langchain_core.exceptions import ModelAuthenticationError, ModelRateLimitError
+        >>> is_transient(ModelRateLimitError("429")), is_transient(ModelAuthenticationError("401"))
+        (True, False)
         >>> is_transient(ConnectionError("reset")), is_transient(TimeoutError("no answer in 5 s"))
         (True, False)
     """
     if isinstance(exc, UnusableAnswer | StageFailed | RouterInputError | CatalogError | TimeoutError):
         return False
-    if any("Timeout" in cls.__name__ for cls in type(exc).__mro__):  # openai.APITimeoutError, httpx.TimeoutException
+    if isinstance(exc, ModelError):
+        return exc.is_retryable and not isinstance(exc, ModelTimeoutError)
+    # An SDK's own error, not converted to a ModelError by its integration (see above).
+    if any("Timeout" in cls.__name__ for cls in type(exc).__mro__):  # httpx.TimeoutException, openai.APITimeoutError
         return False
     status = getattr(exc, "status_code", None) or getattr(getattr(exc, "response", None), "status_code", None)
     return not (isinstance(status, int) and 400 <= status < 500 and status not in (408, 409, 429))

@@ -4,11 +4,21 @@ keep a router's prefill through any composition."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
 import pytest
 from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.exceptions import (
+    ContextOverflowError,
+    ModelAPIError,
+    ModelAuthenticationError,
+    ModelConnectionError,
+    ModelRateLimitError,
+    ModelRefusalError,
+    ModelTimeoutError,
+)
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 from langchain_core.runnables import RunnableConfig
@@ -23,6 +33,7 @@ from task_router.routers.fallbacks import (
     FallbackStage,
     KeepActiveRouter,
     UnusableAnswer,
+    is_transient,
     make_reliable,
 )
 from tests.conftest import choice, scripted_model
@@ -91,6 +102,38 @@ def test_transient_failures_are_retried_then_the_last_stage_keeps_the_turn(
         KEEP_ACTIVE,
     )
     assert not decision.valid_format and decision.fallback == f"fallback stage '{KEEP_ACTIVE}' decided: {explained}"
+
+
+@pytest.mark.parametrize(
+    ("error", "attempts"),
+    [
+        (ModelRateLimitError("429"), 3),
+        (ModelAPIError("502"), 3),
+        (ModelConnectionError("refused"), 3),
+        (ModelAuthenticationError("401"), 1),
+        (ContextOverflowError("too long"), 1),
+        (ModelRefusalError(), 1),
+        (ModelTimeoutError("client time-out"), 1),  # retryable for LangChain, but the decision's time is spent
+    ],
+)
+def test_langchain_model_errors_are_retried_as_they_say(catalog: TaskCatalog, error: Exception, attempts: int) -> None:
+    assert is_transient(error) is (attempts > 1)
+    router = Flaky(*[error] * 5, catalog=catalog)
+    decision = make_reliable(router, backoff_s=0, fallback=KEEP_ACTIVE).invoke(dict(TURN))
+    assert router.attempts == attempts and decision.stage == KEEP_ACTIVE
+    said = f"after {attempts} attempt(s)" if attempts > 1 else "(not retried)"
+    assert said in decision.fallback and type(error).__name__ in decision.fallback
+
+
+def test_attempts_are_counted_per_call_sync_and_async(catalog: TaskCatalog) -> None:
+    router = Flaky(*[ModelAPIError("502")] * 9, catalog=catalog)
+    reliable = make_reliable(router, backoff_s=0, fallback=KEEP_ACTIVE)
+    first = reliable.invoke(dict(TURN))
+    second = asyncio.run(reliable.ainvoke(dict(TURN)))
+    third = reliable.invoke(dict(TURN))
+    assert router.attempts == 9
+    for decision in (first, second, third):  # each call's own attempts, not the router's failures so far
+        assert "primary 'flaky' failed after 3 attempt(s): model error: ModelAPIError: 502" in decision.fallback
 
 
 def test_an_answer_without_a_decision_goes_to_the_fallback_router(catalog: TaskCatalog) -> None:
