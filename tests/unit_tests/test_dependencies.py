@@ -32,6 +32,7 @@ from pathlib import Path
 from packaging.requirements import Requirement
 
 import task_router
+from task_router.resources import DATA_FOLDERS, data_folder
 from tests.conftest import ROOT_DIR
 
 ROOT = ROOT_DIR
@@ -71,14 +72,18 @@ NOT_IMPORTED: dict[str, str] = {
 }
 
 
-def package_modules() -> list[Path]:
-    """Every module of the package, through the prompts/ and evaluators/ symlinks of a checkout too."""
-    return sorted(
-        Path(folder, name)
-        for folder, _, names in os.walk(SRC, followlinks=True)
+def package_modules() -> list[tuple[str, Path]]:
+    """Every module of the package: (its path under task_router/ in the wheel, its file), the repository root's
+    evaluators/ included in a checkout (package data in the wheel, see task_router.resources)."""
+    folders = [(SRC, "")] + [(Path(str(data_folder(name))), f"{name}/") for name in DATA_FOLDERS]
+    modules = {
+        prefix + Path(folder, name).relative_to(top).as_posix(): Path(folder, name)
+        for top, prefix in folders
+        for folder, _, names in os.walk(top)
         for name in names
         if name.endswith(".py")
-    )
+    }
+    return sorted(modules.items())
 
 
 def normalize(name: str) -> str:
@@ -188,8 +193,7 @@ def imports_of(path: Path) -> list[tuple[str, int, bool]]:
 def source_imports() -> list[tuple[str, str, int, bool, str | None]]:
     """(module path under src/task_router, imported module, line, loaded with the module?, distribution)."""
     rows = []
-    for path in package_modules():
-        relative = path.relative_to(SRC).as_posix()
+    for relative, path in package_modules():
         rows += [(relative, mod, line, eager, distribution_of(mod)) for mod, line, eager in imports_of(path)]
     return rows
 
@@ -281,11 +285,10 @@ def hidden_modules() -> list[str]:
 
 def core_modules() -> list[str]:
     names = []
-    for path in package_modules():
-        relative = path.relative_to(SRC).as_posix()
+    for relative, _ in package_modules():
         if module_extras(relative):
             continue
-        parts = ("task_router", *path.relative_to(SRC).with_suffix("").parts)
+        parts = ("task_router", *relative.removesuffix(".py").split("/"))
         names.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
     return names
 
