@@ -20,6 +20,10 @@ as_owner() {  # initdb/pg_ctl refuse to run as root: run them as the data dir's 
   if [ "$(id -u)" = "0" ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
+# One start at a time: test workers running in parallel (pytest -n) may each ask for the server.
+exec 9>"${DATA%/}.lock"
+flock 9
+
 BIN=$(find_bin || true)
 if [ "${1:-}" = "stop" ]; then
   [ -n "$BIN" ] && [ -f "$DATA/postmaster.pid" ] && as_owner "$BIN/pg_ctl" -D "$DATA" -m fast -w stop >&2 || true

@@ -7,6 +7,9 @@ in fp32, with 299 of 300 decisions identical. So the learned router's encoders a
 chat model load in :func:`local_dtype`: bf16 where it is native, fp32 elsewhere. (The untrained embedding
 router stays in fp32 everywhere: in bf16 it changed 1.2% of its clinc_dev decisions.)
 
+The learned router's encoder runs on ONNX Runtime in fp32 where it is installed
+(:mod:`task_router.models.onnx_encoder`): the dtype here is for the models torch runs.
+
 Override it for the process with ``TASK_ROUTER_DTYPE`` (``auto``, ``bfloat16`` or ``float32``), e.g. to compare
 the two on one machine.
 
@@ -65,7 +68,8 @@ def local_dtype() -> Any:
 
 def cpu_description() -> str:
     """This CPU in a few words, for benchmark tables: model name, torch's vector capability, bf16 native or not,
-    the cores, and the dtype local models load in, e.g. ``"AMD EPYC, AVX512, bf16 native, 2 cores -> bfloat16"``."""
+    the cores, the dtype torch models load in and what runs the learned router's encoder, e.g. ``"AMD EPYC, AVX2, bf16
+    emulated, 2 cores -> float32, learned encoder on onnx"``."""
     name = _cpu_model_name() or platform.processor() or platform.machine()
     try:
         import torch
@@ -74,7 +78,13 @@ def cpu_description() -> str:
     except ImportError:
         capability = "torch not installed"
     bf16 = "bf16 native" if native_bf16() else "bf16 emulated"
-    return f"{name}, {capability}, {bf16}, {os.cpu_count()} cores -> {local_dtype_name()}"
+    from task_router.models.onnx_encoder import backend_name
+
+    try:
+        backend = backend_name()
+    except ValueError as exc:  # a bad TASK_ROUTER_BACKEND: described, not raised, in a benchmark's header
+        backend = f"invalid backend ({exc})"
+    return f"{name}, {capability}, {bf16}, {os.cpu_count()} cores -> {local_dtype_name()}, learned encoder on {backend}"
 
 
 def _cpuinfo() -> str:

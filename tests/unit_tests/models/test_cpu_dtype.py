@@ -87,5 +87,5 @@ def test_the_learned_router_loads_in_that_dtype(monkeypatch: pytest.MonkeyPatch)
 
     for name in ("float32", "bfloat16"):
         monkeypatch.setenv(cpu.DTYPE_ENV, name)
-        model = _load.__wrapped__(BUILTIN_DIR)  # not the process's cached one
+        model = _load.__wrapped__(BUILTIN_DIR, "torch")  # not the process's cached one
         assert next(model.bi_encoder.parameters()).dtype == getattr(torch, name)

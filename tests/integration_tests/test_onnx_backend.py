@@ -1,0 +1,84 @@
+"""The learned router on ONNX Runtime (the default backend where it is installed): the same vectors and decisions
+as torch, one export per model kept in the cache, a damaged cached file exported again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("peft")
+pytest.importorskip("onnxruntime")
+pytest.importorskip("onnx")
+
+from task_router import TaskCatalog
+from task_router.learned.model import BUILTIN_DIR, _load
+from task_router.models.onnx_encoder import OnnxSentenceEncoder
+from task_router.routers.learned import LearnedRouter
+
+TEXTS = [
+    "hi",
+    "Active task: meeting_recap. User: thanks, that's all for today",
+    "Active task: none. Previous: What can I do for you? User: What is the weather tomorrow in Paris?",
+    "Write a LinkedIn post about our product launch next week, upbeat, with two hashtags and a call to action",
+]
+TURNS = [
+    ([{"role": "user", "content": "Recap this morning's meeting"}], None),
+    ([{"role": "user", "content": "Draft a follow-up email to the client we met"}], None),
+    ([{"role": "user", "content": "What is the weather tomorrow in Paris?"}], None),
+    (
+        [
+            {"role": "user", "content": "Write a LinkedIn post about our launch"},
+            {"role": "assistant", "content": "Here is a draft: ..."},
+            {"role": "user", "content": "Perfect, thanks, that's all"},
+        ],
+        "linkedin_post",
+    ),
+    (
+        [
+            {"role": "user", "content": "Write a LinkedIn post about our launch"},
+            {"role": "assistant", "content": "Here is a draft: ..."},
+            {"role": "user", "content": "Now prepare my weekly report for my manager"},
+        ],
+        "linkedin_post",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory):
+    cache = tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TASK_ROUTER_CACHE", str(cache))
+        torch_model = _load.__wrapped__(BUILTIN_DIR, "torch")  # not the process's cached ones
+        onnx_model = _load.__wrapped__(BUILTIN_DIR, "onnx")
+    return torch_model, onnx_model, cache
+
+
+def test_onnx_gives_torch_vectors_and_decisions(models) -> None:
+    torch_model, onnx_model, _ = models
+    assert isinstance(onnx_model.bi_encoder, OnnxSentenceEncoder)
+    expected, got = torch_model.embed(TEXTS), onnx_model.embed(TEXTS)  # one padded batch
+    assert np.allclose((expected * got).sum(axis=1), 1.0, atol=1e-4)
+    catalog = TaskCatalog.demo()
+    on_torch, on_onnx = LearnedRouter(model=torch_model), LearnedRouter(model=onnx_model)
+    for messages, active in TURNS:
+        turn = {"messages": messages, "active_task": active, "catalog": catalog}
+        a, b = on_torch.invoke(turn), on_onnx.invoke(turn)
+        assert (a.event, a.task) == (b.event, b.task)
+        assert a.confidence == pytest.approx(b.confidence, abs=1e-3)
+
+
+def test_the_export_is_kept_and_a_damaged_one_is_made_again(models, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, onnx_model, cache = models
+    path = Path(onnx_model.bi_encoder.path)
+    assert path.parent == cache / "onnx" and path.is_file()
+    monkeypatch.setenv("TASK_ROUTER_CACHE", str(cache))
+    stamp = path.stat().st_mtime_ns
+    again = _load.__wrapped__(BUILTIN_DIR, "onnx")
+    assert again.bi_encoder.path == path and path.stat().st_mtime_ns == stamp  # read, not exported again
+    path.write_bytes(b"not an onnx graph")  # a truncated copy, a disk error
+    repaired = _load.__wrapped__(BUILTIN_DIR, "onnx")
+    assert isinstance(repaired.bi_encoder, OnnxSentenceEncoder) and path.stat().st_size > 1_000_000
+    assert np.allclose(repaired.embed(TEXTS[:2]), onnx_model.embed(TEXTS[:2]), atol=1e-5)
