@@ -1,5 +1,6 @@
 """The learned router on ONNX Runtime (the default backend where it is installed): the same vectors and decisions
-as torch, one export per model kept in the cache, a damaged cached file exported again."""
+as torch, one export per model kept in the cache and loaded later without torch, a damaged cached file exported
+and checked again."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ TEXTS = [
     "Active task: meeting_recap. User: thanks, that's all for today",
     "Active task: none. Previous: What can I do for you? User: What is the weather tomorrow in Paris?",
     "Write a LinkedIn post about our product launch next week, upbeat, with two hashtags and a call to action",
+    "Notes: " + " ".join(f"point {i} was discussed and agreed by the team" for i in range(60)),  # > 256 tokens
 ]
 TURNS = [
     ([{"role": "user", "content": "Recap this morning's meeting"}], None),
@@ -78,6 +80,11 @@ def test_the_export_is_kept_and_a_damaged_one_is_made_again(models, monkeypatch:
     stamp = path.stat().st_mtime_ns
     again = _load.__wrapped__(BUILTIN_DIR, "onnx")
     assert again.bi_encoder.path == path and path.stat().st_mtime_ns == stamp  # read, not exported again
+    # loaded from its record, without the torch model: the tokenizers library stands in for transformers'
+    assert (cache / "onnx" / path.with_suffix(".json").name).is_file()
+    torch_model = models[0]
+    cosines = (torch_model.embed(TEXTS) * again.embed(TEXTS)).sum(axis=1)
+    assert np.allclose(cosines, 1.0, atol=1e-4)
     path.write_bytes(b"not an onnx graph")  # a truncated copy, a disk error
     repaired = _load.__wrapped__(BUILTIN_DIR, "onnx")
     assert isinstance(repaired.bi_encoder, OnnxSentenceEncoder) and path.stat().st_size > 1_000_000

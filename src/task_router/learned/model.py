@@ -89,6 +89,21 @@ def _identity(x: Any) -> Any:
 
 @cache
 def _load(folder: Path, backend: str) -> LearnedModel:
+    from task_router.models.encoders import minilm_dir
+
+    config = LearnedConfig.read(folder)
+    if not (folder / BI_ENCODER_DIR / "adapter_config.json").is_file():
+        raise FileNotFoundError(f"{folder / BI_ENCODER_DIR} holds no adapter: retrain with `task-router train`")
+    has_cross_encoder = (folder / CROSS_ENCODER_DIR / "adapter_config.json").is_file()
+    if backend != "torch" and not has_cross_encoder:
+        from task_router.models.encoders import encoder_threads
+        from task_router.models.onnx_encoder import cached_onnx_encoder
+
+        exported = cached_onnx_encoder(
+            backend=backend, key=_onnx_key(folder, config), tokenizer_dir=minilm_dir(), threads=encoder_threads()
+        )
+        if exported is not None:  # exported and checked against torch by an earlier load: no torch model needed
+            return LearnedModel(exported, None, config, folder)
     try:
         import torch
         from peft import PeftModel
@@ -96,18 +111,14 @@ def _load(folder: Path, backend: str) -> LearnedModel:
     except ImportError as exc:
         raise ImportError(f"the learned router needs torch, peft and sentence-transformers: {_INSTALL_HINT}") from exc
     from task_router.models.cpu import local_dtype
-    from task_router.models.encoders import minilm_dir
     from task_router.models.quiet import no_loading_bars
 
-    config = LearnedConfig.read(folder)
-    if not (folder / BI_ENCODER_DIR / "adapter_config.json").is_file():
-        raise FileNotFoundError(f"{folder / BI_ENCODER_DIR} holds no adapter: retrain with `task-router train`")
     base = str(minilm_dir())
     with no_loading_bars():
         bi_encoder = SentenceTransformer(base, device="cpu")
         bi_encoder[0].model = _merged(PeftModel, bi_encoder[0].model, folder / BI_ENCODER_DIR, config.lora_scale)
         cross_encoder = None
-        if (folder / CROSS_ENCODER_DIR / "adapter_config.json").is_file():
+        if has_cross_encoder:
             cross_encoder = CrossEncoder(base, num_labels=1, device="cpu")
             cross_encoder[0].model = _merged(PeftModel, cross_encoder[0].model, folder / CROSS_ENCODER_DIR, 1.0)
     if backend != "torch":
@@ -123,16 +134,23 @@ def _load(folder: Path, backend: str) -> LearnedModel:
 
 def _on_onnx(bi_encoder: Any, folder: Path, config: LearnedConfig, backend: str) -> Any:
     """The merged bi-encoder on ONNX Runtime, or the torch one (with a warning) if its export fails here."""
-    from task_router.models.encoders import encoder_threads, minilm_dir
-    from task_router.models.onnx_encoder import OnnxExportError, onnx_encoder, weights_key
+    from task_router.models.encoders import encoder_threads
+    from task_router.models.onnx_encoder import OnnxExportError, onnx_encoder
 
-    adapter = folder / BI_ENCODER_DIR / "adapter_model.safetensors"
-    key = weights_key(minilm_dir().name, adapter, config.lora_scale)
     try:
-        return onnx_encoder(bi_encoder, backend=backend, key=key, threads=encoder_threads())
+        return onnx_encoder(bi_encoder, backend=backend, key=_onnx_key(folder, config), threads=encoder_threads())
     except (OnnxExportError, ImportError, OSError, RuntimeError) as exc:
         log.warning("the learned router stays on torch: %s backend unavailable (%s)", backend, exc)
         return bi_encoder
+
+
+def _onnx_key(folder: Path, config: LearnedConfig) -> str:
+    """The identity of the merged bi-encoder's weights: the base, the adapter's bytes and the merge scale."""
+    from task_router.models.encoders import minilm_dir
+    from task_router.models.onnx_encoder import weights_key
+
+    adapter = folder / BI_ENCODER_DIR / "adapter_model.safetensors"
+    return weights_key(minilm_dir().name, adapter, config.lora_scale)
 
 
 def _merged(peft_model: Any, base: Any, adapter: Path, scale: float) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -60,13 +61,12 @@ def encoder_threads() -> int | None:
 
 @contextmanager
 def torch_threads(count: int | None) -> Iterator[None]:
-    """Run the block with ``count`` torch threads in this thread (None, or no torch installed: unchanged), then
+    """Run the block with ``count`` torch threads in this thread (None, or torch not imported: unchanged), then
     restore the previous count. torch's intra-op thread count is per calling thread, so other threads are not
     affected."""
-    try:
-        import torch
-    except ImportError:  # an encoder that is not a torch model (a test double, a remote embedding API)
-        torch = None
+    # A process that has not imported torch runs no torch forward (an ONNX Runtime encoder, a test double, a
+    # remote embedding API): importing it here would only cost seconds.
+    torch = sys.modules.get("torch")
     if count is None or torch is None:
         yield
         return
