@@ -175,24 +175,24 @@ def test_a_kill_inside_the_router_keeps_the_turn_and_chat_finishes_it(tmp_path: 
     )
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
 
-    chat = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from task_router.cli import app; app()",
-            "chat",
-            "--thread",
-            thread,
-            "--db",
-            str(store),
-        ],
-        input="/quit\n",
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=600,
-    )
+    command = [sys.executable, "-c", "from task_router.cli import app; app()", "chat", "--thread", thread]
+    command += ["--db", str(store)]
+    if where == "in-router":  # the defaults end to end: the learned router, the embedded model writes the post
+        chat = subprocess.run(
+            command, input="/quit\n", capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600
+        )
+    else:  # the same resume; the reply from the local fault server (what is tested is the thread, not the writing)
+        with FaultServer("ok", reply=keyword_reply({"linkedin": "linkedin_post"})) as server:
+            command += ["--model", "openai:fake", "--base-url", server.base_url, "--router", "learned"]
+            chat = subprocess.run(
+                command,
+                input="/quit\n",
+                capture_output=True,
+                text=True,
+                env={**env, "OPENAI_API_KEY": "test"},
+                cwd=tmp_path,
+                timeout=600,
+            )
     assert chat.returncode == 0, chat.stderr[-3000:]
     assert "finishing the turn that was interrupted" in chat.stdout
     assert "START linkedin_post" in chat.stdout
