@@ -63,3 +63,31 @@ def test_readme_snippet_runs_as_pasted(line: int, code: str, tmp_path: Path) -> 
     )
     assert done.returncode == 0, f"README block at line {line} failed:\n{done.stderr[-3000:]}"
     assert done.stdout.strip(), f"README block at line {line} printed nothing: show the result"
+
+
+_ROUTE_LINE = re.compile(r"^(task-router route [^#\n]*?)\s*(?:#.*)?$", re.MULTILINE)
+
+
+def route_commands() -> list[str]:
+    """The README's `task-router route` lines that read only files of the repository (not a user's runs/)."""
+    return [line for line in _ROUTE_LINE.findall(README.read_text(encoding="utf-8")) if "runs/" not in line]
+
+
+def test_there_is_a_route_command_to_check() -> None:
+    assert route_commands(), "the README no longer shows `task-router route` on the example files"
+
+
+@pytest.mark.parametrize("command", route_commands())
+def test_readme_route_command_runs_as_pasted(command: str) -> None:
+    """The one-decision command of "Other commands", as pasted in the repository root (it once lacked --catalog
+    and failed on the example conversation's task)."""
+    args = command.split()[1:]
+    done = subprocess.run(
+        [sys.executable, "-c", "from task_router.cli import app; app()", *args],
+        cwd=ROOT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert '"event"' in done.stdout and '"valid_format": true' in done.stdout
