@@ -22,7 +22,7 @@ from task_router.catalog import NONE_LABEL
 from task_router.evaluation import load_dataset
 from task_router.evaluation.metrics import prf
 from task_router.evaluation.replay import replay
-from task_router.rendering import coerce_input
+from task_router.router_input import coerce_input
 from task_router.routers import make_router
 from task_router.thresholds import ScoredTurn, apply_none
 

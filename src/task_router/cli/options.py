@@ -109,7 +109,7 @@ def load_conversation(path: Path, catalog: TaskCatalog) -> tuple[list[dict[str, 
     messages, a last message not from the user, an active task not in ``catalog``) is rejected here, before any
     model is loaded.
     """
-    from task_router.rendering import coerce_input, load_conversation_file
+    from task_router.router_input import coerce_input, load_conversation_file
 
     try:
         data, active = load_conversation_file(path)

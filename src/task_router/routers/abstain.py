@@ -7,7 +7,7 @@ from dataclasses import replace
 from langchain_core.runnables import RunnableConfig
 
 from task_router.catalog import NONE_LABEL
-from task_router.rendering import RoutingInput
+from task_router.router_input import RoutingInput
 from task_router.routers.base import Prediction, Router
 from task_router.routers.plans import Plan
 from task_router.routers.wrapper import RouterWrapper

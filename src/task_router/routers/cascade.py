@@ -10,7 +10,7 @@ from langchain_core.runnables import RunnableConfig
 
 from task_router.catalog import TaskCatalog
 from task_router.models import ModelSpec
-from task_router.rendering import RoutingInput
+from task_router.router_input import RoutingInput
 from task_router.routers.abstain import abstained
 from task_router.routers.base import Prediction, Router
 from task_router.routers.plans import Plan
