@@ -26,7 +26,7 @@ from task_router.calibration import (
 )
 from task_router.evaluation import load_dataset
 from task_router.inference.benchmark import percentile
-from task_router.rendering import coerce_input
+from task_router.router_input import coerce_input
 from task_router.routers.embedding import EmbeddingRouter
 from task_router.routers.shortlist import recall_at_k
 

@@ -17,13 +17,14 @@ import argparse
 import json
 from pathlib import Path
 
-from task_router.calibration import ScoredTurn, apply_none, choose_none_threshold, turns_from_predictions
+from task_router.calibration import choose_none_threshold, turns_from_predictions
 from task_router.catalog import NONE_LABEL
 from task_router.evaluation import load_dataset
 from task_router.evaluation.metrics import prf
 from task_router.evaluation.replay import replay
-from task_router.rendering import coerce_input
+from task_router.router_input import coerce_input
 from task_router.routers import make_router
+from task_router.thresholds import ScoredTurn, apply_none
 
 DEFAULT_DATASET = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "clinc_dev.jsonl.gz"
 

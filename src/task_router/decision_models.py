@@ -23,7 +23,8 @@ from langchain_core.messages import BaseMessage, HumanMessage
 from pydantic import ConfigDict, Field, PrivateAttr, model_validator
 
 from task_router.catalog import _NAME_RE, MAX_DESCRIPTION_CHARS, NONE_LABEL, Task, TaskCatalog, _suggested_name
-from task_router.rendering import clip, is_user_message
+from task_router.rendering import clip
+from task_router.router_input import is_user_message
 
 #: Labels that mean "nothing fits" (compared in lower case, with spaces and hyphens read as ``_``): such a label is
 #: not made a task, it gets the router's probability that no task fits.
@@ -130,7 +131,7 @@ class TaskRouterDecisionModel(BaseDecisionModel):
         scored = getattr(self.router, "scored", None)
         if callable(scored):  # the learned router: its whole distribution, not the top few alternatives
             from task_router.budget import DEFAULT, call_within, resolve_budget
-            from task_router.rendering import coerce_input
+            from task_router.router_input import coerce_input
 
             # within the router's own time budget, as its invoke would be
             budget = resolve_budget(None, getattr(self.router, "time_budget_s", DEFAULT))
@@ -141,7 +142,7 @@ class TaskRouterDecisionModel(BaseDecisionModel):
         scored = getattr(self.router, "scored", None)
         if callable(scored):
             from task_router.budget import DEFAULT, offload, resolve_budget
-            from task_router.rendering import coerce_input
+            from task_router.router_input import coerce_input
 
             budget = resolve_budget(None, getattr(self.router, "time_budget_s", DEFAULT))
             async with asyncio.timeout(budget):  # the caller bounds an offloaded call (see offload)

@@ -16,7 +16,8 @@ from task_router.catalog import TaskCatalog
 from task_router.clarify import clarify_question, close_tasks, with_question
 from task_router.decision import RouteDecision
 from task_router.models import ModelSpec, load_chat_model
-from task_router.rendering import is_user_message, message_text
+from task_router.rendering import message_text
+from task_router.router_input import is_user_message
 from task_router.routers import Router, make_router
 from task_router.routers.base import underlying_router
 from task_router.routers.fallbacks import make_reliable, timed

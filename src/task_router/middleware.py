@@ -18,7 +18,7 @@ from task_router.catalog import TaskCatalog
 from task_router.clarify import clarify_question, close_tasks, with_question
 from task_router.decision import RouteDecision
 from task_router.models import ModelSpec
-from task_router.rendering import is_user_message
+from task_router.router_input import is_user_message
 from task_router.routers import Router, make_router
 from task_router.routers.fallbacks import make_reliable, timed
 from task_router.state import add_decisions

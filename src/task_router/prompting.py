@@ -8,8 +8,9 @@ import yaml
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from task_router.catalog import TaskCatalog
-from task_router.rendering import DEFAULT_WINDOW, RoutingInput, render_catalog, render_conversation
+from task_router.rendering import DEFAULT_WINDOW, render_catalog, render_conversation
 from task_router.resources import read_prompt
+from task_router.router_input import RoutingInput
 
 
 @cache

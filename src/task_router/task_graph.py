@@ -9,14 +9,14 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, HumanMessage
-from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.runnables import RunnableConfig
 from langgraph.constants import TAG_NOSTREAM
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from pydantic import BaseModel, Field, create_model
 
 from task_router.catalog import Task, TaskCatalog, TaskInput
-from task_router.models.local import pipeline_of, turn_stop_kwargs
+from task_router.deliverable_decoding import deliverable_model, strip_invented_turns
 from task_router.prompting import load_prompt
 from task_router.rendering import message_text, render_conversation
 from task_router.requests import content_after_request, says_more_than_request, subject_of_request
@@ -29,37 +29,10 @@ logger = logging.getLogger("task_router")
 
 # A description that is a clause ("who the email is for") reads after "tell me"; a noun phrase after "share".
 _CLAUSE_START = re.compile(r"^(what|who|whom|whose|which|when|where|why|how|whether|if)\b", re.IGNORECASE)
-# Where a writer model starts inventing the conversation's next turns: a "User:"-style line (the prompt renders the
-# conversation that way) or a chat template's turn marker.
-_INVENTED_TURN = re.compile(
-    r"(?:^|\n)[ \t]*(?:[-*>]|\d{1,2}[.)])?[ \t]*(?:\*\*)?(?:user|assistant|human)(?:\*\*)?"
-    r"(?:[ \t]*\([^()\n]{0,40}\))?[ \t]*(?:\*\*)?:"
-    r"|<\|(?:im_start|im_end|endoftext|eot_id|start_header_id|end_header_id|end|user|assistant)\|>"
-    r"|<(?:start_of_turn|end_of_turn)>|</s>",
-    re.IGNORECASE,
-)
-_OWN_LABEL = re.compile(r"^\s*(?:<\|im_start\|>\s*assistant\s*\n|(?:\*\*)?assistant(?:\*\*)?\s*:\s*)", re.IGNORECASE)
 _EMPTY_VALUES = {"", "null", "none", "n/a", "na", "unknown", "not given", "not provided", "-", "?"}
 _WORD = re.compile(r"\w+")
 _EXTRACT_MAX_NEW_TOKENS = 160
 GROUNDED_SHARE = 0.6  # share of an extracted value's words that must appear in the user's message
-
-
-def strip_invented_turns(text: str) -> str:
-    """The reply up to where the model starts writing the conversation's next turns itself.
-
-    A leading "Assistant:" label (the model naming its own turn) is dropped; a reply that is nothing but an
-    invented turn is kept as it is.
-
-    Example:
-        >>> strip_invented_turns("Subject: Thanks!\\nHi Sarah, ...\\nUser: great, now a post\\nAssistant: Sure")
-        'Subject: Thanks!\\nHi Sarah, ...'
-    """
-    text = _OWN_LABEL.sub("", text, count=1)
-    match = _INVENTED_TURN.search(text)
-    if match is None or not text[: match.start()].strip():  # nothing before it: keep the reply rather than nothing
-        return text.strip()
-    return text[: match.start()].strip()
 
 
 def question_for(task: Task, missing: Sequence[TaskInput], template: dict[str, str]) -> str:
@@ -173,31 +146,6 @@ class InputExtractor:
         return _clean_extraction(raw, wanted, message)
 
 
-# Decoding of deliverables by local pipelines (measured on the demo tasks with the embedded 135M model; see
-# benchmarks/RESULTS.md, "Deliverables of the embedded model"). The 135M model drifts further the longer it writes:
-# 160 new tokens hold a short email, recap or post (~10 s on one CPU thread) and bound a turn's time.
-DELIVERABLE_MAX_NEW_TOKENS = 160
-# Greedy decoding loops on small models, so repetition is penalised - over the reply's own tokens only: the
-# pipeline's `repetition_penalty` also penalises every prompt token, which works against copying the user's facts
-# (names, dates, prices) into the deliverable.
-DELIVERABLE_REPETITION_PENALTY = 1.2
-
-
-def _deliverable_model(model: BaseChatModel) -> Runnable[Any, Any]:
-    """Local pipelines: bounded length, repetition penalised when writing deliverables (only here: a router must be
-    free to copy task names from its prompt), and a stop at the chat template's turn markers so that the model does
-    not go on to write the user's next turn. Other models are used as they are."""
-    pipe = pipeline_of(model)
-    if pipe is None:
-        return model
-    from task_router.models.streaming import LocalChatModel  # the `local` extra: installed, since a pipeline is here
-
-    kwargs = {"max_new_tokens": DELIVERABLE_MAX_NEW_TOKENS, **turn_stop_kwargs(pipe.tokenizer)}
-    if isinstance(model, LocalChatModel):
-        return model.bind(pipeline_kwargs=kwargs, reply_repetition_penalty=DELIVERABLE_REPETITION_PENALTY)
-    return model.bind(pipeline_kwargs={**kwargs, "repetition_penalty": DELIVERABLE_REPETITION_PENALTY})
-
-
 def not_streamed(config: RunnableConfig) -> RunnableConfig:
     """``config`` with LangGraph's ``nostream`` tag: model calls under it are left out of ``stream_mode="messages"``
     (they compute something - a decision, extracted inputs - rather than write a reply to the user)."""
@@ -247,7 +195,7 @@ def create_task_graph(
         The compiled subgraph, to add as a node of a graph whose state extends :class:`TaskState`.
     """
     template = load_prompt(prompt, required=("system", "user", "ask-clause", "ask-noun", "ask-several", "extract"))
-    writer = _deliverable_model(model)
+    writer = deliverable_model(model)
     use_extraction = supports_structured_output(model) if extract_inputs is None else extract_inputs
     extract = InputExtractor(model, template) if use_extraction else None
 

@@ -12,7 +12,8 @@ from pydantic import Field
 
 from task_router import CatalogError, Task, TaskCatalog, load_chat_model, make_router
 from task_router.reliability.fault_server import FaultServer, keyword_reply
-from task_router.rendering import RouterInputError, coerce_input, render_conversation
+from task_router.rendering import render_conversation
+from task_router.router_input import RouterInputError, coerce_input
 from task_router.routers.embedding import EmbeddingRouter
 from task_router.routers.fallbacks import make_reliable
 from tests.unit_tests.fakes import Words

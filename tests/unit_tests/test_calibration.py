@@ -8,19 +8,15 @@ import pytest
 
 from task_router import TaskCatalog
 from task_router.calibration import (
-    ScoredTurn,
-    Thresholds,
     abstention_curve,
-    apply_none,
     choose_escalation,
     choose_none_threshold,
     expected_calibration_error,
-    load_thresholds,
     plot_abstention,
     plot_reliability,
     reliability_curve,
-    save_thresholds,
 )
+from task_router.thresholds import ScoredTurn, Thresholds, apply_none, load_thresholds, save_thresholds
 
 
 def test_ece_of_a_perfectly_calibrated_and_an_overconfident_router():

@@ -60,8 +60,8 @@ def fit_command(
     Example: task-router fit --dataset ../shared/benchmarks/clinc_dev.jsonl.gz --records :300 --out thr.json
     --report-dir fit_report
     """
-    from task_router.calibration import Thresholds, save_thresholds
     from task_router.evaluation import DatasetError, load_dataset
+    from task_router.thresholds import Thresholds, save_thresholds
 
     if out is None and catalog_out is None:
         raise typer.BadParameter("say where to save the thresholds: --out FILE and/or --catalog-out FILE")

@@ -80,7 +80,7 @@ def resolve_thresholds(thresholds: Path | None, catalog: Path | None, kind: str,
     """The thresholds file a command routes with: ``--thresholds``, else the catalogue's own section. Thresholds
     fitted for another router kind do not apply: an explicit file is refused, naming the fix; a catalogue's section
     is ignored with a ``warn`` message saying why."""
-    from task_router.calibration import load_thresholds
+    from task_router.thresholds import load_thresholds
 
     chosen, explicit = (thresholds, True) if thresholds is not None else (catalog_thresholds(catalog), False)
     if chosen is None:
@@ -109,7 +109,7 @@ def load_conversation(path: Path, catalog: TaskCatalog) -> tuple[list[dict[str, 
     messages, a last message not from the user, an active task not in ``catalog``) is rejected here, before any
     model is loaded.
     """
-    from task_router.rendering import coerce_input, load_conversation_file
+    from task_router.router_input import coerce_input, load_conversation_file
 
     try:
         data, active = load_conversation_file(path)

@@ -114,7 +114,7 @@ def make_router(
 
     kind = kind or default_router_kind(model)
     if thresholds is not None:
-        from task_router.calibration import load_thresholds
+        from task_router.thresholds import load_thresholds
 
         fitted = load_thresholds(thresholds)
         shortlist = fitted.shortlist if shortlist is None else shortlist

@@ -22,7 +22,8 @@ from task_router.budget import DEFAULT, DecisionTimeout, call_within, resolve_bu
 from task_router.catalog import TaskCatalog
 from task_router.clarify import close_tasks
 from task_router.decision import Alternative, RouteDecision, active_after, derive_event
-from task_router.rendering import RoutingInput, coerce_input, head_tail
+from task_router.rendering import head_tail
+from task_router.router_input import RoutingInput, coerce_input
 from task_router.routers.plans import Offload, Plan, arun_plan, run_plan
 from task_router.tracing import record_decision, traced_config
 

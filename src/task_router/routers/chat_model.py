@@ -11,7 +11,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from task_router.catalog import TaskCatalog
 from task_router.models import ModelSpec, load_router_model, model_name
 from task_router.prompting import load_prompt
-from task_router.rendering import RoutingInput
+from task_router.router_input import RoutingInput
 from task_router.routers.answering import Parser, bounded, read_answer, with_logprobs
 from task_router.routers.base import Prediction, Router
 from task_router.routers.parsing import OutputParseError, parse_answer

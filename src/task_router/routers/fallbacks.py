@@ -64,7 +64,7 @@ from langchain_core.runnables import Runnable, RunnableBinding, RunnableConfig
 
 from task_router.catalog import CatalogError, TaskCatalog
 from task_router.decision import RouteDecision
-from task_router.rendering import FAILURE_KEY, RouterInputError, RoutingInput
+from task_router.router_input import FAILURE_KEY, RouterInputError, RoutingInput
 from task_router.routers.base import ATTEMPTS_ATTRIBUTE, Prediction, Router, redact
 from task_router.routers.plans import Plan
 from task_router.routers.wrapper import RouterWrapper

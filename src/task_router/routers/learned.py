@@ -13,7 +13,7 @@ from langchain_core.runnables import RunnableConfig
 from task_router.catalog import TaskCatalog
 from task_router.learned.model import LearnedModel
 from task_router.learned.texts import DONE_TEXT, candidate_text, query_texts
-from task_router.rendering import RoutingInput
+from task_router.router_input import RoutingInput
 from task_router.routers.base import MAX_ALTERNATIVES, Prediction, Router
 from task_router.routers.plans import Offload, Plan
 

@@ -15,7 +15,7 @@ from task_router.inference.kv_store import DEFAULT_MAX_BYTES, DEFAULT_MAX_THREAD
 from task_router.models import ModelSpec, resolve_local_model
 from task_router.models.local import LocalModel
 from task_router.prompting import load_prompt
-from task_router.rendering import RoutingInput, coerce_input
+from task_router.router_input import RoutingInput, coerce_input
 from task_router.routers.base import MAX_ALTERNATIVES, Answer, Prediction, Router
 
 Normalization = Literal["sum", "mean"]

@@ -6,7 +6,7 @@ from typing import Any
 
 from task_router.catalog import TaskCatalog
 from task_router.decision import RouteDecision
-from task_router.rendering import RoutingInput
+from task_router.router_input import RoutingInput
 from task_router.routers.base import Prediction, Router
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from langchain_core.runnables import RunnableConfig
 
 from task_router.decision import RouteDecision
-from task_router.rendering import RoutingInput
+from task_router.router_input import RoutingInput
 from task_router.routers.base import Prediction, Router
 from tests.conftest import FIXTURES
 

@@ -26,7 +26,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 
 from task_router import TaskCatalog, create_router_graph, make_router
 from task_router.graph import PREFILL_NODE
-from task_router.rendering import RouterInputError, RoutingInput
+from task_router.router_input import RouterInputError, RoutingInput
 from task_router.routers.base import Prediction, Router, underlying_router
 from task_router.routers.fallbacks import (
     KEEP_ACTIVE,

@@ -1,0 +1,116 @@
+"""The None / escalation thresholds a router applies at run time: the rule, and the file they are kept in.
+
+Thresholds act on a decision's ``confidence`` (0..1) for turns where the router proposes a task other than the
+active one (a START or a SWITCH); see :class:`task_router.routers.abstain.Abstain` and the cascade router:
+
+- ``none``: below it, the proposal is not taken (no active task: NONE; else the active task continues);
+- ``escalate`` (cascades): from ``none`` up to ``escalate`` the strong router decides; at or above, the cheap one.
+
+They are fitted by ``task-router fit`` on a dev set (:mod:`task_router.calibration`) and saved in a JSON/YAML file
+of their own, or as a ``thresholds`` section next to ``tasks`` in a catalogue file (``TaskCatalog.from_file`` reads
+the tasks and ignores the section).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from task_router.catalog import NONE_LABEL
+from task_router.io_limits import load_document
+
+_THRESHOLDS_HINT = (
+    'give a file written by `task-router fit --out FILE` (e.g. {"router": "embedding", "none": 0.42}) '
+    "or a catalogue written with --catalog-out (its 'thresholds' section)"
+)
+
+
+class Thresholds(BaseModel):
+    """Fitted thresholds, with what they were fitted for and how they scored on the fitting data.
+
+    Example:
+        >>> Thresholds(router="embedding", none=0.42).none
+        0.42
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    router: str
+    model: str = ""
+    none: float | None = Field(default=None, ge=0.0, le=1.0)
+    escalate: float | None = Field(default=None, ge=0.0, le=1.0)
+    # The learned router's own calibration, refitted on your turns (task-router fit --router learned).
+    none_bias: float | None = Field(default=None, ge=-1.0, le=1.0)
+    none_bias_active: float | None = Field(default=None, ge=-1.0, le=1.0)
+    temperature: float | None = Field(default=None, gt=0.0)
+    shortlist: int | None = None
+    dataset: str = ""
+    fitted_on: str = ""
+    metrics: dict[str, Any] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ScoredTurn:
+    """One dev-set turn as a thresholded router sees it: the proposal, its confidence and the gold task.
+
+    ``proposed`` is the task the router would name with no abstention ("NONE" when it says none itself);
+    ``active`` the active task before the turn (None when none).
+    """
+
+    proposed: str
+    confidence: float
+    gold: str
+    active: str | None = None
+
+
+def apply_none(turn: ScoredTurn, threshold: float) -> str:
+    """The task named after abstention at ``threshold`` (a proposal other than the active task needs
+    ``confidence >= threshold``; otherwise the active task stays, or NONE)."""
+    if turn.proposed == NONE_LABEL or turn.proposed == turn.active or turn.confidence >= threshold:
+        return turn.proposed
+    return turn.active or NONE_LABEL
+
+
+def save_thresholds(path: Path, thresholds: Thresholds, tasks: Sequence[dict[str, Any]] | None = None) -> Path:
+    """Write the thresholds alone, or (``tasks`` given) a catalogue file ``{tasks: [...], thresholds: {...}}``.
+
+    YAML for ``.yaml`` / ``.yml``, JSON otherwise. Either file can be read back with :func:`load_thresholds`; the
+    catalogue one also with ``TaskCatalog.from_file``.
+    """
+    data: dict[str, Any] = thresholds.model_dump(exclude_none=True)
+    if tasks is not None:
+        data = {"tasks": list(tasks), "thresholds": data}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() in (".yaml", ".yml"):
+        path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    else:
+        path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+def load_thresholds(path: str | Path) -> Thresholds:
+    """Read thresholds from a file written by ``task-router fit`` (on their own or a catalogue's section).
+
+    Example:
+        >>> load_thresholds("catalog.fitted.yaml").none  # doctest: +SKIP
+        0.41
+    """
+    path, data = load_document(path, what="thresholds file", hint=_THRESHOLDS_HINT)
+    if isinstance(data, dict) and isinstance(data.get("thresholds"), dict):
+        data = data["thresholds"]
+    if not isinstance(data, dict) or "router" not in data:
+        raise ValueError(
+            f"{path} holds no thresholds: run `task-router fit --dataset DEV --out {path}` "
+            "(or --catalog-out) to write them"
+        )
+    try:
+        return Thresholds.model_validate(data)
+    except ValidationError as exc:
+        details = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'thresholds'}: {e['msg']}" for e in exc.errors())
+        raise ValueError(f"thresholds file {path}: {details}; {_THRESHOLDS_HINT}") from None
