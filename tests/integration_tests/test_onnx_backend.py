@@ -109,3 +109,26 @@ def test_the_embedding_router_on_onnx_decides_as_on_torch(tmp_path: Path, monkey
             assert (a.event, a.task) == (b.event, b.task)
     finally:
         _load_sentence_model.cache_clear()
+
+
+def test_a_cached_graph_of_other_weights_is_exported_again(models, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A valid ONNX graph that is not this model's (a stale cache, a copied folder) fails the check against torch
+    and is exported again, instead of sending the router back to torch for good."""
+    from task_router.routers.embedding import _load_sentence_model
+
+    torch_model, onnx_model, cache = models
+    monkeypatch.setenv("TASK_ROUTER_CACHE", str(cache))
+    _load_sentence_model.cache_clear()
+    try:
+        from task_router.routers.embedding import load_sentence_model
+
+        untrained = load_sentence_model(backend="onnx")  # MiniLM without the adapter, exported into the same cache
+    finally:
+        _load_sentence_model.cache_clear()
+    path = Path(onnx_model.bi_encoder.path)
+    path.write_bytes(Path(untrained.path).read_bytes())
+    path.with_suffix(".json").unlink()  # no record: the file is checked against torch
+    repaired = _load.__wrapped__(BUILTIN_DIR, "onnx")
+    assert isinstance(repaired.bi_encoder, OnnxSentenceEncoder)
+    assert path.read_bytes() != Path(untrained.path).read_bytes()
+    assert np.allclose((torch_model.embed(TEXTS) * repaired.embed(TEXTS)).sum(axis=1), 1.0, atol=1e-4)

@@ -157,17 +157,22 @@ def onnx_encoder(model: Any, *, backend: str, key: str, threads: int | None) -> 
     """
     path = _cached_path(key, backend)
     _check_pipeline(model)
-    if not path.is_file():
-        _export(model, path, int8=backend == "onnx-int8")
     max_seq_length = int(model.max_seq_length)
     tokenize = _transformers_tokenize(model[0].tokenizer, max_seq_length)
+    exported = not path.is_file()
+    if exported:
+        _export(model, path, int8=backend == "onnx-int8")
     try:
         encoder = _session_encoder(path, tokenize, threads)
-    except Exception as exc:  # a truncated or foreign file in the cache: export it again
+        _check_against_torch(model, encoder, backend)
+    except Exception as exc:
+        if exported:
+            raise
+        # A truncated, foreign or stale file in the cache: export it again, once.
         log.warning("re-exporting %s (%s)", path, exc)
         _export(model, path, int8=backend == "onnx-int8")
         encoder = _session_encoder(path, tokenize, threads)
-    _check_against_torch(model, encoder, backend)
+        _check_against_torch(model, encoder, backend)
     _record(path, max_seq_length)
     return encoder
 
