@@ -67,7 +67,9 @@ def sqlite_checkpointer(path: str | Path | None = None, *, one_writer: bool = Tr
     running one ``thread_id``); the check and the write are one SQLite write transaction. Pass
     ``one_writer=False`` to write from a past checkpoint on purpose (LangGraph's time travel).
 
-    The file is checked before any thread is read: a folder, a file that is not a SQLite database (or a corrupt
+    Opening is serialised across processes by a lock file in ``<path>.locks/`` (the folder :func:`thread_lock` uses
+    too): processes opening one new file at once would otherwise race on its creation. The file is checked before
+    any thread is read: a folder, a file that is not a SQLite database (or a corrupt
     one), a read-only file, a path under a file or a database whose ``checkpoints`` / ``writes`` tables belong to
     another program give a ValueError saying so and what to give instead.
     """
