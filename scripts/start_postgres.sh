@@ -21,6 +21,7 @@ as_owner() {  # initdb/pg_ctl refuse to run as root: run them as the data dir's 
 }
 
 # One start at a time: test workers running in parallel (pytest -n) may each ask for the server.
+# The server must not inherit descriptor 9 (see the start below), or it holds this lock for its whole life.
 exec 9>"${DATA%/}.lock"
 flock 9
 
@@ -52,6 +53,6 @@ fi
 if ! as_owner "$BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then
   # Loopback only; the socket goes into the data dir so that no system directory is needed.
   as_owner "$BIN/pg_ctl" -D "$DATA" -l "$DATA/server.log" -w -t 60 \
-    -o "-c listen_addresses=127.0.0.1 -p $PORT -k $DATA -c fsync=off" start >&2
+    -o "-c listen_addresses=127.0.0.1 -p $PORT -k $DATA -c fsync=off" start >&2 9>&-
 fi
 echo "$URL"

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -105,10 +108,14 @@ def test_sqlite_thread_survives_sigkill_mid_turn(tmp_path: Path) -> None:
     _kill_mid_turn_then_resume(tmp_path, str(tmp_path / "threads.sqlite"))
 
 
-def start_postgres() -> str:
+def start_postgres(*, env: dict[str, str] | None = None, timeout: float = 900) -> str:
     """Start (installing if needed) a throwaway PostgreSQL on 127.0.0.1 with scripts/start_postgres.sh; its URL."""
     proc = subprocess.run(
-        ["bash", str(ROOT / "scripts" / "start_postgres.sh")], capture_output=True, text=True, timeout=900
+        ["bash", str(ROOT / "scripts" / "start_postgres.sh")],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
     )
     if proc.returncode == 3:
         pytest.skip(f"PostgreSQL cannot be installed on this machine: {proc.stderr.strip()}")
@@ -119,6 +126,26 @@ def start_postgres() -> str:
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
     return start_postgres()
+
+
+def test_the_start_script_answers_again_once_it_started_a_server() -> None:
+    """The script's start lock must not be inherited by the server it starts (CI hung 900 s on the second call)."""
+    data = tempfile.mkdtemp(prefix="task_router_pg_")
+    env = {"TASK_ROUTER_PG_DIR": data, "TASK_ROUTER_PG_PORT": str(_free_port())}
+    try:
+        url = start_postgres(env=env)
+        assert start_postgres(env=env, timeout=60) == url
+    finally:
+        script = str(ROOT / "scripts" / "start_postgres.sh")
+        subprocess.run(["bash", script, "stop"], env={**os.environ, **env}, timeout=60, check=True)
+        shutil.rmtree(data, ignore_errors=True)
+        Path(data + ".lock").unlink(missing_ok=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @pytest.mark.slow
