@@ -21,16 +21,21 @@ import json
 import os
 import platform
 import statistics
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from langgraph.checkpoint.memory import InMemorySaver
 
 from task_router import TaskCatalog, create_router_graph, make_router
-from task_router.reliability import FaultServer, keyword_reply, make_reliable_router
+from task_router.reliability import make_reliable_router
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the loopback fault server is a test fixture
+from tests.fault_server import FaultServer, keyword_reply
 
 KEYWORDS = {"linkedin": "linkedin_post", "recap": "meeting_recap", "email": "follow_up_email"}
 # {n}: every turn of every conversation is a new text, so encoder routers embed each one (no memoised query).

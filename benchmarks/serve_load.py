@@ -25,7 +25,9 @@ from pathlib import Path
 import httpx
 
 from task_router.models.cpu import cpu_description
-from task_router.reliability import FaultServer, keyword_reply
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the loopback fault server is a test fixture
+from tests.fault_server import FaultServer, keyword_reply
 
 ROOT = Path(__file__).resolve().parents[1]
 TEXTS = ["write a linkedin post about launch {n}", "make it shorter, {n}", "now recap my meeting {n}", "add owners {n}"]

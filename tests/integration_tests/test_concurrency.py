@@ -12,7 +12,8 @@ import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
 from task_router import TaskCatalog, create_router_graph, make_router
-from task_router.reliability import FaultServer, keyword_reply, make_reliable_router
+from task_router.reliability import make_reliable_router
+from tests.fault_server import FaultServer, keyword_reply
 
 KEYWORDS = {
     "linkedin": "linkedin_post",

@@ -9,7 +9,8 @@ import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
 from task_router import TaskCatalog, create_router_graph
-from task_router.reliability import KEEP_ACTIVE, FaultServer, embedding_available, keyword_reply, make_reliable_router
+from task_router.reliability import KEEP_ACTIVE, embedding_available, make_reliable_router
+from tests.fault_server import FaultServer, keyword_reply
 
 KEYWORDS = keyword_reply({"linkedin": "linkedin_post", "recap": "meeting_recap"})
 TURN = {"messages": [{"role": "user", "content": "write a linkedin post about our launch"}]}

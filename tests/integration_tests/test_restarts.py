@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from task_router.reliability import FaultServer, keyword_reply
 from tests.conftest import ROOT_DIR
+from tests.fault_server import FaultServer, keyword_reply
 
 ROOT = ROOT_DIR
 KEYWORDS = keyword_reply({"linkedin": "linkedin_post", "recap": "meeting_recap", "email": "follow_up_email"})

@@ -15,8 +15,8 @@ import uuid
 
 import pytest
 
-from task_router.reliability import FaultServer, keyword_reply
 from tests.conftest import ROOT_DIR
+from tests.fault_server import FaultServer, keyword_reply
 
 httpx = pytest.importorskip("httpx")
 pytest.importorskip("fastapi")

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from task_router.reliability import FaultServer, keyword_reply
 from tests.conftest import ROOT_DIR
+from tests.fault_server import FaultServer, keyword_reply
 
 WRITER = """
 import json, sys, time

@@ -11,11 +11,11 @@ from langchain_core.messages import AIMessage, BaseMessage, ChatMessage, HumanMe
 from pydantic import Field
 
 from task_router import CatalogError, Task, TaskCatalog, load_chat_model, make_router
-from task_router.reliability.fault_server import FaultServer, keyword_reply
 from task_router.rendering import render_conversation
 from task_router.router_input import RouterInputError, coerce_input
 from task_router.routers.embedding import EmbeddingRouter
 from task_router.routers.fallbacks import make_reliable
+from tests.fault_server import FaultServer, keyword_reply
 from tests.unit_tests.fakes import Words
 
 LONE = "\ud800"  # a lone surrogate: valid in a Python str, refused by UTF-8 encoders, tokenizers and HTTP clients

@@ -26,7 +26,6 @@ from task_router import CatalogError, TaskCatalog, load_chat_model, make_router
 from task_router.evaluation import DatasetError, load_dataset
 from task_router.io_limits import MAX_DEPTH, MAX_INT_DIGITS, parse_document, structure_problem
 from task_router.learned.texts import query_text
-from task_router.reliability.fault_server import FaultServer, keyword_reply
 from task_router.rendering import MAX_ROUTED_CHARS, render_conversation
 from task_router.router_input import RoutingInput, coerce_input, load_conversation_file
 from task_router.routers.answering import logprob_confidence
@@ -34,6 +33,7 @@ from task_router.routers.base import MAX_DECISION_TEXT, Prediction, Router
 from task_router.routers.embedding import EmbeddingRouter
 from task_router.thresholds import load_thresholds
 from tests.conftest import choice, scripted_model
+from tests.fault_server import FaultServer, keyword_reply
 
 
 def _deep(levels: int) -> list:

@@ -14,8 +14,8 @@ from langchain_core.messages import AIMessage, ToolMessage
 from pydantic import Field
 
 from task_router import Task, TaskCatalog, make_router
-from task_router.reliability import FaultServer, keyword_decision
 from tests.conftest import user_turns
+from tests.fault_server import FaultServer, keyword_decision
 
 Answerer = Callable[[Any, Any], dict[str, float]]
 
