@@ -6,7 +6,7 @@
 
 1. **Checkpoint bytes** of one thread after ``--turns`` (1,000) turns, split into messages and decisions, with
    ``decisions`` reduced by ``operator.add`` ("before": the state schema of the code before issue 25, reproduced
-   in this script) and by ``task_router.state.add_decisions`` ("after": ``RouterState``). The bytes are what
+   in this script) and by ``task_router._state.add_decisions`` ("after": ``RouterState``). The bytes are what
    LangGraph's savers write for a channel, ``JsonPlusSerializer().dumps_typed(value)`` (InMemorySaver and
    PostgresSaver write one such blob per channel version, SqliteSaver all of them in one blob per checkpoint);
    ``--sqlite`` also runs "after" through a real SqliteSaver and reports its latest checkpoint's blob.
@@ -52,7 +52,7 @@ from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.graph.message import add_messages
 
 from task_router import RouteDecision, Task, TaskCatalog, create_router_graph
-from task_router.state import RouterState, merge_task_data
+from task_router._state import RouterState, merge_task_data
 
 TASKS = ["recap", "email", "post"]
 SERDE = JsonPlusSerializer()
@@ -110,9 +110,9 @@ def run_thread(mode: str, turns: int, every: int, keep: int, raw_chars: int) -> 
     """One thread of ``turns`` turns, its state passed back in each turn; a sample every ``every`` turns."""
     schema = BeforeState if mode == "before" else RouterState
     if mode == "before":  # the graph's nodes read their state type by name: theirs, in this process, is the old one
-        import task_router.graph
+        import task_router._graph
 
-        task_router.graph.RouterState = BeforeState  # type: ignore[misc]
+        task_router._graph.RouterState = BeforeState  # type: ignore[misc]
     graph = create_router_graph(
         catalog(), router=fake_router(raw_chars), model=None, task_graphs=echo_tasks(keep), state_schema=schema
     ).compile()
@@ -174,7 +174,7 @@ def run_sqlite(turns: int, raw_chars: int) -> dict[str, Any]:
 
 def run_burst(callers: int, decision_ms: float, reproduce_unbounded: bool) -> dict[str, Any]:
     """``callers`` threads call a fake router's ``invoke`` at once; what is left afterwards."""
-    from task_router import budget
+    from task_router import _budget as budget
     from task_router.routers.base import Prediction, Router
 
     if reproduce_unbounded:  # the rule before issue 25: a thread whenever none is idle, never given back

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from task_router.calibration import (
+from task_router._calibration import (
     ScoredTurn,
     abstention_curve,
     choose_none_threshold,
@@ -24,9 +24,9 @@ from task_router.calibration import (
     plot_abstention,
     plot_reliability,
 )
+from task_router._router_input import coerce_input
 from task_router.evaluation import load_dataset
 from task_router.inference.benchmark import percentile
-from task_router.router_input import coerce_input
 from task_router.routers.embedding import EmbeddingRouter
 from task_router.routers.shortlist import recall_at_k
 

@@ -7,7 +7,7 @@ a None threshold fitted on clinc_dev[0::2] and reported on clinc_dev[1::2]. Prin
 
 Decisions are the router's own, one user turn per record (no active task), exactly as ``task-router eval`` makes
 them; "in-scope top-1" is the router's best task with "no task" and any threshold set aside (the ceiling of what
-abstention can keep). The threshold is chosen by ``task_router.calibration.choose_none_threshold`` (best accuracy on
+abstention can keep). The threshold is chosen by ``task_router._calibration.choose_none_threshold`` (best accuracy on
 the fitting half), as ``task-router fit`` does.
 """
 
@@ -17,14 +17,14 @@ import argparse
 import json
 from pathlib import Path
 
-from task_router.calibration import choose_none_threshold, turns_from_predictions
-from task_router.catalog import NONE_LABEL
+from task_router._calibration import choose_none_threshold, turns_from_predictions
+from task_router._catalog import NONE_LABEL
+from task_router._router_input import coerce_input
+from task_router._thresholds import ScoredTurn, apply_none
 from task_router.evaluation import load_dataset
 from task_router.evaluation.metrics import prf
 from task_router.evaluation.replay import replay
-from task_router.router_input import coerce_input
 from task_router.routers import make_router
-from task_router.thresholds import ScoredTurn, apply_none
 
 DEFAULT_DATASET = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "clinc_dev.jsonl.gz"
 

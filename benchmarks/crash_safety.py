@@ -41,7 +41,7 @@ from contextlib import ExitStack, nullcontext
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.runnables import RunnableLambda
 from task_router import TaskCatalog, create_router_graph
-from task_router.decision import RouteDecision
+from task_router._decision import RouteDecision
 from task_router.persistence import postgres_checkpointer, sqlite_checkpointer, thread_lock
 from task_router.reliability import pending_turn, resume_pending_turn
 

@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from task_router import TaskCatalog, make_router
-from task_router.budget import DecisionTimeout
+from task_router._budget import DecisionTimeout
 from task_router.models.cpu import cpu_description
 
 TURNS = [

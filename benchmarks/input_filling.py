@@ -13,8 +13,8 @@ check of its intent, not an accuracy estimate.
 from __future__ import annotations
 
 from task_router import TaskCatalog
-from task_router.requests import content_after_request
-from task_router.task_graph import given_in_request
+from task_router._requests import content_after_request
+from task_router._task_graph import given_in_request
 
 # (first message, task, whether it gives every required input the task needs)
 SCRIPT: list[tuple[str, str, bool]] = [

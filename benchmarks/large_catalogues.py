@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from task_router.calibration import (
+from task_router._calibration import (
     abstention_curve,
     choose_escalation,
     choose_none_threshold,
@@ -23,9 +23,9 @@ from task_router.calibration import (
     plot_reliability,
     turns_from_predictions,
 )
+from task_router._router_input import coerce_input
 from task_router.evaluation import evaluate_router, load_dataset
 from task_router.evaluation.replay import replay
-from task_router.router_input import coerce_input
 from task_router.routers import make_router
 from task_router.routers.shortlist import TaskRetriever, recall_at_k
 

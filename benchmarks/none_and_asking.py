@@ -25,10 +25,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from task_router.calibration import choose_none_threshold, turns_from_predictions
+from task_router._calibration import choose_none_threshold, turns_from_predictions
+from task_router._router_input import coerce_input
 from task_router.evaluation import evaluate_router, load_dataset
 from task_router.evaluation.replay import replay
-from task_router.router_input import coerce_input
 from task_router.routers import make_router
 from task_router.routers.abstain import Abstain
 
@@ -63,7 +63,7 @@ def simulate_asking(router: Any, records: list[Any], margin: float) -> dict[str,
     """Replay with the router's own state, asking whenever its two most probable tasks are closer than ``margin``;
     the user's answer is taken to settle the turn (the gold decision, whose active task then carries on), so the
     errors an early mistake would have carried through the conversation are credited too."""
-    from task_router.clarify import margin_of
+    from task_router._clarify import margin_of
     from task_router.training.targets import turn_targets
 
     turns = asked = right = 0

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from task_router.catalog import NONE_LABEL
+from task_router._catalog import NONE_LABEL
 from task_router.evaluation.metrics import TurnResult, event_correct, none_outcome, point_outcome, task_correct
 
 

@@ -26,8 +26,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel
 
-from task_router import TaskCatalog, create_router_graph, make_router
-from task_router.catalog import CatalogError
+from task_router import CatalogError, TaskCatalog, create_router_graph, make_router
 from task_router.persistence import ThreadConflictError, async_postgres_checkpointer, postgres_store
 from task_router.store_catalog import StoreCatalog
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from task_router.catalog import CatalogError, Task, TaskCatalog, TaskInput
-from task_router.decision import EVENTS, Event, RouteDecision, derive_event
-from task_router.graph import RouterState, create_router_graph
+from task_router._catalog import CatalogError, Task, TaskCatalog, TaskInput
+from task_router._decision import EVENTS, Event, RouteDecision, derive_event
+from task_router._graph import RouterState, create_router_graph
+from task_router._resources import expose_checkout_packages
 from task_router.models import load_chat_model
-from task_router.resources import expose_checkout_packages
 from task_router.routers import ROUTER_KINDS, Router, make_router
 
 expose_checkout_packages()  # in a source checkout, task_router.evaluators is the repository root's evaluators/

@@ -3,7 +3,7 @@
 :class:`TaskRouterDecisionModel` adapts a router (the shipped ``learned`` model by default, or any router kind) to
 :class:`langchain_core.decisions.BaseDecisionModel`, so that LangChain code that takes a decision model (e.g.
 ``langchain.agents.middleware.ModelRouterMiddleware``) can route with it, offline. A ``Choice``'s labels become a
-:class:`~task_router.catalog.TaskCatalog` (label -> task, its description the task's description), the state
+:class:`~task_router._catalog.TaskCatalog` (label -> task, its description the task's description), the state
 becomes the router's conversation, and the router's probabilities become the answer's.
 
 The opposite direction, a router kind over any decision model, is :mod:`task_router.routers.decision_model`.
@@ -22,9 +22,9 @@ from langchain_core.decisions import BaseDecisionModel, Choice, ChoiceAnswer, Cl
 from langchain_core.messages import BaseMessage, HumanMessage
 from pydantic import ConfigDict, Field, PrivateAttr, model_validator
 
-from task_router.catalog import _NAME_RE, MAX_DESCRIPTION_CHARS, NONE_LABEL, Task, TaskCatalog, _suggested_name
-from task_router.rendering import clip
-from task_router.router_input import is_user_message
+from task_router._catalog import _NAME_RE, MAX_DESCRIPTION_CHARS, NONE_LABEL, Task, TaskCatalog, _suggested_name
+from task_router._rendering import clip
+from task_router._router_input import is_user_message
 
 #: Labels that mean "nothing fits" (compared in lower case, with spaces and hyphens read as ``_``): such a label is
 #: not made a task, it gets the router's probability that no task fits.
@@ -130,8 +130,8 @@ class TaskRouterDecisionModel(BaseDecisionModel):
     def _weights(self, turn: dict[str, Any]) -> list[_Weight]:
         scored = getattr(self.router, "scored", None)
         if callable(scored):  # the learned router: its whole distribution, not the top few alternatives
-            from task_router.budget import DEFAULT, call_within, resolve_budget
-            from task_router.router_input import coerce_input
+            from task_router._budget import DEFAULT, call_within, resolve_budget
+            from task_router._router_input import coerce_input
 
             # within the router's own time budget, as its invoke would be
             budget = resolve_budget(None, getattr(self.router, "time_budget_s", DEFAULT))
@@ -141,8 +141,8 @@ class TaskRouterDecisionModel(BaseDecisionModel):
     async def _aweights(self, turn: dict[str, Any]) -> list[_Weight]:
         scored = getattr(self.router, "scored", None)
         if callable(scored):
-            from task_router.budget import DEFAULT, offload, resolve_budget
-            from task_router.router_input import coerce_input
+            from task_router._budget import DEFAULT, offload, resolve_budget
+            from task_router._router_input import coerce_input
 
             budget = resolve_budget(None, getattr(self.router, "time_budget_s", DEFAULT))
             async with asyncio.timeout(budget):  # the caller bounds an offloaded call (see offload)

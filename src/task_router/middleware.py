@@ -14,14 +14,14 @@ from langchain_core.tools import tool as as_tool
 from langgraph.config import get_config
 from langgraph.runtime import Runtime
 
-from task_router.catalog import TaskCatalog
-from task_router.clarify import clarify_question, close_tasks, with_question
-from task_router.decision import RouteDecision
+from task_router._catalog import TaskCatalog
+from task_router._clarify import clarify_question, close_tasks, with_question
+from task_router._decision import RouteDecision
+from task_router._router_input import is_user_message
+from task_router._state import add_decisions
 from task_router.models import ModelSpec
-from task_router.router_input import is_user_message
 from task_router.routers import Router, make_router
 from task_router.routers.fallbacks import make_reliable, timed
-from task_router.state import add_decisions
 
 DEFAULT_TASK_PROMPT = """{base_prompt}
 
@@ -97,7 +97,7 @@ class TaskRouterMiddleware(AgentMiddleware[TaskRouterState, Any, Any]):
             ``clarify_prompt`` also ``{choices}``, one line per close task, and ``{question}``, a suggested
             question).
         clarify_margin: mark decisions whose two most probable tasks are closer than this probability gap as
-            needing a question (:func:`task_router.clarify.close_tasks`), for routers that do not mark them
+            needing a question (:func:`task_router._clarify.close_tasks`), for routers that do not mark them
             themselves; None: only the router's own ``clarify``.
 
     Example:

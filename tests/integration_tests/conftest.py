@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from task_router.budget import BUDGET_ENV
+from task_router._budget import BUDGET_ENV
 
 TEST_BUDGET_S = "1800"  # only ends a decision that hangs; no test may depend on the machine's speed
 

@@ -17,7 +17,7 @@ import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
 from task_router import TaskCatalog, create_router_graph, make_router
-from task_router.budget import DecisionTimeout
+from task_router._budget import DecisionTimeout
 from task_router.models import load_chat_model
 from task_router.reliability import KEEP_ACTIVE, make_reliable, make_reliable_router
 from tests.fault_server import FaultServer, keyword_reply

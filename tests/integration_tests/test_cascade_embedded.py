@@ -44,7 +44,7 @@ def test_shortlist_keeps_the_right_task_and_the_active_one(catalog):
 
 
 def router_input(messages, active, catalog):
-    from task_router.router_input import coerce_input
+    from task_router._router_input import coerce_input
 
     return coerce_input({"messages": messages, "active_task": active, "catalog": catalog})
 

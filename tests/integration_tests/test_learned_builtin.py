@@ -91,8 +91,8 @@ def test_cli_fits_evaluates_and_routes_with_the_learned_router(tmp_path) -> None
 
     from typer.testing import CliRunner
 
+    from task_router._thresholds import load_thresholds
     from task_router.cli import app
-    from task_router.thresholds import load_thresholds
 
     fixture = FIXTURES / "eval_small.jsonl"
     runner = CliRunner()

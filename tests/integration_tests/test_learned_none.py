@@ -89,8 +89,8 @@ def test_the_graph_asks_between_two_close_tasks_and_the_answer_picks_one(router)
 def test_fit_refits_the_learned_routers_own_none_scores(tmp_path) -> None:
     from typer.testing import CliRunner
 
+    from task_router._thresholds import load_thresholds
     from task_router.cli import app
-    from task_router.thresholds import load_thresholds
     from tests.conftest import FIXTURES
 
     out = tmp_path / "t.json"

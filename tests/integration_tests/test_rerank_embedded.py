@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from task_router import TaskCatalog
-from task_router.rerank import Reranker
-from task_router.router_input import coerce_input
+from task_router._rerank import Reranker
+from task_router._router_input import coerce_input
 from task_router.routers import make_router
 
 pytest.importorskip("sentence_transformers")

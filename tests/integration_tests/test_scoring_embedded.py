@@ -7,7 +7,7 @@ import json
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 
-from task_router.catalog import Task, TaskCatalog
+from task_router._catalog import Task, TaskCatalog
 from task_router.routers.scoring import ScoringRouter
 
 pytestmark = pytest.mark.slow

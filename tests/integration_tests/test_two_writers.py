@@ -21,7 +21,7 @@ import json, sys, time
 from contextlib import ExitStack, nullcontext
 from langchain_core.runnables import RunnableLambda
 from task_router import TaskCatalog, create_router_graph
-from task_router.decision import RouteDecision
+from task_router._decision import RouteDecision
 from task_router.persistence import postgres_checkpointer, sqlite_checkpointer, thread_lock
 
 store, thread, name, turns, locked = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5] == "1"
@@ -215,7 +215,7 @@ def test_the_async_postgres_saver_runs_the_async_graph_and_refuses_a_stale_paren
     from langgraph.checkpoint.base import empty_checkpoint
 
     from task_router import TaskCatalog, create_router_graph
-    from task_router.decision import RouteDecision
+    from task_router._decision import RouteDecision
     from task_router.persistence import ThreadConflictError, async_postgres_checkpointer
     from tests.integration_tests.test_restarts import start_postgres
 

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from langchain_core.runnables import RunnableConfig
 
-from task_router.router_input import RoutingInput
+from task_router._router_input import RoutingInput
 from task_router.routers.base import Prediction, Router
 
 DIM = 512

@@ -11,8 +11,8 @@ from langchain_core.messages import AIMessage, BaseMessage, ChatMessage, HumanMe
 from pydantic import Field
 
 from task_router import CatalogError, Task, TaskCatalog, load_chat_model, make_router
-from task_router.rendering import render_conversation
-from task_router.router_input import RouterInputError, coerce_input
+from task_router._rendering import render_conversation
+from task_router._router_input import RouterInputError, coerce_input
 from task_router.routers.embedding import EmbeddingRouter
 from task_router.routers.fallbacks import make_reliable
 from tests.fault_server import FaultServer, keyword_reply
@@ -55,7 +55,7 @@ class Utf8WireModel(GenericFakeChatModel):
 
 
 def test_valid_text_replaces_lone_surrogates_and_keeps_valid_text() -> None:
-    from task_router.io_limits import valid_text
+    from task_router._io_limits import valid_text
 
     assert valid_text(f"recap {LONE} now") == "recap \ufffd now"
     assert valid_text("\udfff\ud800") == "\ufffd\ufffd"

@@ -9,8 +9,8 @@ import threading
 
 import pytest
 
-from task_router import budget
-from task_router.budget import DecisionTimeout, call_within, max_decision_threads, offload
+from task_router import _budget as budget
+from task_router._budget import DecisionTimeout, call_within, max_decision_threads, offload
 
 
 def _decision_threads() -> int:

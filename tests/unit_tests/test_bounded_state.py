@@ -9,8 +9,8 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
 from task_router import TaskCatalog, create_router_graph
-from task_router.decision import RouteDecision
-from task_router.state import FULL_DECISIONS, add_decisions
+from task_router._decision import RouteDecision
+from task_router._state import FULL_DECISIONS, add_decisions
 
 BIG = "x" * 20_000
 

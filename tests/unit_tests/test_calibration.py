@@ -7,7 +7,7 @@ import math
 import pytest
 
 from task_router import TaskCatalog
-from task_router.calibration import (
+from task_router._calibration import (
     abstention_curve,
     choose_escalation,
     choose_none_threshold,
@@ -16,7 +16,7 @@ from task_router.calibration import (
     plot_reliability,
     reliability_curve,
 )
-from task_router.thresholds import ScoredTurn, Thresholds, apply_none, load_thresholds, save_thresholds
+from task_router._thresholds import ScoredTurn, Thresholds, apply_none, load_thresholds, save_thresholds
 
 
 def test_ece_of_a_perfectly_calibrated_and_an_overconfident_router():

@@ -97,7 +97,7 @@ def test_a_catalogue_of_something_else_than_tasks_names_the_fix(tasks):
 def test_task_names_have_a_length_limit_that_answers_can_hold():
     with pytest.raises(CatalogError) as info:
         TaskCatalog.from_records([{"name": "n" * 10_000, "description": "d"}])
-    from task_router.catalog import MAX_NAME_CHARS
+    from task_router._catalog import MAX_NAME_CHARS
     from task_router.routers.parsing import MAX_ANSWER_CHARS
 
     message = str(info.value)

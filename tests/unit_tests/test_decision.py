@@ -1,7 +1,7 @@
 import pytest
 
 from task_router import RouteDecision, derive_event
-from task_router.decision import active_after
+from task_router._decision import active_after
 
 
 @pytest.mark.parametrize(

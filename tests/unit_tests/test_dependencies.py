@@ -32,7 +32,7 @@ from pathlib import Path
 from packaging.requirements import Requirement
 
 import task_router
-from task_router.resources import DATA_FOLDERS, data_folder
+from task_router._resources import DATA_FOLDERS, data_folder
 from tests.conftest import ROOT_DIR
 
 ROOT = ROOT_DIR
@@ -76,7 +76,7 @@ NOT_IMPORTED: dict[str, str] = {
 
 def package_modules() -> list[tuple[str, Path]]:
     """Every module of the package: (its path under task_router/ in the wheel, its file), the repository root's
-    evaluators/ included in a checkout (package data in the wheel, see task_router.resources)."""
+    evaluators/ included in a checkout (package data in the wheel, see task_router._resources)."""
     folders = [(SRC, "")] + [(Path(str(data_folder(name))), f"{name}/") for name in DATA_FOLDERS]
     modules = {
         prefix + Path(folder, name).relative_to(top).as_posix(): Path(folder, name)

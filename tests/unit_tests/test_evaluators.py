@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from task_router.decision import RouteDecision
+from task_router._decision import RouteDecision
 from task_router.evaluators import SUMMARY_EVALUATORS, TURN_EVALUATORS, digression_detected, digression_detection
 from task_router.evaluators.trajectory import decisions_trajectory, reference_trajectory
 

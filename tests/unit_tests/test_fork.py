@@ -1,5 +1,5 @@
 """Issue 24, item 3: decisions in a process forked after the parent decided (gunicorn / uvicorn pre-fork workers,
-``multiprocessing`` with "fork"). The decision threads of :mod:`task_router.budget` do not survive a fork: the
+``multiprocessing`` with "fork"). The decision threads of :mod:`task_router._budget` do not survive a fork: the
 child must start its own instead of queueing its decisions for threads that are not there (which raised
 DecisionTimeout at every decision's budget)."""
 
@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from task_router import TaskCatalog
-from task_router.budget import call_within
+from task_router._budget import call_within
 from task_router.routers.embedding import EmbeddingRouter
 from task_router.routers.fallbacks import make_reliable
 from tests.unit_tests.routers.test_kinds import BagOfWords

@@ -25,9 +25,9 @@ from pydantic import Field
 from typer.testing import CliRunner
 
 from task_router import CatalogError, Task, TaskCatalog, make_router
+from task_router._decision import RouteDecision
+from task_router._router_input import coerce_input, load_conversation_file
 from task_router.cli import USAGE_EXIT, app
-from task_router.decision import RouteDecision
-from task_router.router_input import coerce_input, load_conversation_file
 from task_router.routers.embedding import EmbeddingRouter
 
 FOLDER = Path(tempfile.mkdtemp(prefix="fuzz-hostile-"))

@@ -23,15 +23,15 @@ from langchain_core.runnables import RunnableConfig
 from pydantic import Field
 
 from task_router import CatalogError, TaskCatalog, load_chat_model, make_router
+from task_router._io_limits import MAX_DEPTH, MAX_INT_DIGITS, parse_document, structure_problem
+from task_router._rendering import MAX_ROUTED_CHARS, render_conversation
+from task_router._router_input import RoutingInput, coerce_input, load_conversation_file
+from task_router._thresholds import load_thresholds
 from task_router.evaluation import DatasetError, load_dataset
-from task_router.io_limits import MAX_DEPTH, MAX_INT_DIGITS, parse_document, structure_problem
 from task_router.learned.texts import query_text
-from task_router.rendering import MAX_ROUTED_CHARS, render_conversation
-from task_router.router_input import RoutingInput, coerce_input, load_conversation_file
 from task_router.routers.answering import logprob_confidence
 from task_router.routers.base import MAX_DECISION_TEXT, Prediction, Router
 from task_router.routers.embedding import EmbeddingRouter
-from task_router.thresholds import load_thresholds
 from tests.conftest import choice, scripted_model
 from tests.fault_server import FaultServer, keyword_reply
 
@@ -142,8 +142,8 @@ def test_catalog_from_records_with_a_wrong_argument_type_says_what_it_needs(valu
 
 
 def test_oversized_file_is_refused_before_it_is_parsed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("task_router.io_limits.MAX_FILE_BYTES", 1000)
-    import task_router.io_limits as limits
+    monkeypatch.setattr("task_router._io_limits.MAX_FILE_BYTES", 1000)
+    import task_router._io_limits as limits
 
     path = tmp_path / "big.json"
     path.write_text(json.dumps([{"name": "a", "description": "x" * 2000}]))

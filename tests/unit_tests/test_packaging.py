@@ -19,7 +19,7 @@ import pytest
 
 import task_router
 import task_router.evaluators
-from task_router.resources import DATA_FOLDERS, checkout_root, data_folder, read_prompt
+from task_router._resources import DATA_FOLDERS, checkout_root, data_folder, read_prompt
 
 PACKAGE = Path(task_router.__file__).resolve().parent
 ROOT = PACKAGE.parents[1]
@@ -91,7 +91,7 @@ def test_wheel_and_the_wheel_built_from_the_sdist_carry_every_file(wheel: Path, 
 _INSTALLED = """
 import json, sys
 import task_router, task_router.evaluators, task_router.evaluators.trajectory
-from task_router.resources import checkout_root, data_folder, read_prompt
+from task_router._resources import checkout_root, data_folder, read_prompt
 from task_router.routers.fallbacks import make_reliable  # the package imports as a whole
 print(json.dumps({
     "package": task_router.__file__,

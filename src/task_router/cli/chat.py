@@ -26,7 +26,7 @@ from langgraph.constants import TAG_NOSTREAM
 from rich.console import Console
 from rich.markup import escape
 
-from task_router.catalog import TaskCatalog
+from task_router._catalog import TaskCatalog
 from task_router.cli.base import app
 from task_router.cli.options import (
     BaseUrlOpt,
@@ -117,8 +117,8 @@ def chat(
     ] = None,
 ) -> None:
     """Chat with the assistant. Commands: /tasks, /quit. Threads persist in SQLite: resume with --thread."""
-    from task_router.budget import call_within
-    from task_router.graph import create_router_graph
+    from task_router._budget import call_within
+    from task_router._graph import create_router_graph
     from task_router.models import load_chat_model
     from task_router.persistence import sqlite_checkpointer, thread_lock
     from task_router.reliability import resume_pending_turn
@@ -177,7 +177,7 @@ _RESUME_CHARS = 300
 
 def _show_resumed(console: Console, state: dict[str, Any], tasks: TaskCatalog) -> None:
     """Where a resumed thread stands: its size, active task (and the inputs it has), and its last few messages."""
-    from task_router.rendering import message_text
+    from task_router._rendering import message_text
 
     messages = state["messages"]
     active = state.get("active_task")
@@ -208,7 +208,7 @@ def _show(console: Console, result: dict) -> None:
         console.print(f"[bold cyan]assistant>[/bold cyan] {reply.content}")
 
 
-ROUTER_NODE = "router"  # task_router.graph.ROUTER_NODE (not imported here: the CLI imports the graph lazily)
+ROUTER_NODE = "router"  # task_router._graph.ROUTER_NODE (not imported here: the CLI imports the graph lazily)
 STOPPED_FINISH_REASON = "stopped_by_user"
 
 
@@ -318,7 +318,7 @@ class TurnView:
                 self.show_message(message)
 
     def show_chunk(self, chunk: AIMessageChunk) -> None:
-        from task_router.rendering import message_text
+        from task_router._rendering import message_text
 
         text = message_text(chunk)
         key = chunk.id or ""
@@ -334,7 +334,7 @@ class TurnView:
         self.console.print(text, end="", markup=False, highlight=False, soft_wrap=True)
 
     def show_message(self, message: AIMessage) -> None:
-        from task_router.rendering import message_text
+        from task_router._rendering import message_text
 
         if message.id is not None and message.id in self.replies:
             return  # streamed already

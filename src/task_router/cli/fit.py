@@ -60,8 +60,8 @@ def fit_command(
     Example: task-router fit --dataset ../shared/benchmarks/clinc_dev.jsonl.gz --records :300 --out thr.json
     --report-dir fit_report
     """
+    from task_router._thresholds import Thresholds, save_thresholds
     from task_router.evaluation import DatasetError, load_dataset
-    from task_router.thresholds import Thresholds, save_thresholds
 
     if out is None and catalog_out is None:
         raise typer.BadParameter("say where to save the thresholds: --out FILE and/or --catalog-out FILE")
@@ -108,7 +108,7 @@ def _fit_none(
     target: float | None,
     rerank: str | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    from task_router.calibration import abstention_curve, choose_none_threshold, turns_from_predictions
+    from task_router._calibration import abstention_curve, choose_none_threshold, turns_from_predictions
 
     options: dict[str, Any] = {"threshold": None} if kind == "embedding" else {}  # fit replaces its own threshold
     decider = build_router(kind, model, base_url, shortlist=shortlist, rerank=rerank, **options)
@@ -158,7 +158,7 @@ def _fit_cascade(
     max_escalation: float,
     cost: float,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    from task_router.calibration import abstention_curve, choose_escalation, turns_from_predictions
+    from task_router._calibration import abstention_curve, choose_escalation, turns_from_predictions
     from task_router.routers import llm_router_kind
     from task_router.routers.cascade import CHEAP_KINDS
 
@@ -182,7 +182,7 @@ def _replay(dev: list[Any], decider: Any) -> list[Any]:
 
 
 def _write_report(folder: Path, report: dict[str, Any], kind: str) -> list[Path]:
-    from task_router.calibration import expected_calibration_error, plot_abstention, plot_reliability
+    from task_router._calibration import expected_calibration_error, plot_abstention, plot_reliability
 
     folder.mkdir(parents=True, exist_ok=True)
     turns = report["turns"]

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from task_router.catalog import CatalogError, TaskCatalog
+from task_router._catalog import CatalogError, TaskCatalog
 
 # Where commands write their outputs by default (relative to the working directory; git-ignored in this repository).
 RUNS_DIR = Path("runs")
@@ -67,7 +67,7 @@ def catalog_thresholds(path: Path | None) -> Path | None:
     --catalog-out``), so that the catalogue's fitted thresholds take effect wherever it is loaded."""
     if path is None:
         return None
-    from task_router.io_limits import load_document
+    from task_router._io_limits import load_document
 
     try:
         _, data = load_document(path, what="catalogue", hint="")
@@ -80,7 +80,7 @@ def resolve_thresholds(thresholds: Path | None, catalog: Path | None, kind: str,
     """The thresholds file a command routes with: ``--thresholds``, else the catalogue's own section. Thresholds
     fitted for another router kind do not apply: an explicit file is refused, naming the fix; a catalogue's section
     is ignored with a ``warn`` message saying why."""
-    from task_router.thresholds import load_thresholds
+    from task_router._thresholds import load_thresholds
 
     chosen, explicit = (thresholds, True) if thresholds is not None else (catalog_thresholds(catalog), False)
     if chosen is None:
@@ -105,11 +105,11 @@ def resolve_thresholds(thresholds: Path | None, catalog: Path | None, kind: str,
 def load_conversation(path: Path, catalog: TaskCatalog) -> tuple[list[dict[str, Any]], str | None]:
     """Read and validate --conversation: a list of OpenAI-style messages, or {"messages": [...], "active_task": ...}.
 
-    The file is read within :mod:`task_router.io_limits`' bounds; everything a router would reject (unreadable
+    The file is read within :mod:`task_router._io_limits`' bounds; everything a router would reject (unreadable
     messages, a last message not from the user, an active task not in ``catalog``) is rejected here, before any
     model is loaded.
     """
-    from task_router.router_input import coerce_input, load_conversation_file
+    from task_router._router_input import coerce_input, load_conversation_file
 
     try:
         data, active = load_conversation_file(path)

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from task_router.io_limits import load_document
+from task_router._io_limits import load_document
 
 # One SGD dialogues file is a few MB and CLINC's data_full.json about 2 MB: far below this, far above a typo.
 MAX_SOURCE_BYTES = 256 * 1024 * 1024

@@ -10,9 +10,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
-from task_router.catalog import NONE_LABEL, CatalogError, TaskCatalog
-from task_router.decision import Event
-from task_router.io_limits import MAX_FILE_BYTES, as_path, parse_document
+from task_router._catalog import NONE_LABEL, CatalogError, TaskCatalog
+from task_router._decision import Event
+from task_router._io_limits import MAX_FILE_BYTES, as_path, parse_document
 
 _FORMAT_HINT = (
     "each line must be one JSON object {id, source, split, tasks: [{name, description}], "
@@ -142,7 +142,7 @@ def load_dataset(path: str | Path, *, limit: int | None = None) -> list[Conversa
 
 def _read_lines(path: Path) -> Iterator[tuple[str, Any]]:
     """(``file:line``, parsed record) for each non-blank line, each bounded like any user document
-    (:mod:`task_router.io_limits`: record size, nesting depth, number digits)."""
+    (:mod:`task_router._io_limits`: record size, nesting depth, number digits)."""
     path = as_path(path, what="dataset", hint=_FORMAT_HINT, error=DatasetError)
     if not path.is_file():
         raise DatasetError(f"dataset {path} does not exist: give the path of a .jsonl or .jsonl.gz benchmark file")

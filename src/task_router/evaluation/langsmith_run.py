@@ -16,7 +16,7 @@ from typing import Any
 from langsmith import Client, evaluate
 from langsmith.schemas import Example
 
-from task_router.catalog import TaskCatalog
+from task_router._catalog import TaskCatalog
 from task_router.evaluation.dataset import ConversationRecord
 from task_router.evaluation.replay import TurnPrediction, measured_router
 from task_router.routers.base import Router

@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from task_router.calibration import expected_calibration_error
-from task_router.catalog import NONE_LABEL
-from task_router.clarify import margin_of
-from task_router.decision import EVENTS, Alternative
+from task_router._calibration import expected_calibration_error
+from task_router._catalog import NONE_LABEL
+from task_router._clarify import margin_of
+from task_router._decision import EVENTS, Alternative
 
 SELECTION_EVENTS = ("START", "SWITCH")
 
@@ -38,7 +38,7 @@ class TurnResult:
     digression: bool = False  # the router said NONE while a task was active
     after_digression: bool = False  # the first labelled turn after a gold digression
     confidence: float | None = None  # the decision's probability of being right, where the router says
-    margin: float | None = None  # probability gap between its two most probable tasks (task_router.clarify)
+    margin: float | None = None  # probability gap between its two most probable tasks (task_router._clarify)
 
     @classmethod
     def from_outputs(cls, outputs: Mapping[str, Any], reference: Mapping[str, Any]) -> TurnResult:

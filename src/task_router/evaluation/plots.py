@@ -13,7 +13,7 @@ matplotlib.use("Agg")  # files only: never needs a display
 import matplotlib.pyplot as plt
 import numpy as np
 
-from task_router.catalog import NONE_LABEL
+from task_router._catalog import NONE_LABEL
 
 OTHER_LABEL = "other"
 DEFAULT_TOP_TASKS = 20

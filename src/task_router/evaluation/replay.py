@@ -10,8 +10,8 @@ from typing import Any, Literal
 from langchain_core.runnables import Runnable
 from langsmith.run_helpers import tracing_context
 
-from task_router.budget import call_within
-from task_router.decision import RouteDecision
+from task_router._budget import call_within
+from task_router._decision import RouteDecision
 from task_router.evaluation.dataset import ConversationRecord, Label
 from task_router.evaluation.metrics import TurnResult
 from task_router.evaluation.progress import progress as turn_progress

@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from task_router.decision import EVENTS
+from task_router._decision import EVENTS
+from task_router._extras import require
 from task_router.evaluation.metrics import TurnResult, compute_metrics
-from task_router.extras import require
 
 if TYPE_CHECKING:
     from rich.table import Table

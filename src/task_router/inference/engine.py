@@ -12,7 +12,7 @@ from typing import Any
 from langchain_core.messages import BaseMessage
 from transformers import DynamicCache
 
-from task_router.catalog import TaskCatalog
+from task_router._catalog import TaskCatalog
 from task_router.inference.kv_store import ThreadCache, ThreadKVStore
 from task_router.inference.layout import Prefix, PromptLayout
 from task_router.inference.packed import copy_cache, extend_and_score, prefill

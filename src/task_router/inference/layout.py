@@ -15,8 +15,8 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
-from task_router.catalog import TaskCatalog
-from task_router.rendering import clip, message_text, render_catalog
+from task_router._catalog import TaskCatalog
+from task_router._rendering import clip, message_text, render_catalog
 
 _SYSTEM_MARK, _USER_MARK = "\x00SYSTEM\x00", "\x00USER\x00"
 

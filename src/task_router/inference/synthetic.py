@@ -6,7 +6,7 @@ import random
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
-from task_router.catalog import Task, TaskCatalog
+from task_router._catalog import Task, TaskCatalog
 
 _OBJECTS = [
     ("flight", "a plane trip"), ("hotel", "a room booking"), ("invoice", "a bill to a client"),

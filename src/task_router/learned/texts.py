@@ -10,9 +10,9 @@ from collections.abc import Sequence
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
-from task_router.catalog import Task, readable_name
-from task_router.rendering import clip, message_text
-from task_router.requests import request_before_content
+from task_router._catalog import Task, readable_name
+from task_router._rendering import clip, message_text
+from task_router._requests import request_before_content
 
 # The learned "done" candidate: chosen when the user closes the active task. Its wording only has to be stable:
 # the model learns where it sits. "Nothing in the catalogue fits" has no text: it is a constant score (the
@@ -72,7 +72,7 @@ def candidate_text(task: Task, *, max_examples: int = 2) -> str:
     """A task as the model compares it: readable name, description and a few example requests.
 
     Example:
-        >>> from task_router.catalog import Task
+        >>> from task_router._catalog import Task
         >>> candidate_text(Task(name="meeting_recap", description="Recap a meeting.", examples=["recap my call"]))
         'meeting recap: Recap a meeting. Examples: recap my call'
     """

@@ -68,7 +68,7 @@ class MicroBatcher:
 
     async def acall(self, texts: Sequence[str]) -> np.ndarray:
         """The rows of ``texts``, awaited: the forward runs on a decision thread, never on the event loop."""
-        from task_router.budget import run_in_background
+        from task_router._budget import run_in_background
 
         request = _Request(texts)
         with self._lock:

@@ -1,7 +1,7 @@
 """Reliability: routers composed with retries and fallback stages; resuming threads. (The fault-injecting local
 server of the tests is tests/fault_server.py.)"""
 
-from task_router.budget import DecisionTimeout
+from task_router._budget import DecisionTimeout
 from task_router.reliability.router import TIMEOUT_KEY, make_reliable_router
 from task_router.reliability.threads import pending_turn, resume_pending_turn
 from task_router.routers.fallbacks import KEEP_ACTIVE, embedding_available, make_reliable

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from task_router.catalog import TaskCatalog
+from task_router._catalog import TaskCatalog
 
 
 @dataclass(frozen=True)

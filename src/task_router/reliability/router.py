@@ -7,8 +7,8 @@ from typing import Any
 
 from langchain_core.runnables import Runnable
 
-from task_router.budget import BUDGET_KEY
-from task_router.decision import RouteDecision
+from task_router._budget import BUDGET_KEY
+from task_router._decision import RouteDecision
 from task_router.models import ModelSpec, load_chat_model
 from task_router.routers import make_router
 from task_router.routers.fallbacks import FallbackSpec, make_reliable

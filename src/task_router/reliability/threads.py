@@ -8,7 +8,7 @@ from langchain_core.messages import convert_to_messages
 from langchain_core.runnables import RunnableConfig
 from langgraph.constants import START
 
-from task_router.router_input import is_user_message
+from task_router._router_input import is_user_message
 
 # LangGraph's default ("async") writes a step's checkpoint while the next step runs: a process that dies inside
 # the router node can take the user's message with it. "sync" saves the message before the router runs.

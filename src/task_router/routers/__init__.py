@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from task_router.budget import DEFAULT, resolve_budget
-from task_router.clarify import close_tasks
-from task_router.extras import install_line
+from task_router._budget import DEFAULT, resolve_budget
+from task_router._clarify import close_tasks
+from task_router._extras import install_line
 from task_router.models import ModelSpec
 from task_router.models.local import pipeline_of
 from task_router.routers.base import Prediction, Router
@@ -93,9 +93,9 @@ def make_router(
         thresholds: a file written by ``task-router fit``: its None threshold and shortlist, unless given here (a
             cascade also reads its escalation threshold from it).
         time_budget_s: seconds a decision may take before the safe fallback decides (None: no limit; default:
-            ``TASK_ROUTER_TIME_BUDGET_S``, else 60; :mod:`task_router.budget`).
+            ``TASK_ROUTER_TIME_BUDGET_S``, else 60; :mod:`task_router._budget`).
         clarify_margin: mark a decision whose two most probable tasks are closer than this probability gap, so
-            that the graph asks the user which one they mean (``RouteDecision.clarify``, :mod:`task_router.clarify`).
+            that the graph asks the user which one they mean (``RouteDecision.clarify``, :mod:`task_router._clarify`).
         **options: the kind's own options (e.g. ``catalog``, ``threshold`` of ``embedding``).
 
     Returns:
@@ -114,7 +114,7 @@ def make_router(
 
     kind = kind or default_router_kind(model)
     if thresholds is not None:
-        from task_router.thresholds import load_thresholds
+        from task_router._thresholds import load_thresholds
 
         fitted = load_thresholds(thresholds)
         shortlist = fitted.shortlist if shortlist is None else shortlist

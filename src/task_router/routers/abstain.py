@@ -6,12 +6,12 @@ from dataclasses import replace
 
 from langchain_core.runnables import RunnableConfig
 
-from task_router.catalog import NONE_LABEL
-from task_router.router_input import RoutingInput
+from task_router._catalog import NONE_LABEL
+from task_router._router_input import RoutingInput
+from task_router._thresholds import ScoredTurn, apply_none
 from task_router.routers.base import Prediction, Router
 from task_router.routers.plans import Plan
 from task_router.routers.wrapper import RouterWrapper
-from task_router.thresholds import ScoredTurn, apply_none
 
 
 class Abstain(RouterWrapper):
@@ -20,7 +20,7 @@ class Abstain(RouterWrapper):
     With no active task the turn becomes NONE; with one, the active task continues (never a digression: NONE with
     a task active needs the router to say that nothing fits). Decisions without a confidence, and NONE or "done"
     answers, pass unchanged. ``router`` / ``model`` in the decision are the wrapped router's. Thresholds come
-    from ``task-router fit`` (see :mod:`task_router.thresholds`).
+    from ``task-router fit`` (see :mod:`task_router._thresholds`).
 
     Example:
         >>> from task_router import make_router

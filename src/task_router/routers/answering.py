@@ -12,9 +12,9 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.runnables import Runnable
 
-from task_router.catalog import NONE_LABEL, TaskCatalog
+from task_router._catalog import NONE_LABEL, TaskCatalog
+from task_router._router_input import RoutingInput
 from task_router.models.local import pipeline_of
-from task_router.router_input import RoutingInput
 from task_router.routers.base import Answer, Prediction, safe_fallback
 from task_router.routers.parsing import DONE_LABEL, OutputParseError, ParsedAnswer, parse_answer
 from task_router.routers.plans import ModelCall, Plan
@@ -42,7 +42,7 @@ def read_answer(
 
     Example:
         >>> from task_router import TaskCatalog
-        >>> from task_router.router_input import coerce_input
+        >>> from task_router._router_input import coerce_input
         >>> catalog = TaskCatalog([{"name": "recap", "description": "Recap a meeting."}])
         >>> routing = coerce_input({"messages": ["recap please"], "catalog": catalog})
         >>> from langchain_core.runnables import RunnableLambda

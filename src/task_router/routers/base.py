@@ -18,14 +18,14 @@ from uuid import UUID
 from langchain_core.callbacks import AsyncCallbackManagerForChainRun, CallbackManagerForChainRun
 from langchain_core.runnables import Runnable, RunnableConfig
 
-from task_router.budget import DEFAULT, DecisionTimeout, call_within, resolve_budget
-from task_router.catalog import TaskCatalog
-from task_router.clarify import close_tasks
-from task_router.decision import Alternative, RouteDecision, active_after, derive_event
-from task_router.rendering import head_tail
-from task_router.router_input import RoutingInput, coerce_input
+from task_router._budget import DEFAULT, DecisionTimeout, call_within, resolve_budget
+from task_router._catalog import TaskCatalog
+from task_router._clarify import close_tasks
+from task_router._decision import Alternative, RouteDecision, active_after, derive_event
+from task_router._rendering import head_tail
+from task_router._router_input import RoutingInput, coerce_input
+from task_router._tracing import record_decision, traced_config
 from task_router.routers.plans import Offload, Plan, arun_plan, run_plan
-from task_router.tracing import record_decision, traced_config
 
 logger = logging.getLogger("task_router")
 ATTEMPTS_ATTRIBUTE = "task_router_attempts"  # set on a router's exception: which attempt of a retry loop failed
@@ -72,7 +72,7 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
 
     Each decision reads one snapshot of the catalogue (:meth:`TaskCatalog.frozen`), is checked against the live
     catalogue when it returns (:func:`still_in_catalog`), and runs within a time budget (:attr:`time_budget_s`,
-    default 60 s, see :mod:`task_router.budget`).
+    default 60 s, see :mod:`task_router._budget`).
 
     An answer the router cannot read is still a decision (``valid_format=False``, the active task kept); a failure
     (a model error, the time budget spent) raises, so that LangChain's ``with_retry`` / ``with_fallbacks`` see it.
@@ -81,11 +81,11 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
     """
 
     kind: ClassVar[str] = "base"
-    #: Seconds a decision may take before it raises DecisionTimeout (see :mod:`task_router.budget`):
+    #: Seconds a decision may take before it raises DecisionTimeout (see :mod:`task_router._budget`):
     #: "default" (``TASK_ROUTER_TIME_BUDGET_S``, else 60 s), a number, or None for no limit.
     time_budget_s: float | str | None = DEFAULT
     #: Mark decisions whose two most probable tasks are closer than this probability gap
-    #: (``RouteDecision.clarify``, see :mod:`task_router.clarify`); None never marks one.
+    #: (``RouteDecision.clarify``, see :mod:`task_router._clarify`); None never marks one.
     clarify_margin: float | None = None
     #: Decide in the caller's thread instead of on the decision threads: for routers that never block (the
     #: keep-active safety stage), so that they decide even when every decision thread is held by a hung model.
@@ -122,7 +122,7 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
         return f"TaskRouter[{self.kind}]"
 
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> RouteDecision:
-        # One traced run per decision: name TaskRouter[kind], tags and metadata (see task_router.tracing).
+        # One traced run per decision: name TaskRouter[kind], tags and metadata (see task_router._tracing).
         return self._call_with_config(self._decide, input, traced_config(self, input, config), run_type="chain")
 
     async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> RouteDecision:

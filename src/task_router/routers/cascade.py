@@ -8,13 +8,13 @@ from typing import Any, ClassVar
 
 from langchain_core.runnables import RunnableConfig
 
-from task_router.catalog import TaskCatalog
+from task_router._catalog import TaskCatalog
+from task_router._router_input import RoutingInput
+from task_router._thresholds import load_thresholds
 from task_router.models import ModelSpec
-from task_router.router_input import RoutingInput
 from task_router.routers.abstain import abstained
 from task_router.routers.base import Prediction, Router
 from task_router.routers.plans import Plan
-from task_router.thresholds import load_thresholds
 
 CHEAP_KINDS = ("embedding", "scoring")
 

@@ -8,10 +8,10 @@ from collections.abc import Iterable
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
-from task_router.catalog import TaskCatalog
+from task_router._catalog import TaskCatalog
+from task_router._prompting import load_prompt
+from task_router._router_input import RoutingInput
 from task_router.models import ModelSpec, load_router_model, model_name
-from task_router.prompting import load_prompt
-from task_router.router_input import RoutingInput
 from task_router.routers.answering import Parser, bounded, read_answer, with_logprobs
 from task_router.routers.base import Prediction, Router
 from task_router.routers.parsing import OutputParseError, parse_answer

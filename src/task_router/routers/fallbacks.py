@@ -62,9 +62,9 @@ from typing import Any, ClassVar, Literal
 from langchain_core.exceptions import ModelError, ModelTimeoutError, OutputParserException
 from langchain_core.runnables import Runnable, RunnableBinding, RunnableConfig
 
-from task_router.catalog import CatalogError, TaskCatalog
-from task_router.decision import RouteDecision
-from task_router.router_input import FAILURE_KEY, RouterInputError, RoutingInput
+from task_router._catalog import CatalogError, TaskCatalog
+from task_router._decision import RouteDecision
+from task_router._router_input import FAILURE_KEY, RouterInputError, RoutingInput
 from task_router.routers.base import ATTEMPTS_ATTRIBUTE, Prediction, Router, redact
 from task_router.routers.plans import Plan
 from task_router.routers.wrapper import RouterWrapper

@@ -10,10 +10,10 @@ from typing import ClassVar
 import numpy as np
 from langchain_core.runnables import RunnableConfig
 
-from task_router.catalog import TaskCatalog
+from task_router._catalog import TaskCatalog
+from task_router._router_input import RoutingInput
 from task_router.learned.model import LearnedModel
 from task_router.learned.texts import DONE_TEXT, candidate_text, query_texts
-from task_router.router_input import RoutingInput
 from task_router.routers.base import MAX_ALTERNATIVES, Prediction, Router
 from task_router.routers.plans import Offload, Plan
 
@@ -38,7 +38,7 @@ class LearnedRouter(Router):
     ``confidence`` is the probability of the answer, ``softmax(bi_scale * cosine / temperature)`` over the
     answers, with the temperature and the NONE scores fitted on held-out training conversations (never on an
     evaluation set): the chance that the decision is right. ``alternatives`` ranks the answers with their
-    probabilities (for asking when two tasks are close: :mod:`task_router.clarify`). A threshold fitted on your
+    probabilities (for asking when two tasks are close: :mod:`task_router._clarify`). A threshold fitted on your
     own labelled turns (``task-router fit``, ``make_router("learned", thresholds=...)``) can still move the
     NONE/task trade-off for your catalogue.
 

@@ -11,7 +11,7 @@ The answer vocabulary of the prompted router kinds (``prompts/*.yaml``):
 | ``NONE`` with ``closing`` true | the user is done (older answers) | (None, True) |
 
 :class:`~task_router.routers.base.Router` turns (None, True) into END of the active task and (None, False) into
-NONE (see :func:`task_router.decision.derive_event`).
+NONE (see :func:`task_router._decision.derive_event`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from task_router.catalog import TaskCatalog
+from task_router._catalog import TaskCatalog
 
 _FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.DOTALL)
 _NONE_WORDS = {"none", "no task", "null", "nothing", "no_task", "n/a", "none of the above", "off topic"}

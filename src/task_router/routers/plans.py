@@ -9,7 +9,7 @@ yields each call it needs and receives the call's result:
   direct call.
 - :class:`Offload`: local CPU work (an encoder forward, a retrieval). The sync driver runs it in place (the sync
   decision already runs on a decision thread); the async one awaits it on the same bounded pool of decision
-  threads (:func:`task_router.budget.offload`), off the event loop.
+  threads (:func:`task_router._budget.offload`), off the event loop.
 
 ``run_plan`` and ``arun_plan`` are the two drivers; :class:`~task_router.routers.base.Router` uses them for
 ``invoke`` and ``ainvoke``. Wrappers compose plans with ``yield from``.
@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 
 from langchain_core.runnables import Runnable, RunnableConfig
 
-from task_router.budget import offload
+from task_router._budget import offload
 
 T = TypeVar("T")
 

@@ -8,11 +8,11 @@ from typing import Any, ClassVar
 from langchain_core.messages import BaseMessage
 from langchain_core.runnables import RunnableConfig
 
-from task_router.catalog import Task, TaskCatalog
+from task_router._catalog import Task, TaskCatalog
+from task_router._prompting import build_messages
+from task_router._rendering import DEFAULT_WINDOW, clip
+from task_router._router_input import RoutingInput
 from task_router.models import ModelSpec
-from task_router.prompting import build_messages
-from task_router.rendering import DEFAULT_WINDOW, clip
-from task_router.router_input import RoutingInput
 from task_router.routers.answering import add_logprob_confidence, reply_text
 from task_router.routers.base import Prediction
 from task_router.routers.chat_model import ChatModelRouter

@@ -9,13 +9,13 @@ from typing import Any, Literal
 from langchain_core.messages import HumanMessage
 from langchain_core.runnables import RunnableConfig
 
-from task_router.catalog import NONE_LABEL, TaskCatalog
+from task_router._catalog import NONE_LABEL, TaskCatalog
+from task_router._prompting import load_prompt
+from task_router._router_input import RoutingInput, coerce_input
 from task_router.inference import PromptLayout, ScoringEngine, ThreadKVStore
 from task_router.inference.kv_store import DEFAULT_MAX_BYTES, DEFAULT_MAX_THREADS
 from task_router.models import ModelSpec, resolve_local_model
 from task_router.models.local import LocalModel
-from task_router.prompting import load_prompt
-from task_router.router_input import RoutingInput, coerce_input
 from task_router.routers.base import MAX_ALTERNATIVES, Answer, Prediction, Router
 
 Normalization = Literal["sum", "mean"]

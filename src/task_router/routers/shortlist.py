@@ -19,8 +19,8 @@ from typing import Any, Protocol
 
 from langchain_core.runnables import RunnableConfig
 
-from task_router.catalog import NONE_LABEL, TaskCatalog
-from task_router.router_input import RoutingInput
+from task_router._catalog import NONE_LABEL, TaskCatalog
+from task_router._router_input import RoutingInput
 from task_router.routers.base import Prediction, Router
 from task_router.routers.plans import Offload, Plan
 from task_router.routers.wrapper import RouterWrapper
@@ -44,7 +44,7 @@ class TaskRetriever:
 
     Example:
         >>> from task_router import TaskCatalog
-        >>> from task_router.router_input import coerce_input
+        >>> from task_router._router_input import coerce_input
         >>> retriever = TaskRetriever()  # doctest: +SKIP
         >>> routing = coerce_input({"messages": ["recap my call"], "catalog": TaskCatalog.demo()})  # doctest: +SKIP
         >>> retriever.rank(routing)[:2]  # doctest: +SKIP

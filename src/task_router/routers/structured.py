@@ -9,11 +9,11 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel, Field, create_model
 
-from task_router.catalog import NONE_LABEL, TaskCatalog
+from task_router._catalog import NONE_LABEL, TaskCatalog
+from task_router._prompting import build_messages
+from task_router._rendering import DEFAULT_WINDOW
+from task_router._router_input import RoutingInput
 from task_router.models import ModelSpec
-from task_router.prompting import build_messages
-from task_router.rendering import DEFAULT_WINDOW
-from task_router.router_input import RoutingInput
 from task_router.routers.answering import add_logprob_confidence, reply_text
 from task_router.routers.base import Prediction, logger, redact
 from task_router.routers.chat_model import ChatModelRouter

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from task_router.catalog import TaskCatalog
-from task_router.decision import RouteDecision
-from task_router.router_input import RoutingInput
+from task_router._catalog import TaskCatalog
+from task_router._decision import RouteDecision
+from task_router._router_input import RoutingInput
 from task_router.routers.base import Prediction, Router
 
 

@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from task_router.catalog import NONE_LABEL
+from task_router._catalog import NONE_LABEL
 from task_router.evaluation import ConversationRecord, parse_records
 from task_router.training.targets import labels_from_answers, turn_targets
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from task_router.catalog import NONE_LABEL
+from task_router._catalog import NONE_LABEL
 from task_router.evaluation import ConversationRecord, load_dataset, parse_records
 from task_router.training.targets import labels_from_answers
 

@@ -20,10 +20,10 @@ import yaml
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from task_router.catalog import NONE_LABEL, TaskCatalog
+from task_router._catalog import NONE_LABEL, TaskCatalog
+from task_router._rendering import render_catalog
+from task_router._resources import read_prompt
 from task_router.evaluation import ConversationRecord, parse_records
-from task_router.rendering import render_catalog
-from task_router.resources import read_prompt
 from task_router.training.targets import labels_from_answers
 
 SCENARIOS = ("single", "switch", "end_then_new", "out_of_catalogue", "drift_out")

@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from task_router.catalog import NONE_LABEL
-from task_router.decision import Event, active_after, derive_event
+from task_router._catalog import NONE_LABEL
+from task_router._decision import Event, active_after, derive_event
 from task_router.evaluation import ConversationRecord
 
 

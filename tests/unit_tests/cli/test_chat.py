@@ -38,7 +38,7 @@ def _router() -> Scripted:
 def scripted(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("task_router.cli.chat.build_router", lambda kind, model, base_url=None, **options: _router())
     replies = GenericFakeChatModel(messages=iter([AIMessage(f"reply {i}") for i in range(20)]))
-    monkeypatch.setattr("task_router.graph.load_chat_model", lambda model, **kw: replies)
+    monkeypatch.setattr("task_router._graph.load_chat_model", lambda model, **kw: replies)
     monkeypatch.setenv("COLUMNS", "200")
 
 
@@ -123,7 +123,7 @@ def press_ctrl_c(taken: Callable[[], bool]) -> None:
 @pytest.fixture
 def interrupting(monkeypatch: pytest.MonkeyPatch) -> Interrupting:
     model = Interrupting(messages=iter([AIMessage(" ".join(WORDS)), AIMessage("second reply")]))
-    monkeypatch.setattr("task_router.graph.load_chat_model", lambda model_, **kw: model)
+    monkeypatch.setattr("task_router._graph.load_chat_model", lambda model_, **kw: model)
 
     class Recorded(StopOnRequest):
         def __init__(self, requested: Any) -> None:

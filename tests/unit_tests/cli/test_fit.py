@@ -8,11 +8,11 @@ import pytest
 from typer.testing import CliRunner
 
 from task_router import TaskCatalog
+from task_router._thresholds import load_thresholds
 from task_router.cli import app
 from task_router.cli import fit as fit_module
 from task_router.routers import make_router
 from task_router.routers.base import Prediction
-from task_router.thresholds import load_thresholds
 from tests.unit_tests.evaluation.scripted import FIXTURE
 from tests.unit_tests.fakes import Scripted, Words
 

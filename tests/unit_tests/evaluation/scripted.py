@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from langchain_core.runnables import RunnableConfig
 
-from task_router.decision import RouteDecision
-from task_router.router_input import RoutingInput
+from task_router._decision import RouteDecision
+from task_router._router_input import RoutingInput
 from task_router.routers.base import Prediction, Router
 from tests.conftest import FIXTURES
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from task_router.catalog import NONE_LABEL
+from task_router._catalog import NONE_LABEL
 from task_router.evaluation import DatasetError, load_dataset
 
 FUZZ = settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -6,7 +6,8 @@ import pytest
 import torch
 from langchain_core.messages import AIMessage, HumanMessage
 
-from task_router.catalog import Task, TaskCatalog
+from task_router._catalog import Task, TaskCatalog
+from task_router._prompting import load_prompt
 from task_router.inference import (
     PromptLayout,
     ThreadCache,
@@ -16,7 +17,6 @@ from task_router.inference import (
     extend_and_score,
     prefill,
 )
-from task_router.prompting import load_prompt
 from tests.unit_tests.inference.tiny_model import ByteTokenizer, tiny_local_model
 
 

@@ -100,7 +100,7 @@ def test_sync_and_async_callers_on_a_full_pool_never_wait_for_each_other(monkeyp
     wait for a forward that cannot start because they hold every thread."""
     import asyncio
 
-    from task_router import budget
+    from task_router import _budget as budget
 
     monkeypatch.setenv(budget.THREADS_ENV, "2")
     monkeypatch.setattr(budget, "_THREADS", budget._DecisionThreads())

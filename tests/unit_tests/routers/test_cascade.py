@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from task_router._thresholds import Thresholds, save_thresholds
 from task_router.routers import make_router
 from task_router.routers.abstain import Abstain
 from task_router.routers.base import Prediction
 from task_router.routers.cascade import CascadeRouter
 from task_router.routers.embedding import EmbeddingRouter
 from task_router.routers.shortlist import Shortlist
-from task_router.thresholds import Thresholds, save_thresholds
 from tests.unit_tests.fakes import Scripted, Words
 
 

@@ -11,7 +11,7 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
 from task_router import RouteDecision, Task, TaskCatalog, make_router
-from task_router.prompting import load_prompt
+from task_router._prompting import load_prompt
 from task_router.routers.abstain import Abstain
 from task_router.routers.answering import TOP_LOGPROBS, add_logprob_confidence, with_logprobs
 from task_router.routers.base import Prediction, Router

@@ -25,8 +25,8 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.memory import InMemorySaver
 
 from task_router import TaskCatalog, create_router_graph, make_router
-from task_router.graph import PREFILL_NODE
-from task_router.router_input import RouterInputError, RoutingInput
+from task_router._graph import PREFILL_NODE
+from task_router._router_input import RouterInputError, RoutingInput
 from task_router.routers.base import Prediction, Router, underlying_router
 from task_router.routers.fallbacks import (
     KEEP_ACTIVE,

@@ -110,7 +110,7 @@ def test_few_shot_one_task_catalogue_has_no_switch_example():
 
 
 def _routing(catalog):
-    from task_router.router_input import coerce_input
+    from task_router._router_input import coerce_input
 
     return coerce_input({"messages": ["hi"], "catalog": catalog})
 

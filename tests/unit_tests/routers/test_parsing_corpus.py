@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from langchain_core.runnables import RunnableLambda
 
 from task_router import TaskCatalog
-from task_router.router_input import coerce_input
+from task_router._router_input import coerce_input
 from task_router.routers.answering import read_answer
 from task_router.routers.parsing import OutputParseError, parse_answer, split_final_answer
 from task_router.routers.plans import ModelCall, run_plan

@@ -8,8 +8,8 @@ import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, HumanMessage
 
-from task_router.catalog import Task, TaskCatalog
-from task_router.router_input import coerce_input
+from task_router._catalog import Task, TaskCatalog
+from task_router._router_input import coerce_input
 from task_router.routers.scoring import ScoringRouter
 from tests.unit_tests.inference.tiny_model import tiny_local_model
 
@@ -86,7 +86,7 @@ def test_edited_catalogue_is_read_at_once(local) -> None:
 
 
 def _routing(catalog: TaskCatalog, turns: list[str]):
-    from task_router.router_input import coerce_input
+    from task_router._router_input import coerce_input
 
     return coerce_input({"messages": _conversation(turns), "catalog": catalog})
 

@@ -35,7 +35,7 @@ def test_the_router_sees_only_the_top_k_plus_active_and_pinned(catalog):
     decision = router.invoke(turn("item17 number 17", "task_05", catalog))
     shown = inner.seen[-1]
     assert "task_17" in shown and "task_05" in shown and "task_00" in shown
-    from task_router.router_input import coerce_input
+    from task_router._router_input import coerce_input
 
     top3 = router.retriever.rank(coerce_input(turn("item17 number 17", "task_05", catalog)))[:3]
     assert set(shown) == {*top3, "task_05", "task_00"}
@@ -97,14 +97,14 @@ def test_task_vectors_are_cached_and_updated_incrementally(catalog):
 
 
 def _routing(text: str, catalog: TaskCatalog):
-    from task_router.router_input import coerce_input
+    from task_router._router_input import coerce_input
 
     return (coerce_input(turn(text, catalog=catalog)),)
 
 
 def test_window_mixes_earlier_messages_into_the_query(catalog):
     history = [{"role": "user", "content": "book a taxi item7"}, {"role": "assistant", "content": "Where to?"}]
-    from task_router.router_input import coerce_input
+    from task_router._router_input import coerce_input
 
     routing = coerce_input(turn("the airport", catalog=catalog, history=history))
     assert "task_07" in retriever(window=2).rank(routing)[:1]

@@ -11,7 +11,7 @@ from langchain_core.runnables import RunnableConfig
 from typer.testing import CliRunner
 
 from task_router import TaskCatalog
-from task_router.router_input import RoutingInput
+from task_router._router_input import RoutingInput
 from task_router.routers.abstain import Abstain
 from task_router.routers.base import Prediction, Router
 from task_router.routers.embedding import EmbeddingRouter

@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from task_router.catalog import NONE_LABEL
+from task_router._catalog import NONE_LABEL
 from task_router.evaluation import ConversationRecord, load_dataset
 from task_router.training import AugmentConfig, augment_records, labels_from_answers, rename_tasks, turn_targets
 from tests.conftest import FIXTURES

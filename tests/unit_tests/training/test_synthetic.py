@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from task_router.catalog import TaskCatalog
+from task_router._catalog import TaskCatalog
 from task_router.evaluation import load_dataset
 from task_router.training.synthetic import (
     GenerationError,

@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from task_router.calibration import expected_calibration_error
-from task_router.catalog import NONE_LABEL
+from task_router._calibration import expected_calibration_error
+from task_router._catalog import NONE_LABEL
+from task_router._router_input import coerce_input
 from task_router.evaluation import ConversationRecord
-from task_router.router_input import coerce_input
 from task_router.training.targets import turn_targets
 
 _BIASES = np.round(np.arange(-0.2, 1.0001, 0.005), 3)

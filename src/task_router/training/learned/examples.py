@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from langchain_core.messages import convert_to_messages
 
-from task_router.catalog import NONE_LABEL
+from task_router._catalog import NONE_LABEL
 from task_router.evaluation import ConversationRecord
 from task_router.learned.texts import DONE_TEXT, candidate_text, query_text
 from task_router.training.targets import turn_targets

@@ -16,11 +16,11 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from task_router.catalog import Task, TaskCatalog, readable_name
+from task_router._catalog import Task, TaskCatalog, readable_name
+from task_router._prompting import load_prompt
+from task_router._rendering import clip
 from task_router.models import ModelSpec
 from task_router.models.local import LocalModel
-from task_router.prompting import load_prompt
-from task_router.rendering import clip
 
 PROMPT_KEYS = ("task", "example", "request_prefix", "request")
 

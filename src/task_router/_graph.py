@@ -11,18 +11,18 @@ from langchain_core.runnables import Runnable, RunnableConfig, ensure_config
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command
 
-from task_router.budget import run_in_background
-from task_router.catalog import TaskCatalog
-from task_router.clarify import clarify_question, close_tasks, with_question
-from task_router.decision import RouteDecision
+from task_router._budget import run_in_background
+from task_router._catalog import TaskCatalog
+from task_router._clarify import clarify_question, close_tasks, with_question
+from task_router._decision import RouteDecision
+from task_router._rendering import message_text
+from task_router._router_input import is_user_message
+from task_router._state import RouterState
+from task_router._task_graph import create_task_graph, not_streamed
 from task_router.models import ModelSpec, load_chat_model
-from task_router.rendering import message_text
-from task_router.router_input import is_user_message
 from task_router.routers import Router, make_router
 from task_router.routers.base import underlying_router
 from task_router.routers.fallbacks import make_reliable, timed
-from task_router.state import RouterState
-from task_router.task_graph import create_task_graph, not_streamed
 
 ROUTER_NODE, TASK_NODE, NONE_NODE, CLARIFY_NODE, PREFILL_NODE = "router", "task", "none", "clarify", "prefill"
 logger = logging.getLogger("task_router")
@@ -213,7 +213,7 @@ def _pending_question(state: RouterState, task: str | None) -> str | None:
 
 def _prefill_node(router: Any, catalog: TaskCatalog) -> Callable[[RouterState, RunnableConfig], dict[str, Any]]:
     """A node that starts the router's cache prefill of the conversation on a decision thread (the bounded pool,
-    :func:`~task_router.budget.run_in_background`) and returns at once: the turn's reply is not delayed, and a
+    :func:`~task_router._budget.run_in_background`) and returns at once: the turn's reply is not delayed, and a
     failure there only costs the next decision its cache."""
 
     def prefill(state: RouterState, config: RunnableConfig) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 Local pipelines write with a bounded length, a repetition penalty over the reply's own tokens and a stop at the chat
 template's turn markers (:func:`deliverable_model`); whatever model wrote it, a reply is cut where the model starts
 writing the conversation's next turns itself (:func:`strip_invented_turns`). Used by the generic task subgraph,
-:mod:`task_router.task_graph`.
+:mod:`task_router._task_graph`.
 """
 
 from __future__ import annotations

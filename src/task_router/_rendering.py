@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
-from task_router.catalog import NONE_LABEL, Task
+from task_router._catalog import NONE_LABEL, Task
 
 DEFAULT_WINDOW = 8  # messages of history a prompt-based router reads (the latest user turn always included)
 MAX_MESSAGE_CHARS = 600  # longer messages keep their head and tail

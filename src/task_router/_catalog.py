@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from task_router.io_limits import load_document, valid_text
+from task_router._io_limits import load_document, valid_text
 
 NONE_LABEL = "NONE"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
@@ -321,7 +321,7 @@ class TaskCatalog:
     def from_file(cls, path: str | Path) -> TaskCatalog:
         """Load a catalogue from YAML or JSON: a list of tasks, or a mapping with a ``tasks`` list.
 
-        The file is read through :func:`task_router.io_limits.load_document` (size, nesting and number limits);
+        The file is read through :func:`task_router._io_limits.load_document` (size, nesting and number limits);
         every problem is a :class:`CatalogError` naming the file and saying what a catalogue file looks like.
         """
         path, data = load_document(path, what="catalogue file", hint=CATALOG_HINT, error=CatalogError)

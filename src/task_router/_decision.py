@@ -59,7 +59,7 @@ class RouteDecision(BaseModel):
     clarify: list[str] | None = Field(
         default=None,
         description="Tasks too close to tell apart at this turn: the graph asks the user to choose between them "
-        "instead of acting on the decision (see task_router.clarify).",
+        "instead of acting on the decision (see task_router._clarify).",
     )
     rationale: str | None = None
     raw_output: str = ""

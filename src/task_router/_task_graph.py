@@ -15,15 +15,15 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from pydantic import BaseModel, Field, create_model
 
-from task_router.catalog import Task, TaskCatalog, TaskInput
-from task_router.deliverable_decoding import deliverable_model, strip_invented_turns
-from task_router.prompting import load_prompt
-from task_router.rendering import message_text, render_conversation
-from task_router.requests import content_after_request, says_more_than_request, subject_of_request
+from task_router._catalog import Task, TaskCatalog, TaskInput
+from task_router._deliverable_decoding import deliverable_model, strip_invented_turns
+from task_router._prompting import load_prompt
+from task_router._rendering import message_text, render_conversation
+from task_router._requests import content_after_request, says_more_than_request, subject_of_request
+from task_router._state import TaskState
 from task_router.routers.answering import bounded
 from task_router.routers.parsing import find_json_object
 from task_router.routers.structured import supports_structured_output
-from task_router.state import TaskState
 
 logger = logging.getLogger("task_router")
 
@@ -56,7 +56,7 @@ def given_in_request(task: Task, required: Sequence[TaskInput], text: str) -> tu
 
     - one input missing: the content pasted after the request ("Recap this meeting: <notes>"), else the subject it
       names ("a LinkedIn post about our launch next week"), else the whole message if it carries details beyond
-      the request (:func:`~task_router.requests.says_more_than_request`);
+      the request (:func:`~task_router._requests.says_more_than_request`);
     - several missing: a message that carries that much answers them all, as a reply to the question that asks for
       them together would (stored under the first, the others covered).
 

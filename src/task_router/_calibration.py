@@ -3,7 +3,7 @@
 What ``task-router fit`` computes: ECE and reliability curves of the decisions' confidence, the abstention curve
 (None recall against in-scope accuracy as the None threshold moves), the None / cascade escalation thresholds chosen
 on it, and their plots. The thresholds themselves, the rule that applies them and their file are in
-:mod:`task_router.thresholds`.
+:mod:`task_router._thresholds`.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from task_router.catalog import NONE_LABEL
-from task_router.extras import require
-from task_router.thresholds import ScoredTurn, apply_none
+from task_router._catalog import NONE_LABEL
+from task_router._extras import require
+from task_router._thresholds import ScoredTurn, apply_none
 
 
 def turns_from_predictions(predictions: Sequence[Any]) -> list[ScoredTurn]:

@@ -12,9 +12,9 @@ from typing import Any
 
 from langchain_core.messages import BaseMessage, ChatMessage, HumanMessage, SystemMessage, convert_to_messages
 
-from task_router.catalog import NONE_LABEL, TaskCatalog
-from task_router.io_limits import load_document, structure_problem, valid_text
-from task_router.rendering import routed_text
+from task_router._catalog import NONE_LABEL, TaskCatalog
+from task_router._io_limits import load_document, structure_problem, valid_text
+from task_router._rendering import routed_text
 
 FAILURE_KEY = "error"  # the input key under which with_fallbacks(exception_key=...) hands a fallback the error
 CONVERSATION_HINT = (
@@ -41,8 +41,8 @@ class RoutingInput:
 
     @property
     def last_user_text(self) -> str:
-        """The user's latest message as routers read it (at most :data:`~task_router.rendering.MAX_ROUTED_CHARS`
-        characters, see :func:`~task_router.rendering.routed_text`)."""
+        """The user's latest message as routers read it (at most :data:`~task_router._rendering.MAX_ROUTED_CHARS`
+        characters, see :func:`~task_router._rendering.routed_text`)."""
         return routed_text(self.messages[-1])
 
 
@@ -54,7 +54,7 @@ def coerce_input(
     Accepted: a mapping with ``messages`` (LangChain messages, OpenAI-style dicts or strings),
     optional ``active_task`` and ``catalog`` (a TaskCatalog or a list of tasks); or a bare list of messages.
     An ``active_task`` that is no longer in the catalogue is treated as no active task. Text no encoder accepts
-    (lone surrogates) is replaced in the routed copies of the messages (:func:`~task_router.io_limits.valid_text`),
+    (lone surrogates) is replaced in the routed copies of the messages (:func:`~task_router._io_limits.valid_text`),
     and a ``ChatMessage`` with role ``user`` is a user turn.
     """
     failure = None
@@ -104,7 +104,7 @@ def _to_message(value: Any, index: int) -> BaseMessage:
 
     Dicts are read the way ``convert_to_messages`` reads them, after checks that never index them blindly: a
     ``tool`` message without ``tool_call_id`` gets an empty one (routers read only user and assistant text, so
-    the turn is still routed); nesting beyond :data:`~task_router.io_limits.MAX_DEPTH` is refused.
+    the turn is still routed); nesting beyond :data:`~task_router._io_limits.MAX_DEPTH` is refused.
     """
     if isinstance(value, Mapping):
         problem = structure_problem(value)
@@ -139,7 +139,7 @@ def is_user_message(message: Any) -> bool:
 
 
 def _with_valid_text(message: BaseMessage) -> BaseMessage:
-    """The message, or a copy whose text every encoder accepts (see :func:`~task_router.io_limits.valid_text`)."""
+    """The message, or a copy whose text every encoder accepts (see :func:`~task_router._io_limits.valid_text`)."""
     content = message.content
     cleaned = valid_text(content) if isinstance(content, str) else [_valid_block(block) for block in content]
     return message if cleaned == content else message.model_copy(update={"content": cleaned})
@@ -160,7 +160,7 @@ def _short(exc: BaseException) -> str:
 
 def load_conversation_file(path: Any) -> tuple[list[Any], str | None]:
     """(messages, active task) from a JSON conversation file: a list of messages, or a mapping with ``messages``
-    and optionally ``active_task``. Read within :mod:`task_router.io_limits`' bounds; every problem is a
+    and optionally ``active_task``. Read within :mod:`task_router._io_limits`' bounds; every problem is a
     ValueError naming the file and saying what a conversation file looks like (:data:`CONVERSATION_HINT`).
     The messages themselves are checked by :func:`coerce_input` when routed."""
     path, data = load_document(path, what="conversation file", hint=CONVERSATION_HINT, fmt="json")

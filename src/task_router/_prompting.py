@@ -7,10 +7,10 @@ from functools import cache
 import yaml
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
-from task_router.catalog import TaskCatalog
-from task_router.rendering import DEFAULT_WINDOW, render_catalog, render_conversation
-from task_router.resources import read_prompt
-from task_router.router_input import RoutingInput
+from task_router._catalog import TaskCatalog
+from task_router._rendering import DEFAULT_WINDOW, render_catalog, render_conversation
+from task_router._resources import read_prompt
+from task_router._router_input import RoutingInput
 
 
 @cache

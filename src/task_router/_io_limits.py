@@ -16,7 +16,7 @@ an ``int`` conversion ``ValueError``, a hang or a ``TypeError``:
 The limits are module constants; each function also takes them as keyword arguments for callers that need others.
 
 Example:
-    >>> from task_router.io_limits import parse_document
+    >>> from task_router._io_limits import parse_document
     >>> parse_document('[{"name": "recap"}]', fmt="json", source="inline", hint="give a list of tasks")
     [{'name': 'recap'}]
     >>> parse_document("[" * 100 + "]" * 100, fmt="json", source="inline", hint="give a list of tasks")

@@ -6,7 +6,7 @@ active one (a START or a SWITCH); see :class:`task_router.routers.abstain.Abstai
 - ``none``: below it, the proposal is not taken (no active task: NONE; else the active task continues);
 - ``escalate`` (cascades): from ``none`` up to ``escalate`` the strong router decides; at or above, the cheap one.
 
-They are fitted by ``task-router fit`` on a dev set (:mod:`task_router.calibration`) and saved in a JSON/YAML file
+They are fitted by ``task-router fit`` on a dev set (:mod:`task_router._calibration`) and saved in a JSON/YAML file
 of their own, or as a ``thresholds`` section next to ``tasks`` in a catalogue file (``TaskCatalog.from_file`` reads
 the tasks and ignores the section).
 """
@@ -22,8 +22,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from task_router.catalog import NONE_LABEL
-from task_router.io_limits import load_document
+from task_router._catalog import NONE_LABEL
+from task_router._io_limits import load_document
 
 _THRESHOLDS_HINT = (
     'give a file written by `task-router fit --out FILE` (e.g. {"router": "embedding", "none": 0.42}) '

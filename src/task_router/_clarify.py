@@ -8,7 +8,7 @@ turn picks the task. ``make_router(..., clarify_margin=m)`` marks such decisions
 reports, for a range of margins, the share of turns that would be asked and the errors left (risk-coverage).
 
 Example:
-    >>> from task_router.decision import Alternative
+    >>> from task_router._decision import Alternative
     >>> close_tasks([Alternative(event="START", task="find_trains", probability=0.46),
     ...              Alternative(event="START", task="buy_train_tickets", probability=0.41)], margin=0.1)
     ['find_trains', 'buy_train_tickets']
@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from task_router.catalog import TaskCatalog
-from task_router.decision import Alternative, RouteDecision
+from task_router._catalog import TaskCatalog
+from task_router._decision import Alternative, RouteDecision
 
 _TASK_EVENTS = ("START", "CONTINUE", "SWITCH")
 MAX_CHOICES = 3
