@@ -175,7 +175,7 @@ def run_sqlite(turns: int, raw_chars: int) -> dict[str, Any]:
 def run_burst(callers: int, decision_ms: float, reproduce_unbounded: bool) -> dict[str, Any]:
     """``callers`` threads call a fake router's ``invoke`` at once; what is left afterwards."""
     from task_router import _budget as budget
-    from task_router.routers.base import Prediction, Router
+    from task_router.routers._base import Prediction, Router
 
     if reproduce_unbounded:  # the rule before issue 25: a thread whenever none is idle, never given back
         os.environ["TASK_ROUTER_DECISION_THREADS"] = "1000000"

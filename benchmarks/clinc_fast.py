@@ -27,8 +27,8 @@ from task_router._calibration import (
 from task_router._router_input import coerce_input
 from task_router.evaluation import load_dataset
 from task_router.inference.benchmark import percentile
-from task_router.routers.embedding import EmbeddingRouter
-from task_router.routers.shortlist import recall_at_k
+from task_router.routers._embedding import EmbeddingRouter
+from task_router.routers._shortlist import recall_at_k
 
 BENCH = Path("/work/shared/benchmarks")
 

@@ -27,7 +27,7 @@ from task_router._router_input import coerce_input
 from task_router.evaluation import evaluate_router, load_dataset
 from task_router.evaluation.replay import replay
 from task_router.routers import make_router
-from task_router.routers.shortlist import TaskRetriever, recall_at_k
+from task_router.routers._shortlist import TaskRetriever, recall_at_k
 
 BENCH = Path("/work/shared/benchmarks")
 KS = (1, 3, 5, 10, 20, 30)

@@ -18,8 +18,8 @@ from pathlib import Path
 from task_router.evaluation import evaluate_router, load_dataset
 from task_router.evaluation.report import RESULTS_HEADER, results_row
 from task_router.routers import make_router
-from task_router.routers.learned import LearnedRouter
-from task_router.routers.shortlist import Shortlist
+from task_router.routers._learned import LearnedRouter
+from task_router.routers._shortlist import Shortlist
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
 

@@ -30,7 +30,7 @@ from task_router._router_input import coerce_input
 from task_router.evaluation import evaluate_router, load_dataset
 from task_router.evaluation.replay import replay
 from task_router.routers import make_router
-from task_router.routers.abstain import Abstain
+from task_router.routers._abstain import Abstain
 
 DATASETS = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
 NAMES = ("sgd_dev", "sgd_digress_dev", "clinc_dev")
@@ -89,7 +89,7 @@ def simulate_asking(router: Any, records: list[Any], margin: float) -> dict[str,
 def fit(router: Any, records: list[Any], kind: str) -> tuple[Any, str]:
     """What ``task-router fit`` makes of ``records`` (gold active task): the learned router's NONE scores and
     temperature refitted; for other kinds a None threshold (best accuracy) to abstain below."""
-    from task_router.routers.learned import LearnedRouter
+    from task_router.routers._learned import LearnedRouter
     from task_router.training.learned.calibrate import fit_calibration, score_held_out
 
     if isinstance(router, LearnedRouter) and router.calibration.none_bias is not None:

@@ -36,7 +36,7 @@ class RoutingInput:
     active_task: str | None
     catalog: TaskCatalog
     #: The error of the router this one stands in for, when it runs as a fallback (the input's ``error`` key, set
-    #: by LangChain's ``with_fallbacks(..., exception_key="error")``; see :mod:`task_router.routers.fallbacks`).
+    #: by LangChain's ``with_fallbacks(..., exception_key="error")``; see :mod:`task_router.routers._fallbacks`).
     failure: BaseException | None = None
 
     @property

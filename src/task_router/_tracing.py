@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from langchain_core.callbacks import CallbackManagerForChainRun
 
     from task_router._decision import RouteDecision
-    from task_router.routers.base import Router
+    from task_router.routers._base import Router
 
 ROUTER_TAG = "task_router"
 DECISION_KEYS = ("event", "task", "confidence", "valid_format", "router", "model", "latency_ms", "fallback")

@@ -91,7 +91,7 @@ def test_asyncio_threads_share_one_graph_without_cross_talk(server: FaultServer)
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(importlib.util.find_spec("task_router.routers.scoring") is None, reason="no scoring router")
+@pytest.mark.skipif(importlib.util.find_spec("task_router.routers._scoring") is None, reason="no scoring router")
 def test_scoring_router_per_thread_caches_do_not_cross_talk() -> None:
     """Interleaved threads on one loaded model and one scoring router (its per-thread KV caches) decide exactly
     as the same conversations routed one at a time (cached vs uncached agreement is the scoring tests' job)."""

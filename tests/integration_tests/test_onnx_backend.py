@@ -16,7 +16,7 @@ pytest.importorskip("onnx")
 from task_router import TaskCatalog
 from task_router.learned.model import BUILTIN_DIR, _load
 from task_router.models.onnx_encoder import OnnxSentenceEncoder
-from task_router.routers.learned import LearnedRouter
+from task_router.routers._learned import LearnedRouter
 
 TEXTS = [
     "hi",
@@ -92,7 +92,7 @@ def test_the_export_is_kept_and_a_damaged_one_is_made_again(models, monkeypatch:
 
 
 def test_the_embedding_router_on_onnx_decides_as_on_torch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from task_router.routers.embedding import EmbeddingRouter, _load_sentence_model, load_sentence_model
+    from task_router.routers._embedding import EmbeddingRouter, _load_sentence_model, load_sentence_model
 
     monkeypatch.setenv("TASK_ROUTER_CACHE", str(tmp_path))
     _load_sentence_model.cache_clear()  # this test's cache folder, not the process's loaded models
@@ -114,13 +114,13 @@ def test_the_embedding_router_on_onnx_decides_as_on_torch(tmp_path: Path, monkey
 def test_a_cached_graph_of_other_weights_is_exported_again(models, monkeypatch: pytest.MonkeyPatch) -> None:
     """A valid ONNX graph that is not this model's (a stale cache, a copied folder) fails the check against torch
     and is exported again, instead of sending the router back to torch for good."""
-    from task_router.routers.embedding import _load_sentence_model
+    from task_router.routers._embedding import _load_sentence_model
 
     torch_model, onnx_model, cache = models
     monkeypatch.setenv("TASK_ROUTER_CACHE", str(cache))
     _load_sentence_model.cache_clear()
     try:
-        from task_router.routers.embedding import load_sentence_model
+        from task_router.routers._embedding import load_sentence_model
 
         untrained = load_sentence_model(backend="onnx")  # MiniLM without the adapter, exported into the same cache
     finally:

@@ -8,7 +8,7 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 
 from task_router._catalog import Task, TaskCatalog
-from task_router.routers.scoring import ScoringRouter
+from task_router.routers._scoring import ScoringRouter
 
 pytestmark = pytest.mark.slow
 

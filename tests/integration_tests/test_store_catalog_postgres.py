@@ -20,7 +20,7 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langgraph.checkpoint.memory import InMemorySaver
 from task_router import TaskCatalog, create_router_graph
 from task_router.persistence import postgres_store
-from task_router.routers.base import Prediction, Router
+from task_router.routers._base import Prediction, Router
 from task_router.store_catalog import StoreCatalog
 
 class Keywords(Router):

@@ -9,7 +9,7 @@ import numpy as np
 from langchain_core.runnables import RunnableConfig
 
 from task_router._router_input import RoutingInput
-from task_router.routers.base import Prediction, Router
+from task_router.routers._base import Prediction, Router
 
 DIM = 512
 

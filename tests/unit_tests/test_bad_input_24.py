@@ -13,8 +13,8 @@ from pydantic import Field
 from task_router import CatalogError, Task, TaskCatalog, load_chat_model, make_router
 from task_router._rendering import render_conversation
 from task_router._router_input import RouterInputError, coerce_input
-from task_router.routers.embedding import EmbeddingRouter
-from task_router.routers.fallbacks import make_reliable
+from task_router.routers._embedding import EmbeddingRouter
+from task_router.routers._fallbacks import make_reliable
 from tests.fault_server import FaultServer, keyword_reply
 from tests.unit_tests.fakes import Words
 

@@ -70,8 +70,8 @@ def test_a_router_deciding_through_another_on_a_full_pool_does_not_wait_for_itse
 
 def test_the_keep_active_stage_decides_while_every_decision_thread_hangs(monkeypatch: pytest.MonkeyPatch) -> None:
     from task_router import TaskCatalog
-    from task_router.routers.base import Prediction, Router
-    from task_router.routers.fallbacks import KEEP_ACTIVE, make_reliable
+    from task_router.routers._base import Prediction, Router
+    from task_router.routers._fallbacks import KEEP_ACTIVE, make_reliable
 
     monkeypatch.setenv(budget.THREADS_ENV, "2")
     monkeypatch.setattr(budget, "_THREADS", budget._DecisionThreads())

@@ -98,7 +98,7 @@ def test_task_names_have_a_length_limit_that_answers_can_hold():
     with pytest.raises(CatalogError) as info:
         TaskCatalog.from_records([{"name": "n" * 10_000, "description": "d"}])
     from task_router._catalog import MAX_NAME_CHARS
-    from task_router.routers.parsing import MAX_ANSWER_CHARS
+    from task_router.routers._parsing import MAX_ANSWER_CHARS
 
     message = str(info.value)
     assert f"10000 characters (max {MAX_NAME_CHARS})" in message and "display_name" in message

@@ -10,7 +10,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from task_router import Task, TaskCatalog, create_router_graph
 from task_router._clarify import clarify_question, close_tasks, margin_of
 from task_router._decision import Alternative
-from task_router.routers.base import Prediction
+from task_router.routers._base import Prediction
 from tests.unit_tests.fakes import Scripted
 
 CATALOG = TaskCatalog(

@@ -11,8 +11,8 @@ from langchain_core.decisions import Choice, Noul
 from langchain_core.messages import AIMessage, HumanMessage
 
 from task_router.decision_models import TaskRouterDecisionModel, choice_answer, label_catalog, state_messages
-from task_router.routers.base import Prediction
-from task_router.routers.embedding import EmbeddingRouter
+from task_router.routers._base import Prediction
+from task_router.routers._embedding import EmbeddingRouter
 from tests.unit_tests.fakes import Scripted, Words
 
 TEAMS = {

@@ -44,7 +44,7 @@ MODULE_EXTRAS: dict[str, set[str]] = {
     "cli/": {"cli"},  # the `task-router` command: typer, rich
     "evaluation/plots.py": {"eval"},  # confusion PNGs (matplotlib); report.write_run imports it when it runs
     "inference/": {"local"},  # KV caches and scoring over a local transformers model
-    "routers/scoring.py": {"local"},  # the scoring router reads a local model's logits
+    "routers/_scoring.py": {"local"},  # the scoring router reads a local model's logits
     "models/streaming.py": {"local"},  # the local chat model (ChatHuggingFace); models/local.py imports it lazily
     "training/": {"train"},  # `import task_router.training` itself imports nothing (names load on first use)
     "training/learned/loss.py": {"local"},  # the learned router's losses: torch and sentence-transformers only

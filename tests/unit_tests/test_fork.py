@@ -16,8 +16,8 @@ import pytest
 
 from task_router import TaskCatalog
 from task_router._budget import call_within
-from task_router.routers.embedding import EmbeddingRouter
-from task_router.routers.fallbacks import make_reliable
+from task_router.routers._embedding import EmbeddingRouter
+from task_router.routers._fallbacks import make_reliable
 from tests.unit_tests.routers.test_kinds import BagOfWords
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX only")

@@ -28,7 +28,7 @@ from task_router import CatalogError, Task, TaskCatalog, make_router
 from task_router._decision import RouteDecision
 from task_router._router_input import coerce_input, load_conversation_file
 from task_router.cli import USAGE_EXIT, app
-from task_router.routers.embedding import EmbeddingRouter
+from task_router.routers._embedding import EmbeddingRouter
 
 FOLDER = Path(tempfile.mkdtemp(prefix="fuzz-hostile-"))
 CASES = settings(max_examples=300, deadline=5000, suppress_health_check=[HealthCheck.too_slow])

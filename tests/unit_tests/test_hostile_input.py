@@ -29,9 +29,9 @@ from task_router._router_input import RoutingInput, coerce_input, load_conversat
 from task_router._thresholds import load_thresholds
 from task_router.evaluation import DatasetError, load_dataset
 from task_router.learned.texts import query_text
-from task_router.routers.answering import logprob_confidence
-from task_router.routers.base import MAX_DECISION_TEXT, Prediction, Router
-from task_router.routers.embedding import EmbeddingRouter
+from task_router.routers._answering import logprob_confidence
+from task_router.routers._base import MAX_DECISION_TEXT, Prediction, Router
+from task_router.routers._embedding import EmbeddingRouter
 from tests.conftest import choice, scripted_model
 from tests.fault_server import FaultServer, keyword_reply
 

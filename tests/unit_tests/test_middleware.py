@@ -14,7 +14,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from pydantic import Field
 
 from task_router import Task, TaskCatalog, TaskRouterMiddleware, make_router
-from task_router.routers.base import Prediction
+from task_router.routers._base import Prediction
 from tests.conftest import choice, scripted_model
 from tests.unit_tests.fakes import Scripted
 from tests.unit_tests.test_tracing import RunRecorder, walk

@@ -92,7 +92,7 @@ _INSTALLED = """
 import json, sys
 import task_router, task_router.evaluators, task_router.evaluators.trajectory
 from task_router._resources import checkout_root, data_folder, read_prompt
-from task_router.routers.fallbacks import make_reliable  # the package imports as a whole
+from task_router.routers._fallbacks import make_reliable  # the package imports as a whole
 print(json.dumps({
     "package": task_router.__file__,
     "evaluators": [task_router.evaluators.__file__, task_router.evaluators.trajectory.__file__],

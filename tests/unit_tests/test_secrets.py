@@ -10,7 +10,7 @@ import pytest
 from task_router import TaskCatalog, make_router
 from task_router.evaluation import evaluate_router, parse_records
 from task_router.reliability import KEEP_ACTIVE, make_reliable, make_reliable_router
-from task_router.routers.base import redact
+from task_router.routers._base import redact
 from tests.fault_server import FaultServer
 
 KEY = "sk-proj-FAKEtestKEY0123456789abcdefXYZ"

@@ -9,7 +9,7 @@ from langgraph.store.memory import InMemoryStore
 
 from task_router import TaskCatalog
 from task_router._catalog import CatalogError
-from task_router.routers.base import Prediction
+from task_router.routers._base import Prediction
 from task_router.store_catalog import DEFAULT_NAMESPACE, ITEM_KEY, StoreCatalog
 from tests.unit_tests.fakes import Scripted
 

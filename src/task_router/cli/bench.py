@@ -59,7 +59,7 @@ def bench(
         time_router,
     )
     from task_router.routers import make_router
-    from task_router.routers.scoring import ScoringRouter
+    from task_router.routers._scoring import ScoringRouter
 
     check_output(out, "--out")
     console = Console(stderr=True)

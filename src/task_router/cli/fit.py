@@ -131,7 +131,7 @@ def _fit_none(
 def _refit_learned(dev: list[Any], decider: Any) -> dict[str, Any] | None:
     """The learned router's calibration fitted on ``dev`` (gold active task), or None for other routers (and for a
     learned router with a cross-encoder or a shortlist in front, which decide otherwise)."""
-    from task_router.routers.learned import LearnedRouter
+    from task_router.routers._learned import LearnedRouter
     from task_router.training.learned.calibrate import MIN_TEMPERATURE_TURNS, fit_calibration, score_held_out
 
     if not isinstance(decider, LearnedRouter) or decider.use_cross_encoder or decider.calibration.none_bias is None:
@@ -160,7 +160,7 @@ def _fit_cascade(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     from task_router._calibration import abstention_curve, choose_escalation, turns_from_predictions
     from task_router.routers import llm_router_kind
-    from task_router.routers.cascade import CHEAP_KINDS
+    from task_router.routers._cascade import CHEAP_KINDS
 
     if cheap not in CHEAP_KINDS:
         raise typer.BadParameter(f"--cheap must be one of {CHEAP_KINDS}")

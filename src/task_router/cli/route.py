@@ -43,7 +43,7 @@ def route(
     ``latency_ms`` is the decision's own time: loading the model and embedding the catalogue happen before it
     (``--verbose`` prints how long that took)."""
     from task_router._budget import call_within
-    from task_router.routers.fallbacks import make_reliable
+    from task_router.routers._fallbacks import make_reliable
 
     tasks = load_catalog(catalog)
     messages, active = load_conversation(conversation, tasks)  # validated before any model loads

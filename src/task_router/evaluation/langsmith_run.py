@@ -19,7 +19,7 @@ from langsmith.schemas import Example
 from task_router._catalog import TaskCatalog
 from task_router.evaluation.dataset import ConversationRecord
 from task_router.evaluation.replay import TurnPrediction, measured_router
-from task_router.routers.base import Router
+from task_router.routers._base import Router
 
 # Nothing listens on port 9 (discard) of the loopback; with info={} the client never asks the API anything.
 OFFLINE_API_URL = "http://127.0.0.1:9"

@@ -15,8 +15,8 @@ from task_router._decision import RouteDecision
 from task_router.evaluation.dataset import ConversationRecord, Label
 from task_router.evaluation.metrics import TurnResult
 from task_router.evaluation.progress import progress as turn_progress
-from task_router.routers.base import Router, underlying_router
-from task_router.routers.fallbacks import make_reliable
+from task_router.routers._base import Router, underlying_router
+from task_router.routers._fallbacks import make_reliable
 
 State = Literal["own", "gold"]
 STATES: tuple[State, ...] = ("own", "gold")

@@ -10,8 +10,8 @@ from typing import Any
 from task_router.evaluation.dataset import ConversationRecord
 from task_router.evaluation.replay import State, TurnPrediction, replay
 from task_router.evaluation.report import build_metrics, require_plotting, write_run
-from task_router.routers.base import Router
-from task_router.routers.shortlist import Shortlist
+from task_router.routers._base import Router
+from task_router.routers._shortlist import Shortlist
 
 
 @dataclass

@@ -1,4 +1,8 @@
-"""Router kinds (docs/contract.md) and the `make_router` factory."""
+"""Router kinds (docs/contract.md) and the `make_router` factory.
+
+The router classes (one per kind of :data:`ROUTER_KINDS`) and the wrappers :class:`Abstain` and :class:`Shortlist`
+are importable from here; each is imported on first use, so that e.g. the embedding router's torch stays optional.
+"""
 
 from __future__ import annotations
 
@@ -13,19 +17,24 @@ from task_router._clarify import close_tasks
 from task_router._extras import install_line
 from task_router.models import ModelSpec
 from task_router.models.local import pipeline_of
-from task_router.routers.base import Prediction, Router
+from task_router.routers._base import Prediction, Router
 
 # kind -> "module:Class"; imported on demand so that e.g. the embedding router's torch stays optional.
 ROUTER_KINDS: dict[str, str] = {
-    "structured": "task_router.routers.structured:StructuredRouter",
-    "zero-shot": "task_router.routers.prompted:ZeroShotRouter",
-    "few-shot-cot": "task_router.routers.prompted:FewShotCoTRouter",
-    "react": "task_router.routers.react:ReActRouter",
-    "scoring": "task_router.routers.scoring:ScoringRouter",
-    "embedding": "task_router.routers.embedding:EmbeddingRouter",
-    "learned": "task_router.routers.learned:LearnedRouter",
-    "cascade": "task_router.routers.cascade:CascadeRouter",
-    "decision": "task_router.routers.decision_model:DecisionModelRouter",
+    "structured": "task_router.routers._structured:StructuredRouter",
+    "zero-shot": "task_router.routers._prompted:ZeroShotRouter",
+    "few-shot-cot": "task_router.routers._prompted:FewShotCoTRouter",
+    "react": "task_router.routers._react:ReActRouter",
+    "scoring": "task_router.routers._scoring:ScoringRouter",
+    "embedding": "task_router.routers._embedding:EmbeddingRouter",
+    "learned": "task_router.routers._learned:LearnedRouter",
+    "cascade": "task_router.routers._cascade:CascadeRouter",
+    "decision": "task_router.routers._decision_model:DecisionModelRouter",
+}
+# Class name -> module: the routers of ROUTER_KINDS and the wrappers composed by hand, loaded by __getattr__.
+_LAZY = {path.partition(":")[2]: path.partition(":")[0] for path in ROUTER_KINDS.values()} | {
+    "Abstain": "task_router.routers._abstain",
+    "Shortlist": "task_router.routers._shortlist",
 }
 _MODEL_FREE = {"embedding", "learned", "decision"}  # "decision" reads its own decision_model= instead
 # The `local` extra's packages that local router kinds (scoring, rerank) import: missing ones name the extra.
@@ -86,10 +95,10 @@ def make_router(
         kind: a router kind of :data:`ROUTER_KINDS` (None: the best kind for ``model``, :func:`default_router_kind`).
         model: a model spec (``embedded``, ``hf:<dir>``, ``qlora:<dir>``, ``<provider>:<model>``) or a chat model.
         shortlist: let the router read only the ``shortlist`` tasks most similar to the conversation, plus the
-            active one (:class:`~task_router.routers.shortlist.Shortlist`); ``shortlist_window`` /
+            active one (:class:`~task_router.routers._shortlist.Shortlist`); ``shortlist_window`` /
             ``shortlist_pinned`` are its ``window`` and ``pinned``.
         none_threshold: abstain below this confidence: a proposed new task is not taken
-            (:class:`~task_router.routers.abstain.Abstain`; fit it with ``task-router fit``).
+            (:class:`~task_router.routers._abstain.Abstain`; fit it with ``task-router fit``).
         thresholds: a file written by ``task-router fit``: its None threshold and shortlist, unless given here (a
             cascade also reads its escalation threshold from it).
         time_budget_s: seconds a decision may take before the safe fallback decides (None: no limit; default:
@@ -109,8 +118,8 @@ def make_router(
         >>> router.invoke({"messages": [{"role": "user", "content": "Draft a LinkedIn post"}]}).task  # doctest: +SKIP
         'linkedin_post'
     """
-    from task_router.routers.abstain import Abstain
-    from task_router.routers.shortlist import Shortlist
+    from task_router.routers._abstain import Abstain
+    from task_router.routers._shortlist import Shortlist
 
     kind = kind or default_router_kind(model)
     if thresholds is not None:
@@ -165,4 +174,29 @@ def _build(kind: str, model: ModelSpec | None, options: dict[str, Any]) -> Route
     return cls(model, **options)
 
 
-__all__ = ["ROUTER_KINDS", "Prediction", "Router", "default_router_kind", "llm_router_kind", "make_router"]
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'task_router.routers' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+__all__ = [
+    "ROUTER_KINDS",
+    "Abstain",
+    "CascadeRouter",
+    "DecisionModelRouter",
+    "EmbeddingRouter",
+    "FewShotCoTRouter",
+    "LearnedRouter",
+    "Prediction",
+    "ReActRouter",
+    "Router",
+    "ScoringRouter",
+    "Shortlist",
+    "StructuredRouter",
+    "ZeroShotRouter",
+    "default_router_kind",
+    "llm_router_kind",
+    "make_router",
+]

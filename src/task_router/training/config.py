@@ -59,7 +59,7 @@ class TrainConfig(ModelConfig):
     lora_layers: int | None = None  # LoRA on the top N layers only (faster: no backward below them); None = all
     max_tokens: int = 4096  # longest packed sequence
     prompt: str = "scoring"  # the scoring router's prompt file, whose layout is taught
-    window: int = 8  # the scoring router's defaults (routers/scoring.py)
+    window: int = 8  # the scoring router's defaults (routers/_scoring.py)
     stride: int = 8
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     examples_prob: float = 0.0  # share of conversations whose tasks get example requests from other ones

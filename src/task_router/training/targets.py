@@ -1,6 +1,6 @@
 """What the scoring router must answer at each labelled turn: its training target.
 
-The scoring router (``routers/scoring.py``) scores ``" <task or NONE>\\n"`` after the question and, only for the
+The scoring router (``routers/_scoring.py``) scores ``" <task or NONE>\\n"`` after the question and, only for the
 active task, appends ``"Finished: yes|no"``. So a label becomes (answer, closing):
 
 | gold label                         | answer        | closing |

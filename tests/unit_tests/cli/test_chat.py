@@ -22,7 +22,7 @@ from task_router import TaskCatalog, create_router_graph
 from task_router.cli import app
 from task_router.cli.chat import StopOnRequest, format_decision
 from task_router.persistence import sqlite_checkpointer
-from task_router.routers.base import Prediction
+from task_router.routers._base import Prediction
 from tests.unit_tests.fakes import Scripted
 
 

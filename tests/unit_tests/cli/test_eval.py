@@ -116,8 +116,8 @@ def test_compare_markdown_prints_results_rows(tmp_path: Path) -> None:
 
 
 def test_shortlist_option_reaches_the_router_and_the_results_row(tmp_path: Path, monkeypatch) -> None:
-    from task_router.routers.embedding import EmbeddingRouter
-    from task_router.routers.shortlist import Shortlist, TaskRetriever
+    from task_router.routers._embedding import EmbeddingRouter
+    from task_router.routers._shortlist import Shortlist, TaskRetriever
     from tests.unit_tests.fakes import Words
 
     seen: dict = {}

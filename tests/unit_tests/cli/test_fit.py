@@ -12,7 +12,7 @@ from task_router._thresholds import load_thresholds
 from task_router.cli import app
 from task_router.cli import fit as fit_module
 from task_router.routers import make_router
-from task_router.routers.base import Prediction
+from task_router.routers._base import Prediction
 from tests.unit_tests.evaluation.scripted import FIXTURE
 from tests.unit_tests.fakes import Scripted, Words
 

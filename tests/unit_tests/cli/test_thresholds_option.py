@@ -9,7 +9,7 @@ import typer
 import yaml
 
 from task_router.cli.options import build_router, catalog_thresholds, resolve_thresholds
-from task_router.routers.abstain import Abstain
+from task_router.routers._abstain import Abstain
 from tests.unit_tests.fakes import Words
 
 TASKS = [{"name": "recap", "description": "Recap a meeting."}, {"name": "email", "description": "Write an email."}]

@@ -6,7 +6,7 @@ from langchain_core.runnables import RunnableConfig
 
 from task_router._decision import RouteDecision
 from task_router._router_input import RoutingInput
-from task_router.routers.base import Prediction, Router
+from task_router.routers._base import Prediction, Router
 from tests.conftest import FIXTURES
 
 FIXTURE = FIXTURES / "eval_small.jsonl"

@@ -14,10 +14,10 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
 from task_router import TaskCatalog, make_router
-from task_router.routers.abstain import Abstain
-from task_router.routers.base import Prediction
-from task_router.routers.cascade import CascadeRouter
-from task_router.routers.fallbacks import make_reliable
+from task_router.routers._abstain import Abstain
+from task_router.routers._base import Prediction
+from task_router.routers._cascade import CascadeRouter
+from task_router.routers._fallbacks import make_reliable
 from tests.unit_tests.fakes import Scripted
 
 TURN = {"messages": [{"role": "user", "content": "write the follow-up email"}], "active_task": "recap"}

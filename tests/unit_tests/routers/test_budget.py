@@ -22,11 +22,11 @@ from task_router._budget import BUDGET_ENV, DEFAULT_TIME_BUDGET_S, DecisionTimeo
 from task_router._router_input import RoutingInput
 from task_router.learned.config import LearnedConfig
 from task_router.learned.model import LearnedModel
-from task_router.routers.base import Prediction, Router
-from task_router.routers.cascade import CascadeRouter
-from task_router.routers.embedding import EmbeddingRouter
-from task_router.routers.fallbacks import make_reliable
-from task_router.routers.learned import LearnedRouter
+from task_router.routers._base import Prediction, Router
+from task_router.routers._cascade import CascadeRouter
+from task_router.routers._embedding import EmbeddingRouter
+from task_router.routers._fallbacks import make_reliable
+from task_router.routers._learned import LearnedRouter
 from tests.conftest import choice
 
 BUDGET = 0.3

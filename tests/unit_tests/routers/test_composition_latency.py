@@ -15,8 +15,8 @@ from langgraph.checkpoint.memory import InMemorySaver
 
 from task_router import TaskCatalog, create_router_graph
 from task_router._router_input import RoutingInput
-from task_router.routers.base import Prediction, Router
-from task_router.routers.fallbacks import KEEP_ACTIVE, FallbackStage, KeepActiveRouter, make_reliable, timed
+from task_router.routers._base import Prediction, Router
+from task_router.routers._fallbacks import KEEP_ACTIVE, FallbackStage, KeepActiveRouter, make_reliable, timed
 from tests.unit_tests.routers.test_fallbacks import Flaky, HttpError
 
 BUDGET_S = 0.5

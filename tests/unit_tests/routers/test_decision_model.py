@@ -118,7 +118,7 @@ def test_the_model_reads_the_last_window_messages_as_text(catalog) -> None:
 
 def test_a_router_as_a_decision_model_routes_as_the_decision_kind(catalog) -> None:
     from task_router.decision_models import TaskRouterDecisionModel
-    from task_router.routers.embedding import EmbeddingRouter
+    from task_router.routers._embedding import EmbeddingRouter
     from tests.unit_tests.fakes import Words
 
     inner = TaskRouterDecisionModel(router=EmbeddingRouter(encoder=Words(), closing_phrases=()))

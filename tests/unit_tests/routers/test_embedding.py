@@ -6,7 +6,7 @@ from __future__ import annotations
 from langchain_core.embeddings import Embeddings
 
 from task_router import TaskCatalog
-from task_router.routers.embedding import EmbeddingRouter
+from task_router.routers._embedding import EmbeddingRouter
 from tests.unit_tests.fakes import Words
 
 TURNS = [

@@ -27,8 +27,8 @@ from langgraph.checkpoint.memory import InMemorySaver
 from task_router import TaskCatalog, create_router_graph, make_router
 from task_router._graph import PREFILL_NODE
 from task_router._router_input import RouterInputError, RoutingInput
-from task_router.routers.base import Prediction, Router, underlying_router
-from task_router.routers.fallbacks import (
+from task_router.routers._base import Prediction, Router, underlying_router
+from task_router.routers._fallbacks import (
     KEEP_ACTIVE,
     FallbackStage,
     KeepActiveRouter,

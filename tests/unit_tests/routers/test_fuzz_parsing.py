@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from task_router import TaskCatalog
-from task_router.routers.parsing import OutputParseError, parse_answer, split_final_answer
+from task_router.routers._parsing import OutputParseError, parse_answer, split_final_answer
 
 CATALOG = TaskCatalog(
     [

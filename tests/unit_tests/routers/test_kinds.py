@@ -12,8 +12,8 @@ from langchain_core.messages import AIMessage, BaseMessage
 from pydantic import Field
 
 from task_router import RouteDecision, Task, TaskCatalog, make_router
-from task_router.routers.embedding import EmbeddingRouter
-from task_router.routers.react import parse_step
+from task_router.routers._embedding import EmbeddingRouter
+from task_router.routers._react import parse_step
 from tests.conftest import choice, scripted_model, user_turns
 
 

@@ -8,7 +8,7 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
 from task_router import TaskCatalog, load_chat_model, make_router
-from task_router.routers.answering import logprob_confidence, with_logprobs
+from task_router.routers._answering import logprob_confidence, with_logprobs
 from tests.fault_server import FaultServer, keyword_reply
 
 

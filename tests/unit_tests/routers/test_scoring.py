@@ -10,7 +10,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 
 from task_router._catalog import Task, TaskCatalog
 from task_router._router_input import coerce_input
-from task_router.routers.scoring import ScoringRouter
+from task_router.routers._scoring import ScoringRouter
 from tests.unit_tests.inference.tiny_model import tiny_local_model
 
 TASKS = [
@@ -164,7 +164,7 @@ def test_a_model_it_cannot_score_is_refused_with_the_fix() -> None:
 
 
 def test_distinct_prefixes_cut_after_the_first_unshared_token() -> None:
-    from task_router.routers.scoring import distinct_prefixes
+    from task_router.routers._scoring import distinct_prefixes
 
     assert distinct_prefixes([(1, 2, 3), (1, 4, 5), (6, 7), (6,)]) == [(1, 2), (1, 4), (6, 7), (6,)]
 

@@ -9,9 +9,9 @@ import pytest
 
 from task_router import TaskCatalog
 from task_router.routers import make_router
-from task_router.routers.base import Prediction
-from task_router.routers.embedding import EmbeddingRouter
-from task_router.routers.shortlist import Shortlist, TaskRetriever, recall_at_k
+from task_router.routers._base import Prediction
+from task_router.routers._embedding import EmbeddingRouter
+from task_router.routers._shortlist import Shortlist, TaskRetriever, recall_at_k
 from tests.unit_tests.fakes import Scripted, Words, big_catalog
 
 

@@ -8,7 +8,7 @@ from langchain_core.runnables import RunnableLambda
 from pydantic import Field
 
 from task_router import make_router
-from task_router.routers.fallbacks import make_reliable
+from task_router.routers._fallbacks import make_reliable
 from tests.conftest import choice, scripted_model, user_turns
 
 
@@ -79,7 +79,7 @@ def test_api_models_get_a_short_answer_budget():
     left it unset, and keep the user's own cap."""
     from langchain_openai import ChatOpenAI
 
-    from task_router.routers.answering import bounded
+    from task_router.routers._answering import bounded
 
     uncapped = ChatOpenAI(model="m", api_key="sk-test", base_url="http://127.0.0.1:9/v1")
     capped = bounded(uncapped, 48)

@@ -12,10 +12,10 @@ from typer.testing import CliRunner
 
 from task_router import TaskCatalog
 from task_router._router_input import RoutingInput
-from task_router.routers.abstain import Abstain
-from task_router.routers.base import Prediction, Router
-from task_router.routers.embedding import EmbeddingRouter
-from task_router.routers.shortlist import Shortlist, TaskRetriever
+from task_router.routers._abstain import Abstain
+from task_router.routers._base import Prediction, Router
+from task_router.routers._embedding import EmbeddingRouter
+from task_router.routers._shortlist import Shortlist, TaskRetriever
 from tests.unit_tests.fakes import Words
 
 

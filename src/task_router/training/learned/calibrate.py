@@ -48,7 +48,7 @@ class ScoredAnswers:
 
 def score_held_out(router: Any, records: Iterable[ConversationRecord]) -> list[ScoredAnswers]:
     """Every labelled turn of ``records``, with the gold active task before it, scored by ``router`` (a
-    :class:`~task_router.routers.learned.LearnedRouter`) exactly as it scores a turn when routing."""
+    :class:`~task_router.routers._learned.LearnedRouter`) exactly as it scores a turn when routing."""
     turns = []
     for record in records:
         catalog = record.catalog()

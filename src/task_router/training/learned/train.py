@@ -236,7 +236,7 @@ def _calibrate(
     from dataclasses import replace
 
     from task_router.learned.model import LearnedModel
-    from task_router.routers.learned import LearnedRouter
+    from task_router.routers._learned import LearnedRouter
     from task_router.training.learned.calibrate import fit_calibration, score_held_out
 
     started = time.monotonic()

@@ -12,10 +12,10 @@ from task_router._catalog import TaskCatalog
 from task_router._prompting import load_prompt
 from task_router._router_input import RoutingInput
 from task_router.models import ModelSpec, load_router_model, model_name
-from task_router.routers.answering import Parser, bounded, read_answer, with_logprobs
-from task_router.routers.base import Prediction, Router
-from task_router.routers.parsing import OutputParseError, parse_answer
-from task_router.routers.plans import ModelCall, Plan
+from task_router.routers._answering import Parser, bounded, read_answer, with_logprobs
+from task_router.routers._base import Prediction, Router
+from task_router.routers._parsing import OutputParseError, parse_answer
+from task_router.routers._plans import ModelCall, Plan
 
 
 class ChatModelRouter(Router):
@@ -27,9 +27,9 @@ class ChatModelRouter(Router):
         catalog: the task catalogue, unless each input carries its own.
         prompt: the prompt file's name.
         window: how many of the latest messages the prompt shows.
-        max_new_tokens: the answer-length cap (:func:`~task_router.routers.answering.bounded`).
+        max_new_tokens: the answer-length cap (:func:`~task_router.routers._answering.bounded`).
         logprobs: ask the API for token log-probabilities, which set the decision's confidence
-            (:func:`~task_router.routers.answering.with_logprobs`).
+            (:func:`~task_router.routers._answering.with_logprobs`).
     """
 
     def __init__(
@@ -66,7 +66,7 @@ class ChatModelRouter(Router):
         parse: Parser = parse_answer,
         repair: bool = True,
     ) -> Plan[Prediction]:
-        """The model's text answer to ``messages`` read by :func:`~task_router.routers.answering.read_answer`; if
+        """The model's text answer to ``messages`` read by :func:`~task_router.routers._answering.read_answer`; if
         ``repair``, an unusable answer is re-asked once with the prompt's ``repair`` section quoting the error."""
 
         def reask(error: OutputParseError) -> ModelCall:

@@ -7,7 +7,7 @@ from typing import Any
 from task_router._catalog import TaskCatalog
 from task_router._decision import RouteDecision
 from task_router._router_input import RoutingInput
-from task_router.routers.base import Prediction, Router
+from task_router.routers._base import Prediction, Router
 
 
 class RouterWrapper(Router):
@@ -17,10 +17,10 @@ class RouterWrapper(Router):
 
     Subclasses implement :meth:`plan`, usually as ``prediction = yield from self.router.plan(routing, config)``
     on a changed input, then changing the prediction: the wrapped router's model calls then stay async under
-    ``ainvoke`` (:mod:`task_router.routers.plans`).
+    ``ainvoke`` (:mod:`task_router.routers._plans`).
 
     Example:
-        >>> from task_router.routers.base import Prediction
+        >>> from task_router.routers._base import Prediction
         >>> class Always(Router):
         ...     kind = "always"
         ...     def predict(self, routing, config):

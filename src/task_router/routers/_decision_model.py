@@ -15,9 +15,9 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from task_router._catalog import NONE_LABEL, TaskCatalog
 from task_router._rendering import DEFAULT_WINDOW, routed_text
 from task_router._router_input import RoutingInput, is_user_message
-from task_router.routers.base import MAX_ALTERNATIVES, Answer, Prediction, Router, safe_fallback
-from task_router.routers.parsing import DONE_LABEL
-from task_router.routers.plans import ModelCall, Plan
+from task_router.routers._base import MAX_ALTERNATIVES, Answer, Prediction, Router, safe_fallback
+from task_router.routers._parsing import DONE_LABEL
+from task_router.routers._plans import ModelCall, Plan
 
 QUESTION_ID = "task"
 INSTRUCTIONS = (

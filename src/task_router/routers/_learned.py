@@ -14,8 +14,8 @@ from task_router._catalog import TaskCatalog
 from task_router._router_input import RoutingInput
 from task_router.learned.model import LearnedModel
 from task_router.learned.texts import DONE_TEXT, candidate_text, query_texts
-from task_router.routers.base import MAX_ALTERNATIVES, Prediction, Router
-from task_router.routers.plans import Offload, Plan
+from task_router.routers._base import MAX_ALTERNATIVES, Prediction, Router
+from task_router.routers._plans import Offload, Plan
 
 _MAX_CACHED_TEXTS = 50_000
 
@@ -204,7 +204,7 @@ class LearnedRouter(Router):
 
     def rank(self, routing: RoutingInput) -> list[str]:
         """Every task of the catalogue, nearest to the turn first by the bi-encoder: a retriever for
-        :class:`~task_router.routers.shortlist.Shortlist` in front of another router."""
+        :class:`~task_router.routers._shortlist.Shortlist` in front of another router."""
         _, names, _, _ = self._ranked_all(routing)
         return [name for name in names if name is not None]
 

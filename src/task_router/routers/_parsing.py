@@ -10,7 +10,7 @@ The answer vocabulary of the prompted router kinds (``prompts/*.yaml``):
 | ``NONE`` | nothing in the list fits: an off-topic request; an active task stays active | (None, False) |
 | ``NONE`` with ``closing`` true | the user is done (older answers) | (None, True) |
 
-:class:`~task_router.routers.base.Router` turns (None, True) into END of the active task and (None, False) into
+:class:`~task_router.routers._base.Router` turns (None, True) into END of the active task and (None, False) into
 NONE (see :func:`task_router._decision.derive_event`).
 """
 

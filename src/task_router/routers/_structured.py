@@ -14,11 +14,11 @@ from task_router._prompting import build_messages
 from task_router._rendering import DEFAULT_WINDOW
 from task_router._router_input import RoutingInput
 from task_router.models import ModelSpec
-from task_router.routers.answering import add_logprob_confidence, reply_text
-from task_router.routers.base import Prediction, logger, redact
-from task_router.routers.chat_model import ChatModelRouter
-from task_router.routers.parsing import DONE_LABEL, OutputParseError, resolve_choice
-from task_router.routers.plans import ModelCall, Plan
+from task_router.routers._answering import add_logprob_confidence, reply_text
+from task_router.routers._base import Prediction, logger, redact
+from task_router.routers._chat_model import ChatModelRouter
+from task_router.routers._parsing import DONE_LABEL, OutputParseError, resolve_choice
+from task_router.routers._plans import ModelCall, Plan
 
 _ROUTER_MAX_NEW_TOKENS = 48
 

@@ -22,7 +22,7 @@ from task_router.models import ModelSpec
 from task_router.models.batching import MicroBatcher
 from task_router.models.encoders import minilm_dir, unit_vectors
 from task_router.models.quiet import no_loading_bars
-from task_router.routers.base import MAX_ALTERNATIVES, Answer, Prediction, Router
+from task_router.routers._base import MAX_ALTERNATIVES, Answer, Prediction, Router
 
 # Phrases that close a task. The user's turn alone (no context) is compared with them.
 CLOSING_PHRASES = (

@@ -13,18 +13,18 @@ from task_router._prompting import build_messages
 from task_router._rendering import DEFAULT_WINDOW, clip
 from task_router._router_input import RoutingInput
 from task_router.models import ModelSpec
-from task_router.routers.answering import add_logprob_confidence, reply_text
-from task_router.routers.base import Prediction
-from task_router.routers.chat_model import ChatModelRouter
-from task_router.routers.parsing import ParsedAnswer, parse_answer, split_final_answer
-from task_router.routers.plans import ModelCall, Plan
+from task_router.routers._answering import add_logprob_confidence, reply_text
+from task_router.routers._base import Prediction
+from task_router.routers._chat_model import ChatModelRouter
+from task_router.routers._parsing import ParsedAnswer, parse_answer, split_final_answer
+from task_router.routers._plans import ModelCall, Plan
 
 
 class PromptedRouter(ChatModelRouter):
     """A router that asks a chat model in plain text and parses its answer leniently (no tools, no schema).
 
     ``logprobs=True`` asks an API model (ChatOpenAI) for token log-probabilities; the decision's confidence is then
-    the probability of the answer's tokens (see :func:`~task_router.routers.answering.logprob_confidence`).
+    the probability of the answer's tokens (see :func:`~task_router.routers._answering.logprob_confidence`).
     """
 
     kind: ClassVar[str] = "prompted"

@@ -12,9 +12,9 @@ from task_router._catalog import TaskCatalog
 from task_router._router_input import RoutingInput
 from task_router._thresholds import load_thresholds
 from task_router.models import ModelSpec
-from task_router.routers.abstain import abstained
-from task_router.routers.base import Prediction, Router
-from task_router.routers.plans import Plan
+from task_router.routers._abstain import abstained
+from task_router.routers._base import Prediction, Router
+from task_router.routers._plans import Plan
 
 CHEAP_KINDS = ("embedding", "scoring")
 
@@ -28,7 +28,7 @@ class CascadeRouter(Router):
     - ``c >= escalate``: the cheap decision stands (``stage="cheap"``);
     - ``none <= c < escalate``: the strong router decides (``stage="strong"``);
     - ``c < none`` and the cheap router proposes a new task: abstain (NONE, or the active task continues, with
-      confidence ``1 - c``: :func:`~task_router.routers.abstain.abstained`) without asking the strong router
+      confidence ``1 - c``: :func:`~task_router.routers._abstain.abstained`) without asking the strong router
       (``stage="cheap"``).
 
     A cheap "nothing fits" (NONE; with a task active, an off-topic request that keeps it) or "done" (END) is no new

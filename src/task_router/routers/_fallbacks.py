@@ -2,7 +2,7 @@
 what happens then.
 
 :func:`make_reliable` is the documented default, which :func:`~task_router.create_router_graph`, the agent
-middleware and the CLI apply to any :class:`~task_router.routers.base.Router` they are given. It is only::
+middleware and the CLI apply to any :class:`~task_router.routers._base.Router` they are given. It is only::
 
     PrimaryStage(router)
         .with_retry(retry_if_exception_type=is_transient, stop_after_attempt=retries + 1)
@@ -27,14 +27,14 @@ and the middleware apply it to any composition they are given).
 Your own composition works the same way: any Runnable given to ``create_router_graph(router=...)`` is used as it
 is, e.g. ``make_router("structured", model=...).with_retry(stop_after_attempt=2).with_fallbacks(
 [FallbackStage(make_router("learned"), primary="structured")], exception_key="error")``; the graph finds the
-router's ``prefill`` inside it (:func:`~task_router.routers.base.underlying_router`).
+router's ``prefill`` inside it (:func:`~task_router.routers._base.underlying_router`).
 
 Note that ``with_fallbacks(exception_key=...)`` writes the error into the input dict it was given: pass a fresh
 dict per call.
 
 Example:
     >>> from task_router import TaskCatalog
-    >>> from task_router.routers.base import Router
+    >>> from task_router.routers._base import Router
     >>> class Down(Router):
     ...     kind = "down"
     ...     def predict(self, routing, config):
@@ -65,9 +65,9 @@ from langchain_core.runnables import Runnable, RunnableBinding, RunnableConfig
 from task_router._catalog import CatalogError, TaskCatalog
 from task_router._decision import RouteDecision
 from task_router._router_input import FAILURE_KEY, RouterInputError, RoutingInput
-from task_router.routers.base import ATTEMPTS_ATTRIBUTE, Prediction, Router, redact
-from task_router.routers.plans import Plan
-from task_router.routers.wrapper import RouterWrapper
+from task_router.routers._base import ATTEMPTS_ATTRIBUTE, Prediction, Router, redact
+from task_router.routers._plans import Plan
+from task_router.routers._wrapper import RouterWrapper
 
 logger = logging.getLogger("task_router")
 KEEP_ACTIVE = "keep-active"  # the last stage's kind: keep the active task (or NONE)
@@ -318,7 +318,7 @@ def make_reliable(
         A Runnable from the router's input (a dict) to a RouteDecision whose ``latency_ms`` is the whole
         composition's wall time (``stage`` names the stage that decided, ``stage_latency_ms`` gives its own time,
         :func:`timed`); ``underlying_router(runnable)``
-        (:func:`task_router.routers.base.underlying_router`) gives back ``router`` with its ``prefill`` and
+        (:func:`task_router.routers._base.underlying_router`) gives back ``router`` with its ``prefill`` and
         ``warm``. Each attempt runs within the router's time budget (``time_budget_s``; a time-out is not
         retried).
 

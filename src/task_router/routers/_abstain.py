@@ -9,9 +9,9 @@ from langchain_core.runnables import RunnableConfig
 from task_router._catalog import NONE_LABEL
 from task_router._router_input import RoutingInput
 from task_router._thresholds import ScoredTurn, apply_none
-from task_router.routers.base import Prediction, Router
-from task_router.routers.plans import Plan
-from task_router.routers.wrapper import RouterWrapper
+from task_router.routers._base import Prediction, Router
+from task_router.routers._plans import Plan
+from task_router.routers._wrapper import RouterWrapper
 
 
 class Abstain(RouterWrapper):

@@ -25,7 +25,7 @@ from task_router._decision import Alternative, RouteDecision, active_after, deri
 from task_router._rendering import head_tail
 from task_router._router_input import RoutingInput, coerce_input
 from task_router._tracing import record_decision, traced_config
-from task_router.routers.plans import Offload, Plan, arun_plan, run_plan
+from task_router.routers._plans import Offload, Plan, arun_plan, run_plan
 
 logger = logging.getLogger("task_router")
 ATTEMPTS_ATTRIBUTE = "task_router_attempts"  # set on a router's exception: which attempt of a retry loop failed
@@ -76,7 +76,7 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
 
     An answer the router cannot read is still a decision (``valid_format=False``, the active task kept); a failure
     (a model error, the time budget spent) raises, so that LangChain's ``with_retry`` / ``with_fallbacks`` see it.
-    :func:`~task_router.routers.fallbacks.make_reliable` is the documented composition (the graph, the middleware
+    :func:`~task_router.routers._fallbacks.make_reliable` is the documented composition (the graph, the middleware
     and the CLI use it); compose your own the same way.
     """
 
@@ -104,7 +104,7 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
         return run_plan(self.plan(routing, config), config)
 
     def plan(self, routing: RoutingInput, config: RunnableConfig) -> Plan[Prediction]:
-        """The prediction for one turn as a plan that yields its model calls (:mod:`task_router.routers.plans`):
+        """The prediction for one turn as a plan that yields its model calls (:mod:`task_router.routers._plans`):
         one body for ``invoke`` (the calls' ``invoke``) and ``ainvoke`` (their ``ainvoke``). By default, the
         whole :meth:`predict` is one piece of local work."""
         if type(self).predict is Router.predict:
@@ -313,7 +313,7 @@ def underlying_router(runnable: Any) -> Router | None:
     ``RunnableRetry`` does not forward attributes.
 
     Example:
-        >>> from task_router.routers.fallbacks import KeepActiveRouter
+        >>> from task_router.routers._fallbacks import KeepActiveRouter
         >>> router = KeepActiveRouter()
         >>> underlying_router(router.with_retry().with_fallbacks([KeepActiveRouter()])) is router
         True

@@ -21,16 +21,16 @@ from langchain_core.runnables import RunnableConfig
 
 from task_router._catalog import NONE_LABEL, TaskCatalog
 from task_router._router_input import RoutingInput
-from task_router.routers.base import Prediction, Router
-from task_router.routers.plans import Offload, Plan
-from task_router.routers.wrapper import RouterWrapper
+from task_router.routers._base import Prediction, Router
+from task_router.routers._plans import Offload, Plan
+from task_router.routers._wrapper import RouterWrapper
 
 _SUB_CATALOGS = 256  # distinct sub-catalogues kept (their per-version caches: prompts, schemas, KV prefixes)
 
 
 class TaskRanker(Protocol):
     """Anything that orders a catalogue's tasks for a turn, best first: :class:`TaskRetriever` (untrained MiniLM),
-    or :class:`~task_router.routers.learned.LearnedRouter` (its trained bi-encoder)."""
+    or :class:`~task_router.routers._learned.LearnedRouter` (its trained bi-encoder)."""
 
     def rank(self, routing: RoutingInput) -> list[str]: ...
 
@@ -39,7 +39,7 @@ class TaskRetriever:
     """Ranks a catalogue's tasks for a conversation by embedding similarity (no LLM).
 
     ``window`` is how many messages before the user's latest one are mixed into the query (with weight
-    ``context_weight``). Reuses an :class:`~task_router.routers.embedding.EmbeddingRouter`'s encoder and caches;
+    ``context_weight``). Reuses an :class:`~task_router.routers._embedding.EmbeddingRouter`'s encoder and caches;
     give ``embedder`` to share one (e.g. the cheap stage of a cascade), else one is built over the shared model.
 
     Example:
@@ -54,7 +54,7 @@ class TaskRetriever:
     def __init__(
         self, embedder: Any = None, *, window: int = 1, context_weight: float = 0.3, encoder: Any = None
     ) -> None:
-        from task_router.routers.embedding import EmbeddingRouter
+        from task_router.routers._embedding import EmbeddingRouter
 
         if window < 0 or context_weight < 0:
             raise ValueError("window and context_weight must be >= 0 (window 0 reads only the latest user message)")
@@ -181,7 +181,7 @@ def _sub_catalog(catalog: weakref.ref[TaskCatalog], version: int, names: tuple[s
 
 def _shared_embedder(router: Router | None) -> Any:
     """An embedding router already inside ``router`` (itself, or a cascade's cheap stage), to share its caches."""
-    from task_router.routers.embedding import EmbeddingRouter
+    from task_router.routers._embedding import EmbeddingRouter
 
     while router is not None:
         for candidate in (router, getattr(router, "cheap", None)):
