@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from task_router.evaluation import evaluate_router, load_dataset
-from task_router.models.encoders import minilm_dir
+from task_router.models._encoders import minilm_dir
 from task_router.routers import make_router
 
 DATASETS = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"

@@ -277,7 +277,7 @@ def main() -> None:
 
     load = os.getloadavg()
     started = time.perf_counter()
-    from task_router.models.cpu import cpu_description  # here: the --before-src children run older code
+    from task_router.models._cpu import cpu_description  # here: the --before-src children run older code
 
     print(f"machine: {cpu_description()}, Python {platform.python_version()}; "
           f"load average {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} at the start")  # fmt: skip

@@ -32,7 +32,7 @@ CHILD = """
 import json, sys
 from task_router.evaluation import load_dataset
 from task_router.evaluation.replay import replay
-from task_router.models.cpu import cpu_description
+from task_router.models._cpu import cpu_description
 from task_router.routers import make_router
 kind, path = sys.argv[1], sys.argv[2]
 router = make_router(kind, model=None) if kind == "embedding" else make_router(kind)

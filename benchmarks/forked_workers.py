@@ -26,7 +26,7 @@ from typing import Any
 
 from task_router import TaskCatalog, make_router
 from task_router._budget import DecisionTimeout
-from task_router.models.cpu import cpu_description
+from task_router.models._cpu import cpu_description
 
 TURNS = [
     "Draft a linkedin post about launch {n}",

@@ -190,7 +190,7 @@ def main() -> None:
 
 def cpu_name() -> str:
     try:
-        from task_router.models.cpu import cpu_description
+        from task_router.models._cpu import cpu_description
     except ImportError:  # an older checkout, for its before rows
         import torch
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import httpx
 
-from task_router.models.cpu import cpu_description
+from task_router.models._cpu import cpu_description
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the loopback fault server is a test fixture
 from tests.fault_server import FaultServer, keyword_reply

@@ -14,7 +14,7 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable
 
-from task_router.models.local import pipeline_of, turn_stop_kwargs
+from task_router.models._local import pipeline_of, turn_stop_kwargs
 
 # Decoding of deliverables by local pipelines (measured on the demo tasks with the embedded 135M model; see
 # benchmarks/RESULTS.md, "Deliverables of the embedded model"). The 135M model drifts further the longer it writes:
@@ -33,7 +33,7 @@ def deliverable_model(model: BaseChatModel) -> Runnable[Any, Any]:
     pipe = pipeline_of(model)
     if pipe is None:
         return model
-    from task_router.models.streaming import LocalChatModel  # the `local` extra: installed, since a pipeline is here
+    from task_router.models._streaming import LocalChatModel  # the `local` extra: installed, since a pipeline is here
 
     kwargs = {"max_new_tokens": DELIVERABLE_MAX_NEW_TOKENS, **turn_stop_kwargs(pipe.tokenizer)}
     if isinstance(model, LocalChatModel):

@@ -20,7 +20,7 @@ from task_router._catalog import Task, TaskCatalog, readable_name
 from task_router._prompting import load_prompt
 from task_router._rendering import clip
 from task_router.models import ModelSpec
-from task_router.models.local import LocalModel
+from task_router.models._local import LocalModel
 
 PROMPT_KEYS = ("task", "example", "request_prefix", "request")
 
@@ -32,7 +32,7 @@ class Reranker:
     token) minus the mean over the ``k``: the order can change, the scale of the similarities stays, so
     thresholds on them keep their meaning. ``weight=0.1`` was chosen on a coarse grid (0.05, 0.1, 0.2) on
     clinc_dev; see benchmarks/RESULTS.md. ``model``: ``"embedded"``, ``"hf:<dir>"``, ``"qlora:<dir>"``, a
-    ChatHuggingFace over a transformers pipeline, or a loaded :class:`~task_router.models.local.LocalModel`.
+    ChatHuggingFace over a transformers pipeline, or a loaded :class:`~task_router.models._local.LocalModel`.
 
     Example:
         >>> from task_router import TaskCatalog, make_router

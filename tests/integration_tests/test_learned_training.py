@@ -68,7 +68,7 @@ def test_catalogue_ranking_loss_is_the_softmax_over_each_rows_own_distinct_candi
     import torch.nn.functional as F
     from sentence_transformers import SentenceTransformer
 
-    from task_router.models.encoders import minilm_dir
+    from task_router.models._encoders import minilm_dir
     from task_router.training.learned.loss import CatalogueRankingLoss
 
     model = SentenceTransformer(str(minilm_dir()), device="cpu").eval()

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 import pytest
 
 from task_router import TaskCatalog, load_chat_model, make_router
-from task_router.models.local import embedded_model_dir
+from task_router.models._local import embedded_model_dir
 from tests.conftest import user_turns
 
 pytest.importorskip("fastapi", reason="transformers serve needs fastapi: pip install 'transformers[serving]'")

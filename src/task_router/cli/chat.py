@@ -418,7 +418,7 @@ def close_stopped_turn(graph: Any, config: RunnableConfig, shown: str) -> None:
 
 def _loading_note(model: str) -> str:
     """What the chat says while it loads its models, before anything else can be shown."""
-    from task_router.models.local import embedded_model_converted
+    from task_router.models._local import embedded_model_converted
 
     if model == "embedded" and not embedded_model_converted():
         return "loading the router and the embedded model; first run: converting it once (about a minute)..."

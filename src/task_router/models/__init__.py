@@ -9,7 +9,7 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
-from task_router.models import local
+from task_router.models import _local
 
 ModelSpec = str | BaseChatModel
 
@@ -72,13 +72,13 @@ def _load_cached(spec: str, base_url: str | None) -> BaseChatModel:
 def _load(spec: str, base_url: str | None, **kwargs: Any) -> BaseChatModel:
     kind, _, arg = spec.partition(":")
     if spec == "embedded":
-        return local.chat_model_from_local(local.load_embedded_model(), **kwargs)
+        return _local.chat_model_from_local(_local.load_embedded_model(), **kwargs)
     if kind == "hf" and arg:
-        return local.chat_model_from_local(local.load_local_model(arg), **kwargs)
+        return _local.chat_model_from_local(_local.load_local_model(arg), **kwargs)
     if kind == "qlora" and arg:
-        from task_router.models.adapters import load_adapter_model
+        from task_router.models._adapters import load_adapter_model
 
-        return local.chat_model_from_local(load_adapter_model(arg), **kwargs)
+        return _local.chat_model_from_local(load_adapter_model(arg), **kwargs)
     if kind and arg:
         return _load_provider(kind, arg, spec, base_url, **kwargs)
     raise ValueError(f"unknown model spec {spec!r}: {_SPEC_HELP}")
@@ -117,14 +117,14 @@ def _load_provider(provider: str, name: str, spec: str, base_url: str | None, **
 
 
 def resolve_local_model(
-    model: ModelSpec | local.LocalModel,
+    model: ModelSpec | _local.LocalModel,
     *,
     user: str = "the scoring router",
     otherwise: str = "router kind 'structured' for API models",
-) -> tuple[local.LocalModel, str]:
+) -> tuple[_local.LocalModel, str]:
     """The transformers model behind a spec / chat model, or a ValueError that says what to use instead (``user``
     needs the likelihoods; ``otherwise`` is the way out for models that give none)."""
-    if isinstance(model, local.LocalModel):
+    if isinstance(model, _local.LocalModel):
         return model, model.name
     label = model_name(model)
     if isinstance(model, str) and not (model == "embedded" or model.startswith(("hf:", "qlora:"))):
@@ -132,7 +132,7 @@ def resolve_local_model(
             f"{user} needs a local transformers model to read likelihoods, not {model!r}: use "
             f"model='embedded', 'hf:<dir>' or 'qlora:<adapter dir>', or {otherwise}"
         )
-    found = local.local_model_of(load_chat_model(model))
+    found = _local.local_model_of(load_chat_model(model))
     if found is None:
         raise ValueError(
             f"{user} cannot read likelihoods from {label!r} ({type(model).__name__}): give a local "

@@ -16,7 +16,7 @@ from task_router._budget import DEFAULT, resolve_budget
 from task_router._clarify import close_tasks
 from task_router._extras import install_line
 from task_router.models import ModelSpec
-from task_router.models.local import pipeline_of
+from task_router.models._local import pipeline_of
 from task_router.routers._base import Prediction, Router
 
 # kind -> "module:Class"; imported on demand so that e.g. the embedding router's torch stays optional.

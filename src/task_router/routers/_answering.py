@@ -14,7 +14,7 @@ from langchain_core.runnables import Runnable
 
 from task_router._catalog import NONE_LABEL, TaskCatalog
 from task_router._router_input import RoutingInput
-from task_router.models.local import pipeline_of
+from task_router.models._local import pipeline_of
 from task_router.routers._base import Answer, Prediction, safe_fallback
 from task_router.routers._parsing import DONE_LABEL, OutputParseError, ParsedAnswer, parse_answer
 from task_router.routers._plans import ModelCall, Plan

@@ -15,7 +15,7 @@ from task_router._router_input import RoutingInput, coerce_input
 from task_router.inference import PromptLayout, ScoringEngine, ThreadKVStore
 from task_router.inference.kv_store import DEFAULT_MAX_BYTES, DEFAULT_MAX_THREADS
 from task_router.models import ModelSpec, resolve_local_model
-from task_router.models.local import LocalModel
+from task_router.models._local import LocalModel
 from task_router.routers._base import MAX_ALTERNATIVES, Answer, Prediction, Router
 
 Normalization = Literal["sum", "mean"]

@@ -12,7 +12,7 @@ from typing import Any
 
 from rich.console import Console
 
-from task_router.models.adapters import load_base
+from task_router.models._adapters import load_base
 from task_router.training.card import write_card, write_metadata
 from task_router.training.config import TrainConfig
 from task_router.training.data import build_dataset, load_training_records
@@ -34,7 +34,7 @@ def resolve_base_spec(base: str) -> tuple[Path, str, bool]:
 
     Accepted: ``embedded``, ``hf:<dir>`` or a local model folder. Models are never downloaded.
     """
-    from task_router.models.local import embedded_model_dir
+    from task_router.models._local import embedded_model_dir
 
     if base == "embedded":
         return embedded_model_dir(), "embedded", True
@@ -79,7 +79,7 @@ def train(config: TrainConfig, *, command: str = "", console: Console | None = N
 
     from task_router._prompting import load_prompt
     from task_router.inference import PromptLayout
-    from task_router.models.quiet import peft_quietly
+    from task_router.models._quiet import peft_quietly
     from task_router.training.loss import DecisionTrainer
 
     console = console or Console()

@@ -21,8 +21,8 @@ def no_model(monkeypatch: pytest.MonkeyPatch) -> None:
     for target in (
         "task_router.routers.make_router",
         "task_router.models.load_chat_model",
-        "task_router.models.local.load_local_model",
-        "task_router.models.adapters.load_base",  # the scoring trainer's base model
+        "task_router.models._local.load_local_model",
+        "task_router.models._adapters.load_base",  # the scoring trainer's base model
         "task_router.cli.train._train_learned",  # (patched here: importing the trainers costs seconds of torch)
     ):
         monkeypatch.setattr(target, loaded)

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from task_router.models.local import LocalModel
+from task_router.models._local import LocalModel
 
 
 class ByteTokenizer:

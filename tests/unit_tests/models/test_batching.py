@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from task_router.models.batching import MicroBatcher
+from task_router.models._batching import MicroBatcher
 
 
 class SlowEncoder:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from task_router.models import cpu
+from task_router.models import _cpu as cpu
 
 
 @pytest.fixture(autouse=True)

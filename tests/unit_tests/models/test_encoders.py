@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from task_router.models.encoders import ENCODER_THREADS_ENV, encoder_threads, torch_threads
+from task_router.models._encoders import ENCODER_THREADS_ENV, encoder_threads, torch_threads
 
 torch = pytest.importorskip("torch")
 

@@ -18,7 +18,7 @@ from langchain_huggingface import HuggingFacePipeline  # noqa: E402
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers  # noqa: E402
 from transformers import LlamaConfig, LlamaForCausalLM, LogitsProcessor, PreTrainedTokenizerFast, pipeline  # noqa: E402
 
-from task_router.models.streaming import LocalChatModel, StopText, cut_at_stop  # noqa: E402
+from task_router.models._streaming import LocalChatModel, StopText, cut_at_stop  # noqa: E402
 
 # "abcdef": transformers' stop-string matcher decodes each token after that prefix.
 WORDS = [f"word{i}" for i in range(60)] + ["user", "assistant", ":", "hello", "abcdef"]
@@ -121,7 +121,7 @@ def test_a_generation_error_is_raised_at_once(model: LocalChatModel) -> None:
 
 
 def test_the_reply_repetition_penalty_leaves_the_prompt_alone(model: LocalChatModel) -> None:
-    from task_router.models.streaming import reply_repetition_penalty
+    from task_router.models._streaming import reply_repetition_penalty
 
     penalty = reply_repetition_penalty(100.0)
     prompt = torch.tensor([[5, 6, 7]])

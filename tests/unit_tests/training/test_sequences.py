@@ -134,7 +134,7 @@ def test_a_saved_config_reproduces_the_shipped_adapters_lora_config() -> None:
 
     from trl import get_peft_config
 
-    from task_router.models.adapters import builtin_adapter_dir
+    from task_router.models._adapters import builtin_adapter_dir
     from task_router.training.card import TRAINING_META
     from task_router.training.trainer import _top_layers
 

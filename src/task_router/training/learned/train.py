@@ -294,7 +294,7 @@ def _train_bi_encoder(
     from datasets import Dataset
     from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
 
-    from task_router.models.encoders import minilm_dir
+    from task_router.models._encoders import minilm_dir
     from task_router.training.learned.loss import CatalogueRankingLoss
 
     rng = random.Random(config.seed)
@@ -335,7 +335,7 @@ def _train_cross_encoder(
     from datasets import Dataset
     from sentence_transformers import CrossEncoder, CrossEncoderTrainer
 
-    from task_router.models.encoders import minilm_dir
+    from task_router.models._encoders import minilm_dir
     from task_router.training.learned.loss import OwnCandidatesLoss
 
     examples = [e for e in examples if e.positive is not None]  # the cross-encoder chooses among texts only
@@ -391,7 +391,7 @@ def _columns(examples: Sequence[RoutingExample], negatives: Sequence[Sequence[st
 def _with_lora(model: Any, config: LearnedTrainConfig, *, task_type: str) -> Any:
     from peft import LoraConfig, get_peft_model
 
-    from task_router.models.quiet import peft_quietly
+    from task_router.models._quiet import peft_quietly
 
     lora = LoraConfig(
         r=config.lora_r,

@@ -8,7 +8,7 @@ chat model load in :func:`local_dtype`: bf16 where it is native, fp32 elsewhere.
 router stays in fp32 everywhere: in bf16 it changed 1.2% of its clinc_dev decisions.)
 
 The learned router's encoder runs on ONNX Runtime in fp32 where it is installed
-(:mod:`task_router.models.onnx_encoder`): the dtype here is for the models torch runs.
+(:mod:`task_router.models._onnx_encoder`): the dtype here is for the models torch runs.
 
 Override it for the process with ``TASK_ROUTER_DTYPE`` (``auto``, ``bfloat16`` or ``float32``), e.g. to compare
 the two on one machine.
@@ -78,7 +78,7 @@ def cpu_description() -> str:
     except ImportError:
         capability = "torch not installed"
     bf16 = "bf16 native" if native_bf16() else "bf16 emulated"
-    from task_router.models.onnx_encoder import backend_name
+    from task_router.models._onnx_encoder import backend_name
 
     try:
         backend = backend_name()

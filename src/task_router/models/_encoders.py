@@ -40,7 +40,7 @@ def encoder_threads() -> int | None:
 
     Default 1: one short forward gains little from a second thread on an idle machine and loses a lot to
     oversubscription on a busy one (benchmarks/RELIABILITY.md, "Latency under concurrency"); concurrent decisions
-    are batched into one forward instead (:class:`~task_router.models.batching.MicroBatcher`).
+    are batched into one forward instead (:class:`~task_router.models._batching.MicroBatcher`).
     ``TASK_ROUTER_ENCODER_THREADS=N`` sets another count, ``=torch`` keeps torch's own setting. Only the thread
     running the forward is affected, and only during it: a chat model generating in the same process keeps its
     threads.

@@ -9,8 +9,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from task_router.models.local import EMBEDDED_NAME, LocalModel, embedded_model_dir
-from task_router.models.quiet import peft_quietly
+from task_router.models._local import EMBEDDED_NAME, LocalModel, embedded_model_dir
+from task_router.models._quiet import peft_quietly
 
 logger = logging.getLogger("task_router")
 ADAPTER_CONFIG = "adapter_config.json"

