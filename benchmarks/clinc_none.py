@@ -22,8 +22,8 @@ from task_router._catalog import NONE_LABEL
 from task_router._router_input import coerce_input
 from task_router._thresholds import ScoredTurn, apply_none
 from task_router.evaluation import load_dataset
-from task_router.evaluation.metrics import prf
-from task_router.evaluation.replay import replay
+from task_router.evaluation._metrics import prf
+from task_router.evaluation._replay import replay
 from task_router.routers import make_router
 
 DEFAULT_DATASET = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "clinc_dev.jsonl.gz"

@@ -31,7 +31,7 @@ ISA_ENV = {"avx2": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
 CHILD = """
 import json, sys
 from task_router.evaluation import load_dataset
-from task_router.evaluation.replay import replay
+from task_router.evaluation._replay import replay
 from task_router.models._cpu import cpu_description
 from task_router.routers import make_router
 kind, path = sys.argv[1], sys.argv[2]

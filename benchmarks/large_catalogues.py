@@ -25,7 +25,7 @@ from task_router._calibration import (
 )
 from task_router._router_input import coerce_input
 from task_router.evaluation import evaluate_router, load_dataset
-from task_router.evaluation.replay import replay
+from task_router.evaluation._replay import replay
 from task_router.routers import make_router
 from task_router.routers._shortlist import TaskRetriever, recall_at_k
 

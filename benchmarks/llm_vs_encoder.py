@@ -16,7 +16,7 @@ import argparse
 from pathlib import Path
 
 from task_router.evaluation import evaluate_router, load_dataset
-from task_router.evaluation.report import RESULTS_HEADER, results_row
+from task_router.evaluation._report import RESULTS_HEADER, results_row
 from task_router.routers import make_router
 from task_router.routers._learned import LearnedRouter
 from task_router.routers._shortlist import Shortlist

@@ -28,7 +28,7 @@ from typing import Any
 from task_router._calibration import choose_none_threshold, turns_from_predictions
 from task_router._router_input import coerce_input
 from task_router.evaluation import evaluate_router, load_dataset
-from task_router.evaluation.replay import replay
+from task_router.evaluation._replay import replay
 from task_router.routers import make_router
 from task_router.routers._abstain import Abstain
 

@@ -13,8 +13,8 @@ import argparse
 import json
 from pathlib import Path
 
-from task_router.evaluation.metrics import TurnResult
-from task_router.evaluation.report import build_metrics, write_run
+from task_router.evaluation._metrics import TurnResult
+from task_router.evaluation._report import build_metrics, write_run
 
 
 def main() -> None:

@@ -3,7 +3,7 @@
 Per-turn evaluators take ``(outputs, reference_outputs)``: a RouteDecision dump and the gold ``{event, task}``
 (``digression_detected`` also reads the example's ``inputs``, for the gold active task). Summary evaluators take
 the lists of both for a whole experiment. Both compute their figures with
-``task_router.evaluation.metrics``, the code behind ``task-router eval``'s metrics.json.
+``task_router.evaluation._metrics``, the code behind ``task-router eval``'s metrics.json.
 
 Example:
     >>> from langsmith import evaluate  # doctest: +SKIP

@@ -1,6 +1,6 @@
 """Summary LangSmith evaluators over a whole experiment: ``(outputs, reference_outputs) -> {"results": [...]}``.
 
-Each figure is computed by :mod:`task_router.evaluation.metrics`, exactly as in the offline runner's metrics.json.
+Each figure is computed by :mod:`task_router.evaluation._metrics`, exactly as in the offline runner's metrics.json.
 """
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from task_router.evaluation import metrics
-from task_router.evaluation.metrics import TurnResult
+from task_router.evaluation import _metrics as metrics
+from task_router.evaluation._metrics import TurnResult
 from task_router.evaluators.turn import gold_digression, predicted_digression
 
 

@@ -2,9 +2,9 @@
 
 ``outputs`` is a RouteDecision dump (at least ``event``, ``task``, ``valid_format``, ``latency_ms``);
 ``reference_outputs`` is the gold ``{"event", "task"}`` of the turn (``digression: true`` for an off-topic request
-while a task is active). The scores come from :mod:`task_router.evaluation.metrics`, the same code the offline
+while a task is active). The scores come from :mod:`task_router.evaluation._metrics`, the same code the offline
 runner uses; the digression helpers (:func:`gold_digression`, :func:`predicted_digression`) read the same flags
-as :class:`~task_router.evaluation.metrics.TurnResult` and, for examples without them, the example inputs' active
+as :class:`~task_router.evaluation._metrics.TurnResult` and, for examples without them, the example inputs' active
 task.
 """
 
@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from task_router._catalog import NONE_LABEL
-from task_router.evaluation.metrics import TurnResult, event_correct, none_outcome, point_outcome, task_correct
+from task_router.evaluation._metrics import TurnResult, event_correct, none_outcome, point_outcome, task_correct
 
 
 def _turn(outputs: dict[str, Any], reference_outputs: dict[str, Any]) -> TurnResult:

@@ -69,7 +69,7 @@ def eval_command(
     Example: task-router eval --dataset ../shared/benchmarks/sgd_dev.jsonl.gz --limit 20 --out /tmp/e
     """
     from task_router.evaluation import DatasetError, compare_table, evaluate_router, load_dataset, load_metrics
-    from task_router.evaluation.report import RESULTS_HEADER, results_row
+    from task_router.evaluation._report import RESULTS_HEADER, results_row
 
     console = Console()
     if compare:
@@ -89,7 +89,7 @@ def eval_command(
     if dataset is None:
         raise typer.BadParameter("give a benchmark file with --dataset PATH (or compare runs with --compare DIR ...)")
     if langsmith:
-        from task_router.evaluation.langsmith_run import LangSmithConfigError, upload_client
+        from task_router.evaluation._langsmith_run import LangSmithConfigError, upload_client
 
         try:
             upload_client()  # fail before loading any model

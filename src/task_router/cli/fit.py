@@ -176,7 +176,7 @@ def _fit_cascade(
 
 
 def _replay(dev: list[Any], decider: Any) -> list[Any]:
-    from task_router.evaluation.replay import replay
+    from task_router.evaluation._replay import replay
 
     return replay(dev, decider, state="gold")
 

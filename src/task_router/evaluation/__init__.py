@@ -1,6 +1,14 @@
-"""Routing evaluation: benchmark loading, turn-by-turn replay, metrics, reports and LangSmith examples."""
+"""Routing evaluation: benchmark loading, turn-by-turn replay, metrics, reports and LangSmith examples.
 
-from task_router.evaluation.dataset import (
+The LangSmith names (:func:`evaluate_turns`, :func:`to_examples`) are imported on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from task_router.evaluation._dataset import (
     ConversationRecord,
     DatasetError,
     Label,
@@ -8,10 +16,10 @@ from task_router.evaluation.dataset import (
     load_dataset,
     parse_records,
 )
-from task_router.evaluation.metrics import TurnResult, compute_metrics
-from task_router.evaluation.replay import STATES, State, TurnPrediction, replay
-from task_router.evaluation.report import build_metrics, compare_table, load_metrics, summary_table, write_run
-from task_router.evaluation.runner import EvalRun, evaluate_router
+from task_router.evaluation._metrics import TurnResult, compute_metrics
+from task_router.evaluation._replay import STATES, State, TurnPrediction, replay
+from task_router.evaluation._report import build_metrics, compare_table, load_metrics, summary_table, write_run
+from task_router.evaluation._runner import EvalRun, evaluate_router
 
 __all__ = [
     "STATES",
@@ -27,10 +35,21 @@ __all__ = [
     "compare_table",
     "compute_metrics",
     "evaluate_router",
+    "evaluate_turns",
     "load_dataset",
     "load_metrics",
     "parse_records",
     "replay",
     "summary_table",
+    "to_examples",
     "write_run",
 ]
+
+_LAZY = {"evaluate_turns": "_langsmith_run", "to_examples": "_langsmith_run"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'task_router.evaluation' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"task_router.evaluation.{module}"), name)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from task_router.evaluation import DatasetError, load_dataset, parse_records
-from task_router.evaluation.langsmith_run import to_examples
+from task_router.evaluation._langsmith_run import to_examples
 from tests.unit_tests.evaluation.scripted import FIXTURE
 
 

@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from task_router.evaluation import compute_metrics, load_dataset, replay
-from task_router.evaluation.langsmith_run import evaluate_turns
+from task_router.evaluation._langsmith_run import evaluate_turns
 from task_router.evaluators import TURN_EVALUATORS
 from tests.unit_tests.evaluation.scripted import FIXTURE, ScriptedRouter
 

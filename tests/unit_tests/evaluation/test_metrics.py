@@ -13,7 +13,7 @@ import dataclasses
 import pytest
 
 from task_router.evaluation import TurnResult, compute_metrics, load_dataset, replay
-from task_router.evaluation.metrics import latency, prf, task_labels
+from task_router.evaluation._metrics import latency, prf, task_labels
 from tests.unit_tests.evaluation.scripted import FIXTURE, ScriptedRouter
 
 SCRIPTED_MS = [10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 100.0]  # the scripted router's latencies, turn by turn

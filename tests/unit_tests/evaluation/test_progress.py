@@ -6,7 +6,7 @@ import io
 
 from rich.console import Console
 
-from task_router.evaluation.progress import LineProgress, progress
+from task_router.evaluation._progress import LineProgress, progress
 
 
 def test_off_a_terminal_progress_prints_lines_with_rate_and_eta() -> None:
@@ -40,7 +40,7 @@ def test_on_a_terminal_progress_is_a_bar_and_disabled_progress_prints_nothing() 
 def test_the_eta_waits_for_a_few_items_and_leaves_out_the_first_ones_loading_time(monkeypatch) -> None:
     """Issue 27, item 6: a `fit` said "ETA 163 min" after one item (whose time was the models' loading) for a run
     that took 56 s."""
-    import task_router.evaluation.progress as module
+    import task_router.evaluation._progress as module
 
     clock = iter([0.0, 60.0, 60.0, *[60.0 + 0.1 * i for i in range(1, 40) for _ in (0, 1)]])
     monkeypatch.setattr(module.time, "monotonic", lambda: next(clock))

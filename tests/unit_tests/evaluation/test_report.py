@@ -7,8 +7,8 @@ from pathlib import Path
 from PIL import Image
 
 from task_router.evaluation import build_metrics, load_dataset, replay
-from task_router.evaluation.plots import errors_per_label, top_n_confusion, write_confusion_plots
-from task_router.evaluation.report import results_row
+from task_router.evaluation._plots import errors_per_label, top_n_confusion, write_confusion_plots
+from task_router.evaluation._report import results_row
 from tests.unit_tests.evaluation.scripted import FIXTURE, ScriptedRouter
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from task_router.evaluation import evaluate_router, load_dataset, parse_records, replay
-from task_router.evaluation.langsmith_run import to_examples
+from task_router.evaluation._langsmith_run import to_examples
 from task_router.evaluators.summary import service_splits
 from tests.unit_tests.evaluation.scripted import FIXTURE, ScriptedRouter
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from task_router._decision import EVENTS
 from task_router._extras import require
-from task_router.evaluation.metrics import TurnResult, compute_metrics
+from task_router.evaluation._metrics import TurnResult, compute_metrics
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -56,7 +56,7 @@ def write_run(out_dir: Path, metrics: dict[str, Any], predictions: Sequence[dict
         ImportError: matplotlib is not installed (checked before anything is written), naming the extra to install.
     """
     require_plotting()
-    from task_router.evaluation.plots import write_confusion_plots
+    from task_router.evaluation._plots import write_confusion_plots
 
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")

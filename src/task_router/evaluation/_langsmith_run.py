@@ -17,8 +17,8 @@ from langsmith import Client, evaluate
 from langsmith.schemas import Example
 
 from task_router._catalog import TaskCatalog
-from task_router.evaluation.dataset import ConversationRecord
-from task_router.evaluation.replay import TurnPrediction, measured_router
+from task_router.evaluation._dataset import ConversationRecord
+from task_router.evaluation._replay import TurnPrediction, measured_router
 from task_router.routers._base import Router
 
 # Nothing listens on port 9 (discard) of the loopback; with info={} the client never asks the API anything.

@@ -12,9 +12,9 @@ from langsmith.run_helpers import tracing_context
 
 from task_router._budget import call_within
 from task_router._decision import RouteDecision
-from task_router.evaluation.dataset import ConversationRecord, Label
-from task_router.evaluation.metrics import TurnResult
-from task_router.evaluation.progress import progress as turn_progress
+from task_router.evaluation._dataset import ConversationRecord, Label
+from task_router.evaluation._metrics import TurnResult
+from task_router.evaluation._progress import progress as turn_progress
 from task_router.routers._base import Router, underlying_router
 from task_router.routers._fallbacks import make_reliable
 

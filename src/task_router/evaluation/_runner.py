@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from task_router.evaluation.dataset import ConversationRecord
-from task_router.evaluation.replay import State, TurnPrediction, replay
-from task_router.evaluation.report import build_metrics, require_plotting, write_run
+from task_router.evaluation._dataset import ConversationRecord
+from task_router.evaluation._replay import State, TurnPrediction, replay
+from task_router.evaluation._report import build_metrics, require_plotting, write_run
 from task_router.routers._base import Router
 from task_router.routers._shortlist import Shortlist
 
@@ -49,7 +49,7 @@ def evaluate_router(
     if langsmith:
         if state != "gold":
             raise ValueError("LangSmith evaluates one turn per example, with the gold active task: use state='gold'")
-        from task_router.evaluation.langsmith_run import evaluate_turns
+        from task_router.evaluation._langsmith_run import evaluate_turns
 
         predictions, _ = evaluate_turns(records, router, upload=True, dataset_name=f"task-router {Path(dataset).name}")
     else:
