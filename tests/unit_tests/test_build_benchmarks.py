@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from task_router.datasets import Sizes, SourceError, build_benchmarks
-from task_router.datasets import clinc as clinc_source
-from task_router.datasets import sgd as sgd_source
-from task_router.datasets.digressions import REFUSAL, insert_digressions, off_topic_texts
+from task_router.datasets import _clinc as clinc_source
+from task_router.datasets import _sgd as sgd_source
+from task_router.datasets._digressions import REFUSAL, insert_digressions, off_topic_texts
 from task_router.evaluation import load_dataset
 from tests.conftest import FIXTURES
 

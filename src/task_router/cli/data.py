@@ -58,7 +58,7 @@ def data_command(
     Example: task-router data --sgd dstc8-schema-guided-dialogue --clinc oos-eval/data/data_full.json --out data
     """
     from task_router.datasets import Sizes, SourceError, build_benchmarks
-    from task_router.datasets.clinc import find_data_full, find_domains
+    from task_router.datasets._clinc import find_data_full, find_domains
 
     if sgd is None and clinc is None:
         raise typer.BadParameter(

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from task_router.datasets import clinc, sgd
-from task_router.datasets.common import labelled_turns, write_jsonl_gz
-from task_router.datasets.digressions import insert_digressions, off_topic_texts
+from task_router.datasets import _clinc as clinc
+from task_router.datasets import _sgd as sgd
+from task_router.datasets._common import labelled_turns, write_jsonl_gz
+from task_router.datasets._digressions import insert_digressions, off_topic_texts
 
 SGD_FILES = {"train": "sgd_train", "dev": "sgd_dev", "test": "sgd_test"}
 CLINC_FILES = {"val": "clinc_dev", "test": "clinc_test"}

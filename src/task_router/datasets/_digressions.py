@@ -12,7 +12,7 @@ import copy
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from task_router.datasets.common import seeded
+from task_router.datasets._common import seeded
 
 REFUSAL = "Sorry, I can't help with that here."
 _ACTIVE_AFTER = ("START", "CONTINUE", "SWITCH")  # events that leave a task active

@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from task_router.datasets.common import SourceError, read_json, seeded
+from task_router.datasets._common import SourceError, read_json, seeded
 
 SPLITS = ("train", "dev", "test")
 NO_INTENT = "NONE"  # SGD's active_intent when no intent is active
