@@ -90,7 +90,7 @@ def create_router_graph(
     Streaming: ``graph.stream(..., stream_mode="messages", subgraphs=True)`` yields the replies token by token (the
     generic task subgraph's model writes inside the ``task`` subgraph, hence ``subgraphs=True``) and the other
     replies (questions, the None node's, the end message) whole; the router's and the input extractor's model
-    calls are tagged ``nostream`` and left out. ``task-router chat`` shows a turn this way (``task_router.cli.chat``).
+    calls are tagged ``nostream`` and left out. ``task-router chat`` shows a turn this way (``task_router.cli._chat``).
 
     Returns:
         An uncompiled ``StateGraph``; compile it with a checkpointer to keep threads. With a router that keeps

@@ -158,7 +158,7 @@ import os, signal, sys
 from langchain_core.runnables import RunnableLambda
 from rich.console import Console
 from task_router import TaskCatalog, create_router_graph
-from task_router.cli.chat import run_turn
+from task_router.cli._chat import run_turn
 from task_router.persistence import sqlite_checkpointer
 
 store, thread, text, where = sys.argv[1:5]

@@ -27,7 +27,8 @@ from typer.testing import CliRunner
 from task_router import CatalogError, Task, TaskCatalog, make_router
 from task_router._decision import RouteDecision
 from task_router._router_input import coerce_input, load_conversation_file
-from task_router.cli import USAGE_EXIT, app
+from task_router.cli import app
+from task_router.cli._base import USAGE_EXIT
 from task_router.routers._embedding import EmbeddingRouter
 
 FOLDER = Path(tempfile.mkdtemp(prefix="fuzz-hostile-"))

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from langgraph.checkpoint.base import empty_checkpoint
 
-from task_router.cli.chat import check_thread_id
+from task_router.cli._chat import check_thread_id
 from task_router.persistence import ThreadConflictError, sqlite_checkpointer
 
 CASES = settings(max_examples=200, deadline=5000, suppress_health_check=[HealthCheck.too_slow])

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from task_router import TaskCatalog, create_router_graph
 from task_router.cli import app
-from task_router.cli.chat import StopOnRequest, format_decision
+from task_router.cli._chat import StopOnRequest, format_decision
 from task_router.persistence import sqlite_checkpointer
 from task_router.routers._base import Prediction
 from tests.unit_tests.fakes import Scripted
@@ -36,7 +36,7 @@ def _router() -> Scripted:
 
 @pytest.fixture(autouse=True)
 def scripted(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("task_router.cli.chat.build_router", lambda kind, model, base_url=None, **options: _router())
+    monkeypatch.setattr("task_router.cli._chat.build_router", lambda kind, model, base_url=None, **options: _router())
     replies = GenericFakeChatModel(messages=iter([AIMessage(f"reply {i}") for i in range(20)]))
     monkeypatch.setattr("task_router._graph.load_chat_model", lambda model, **kw: replies)
     monkeypatch.setenv("COLUMNS", "200")
@@ -130,7 +130,7 @@ def interrupting(monkeypatch: pytest.MonkeyPatch) -> Interrupting:
             super().__init__(requested)
             model.handlers.append(self)
 
-    monkeypatch.setattr("task_router.cli.chat.StopOnRequest", Recorded)
+    monkeypatch.setattr("task_router.cli._chat.StopOnRequest", Recorded)
     return model
 
 
@@ -189,7 +189,7 @@ def test_ctrl_c_while_routing_keeps_the_decision_and_skips_the_reply(
         return Prediction("meeting_recap")
 
     monkeypatch.setattr(
-        "task_router.cli.chat.build_router", lambda kind, model, base_url=None, **options: Scripted(route)
+        "task_router.cli._chat.build_router", lambda kind, model, base_url=None, **options: Scripted(route)
     )
     db = tmp_path / "threads.sqlite"
     out = chat(
@@ -254,7 +254,7 @@ def test_an_unusable_thread_id_is_a_usage_error_before_anything_loads(thread: st
 
 
 def test_a_thread_id_of_the_longest_allowed_length_is_kept() -> None:
-    from task_router.cli.chat import MAX_THREAD_ID_CHARS, check_thread_id
+    from task_router.cli._chat import MAX_THREAD_ID_CHARS, check_thread_id
 
     thread = "[b]" + "x" * (MAX_THREAD_ID_CHARS - 3)  # markup-like text is shown escaped, not refused
     assert check_thread_id(thread) == thread
@@ -262,7 +262,7 @@ def test_a_thread_id_of_the_longest_allowed_length_is_kept() -> None:
 
 def test_the_chat_says_it_is_loading_and_that_a_first_run_converts_the_embedded_model(tmp_path, monkeypatch) -> None:
     """Issue 27, item 6: the first chat was silent for ~70 s while it converted the embedded model."""
-    from task_router.cli.chat import _loading_note
+    from task_router.cli._chat import _loading_note
 
     monkeypatch.setenv("TASK_ROUTER_CACHE", str(tmp_path))
     assert "first run: converting it once" in _loading_note("embedded")

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from task_router.cli import USAGE_EXIT, app
+from task_router.cli import app
+from task_router.cli._base import USAGE_EXIT
 from task_router.evaluation import load_dataset
 from tests.conftest import FIXTURES
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from task_router.cli import FAILURE_EXIT, USAGE_EXIT, app
+from task_router.cli import app
+from task_router.cli._base import FAILURE_EXIT, USAGE_EXIT
 
 DEEP_JSON = "[" * 5000 + "]" * 5000
 
@@ -114,7 +115,7 @@ def test_another_programs_checkpoints_table_is_not_a_thread_database(
     def no_model(*args: object, **kwargs: object) -> None:
         raise AssertionError("the thread database must be refused before any model is loaded")
 
-    monkeypatch.setattr("task_router.cli.chat.build_router", no_model)
+    monkeypatch.setattr("task_router.cli._chat.build_router", no_model)
     db = tmp_path / "other.sqlite"
     with sqlite3.connect(db) as connection:
         connection.execute("CREATE TABLE checkpoints (id INTEGER PRIMARY KEY, data TEXT)")
@@ -129,7 +130,7 @@ def test_a_bug_is_one_line_with_exit_1_and_debug_shows_the_traceback(
     def broken(*args: object, **kwargs: object) -> None:
         raise AttributeError("'NoneType' object has no attribute 'x'")
 
-    monkeypatch.setattr("task_router.cli.route.build_router", broken)
+    monkeypatch.setattr("task_router.cli._route.build_router", broken)
     code, output = run("route", "--conversation", str(files["conversation"]))
     assert code == FAILURE_EXIT and output.count("\n") == 1
     assert output.startswith("error: AttributeError") and "--debug" in output

@@ -38,7 +38,7 @@ CONTRACT_KEYS = {
 @pytest.fixture(autouse=True)
 def scripted(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
-        "task_router.cli.eval.build_router", lambda kind, model, base_url=None, **options: ScriptedRouter()
+        "task_router.cli._eval.build_router", lambda kind, model, base_url=None, **options: ScriptedRouter()
     )
     monkeypatch.setenv("COLUMNS", "200")
 
@@ -127,7 +127,7 @@ def test_shortlist_option_reaches_the_router_and_the_results_row(tmp_path: Path,
         retriever = TaskRetriever(EmbeddingRouter(encoder=Words(), closing_phrases=()))
         return Shortlist(ScriptedRouter(), k=options["shortlist"], retriever=retriever)
 
-    monkeypatch.setattr("task_router.cli.eval.build_router", build)
+    monkeypatch.setattr("task_router.cli._eval.build_router", build)
     run_eval("--dataset", str(FIXTURE), "--shortlist", "2", "--out", str(tmp_path / "k2"))
     assert seen == {"shortlist": 2}
     assert json.loads((tmp_path / "k2" / "metrics.json").read_text())["shortlist"] == 2
@@ -148,7 +148,7 @@ def test_rerank_option_reaches_the_router_and_the_results_row(tmp_path: Path, mo
         reranker = Reranker(tiny_local_model(), k=2)
         return make_router("embedding", model=None, encoder=Words(), closing_phrases=(), rerank=reranker)
 
-    monkeypatch.setattr("task_router.cli.eval.build_router", build)
+    monkeypatch.setattr("task_router.cli._eval.build_router", build)
     run_eval("--dataset", str(FIXTURE), "--rerank", "embedded", "--out", str(tmp_path / "r"))
     assert seen == {"rerank": "embedded"}
     metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
@@ -160,7 +160,7 @@ def test_rerank_option_reaches_the_router_and_the_results_row(tmp_path: Path, mo
 def test_default_outputs_go_under_the_git_ignored_runs_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import inspect
 
-    from task_router.cli.bench import bench
+    from task_router.cli._bench import bench
 
     monkeypatch.chdir(tmp_path)
     run_eval("--dataset", str(FIXTURE))
@@ -178,7 +178,7 @@ def test_thresholds_option_reaches_the_router(tmp_path: Path, monkeypatch) -> No
         seen.update(options)
         return ScriptedRouter()
 
-    monkeypatch.setattr("task_router.cli.eval.build_router", build)
+    monkeypatch.setattr("task_router.cli._eval.build_router", build)
     thresholds = tmp_path / "t.json"
     thresholds.write_text('{"router": "scripted", "none": 0.4}')
     run_eval("--dataset", str(FIXTURE), "--thresholds", str(thresholds), "--out", str(tmp_path / "t"))

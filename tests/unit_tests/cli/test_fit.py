@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 
 from task_router import TaskCatalog
 from task_router._thresholds import load_thresholds
+from task_router.cli import _fit as fit_module
 from task_router.cli import app
-from task_router.cli import fit as fit_module
 from task_router.routers import make_router
 from task_router.routers._base import Prediction
 from tests.unit_tests.evaluation.scripted import FIXTURE

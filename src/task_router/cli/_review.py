@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from task_router.cli.base import app
-from task_router.cli.options import check_output
+from task_router.cli._base import app
+from task_router.cli._options import check_output
 
 
 @app.command("review")

@@ -13,8 +13,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from task_router.cli.base import app
-from task_router.cli.options import check_files, check_output
+from task_router.cli._base import app
+from task_router.cli._options import check_files, check_output
 
 
 @app.command("train")

@@ -10,8 +10,8 @@ from typing import Annotated
 
 import typer
 
-from task_router.cli.base import app
-from task_router.cli.options import RUNS_DIR, check_output
+from task_router.cli._base import app
+from task_router.cli._options import RUNS_DIR, check_output
 
 
 @app.command()

@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from task_router.cli.base import app
-from task_router.cli.options import (
+from task_router.cli._base import app
+from task_router.cli._options import (
     RUNS_DIR,
     BaseUrlOpt,
     ModelOpt,

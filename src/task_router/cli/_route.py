@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from task_router.cli.base import app
-from task_router.cli.options import (
+from task_router.cli._base import app
+from task_router.cli._options import (
     BaseUrlOpt,
     CatalogOpt,
     ModelOpt,

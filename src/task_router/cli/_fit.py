@@ -9,8 +9,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from task_router.cli.base import app
-from task_router.cli.options import BaseUrlOpt, ModelOpt, RerankOpt, build_router, check_output
+from task_router.cli._base import app
+from task_router.cli._options import BaseUrlOpt, ModelOpt, RerankOpt, build_router, check_output
 
 
 @app.command("fit")

@@ -9,8 +9,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from task_router.cli.base import app
-from task_router.cli.options import RUNS_DIR, check_output
+from task_router.cli._base import app
+from task_router.cli._options import RUNS_DIR, check_output
 
 
 @app.command("data")

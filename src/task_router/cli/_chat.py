@@ -27,8 +27,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from task_router._catalog import TaskCatalog
-from task_router.cli.base import app
-from task_router.cli.options import (
+from task_router.cli._base import app
+from task_router.cli._options import (
     BaseUrlOpt,
     CatalogOpt,
     ModelOpt,
