@@ -64,7 +64,7 @@ def simulate_asking(router: Any, records: list[Any], margin: float) -> dict[str,
     the user's answer is taken to settle the turn (the gold decision, whose active task then carries on), so the
     errors an early mistake would have carried through the conversation are credited too."""
     from task_router._clarify import margin_of
-    from task_router.training.targets import turn_targets
+    from task_router.training._targets import turn_targets
 
     turns = asked = right = 0
     for record in records:
@@ -90,7 +90,7 @@ def fit(router: Any, records: list[Any], kind: str) -> tuple[Any, str]:
     """What ``task-router fit`` makes of ``records`` (gold active task): the learned router's NONE scores and
     temperature refitted; for other kinds a None threshold (best accuracy) to abstain below."""
     from task_router.routers._learned import LearnedRouter
-    from task_router.training.learned.calibrate import fit_calibration, score_held_out
+    from task_router.training._learned.calibrate import fit_calibration, score_held_out
 
     if isinstance(router, LearnedRouter) and router.calibration.none_bias is not None:
         fitted = fit_calibration(score_held_out(router, records), scale=router.calibration.bi_scale)

@@ -22,7 +22,7 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def adapter_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from task_router.training import AugmentConfig, TrainConfig
-    from task_router.training.trainer import train
+    from task_router.training._trainer import train
 
     out = tmp_path_factory.mktemp("adapter")
     config = TrainConfig(

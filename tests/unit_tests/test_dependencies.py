@@ -47,7 +47,7 @@ MODULE_EXTRAS: dict[str, set[str]] = {
     "routers/_scoring.py": {"local"},  # the scoring router reads a local model's logits
     "models/_streaming.py": {"local"},  # the local chat model (ChatHuggingFace); models/_local.py imports it lazily
     "training/": {"train"},  # `import task_router.training` itself imports nothing (names load on first use)
-    "training/learned/loss.py": {"local"},  # the learned router's losses: torch and sentence-transformers only
+    "training/_learned/loss.py": {"local"},  # the learned router's losses: torch and sentence-transformers only
 }
 
 # Declared, never imported by name in the code, and why they are needed.

@@ -27,7 +27,7 @@ def review_command(
 
     Example: task-router review generated.jsonl   then   task-router review generated.jsonl --export reviewed.jsonl
     """
-    from task_router.training.review import ReviewSession
+    from task_router.training._review import ReviewSession
 
     check_output(export, "--export", folder=False)
 
@@ -39,6 +39,6 @@ def review_command(
         count = session.export(export, include_flagged=include_flagged)
         Console().print(f"{count} conversations written to {export} ({session.counts()})")
         return
-    from task_router.training.review_app import ReviewApp
+    from task_router.training._review_app import ReviewApp
 
     ReviewApp(session).run()

@@ -1,5 +1,5 @@
 """Fine-tuning: data (benchmark + synthetic, augmented), review, LoRA/QLoRA training of the scoring router, and
-the trained encoders of the ``learned`` router (:mod:`task_router.training.learned`).
+the trained encoders of the ``learned`` router (:mod:`task_router.training._learned`).
 
 Names are imported on first use, so that the pure data parts (augmentation, targets) do not load torch.
 """
@@ -10,19 +10,22 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "RENAME_STYLES": "augment",
-    "AugmentConfig": "augment",
-    "augment_record": "augment",
-    "augment_records": "augment",
-    "rename_tasks": "augment",
-    "TrainConfig": "config",
-    "PackedSequence": "sequences",
-    "TreeCollator": "sequences",
-    "encode_record": "sequences",
-    "encode_records": "sequences",
-    "TurnTarget": "targets",
-    "labels_from_answers": "targets",
-    "turn_targets": "targets",
+    "RENAME_STYLES": "_augment",
+    "AugmentConfig": "_augment",
+    "augment_record": "_augment",
+    "augment_records": "_augment",
+    "rename_tasks": "_augment",
+    "TrainConfig": "_config",
+    "PackedSequence": "_sequences",
+    "TreeCollator": "_sequences",
+    "encode_record": "_sequences",
+    "encode_records": "_sequences",
+    "TurnTarget": "_targets",
+    "labels_from_answers": "_targets",
+    "turn_targets": "_targets",
+    "train": "_trainer",
+    "LearnedTrainConfig": "_learned.config",
+    "train_learned": "_learned.train",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from task_router.evaluation import load_dataset
-from task_router.training.review import ReviewSession
-from task_router.training.review_app import ReviewApp
+from task_router.training._review import ReviewSession
+from task_router.training._review_app import ReviewApp
 from tests.conftest import FIXTURES
 
 FIXTURE = FIXTURES / "train_tiny.jsonl"

@@ -10,8 +10,8 @@ from task_router._prompting import load_prompt
 from task_router.evaluation import load_dataset
 from task_router.inference import PromptLayout, ScoringEngine
 from task_router.training import TrainConfig, TreeCollator, encode_record, turn_targets
-from task_router.training.card import render_card
-from task_router.training.sequences import IGNORE_INDEX, attention_mask, record_messages
+from task_router.training._card import render_card
+from task_router.training._sequences import IGNORE_INDEX, attention_mask, record_messages
 from tests.conftest import FIXTURES
 
 FIXTURE = FIXTURES / "train_tiny.jsonl"
@@ -135,8 +135,8 @@ def test_a_saved_config_reproduces_the_shipped_adapters_lora_config() -> None:
     from trl import get_peft_config
 
     from task_router.models._adapters import builtin_adapter_dir
-    from task_router.training.card import TRAINING_META
-    from task_router.training.trainer import _top_layers
+    from task_router.training._card import TRAINING_META
+    from task_router.training._trainer import _top_layers
 
     folder = builtin_adapter_dir()
     meta = json.loads((folder / TRAINING_META).read_text(encoding="utf-8"))

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from task_router.evaluation import parse_records
-from task_router.training.augment import (
+from task_router.training._augment import (
     FAMILY_OVERLAPS,
     OffTopicConfig,
     domain_of,
@@ -21,11 +21,11 @@ from task_router.training.augment import (
     written_off_topic_requests,
     written_topics,
 )
-from task_router.training.learned.calibrate import NOTHING, ScoredAnswers, best_bias, fit_calibration
-from task_router.training.learned.examples import record_examples, sample_negatives
-from task_router.training.learned.loss import CatalogueRankingLoss
-from task_router.training.learned.train import split_held_out
-from task_router.training.targets import turn_targets
+from task_router.training._learned.calibrate import NOTHING, ScoredAnswers, best_bias, fit_calibration
+from task_router.training._learned.examples import record_examples, sample_negatives
+from task_router.training._learned.loss import CatalogueRankingLoss
+from task_router.training._learned.train import split_held_out
+from task_router.training._targets import turn_targets
 
 TASKS = [
     {"name": "Restaurants_1.FindRestaurants", "description": "Find a restaurant."},

@@ -13,11 +13,11 @@ from typing import Any
 from rich.console import Console
 
 from task_router.models._adapters import load_base
-from task_router.training.card import write_card, write_metadata
-from task_router.training.config import TrainConfig
-from task_router.training.data import build_dataset, load_training_records
-from task_router.training.progress import RichProgressCallback, TimeBudgetCallback
-from task_router.training.sequences import TreeCollator
+from task_router.training._card import write_card, write_metadata
+from task_router.training._config import TrainConfig
+from task_router.training._data import build_dataset, load_training_records
+from task_router.training._progress import RichProgressCallback, TimeBudgetCallback
+from task_router.training._sequences import TreeCollator
 
 logger = logging.getLogger("task_router")
 
@@ -80,7 +80,7 @@ def train(config: TrainConfig, *, command: str = "", console: Console | None = N
     from task_router._prompting import load_prompt
     from task_router.inference import PromptLayout
     from task_router.models._quiet import peft_quietly
-    from task_router.training.loss import DecisionTrainer
+    from task_router.training._loss import DecisionTrainer
 
     console = console or Console()
     started = time.perf_counter()

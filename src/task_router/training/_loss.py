@@ -6,7 +6,7 @@ from typing import Any
 
 from transformers import Trainer
 
-from task_router.training.sequences import IGNORE_INDEX
+from task_router.training._sequences import IGNORE_INDEX
 
 
 class DecisionTrainer(Trainer):

@@ -25,11 +25,11 @@ from rich.console import Console
 from task_router.evaluation import ConversationRecord, load_dataset
 from task_router.learned.config import BI_ENCODER_DIR, CROSS_ENCODER_DIR, LearnedConfig
 from task_router.learned.texts import DONE_TEXT
-from task_router.training.augment import first_sentence
-from task_router.training.data import load_training_records
-from task_router.training.learned.card import write_card
-from task_router.training.learned.config import LearnedTrainConfig
-from task_router.training.learned.examples import RoutingExample, conversation_examples, event_counts, sample_negatives
+from task_router.training._augment import first_sentence
+from task_router.training._data import load_training_records
+from task_router.training._learned.card import write_card
+from task_router.training._learned.config import LearnedTrainConfig
+from task_router.training._learned.examples import RoutingExample, conversation_examples, event_counts, sample_negatives
 
 LORA_TARGETS = ("query", "key", "value", "dense")  # every linear layer of a BERT encoder
 _CALIBRATION_S_PER_RECORD = 0.3  # scoring held-out turns after training (0.23 s per record measured)
@@ -237,7 +237,7 @@ def _calibrate(
 
     from task_router.learned.model import LearnedModel
     from task_router.routers._learned import LearnedRouter
-    from task_router.training.learned.calibrate import fit_calibration, score_held_out
+    from task_router.training._learned.calibrate import fit_calibration, score_held_out
 
     started = time.monotonic()
     router = LearnedRouter(model=LearnedModel.load(out))
@@ -295,7 +295,7 @@ def _train_bi_encoder(
     from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
 
     from task_router.models._encoders import minilm_dir
-    from task_router.training.learned.loss import CatalogueRankingLoss
+    from task_router.training._learned.loss import CatalogueRankingLoss
 
     rng = random.Random(config.seed)
     count = max(len(e.negatives) for c in conversations for e in c)  # the largest catalogue: every wrong answer
@@ -336,7 +336,7 @@ def _train_cross_encoder(
     from sentence_transformers import CrossEncoder, CrossEncoderTrainer
 
     from task_router.models._encoders import minilm_dir
-    from task_router.training.learned.loss import OwnCandidatesLoss
+    from task_router.training._learned.loss import OwnCandidatesLoss
 
     examples = [e for e in examples if e.positive is not None]  # the cross-encoder chooses among texts only
     needed = min(len(examples), config.ce_steps * config.ce_batch_size)
@@ -424,7 +424,7 @@ def _run(
     from sentence_transformers.sentence_transformer import SentenceTransformerTrainingArguments
     from transformers import PrinterCallback
 
-    from task_router.training.progress import RichProgressCallback, TimeBudgetCallback
+    from task_router.training._progress import RichProgressCallback, TimeBudgetCallback
 
     if budget_s <= 0:
         raise ValueError(f"the time budget is spent before the {stage} stage: raise --max-minutes")

@@ -3,7 +3,7 @@
 :class:`ReviewSession` is the pure logic; every action is saved at once to a JSON state file next to the data
 (``<data>.review.json``), so a review can stop at any point and resume where it stopped. ``export`` writes the
 reviewed data (deleted records out, changed labels applied) in the benchmark format. The terminal UI is
-``task_router.training.review_app`` (``task-router review``).
+``task_router.training._review_app`` (``task-router review``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from task_router._catalog import NONE_LABEL
 from task_router.evaluation import ConversationRecord, load_dataset, parse_records
-from task_router.training.targets import labels_from_answers
+from task_router.training._targets import labels_from_answers
 
 Status = Literal["confirmed", "flagged", "deleted"]
 STATUSES: tuple[Status, ...] = ("confirmed", "flagged", "deleted")

@@ -8,7 +8,7 @@ from typing import Any
 
 from task_router.evaluation import ConversationRecord, load_dataset
 from task_router.inference import PromptLayout
-from task_router.training.augment import (
+from task_router.training._augment import (
     AugmentConfig,
     OffTopicConfig,
     add_example_requests,
@@ -16,7 +16,7 @@ from task_router.training.augment import (
     insert_off_topic,
     single_turn_records,
 )
-from task_router.training.sequences import PackedSequence, encode_records
+from task_router.training._sequences import PackedSequence, encode_records
 
 
 def load_training_records(
@@ -32,9 +32,9 @@ def load_training_records(
 ) -> list[ConversationRecord]:
     """The conversations of every file (``limit`` per file; or ``records`` given as they are), augmented when
     ``augment`` is given; in an ``examples_prob`` share of them, tasks get example requests from other
-    conversations (:func:`~task_router.training.augment.add_example_requests`); with ``off_topic``, off-catalogue
-    requests are inserted (:func:`~task_router.training.augment.insert_off_topic`) and ``single_turn`` one-turn
-    records over large catalogues added (:func:`~task_router.training.augment.single_turn_records`).
+    conversations (:func:`~task_router.training._augment.add_example_requests`); with ``off_topic``, off-catalogue
+    requests are inserted (:func:`~task_router.training._augment.insert_off_topic`) and ``single_turn`` one-turn
+    records over large catalogues added (:func:`~task_router.training._augment.single_turn_records`).
 
     Example:
         >>> records = load_training_records(["../shared/benchmarks/sgd_train.jsonl.gz"], limit=100,

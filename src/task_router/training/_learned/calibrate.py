@@ -9,7 +9,7 @@ After training, the router's answers for each held-out turn (every task, "done" 
    scaling, Guo et al. 2017), so that a decision's probability is the chance it is right.
 
 Nothing here reads an evaluation set: the held-out conversations are a share of the training file, set aside
-before training (:attr:`~task_router.training.learned.config.LearnedTrainConfig.calibration_share`).
+before training (:attr:`~task_router.training._learned.config.LearnedTrainConfig.calibration_share`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from task_router._calibration import expected_calibration_error
 from task_router._catalog import NONE_LABEL
 from task_router._router_input import coerce_input
 from task_router.evaluation import ConversationRecord
-from task_router.training.targets import turn_targets
+from task_router.training._targets import turn_targets
 
 _BIASES = np.round(np.arange(-0.2, 1.0001, 0.005), 3)
 _TEMPERATURES = np.geomspace(0.2, 5.0, 81)

@@ -25,7 +25,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
 from task_router.evaluation import ConversationRecord
 from task_router.inference import PromptLayout
-from task_router.training.targets import TurnTarget, turn_targets
+from task_router.training._targets import TurnTarget, turn_targets
 
 IGNORE_INDEX = -100
 

@@ -24,7 +24,7 @@ from task_router._catalog import NONE_LABEL, TaskCatalog
 from task_router._rendering import render_catalog
 from task_router._resources import read_prompt
 from task_router.evaluation import ConversationRecord, parse_records
-from task_router.training.targets import labels_from_answers
+from task_router.training._targets import labels_from_answers
 
 SCENARIOS = ("single", "switch", "end_then_new", "out_of_catalogue", "drift_out")
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from task_router._catalog import NONE_LABEL
 from task_router.evaluation import ConversationRecord, parse_records
-from task_router.training.targets import labels_from_answers, turn_targets
+from task_router.training._targets import labels_from_answers, turn_targets
 
 RENAME_STYLES = ("opaque", "snake", "renumber")
 
@@ -212,7 +212,7 @@ def add_example_requests(
 
 
 # -- off-topic requests: NONE with nothing active, and digressions while a task is active ----------------------
-OFF_TOPIC_FILE = Path(__file__).resolve().parent / "learned" / "data" / "off_topic_requests.txt"
+OFF_TOPIC_FILE = Path(__file__).resolve().parent / "_learned" / "data" / "off_topic_requests.txt"
 #: Fine-grained hand-written tasks grouped by family (``## family.task: description``), none of them an SGD task.
 FAMILIES_FILE = OFF_TOPIC_FILE.with_name("task_families.txt")
 #: Topic tasks of OFF_TOPIC_FILE that a family's requests may also fit (and the other way round): never offered

@@ -8,7 +8,7 @@ from typing import Any
 
 from trl import ModelConfig
 
-from task_router.training.augment import AugmentConfig
+from task_router.training._augment import AugmentConfig
 
 # All attention and MLP projections of Llama-style models (SmolLM2 included).
 DEFAULT_TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")

@@ -10,7 +10,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Footer, Header, Input, Static
 
-from task_router.training.review import ReviewSession
+from task_router.training._review import ReviewSession
 
 
 def render_record(session: ReviewSession) -> str:

@@ -11,7 +11,7 @@ the "no task" candidate). Answers follow docs/contract.md's event table:
 | END of the active task         | done (:data:`~task_router.learned.texts.DONE_TEXT`) |
 | NONE (a digression if a task is active) | nothing fits: no text, a constant score (``positive`` None) |
 
-Catalogue-level variety comes from :mod:`task_router.training.augment` (shuffled, resized catalogues, renamed
+Catalogue-level variety comes from :mod:`task_router.training._augment` (shuffled, resized catalogues, renamed
 tasks, shortened descriptions, a conversation's own task removed so that its turns become NONE, off-topic
 requests inserted): the same augmentations a user can run on their own catalogue.
 """
@@ -28,7 +28,7 @@ from langchain_core.messages import convert_to_messages
 from task_router._catalog import NONE_LABEL
 from task_router.evaluation import ConversationRecord
 from task_router.learned.texts import DONE_TEXT, candidate_text, query_text
-from task_router.training.targets import turn_targets
+from task_router.training._targets import turn_targets
 
 
 @dataclass(frozen=True)
