@@ -24,9 +24,9 @@ from task_router._calibration import (
     plot_abstention,
     plot_reliability,
 )
+from task_router._inference.benchmark import percentile
 from task_router._router_input import coerce_input
 from task_router.evaluation import load_dataset
-from task_router.inference.benchmark import percentile
 from task_router.routers._embedding import EmbeddingRouter
 from task_router.routers._shortlist import recall_at_k
 

@@ -7,7 +7,7 @@ tasks, how likely the user's message is as a request for it: log P(message | tas
 
 Each task's block (``prompts/rerank.yaml``: name, description, examples) is prefilled once and cached by its
 text, so edited tasks get a new block and a decision only runs the message's tokens, once per candidate, in one
-forward pass (:mod:`task_router.inference.blocks`).
+forward pass (:mod:`task_router._inference.blocks`).
 """
 
 from __future__ import annotations
@@ -76,8 +76,8 @@ class Reranker:
 
     def logliks(self, tasks: Sequence[Task], text: str) -> list[float]:
         """Per task, the mean log-probability of the tokens of ``text`` as a request for it."""
-        from task_router.inference import model_lock
-        from task_router.inference.blocks import score_after_blocks
+        from task_router._inference import model_lock
+        from task_router._inference.blocks import score_after_blocks
 
         request = self.prompt["request"].format(text=clip(text, self.max_request_chars))
         ids = self._ids(request)
@@ -110,8 +110,8 @@ class Reranker:
         return self._block_of_text(self.block_text(task))
 
     def _make_block(self, text: str) -> Any:
-        from task_router.inference import model_lock
-        from task_router.inference.blocks import make_block
+        from task_router._inference import model_lock
+        from task_router._inference.blocks import make_block
 
         with model_lock(self.local.model):
             return make_block(self.local.model, self._ids(text))

@@ -14,7 +14,7 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
 from task_router import TaskCatalog
-from task_router.learned.model import BUILTIN_DIR, _load
+from task_router._learned.model import BUILTIN_DIR, _load
 from task_router.models._onnx_encoder import OnnxSentenceEncoder
 from task_router.routers._learned import LearnedRouter
 

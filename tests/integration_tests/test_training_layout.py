@@ -19,9 +19,9 @@ def test_branch_logits_equal_per_turn_prompt_logits() -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from task_router._inference import PromptLayout, ScoringEngine
     from task_router._prompting import load_prompt
     from task_router.evaluation import load_dataset
-    from task_router.inference import PromptLayout, ScoringEngine
     from task_router.models._local import embedded_model_dir
     from task_router.training._sequences import TreeCollator, encode_record, record_messages
     from task_router.training._targets import turn_targets

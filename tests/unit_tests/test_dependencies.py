@@ -43,7 +43,7 @@ PROJECT = "langgraph-task-router"
 MODULE_EXTRAS: dict[str, set[str]] = {
     "cli/": {"cli"},  # the `task-router` command: typer, rich
     "evaluation/_plots.py": {"eval"},  # confusion PNGs (matplotlib); report.write_run imports it when it runs
-    "inference/": {"local"},  # KV caches and scoring over a local transformers model
+    "_inference/": {"local"},  # KV caches and scoring over a local transformers model
     "routers/_scoring.py": {"local"},  # the scoring router reads a local model's logits
     "models/_streaming.py": {"local"},  # the local chat model (ChatHuggingFace); models/_local.py imports it lazily
     "training/": {"train"},  # `import task_router.training` itself imports nothing (names load on first use)

@@ -48,7 +48,7 @@ def bench(
     from rich.console import Console
     from rich.table import Table
 
-    from task_router.inference.benchmark import (
+    from task_router._inference.benchmark import (
         FULL_GRID,
         QUICK_GRID,
         conditions,

@@ -11,9 +11,9 @@ import numpy as np
 from langchain_core.runnables import RunnableConfig
 
 from task_router._catalog import TaskCatalog
+from task_router._learned.model import LearnedModel
+from task_router._learned.texts import DONE_TEXT, candidate_text, query_texts
 from task_router._router_input import RoutingInput
-from task_router.learned.model import LearnedModel
-from task_router.learned.texts import DONE_TEXT, candidate_text, query_texts
 from task_router.routers._base import MAX_ALTERNATIVES, Prediction, Router
 from task_router.routers._plans import Offload, Plan
 
@@ -25,7 +25,7 @@ class LearnedRouter(Router):
     makes the whole decision, with no hand-set rule.
 
     Per turn, the query is the user's latest message, the message before it and the active task
-    (:func:`~task_router.learned.texts.query_text`); a message that pastes content after its request ("Recap this
+    (:func:`~task_router._learned.texts.query_text`); a message that pastes content after its request ("Recap this
     meeting: <notes>") is also read as the request alone, each candidate keeping its better match of the two. The
     bi-encoder (all-MiniLM-L6-v2 + LoRA) compares it with every task of the catalogue (name, description,
     examples), with a learned "done" candidate while a task is active, and with "nothing fits", a constant score
@@ -52,7 +52,7 @@ class LearnedRouter(Router):
     Args:
         catalog: the default catalogue (else each input brings one).
         model_path: a folder written by ``task-router train --router learned``; None: the model shipped in the
-            package (``task_router/learned/builtin``).
+            package (``task_router/_learned/builtin``).
         shortlist: tasks handed to the cross-encoder (default: the model's ``learned.json``).
         cross_encoder: False decides with the bi-encoder alone (faster, see benchmarks/RESULTS.md).
         none_bias, none_bias_active, temperature: replace the model's own calibration (its ``learned.json``), e.g.
@@ -133,7 +133,7 @@ class LearnedRouter(Router):
         return self.queries(routing)[0]
 
     def queries(self, routing: RoutingInput) -> list[str]:
-        """Every text the turn is compared with the candidates as (:func:`~task_router.learned.texts.query_texts`)."""
+        """Every text the turn is compared with the candidates as (:func:`~task_router._learned.texts.query_texts`)."""
         return query_texts(routing.messages, routing.catalog.get(routing.active_task), window=self.window)
 
     def _ranked_all(

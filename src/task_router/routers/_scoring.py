@@ -10,10 +10,10 @@ from langchain_core.messages import HumanMessage
 from langchain_core.runnables import RunnableConfig
 
 from task_router._catalog import NONE_LABEL, TaskCatalog
+from task_router._inference import PromptLayout, ScoringEngine, ThreadKVStore
+from task_router._inference.kv_store import DEFAULT_MAX_BYTES, DEFAULT_MAX_THREADS
 from task_router._prompting import load_prompt
 from task_router._router_input import RoutingInput, coerce_input
-from task_router.inference import PromptLayout, ScoringEngine, ThreadKVStore
-from task_router.inference.kv_store import DEFAULT_MAX_BYTES, DEFAULT_MAX_THREADS
 from task_router.models import ModelSpec, resolve_local_model
 from task_router.models._local import LocalModel
 from task_router.routers._base import MAX_ALTERNATIVES, Answer, Prediction, Router
@@ -39,7 +39,7 @@ class ScoringRouter(Router):
 
     Caching: the catalogue prefix's KV cache is reused across calls; with ``config["configurable"]["thread_id"]``
     (as in a LangGraph graph) each thread's KV cache is kept, so a turn only runs its new tokens. See
-    :class:`task_router.inference.ThreadKVStore` for the memory budget (``max_threads``, ``max_bytes``).
+    :class:`task_router._inference.ThreadKVStore` for the memory budget (``max_threads``, ``max_bytes``).
     ``cache=False`` recomputes the whole prompt every time (the reference path; same decisions).
 
     Example:

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from task_router._inference import PromptLayout
 from task_router.evaluation import ConversationRecord, load_dataset
-from task_router.inference import PromptLayout
 from task_router.training._augment import (
     AugmentConfig,
     OffTopicConfig,

@@ -77,8 +77,8 @@ def train(config: TrainConfig, *, command: str = "", console: Console | None = N
     from transformers import AutoTokenizer, PrinterCallback, TrainingArguments, set_seed
     from trl import get_peft_config
 
+    from task_router._inference import PromptLayout
     from task_router._prompting import load_prompt
-    from task_router.inference import PromptLayout
     from task_router.models._quiet import peft_quietly
     from task_router.training._loss import DecisionTrainer
 

@@ -7,8 +7,7 @@ import torch
 from langchain_core.messages import AIMessage, HumanMessage
 
 from task_router._catalog import Task, TaskCatalog
-from task_router._prompting import load_prompt
-from task_router.inference import (
+from task_router._inference import (
     PromptLayout,
     ThreadCache,
     ThreadKVStore,
@@ -17,6 +16,7 @@ from task_router.inference import (
     extend_and_score,
     prefill,
 )
+from task_router._prompting import load_prompt
 from tests.unit_tests.inference.tiny_model import ByteTokenizer, tiny_local_model
 
 

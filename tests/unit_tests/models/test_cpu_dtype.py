@@ -83,7 +83,7 @@ def test_the_learned_router_loads_in_that_dtype(monkeypatch: pytest.MonkeyPatch)
     pytest.importorskip("peft")
     import torch
 
-    from task_router.learned.model import BUILTIN_DIR, _load
+    from task_router._learned.model import BUILTIN_DIR, _load
 
     for name in ("float32", "bfloat16"):
         monkeypatch.setenv(cpu.DTYPE_ENV, name)

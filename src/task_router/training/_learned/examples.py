@@ -8,7 +8,7 @@ the "no task" candidate). Answers follow docs/contract.md's event table:
 | gold label                     | right candidate                    |
 |--------------------------------|------------------------------------|
 | START / SWITCH / CONTINUE X    | X                                  |
-| END of the active task         | done (:data:`~task_router.learned.texts.DONE_TEXT`) |
+| END of the active task         | done (:data:`~task_router._learned.texts.DONE_TEXT`) |
 | NONE (a digression if a task is active) | nothing fits: no text, a constant score (``positive`` None) |
 
 Catalogue-level variety comes from :mod:`task_router.training._augment` (shuffled, resized catalogues, renamed
@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from langchain_core.messages import convert_to_messages
 
 from task_router._catalog import NONE_LABEL
+from task_router._learned.texts import DONE_TEXT, candidate_text, query_text
 from task_router.evaluation import ConversationRecord
-from task_router.learned.texts import DONE_TEXT, candidate_text, query_text
 from task_router.training._targets import turn_targets
 
 

@@ -22,9 +22,9 @@ from typing import Any
 
 from rich.console import Console
 
+from task_router._learned.config import BI_ENCODER_DIR, CROSS_ENCODER_DIR, LearnedConfig
+from task_router._learned.texts import DONE_TEXT
 from task_router.evaluation import ConversationRecord, load_dataset
-from task_router.learned.config import BI_ENCODER_DIR, CROSS_ENCODER_DIR, LearnedConfig
-from task_router.learned.texts import DONE_TEXT
 from task_router.training._augment import first_sentence
 from task_router.training._data import load_training_records
 from task_router.training._learned.card import write_card
@@ -235,7 +235,7 @@ def _calibrate(
     """Fit the NONE scores and the temperature on the held-out conversations and write them to ``learned.json``."""
     from dataclasses import replace
 
-    from task_router.learned.model import LearnedModel
+    from task_router._learned.model import LearnedModel
     from task_router.routers._learned import LearnedRouter
     from task_router.training._learned.calibrate import fit_calibration, score_held_out
 

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from transformers import DynamicCache
 
-from task_router.inference.trie import TokenTrie
+from task_router._inference.trie import TokenTrie
 
 
 @functools.cache

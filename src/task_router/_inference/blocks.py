@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from transformers import DynamicCache
 
-from task_router.inference.packed import prefill, with_cache
+from task_router._inference.packed import prefill, with_cache
 
 
 @dataclass(frozen=True)

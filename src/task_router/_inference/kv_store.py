@@ -7,7 +7,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from task_router.inference.packed import cache_nbytes
+from task_router._inference.packed import cache_nbytes
 
 DEFAULT_MAX_THREADS = 64
 DEFAULT_MAX_BYTES = 512 * 2**20

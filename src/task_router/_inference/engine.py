@@ -13,10 +13,10 @@ from langchain_core.messages import BaseMessage
 from transformers import DynamicCache
 
 from task_router._catalog import TaskCatalog
-from task_router.inference.kv_store import ThreadCache, ThreadKVStore
-from task_router.inference.layout import Prefix, PromptLayout
-from task_router.inference.packed import copy_cache, extend_and_score, prefill
-from task_router.inference.trie import TokenTrie
+from task_router._inference.kv_store import ThreadCache, ThreadKVStore
+from task_router._inference.layout import Prefix, PromptLayout
+from task_router._inference.packed import copy_cache, extend_and_score, prefill
+from task_router._inference.trie import TokenTrie
 
 _MODEL_LOCKS: weakref.WeakKeyDictionary[Any, threading.Lock] = weakref.WeakKeyDictionary()
 _LOCKS_GUARD = threading.Lock()

@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from task_router._budget import call_within
+from task_router._inference.synthetic import synthetic_catalog, synthetic_conversation
 from task_router._router_input import RoutingInput
-from task_router.inference.synthetic import synthetic_catalog, synthetic_conversation
 from task_router.models._cpu import cpu_description
 
 FULL_GRID = [(tasks, turns) for tasks in (10, 30, 150) for turns in (2, 8, 20)]
