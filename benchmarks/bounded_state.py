@@ -52,7 +52,11 @@ from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.graph.message import add_messages
 
 from task_router import RouteDecision, Task, TaskCatalog, create_router_graph
-from task_router._state import RouterState, merge_task_data
+
+try:
+    from task_router._state import RouterState, merge_task_data
+except ImportError:  # a --before-src child on code from before the internal modules became private
+    from task_router.state import RouterState, merge_task_data
 
 TASKS = ["recap", "email", "post"]
 SERDE = JsonPlusSerializer()
@@ -174,8 +178,12 @@ def run_sqlite(turns: int, raw_chars: int) -> dict[str, Any]:
 
 def run_burst(callers: int, decision_ms: float, reproduce_unbounded: bool) -> dict[str, Any]:
     """``callers`` threads call a fake router's ``invoke`` at once; what is left afterwards."""
-    from task_router import _budget as budget
-    from task_router.routers._base import Prediction, Router
+    from task_router.routers import Prediction, Router
+
+    try:
+        from task_router import _budget as budget
+    except ImportError:  # a --before-src child on code from before the internal modules became private
+        from task_router import budget
 
     if reproduce_unbounded:  # the rule before issue 25: a thread whenever none is idle, never given back
         os.environ["TASK_ROUTER_DECISION_THREADS"] = "1000000"

@@ -141,7 +141,7 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
             else:
                 budget = resolve_budget(config, self.time_budget_s)
                 prediction = call_within(self.predict, routing, config, timeout=budget)
-        except Exception as exc:  # propagates: retries and fallbacks are the composition's job (routers.fallbacks)
+        except Exception as exc:  # propagates: retries and fallbacks are the composition's job (routers._fallbacks)
             self._raise_failure(input, exc, run_manager)
         return self._decided(routing, prediction, start, run_manager)
 
