@@ -4,7 +4,7 @@
 ``reference_outputs`` is the gold ``{"event", "task"}`` of the turn (``digression: true`` for an off-topic request
 while a task is active). The scores come from :mod:`task_router.evaluation._metrics`, the same code the offline
 runner uses; the digression helpers (:func:`gold_digression`, :func:`predicted_digression`) read the same flags
-as :class:`~task_router.evaluation._metrics.TurnResult` and, for examples without them, the example inputs' active
+as :class:`~task_router.evaluation.TurnResult` and, for examples without them, the example inputs' active
 task.
 """
 

@@ -2,7 +2,7 @@
 
 Every router kind runs its decision within a budget (:data:`DEFAULT_TIME_BUDGET_S` seconds by default). When the
 budget is spent, the router raises :class:`DecisionTimeout` (a ``TimeoutError``), so that the composition around it
-decides: the graph, the middleware and the CLI route through :func:`~task_router.routers._fallbacks.make_reliable`,
+decides: the graph, the middleware and the CLI route through :func:`~task_router.reliability.make_reliable`,
 whose fallback stages then decide and say why in ``fallback`` and ``rationale``. Override it, most specific first:
 
 - per call: ``router.invoke(turn, {"configurable": {"router_timeout_s": 5}})`` (one compiled graph, any budget);

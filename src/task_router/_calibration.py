@@ -20,7 +20,7 @@ from task_router._thresholds import ScoredTurn, apply_none
 
 
 def turns_from_predictions(predictions: Sequence[Any]) -> list[ScoredTurn]:
-    """Turns from replayed predictions (:class:`task_router.evaluation._replay.TurnPrediction`), compared like
+    """Turns from replayed predictions (:class:`task_router.evaluation.TurnPrediction`), compared like
     ``task_accuracy`` in metrics.json; a decision without a confidence counts as sure (1.0): it never abstains."""
     return [
         ScoredTurn(p.task, 1.0 if p.confidence is None else float(p.confidence), p.gold_task, p.active_before)

@@ -78,7 +78,7 @@ def create_router_graph(
         state_schema: a subclass of :class:`RouterState` if you need more keys.
         extract_inputs: whether the generic task subgraph asks ``model`` which of a task's inputs the user's
             message already gives (default: only for models with structured output; see :func:`create_task_graph`).
-        reliable: compose a Router (or kind) with :func:`~task_router.routers._fallbacks.make_reliable`'s default:
+        reliable: compose a Router (or kind) with :func:`~task_router.reliability.make_reliable`'s default:
             transient failures retried, then the embedding router, then the active task kept, so that no turn is
             lost. False: the router's errors reach the caller.
         clarify_margin: when the two most probable tasks of a decision are closer than this probability gap, the

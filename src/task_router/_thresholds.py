@@ -1,7 +1,7 @@
 """The None / escalation thresholds a router applies at run time: the rule, and the file they are kept in.
 
 Thresholds act on a decision's ``confidence`` (0..1) for turns where the router proposes a task other than the
-active one (a START or a SWITCH); see :class:`task_router.routers._abstain.Abstain` and the cascade router:
+active one (a START or a SWITCH); see :class:`task_router.routers.Abstain` and the cascade router:
 
 - ``none``: below it, the proposal is not taken (no active task: NONE; else the active task continues);
 - ``escalate`` (cascades): from ``none`` up to ``escalate`` the strong router decides; at or above, the cheap one.

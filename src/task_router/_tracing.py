@@ -5,7 +5,7 @@ Every decision is one chain run named ``TaskRouter[<kind>]``, nested under whate
 
 - tags ``task_router`` and ``router:<kind>`` (local to the run: the router's own model calls do not inherit them);
 - metadata ``router``, ``model``, ``catalog_version`` from the start (any tracer);
-- the :class:`~task_router._decision.RouteDecision` as the run's output (any tracer);
+- the :class:`~task_router.RouteDecision` as the run's output (any tracer);
 - in LangSmith, the decision's ``event``, ``task``, ``confidence``, ``valid_format``, ``latency_ms`` (and
   ``fallback``) added to the run's metadata when it ends, so that decisions can be filtered by them.
 

@@ -3,7 +3,7 @@
 :class:`TaskRouterDecisionModel` adapts a router (the shipped ``learned`` model by default, or any router kind) to
 :class:`langchain_core.decisions.BaseDecisionModel`, so that LangChain code that takes a decision model (e.g.
 ``langchain.agents.middleware.ModelRouterMiddleware``) can route with it, offline. A ``Choice``'s labels become a
-:class:`~task_router._catalog.TaskCatalog` (label -> task, its description the task's description), the state
+:class:`~task_router.TaskCatalog` (label -> task, its description the task's description), the state
 becomes the router's conversation, and the router's probabilities become the answer's.
 
 The opposite direction, a router kind over any decision model, is :mod:`task_router.routers._decision_model`.
@@ -54,7 +54,7 @@ class TaskRouterDecisionModel(BaseDecisionModel):
     routers decide from the labels' descriptions.
 
     The answer's ``probabilities`` are the router's, over the labels (summing to 1): the ``learned`` router's whole
-    distribution (:meth:`~task_router.routers._learned.LearnedRouter.scored`); for other routers their decision's
+    distribution (:meth:`~task_router.routers.LearnedRouter.scored`); for other routers their decision's
     ``alternatives``, the probability they leave spread evenly over the labels they did not rank.
 
     "Nothing fits" is answered honestly. A label meaning it (:data:`NONE_LABELS`, e.g. ``other`` or

@@ -87,7 +87,7 @@ class TaskRouterMiddleware(AgentMiddleware[TaskRouterState, Any, Any]):
         router: a Router, a router kind, None for the model's best kind, or your own composition (a Runnable
             from the router input to a RouteDecision, e.g. ``router.with_retry().with_fallbacks([...])``).
         model: the model spec or chat model a router given by kind uses (not the agent's model).
-        reliable: compose a Router with :func:`~task_router.routers._fallbacks.make_reliable` (retries, then the
+        reliable: compose a Router with :func:`~task_router.reliability.make_reliable` (retries, then the
             embedding router, then keep the active task); False: the router's errors reach the agent.
         tools_by_name: tools the tasks declare, registered with the agent by this middleware (tools passed to
             ``create_agent(tools=...)`` work too); a list of tools or a mapping name -> tool.

@@ -361,3 +361,14 @@ def _lock_file(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+__all__ = [
+    "ThreadConflictError",
+    "async_postgres_checkpointer",
+    "default_db_path",
+    "postgres_checkpointer",
+    "postgres_store",
+    "sqlite_checkpointer",
+    "thread_lock",
+]

@@ -1,6 +1,6 @@
 """A task catalogue kept in a LangGraph store, so that every process opening the same store shares it.
 
-A :class:`~task_router._catalog.TaskCatalog` lives in one process's memory: with two workers, an edit made in one
+A :class:`~task_router.TaskCatalog` lives in one process's memory: with two workers, an edit made in one
 never reaches the other. :class:`StoreCatalog` keeps the catalogue in a LangGraph ``BaseStore`` instead
 (``InMemoryStore`` in one process, ``PostgresStore`` for many), as one item: the tasks in order, a version, and
 the id of the edit that wrote it. Each decision reads the item first (:meth:`StoreCatalog.frozen`, one ``get``),
@@ -35,7 +35,7 @@ ITEM_KEY = "catalog"
 
 
 class StoreCatalog(TaskCatalog):
-    """A :class:`~task_router._catalog.TaskCatalog` read from and written to a LangGraph store (see the module
+    """A :class:`~task_router.TaskCatalog` read from and written to a LangGraph store (see the module
     docstring).
 
     Args:

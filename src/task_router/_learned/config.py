@@ -1,5 +1,5 @@
 """What a trained learned-router model folder holds (:class:`LearnedConfig`, read at routing time); how it was
-trained is :class:`task_router.training._learned.config.LearnedTrainConfig`."""
+trained is :class:`task_router.training.LearnedTrainConfig`."""
 
 from __future__ import annotations
 

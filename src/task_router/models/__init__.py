@@ -46,7 +46,7 @@ _CLIENT_RETRIES = frozenset({"openai", "azure_openai", "anthropic"})
 def load_router_model(spec: ModelSpec, *, base_url: str | None = None) -> BaseChatModel:
     """The chat model a router asks: as :func:`load_chat_model`, except that a provider client that retries by
     itself gets ``max_retries=0``. A router's retries belong to its composition
-    (:func:`~task_router.routers._fallbacks.make_reliable`): with the client's own 2 underneath, 3 attempts there
+    (:func:`~task_router.reliability.make_reliable`): with the client's own 2 underneath, 3 attempts there
     would send up to 9 requests. Instances pass through unchanged (their settings are yours).
 
     Example:

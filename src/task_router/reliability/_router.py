@@ -1,5 +1,5 @@
 """`make_reliable_router`: a router kind built for unreliable models, composed with LangChain's retries and
-fallbacks (:func:`task_router.routers._fallbacks.make_reliable`)."""
+fallbacks (:func:`task_router.reliability.make_reliable`)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def make_reliable_router(
     **options: Any,
 ) -> Runnable[dict[str, Any], RouteDecision]:
     """``make_router(kind, model=...)`` with a time-out per attempt, composed by
-    :func:`~task_router.routers._fallbacks.make_reliable` (retries of transient failures, then ``fallback``, then
+    :func:`~task_router.reliability.make_reliable` (retries of transient failures, then ``fallback``, then
     keep the active task).
 
     For an ``openai:`` spec the chat model gets ``timeout=timeout_s`` and ``max_retries=0``: the HTTP call is

@@ -95,10 +95,10 @@ def make_router(
         kind: a router kind of :data:`ROUTER_KINDS` (None: the best kind for ``model``, :func:`default_router_kind`).
         model: a model spec (``embedded``, ``hf:<dir>``, ``qlora:<dir>``, ``<provider>:<model>``) or a chat model.
         shortlist: let the router read only the ``shortlist`` tasks most similar to the conversation, plus the
-            active one (:class:`~task_router.routers._shortlist.Shortlist`); ``shortlist_window`` /
+            active one (:class:`~task_router.routers.Shortlist`); ``shortlist_window`` /
             ``shortlist_pinned`` are its ``window`` and ``pinned``.
         none_threshold: abstain below this confidence: a proposed new task is not taken
-            (:class:`~task_router.routers._abstain.Abstain`; fit it with ``task-router fit``).
+            (:class:`~task_router.routers.Abstain`; fit it with ``task-router fit``).
         thresholds: a file written by ``task-router fit``: its None threshold and shortlist, unless given here (a
             cascade also reads its escalation threshold from it).
         time_budget_s: seconds a decision may take before the safe fallback decides (None: no limit; default:

@@ -76,7 +76,7 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
 
     An answer the router cannot read is still a decision (``valid_format=False``, the active task kept); a failure
     (a model error, the time budget spent) raises, so that LangChain's ``with_retry`` / ``with_fallbacks`` see it.
-    :func:`~task_router.routers._fallbacks.make_reliable` is the documented composition (the graph, the middleware
+    :func:`~task_router.reliability.make_reliable` is the documented composition (the graph, the middleware
     and the CLI use it); compose your own the same way.
     """
 

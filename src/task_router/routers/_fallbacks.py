@@ -2,7 +2,7 @@
 what happens then.
 
 :func:`make_reliable` is the documented default, which :func:`~task_router.create_router_graph`, the agent
-middleware and the CLI apply to any :class:`~task_router.routers._base.Router` they are given. It is only::
+middleware and the CLI apply to any :class:`~task_router.Router` they are given. It is only::
 
     PrimaryStage(router)
         .with_retry(retry_if_exception_type=is_transient, stop_after_attempt=retries + 1)

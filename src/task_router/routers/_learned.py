@@ -204,7 +204,7 @@ class LearnedRouter(Router):
 
     def rank(self, routing: RoutingInput) -> list[str]:
         """Every task of the catalogue, nearest to the turn first by the bi-encoder: a retriever for
-        :class:`~task_router.routers._shortlist.Shortlist` in front of another router."""
+        :class:`~task_router.routers.Shortlist` in front of another router."""
         _, names, _, _ = self._ranked_all(routing)
         return [name for name in names if name is not None]
 

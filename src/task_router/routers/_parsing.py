@@ -10,8 +10,8 @@ The answer vocabulary of the prompted router kinds (``prompts/*.yaml``):
 | ``NONE`` | nothing in the list fits: an off-topic request; an active task stays active | (None, False) |
 | ``NONE`` with ``closing`` true | the user is done (older answers) | (None, True) |
 
-:class:`~task_router.routers._base.Router` turns (None, True) into END of the active task and (None, False) into
-NONE (see :func:`task_router._decision.derive_event`).
+:class:`~task_router.Router` turns (None, True) into END of the active task and (None, False) into
+NONE (see :func:`task_router.derive_event`).
 """
 
 from __future__ import annotations

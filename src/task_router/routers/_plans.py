@@ -1,6 +1,6 @@
 """One body for a router's sync and async decision: a plan that yields the calls it needs.
 
-A router kind writes its decision once, as a generator (:meth:`~task_router.routers._base.Router.plan`) that
+A router kind writes its decision once, as a generator (:meth:`~task_router.Router.plan`) that
 yields each call it needs and receives the call's result:
 
 - :class:`ModelCall`: a chat model (any Runnable) and its input. The sync driver calls ``invoke``, the async one
@@ -11,7 +11,7 @@ yields each call it needs and receives the call's result:
   decision already runs on a decision thread); the async one awaits it on the same bounded pool of decision
   threads (:func:`task_router._budget.offload`), off the event loop.
 
-``run_plan`` and ``arun_plan`` are the two drivers; :class:`~task_router.routers._base.Router` uses them for
+``run_plan`` and ``arun_plan`` are the two drivers; :class:`~task_router.Router` uses them for
 ``invoke`` and ``ainvoke``. Wrappers compose plans with ``yield from``.
 
 Example:

@@ -30,7 +30,7 @@ _SUB_CATALOGS = 256  # distinct sub-catalogues kept (their per-version caches: p
 
 class TaskRanker(Protocol):
     """Anything that orders a catalogue's tasks for a turn, best first: :class:`TaskRetriever` (untrained MiniLM),
-    or :class:`~task_router.routers._learned.LearnedRouter` (its trained bi-encoder)."""
+    or :class:`~task_router.routers.LearnedRouter` (its trained bi-encoder)."""
 
     def rank(self, routing: RoutingInput) -> list[str]: ...
 
@@ -39,7 +39,7 @@ class TaskRetriever:
     """Ranks a catalogue's tasks for a conversation by embedding similarity (no LLM).
 
     ``window`` is how many messages before the user's latest one are mixed into the query (with weight
-    ``context_weight``). Reuses an :class:`~task_router.routers._embedding.EmbeddingRouter`'s encoder and caches;
+    ``context_weight``). Reuses an :class:`~task_router.routers.EmbeddingRouter`'s encoder and caches;
     give ``embedder`` to share one (e.g. the cheap stage of a cascade), else one is built over the shared model.
 
     Example:

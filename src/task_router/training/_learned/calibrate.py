@@ -9,7 +9,7 @@ After training, the router's answers for each held-out turn (every task, "done" 
    scaling, Guo et al. 2017), so that a decision's probability is the chance it is right.
 
 Nothing here reads an evaluation set: the held-out conversations are a share of the training file, set aside
-before training (:attr:`~task_router.training._learned.config.LearnedTrainConfig.calibration_share`).
+before training (:attr:`~task_router.training.LearnedTrainConfig.calibration_share`).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ class ScoredAnswers:
 
 def score_held_out(router: Any, records: Iterable[ConversationRecord]) -> list[ScoredAnswers]:
     """Every labelled turn of ``records``, with the gold active task before it, scored by ``router`` (a
-    :class:`~task_router.routers._learned.LearnedRouter`) exactly as it scores a turn when routing."""
+    :class:`~task_router.routers.LearnedRouter`) exactly as it scores a turn when routing."""
     turns = []
     for record in records:
         catalog = record.catalog()
