@@ -1,0 +1,278 @@
+"""The public surface stays small enough to hold in your head (issue 26, item 3).
+
+A module is public when no component of its path under src/ starts with ``_`` (``__init__`` aside): internal code
+lives in private modules (``_catalog.py``) and private packages (``_inference/``), and a public package's
+``__init__`` re-exports its API from them with an ``__all__``. A public name is a top-level ``def``, ``class`` or
+assignment target of a public module whose name does not start with ``_``; imports, re-exports included, are not
+definitions. ``task_router.__all__`` itself is pinned by test_imports.py.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import task_router
+
+PACKAGE = Path(task_router.__file__).resolve().parent  # the package under test
+MAX_PUBLIC_MODULES = 75
+MAX_PUBLIC_NAMES = 80
+
+# Every public module and its __all__ (sorted): adding or removing a public module or name is a decision.
+PUBLIC_ALL: dict[str, list[str]] = {
+    "task_router": [
+        "CatalogError",
+        "EVENTS",
+        "Event",
+        "ROUTER_KINDS",
+        "RouteDecision",
+        "Router",
+        "RouterState",
+        "Task",
+        "TaskCatalog",
+        "TaskInput",
+        "TaskRouterDecisionModel",
+        "TaskRouterMiddleware",
+        "create_router_graph",
+        "derive_event",
+        "load_chat_model",
+        "make_router",
+    ],
+    "task_router.cli": ["app", "main"],
+    "task_router.datasets": ["BuiltFile", "Sizes", "SourceError", "build_benchmarks"],
+    "task_router.decision_models": [
+        "NONE_LABELS",
+        "TaskRouterDecisionModel",
+        "choice_answer",
+        "label_catalog",
+        "state_messages",
+    ],
+    "task_router.evaluation": [
+        "ConversationRecord",
+        "DatasetError",
+        "EvalRun",
+        "Label",
+        "STATES",
+        "State",
+        "Turn",
+        "TurnPrediction",
+        "TurnResult",
+        "build_metrics",
+        "compare_table",
+        "compute_metrics",
+        "evaluate_router",
+        "evaluate_turns",
+        "load_dataset",
+        "load_metrics",
+        "parse_records",
+        "replay",
+        "summary_table",
+        "to_examples",
+        "write_run",
+    ],
+    "task_router.middleware": [
+        "DEFAULT_CLARIFY_PROMPT",
+        "DEFAULT_DIGRESSION_PROMPT",
+        "DEFAULT_END_PROMPT",
+        "DEFAULT_NONE_PROMPT",
+        "DEFAULT_TASK_PROMPT",
+        "TaskRouterMiddleware",
+        "TaskRouterState",
+    ],
+    "task_router.models": ["ModelSpec", "load_chat_model", "load_router_model", "model_name", "resolve_local_model"],
+    "task_router.persistence": [
+        "ThreadConflictError",
+        "async_postgres_checkpointer",
+        "default_db_path",
+        "postgres_checkpointer",
+        "postgres_store",
+        "sqlite_checkpointer",
+        "thread_lock",
+    ],
+    "task_router.reliability": [
+        "DecisionTimeout",
+        "FallbackStage",
+        "KEEP_ACTIVE",
+        "TIMEOUT_KEY",
+        "embedding_available",
+        "make_reliable",
+        "make_reliable_router",
+        "pending_turn",
+        "resume_pending_turn",
+    ],
+    "task_router.routers": [
+        "Abstain",
+        "CascadeRouter",
+        "DecisionModelRouter",
+        "EmbeddingRouter",
+        "FewShotCoTRouter",
+        "LearnedRouter",
+        "Prediction",
+        "ROUTER_KINDS",
+        "ReActRouter",
+        "Router",
+        "ScoringRouter",
+        "Shortlist",
+        "StructuredRouter",
+        "ZeroShotRouter",
+        "default_router_kind",
+        "llm_router_kind",
+        "make_router",
+    ],
+    "task_router.store_catalog": ["DEFAULT_NAMESPACE", "StoreCatalog"],
+    "task_router.training": [
+        "AugmentConfig",
+        "LearnedTrainConfig",
+        "PackedSequence",
+        "RENAME_STYLES",
+        "TrainConfig",
+        "TreeCollator",
+        "TurnTarget",
+        "augment_record",
+        "augment_records",
+        "encode_record",
+        "encode_records",
+        "labels_from_answers",
+        "rename_tasks",
+        "train",
+        "train_learned",
+        "turn_targets",
+    ],
+}
+
+
+def module_files() -> Iterator[tuple[str, Path]]:
+    """(dotted name, file) of every module of the package; a package is named by its ``__init__.py``."""
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        yield ".".join(parts[:-1] if parts[-1] == "__init__" else parts), path
+
+
+def is_public(path: Path) -> bool:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return not any(part.startswith("_") and part != "__init__" for part in parts)
+
+
+def module_level(body: list[ast.stmt]) -> Iterator[ast.stmt]:
+    """The statements run when the module is imported: its body, and the bodies of its top-level if / try / with
+    (``if TYPE_CHECKING:`` included, for definitions); not the bodies of functions and classes."""
+    for node in body:
+        yield node
+        if isinstance(node, ast.If):
+            yield from module_level(node.body + node.orelse)
+        elif isinstance(node, ast.Try):
+            yield from module_level(node.body + node.orelse + node.finalbody)
+            for handler in node.handlers:
+                yield from module_level(handler.body)
+        elif isinstance(node, ast.With):
+            yield from module_level(node.body)
+
+
+def defined_names(tree: ast.Module) -> list[str]:
+    """Top-level def / class / assignment names, tuple targets included; imports are not definitions."""
+    names: list[str] = []
+    for node in module_level(tree.body):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.append(node.name)
+        elif isinstance(node, ast.Assign):
+            names += [n.id for target in node.targets for n in ast.walk(target) if isinstance(n, ast.Name)]
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.append(node.target.id)
+        elif type(node).__name__ == "TypeAlias":  # `type X = ...` (Python 3.12+)
+            names.append(node.name.id)  # type: ignore[attr-defined]
+    return names
+
+
+def public_surface() -> dict[str, list[str]]:
+    """{public module: the public names it defines}."""
+    return {
+        name: sorted({n for n in defined_names(ast.parse(path.read_text(encoding="utf-8"))) if not n.startswith("_")})
+        for name, path in module_files()
+        if is_public(path)
+    }
+
+
+def test_the_public_surface_is_small() -> None:
+    surface = public_surface()
+    names = sum(len(defined) for defined in surface.values())
+    assert len(surface) <= MAX_PUBLIC_MODULES, f"{len(surface)} public modules: {sorted(surface)}"
+    assert names <= MAX_PUBLIC_NAMES, f"{names} public names: {surface}"
+
+
+def test_the_public_modules_are_the_pinned_ones() -> None:
+    assert sorted(public_surface()) == sorted(PUBLIC_ALL)
+
+
+@pytest.mark.parametrize("module_name", sorted(PUBLIC_ALL))
+def test_public_all_is_pinned_and_every_name_resolves(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    assert sorted(module.__all__) == PUBLIC_ALL[module_name]
+    for name in module.__all__:
+        assert getattr(module, name) is not None, f"{module_name}.{name}"
+
+
+def imported_modules(tree: ast.Module, module: str, is_package: bool, known: set[str]) -> set[str]:
+    """The package modules a module imports when it is loaded (not inside functions nor ``if TYPE_CHECKING:``)."""
+    package = module if is_package else module.rpartition(".")[0]
+    found: set[str] = set()
+
+    def visit(body: list[ast.stmt]) -> None:
+        for node in body:
+            if isinstance(node, ast.If):
+                if "TYPE_CHECKING" not in ast.unparse(node.test):
+                    visit(node.body)
+                visit(node.orelse)
+            elif isinstance(node, ast.Try):
+                visit(node.body + node.orelse + node.finalbody)
+                for handler in node.handlers:
+                    visit(handler.body)
+            elif isinstance(node, ast.With):
+                visit(node.body)
+            elif isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join([*parts, *([node.module] if node.module else [])])
+                for alias in node.names:
+                    found.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base)
+
+    visit(tree.body)
+    resolved = set()
+    for name in found:
+        while name and name not in known:
+            name = name.rpartition(".")[0]
+        if name and name != module:
+            resolved.add(name)
+    return resolved
+
+
+def test_no_import_cycle_between_the_package_modules() -> None:
+    files = dict(module_files())
+    graph = {
+        name: imported_modules(ast.parse(path.read_text(encoding="utf-8")), name, path.name == "__init__.py", {*files})
+        for name, path in files.items()
+    }
+    cycles, done, path_of = [], set(), []
+
+    def walk(name: str, on_path: dict[str, int]) -> None:
+        on_path[name] = len(path_of)
+        path_of.append(name)
+        for dependency in sorted(graph[name]):
+            if dependency in on_path:
+                cycles.append([*path_of[on_path[dependency] :], dependency])
+            elif dependency not in done:
+                walk(dependency, on_path)
+        path_of.pop()
+        del on_path[name]
+        done.add(name)
+
+    for name in sorted(graph):
+        if name not in done:
+            walk(name, {})
+    assert not cycles, "import cycles (module-level imports):\n" + "\n".join(" -> ".join(c) for c in cycles)
