@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from task_router._catalog import CatalogError, Task, TaskCatalog, TaskInput
 from task_router._decision import EVENTS, Event, RouteDecision, derive_event
-from task_router._graph import RouterState, create_router_graph
+from task_router._graph import RouterState, add_task_router, create_router_graph
 from task_router._resources import expose_checkout_packages
 from task_router.models import load_chat_model
 from task_router.routers import ROUTER_KINDS, Router, make_router
@@ -24,6 +24,7 @@ __all__ = [
     "TaskInput",
     "TaskRouterDecisionModel",
     "TaskRouterMiddleware",
+    "add_task_router",
     "create_router_graph",
     "derive_event",
     "load_chat_model",

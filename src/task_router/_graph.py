@@ -62,7 +62,8 @@ def create_router_graph(
     clarify_margin: float | None = None,
 ) -> StateGraph:
     """Build the conversation graph: on every user turn the router decides, then the turn goes to the active
-    task's subgraph, the None node, or END.
+    task's subgraph, the None node, or END. A thin wrapper over :func:`add_task_router` on a new ``StateGraph``
+    with the generic task subgraph (and ``task_graphs``) as its task nodes.
 
     Args:
         catalog: the tasks on offer; it may be edited while threads run (decisions follow the edits).
@@ -106,22 +107,110 @@ def create_router_graph(
         >>> graph.invoke({"messages": [("user", "Write a LinkedIn post")]}, cfg)["active_task"]  # doctest: +SKIP
         'linkedin_post'
     """
-    if not isinstance(catalog, TaskCatalog):
-        raise ValueError("catalog must be a TaskCatalog: build one with TaskCatalog([...]) or TaskCatalog.from_file()")
+    _check_catalog(catalog)
     task_graphs = dict(task_graphs or {})
     unknown = [name for name in task_graphs if name not in catalog]
     if unknown:
         raise ValueError(f"task_graphs names tasks not in the catalogue: {unknown}; add them first ({catalog.names})")
-    reserved = {ROUTER_NODE, TASK_NODE, NONE_NODE, PREFILL_NODE} & set(task_graphs)
+    reserved = {ROUTER_NODE, TASK_NODE, NONE_NODE, CLARIFY_NODE, PREFILL_NODE} & set(task_graphs)
     if reserved:
         raise ValueError(f"task names {sorted(reserved)} clash with the graph's own nodes: rename those tasks")
+    if router is None or isinstance(router, str):
+        close_tasks([], clarify_margin)  # a bad margin fails before a model loads, naming the fix
+        router = make_router(router, model=model)
+    chat_model = load_chat_model(model) if model is not None else None
+    builder = StateGraph(state_schema)
+    if chat_model is not None:
+        builder.add_node(TASK_NODE, create_task_graph(catalog, chat_model, extract_inputs=extract_inputs))
+    else:
+        builder.add_node(TASK_NODE, _no_model_task)
+    for name, graph in task_graphs.items():
+        builder.add_node(name, graph)
+    return add_task_router(
+        builder,
+        catalog,
+        router=router,
+        task_nodes={name: name for name in task_graphs},
+        default_task_node=TASK_NODE,
+        none_handler=none_handler,
+        end_message=end_message,
+        reliable=reliable,
+        clarify_margin=clarify_margin,
+    )
+
+
+def add_task_router(
+    builder: StateGraph,
+    catalog: TaskCatalog,
+    *,
+    router: Runnable[dict[str, Any], RouteDecision] | str | None = None,
+    model: ModelSpec | None = "embedded",
+    task_nodes: Mapping[str, str] | None = None,
+    default_task_node: str | None = None,
+    none_handler: Runnable[Any, Any] | Callable[..., Any] | None = None,
+    end_message: str | None = DEFAULT_END_MESSAGE,
+    reliable: bool = True,
+    clarify_margin: float | None = None,
+) -> StateGraph:
+    """Add the task router to your own ``StateGraph``, in the manner of langgraph-swarm's
+    ``add_active_agent_router``: a ``router`` node entered from START decides every user turn and sends it to the
+    node of its task, to a ``none`` node (its reply when nothing fits) or a ``clarify`` node (its question between
+    two close tasks), or ends the turn (END, with ``end_message``).
+
+    Your task nodes are yours to add, before or after this call, with their own edges; the ``none`` and
+    ``clarify`` nodes this adds end the turn (through a ``prefill`` node that warms the router's cache when the
+    router keeps per-thread caches: add an edge from your task nodes to ``"prefill"`` to warm it after them too).
+
+    Args:
+        builder: your graph; its state schema must have :class:`RouterState`'s keys (subclass it).
+        catalog: the tasks on offer; it may be edited while threads run (decisions follow the edits).
+        router: a Router, a router kind (built over ``model``), None for the model's best kind, or your own
+            composition (any Runnable from the router input to a RouteDecision), used as it is.
+        model: the chat model (spec or instance) for a router given by kind.
+        task_nodes: task name -> the node of ``builder`` that runs it.
+        default_task_node: the node for every task not in ``task_nodes``; None: every task of the catalogue must
+            be in ``task_nodes`` when it is decided (an unknown task is an error naming the fix).
+        none_handler: the ``none`` node; by default it lists what the assistant can do, or, when a task is active
+            (an off-topic request: the task stays active), offers to go on with it.
+        end_message: reply when the user ends a task (``{title}`` is the task's title); None for no reply.
+        reliable: compose a Router (or kind) with :func:`~task_router.reliability.make_reliable`'s default.
+        clarify_margin: ask between the two most probable tasks when closer than this probability gap (see
+            :func:`create_router_graph`); None: never ask (unless the router marks decisions).
+
+    Returns:
+        ``builder``, with the router's nodes and edges added.
+
+    Example:
+        >>> from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+        >>> from langchain_core.messages import AIMessage
+        >>> from langgraph.graph import END, StateGraph
+        >>> from task_router import RouterState, Task, TaskCatalog, make_router
+        >>> catalog = TaskCatalog([Task(name="meeting_recap", description="Recap a meeting from its notes.")])
+        >>> builder = StateGraph(RouterState)
+        >>> _ = builder.add_node("recap", lambda state: {"messages": [("ai", "Paste the notes.")]})
+        >>> model = GenericFakeChatModel(messages=iter([AIMessage('{"task": "meeting_recap", "closing": false}')]))
+        >>> graph = add_task_router(builder, catalog, router=make_router("structured", model=model),
+        ...                         task_nodes={"meeting_recap": "recap"}).compile()
+        >>> graph.invoke({"messages": [("user", "Recap the meeting")]})["active_task"]
+        'meeting_recap'
+    """
+    _check_catalog(catalog)
+    missing = [key for key in RouterState.__annotations__ if key not in _state_keys(builder)]
+    if missing:
+        raise ValueError(f"the graph's state has no {missing}: build it on task_router.RouterState or a subclass of it")
+    task_nodes = dict(task_nodes or {})
+    unknown = [name for name in task_nodes if name not in catalog]
+    if unknown:
+        raise ValueError(f"task_nodes names tasks not in the catalogue: {unknown}; add them first ({catalog.names})")
+    taken = {NONE_NODE, CLARIFY_NODE, ROUTER_NODE, PREFILL_NODE} & set(builder.nodes)
+    if taken:
+        raise ValueError(f"the graph already has nodes named {sorted(taken)}: rename yours, the router adds them")
     close_tasks([], clarify_margin)  # a bad margin fails here, naming the fix
     if router is None or isinstance(router, str):
         router = make_router(router, model=model)
     if reliable and isinstance(router, Router):
         router = make_reliable(router)
     router = timed(router)  # a composition's decisions count its whole time (a Router alone is unchanged)
-    chat_model = load_chat_model(model) if model is not None else None
 
     def payload(state: RouterState) -> dict[str, Any] | None:
         messages = state.get("messages") or []
@@ -138,6 +227,12 @@ def create_router_graph(
         turn = payload(state)
         return act(state, await router.ainvoke(turn, not_streamed(config))) if turn else Command(goto=END)
 
+    def node_of(task: str) -> str:
+        node = task_nodes.get(task, default_task_node)
+        if node is None:
+            raise ValueError(f"task {task!r} has no node: add it to task_nodes or give default_task_node")
+        return node
+
     def act(state: RouterState, decision: RouteDecision) -> Command[Any]:
         decision = with_question(decision, (state.get("decisions") or [{}])[-1], clarify_margin)
         if decision.clarify:  # a question, not an action: the active task stays as it was
@@ -151,7 +246,7 @@ def create_router_graph(
             return Command(update=update, goto=END)
         if decision.event == "NONE":
             return Command(update=update, goto=NONE_NODE)
-        return Command(update=update, goto=decision.task if decision.task in task_graphs else TASK_NODE)
+        return Command(update=update, goto=node_of(str(decision.task)))
 
     def none_reply(state: RouterState) -> dict[str, Any]:
         active = state.get("active_task")
@@ -161,17 +256,11 @@ def create_router_graph(
         tasks = (state.get("decisions") or [{}])[-1].get("clarify") or []
         return {"messages": [AIMessage(clarify_question(tasks, catalog))]}
 
-    builder = StateGraph(state_schema)
-    destinations = (TASK_NODE, NONE_NODE, CLARIFY_NODE, *task_graphs, END)
+    targets = {*task_nodes.values(), *([default_task_node] if default_task_node else [])}
+    destinations = (*targets, NONE_NODE, CLARIFY_NODE, END)
     builder.add_node(ROUTER_NODE, SyncAsyncNode(route, aroute), destinations=destinations)
-    if chat_model is not None:
-        builder.add_node(TASK_NODE, create_task_graph(catalog, chat_model, extract_inputs=extract_inputs))
-    else:
-        builder.add_node(TASK_NODE, _no_model_task)
     builder.add_node(NONE_NODE, none_handler or none_reply)
     builder.add_node(CLARIFY_NODE, clarify)
-    for name, graph in task_graphs.items():
-        builder.add_node(name, graph)
     builder.add_edge(START, ROUTER_NODE)
     after_reply = END
     routing_router = underlying_router(router)  # LangChain's compositions do not all forward `prefill`
@@ -179,9 +268,20 @@ def create_router_graph(
         builder.add_node(PREFILL_NODE, _prefill_node(routing_router, catalog))
         builder.add_edge(PREFILL_NODE, END)
         after_reply = PREFILL_NODE
-    for name in (TASK_NODE, NONE_NODE, CLARIFY_NODE, *task_graphs):
-        builder.add_edge(name, after_reply)
+    leaving = {source for source, _ in builder.edges} | set(builder.branches)
+    for name in (*sorted(targets), NONE_NODE, CLARIFY_NODE):
+        if name in builder.nodes and name not in leaving:  # a node of yours without an edge ends the turn
+            builder.add_edge(name, after_reply)
     return builder
+
+
+def _check_catalog(catalog: Any) -> None:
+    if not isinstance(catalog, TaskCatalog):
+        raise ValueError("catalog must be a TaskCatalog: build one with TaskCatalog([...]) or TaskCatalog.from_file()")
+
+
+def _state_keys(builder: StateGraph) -> set[str]:
+    return set(builder.channels)
 
 
 class SyncAsyncNode(Runnable[Any, Any]):

@@ -5,7 +5,7 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 from langgraph.checkpoint.memory import InMemorySaver
 
-from task_router import Task, create_router_graph, make_router
+from task_router import Task, TaskCatalog, create_router_graph, make_router
 from tests.conftest import choice, scripted_model
 
 CFG = {"configurable": {"thread_id": "t1"}}
@@ -128,3 +128,45 @@ def test_a_chat_message_with_role_user_is_routed_like_a_human_message(catalog):
     app = build(catalog, [choice("email")], ["EMAIL"])
     out = app.invoke({"messages": [ChatMessage(role="user", content="Follow-up email please")]}, CFG)
     assert out["decisions"][-1]["event"] == "START" and out["active_task"] == "email"
+
+
+def test_add_task_router_routes_a_graph_of_your_own():
+    from langgraph.graph import END, StateGraph
+
+    from task_router import RouterState, add_task_router
+
+    catalog = TaskCatalog([Task(name="recap", description="Recap a meeting."), Task(name="post", description="Post.")])
+    builder = StateGraph(RouterState)
+    builder.add_node("my_recap", lambda state: {"messages": [AIMessage("recap by my node")]})
+    builder.add_node("audit", lambda state: {"messages": [AIMessage("audited")]})
+    builder.add_edge("my_recap", "audit")  # your own edges are kept
+    builder.add_edge("audit", END)
+    router = make_router("structured", model=scripted_model(choice("recap"), choice("NONE"), choice("post")))
+    app = add_task_router(builder, catalog, router=router, task_nodes={"recap": "my_recap"}).compile(
+        checkpointer=InMemorySaver()
+    )
+    replies = [message.content for message in say(app, "recap the meeting")["messages"][-2:]]
+    assert replies == ["recap by my node", "audited"]
+    assert say(app, "weather?")["active_task"] == "recap"  # a digression: the None node, the task stays active
+    with pytest.raises(ValueError, match="add it to task_nodes or give default_task_node"):
+        say(app, "a post")
+
+
+def test_add_task_router_errors_name_the_fix(catalog):
+    from langgraph.graph import StateGraph
+    from typing_extensions import TypedDict
+
+    from task_router import RouterState, add_task_router
+
+    class Other(TypedDict):
+        text: str
+
+    router = make_router("structured", model=scripted_model())
+    with pytest.raises(ValueError, match="RouterState"):
+        add_task_router(StateGraph(Other), catalog, router=router)
+    with pytest.raises(ValueError, match="not in the catalogue"):
+        add_task_router(StateGraph(RouterState), catalog, router=router, task_nodes={"x": "x"})
+    builder = StateGraph(RouterState)
+    builder.add_node("none", lambda state: {})
+    with pytest.raises(ValueError, match="rename yours"):
+        add_task_router(builder, catalog, router=router)

@@ -17,6 +17,7 @@ EXPECTED_ALL = [
     "TaskInput",
     "TaskRouterDecisionModel",
     "TaskRouterMiddleware",
+    "add_task_router",
     "create_router_graph",
     "derive_event",
     "load_chat_model",

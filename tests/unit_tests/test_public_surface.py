@@ -37,6 +37,7 @@ PUBLIC_ALL: dict[str, list[str]] = {
         "TaskInput",
         "TaskRouterDecisionModel",
         "TaskRouterMiddleware",
+        "add_task_router",
         "create_router_graph",
         "derive_event",
         "load_chat_model",
