@@ -6,7 +6,6 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Annotated, Any, NotRequired
 
 from langchain.agents.middleware import AgentMiddleware, AgentState, ModelRequest, ModelResponse
-from langchain.agents.middleware.types import PrivateStateAttr
 from langchain_core.messages import AIMessage, SystemMessage, ToolMessage
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
@@ -55,7 +54,6 @@ class TaskRouterState(AgentState[Any]):
 
     active_task: NotRequired[str | None]
     decisions: NotRequired[Annotated[list[dict[str, Any]], add_decisions]]  # RouteDecision.model_dump() per turn
-    routed_message_id: NotRequired[Annotated[str | None, PrivateStateAttr]]  # the user turn last routed
 
 
 ToolLike = BaseTool | Callable[..., Any]
@@ -64,9 +62,9 @@ ToolLike = BaseTool | Callable[..., Any]
 class TaskRouterMiddleware(AgentMiddleware[TaskRouterState, Any, Any]):
     """Route every user turn to a catalogue task, and give the agent that task's prompt and tools.
 
-    Before the first model call of each new user turn, the router decides (START / CONTINUE / SWITCH / END /
-    NONE); the active task and the decision history are kept in the agent state (``active_task``,
-    ``decisions``). Later model calls of the same turn (the tool loop) reuse the decision. On each model call:
+    Once per user turn, before the agent runs (``before_agent``), the router decides (START / CONTINUE / SWITCH /
+    END / NONE); the active task and the decision history are kept in the agent state (``active_task``,
+    ``decisions``). Every model call of the turn (the tool loop) uses that decision. On each model call:
 
     - a task is active: the system prompt becomes the task's (title, description, instructions, after your own
       ``system_prompt``) and the model sees only the tools the task declares (``Task.tools``) plus ``shared_tools``;
@@ -152,33 +150,24 @@ class TaskRouterMiddleware(AgentMiddleware[TaskRouterState, Any, Any]):
     # -- routing, once per user turn ---------------------------------------------------------------------
     def _routing_input(self, state: TaskRouterState) -> dict[str, Any] | None:
         messages = state.get("messages") or []
-        last_user = next((i for i in range(len(messages) - 1, -1, -1) if is_user_message(messages[i])), None)
-        if last_user is None or (messages[last_user].id and messages[last_user].id == state.get("routed_message_id")):
-            return None  # no user turn, or this turn was routed already (a later model call of the tool loop)
-        return {
-            "messages": list(messages[: last_user + 1]),
-            "active_task": state.get("active_task"),
-            "catalog": self.catalog,
-        }
+        if not messages or not is_user_message(messages[-1]):
+            return None  # the agent runs on without a new user turn: the last decision stands
+        return {"messages": list(messages), "active_task": state.get("active_task"), "catalog": self.catalog}
 
     def _update(self, state: TaskRouterState, routing: dict[str, Any], decision: RouteDecision) -> dict[str, Any]:
         decision = with_question(decision, (state.get("decisions") or [{}])[-1], self.clarify_margin)
         # A question changes nothing yet: the task active before the turn stays (the user's answer, routed at the
         # next turn, picks the task). Otherwise the decision says (a digression keeps the active task).
         active = routing["active_task"] if self._choices(decision.clarify) else decision.active_task_after
-        return {
-            "active_task": active,
-            "decisions": [decision.model_dump()],
-            "routed_message_id": routing["messages"][-1].id,
-        }
+        return {"active_task": active, "decisions": [decision.model_dump()]}
 
-    def before_model(self, state: TaskRouterState, runtime: Runtime[Any]) -> dict[str, Any] | None:
+    def before_agent(self, state: TaskRouterState, runtime: Runtime[Any]) -> dict[str, Any] | None:
         routing = self._routing_input(state)
         if routing is None:
             return None
         return self._update(state, routing, self.router.invoke(routing, get_config()))
 
-    async def abefore_model(self, state: TaskRouterState, runtime: Runtime[Any]) -> dict[str, Any] | None:
+    async def abefore_agent(self, state: TaskRouterState, runtime: Runtime[Any]) -> dict[str, Any] | None:
         routing = self._routing_input(state)
         if routing is None:
             return None

@@ -171,7 +171,7 @@ def test_async_agent_and_routing_run_nested_under_the_hook(tasks):
     assert paths == [
         (
             "LangGraph",
-            "TaskRouterMiddleware.before_model",
+            "TaskRouterMiddleware.before_agent",
             "ReliableRouter[structured]",
             "Retry[structured]",
             "TaskRouter[structured]",
