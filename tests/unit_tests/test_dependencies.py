@@ -63,6 +63,7 @@ NOT_IMPORTED: dict[str, str] = {
     "pytest-socket": "pytest plugin: the socket_disabled fixture; tests reach it with pytest.importorskip",
     "pytest-asyncio": "pytest plugin (@pytest.mark.asyncio in tests/unit_tests/training/test_review.py)",
     "ruff": "the linter and formatter, run as a command",
+    "mypy": "the type checker, run as a command by tests/unit_tests/test_types.py (pytest.importorskip)",
     "pytest-xdist": "pytest plugin: the test command's two workers (addopts --numprocesses)",
     "fastapi": "examples/serve.py (the deploy example); tests/integration_tests/test_serve.py runs it",
     "uvicorn": "runs examples/serve.py with 2 workers in tests/integration_tests/test_serve.py, as a command",
