@@ -143,7 +143,7 @@ def make_router(
     if none_threshold is not None:
         router = Abstain(router, threshold=none_threshold)
     if shortlist:
-        extra = {"window": shortlist_window, "pinned": shortlist_pinned}
+        extra: dict[str, Any] = {"window": shortlist_window, "pinned": shortlist_pinned}
         router = Shortlist(router, k=shortlist, **{key: value for key, value in extra.items() if value is not None})
     if time_budget_s != DEFAULT:
         router.time_budget_s = time_budget_s

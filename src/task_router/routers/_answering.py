@@ -8,8 +8,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.messages import AIMessage
 from langchain_core.runnables import Runnable
 
 from task_router._catalog import NONE_LABEL, TaskCatalog
@@ -109,7 +109,7 @@ def _not_json(value: Any) -> str:
     return f"<{type(value).__name__}: not JSON>"
 
 
-def bounded(model: BaseChatModel, max_new_tokens: int) -> Runnable[list[BaseMessage], Any]:
+def bounded(model: BaseChatModel, max_new_tokens: int) -> Runnable[LanguageModelInput, Any]:
     """Cap the answer length: local pipelines and API models left without ``max_tokens`` otherwise generate up to
     their default budget (a small model behind an OpenAI-compatible server can ramble for hundreds of tokens)."""
     if pipeline_of(model) is not None:
@@ -226,7 +226,7 @@ def logprob_alternatives(message: Any, prediction: Prediction, catalog: TaskCata
     if not isinstance(top, list) or not top or chosen is None:
         return ()
     own = (prediction.task, prediction.closing)
-    labels = {name.lower(): (name, False) for name in catalog.names}
+    labels: dict[str, tuple[str | None, bool]] = {name.lower(): (name, False) for name in catalog.names}
     labels |= {NONE_LABEL.lower(): (None, False), DONE_LABEL.lower(): (None, True)}
     probability: dict[tuple[str | None, bool], float] = {own: math.exp(min(0.0, chosen))}
     for entry in top:

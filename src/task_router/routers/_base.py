@@ -123,12 +123,22 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
 
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> RouteDecision:
         # One traced run per decision: name TaskRouter[kind], tags and metadata (see task_router._tracing).
-        return self._call_with_config(self._decide, input, traced_config(self, input, config), run_type="chain")
+        return self._call_with_config(
+            self._decide,  # type: ignore[arg-type]  # LangChain passes config, run_manager by keyword
+            input,
+            traced_config(self, input, config),
+            run_type="chain",
+        )
 
     async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> RouteDecision:
         # The same decision on the event loop: model calls through their own async clients, local work on the
         # decision threads (see Router.plan).
-        return await self._acall_with_config(self._adecide, input, traced_config(self, input, config), run_type="chain")
+        return await self._acall_with_config(
+            self._adecide,  # type: ignore[arg-type]  # LangChain passes config, run_manager by keyword
+            input,
+            traced_config(self, input, config),
+            run_type="chain",
+        )
 
     def _decide(
         self, input: Any, config: RunnableConfig, run_manager: CallbackManagerForChainRun | None = None

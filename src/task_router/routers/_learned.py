@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 from langchain_core.runnables import RunnableConfig
@@ -89,7 +89,11 @@ class LearnedRouter(Router):
         label = "learned:builtin" if model_path is None and model is None else f"learned:{self.model.path}"
         super().__init__(catalog=catalog, model_label=label)
         config = self.model.config
-        overrides = {"none_bias": none_bias, "none_bias_active": none_bias_active, "temperature": temperature}
+        overrides: dict[str, Any] = {
+            "none_bias": none_bias,
+            "none_bias_active": none_bias_active,
+            "temperature": temperature,
+        }
         self.calibration = replace(config, **{key: value for key, value in overrides.items() if value is not None})
         self.window = config.window
         self.shortlist = config.shortlist if shortlist is None else shortlist

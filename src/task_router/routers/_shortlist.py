@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import replace
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from langchain_core.runnables import RunnableConfig
 
@@ -33,6 +33,12 @@ class TaskRanker(Protocol):
     or :class:`~task_router.routers.LearnedRouter` (its trained bi-encoder)."""
 
     def rank(self, routing: RoutingInput) -> list[str]: ...
+
+
+class _Prefills(Protocol):
+    """A router with a conversation-cache ``prefill`` (an optional capability: the scoring router has it)."""
+
+    def prefill(self, input: dict[str, Any], config: RunnableConfig | None = None) -> int: ...
 
 
 class TaskRetriever:
@@ -151,7 +157,9 @@ class Shortlist(RouterWrapper):
         catalog = input.get("catalog", self.catalog) if isinstance(input, dict) else self.catalog
         if last is None or catalog is None or not all(name in catalog for name in last):
             return 0  # no decision yet in this thread (or its tasks changed): nothing worth caching
-        return self.router.prefill({**input, "catalog": self.sub_catalog(catalog, last)}, config)
+        # only reached through __getattr__, once it checked that the wrapped router has a prefill
+        prefills = cast(_Prefills, self.router)
+        return prefills.prefill({**input, "catalog": self.sub_catalog(catalog, last)}, config)
 
     def plan(self, routing: RoutingInput, config: RunnableConfig) -> Plan[Prediction]:
         names = yield Offload(self.select, routing)  # an encoder forward: off the event loop in async
