@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from langchain_core.messages import AIMessage
 from langchain_core.runnables import Runnable, RunnableConfig, ensure_config
@@ -311,7 +311,13 @@ def _pending_question(state: RouterState, task: str | None) -> str | None:
     return None
 
 
-def _prefill_node(router: Any, catalog: TaskCatalog) -> Callable[[RouterState, RunnableConfig], dict[str, Any]]:
+class _ConfigNode(Protocol):
+    """A node function that takes the run's config: LangGraph passes it by name, ``config``."""
+
+    def __call__(self, state: RouterState, config: RunnableConfig) -> dict[str, Any]: ...
+
+
+def _prefill_node(router: Any, catalog: TaskCatalog) -> _ConfigNode:
     """A node that starts the router's cache prefill of the conversation on a decision thread (the bounded pool,
     :func:`~task_router._budget.run_in_background`) and returns at once: the turn's reply is not delayed, and a
     failure there only costs the next decision its cache."""

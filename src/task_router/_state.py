@@ -24,7 +24,7 @@ def merge_task_data(left: dict[str, Any] | None, right: dict[str, Any] | None) -
 #: history). Older ones keep every field but those texts, so a long thread's checkpoint grows by ~0.5 KB a turn
 #: instead of up to ~40 KB (two 20,000-character texts).
 FULL_DECISIONS = 20
-_TEXT_FIELDS = {"raw_output": "", "rationale": None, "alternatives": []}
+_TEXT_FIELDS: dict[str, Any] = {"raw_output": "", "rationale": None, "alternatives": []}
 
 
 def add_decisions(left: list[dict[str, Any]] | None, right: list[dict[str, Any]] | None) -> list[dict[str, Any]]:

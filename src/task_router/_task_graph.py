@@ -235,7 +235,10 @@ def create_task_graph(
         return "produce" if task is not None and not _asked(data) else END
 
     def produce(state: TaskState, config: RunnableConfig) -> dict[str, Any]:
-        task = catalog[state["active_task"]]
+        active = state["active_task"]
+        if active is None:  # route_after_collect comes here only with an active task
+            raise ValueError("the task subgraph's produce step needs an active task")
+        task = catalog[active]
         data = (state.get("task_data") or {}).get(task.name) or {}
         described = {item.name: item.description for item in task.inputs}
         lines = [f"- {described.get(k, k)}: {v}" for k, v in (data.get("inputs") or {}).items()]

@@ -16,9 +16,17 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
-from langchain_core.decisions import BaseDecisionModel, Choice, ChoiceAnswer, ClassifierResponse, Question, State
+from langchain_core.decisions import (
+    Answer,
+    BaseDecisionModel,
+    Choice,
+    ChoiceAnswer,
+    ClassifierResponse,
+    Question,
+    State,
+)
 from langchain_core.messages import BaseMessage, HumanMessage
 from pydantic import ConfigDict, Field, PrivateAttr, model_validator
 
@@ -111,7 +119,7 @@ class TaskRouterDecisionModel(BaseDecisionModel):
 
     # -- BaseDecisionModel ---------------------------------------------------------------------------------------
     def _classify(self, state: State, questions: dict[str, Question]) -> ClassifierResponse:
-        answers = {}
+        answers: dict[str, Answer] = {}
         for question_id, question in questions.items():
             labels = self._catalog_of(question_id, question)
             turn = {"messages": state_messages(state), "catalog": labels.catalog}
@@ -119,7 +127,7 @@ class TaskRouterDecisionModel(BaseDecisionModel):
         return ClassifierResponse(model=self.model, answers=answers)
 
     async def _aclassify(self, state: State, questions: dict[str, Question]) -> ClassifierResponse:
-        answers = {}
+        answers: dict[str, Answer] = {}
         for question_id, question in questions.items():
             labels = self._catalog_of(question_id, question)
             turn = {"messages": state_messages(state), "catalog": labels.catalog}
@@ -237,7 +245,7 @@ def decision_weights(decision: Any) -> list[_Weight]:
     return [(task, 1.0 if decision.confidence is None else decision.confidence)]
 
 
-def state_messages(state: State) -> list[BaseMessage | dict[str, Any] | str]:
+def state_messages(state: State) -> list[BaseMessage | Mapping[str, Any] | str]:
     """The conversation a router reads for a decision model's state, ending with the user's latest message.
 
     Example:
@@ -251,10 +259,10 @@ def state_messages(state: State) -> list[BaseMessage | dict[str, Any] | str]:
         return [HumanMessage(state)]
     if isinstance(state, BaseMessage):
         return [state if is_user_message(state) else HumanMessage(_text(state.content))]
-    if isinstance(state, Mapping) and isinstance(state.get("messages"), Sequence):
-        return state_messages(state["messages"])
+    if isinstance(state, Mapping) and isinstance(conversation := state.get("messages"), Sequence):
+        return state_messages(conversation)
     if isinstance(state, Sequence) and state and all(_is_message(item) for item in state):
-        messages = list(state)
+        messages = cast("list[BaseMessage | Mapping[str, Any] | str]", list(state))  # all messages (checked above)
         last_user = max((i for i, m in enumerate(messages) if _is_user(m)), default=None)
         if last_user is None:
             raise ValueError(

@@ -226,7 +226,7 @@ class TaskRouterMiddleware(AgentMiddleware[TaskRouterState, Any, Any]):
         return _tidy(template.format_map(_Blank(values)))
 
     def _request(self, request: ModelRequest) -> ModelRequest:
-        state = request.state
+        state: Mapping[str, Any] = request.state  # the agent's state, with this middleware's keys
         allowed = self.allowed_tools(state)
         available = {_tool_name(t): t for t in request.tools}
         task = self.catalog.get(state.get("active_task"))
