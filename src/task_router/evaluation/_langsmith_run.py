@@ -195,10 +195,13 @@ def _upload_dataset(client: Client, name: str, examples: Sequence[Example]) -> u
 
 
 def _prediction(example: Example, outputs: dict[str, Any]) -> TurnPrediction:
+    inputs = example.inputs
+    if inputs is None:  # every example of a task-router dataset has inputs (to_examples)
+        raise ValueError(f"LangSmith example {example.id} has no inputs: not a task-router routing example")
     return TurnPrediction.from_outputs(
-        str(example.inputs.get("conversation_id", "")),
-        int((example.metadata or {}).get("turn_index", len(example.inputs.get("messages", [])) - 1)),
-        example.inputs.get("active_task"),
+        str(inputs.get("conversation_id", "")),
+        int((example.metadata or {}).get("turn_index", len(inputs.get("messages", [])) - 1)),
+        inputs.get("active_task"),
         outputs,
         example.outputs or {},
     )

@@ -9,9 +9,10 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from rich.progress import Progress
 
 
@@ -19,6 +20,12 @@ class Printer(Protocol):
     """What progress writes to: a rich ``Console`` or :class:`PlainConsole`."""
 
     def print(self, *objects: Any) -> None: ...
+
+
+class Advancing(Protocol):
+    """What :func:`progress` yields: ``advance(count)`` once ``count`` more items are done."""
+
+    def advance(self, count: int = 1) -> None: ...
 
 
 class PlainConsole:
@@ -113,7 +120,7 @@ class LineProgress:
 
 
 @contextmanager
-def progress(what: str, total: int, *, enabled: bool = True, console: Printer | None = None) -> Iterator[object]:
+def progress(what: str, total: int, *, enabled: bool = True, console: Printer | None = None) -> Iterator[Advancing]:
     """Yield an object with ``advance()``: a rich bar when ``console`` is a terminal, :class:`LineProgress` lines
     otherwise (always, when rich is not installed), nothing when ``enabled`` is False."""
     if not enabled:
@@ -143,7 +150,7 @@ def progress(what: str, total: int, *, enabled: bool = True, console: Printer | 
             MofNCompleteColumn(),
             TimeElapsedColumn(),
             LaterTimeRemaining(),
-            console=console,
+            console=cast("Console", console),
             transient=False,
         )  # a console that is a terminal is rich's: rich is installed
         with bar:

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from langchain_core.runnables import Runnable
+from langchain_core.runnables import Runnable, RunnableConfig
 from langsmith.run_helpers import tracing_context
 
 from task_router._budget import call_within
@@ -158,10 +158,10 @@ def measured_router(router: Runnable[dict[str, Any], RouteDecision]) -> Runnable
 
 
 def _replay_conversation(
-    record: ConversationRecord, router: Router, state: State, thread_id: str
+    record: ConversationRecord, router: Runnable[dict[str, Any], RouteDecision], state: State, thread_id: str
 ) -> Iterator[TurnPrediction]:
     catalog = record.catalog()  # once per conversation: per-version caches (prompts, schemas) are reused
-    config: dict[str, Any] = {"configurable": {"thread_id": thread_id}}
+    config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
     gold_active = record.gold_active_tasks()
     own_active: str | None = None
     prefill = getattr(underlying_router(router), "prefill", None)  # as in the graph: replies reach the cache
