@@ -26,7 +26,8 @@ class _ErrorBoundary(TyperGroup):
     It sits in ``invoke``, so it applies however the app is run (``task-router``, ``python -m``, CliRunner).
     """
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    # The base annotates ctx with click's Context, vendored by typer with no public name; typer.Context subclasses it
+    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         try:
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort):

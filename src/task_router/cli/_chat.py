@@ -136,7 +136,7 @@ def chat(
         checkpointer=saver
     )
     thread_id = thread or uuid.uuid4().hex[:8]
-    config = {"configurable": {"thread_id": thread_id}}
+    config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
     state = graph.get_state(config).values
     console.print(
         f"[bold]task-router chat[/bold]  thread [cyan]{escape(thread_id)}[/cyan]  model {escape(model)}  router "
@@ -234,7 +234,7 @@ class StopOnRequest(BaseCallbackHandler):
         if TAG_NOSTREAM not in (kwargs.get("tags") or []):
             self._replies.add(run_id)
 
-    def on_llm_new_token(self, token: str, *, run_id: UUID, **kwargs: Any) -> None:
+    def on_llm_new_token(self, token: str | list[str | dict[str, Any]], *, run_id: UUID, **kwargs: Any) -> None:
         if self.requested.is_set() and run_id in self._replies:
             raise ReplyStopped("the user stopped the reply")
 

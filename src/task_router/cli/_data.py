@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.table import Table
 
 from task_router.cli._base import app
@@ -77,7 +77,12 @@ def data_command(
     except SourceError as exc:
         raise typer.BadParameter(str(exc), param_hint=_option_of(str(exc))) from None
     table = Table(title=f"task-router data (seed {seed})")
-    for column, justify in (("file", "left"), ("records", "right"), ("labelled turns", "right")):
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("file", "left"),
+        ("records", "right"),
+        ("labelled turns", "right"),
+    )
+    for column, justify in columns:
         table.add_column(column, justify=justify)
     for file in built:
         table.add_row(str(file.path), str(file.records), str(file.labelled_turns))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -103,7 +103,7 @@ def eval_command(
         records = load_dataset(dataset, limit=limit)
     except DatasetError as exc:
         raise typer.BadParameter(str(exc), param_hint="--dataset") from None
-    options = {"shortlist": shortlist, "rerank": rerank, "thresholds": thresholds}
+    options: dict[str, Any] = {"shortlist": shortlist, "rerank": rerank, "thresholds": thresholds}
     decider = build_router(router, model, base_url, **{key: value for key, value in options.items() if value})
     out_dir = out or RUNS_DIR / "eval" / _slug(f"{dataset.name.split('.')[0]}-{decider.kind}-{decider.model_label}")
     run = evaluate_router(

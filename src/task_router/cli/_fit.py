@@ -120,7 +120,7 @@ def _fit_none(
         decider = build_router(kind, model, base_url, shortlist=shortlist, **kind_options)
         turns = turns_from_predictions(_replay(dev, decider))
         point = {key: value for key, value in learned.items() if key not in kind_options}
-        report = {"turns": turns, "curve": abstention_curve(turns), "chosen": None, "summary": point}
+        report: dict[str, Any] = {"turns": turns, "curve": abstention_curve(turns), "chosen": None, "summary": point}
         return {"router": kind, "model": decider.model_label, **kind_options}, report
     turns = turns_from_predictions(_replay(dev, decider))
     none, point = choose_none_threshold(turns, min_in_scope_accuracy=target)
