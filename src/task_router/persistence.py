@@ -119,7 +119,7 @@ def _check_schema(connection: sqlite3.Connection, path: Path) -> None:
         ) from None
 
 
-def _one_writer_sqlite(sqlite: Any) -> type:
+def _one_writer_sqlite(sqlite: Any) -> type[Any]:
     """SqliteSaver whose ``put`` checks, in the write transaction, that the parent is still the latest."""
     from langgraph.checkpoint.base import get_checkpoint_metadata
 
@@ -204,7 +204,7 @@ def postgres_store(conn_string: str) -> Iterator[Any]:
         yield store
 
 
-def _one_writer_postgres(postgres: Any) -> type:
+def _one_writer_postgres(postgres: Any) -> type[Any]:
     """PostgresSaver whose ``put`` checks the parent under a per-thread transaction lock, then writes, in one
     transaction (the body of ``PostgresSaver.put`` with the check before it)."""
 
@@ -222,7 +222,7 @@ def _one_writer_postgres(postgres: Any) -> type:
     return OneWriterPostgresSaver
 
 
-def _one_writer_async_postgres(aio: Any) -> type:
+def _one_writer_async_postgres(aio: Any) -> type[Any]:
     """AsyncPostgresSaver with the same check as :func:`_one_writer_postgres`, on the event loop."""
 
     class OneWriterAsyncPostgresSaver(aio.AsyncPostgresSaver):

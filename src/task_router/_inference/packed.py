@@ -14,14 +14,14 @@ from task_router._inference.trie import TokenTrie
 
 
 @functools.cache
-def _cache_argument(model_class: type) -> str:
+def _cache_argument(model_class: type[Any]) -> str:
     # transformers 5.24 renamed the forward's ``past_key_values`` to ``cache`` (the old name warns, then goes in 5.40)
     return "cache" if "cache" in inspect.signature(model_class.forward).parameters else "past_key_values"
 
 
 def with_cache(model: Any, cache: DynamicCache) -> dict[str, DynamicCache]:
     """The keyword that hands ``cache`` to ``model``'s forward, under the name its transformers version uses."""
-    return {_cache_argument(type(model)): cache}
+    return {_cache_argument(type(model)): cache}  # type: ignore[arg-type]  # a class is hashable: mypy#11470
 
 
 def cache_length(cache: DynamicCache | None) -> int:

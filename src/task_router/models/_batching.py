@@ -99,7 +99,8 @@ class MicroBatcher:
             self._run(batch)
 
     def _take(self) -> list[_Request]:
-        batch, size = [], 0
+        batch: list[_Request] = []
+        size = 0
         while self._queue and (not batch or size + len(self._queue[0].texts) <= self.max_texts):
             request = self._queue.popleft()
             batch.append(request)

@@ -75,6 +75,8 @@ def reply_repetition_penalty(penalty: float) -> Any:
     from transformers import RepetitionPenaltyLogitsProcessor
 
     class ReplyRepetitionPenalty(RepetitionPenaltyLogitsProcessor):
+        prompt_ignore_length: int | None  # the base's attribute: None until the first call sets it
+
         def __call__(self, input_ids: Any, scores: Any) -> Any:
             if self.prompt_ignore_length is None:
                 self.prompt_ignore_length = int(input_ids.shape[-1])
