@@ -107,7 +107,7 @@ class ReviewSession:
         return self.state.status.get(self.records[index].id)
 
     def counts(self) -> dict[str, int]:
-        counts = {status: 0 for status in STATUSES}
+        counts: dict[str, int] = {status: 0 for status in STATUSES}
         for status in self.state.status.values():
             counts[status] += 1
         counts["pending"] = len(self.records) - sum(counts.values())

@@ -93,7 +93,7 @@ class ReviewApp(App[None]):
     def action_confirm(self) -> None:
         self._run("confirm")
 
-    def action_back(self) -> None:
+    async def action_back(self) -> None:  # async as App.action_back, which it replaces (textual awaits actions)
         self._run("back")
 
     def action_flag(self) -> None:

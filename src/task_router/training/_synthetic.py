@@ -79,6 +79,8 @@ def plan_conversations(
     rng = random.Random(seed)
     names = catalog.names
     plans = []
+    task: str | None
+    other: str | None
     for i in range(n):
         scenario = scenarios[i % len(scenarios)]
         needs_two = scenario in ("switch", "end_then_new")

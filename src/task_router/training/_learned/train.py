@@ -18,7 +18,7 @@ import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from rich.console import Console
 
@@ -343,7 +343,7 @@ def _train_cross_encoder(
     chosen = random.Random(config.seed + 1).sample(examples, needed)
     mining = time.monotonic()
     bi_encoder.eval()
-    texts = sorted({text for e in chosen for text in (e.positive, *e.negatives)})
+    texts = sorted({text for e in chosen for text in (cast(str, e.positive), *e.negatives)})  # None: filtered out
     vectors = bi_encoder.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
     row_of = {text: i for i, text in enumerate(texts)}
     queries = bi_encoder.encode([e.query for e in chosen], batch_size=64, normalize_embeddings=True)
@@ -379,10 +379,15 @@ def _train_cross_encoder(
 
 
 # -- shared ----------------------------------------------------------------------------------------------------
-def _columns(examples: Sequence[RoutingExample], negatives: Sequence[Sequence[str]]) -> dict[str, list[str]]:
-    """The trainers' text columns: query, positive, negative_0 ... negative_{n-1}."""
+def _columns(
+    examples: Sequence[RoutingExample], negatives: Sequence[Sequence[str]]
+) -> dict[str, list[str] | list[int]]:
+    """The trainers' text columns: query, positive, negative_0 ... negative_{n-1} (a caller may add ``label``)."""
     # A "nothing fits" row has no positive text: its column holds "done", scored as a wrong answer (label 1).
-    columns = {"query": [e.query for e in examples], "positive": [e.positive or DONE_TEXT for e in examples]}
+    columns: dict[str, list[str] | list[int]] = {
+        "query": [e.query for e in examples],
+        "positive": [e.positive or DONE_TEXT for e in examples],
+    }
     for i in range(len(negatives[0]) if negatives else 0):
         columns[f"negative_{i}"] = [row[i] for row in negatives]
     return columns
