@@ -213,31 +213,6 @@ def add_example_requests(
 
 # -- off-topic requests: NONE with nothing active, and digressions while a task is active ----------------------
 OFF_TOPIC_FILE = Path(__file__).resolve().parent / "_learned" / "data" / "off_topic_requests.txt"
-#: Fine-grained hand-written tasks grouped by family (``## family.task: description``), none of them an SGD task.
-FAMILIES_FILE = OFF_TOPIC_FILE.with_name("task_families.txt")
-#: Topic tasks of OFF_TOPIC_FILE that a family's requests may also fit (and the other way round): never offered
-#: beside that family, and never beside a request that could fit them when the request is labelled NONE.
-FAMILY_OVERLAPS: dict[str, frozenset[str]] = {
-    family: frozenset(topics)
-    for family, topics in {
-        "smart_home": ("tech_support", "energy_saving", "home_repair"),
-        "credit_card": ("personal_finance",),
-        "insurance": ("personal_finance", "legal_paperwork"),
-        "mobile_plan": ("tech_support",),
-        "package_delivery": ("shopping_help",),
-        "kitchen": ("recipes", "health_advice"),
-        "lists": (),
-        "work_hr": ("career_help",),
-        "it_helpdesk": ("tech_support", "online_accounts"),
-        "car_care": ("car_maintenance", "energy_saving"),
-        "pharmacy": ("health_advice",),
-        "library": ("books_and_games", "study_help"),
-        "utilities_account": ("energy_saving", "civic_help"),
-        "fitness_tracker": ("fitness", "wellbeing", "health_advice"),
-        "school_parent": ("study_help",),
-        "language": ("language_help",),
-    }.items()
-}
 #: Assistant replies after an off-topic request: the graph's own None reply is added per catalogue.
 OFF_TOPIC_REPLIES = (
     "Sorry, I can't help with that here.",
@@ -291,14 +266,10 @@ def domain_of(task_name: str) -> str:
     return _SAME_DOMAIN.get(domain, domain)
 
 
-def written_off_topic_requests(path: Path | None = None) -> list[str]:
-    """The hand-written off-topic requests (one per line; ``#`` lines are comments and topic headers): those of
-    ``path``, by default of both hand-written files (:data:`OFF_TOPIC_FILE` and :data:`FAMILIES_FILE`)."""
-    requests = []
-    for source in (OFF_TOPIC_FILE, FAMILIES_FILE) if path is None else (path,):
-        lines = source.read_text(encoding="utf-8").splitlines()
-        requests += [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
-    return requests
+def written_off_topic_requests(path: Path = OFF_TOPIC_FILE) -> list[str]:
+    """The hand-written off-topic requests (one per line; ``#`` lines are comments and topic headers)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
 
 
 def written_topics(path: Path = OFF_TOPIC_FILE) -> dict[str, tuple[str, list[str]]]:
@@ -311,21 +282,6 @@ def written_topics(path: Path = OFF_TOPIC_FILE) -> dict[str, tuple[str, list[str
         ('general_knowledge', True)
     """
     return {name: (description, list(requests)) for name, (description, requests) in _read_topics(path).items()}
-
-
-def written_families(path: Path = FAMILIES_FILE) -> dict[str, dict[str, tuple[str, list[str]]]]:
-    """Family -> its tasks (``family.task`` -> (description, requests)), from :data:`FAMILIES_FILE`: close tasks
-    of one domain, which one-turn training records offer together (see :func:`single_turn_records`).
-
-    Example:
-        >>> families = written_families()
-        >>> len(families) >= 10, all(len(tasks) >= 5 for tasks in families.values())
-        (True, True)
-    """
-    families: dict[str, dict[str, tuple[str, list[str]]]] = {}
-    for name, (description, requests) in _read_topics(path).items():
-        families.setdefault(name.split(".", 1)[0], {})[name] = (description, list(requests))
-    return families
 
 
 @cache
@@ -341,54 +297,15 @@ def _read_topics(path: Path) -> dict[str, tuple[str, tuple[str, ...]]]:
     return {name: (description, tuple(requests)) for name, (description, requests) in topics.items()}
 
 
-def _topic_tasks(rng: random.Random, count: int, avoid: Iterable[str] = ()) -> list[dict[str, Any]]:
-    """``count`` topic tasks of the hand-written file (none of ``avoid``), as catalogue entries."""
-    avoid = set(avoid)
-    topics = {name: description for name, (description, _) in _read_topics(OFF_TOPIC_FILE).items() if name not in avoid}
+def _topic_tasks(rng: random.Random, count: int, avoid: str | None = None) -> list[dict[str, Any]]:
+    """``count`` topic tasks of the hand-written file (never ``avoid``), as catalogue entries."""
+    topics = {name: description for name, (description, _) in _read_topics(OFF_TOPIC_FILE).items() if name != avoid}
     chosen = rng.sample(sorted(topics), min(count, len(topics)))
     return [{"name": name, "description": topics[name]} for name in chosen]
 
 
-@cache
-def _may_fit(request: str) -> frozenset[str]:
-    """The hand-written tasks that ``request`` may fit: its own topic or family task, and the tasks that overlap
-    it (:data:`FAMILY_OVERLAPS`); empty for a request of no task."""
-    topics = {**_read_topics(OFF_TOPIC_FILE), **_read_topics(FAMILIES_FILE)}
-    own = next((name for name, (_, requests) in topics.items() if request in requests), None)
-    if own is None:
-        return frozenset()
-    family = own.split(".", 1)[0]
-    if "." in own:
-        return frozenset({own, *FAMILY_OVERLAPS.get(family, ())})
-    close = {name for name in topics if "." in name and own in FAMILY_OVERLAPS.get(name.split(".", 1)[0], ())}
-    return frozenset({own, *close})
-
-
-def _family_tasks(
-    rng: random.Random, families: dict[str, dict[str, tuple[str, list[str]]]], count: int
-) -> tuple[list[dict[str, Any]], dict[str, str], list[str]]:
-    """The tasks of ``count`` families as catalogue entries, the name each is shown under (with or without its
-    family prefix, one choice for the block), and the tasks held back: sometimes one task of a family is left out,
-    so that its requests fit none of the offered close tasks."""
-    short = rng.random() < 0.5
-    entries: list[dict[str, Any]] = []
-    shown: dict[str, str] = {}
-    held_back: list[str] = []
-    for family in rng.sample(sorted(families), min(count, len(families))):
-        names = sorted(families[family])
-        if len(names) > 2 and rng.random() < 0.4:
-            held_back.append(names.pop(rng.randrange(len(names))))
-        for name in names:
-            shown[name] = name.split(".", 1)[1] if short else name
-            entries.append({"name": shown[name], "description": families[family][name][0]})
-    if len(set(shown.values())) < len(shown):  # two families share a task name: keep the prefixes
-        shown = {name: name for name in shown}
-        entries = [{"name": name, "description": _task_description(families, name)} for name in shown]
-    return entries, shown, held_back
-
-
-def _task_description(families: dict[str, dict[str, tuple[str, list[str]]]], name: str) -> str:
-    return families[name.split(".", 1)[0]][name][0]
+def _topic_of(request: str) -> str | None:
+    return next((name for name, (_, requests) in _read_topics(OFF_TOPIC_FILE).items() if request in requests), None)
 
 
 def opening_requests(records: Iterable[ConversationRecord]) -> dict[str, list[str]]:
@@ -471,11 +388,11 @@ def _insert(
     if written and (not droppable or rng.random() < config.written_share):
         request = rng.choice(written)
         offered = {str(task["name"]) for task in data["tasks"]}
-        while _may_fit(request) & offered:  # its topic's task came with an earlier insertion: not off topic here
+        while _topic_of(request) in offered:  # its topic's task came with an earlier insertion: not off topic here
             request = rng.choice(written)
         if rng.random() < config.distractor_prob:  # tasks of other topics: the request is still off the catalogue
             present = {str(task["name"]) for task in data["tasks"]}
-            extra = _topic_tasks(rng, rng.randint(1, 3), avoid=_may_fit(request))
+            extra = _topic_tasks(rng, rng.randint(1, 3), avoid=_topic_of(request))
             data["tasks"] = [*data["tasks"], *(task for task in extra if task["name"] not in present)]
     elif droppable:
         domain = rng.choice(sorted(droppable))
@@ -529,8 +446,6 @@ def single_turn_records(
     example_style_prob: float = 0.5,
     topic_prob: float = 0.6,
     topic_share: float = 0.3,
-    family_prob: float = 0.5,
-    max_families: int = 6,
     seed: int = 0,
 ) -> list[ConversationRecord]:
     """``count`` one-turn records over large catalogues, as in intent-classification sets: every task of
@@ -542,10 +457,7 @@ def single_turn_records(
     (:func:`written_topics`), and a ``topic_share`` of its records are then a hand-written request of one of them,
     labelled START of that task: the same kinds of requests are in scope when the catalogue has a task for them,
     so the model learns to read the catalogue rather than that such topics never fit. A hand-written request
-    labelled NONE never has its own topic's task in the catalogue. With ``family_prob``, a block also offers the
-    close tasks of one to ``max_families`` families of :data:`FAMILIES_FILE` (:func:`written_families`), half of
-    its records are then requests of one of them, and a family's task left out of the catalogue gives NONE
-    requests that are close to offered tasks: told apart only by reading them.
+    labelled NONE never has its own topic's task in the catalogue.
 
     Records come in blocks of ``block`` that share one catalogue (ids ``single-<seed>-<block>-<i>``), so that a
     trainer batching a block together embeds its task texts once; a block's tasks are renamed together with
@@ -576,9 +488,7 @@ def single_turn_records(
     rng = random.Random(f"{seed}:single-turn")
     domains = sorted({domain_of(name) for name in openings})
     topics = written_topics() if own_file else {}  # topic tasks come with the file's own requests only
-    families = written_families() if own_file else {}
-    requests_of = {name: requests for name, (_, requests) in topics.items()}
-    requests_of |= {name: requests for tasks in families.values() for name, (_, requests) in tasks.items()}
+    topic_of = {request: name for name, (_, requests) in topics.items() for request in requests}
     out: list[ConversationRecord] = []
     for number in range(-(-count // block)):
         removed = rng.choice(domains) if len(domains) > 1 and rng.random() < 0.7 else None
@@ -598,34 +508,21 @@ def single_turn_records(
         for task in catalogue:
             task["name"] = mapping.get(task["name"], task["name"])
         startable = [name for name in names if set(openings.get(name, ())) - set(examples.get(name, ()))]
-        family_entries: list[dict[str, Any]] = []
-        shown: dict[str, str] = {}
-        held_back: list[str] = []
-        if families and rng.random() < family_prob:
-            family_entries, shown, held_back = _family_tasks(rng, families, rng.randint(1, max_families))
-        overlapping = {topic for name in [*shown, *held_back] for topic in FAMILY_OVERLAPS.get(name.split(".")[0], ())}
-        in_topics = (
-            _topic_tasks(rng, rng.randint(1, 4), avoid=overlapping) if topics and rng.random() < topic_prob else []
-        )
-        if in_topics or family_entries:
-            catalogue = [*catalogue, *in_topics, *family_entries]
+        in_topics = _topic_tasks(rng, rng.randint(1, 4)) if topics and rng.random() < topic_prob else []
+        if in_topics:
+            catalogue = [*catalogue, *in_topics]
             rng.shuffle(catalogue)
-        shown |= {task["name"]: task["name"] for task in in_topics}
-        present = set(shown)
-        share = max(topic_share, 0.5) if len(shown) > len(in_topics) else topic_share
+        present = {task["name"] for task in in_topics}
         for i in range(min(block, count - number * block)):
             none = not startable or rng.random() < none_share
             task_name = ""
-            if present and rng.random() < share:
+            if in_topics and rng.random() < topic_share:
                 none, task_name = False, rng.choice(sorted(present))
-                text = rng.choice(requests_of[task_name])
-                task_name = shown[task_name]
-            elif none and held_back and rng.random() < 0.5:
-                text = rng.choice(requests_of[rng.choice(held_back)])
+                text = rng.choice(topics[task_name][1])
             elif none and removed is not None and removed in {domain_of(n) for n in openings} and rng.random() < 0.5:
                 text = rng.choice([t for n, ts in openings.items() if domain_of(n) == removed for t in ts])
             elif none:
-                fitting = [t for t in written if not _may_fit(t) & present]
+                fitting = [t for t in written if topic_of.get(t) not in present]
                 text = rng.choice(fitting) if fitting else ""
             else:
                 task_name = rng.choice(startable)

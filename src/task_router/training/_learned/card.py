@@ -53,8 +53,7 @@ def render_card(meta: dict[str, Any], evaluation: str = "") -> str:
         f"- off-catalogue turns (NONE): `{json.dumps(config.get('off_topic', {}))}` inserted into the conversations "
         f"(the hand-written requests of `task_router/training/_learned/data/off_topic_requests.txt`, or another "
         f"conversation's request with its whole domain removed from the catalogue), plus "
-        f"{config.get('single_turn')} one-turn records over large catalogues (some offering families of close "
-        "hand-written tasks, `task_families.txt` beside it); "
+        f"{config.get('single_turn')} one-turn records over large catalogues; "
         f"{data.get('held_out_conversations', 0)} records held out to calibrate (a share of the conversations, "
         "prepared as above, and the same with each description cut to its first sentence)",
         "",

@@ -61,7 +61,7 @@ class LearnedTrainConfig:
     # catalogues); None trains no NONE answer.
     none_bias: float | None = 0.45
     off_topic: OffTopicConfig = field(default_factory=OffTopicConfig)
-    single_turn: int = 2500
+    single_turn: int = 1500
     hard_weight: float = 0.5  # the loss's hard-negative term (CatalogueRankingLoss.hard_weight)
     # Conversations held out of training (a stable share of ids), on which the NONE scores and the temperature of
     # the shipped probabilities are fitted after training.

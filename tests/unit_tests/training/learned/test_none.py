@@ -12,12 +12,10 @@ from torch import nn
 
 from task_router.evaluation import parse_records
 from task_router.training._augment import (
-    FAMILY_OVERLAPS,
     OffTopicConfig,
     domain_of,
     insert_off_topic,
     single_turn_records,
-    written_families,
     written_off_topic_requests,
     written_topics,
 )
@@ -211,36 +209,3 @@ def test_distractor_topic_tasks_never_fit_the_inserted_request() -> None:
             for label in record.labels:
                 if label.event == "NONE":
                     assert topic_of.get(record.turns[label.turn_index].text) not in names
-
-
-def test_family_requests_start_their_own_task_and_a_left_out_task_gives_none() -> None:
-    families = written_families()
-    description_of = {name: d for tasks in families.values() for name, (d, _) in tasks.items()}
-    task_of = {r: name for tasks in families.values() for name, (_, rs) in tasks.items() for r in rs}
-    started = close_none = 0
-    for record in single_turn_records(RECORDS, 400, none_share=0.5, block=4, min_tasks=2, seed=3):
-        label, text = record.labels[0], record.turns[0].text
-        assert len({t["name"] for t in record.tasks}) == len(record.tasks)
-        if text not in task_of:
-            continue
-        full = task_of[text]
-        offered = [t["name"] for t in record.tasks if t["description"] == description_of[full]]
-        if label.event == "START":
-            started += 1
-            assert offered == [label.task] and label.task in (full, full.split(".", 1)[1])
-        else:
-            assert label.event == "NONE" and not offered
-            family = {d for name, d in description_of.items() if name.split(".")[0] == full.split(".")[0]}
-            close_none += any(t["description"] in family for t in record.tasks)
-    assert started > 20 and close_none > 5
-
-
-def test_family_overlaps_name_real_families_and_topics_and_are_never_offered_together() -> None:
-    families, topics = written_families(), written_topics()
-    assert set(FAMILY_OVERLAPS) == set(families)
-    assert set().union(*FAMILY_OVERLAPS.values()) <= set(topics)
-    description_family = {d: f for f, tasks in families.items() for d, _ in tasks.values()}
-    for record in single_turn_records(RECORDS, 400, none_share=0.5, block=4, min_tasks=2, seed=4):
-        offered = {description_family.get(t["description"]) for t in record.tasks} - {None}
-        names = {t["name"] for t in record.tasks}
-        assert not names & set().union(*(FAMILY_OVERLAPS[family] for family in offered))
