@@ -115,8 +115,8 @@ def create_router_graph(
     reserved = {ROUTER_NODE, TASK_NODE, NONE_NODE, CLARIFY_NODE, PREFILL_NODE} & set(task_graphs)
     if reserved:
         raise ValueError(f"task names {sorted(reserved)} clash with the graph's own nodes: rename those tasks")
+    close_tasks([], clarify_margin)  # a bad margin fails before a model loads, naming the fix
     if router is None or isinstance(router, str):
-        close_tasks([], clarify_margin)  # a bad margin fails before a model loads, naming the fix
         router = make_router(router, model=model)
     chat_model = load_chat_model(model) if model is not None else None
     builder = StateGraph(state_schema)
@@ -195,7 +195,7 @@ def add_task_router(
         'meeting_recap'
     """
     _check_catalog(catalog)
-    missing = [key for key in RouterState.__annotations__ if key not in _state_keys(builder)]
+    missing = [key for key in RouterState.__annotations__ if key not in builder.channels]
     if missing:
         raise ValueError(f"the graph's state has no {missing}: build it on task_router.RouterState or a subclass of it")
     task_nodes = dict(task_nodes or {})
@@ -278,10 +278,6 @@ def add_task_router(
 def _check_catalog(catalog: Any) -> None:
     if not isinstance(catalog, TaskCatalog):
         raise ValueError("catalog must be a TaskCatalog: build one with TaskCatalog([...]) or TaskCatalog.from_file()")
-
-
-def _state_keys(builder: StateGraph) -> set[str]:
-    return set(builder.channels)
 
 
 class SyncAsyncNode(Runnable[Any, Any]):
