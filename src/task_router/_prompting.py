@@ -1,16 +1,25 @@
-"""Router prompt files (prompts/*.yaml) and the chat messages built from them."""
+"""Router prompt files (prompts/*.yaml) as LangChain templates, and the chat messages a router kind sends.
+
+A prompt file is a YAML mapping of sections written as f-string templates (``{catalog}``; ``{{`` for a brace). Its
+``system`` and ``user`` sections make the router's :class:`~langchain_core.prompts.ChatPromptTemplate`; a user may
+pass their own ChatPromptTemplate instead (:func:`chat_template`), which fills the same variables.
+"""
 
 from __future__ import annotations
 
 from functools import cache
 
 import yaml
-from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
+from langchain_core.messages import BaseMessage
+from langchain_core.prompts import ChatPromptTemplate
 
 from task_router._catalog import TaskCatalog
 from task_router._rendering import DEFAULT_WINDOW, render_catalog, render_conversation
 from task_router._resources import read_prompt
 from task_router._router_input import RoutingInput
+
+#: What every router template may use; a kind adds its own (few-shot-cot ``examples``, react ``task_names``).
+ROUTER_VARIABLES = ("catalog", "conversation", "active_task")
 
 
 @cache
@@ -25,31 +34,70 @@ def load_prompt(name: str, required: tuple[str, ...] = ("system",)) -> dict[str,
     return {key: str(value) for key, value in data.items()}
 
 
+@cache
+def file_template(name: str, *, text_format: bool = False) -> ChatPromptTemplate:
+    """The chat template of a prompt file: its ``system`` section, then its ``user`` section (default: the
+    conversation alone), followed by its ``format`` section when ``text_format`` (the answer's JSON spelled out).
+
+    Example:
+        >>> file_template("zero-shot").input_variables
+        ['active_task', 'catalog', 'conversation']
+    """
+    sections = load_prompt(name)
+    user = sections.get("user", "{conversation}").strip()
+    if text_format and sections.get("format"):
+        user = f"{user}\n{sections['format'].strip()}"
+    return ChatPromptTemplate.from_messages([("system", sections["system"].strip()), ("human", user)])
+
+
+def chat_template(
+    prompt: str | ChatPromptTemplate, *, extra: tuple[str, ...] = (), text_format: bool = False
+) -> ChatPromptTemplate:
+    """A router kind's template: a prompt file's (by name) or the user's own ChatPromptTemplate, checked to use
+    only the variables the router fills (``{catalog}``, ``{conversation}``, ``{active_task}`` and ``extra``) and to
+    show the conversation.
+
+    Example:
+        >>> own = ChatPromptTemplate.from_messages(
+        ...     [("system", "Pick one of:\\n{catalog}"), ("human", "{conversation}\\nAnswer in JSON.")]
+        ... )
+        >>> chat_template(own).input_variables
+        ['catalog', 'conversation']
+        >>> chat_template(ChatPromptTemplate.from_messages([("human", "{question}")]))
+        Traceback (most recent call last):
+        ...
+        ValueError: the router's ChatPromptTemplate uses ['question'], which the router does not fill; ...
+    """
+    if isinstance(prompt, str):
+        return file_template(prompt, text_format=text_format)
+    if not isinstance(prompt, ChatPromptTemplate):
+        raise TypeError(f"prompt must be a prompt file's name or a ChatPromptTemplate, got {type(prompt).__name__}")
+    allowed = {*ROUTER_VARIABLES, *extra}
+    unknown = sorted(set(prompt.input_variables) - allowed)
+    if unknown:
+        raise ValueError(
+            f"the router's ChatPromptTemplate uses {unknown}, which the router does not fill; use only "
+            f"{sorted(allowed)} (or give them with .partial(...))"
+        )
+    if "conversation" not in prompt.input_variables:
+        raise ValueError("the router's ChatPromptTemplate must show the user's words: add {conversation} to it")
+    return prompt
+
+
 def catalog_block(catalog: TaskCatalog) -> str:
     return catalog.memo("prompt.catalog", lambda: render_catalog(catalog.tasks))
 
 
 def build_messages(
-    prompt: dict[str, str],
-    routing: RoutingInput,
-    *,
-    window: int = DEFAULT_WINDOW,
-    text_format: bool = False,
-    **extra: str,
+    template: ChatPromptTemplate, routing: RoutingInput, *, window: int = DEFAULT_WINDOW, **extra: str
 ) -> list[BaseMessage]:
-    """System message (instructions + catalogue) then one user message (conversation + question).
-
-    The whole conversation goes in one delimited user message so that the user's words can never pose as
-    the router's own instructions.
-    """
+    """The template filled for one turn: the file templates send the instructions and the catalogue as the system
+    message, then the conversation, delimited, in one user message, so that the user's words can never pose as the
+    router's own instructions (values are inserted as they are: braces in them are not read as variables)."""
     values = {
         "catalog": catalog_block(routing.catalog),
         "conversation": render_conversation(routing.messages, window=window),
         "active_task": routing.active_task or "none",
         **extra,
     }
-    system = prompt["system"].format(**values)
-    user = prompt.get("user", "{conversation}").format(**values)
-    if text_format and prompt.get("format"):
-        user = f"{user.rstrip()}\n{prompt['format'].format(**values)}"
-    return [SystemMessage(system.strip()), HumanMessage(user.strip())]
+    return template.format_messages(**{name: values[name] for name in template.input_variables})

@@ -9,6 +9,7 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import RunnableConfig
 from langgraph.constants import TAG_NOSTREAM
 from langgraph.graph import END, START, StateGraph
@@ -198,6 +199,8 @@ def create_task_graph(
     writer = deliverable_model(model)
     use_extraction = supports_structured_output(model) if extract_inputs is None else extract_inputs
     extract = InputExtractor(model, template) if use_extraction else None
+    write = ChatPromptTemplate.from_messages([("system", template["system"]), ("human", template["user"])])
+    revise = ChatPromptTemplate.from_messages([("system", template["system"]), ("human", template.get("revise", ""))])
 
     def collect(state: TaskState, config: RunnableConfig) -> dict[str, Any]:
         task = catalog.get(state.get("active_task"))
@@ -256,8 +259,7 @@ def create_task_graph(
         draft = _last_deliverable(state["messages"], task.name) if data.get("delivered") else None
         revising = draft is not None and isinstance(last, HumanMessage) and "revise" in template
         values.update(request=message_text(last) if isinstance(last, HumanMessage) else "", draft=draft or "")
-        ask = template["revise" if revising else "user"].format(**values)
-        messages = [("system", template["system"].format(**values)), ("human", ask)]
+        messages = (revise if revising else write).format_messages(**values)
         reply = writer.invoke(messages, config)
         # The reply keeps the id of the model's message: a caller streaming the graph's messages has shown it already.
         return {

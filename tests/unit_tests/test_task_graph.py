@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
-from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.messages import AIMessage, HumanMessage, convert_to_messages
 from pydantic import Field
 
 from task_router import CatalogError, Task, TaskCatalog
@@ -41,12 +41,12 @@ POST = Task(
 
 
 class Writer(GenericFakeChatModel):
-    """A fake chat model that records the prompts it was given."""
+    """A fake chat model that records the prompts it was given, as (role, text) pairs."""
 
     prompts: list[Any] = Field(default_factory=list)
 
     def invoke(self, value: Any, *args: Any, **kwargs: Any) -> Any:
-        self.prompts.append(value)
+        self.prompts.append([(m.type, m.content) for m in convert_to_messages(value)])
         return super().invoke(value, *args, **kwargs)
 
 

@@ -105,7 +105,8 @@ def make_router(
             ``TASK_ROUTER_TIME_BUDGET_S``, else 60; :mod:`task_router._budget`).
         clarify_margin: mark a decision whose two most probable tasks are closer than this probability gap, so
             that the graph asks the user which one they mean (``RouteDecision.clarify``, :mod:`task_router._clarify`).
-        **options: the kind's own options (e.g. ``catalog``, ``threshold`` of ``embedding``).
+        **options: the kind's own options (e.g. ``catalog``; ``threshold`` of ``embedding``; ``prompt`` of the
+            chat-model kinds: a prompt file's name or your own ``ChatPromptTemplate``).
 
     Returns:
         The router: a LangChain Runnable, so ``.with_retry()``, ``.with_fallbacks([...])`` and ``.with_config()``

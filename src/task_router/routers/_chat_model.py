@@ -4,12 +4,14 @@ react): the model with its answer-length cap, the prompt file, and re-asking onc
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import ClassVar
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.prompts import ChatPromptTemplate
 
 from task_router._catalog import TaskCatalog
-from task_router._prompting import load_prompt
+from task_router._prompting import build_messages, chat_template, load_prompt
 from task_router._router_input import RoutingInput
 from task_router.models import ModelSpec, load_router_model, model_name
 from task_router.routers._answering import Parser, bounded, read_answer, with_logprobs
@@ -25,19 +27,28 @@ class ChatModelRouter(Router):
         model: a model spec or a chat model instance (:func:`~task_router.models.load_router_model`: a provider
             client does not retry by itself; retries are the composition's).
         catalog: the task catalogue, unless each input carries its own.
-        prompt: the prompt file's name.
+        prompt: the prompt file's name, or your own ``ChatPromptTemplate`` filling ``{catalog}``,
+            ``{conversation}`` and ``{active_task}`` (plus the kind's own :attr:`template_variables`); the kind's
+            prompt file still gives the other sections (such as ``repair``).
         window: how many of the latest messages the prompt shows.
         max_new_tokens: the answer-length cap (:func:`~task_router.routers._answering.bounded`).
         logprobs: ask the API for token log-probabilities, which set the decision's confidence
             (:func:`~task_router.routers._answering.with_logprobs`).
     """
 
+    #: The prompt file used when none is given, and for the sections a user's own template does not replace.
+    default_prompt: ClassVar[str] = "zero-shot"
+    #: Variables this kind fills besides ``catalog``, ``conversation`` and ``active_task``.
+    template_variables: ClassVar[tuple[str, ...]] = ()
+    #: Whether the prompt file's ``format`` section (the answer's JSON) follows its ``user`` section.
+    text_format: ClassVar[bool] = False
+
     def __init__(
         self,
         model: ModelSpec,
         *,
         catalog: TaskCatalog | None,
-        prompt: str,
+        prompt: str | ChatPromptTemplate | None,
         window: int,
         max_new_tokens: int,
         logprobs: bool,
@@ -46,10 +57,19 @@ class ChatModelRouter(Router):
         self.model: BaseChatModel = load_router_model(model)
         if logprobs:
             self.model = with_logprobs(self.model)
-        self.prompt_name = prompt
-        self.prompt = load_prompt(prompt)
+        self.prompt_name = prompt if isinstance(prompt, str) else self.default_prompt
+        self.prompt = load_prompt(self.prompt_name)
+        self.template = chat_template(
+            self.prompt_name if prompt is None or isinstance(prompt, str) else prompt,
+            extra=self.template_variables,
+            text_format=self.text_format,
+        )
         self.window = window
         self._text_model = bounded(self.model, max_new_tokens)
+
+    def messages(self, routing: RoutingInput, **extra: str) -> list[BaseMessage]:
+        """The chat messages of one decision: :attr:`template` filled with the turn (and ``extra`` variables)."""
+        return build_messages(self.template, routing, window=self.window, **extra)
 
     def require_sections(self, sections: Iterable[str], purpose: str) -> None:
         """Fail at construction, naming the prompt and its missing sections, rather than at the first decision."""

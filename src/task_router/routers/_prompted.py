@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from langchain_core.messages import BaseMessage
+from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import RunnableConfig
 
 from task_router._catalog import Task, TaskCatalog
-from task_router._prompting import build_messages
 from task_router._rendering import DEFAULT_WINDOW, clip
 from task_router._router_input import RoutingInput
 from task_router.models import ModelSpec
@@ -28,7 +28,6 @@ class PromptedRouter(ChatModelRouter):
     """
 
     kind: ClassVar[str] = "prompted"
-    default_prompt: ClassVar[str] = "zero-shot"
     default_max_new_tokens: ClassVar[int] = 48
 
     def __init__(
@@ -36,7 +35,7 @@ class PromptedRouter(ChatModelRouter):
         model: ModelSpec,
         *,
         catalog: TaskCatalog | None = None,
-        prompt: str | None = None,
+        prompt: str | ChatPromptTemplate | None = None,
         window: int = DEFAULT_WINDOW,
         repair: bool = True,
         max_new_tokens: int | None = None,
@@ -45,7 +44,7 @@ class PromptedRouter(ChatModelRouter):
         super().__init__(
             model,
             catalog=catalog,
-            prompt=prompt or self.default_prompt,
+            prompt=prompt,
             window=window,
             max_new_tokens=max_new_tokens or self.default_max_new_tokens,
             logprobs=logprobs,
@@ -53,9 +52,6 @@ class PromptedRouter(ChatModelRouter):
         if "repair" not in self.prompt:
             raise ValueError(f"prompt {self.prompt_name!r} has no 'repair' section: add one that quotes {{error}}")
         self.repair = repair
-
-    def messages(self, routing: RoutingInput) -> list[BaseMessage]:
-        return build_messages(self.prompt, routing, window=self.window)
 
     def parse(self, raw: str, catalog: TaskCatalog) -> ParsedAnswer:
         return parse_answer(raw, catalog)
@@ -99,18 +95,19 @@ class FewShotCoTRouter(PromptedRouter):
     kind = "few-shot-cot"
     default_prompt = "few-shot-cot"
     default_max_new_tokens = 128
+    template_variables = ("examples",)
 
     def __init__(self, model: ModelSpec, *, n_task_examples: int = 3, **options: Any) -> None:
         super().__init__(model, **options)
         self.require_sections({"task_example", "generic_examples"}, "used for examples")
         self.n_task_examples = n_task_examples
 
-    def messages(self, routing: RoutingInput) -> list[BaseMessage]:
+    def messages(self, routing: RoutingInput, **extra: str) -> list[BaseMessage]:
         catalog = routing.catalog
         examples = catalog.memo(
             f"few-shot-cot.examples:{self.prompt_name}:{self.n_task_examples}", lambda: self.examples(catalog)
         )
-        return build_messages(self.prompt, routing, window=self.window, examples=examples)
+        return super().messages(routing, examples=examples, **extra)
 
     def examples(self, catalog: TaskCatalog) -> str:
         """The worked examples for a catalogue (deterministic: the first tasks, their first example request)."""

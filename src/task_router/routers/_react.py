@@ -7,10 +7,10 @@ from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import RunnableConfig
 
 from task_router._catalog import NONE_LABEL, TaskCatalog
-from task_router._prompting import build_messages
 from task_router._rendering import DEFAULT_WINDOW, clip
 from task_router._router_input import RoutingInput
 from task_router.models import ModelSpec
@@ -111,13 +111,15 @@ class ReActRouter(ChatModelRouter):
     """
 
     kind: ClassVar[str] = "react"
+    default_prompt: ClassVar[str] = "react"
+    template_variables: ClassVar[tuple[str, ...]] = ("task_names",)
 
     def __init__(
         self,
         model: ModelSpec,
         *,
         catalog: TaskCatalog | None = None,
-        prompt: str = "react",
+        prompt: str | ChatPromptTemplate | None = None,
         window: int = DEFAULT_WINDOW,
         max_steps: int = 4,
         max_new_tokens: int = 96,
@@ -133,7 +135,7 @@ class ReActRouter(ChatModelRouter):
 
     def plan(self, routing: RoutingInput, config: RunnableConfig) -> Plan[Prediction]:
         names = ", ".join([*routing.catalog.names, NONE_LABEL, DONE_LABEL])
-        messages: list[BaseMessage] = build_messages(self.prompt, routing, window=self.window, task_names=names)
+        messages: list[BaseMessage] = self.messages(routing, task_names=names)
         outputs: list[str] = []
         trace: list[str] = []
         repaired = False

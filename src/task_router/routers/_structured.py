@@ -6,11 +6,11 @@ from typing import Literal
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel, Field, create_model
 
 from task_router._catalog import NONE_LABEL, TaskCatalog
-from task_router._prompting import build_messages
 from task_router._rendering import DEFAULT_WINDOW
 from task_router._router_input import RoutingInput
 from task_router.models import ModelSpec
@@ -70,13 +70,15 @@ class StructuredRouter(ChatModelRouter):
     """
 
     kind = "structured"
+    default_prompt = "structured"
+    text_format = True
 
     def __init__(
         self,
         model: ModelSpec,
         *,
         catalog: TaskCatalog | None = None,
-        prompt: str = "structured",
+        prompt: str | ChatPromptTemplate | None = None,
         window: int = DEFAULT_WINDOW,
         repair: bool = True,
         use_tools: bool | None = None,
@@ -101,7 +103,7 @@ class StructuredRouter(ChatModelRouter):
     def _structured_plan(self, routing: RoutingInput) -> Plan[Prediction]:
         # The JSON format is spelled out here too: servers that ignore response_format / tool_choice
         # (e.g. `transformers serve`) then still answer in JSON text, which the text path reads.
-        messages = build_messages(self.prompt, routing, window=self.window, text_format=True)
+        messages = self.messages(routing)
         model = self._text_model if isinstance(self._text_model, BaseChatModel) else self.model
         structured = model.with_structured_output(choice_schema(routing.catalog), include_raw=True)
         try:
@@ -125,7 +127,7 @@ class StructuredRouter(ChatModelRouter):
         return (yield from self._read_text(routing, messages, raw))
 
     def _text_plan(self, routing: RoutingInput) -> Plan[Prediction]:
-        messages = build_messages(self.prompt, routing, window=self.window, text_format=True)
+        messages = self.messages(routing)
         reply = yield ModelCall(self._text_model, messages)
         return (yield from self._read_text(routing, messages, reply))
 
