@@ -21,26 +21,24 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def adapter_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from task_router.training import AugmentConfig, TrainConfig
+    from task_router.training import AugmentConfig, RouterModelConfig, TrainConfig
     from task_router.training._trainer import train
 
     out = tmp_path_factory.mktemp("adapter")
     config = TrainConfig(
         data=[str(FIXTURE)],
-        out=str(out),
+        output_dir=str(out),
         max_steps=2,
-        grad_accum=1,
+        gradient_accumulation_steps=1,
         learning_rate=5e-3,
         warmup_steps=0,
-        lora_r=4,
-        lora_alpha=8,
-        lora_layers=4,
         limit=2,
-        augment=AugmentConfig(copies=1, rename_prob=0.0, drop_gold_prob=0.0, min_tasks=3, max_tasks=3),
         save_steps=1,
         threads=2,
     )
-    train(config, command="pytest")
+    model = RouterModelConfig(lora_r=4, lora_alpha=8, lora_layers=4)
+    augment = AugmentConfig(copies=1, rename_prob=0.0, drop_gold_prob=0.0, min_tasks=3, max_tasks=3)
+    train(config, model, augment, command="pytest")
     return out
 
 

@@ -113,6 +113,7 @@ PUBLIC_ALL: dict[str, list[str]] = {
         "LearnedTrainConfig",
         "PackedSequence",
         "RENAME_STYLES",
+        "RouterModelConfig",
         "TrainConfig",
         "TreeCollator",
         "TurnTarget",

@@ -15,6 +15,7 @@ _EXPORTS = {
     "augment_record": "_augment",
     "augment_records": "_augment",
     "rename_tasks": "_augment",
+    "RouterModelConfig": "_config",
     "TrainConfig": "_config",
     "PackedSequence": "_sequences",
     "TreeCollator": "_sequences",

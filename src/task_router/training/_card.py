@@ -27,7 +27,8 @@ def render_card(meta: dict[str, Any]) -> str:
         # Task-router adapter (embedded)
     """
     config = meta.get("config", {})
-    modules = config.get("lora_target_modules", config.get("target_modules")) or []  # older adapters: target_modules
+    lora = config.get("model", config)  # adapters trained before TRL's ModelConfig kept the LoRA fields flat
+    modules = lora.get("lora_target_modules", lora.get("target_modules")) or []  # older adapters: target_modules
     data = meta.get("data", {})
     metrics = meta.get("metrics", {})
     lines = [
@@ -39,9 +40,9 @@ def render_card(meta: dict[str, Any]) -> str:
         "",
         "## Base model",
         f"- base: `{meta.get('base', '?')}` ({'4-bit NF4 + LoRA (QLoRA)' if meta.get('quantized') else 'bf16 + LoRA'})",
-        f"- LoRA r={config.get('lora_r')}, alpha={config.get('lora_alpha')}, dropout={config.get('lora_dropout')}, "
+        f"- LoRA r={lora.get('lora_r')}, alpha={lora.get('lora_alpha')}, dropout={lora.get('lora_dropout')}, "
         f"modules {', '.join([modules] if isinstance(modules, str) else modules)}"
-        + (f", top {config['lora_layers']} layers only" if config.get("lora_layers") else ", every layer"),
+        + (f", top {lora['lora_layers']} layers only" if lora.get("lora_layers") else ", every layer"),
         "",
         "## Data",
         *[f"- `{name}`" for name in data.get("files", [])],

@@ -1,129 +1,167 @@
-"""The training configuration: TRL's ``ModelConfig`` (the LoRA fields) plus the data and schedule of this trainer."""
+"""The scoring router's training configuration, in the manner of TRL: :class:`TrainConfig` is transformers'
+``TrainingArguments`` with this trainer's defaults (as TRL's ``SFTConfig``), :class:`RouterModelConfig` is TRL's
+``ModelConfig`` (the base model and its LoRA). ``task-router train`` parses both, and
+:class:`~task_router.training.AugmentConfig`, with ``HfArgumentParser``: each default lives in its field."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from transformers import TrainingArguments
 from trl import ModelConfig
-
-from task_router.training._augment import AugmentConfig
 
 # All attention and MLP projections of Llama-style models (SmolLM2 included).
 DEFAULT_TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
-# ModelConfig fields that this trainer does not read, and the field that does their job here.
-_REPLACED_FIELDS = {"model_name_or_path": "base", "load_in_4bit": "quantize", "load_in_8bit": "quantize"}
-
-
 @dataclass(kw_only=True)
-class TrainConfig(ModelConfig):
-    """Everything a training run depends on; saved with the adapter so that the run can be reproduced.
+class RouterModelConfig(ModelConfig):
+    """TRL's ``ModelConfig`` with this trainer's defaults: the embedded model, LoRA on every projection, and 4-bit
+    NF4 (QLoRA) decided by the base.
 
-    The LoRA fields are TRL's :class:`~trl.ModelConfig` ones (``lora_r``, ``lora_alpha``, ``lora_dropout``,
-    ``lora_target_modules``, ``use_rslora``, ``use_dora``...), turned into a ``LoraConfig`` by TRL's
-    ``get_peft_config``; ``lora_layers`` adds PEFT's ``layers_to_transform``. The base model is ``base``
-    (``embedded``, ``hf:<dir>`` or a folder) and its quantization ``quantize``, not ModelConfig's
-    ``model_name_or_path`` / ``load_in_4bit``. ``to_dict`` is what ``task_router.json`` saves as ``config``,
-    and :meth:`from_dict` reads it back.
-
-    ``quantize``: None picks 4-bit NF4 (QLoRA) for other bases and plain bf16 LoRA for the embedded model, whose
-    weights are already 4-bit (GGUF Q4_1) and do not survive a second quantization (measured: NF4 agrees with
-    the bf16 model's top prediction only 51% of the time). ``--no-quantize`` forces plain LoRA.
+    ``load_in_4bit``: None picks 4-bit NF4 for other bases and plain LoRA for the embedded model, whose weights
+    are already 4-bit (GGUF Q4_1) and do not survive a second quantization (measured: NF4 agrees with the bf16
+    model's top prediction only 51% of the time). ``lora_layers`` adds PEFT's ``layers_to_transform``.
 
     Example:
-        >>> config = TrainConfig(data=["train.jsonl.gz"], out="adapters/router", max_steps=10)
-        >>> config.resolved_quantize(embedded=True)
-        False
+        >>> config = RouterModelConfig()
+        >>> config.resolved_quantize(embedded=True), config.resolved_quantize(embedded=False)
+        (False, True)
         >>> config.lora_r, config.lora_alpha, config.lora_target_modules[:2]
         (16, 32, ['q_proj', 'k_proj'])
     """
 
-    data: list[str]
-    out: str
-    base: str = "embedded"
-    quantize: bool | None = None
-    max_steps: int = -1
-    epochs: float = 1.0
-    max_minutes: float | None = None  # wall-time budget: stop (and save) once it is spent
-    lr_scheduler: str = "cosine"
-    limit: int | None = None  # first N conversations of the data
-    learning_rate: float = 5e-4
-    warmup_steps: int = 10
-    batch_size: int = 1
-    grad_accum: int = 4
-    use_peft: bool = True  # ModelConfig's defaults otherwise (r 16, alpha 32, dropout 0.05)
+    model_name_or_path: str | None = field(
+        default="embedded",
+        metadata={
+            "help": "Base model: embedded, hf:<dir> or a local model folder (never downloaded).",
+            "aliases": ["--base"],
+        },
+    )
+    load_in_4bit: bool | None = field(  # type: ignore[assignment]  # None: decided by the base
+        default=None,
+        metadata={
+            "help": "4-bit NF4 base (QLoRA). Default: yes for other bases, no for the embedded model (already 4-bit).",
+            "aliases": ["--quantize"],
+        },
+    )
+    use_peft: bool = True
+    lora_alpha: int | None = field(  # type: ignore[assignment]
+        default=None, metadata={"help": "LoRA alpha (default: twice lora_r)."}
+    )
     lora_target_modules: list[str] | None = field(default_factory=lambda: list(DEFAULT_TARGET_MODULES))
-    lora_layers: int | None = None  # LoRA on the top N layers only (faster: no backward below them); None = all
-    max_tokens: int = 4096  # longest packed sequence
-    prompt: str = "scoring"  # the scoring router's prompt file, whose layout is taught
-    window: int = 8  # the scoring router's defaults (routers/_scoring.py)
-    stride: int = 8
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
-    examples_prob: float = 0.0  # share of conversations whose tasks get example requests from other ones
-    seed: int = 0
-    save_steps: int = 50
-    save_total_limit: int = 2
-    logging_steps: int = 5
-    resume: bool = False
-    gradient_checkpointing: bool = False
-    threads: int | None = None  # torch threads (default: torch's choice)
-    adapter_dtype: str = "bfloat16"  # saved adapter weights (bf16 halves the file; the base runs in bf16 anyway)
+    lora_layers: int | None = field(
+        default=None, metadata={"help": "LoRA on the top N layers only (faster: no backward below them)."}
+    )
 
     def __post_init__(self) -> None:
+        if not self.model_name_or_path:
+            raise ValueError("give the base model: --base embedded, hf:<dir> or a local model folder")
+        if self.lora_r < 1:
+            raise ValueError(f"lora_r must be >= 1, got {self.lora_r}")
+        if not self.use_peft:
+            raise ValueError("use_peft must be True: this trainer trains a LoRA adapter")
+        if self.load_in_8bit:
+            raise ValueError("load_in_8bit is not supported: use --load-in-4bit (QLoRA) or plain LoRA")
+        if self.lora_alpha is None:
+            self.lora_alpha = 2 * self.lora_r
+        super().__post_init__()
+
+    def resolved_quantize(self, *, embedded: bool) -> bool:
+        return (not embedded) if self.load_in_4bit is None else bool(self.load_in_4bit)
+
+
+@dataclass(kw_only=True)
+class TrainConfig(TrainingArguments):
+    """How the scoring router's LoRA adapter is trained: ``TrainingArguments`` (``max_steps``, ``num_train_epochs``,
+    ``learning_rate``, ``lr_scheduler_type``, ``warmup_steps``, ``gradient_accumulation_steps``, ``save_steps``,
+    ``seed``, ...) with this trainer's defaults, plus the data and the prompt layout it trains on. ``output_dir`` is
+    the adapter folder (``--out``); the trainer's checkpoints go to its ``checkpoints/`` folder. Saved in the
+    adapter's ``task_router.json`` with the command that made it.
+
+    Example:
+        >>> config = TrainConfig(data=["train.jsonl.gz"], output_dir="adapters/router", max_steps=10)
+        >>> config.learning_rate, config.gradient_accumulation_steps, str(config.checkpoint_dir)
+        (0.0005, 4, 'adapters/router/checkpoints')
+    """
+
+    output_dir: str | None = field(
+        default=None,
+        metadata={"help": "Adapter folder to write; use it as qlora:<folder>.", "aliases": ["--out", "-o"]},
+    )
+    data: list[str] = field(
+        default_factory=list,
+        metadata={"help": "Benchmark-format data (.jsonl / .jsonl.gz files); repeatable.", "action": "extend"},
+    )
+    limit: int | None = field(default=None, metadata={"help": "First N conversations per file.", "aliases": ["-n"]})
+    max_minutes: float | None = field(
+        default=None, metadata={"help": "Wall-time budget: stop and save the adapter when it is spent."}
+    )
+    examples_prob: float = field(
+        default=0.0, metadata={"help": "Share of conversations whose tasks get example requests from other ones."}
+    )
+    max_tokens: int = field(default=4096, metadata={"help": "Longest packed sequence, in tokens."})
+    prompt: str = field(
+        default="scoring", metadata={"help": "The scoring router's prompt file, whose layout is taught."}
+    )
+    window: int = field(default=8, metadata={"help": "Messages shown per decision (the scoring router's default)."})
+    stride: int = field(default=8, metadata={"help": "Conversation window stride (the scoring router's default)."})
+    resume: bool = field(default=False, metadata={"help": "Continue from the adapter folder's checkpoints."})
+    threads: int | None = field(default=None, metadata={"help": "torch CPU threads (default: torch's choice)."})
+    adapter_dtype: str = field(
+        default="bfloat16", metadata={"help": "Saved adapter weights: bfloat16 (half the file) or float32."}
+    )
+    # TrainingArguments' fields with this trainer's defaults
+    num_train_epochs: float = field(
+        default=1.0, metadata={"help": "Passes over the (augmented) data.", "aliases": ["--epochs"]}
+    )
+    learning_rate: float = field(default=5e-4, metadata={"help": "Learning rate.", "aliases": ["--lr"]})
+    lr_scheduler_type: str = field(  # type: ignore[assignment]
+        default="cosine",
+        metadata={
+            "help": "transformers scheduler: cosine, linear, constant_with_warmup...",
+            "aliases": ["--lr-scheduler"],
+        },
+    )
+    warmup_steps: float = field(default=10, metadata={"help": "Linear warm-up steps."})
+    per_device_train_batch_size: int = field(default=1, metadata={"help": "Packed sequences per forward."})
+    gradient_accumulation_steps: int = field(
+        default=4, metadata={"help": "Forwards per optimizer step.", "aliases": ["--grad-accum"]}
+    )
+    seed: int = field(default=0, metadata={"help": "Seed of augmentation, LoRA init and data order."})
+    save_steps: float = field(default=50, metadata={"help": "Checkpoint every N steps."})
+    save_total_limit: int | None = 2
+    logging_steps: float = 5
+    use_cpu: bool = True
+    disable_tqdm: bool | None = True  # RichProgressCallback shows the progress
+    remove_unused_columns: bool = False  # the collator reads the tree masks' columns
+
+    def __post_init__(self) -> None:
+        if not self.output_dir:
+            raise ValueError("give the adapter folder to write: --out DIR")
         if not self.data:
             raise ValueError("no training data: give --data PATH (a benchmark .jsonl / .jsonl.gz file)")
         if self.max_steps == 0 or self.max_steps < -1:
             raise ValueError(f"max_steps must be a positive number of steps (or -1 for epochs), got {self.max_steps}")
         if self.max_minutes is not None and self.max_minutes <= 0:
             raise ValueError(f"max_minutes must be > 0 (a wall-time budget), got {self.max_minutes}")
-        if self.epochs <= 0:
-            raise ValueError(f"epochs must be > 0, got {self.epochs}")
-        if self.batch_size < 1 or self.grad_accum < 1:
-            raise ValueError("batch_size and grad_accum must be at least 1")
-        if self.lora_r < 1:
-            raise ValueError(f"lora_r must be >= 1, got {self.lora_r}")
-        if not self.use_peft:
-            raise ValueError("use_peft must be True: this trainer trains a LoRA adapter")
+        if self.num_train_epochs <= 0:
+            raise ValueError(f"num_train_epochs must be > 0, got {self.num_train_epochs}")
+        if self.per_device_train_batch_size < 1 or self.gradient_accumulation_steps < 1:
+            raise ValueError("per_device_train_batch_size and gradient_accumulation_steps must be at least 1")
         if self.adapter_dtype not in ("bfloat16", "float32"):
             raise ValueError(f"adapter_dtype must be 'bfloat16' or 'float32', got {self.adapter_dtype!r}")
-        for name, ours in _REPLACED_FIELDS.items():
-            if getattr(self, name):
-                raise ValueError(f"{name} is not read by this trainer: set {ours} instead")
-        if isinstance(self.augment, dict):
-            self.augment = AugmentConfig(**self.augment)
+        if self.data_seed is None:
+            self.data_seed = self.seed
+        if self.activation_checkpointing and self.activation_checkpointing_kwargs is None:
+            self.activation_checkpointing_kwargs = {"use_reentrant": False}
         super().__post_init__()
 
     @property
     def out_dir(self) -> Path:
-        return Path(self.out).expanduser()
+        return Path(str(self.output_dir)).expanduser()
 
     @property
     def checkpoint_dir(self) -> Path:
         return self.out_dir / "checkpoints"
-
-    def resolved_quantize(self, *, embedded: bool) -> bool:
-        return (not embedded) if self.quantize is None else self.quantize
-
-    def to_dict(self) -> dict[str, Any]:
-        """The fields as JSON-ready values (``config`` in ``task_router.json``)."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        """The config that :meth:`to_dict` saved, also from adapters saved before the TRL field names.
-
-        Example:
-            >>> saved = TrainConfig(data=["d.jsonl"], out="a", lora_r=8).to_dict()
-            >>> TrainConfig.from_dict(saved) == TrainConfig(data=["d.jsonl"], out="a", lora_r=8)
-            True
-            >>> old = {"data": ["d"], "out": "a", "target_modules": ["q_proj", "v_proj"]}
-            >>> TrainConfig.from_dict(old).lora_target_modules
-            ['q_proj', 'v_proj']
-        """
-        fields = dict(data)
-        if "target_modules" in fields:  # task_router.json before TRL's ModelConfig names
-            fields["lora_target_modules"] = fields.pop("target_modules")
-        return cls(**fields)

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import resource
 import time
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
 from task_router.models._adapters import load_base
+from task_router.training._augment import AugmentConfig
 from task_router.training._card import write_card, write_metadata
-from task_router.training._config import TrainConfig
+from task_router.training._config import RouterModelConfig, TrainConfig
 from task_router.training._data import build_dataset, load_training_records
 from task_router.training._progress import RichProgressCallback, TimeBudgetCallback
 from task_router.training._sequences import TreeCollator
@@ -64,17 +66,34 @@ def disable_cpu_inference_repack(model: Any) -> int:
     return count
 
 
-def train(config: TrainConfig, *, command: str = "", console: Console | None = None) -> TrainResult:
-    """Train a LoRA adapter for the scoring router and write it, with its model card, to ``config.out``.
+def train(
+    config: TrainConfig,
+    model_config: RouterModelConfig | None = None,
+    augment: AugmentConfig | None = None,
+    *,
+    command: str = "",
+    console: Console | None = None,
+) -> TrainResult:
+    """Train a LoRA adapter for the scoring router and write it, with its model card, to ``config.output_dir``.
+
+    Args:
+        config: the training arguments (transformers' ``TrainingArguments`` with this trainer's defaults) and data.
+        model_config: the base model and its LoRA (TRL's ``ModelConfig``; default: the embedded model).
+        augment: how the training conversations are varied (default: :class:`AugmentConfig`'s).
+        command: the command line that ran this, written to the model card.
+        console: where progress goes.
+
+    Returns:
+        The adapter folder, the training metrics and the metadata saved as ``task_router.json``.
 
     Example:
-        >>> config = TrainConfig(data=["tests/fixtures/train_tiny.jsonl"], out="/tmp/adapter", max_steps=2)
+        >>> config = TrainConfig(data=["tests/fixtures/train_tiny.jsonl"], output_dir="/tmp/adapter", max_steps=2)
         >>> train(config).metrics["steps"]  # doctest: +SKIP
         2
     """
     import torch
     from peft import get_peft_model
-    from transformers import AutoTokenizer, PrinterCallback, TrainingArguments, set_seed
+    from transformers import AutoTokenizer, PrinterCallback, set_seed
     from trl import get_peft_config
 
     from task_router._inference import PromptLayout
@@ -83,12 +102,14 @@ def train(config: TrainConfig, *, command: str = "", console: Console | None = N
     from task_router.training._loss import DecisionTrainer
 
     console = console or Console()
+    model_config = model_config or RouterModelConfig()
+    augment = augment or AugmentConfig()
     started = time.perf_counter()
     if config.threads:
         torch.set_num_threads(config.threads)
     set_seed(config.seed)
-    base_dir, base_name, embedded = resolve_base_spec(config.base)
-    quantize = config.resolved_quantize(embedded=embedded)
+    base_dir, base_name, embedded = resolve_base_spec(str(model_config.model_name_or_path))
+    quantize = model_config.resolved_quantize(embedded=embedded)
     out = config.out_dir
     out.mkdir(parents=True, exist_ok=True)
 
@@ -97,7 +118,7 @@ def train(config: TrainConfig, *, command: str = "", console: Console | None = N
         tokenizer.pad_token = tokenizer.eos_token
     layout = PromptLayout(tokenizer, load_prompt(config.prompt), window=config.window, stride=config.stride)
     records = load_training_records(
-        config.data, limit=config.limit, augment=config.augment, seed=config.seed, examples_prob=config.examples_prob
+        config.data, limit=config.limit, augment=augment, seed=config.seed, examples_prob=config.examples_prob
     )
     dataset, stats = build_dataset(layout, records, max_tokens=config.max_tokens)
     console.print(
@@ -105,8 +126,8 @@ def train(config: TrainConfig, *, command: str = "", console: Console | None = N
         f"{stats.tokens} tokens ({stats.answer_tokens} with loss)"
     )
 
-    model = load_base(base_dir, quantize=quantize, gradient_checkpointing=config.gradient_checkpointing)
-    lora = replace(get_peft_config(config), layers_to_transform=_top_layers(model, config.lora_layers))
+    model = load_base(base_dir, quantize=quantize, gradient_checkpointing=bool(config.activation_checkpointing))
+    lora = replace(get_peft_config(model_config), layers_to_transform=_top_layers(model, model_config.lora_layers))
     with peft_quietly():
         model = get_peft_model(model, lora)
     if quantize:
@@ -114,29 +135,8 @@ def train(config: TrainConfig, *, command: str = "", console: Console | None = N
     trainable, total = model.get_nb_trainable_parameters()
     console.print(f"base {base_name} ({'NF4' if quantize else 'bf16'}), LoRA trainable {trainable:,} / {total:,}")
 
-    args = TrainingArguments(
-        output_dir=str(config.checkpoint_dir),
-        max_steps=config.max_steps,
-        num_train_epochs=config.epochs,
-        per_device_train_batch_size=config.batch_size,
-        gradient_accumulation_steps=config.grad_accum,
-        learning_rate=config.learning_rate,
-        lr_scheduler_type=config.lr_scheduler,
-        warmup_steps=config.warmup_steps,
-        weight_decay=0.0,
-        logging_steps=config.logging_steps,
-        save_strategy="steps",
-        save_steps=config.save_steps,
-        save_total_limit=config.save_total_limit,
-        seed=config.seed,
-        data_seed=config.seed,
-        use_cpu=True,
-        report_to="none",
-        disable_tqdm=True,
-        remove_unused_columns=False,
-        dataloader_num_workers=0,
-        **_checkpointing_arguments(TrainingArguments, config.gradient_checkpointing),
-    )
+    args = copy.copy(config)  # the adapter goes to output_dir, the Trainer's checkpoints below it
+    args.output_dir = str(config.checkpoint_dir)
     budget = TimeBudgetCallback(config.max_minutes) if config.max_minutes else None
     trainer = DecisionTrainer(
         model=model,
@@ -173,7 +173,7 @@ def train(config: TrainConfig, *, command: str = "", console: Console | None = N
         "quantized": quantize,
         "base": base_name,
         "command": command,
-        "config": config.to_dict(),
+        "config": {**config.to_dict(), "model": asdict(model_config), "augment": asdict(augment)},
         "data": {"files": list(config.data), **stats.as_dict()},
         "metrics": metrics,
         "adapter_mb": round(sum(p.stat().st_size for p in out.glob("adapter_model.*")) / 1e6, 2),
@@ -208,13 +208,3 @@ def save_adapter(model: Any, out: Path, *, base_name: str, dtype: str = "bfloat1
     config = json.loads(config_file.read_text(encoding="utf-8"))
     config["base_model_name_or_path"] = base_name
     config_file.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-
-
-def _checkpointing_arguments(arguments_class: Any, enabled: bool) -> dict[str, Any]:
-    """Activation (gradient) checkpointing under the name this transformers takes: ``activation_checkpointing``
-    since its ``gradient_checkpointing`` alias was deprecated (a FutureWarning on every run), the old name before."""
-    import dataclasses
-
-    names = {field.name for field in dataclasses.fields(arguments_class)}
-    prefix = "activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"
-    return {prefix: enabled, f"{prefix}_kwargs": {"use_reentrant": False} if enabled else None}

@@ -9,7 +9,7 @@ import pytest
 from task_router._inference import PromptLayout, ScoringEngine
 from task_router._prompting import load_prompt
 from task_router.evaluation import load_dataset
-from task_router.training import TrainConfig, TreeCollator, encode_record, turn_targets
+from task_router.training import RouterModelConfig, TrainConfig, TreeCollator, encode_record, turn_targets
 from task_router.training._card import render_card
 from task_router.training._sequences import IGNORE_INDEX, attention_mask, record_messages
 from tests.conftest import FIXTURES
@@ -113,41 +113,66 @@ def test_collator_pads_a_batch() -> None:
 
 
 def test_train_config_defaults_and_errors() -> None:
-    config = TrainConfig(data=["d.jsonl"], out="out")
-    assert config.resolved_quantize(embedded=True) is False  # embedded: bf16 LoRA
-    assert config.resolved_quantize(embedded=False) is True  # other bases: NF4 QLoRA
-    assert TrainConfig(data=["d"], out="o", quantize=False).resolved_quantize(embedded=False) is False
+    config = TrainConfig(data=["d.jsonl"], output_dir="out")
+    assert (config.learning_rate, config.gradient_accumulation_steps, config.seed) == (5e-4, 4, 0)  # this trainer's
+    assert RouterModelConfig().resolved_quantize(embedded=True) is False  # embedded: bf16 LoRA
+    assert RouterModelConfig().resolved_quantize(embedded=False) is True  # other bases: NF4 QLoRA
+    assert RouterModelConfig(load_in_4bit=False).resolved_quantize(embedded=False) is False
+    assert RouterModelConfig(lora_r=8).lora_alpha == 16  # twice the rank unless given
     with pytest.raises(ValueError, match="--data"):
-        TrainConfig(data=[], out="o")
+        TrainConfig(data=[], output_dir="o")
+    with pytest.raises(ValueError, match="--out"):
+        TrainConfig(data=["d"])
     with pytest.raises(ValueError, match="max_steps"):
-        TrainConfig(data=["d"], out="o", max_steps=0)
+        TrainConfig(data=["d"], output_dir="o", max_steps=0)
     with pytest.raises(ValueError, match="max_minutes"):
-        TrainConfig(data=["d"], out="o", max_minutes=0)
-    with pytest.raises(ValueError, match="set base instead"):  # TRL's ModelConfig field that --base replaces
-        TrainConfig(data=["d"], out="o", model_name_or_path="HuggingFaceTB/SmolLM2-135M")
+        TrainConfig(data=["d"], output_dir="o", max_minutes=0)
+    with pytest.raises(ValueError, match="load_in_8bit"):
+        RouterModelConfig(load_in_8bit=True)
 
 
-def test_a_saved_config_reproduces_the_shipped_adapters_lora_config() -> None:
+def test_the_shipped_adapters_command_parses_to_its_saved_config_and_lora() -> None:
+    """Each default in one place: the command recorded with the shipped adapter, parsed by `task-router train`'s
+    HfArgumentParser today, gives the config it was trained with and the LoRA config saved beside it."""
+    import dataclasses
     import json
+    import shlex
     from dataclasses import replace
     from types import SimpleNamespace
 
     from trl import get_peft_config
 
+    from task_router.cli._train import _parse
     from task_router.models._adapters import builtin_adapter_dir
+    from task_router.training import AugmentConfig
     from task_router.training._card import TRAINING_META
     from task_router.training._trainer import _top_layers
 
     folder = builtin_adapter_dir()
     meta = json.loads((folder / TRAINING_META).read_text(encoding="utf-8"))
-    config = TrainConfig.from_dict(meta["config"])  # saved before TRL's field names
-    assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    _, config, model, augment = _parse(shlex.split(meta["command"])[2:], TrainConfig, RouterModelConfig, AugmentConfig)
+    saved = meta["config"]  # written before TrainingArguments' and ModelConfig's field names
+    now = {
+        "out": config.output_dir, "data": config.data, "limit": config.limit, "epochs": config.num_train_epochs,
+        "max_steps": config.max_steps, "max_minutes": config.max_minutes, "learning_rate": config.learning_rate,
+        "lr_scheduler": str(config.lr_scheduler_type.value), "warmup_steps": config.warmup_steps,
+        "batch_size": config.per_device_train_batch_size, "grad_accum": config.gradient_accumulation_steps,
+        "seed": config.seed, "save_steps": config.save_steps, "save_total_limit": config.save_total_limit,
+        "logging_steps": config.logging_steps, "threads": config.threads, "max_tokens": config.max_tokens,
+        "prompt": config.prompt, "window": config.window, "stride": config.stride, "resume": config.resume,
+        "adapter_dtype": config.adapter_dtype, "gradient_checkpointing": bool(config.activation_checkpointing),
+        "base": model.model_name_or_path, "quantize": model.load_in_4bit, "lora_r": model.lora_r,
+        "lora_alpha": model.lora_alpha, "lora_dropout": model.lora_dropout, "lora_layers": model.lora_layers,
+        "target_modules": model.lora_target_modules,
+        "augment": {k: v for k, v in dataclasses.asdict(augment).items() if k in saved["augment"]},
+    }  # fmt: skip
+    assert now == saved
     embedded = SimpleNamespace(config=SimpleNamespace(num_hidden_layers=30))  # the embedded model's depth
-    lora = replace(get_peft_config(config), layers_to_transform=_top_layers(embedded, config.lora_layers))
-    saved = json.loads((folder / "adapter_config.json").read_text(encoding="utf-8"))
+    lora = replace(get_peft_config(model), layers_to_transform=_top_layers(embedded, model.lora_layers))
+    adapter = json.loads((folder / "adapter_config.json").read_text(encoding="utf-8"))
     for key in ("r", "lora_alpha", "lora_dropout", "layers_to_transform", "bias", "use_rslora", "use_dora"):
-        assert getattr(lora, key) == saved[key], key
-    assert set(lora.target_modules) == set(saved["target_modules"]) and lora.task_type == saved["task_type"]
+        assert getattr(lora, key) == adapter[key], key
+    assert set(lora.target_modules) == set(adapter["target_modules"]) and lora.task_type == adapter["task_type"]
 
 
 def test_model_card_names_base_data_command_metrics() -> None:
