@@ -1,5 +1,5 @@
 """How a learned router was trained (:class:`LearnedTrainConfig`, every field a ``task-router train`` option);
-what the model folder holds for routing is :class:`task_router._learned.config.LearnedConfig`."""
+what the model folder holds for routing is :class:`task_router._learned.model_folder.LearnedConfig`."""
 
 from __future__ import annotations
 

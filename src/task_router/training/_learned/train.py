@@ -22,7 +22,7 @@ from typing import Any, cast
 
 from rich.console import Console
 
-from task_router._learned.config import BI_ENCODER_DIR, CROSS_ENCODER_DIR, LearnedConfig
+from task_router._learned.model_folder import BI_ENCODER_DIR, CROSS_ENCODER_DIR, LearnedConfig
 from task_router._learned.texts import DONE_TEXT
 from task_router.evaluation import ConversationRecord, load_dataset
 from task_router.training._augment import first_sentence
@@ -236,7 +236,7 @@ def _calibrate(
     from dataclasses import replace
 
     from task_router._learned.model import LearnedModel
-    from task_router.routers._learned import LearnedRouter
+    from task_router._learned.router import LearnedRouter
     from task_router.training._learned.calibrate import fit_calibration, score_held_out
 
     started = time.monotonic()
