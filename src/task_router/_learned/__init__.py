@@ -8,6 +8,6 @@ Routing reads a trained model folder and needs nothing else:
 - :mod:`~task_router._learned.texts`: the query and candidate texts, the same in training and routing;
 - :mod:`~task_router._learned.router`: the Router kind ``learned`` (:class:`~task_router.routers.LearnedRouter`).
 
-Training (``task-router train --router learned``) is :mod:`task_router.training._learned`; it imports the routing
+Training (``task-router train --router learned``) is :mod:`task_router._learned.training`; it imports the routing
 modules, never the other way round, so that routing loads no trainer.
 """

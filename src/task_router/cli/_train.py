@@ -182,7 +182,7 @@ def train_command(
 
 def _recalibrate(router: str, out: Path) -> None:
     """Refit a trained learned-router folder's NONE scores and temperature (a bad folder is a usage error)."""
-    from task_router.training._learned.train import recalibrate
+    from task_router._learned.training.train import recalibrate
 
     if router != "learned":
         raise typer.BadParameter("--recalibrate goes with --router learned", param_hint="--recalibrate")
@@ -197,8 +197,8 @@ def _recalibrate(router: str, out: Path) -> None:
 
 def _train_learned(command: str, **fields: Any) -> None:
     """Train the learned router's encoders (a bad config value is a one-line usage error)."""
-    from task_router.training._learned.config import LearnedTrainConfig
-    from task_router.training._learned.train import train_learned
+    from task_router._learned.training.config import LearnedTrainConfig
+    from task_router._learned.training.train import train_learned
 
     with _usage_errors():
         train_learned(LearnedTrainConfig(**fields), command=command, console=Console())
