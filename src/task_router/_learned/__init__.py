@@ -9,5 +9,5 @@ Routing reads a trained model folder and needs nothing else:
 - :mod:`~task_router._learned.router`: the Router kind ``learned`` (:class:`~task_router.routers.LearnedRouter`).
 
 Training (``task-router train --router learned``) is :mod:`task_router._learned.training`; it imports the routing
-modules, never the other way round, so that routing loads no trainer.
+modules, never the other way round, so that routing loads no trainer (tests/unit_tests/test_learned_package.py).
 """
