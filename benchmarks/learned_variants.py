@@ -13,9 +13,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from task_router._learned.router import LearnedRouter
 from task_router.evaluation import evaluate_router, load_dataset
 from task_router.evaluation._report import RESULTS_HEADER, results_row
-from task_router.routers._learned import LearnedRouter
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
 

@@ -15,10 +15,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from task_router._learned.router import LearnedRouter
 from task_router.evaluation import evaluate_router, load_dataset
 from task_router.evaluation._report import RESULTS_HEADER, results_row
 from task_router.routers import make_router
-from task_router.routers._learned import LearnedRouter
 from task_router.routers._shortlist import Shortlist
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"

@@ -89,8 +89,8 @@ def simulate_asking(router: Any, records: list[Any], margin: float) -> dict[str,
 def fit(router: Any, records: list[Any], kind: str) -> tuple[Any, str]:
     """What ``task-router fit`` makes of ``records`` (gold active task): the learned router's NONE scores and
     temperature refitted; for other kinds a None threshold (best accuracy) to abstain below."""
-    from task_router.routers._learned import LearnedRouter
-    from task_router.training._learned.calibrate import fit_calibration, score_held_out
+    from task_router._learned.router import LearnedRouter
+    from task_router._learned.training.calibrate import fit_calibration, score_held_out
 
     if isinstance(router, LearnedRouter) and router.calibration.none_bias is not None:
         fitted = fit_calibration(score_held_out(router, records), scale=router.calibration.bi_scale)

@@ -27,9 +27,9 @@ from typing import Any
 
 import numpy as np
 
+from task_router._learned.training.calibrate import NOTHING, score_held_out
 from task_router.evaluation import load_dataset
 from task_router.routers import make_router
-from task_router.training._learned.calibrate import NOTHING, score_held_out
 
 DATASETS = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
 NAMES = ("sgd_dev", "sgd_digress_dev", "clinc_dev")
@@ -128,8 +128,8 @@ def offsets_table(router: Any, scored: dict[str, list[dict[str, Any]]], idle: fl
     """Offsets to "done" and to the active task, fitted on held-out training turns, applied to the dev sets."""
     import json
 
-    from task_router.training._learned.config import LearnedTrainConfig
-    from task_router.training._learned.train import calibration_records
+    from task_router._learned.training.config import LearnedTrainConfig
+    from task_router._learned.training.train import calibration_records
 
     meta = json.loads((router.model.path / "training.json").read_text(encoding="utf-8"))
     config = LearnedTrainConfig(**{**meta["config"], "data": [str(DATASETS / "sgd_train.jsonl.gz")]})

@@ -17,8 +17,8 @@ FIXTURE = FIXTURES / "train_tiny.jsonl"
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from task_router.training._learned.config import LearnedTrainConfig
-    from task_router.training._learned.train import train_learned
+    from task_router._learned.training.config import LearnedTrainConfig
+    from task_router._learned.training.train import train_learned
 
     out = tmp_path_factory.mktemp("learned")
     config = LearnedTrainConfig(
@@ -51,8 +51,8 @@ def test_trained_folder_routes_through_make_router(trained: Path) -> None:
 
 
 def test_time_budget_is_honoured(tmp_path: Path) -> None:
-    from task_router.training._learned.config import LearnedTrainConfig
-    from task_router.training._learned.train import train_learned
+    from task_router._learned.training.config import LearnedTrainConfig
+    from task_router._learned.training.train import train_learned
 
     config = LearnedTrainConfig(
         data=[str(FIXTURE)], out=str(tmp_path), bi_steps=10_000, ce_steps=0, bi_batch_size=4, max_minutes=0.2
@@ -68,8 +68,8 @@ def test_catalogue_ranking_loss_is_the_softmax_over_each_rows_own_distinct_candi
     import torch.nn.functional as F
     from sentence_transformers import SentenceTransformer
 
+    from task_router._learned.training.loss import CatalogueRankingLoss
     from task_router.models._encoders import minilm_dir
-    from task_router.training._learned.loss import CatalogueRankingLoss
 
     model = SentenceTransformer(str(minilm_dir()), device="cpu").eval()
     rows = [
@@ -91,9 +91,9 @@ def test_catalogue_ranking_loss_is_the_softmax_over_each_rows_own_distinct_candi
 def test_recalibrate_refits_the_none_scores_training_fitted(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
+    from task_router._learned.training.config import LearnedTrainConfig
+    from task_router._learned.training.train import train_learned
     from task_router.cli import app
-    from task_router.training._learned.config import LearnedTrainConfig
-    from task_router.training._learned.train import train_learned
 
     config = LearnedTrainConfig(
         data=[str(FIXTURE)],

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from task_router._learned.config import LearnedConfig
 from task_router._learned.model import BUILTIN_DIR
+from task_router._learned.model_folder import LearnedConfig
 
 pytestmark = pytest.mark.slow
 

@@ -47,7 +47,8 @@ MODULE_EXTRAS: dict[str, set[str]] = {
     "routers/_scoring.py": {"local"},  # the scoring router reads a local model's logits
     "models/_streaming.py": {"local"},  # the local chat model (ChatHuggingFace); models/_local.py imports it lazily
     "training/": {"train"},  # `import task_router.training` itself imports nothing (names load on first use)
-    "training/_learned/loss.py": {"local"},  # the learned router's losses: torch and sentence-transformers only
+    "_learned/training/": {"train"},  # the learned router's training (its routing part, _learned/, is core)
+    "_learned/training/loss.py": {"local"},  # the learned router's losses: torch and sentence-transformers only
 }
 
 # Declared, never imported by name in the code, and why they are needed.

@@ -88,6 +88,25 @@ def test_wheel_and_the_wheel_built_from_the_sdist_carry_every_file(wheel: Path, 
     assert expected <= set(zipfile.ZipFile(rebuilt).namelist())
 
 
+@checkout
+def test_the_wheel_ships_the_learned_routers_model_and_training_data(wheel: Path) -> None:
+    """The shipped model folder of the learned router and its training's off-topic requests are package data of
+    task_router._learned (the wheel carries every file under src/task_router)."""
+    learned = PACKAGE / "_learned"
+    expected = {
+        f"task_router/{path.relative_to(PACKAGE).as_posix()}"
+        for folder in (learned / "builtin", learned / "training" / "data")
+        for path in folder.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+    assert {
+        "task_router/_learned/builtin/learned.json",
+        "task_router/_learned/builtin/bi_encoder/adapter_model.safetensors",
+        "task_router/_learned/training/data/off_topic_requests.txt",
+    } <= expected
+    assert expected <= set(zipfile.ZipFile(wheel).namelist())
+
+
 _INSTALLED = """
 import json, sys
 import task_router, task_router.evaluators, task_router.evaluators.trajectory

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from task_router._learned.config import BI_ENCODER_DIR, CROSS_ENCODER_DIR, LearnedConfig
+from task_router._learned.model_folder import BI_ENCODER_DIR, CROSS_ENCODER_DIR, LearnedConfig
 from task_router.models._batching import MicroBatcher
 from task_router.models._encoders import unit_vectors
 

@@ -1,6 +1,6 @@
 """What the learned router reads: one query text per turn and one candidate text per task.
 
-Training (:mod:`task_router.training._learned.examples`) and routing (:class:`task_router.routers.LearnedRouter`)
+Training (:mod:`task_router._learned.training.examples`) and routing (:class:`task_router.routers.LearnedRouter`)
 both build their texts here, so the model sees at run time exactly the layout it was taught.
 """
 

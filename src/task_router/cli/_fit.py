@@ -131,8 +131,8 @@ def _fit_none(
 def _refit_learned(dev: list[Any], decider: Any) -> dict[str, Any] | None:
     """The learned router's calibration fitted on ``dev`` (gold active task), or None for other routers (and for a
     learned router with a cross-encoder or a shortlist in front, which decide otherwise)."""
-    from task_router.routers._learned import LearnedRouter
-    from task_router.training._learned.calibrate import MIN_TEMPERATURE_TURNS, fit_calibration, score_held_out
+    from task_router._learned.router import LearnedRouter
+    from task_router._learned.training.calibrate import MIN_TEMPERATURE_TURNS, fit_calibration, score_held_out
 
     if not isinstance(decider, LearnedRouter) or decider.use_cross_encoder or decider.calibration.none_bias is None:
         return None

@@ -61,7 +61,7 @@ def train_command(ctx: typer.Context) -> None:
         _recalibrate(script.router, _parser(_Folder, add_help=False).parse_known_args(args)[0].out)
         return
     if script.router == "learned":
-        from task_router.training import LearnedTrainConfig
+        from task_router._learned.training.config import LearnedTrainConfig
 
         _, learned = _parse(args, LearnedTrainConfig)
         check_files([Path(p) for p in learned.data], "--data")  # before torch and the base model load
@@ -103,7 +103,7 @@ def _parse(args: list[str], *dataclasses: Any) -> tuple[Any, ...]:
 
 def _recalibrate(router: str, out: Path) -> None:
     """Refit a trained learned-router folder's NONE scores and temperature (a bad folder is a usage error)."""
-    from task_router.training._learned.train import recalibrate
+    from task_router._learned.training.train import recalibrate
 
     if router != "learned":
         raise typer.BadParameter("--recalibrate goes with --router learned", param_hint="--recalibrate")
@@ -118,7 +118,7 @@ def _recalibrate(router: str, out: Path) -> None:
 
 def _train_learned(config: Any, command: str) -> None:
     """Train the learned router's encoders (a bad config value is a one-line usage error)."""
-    from task_router.training import train_learned
+    from task_router._learned.training.train import train_learned
 
     with _usage_errors():
         train_learned(config, command=command, console=Console())

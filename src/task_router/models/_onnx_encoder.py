@@ -10,6 +10,10 @@ transformers 5; the export here is torch's TorchScript-based exporter (the ``tor
 attention mask of a padded batch into the wrong graph, cosine 0.83 to torch), so every export is checked against
 torch on a padded batch before it is used, and refused (the caller stays on torch) if it differs. A checked export
 is recorded by its SHA-256; later loads read it without torch or transformers (1.5 s instead of 11.4 s on machine B).
+
+The ``embedding`` router (:mod:`task_router.routers._embedding`), the ``learned`` one
+(:mod:`task_router._learned.model`) and the local dtype choice (:mod:`task_router.models._cpu`) use it, so it lives
+here rather than with either router.
 """
 
 from __future__ import annotations

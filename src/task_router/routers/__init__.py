@@ -27,7 +27,7 @@ ROUTER_KINDS: dict[str, str] = {
     "react": "task_router.routers._react:ReActRouter",
     "scoring": "task_router.routers._scoring:ScoringRouter",
     "embedding": "task_router.routers._embedding:EmbeddingRouter",
-    "learned": "task_router.routers._learned:LearnedRouter",
+    "learned": "task_router._learned.router:LearnedRouter",
     "cascade": "task_router.routers._cascade:CascadeRouter",
     "decision": "task_router.routers._decision_model:DecisionModelRouter",
 }

@@ -1,5 +1,5 @@
 """Fine-tuning: data (benchmark + synthetic, augmented), review, LoRA/QLoRA training of the scoring router, and
-the trained encoders of the ``learned`` router (:mod:`task_router.training._learned`).
+the trained encoders of the ``learned`` router (re-exported from :mod:`task_router._learned.training`).
 
 Names are imported on first use, so that the pure data parts (augmentation, targets) do not load torch.
 """
@@ -9,6 +9,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+# name -> its module under task_router.training, or a full module name (the learned router's training lives with
+# the router, in task_router._learned.training)
 _EXPORTS = {
     "RENAME_STYLES": "_augment",
     "AugmentConfig": "_augment",
@@ -25,8 +27,8 @@ _EXPORTS = {
     "labels_from_answers": "_targets",
     "turn_targets": "_targets",
     "train": "_trainer",
-    "LearnedTrainConfig": "_learned.config",
-    "train_learned": "_learned.train",
+    "LearnedTrainConfig": "task_router._learned.training.config",
+    "train_learned": "task_router._learned.training.train",
 }
 __all__ = sorted(_EXPORTS)
 
@@ -35,4 +37,4 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'task_router.training' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"task_router.training.{module}"), name)
+    return getattr(importlib.import_module(module if "." in module else f"task_router.training.{module}"), name)

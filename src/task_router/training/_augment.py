@@ -212,7 +212,7 @@ def add_example_requests(
 
 
 # -- off-topic requests: NONE with nothing active, and digressions while a task is active ----------------------
-OFF_TOPIC_FILE = Path(__file__).resolve().parent / "_learned" / "data" / "off_topic_requests.txt"
+OFF_TOPIC_FILE = Path(__file__).resolve().parents[1] / "_learned" / "training" / "data" / "off_topic_requests.txt"
 #: Assistant replies after an off-topic request: the graph's own None reply is added per catalogue.
 OFF_TOPIC_REPLIES = (
     "Sorry, I can't help with that here.",

@@ -19,14 +19,14 @@ from langchain_core.runnables import RunnableConfig
 
 from task_router import TaskCatalog, make_router
 from task_router._budget import BUDGET_ENV, DEFAULT_TIME_BUDGET_S, DecisionTimeout, resolve_budget
-from task_router._learned.config import LearnedConfig
 from task_router._learned.model import LearnedModel
+from task_router._learned.model_folder import LearnedConfig
+from task_router._learned.router import LearnedRouter
 from task_router._router_input import RoutingInput
 from task_router.routers._base import Prediction, Router
 from task_router.routers._cascade import CascadeRouter
 from task_router.routers._embedding import EmbeddingRouter
 from task_router.routers._fallbacks import make_reliable
-from task_router.routers._learned import LearnedRouter
 from tests.conftest import choice
 
 BUDGET = 0.3

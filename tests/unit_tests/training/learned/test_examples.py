@@ -8,9 +8,9 @@ from langchain_core.messages import AIMessage, HumanMessage
 
 from task_router import Task
 from task_router._learned.texts import DONE_TEXT, candidate_text, query_text
+from task_router._learned.training.examples import conversation_examples, record_examples, sample_negatives
 from task_router.evaluation import load_dataset, parse_records
 from task_router.training._augment import AugmentConfig, add_example_requests, augment_records
-from task_router.training._learned.examples import conversation_examples, record_examples, sample_negatives
 from tests.conftest import FIXTURES
 
 FIXTURE = FIXTURES / "train_tiny.jsonl"

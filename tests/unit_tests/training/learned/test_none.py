@@ -10,6 +10,10 @@ import pytest
 import torch
 from torch import nn
 
+from task_router._learned.training.calibrate import NOTHING, ScoredAnswers, best_bias, fit_calibration
+from task_router._learned.training.examples import record_examples, sample_negatives
+from task_router._learned.training.loss import CatalogueRankingLoss
+from task_router._learned.training.train import split_held_out
 from task_router.evaluation import parse_records
 from task_router.training._augment import (
     OffTopicConfig,
@@ -19,10 +23,6 @@ from task_router.training._augment import (
     written_off_topic_requests,
     written_topics,
 )
-from task_router.training._learned.calibrate import NOTHING, ScoredAnswers, best_bias, fit_calibration
-from task_router.training._learned.examples import record_examples, sample_negatives
-from task_router.training._learned.loss import CatalogueRankingLoss
-from task_router.training._learned.train import split_held_out
 from task_router.training._targets import turn_targets
 
 TASKS = [

@@ -1,5 +1,5 @@
-"""What a trained learned-router model folder holds (:class:`LearnedConfig`, read at routing time); how it was
-trained is :class:`task_router.training.LearnedTrainConfig`."""
+"""What a trained learned-router model folder holds: ``learned.json`` (:class:`LearnedConfig`, read at routing
+time) and the adapters' sub-folders; how it was trained is :class:`task_router.training.LearnedTrainConfig`."""
 
 from __future__ import annotations
 

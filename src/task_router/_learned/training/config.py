@@ -1,5 +1,5 @@
 """How a learned router was trained (:class:`LearnedTrainConfig`, every field a ``task-router train`` option);
-what the model folder holds for routing is :class:`task_router._learned.config.LearnedConfig`."""
+what the model folder holds for routing is :class:`task_router._learned.model_folder.LearnedConfig`."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ class LearnedTrainConfig:
     """Everything a ``task-router train --router learned`` run depends on; saved with the model.
 
     The run has two stages, each a sentence-transformers trainer call over LoRA adapters on all-MiniLM-L6-v2:
-    the bi-encoder (:class:`~task_router.training._learned.loss.CatalogueRankingLoss` over each turn's whole catalogue),
+    the bi-encoder (:class:`~task_router._learned.training.loss.CatalogueRankingLoss` over each turn's whole catalogue),
     then the cross-encoder (softmax over the turn's right answer and ``ce_negatives`` wrong ones: the active
     task, "no task", and the bi-encoder's best-ranked wrong tasks). ``max_minutes`` bounds the whole run's wall
     time; ``bi_share`` of it goes to the first stage. ``bi_steps`` / ``ce_steps`` set each stage's schedule

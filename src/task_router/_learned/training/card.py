@@ -51,7 +51,7 @@ def render_card(meta: dict[str, Any], evaluation: str = "") -> str:
         f"- augmentation: `{json.dumps(config.get('augment', {}))}`; CONTINUE share "
         f"{config.get('continue_share')}; seed {config.get('seed')}",
         f"- off-catalogue turns (NONE): `{json.dumps(config.get('off_topic', {}))}` inserted into the conversations "
-        f"(the hand-written requests of `task_router/training/_learned/data/off_topic_requests.txt`, or another "
+        f"(the hand-written requests of `task_router/_learned/training/data/off_topic_requests.txt`, or another "
         f"conversation's request with its whole domain removed from the catalogue), plus "
         f"{config.get('single_turn')} one-turn records over large catalogues; "
         f"{data.get('held_out_conversations', 0)} records held out to calibrate (a share of the conversations, "

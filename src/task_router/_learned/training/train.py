@@ -22,14 +22,14 @@ from typing import Any, cast
 
 from rich.console import Console
 
-from task_router._learned.config import BI_ENCODER_DIR, CROSS_ENCODER_DIR, LearnedConfig
+from task_router._learned.model_folder import BI_ENCODER_DIR, CROSS_ENCODER_DIR, LearnedConfig
 from task_router._learned.texts import DONE_TEXT
+from task_router._learned.training.card import write_card
+from task_router._learned.training.config import LearnedTrainConfig
+from task_router._learned.training.examples import RoutingExample, conversation_examples, event_counts, sample_negatives
 from task_router.evaluation import ConversationRecord, load_dataset
 from task_router.training._augment import first_sentence
 from task_router.training._data import load_training_records
-from task_router.training._learned.card import write_card
-from task_router.training._learned.config import LearnedTrainConfig
-from task_router.training._learned.examples import RoutingExample, conversation_examples, event_counts, sample_negatives
 
 LORA_TARGETS = ("query", "key", "value", "dense")  # every linear layer of a BERT encoder
 _CALIBRATION_S_PER_RECORD = 0.3  # scoring held-out turns after training (0.23 s per record measured)
@@ -236,8 +236,8 @@ def _calibrate(
     from dataclasses import replace
 
     from task_router._learned.model import LearnedModel
-    from task_router.routers._learned import LearnedRouter
-    from task_router.training._learned.calibrate import fit_calibration, score_held_out
+    from task_router._learned.router import LearnedRouter
+    from task_router._learned.training.calibrate import fit_calibration, score_held_out
 
     started = time.monotonic()
     router = LearnedRouter(model=LearnedModel.load(out))
@@ -294,8 +294,8 @@ def _train_bi_encoder(
     from datasets import Dataset
     from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
 
+    from task_router._learned.training.loss import CatalogueRankingLoss
     from task_router.models._encoders import minilm_dir
-    from task_router.training._learned.loss import CatalogueRankingLoss
 
     rng = random.Random(config.seed)
     count = max(len(e.negatives) for c in conversations for e in c)  # the largest catalogue: every wrong answer
@@ -335,8 +335,8 @@ def _train_cross_encoder(
     from datasets import Dataset
     from sentence_transformers import CrossEncoder, CrossEncoderTrainer
 
+    from task_router._learned.training.loss import OwnCandidatesLoss
     from task_router.models._encoders import minilm_dir
-    from task_router.training._learned.loss import OwnCandidatesLoss
 
     examples = [e for e in examples if e.positive is not None]  # the cross-encoder chooses among texts only
     needed = min(len(examples), config.ce_steps * config.ce_batch_size)

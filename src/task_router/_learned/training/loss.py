@@ -17,7 +17,7 @@ class CatalogueRankingLoss(nn.Module):
     """Cross-entropy of the right candidate among the turn's own candidates, on scaled cosine similarities.
 
     Inputs are ``(query, positive, negative_1, ..., negative_n)`` rows whose negatives come from the same
-    conversation's catalogue (:func:`task_router.training._learned.examples.sample_negatives`). Unlike
+    conversation's catalogue (:func:`task_router._learned.training.examples.sample_negatives`). Unlike
     :class:`~sentence_transformers.sentence_transformer.losses.MultipleNegativesRankingLoss`, other rows'
     candidates are not negatives: with a few dozen tasks per catalogue, another turn's positive is often this
     turn's positive too, or the same kind of task from another service (false negatives). The candidates of a
