@@ -152,9 +152,10 @@ class TrainConfig(TrainingArguments):
             raise ValueError("per_device_train_batch_size and gradient_accumulation_steps must be at least 1")
         if self.adapter_dtype not in ("bfloat16", "float32"):
             raise ValueError(f"adapter_dtype must be 'bfloat16' or 'float32', got {self.adapter_dtype!r}")
-        if self.data_seed is None:
+        # (mypy does not follow transformers here, so it cannot type these two TrainingArguments fields)
+        if self.data_seed is None:  # type: ignore[has-type]
             self.data_seed = self.seed
-        if self.activation_checkpointing and self.activation_checkpointing_kwargs is None:
+        if self.activation_checkpointing and self.activation_checkpointing_kwargs is None:  # type: ignore[has-type]
             self.activation_checkpointing_kwargs = {"use_reentrant": False}
         super().__post_init__()
 

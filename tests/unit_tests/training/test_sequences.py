@@ -131,50 +131,6 @@ def test_train_config_defaults_and_errors() -> None:
         RouterModelConfig(load_in_8bit=True)
 
 
-def test_the_shipped_adapters_command_parses_to_its_saved_config_and_lora() -> None:
-    """Each default in one place: the command recorded with the shipped adapter, parsed by `task-router train`'s
-    HfArgumentParser today, gives the config it was trained with and the LoRA config saved beside it."""
-    import dataclasses
-    import json
-    import shlex
-    from dataclasses import replace
-    from types import SimpleNamespace
-
-    from trl import get_peft_config
-
-    from task_router.cli._train import _parse
-    from task_router.models._adapters import builtin_adapter_dir
-    from task_router.training import AugmentConfig
-    from task_router.training._card import TRAINING_META
-    from task_router.training._trainer import _top_layers
-
-    folder = builtin_adapter_dir()
-    meta = json.loads((folder / TRAINING_META).read_text(encoding="utf-8"))
-    _, config, model, augment = _parse(shlex.split(meta["command"])[2:], TrainConfig, RouterModelConfig, AugmentConfig)
-    saved = meta["config"]  # written before TrainingArguments' and ModelConfig's field names
-    now = {
-        "out": config.output_dir, "data": config.data, "limit": config.limit, "epochs": config.num_train_epochs,
-        "max_steps": config.max_steps, "max_minutes": config.max_minutes, "learning_rate": config.learning_rate,
-        "lr_scheduler": str(config.lr_scheduler_type.value), "warmup_steps": config.warmup_steps,
-        "batch_size": config.per_device_train_batch_size, "grad_accum": config.gradient_accumulation_steps,
-        "seed": config.seed, "save_steps": config.save_steps, "save_total_limit": config.save_total_limit,
-        "logging_steps": config.logging_steps, "threads": config.threads, "max_tokens": config.max_tokens,
-        "prompt": config.prompt, "window": config.window, "stride": config.stride, "resume": config.resume,
-        "adapter_dtype": config.adapter_dtype, "gradient_checkpointing": bool(config.activation_checkpointing),
-        "base": model.model_name_or_path, "quantize": model.load_in_4bit, "lora_r": model.lora_r,
-        "lora_alpha": model.lora_alpha, "lora_dropout": model.lora_dropout, "lora_layers": model.lora_layers,
-        "target_modules": model.lora_target_modules,
-        "augment": {k: v for k, v in dataclasses.asdict(augment).items() if k in saved["augment"]},
-    }  # fmt: skip
-    assert now == saved
-    embedded = SimpleNamespace(config=SimpleNamespace(num_hidden_layers=30))  # the embedded model's depth
-    lora = replace(get_peft_config(model), layers_to_transform=_top_layers(embedded, model.lora_layers))
-    adapter = json.loads((folder / "adapter_config.json").read_text(encoding="utf-8"))
-    for key in ("r", "lora_alpha", "lora_dropout", "layers_to_transform", "bias", "use_rslora", "use_dora"):
-        assert getattr(lora, key) == adapter[key], key
-    assert set(lora.target_modules) == set(adapter["target_modules"]) and lora.task_type == adapter["task_type"]
-
-
 def test_model_card_names_base_data_command_metrics() -> None:
     card = render_card(
         {

@@ -32,13 +32,21 @@ class LearnedTrainConfig:
         False
     """
 
-    data: list[str]
-    out: str
-    limit: int | None = None
-    max_minutes: float = 55.0
-    bi_share: float = 0.4
-    bi_steps: int = 520
-    ce_steps: int = 0  # the cross-encoder stage measured worse at this budget (benchmarks/RESULTS.md)
+    data: list[str] = field(
+        metadata={"help": "Benchmark-format data (.jsonl / .jsonl.gz files); repeatable.", "action": "extend"}
+    )
+    out: str = field(
+        metadata={"help": "Model folder to write; use it as --router learned:<folder>.", "aliases": ["-o"]}
+    )
+    limit: int | None = field(default=None, metadata={"help": "First N conversations per file.", "aliases": ["-n"]})
+    max_minutes: float = field(
+        default=55.0, metadata={"help": "Wall-time budget of the whole run (stated first, honoured)."}
+    )
+    bi_share: float = field(default=0.4, metadata={"help": "Share of --max-minutes for the bi-encoder stage."})
+    bi_steps: int = field(
+        default=520, metadata={"help": "Bi-encoder steps (the budget stops the stage earlier if spent)."}
+    )
+    ce_steps: int = field(default=0, metadata={"help": "Cross-encoder steps (0: bi-encoder only; it measured worse)."})
     window: int = 1
     shortlist: int = 4
     continue_share: float | None = 0.45
@@ -48,10 +56,12 @@ class LearnedTrainConfig:
     bi_learning_rate: float = 5e-4
     ce_learning_rate: float = 5e-4
     warmup_ratio: float = 0.1
-    lora_r: int = 32
-    lora_alpha: int = 64
+    lora_r: int = field(default=32, metadata={"help": "LoRA rank."})
+    lora_alpha: int | None = field(default=None, metadata={"help": "LoRA alpha (default: twice lora_r)."})
     lora_dropout: float = 0.05
-    lora_scale: float = 1.0  # written to learned.json: the share of the LoRA update merged at load (WiSE-FT)
+    lora_scale: float = field(
+        default=1.0, metadata={"help": "Share of the LoRA update merged at load (WiSE-FT), saved with it."}
+    )
     max_seq_length: int = 128
     ce_max_length: int = 192
     augment: AugmentConfig = field(default_factory=default_augment)
@@ -66,13 +76,17 @@ class LearnedTrainConfig:
     # Conversations held out of training (a stable share of ids), on which the NONE scores and the temperature of
     # the shipped probabilities are fitted after training.
     calibration_share: float = 0.1
-    seed: int = 0
-    threads: int | None = None
-    bf16: bool = False  # bf16 autocast (CPUs with AVX512-BF16 / AMX)
-    low_memory: bool = False  # return freed memory to the system: ~3x lower peak RSS, steps ~1.4x slower
+    seed: int = field(default=0, metadata={"help": "Seed of augmentation, LoRA init and data order."})
+    threads: int | None = field(default=None, metadata={"help": "torch CPU threads (default: torch's choice)."})
+    bf16: bool = field(default=False, metadata={"help": "bf16 autocast (CPUs with AVX512-BF16 / AMX)."})
+    low_memory: bool = field(
+        default=False, metadata={"help": "Return freed memory to the system: ~3x lower peak RSS, steps ~1.4x slower."}
+    )
     logging_steps: int = 10
 
     def __post_init__(self) -> None:
+        if self.lora_alpha is None:
+            self.lora_alpha = 2 * self.lora_r
         if not self.data:
             raise ValueError("no training data: give --data PATH (a benchmark .jsonl / .jsonl.gz file)")
         if self.max_minutes <= 0:
