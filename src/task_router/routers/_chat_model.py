@@ -12,6 +12,7 @@ from langchain_core.prompts import ChatPromptTemplate
 
 from task_router._catalog import TaskCatalog
 from task_router._prompting import build_messages, chat_template, load_prompt
+from task_router._rendering import DEFAULT_WINDOW
 from task_router._router_input import RoutingInput
 from task_router.models import ModelSpec, load_router_model, model_name
 from task_router.routers._answering import Parser, bounded, read_answer, with_logprobs
@@ -31,7 +32,8 @@ class ChatModelRouter(Router):
             ``{conversation}`` and ``{active_task}`` (plus the kind's own :attr:`template_variables`); the kind's
             prompt file still gives the other sections (such as ``repair``).
         window: how many of the latest messages the prompt shows.
-        max_new_tokens: the answer-length cap (:func:`~task_router.routers._answering.bounded`).
+        max_new_tokens: the answer-length cap (:func:`~task_router.routers._answering.bounded`; default: the
+            kind's :attr:`default_max_new_tokens`).
         logprobs: ask the API for token log-probabilities, which set the decision's confidence
             (:func:`~task_router.routers._answering.with_logprobs`).
     """
@@ -42,16 +44,18 @@ class ChatModelRouter(Router):
     template_variables: ClassVar[tuple[str, ...]] = ()
     #: Whether the prompt file's ``format`` section (the answer's JSON) follows its ``user`` section.
     text_format: ClassVar[bool] = False
+    #: The answer-length cap when ``max_new_tokens`` is not given.
+    default_max_new_tokens: ClassVar[int] = 48
 
     def __init__(
         self,
         model: ModelSpec,
         *,
-        catalog: TaskCatalog | None,
-        prompt: str | ChatPromptTemplate | None,
-        window: int,
-        max_new_tokens: int,
-        logprobs: bool,
+        catalog: TaskCatalog | None = None,
+        prompt: str | ChatPromptTemplate | None = None,
+        window: int = DEFAULT_WINDOW,
+        max_new_tokens: int | None = None,
+        logprobs: bool = False,
     ) -> None:
         super().__init__(catalog=catalog, model_label=model_name(model))
         self.model: BaseChatModel = load_router_model(model)
@@ -65,7 +69,7 @@ class ChatModelRouter(Router):
             text_format=self.text_format,
         )
         self.window = window
-        self._text_model = bounded(self.model, max_new_tokens)
+        self._text_model = bounded(self.model, max_new_tokens or self.default_max_new_tokens)
 
     def messages(self, routing: RoutingInput, **extra: str) -> list[BaseMessage]:
         """The chat messages of one decision: :attr:`template` filled with the turn (and ``extra`` variables)."""

@@ -6,11 +6,10 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from langchain_core.messages import BaseMessage
-from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import RunnableConfig
 
 from task_router._catalog import Task, TaskCatalog
-from task_router._rendering import DEFAULT_WINDOW, clip
+from task_router._rendering import clip
 from task_router._router_input import RoutingInput
 from task_router.models import ModelSpec
 from task_router.routers._answering import add_logprob_confidence, reply_text
@@ -28,27 +27,9 @@ class PromptedRouter(ChatModelRouter):
     """
 
     kind: ClassVar[str] = "prompted"
-    default_max_new_tokens: ClassVar[int] = 48
 
-    def __init__(
-        self,
-        model: ModelSpec,
-        *,
-        catalog: TaskCatalog | None = None,
-        prompt: str | ChatPromptTemplate | None = None,
-        window: int = DEFAULT_WINDOW,
-        repair: bool = True,
-        max_new_tokens: int | None = None,
-        logprobs: bool = False,
-    ) -> None:
-        super().__init__(
-            model,
-            catalog=catalog,
-            prompt=prompt,
-            window=window,
-            max_new_tokens=max_new_tokens or self.default_max_new_tokens,
-            logprobs=logprobs,
-        )
+    def __init__(self, model: ModelSpec, *, repair: bool = True, **options: Any) -> None:
+        super().__init__(model, **options)
         if "repair" not in self.prompt:
             raise ValueError(f"prompt {self.prompt_name!r} has no 'repair' section: add one that quotes {{error}}")
         self.repair = repair

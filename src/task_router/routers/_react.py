@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
-from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import RunnableConfig
 
 from task_router._catalog import NONE_LABEL, TaskCatalog
-from task_router._rendering import DEFAULT_WINDOW, clip
+from task_router._rendering import clip
 from task_router._router_input import RoutingInput
 from task_router.models import ModelSpec
 from task_router.routers._answering import add_logprob_confidence, reply_text
@@ -113,23 +112,12 @@ class ReActRouter(ChatModelRouter):
     kind: ClassVar[str] = "react"
     default_prompt: ClassVar[str] = "react"
     template_variables: ClassVar[tuple[str, ...]] = ("task_names",)
+    default_max_new_tokens: ClassVar[int] = 96
 
-    def __init__(
-        self,
-        model: ModelSpec,
-        *,
-        catalog: TaskCatalog | None = None,
-        prompt: str | ChatPromptTemplate | None = None,
-        window: int = DEFAULT_WINDOW,
-        max_steps: int = 4,
-        max_new_tokens: int = 96,
-        logprobs: bool = False,
-    ) -> None:
+    def __init__(self, model: ModelSpec, *, max_steps: int = 4, **options: Any) -> None:
         if max_steps < 1:
             raise ValueError(f"max_steps must be at least 1 (got {max_steps}): the final answer needs one step")
-        super().__init__(
-            model, catalog=catalog, prompt=prompt, window=window, max_new_tokens=max_new_tokens, logprobs=logprobs
-        )
+        super().__init__(model, **options)
         self.require_sections({"observation", "last_step", "repair"}, "that the ReAct loop needs")
         self.max_steps = max_steps
 

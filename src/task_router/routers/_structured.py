@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel, Field, create_model
 
 from task_router._catalog import NONE_LABEL, TaskCatalog
-from task_router._rendering import DEFAULT_WINDOW
 from task_router._router_input import RoutingInput
 from task_router.models import ModelSpec
 from task_router.routers._answering import add_logprob_confidence, reply_text
@@ -72,26 +70,10 @@ class StructuredRouter(ChatModelRouter):
     kind = "structured"
     default_prompt = "structured"
     text_format = True
+    default_max_new_tokens = _ROUTER_MAX_NEW_TOKENS
 
-    def __init__(
-        self,
-        model: ModelSpec,
-        *,
-        catalog: TaskCatalog | None = None,
-        prompt: str | ChatPromptTemplate | None = None,
-        window: int = DEFAULT_WINDOW,
-        repair: bool = True,
-        use_tools: bool | None = None,
-        logprobs: bool = False,
-    ) -> None:
-        super().__init__(
-            model,
-            catalog=catalog,
-            prompt=prompt,
-            window=window,
-            max_new_tokens=_ROUTER_MAX_NEW_TOKENS,
-            logprobs=logprobs,
-        )
+    def __init__(self, model: ModelSpec, *, repair: bool = True, use_tools: bool | None = None, **options: Any) -> None:
+        super().__init__(model, **options)
         self.repair = repair
         self.use_tools = supports_structured_output(self.model) if use_tools is None else use_tools
 
