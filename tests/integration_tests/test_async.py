@@ -102,7 +102,7 @@ def test_the_time_budget_holds_on_the_event_loop(catalog: TaskCatalog) -> None:
     turn = {"messages": [("user", "write a linkedin post")], "active_task": "meeting_recap", "catalog": catalog}
     with FaultServer("hang", hang_s=60) as server:
         model = load_chat_model("openai:fake", base_url=server.base_url, timeout=60, max_retries=0)
-        router = make_router("structured", model=model, time_budget_s=0.3)
+        router = make_router("structured", model=model, timeout_s=0.3)
         with pytest.raises(DecisionTimeout, match=r"0\.3 s"):
             asyncio.run(router.ainvoke(turn))
         decision = asyncio.run(make_reliable(router, fallback=KEEP_ACTIVE).ainvoke(turn))

@@ -7,13 +7,10 @@ from typing import Any
 
 from langchain_core.runnables import Runnable
 
-from task_router._budget import BUDGET_KEY
 from task_router._decision import RouteDecision
 from task_router.models import ModelSpec, load_chat_model
 from task_router.routers import make_router
 from task_router.routers._fallbacks import FallbackSpec, make_reliable
-
-TIMEOUT_KEY = BUDGET_KEY  # config["configurable"][TIMEOUT_KEY] overrides the time-out for one call
 
 
 def make_reliable_router(
@@ -46,5 +43,5 @@ def make_reliable_router(
     if isinstance(model, str) and model.startswith("openai:"):
         client_timeout = timeout_s if timeout_s is not None else 60
         model = load_chat_model(model, base_url=base_url, timeout=client_timeout, max_retries=0)
-    primary = make_router(kind, model=model, time_budget_s=timeout_s, **options)
+    primary = make_router(kind, model=model, timeout_s=timeout_s, **options)
     return make_reliable(primary, retries=retries, backoff_s=backoff_s, max_backoff_s=max_backoff_s, fallback=fallback)

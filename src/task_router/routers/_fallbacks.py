@@ -319,7 +319,7 @@ def make_reliable(
         composition's wall time (``stage`` names the stage that decided, ``stage_latency_ms`` gives its own time,
         :func:`timed`); ``underlying_router(runnable)``
         (:func:`task_router.routers._base.underlying_router`) gives back ``router`` with its ``prefill`` and
-        ``warm``. Each attempt runs within the router's time budget (``time_budget_s``; a time-out is not
+        ``warm``. Each attempt runs within the router's time-out (``timeout_s``; a time-out is not
         retried).
 
     Raises:

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from langchain_core.messages import BaseMessage
 from langchain_core.runnables import RunnableConfig
 
+from task_router._budget import DEFAULT
 from task_router._catalog import Task, TaskCatalog
 from task_router._prompting import build_messages
 from task_router._rendering import DEFAULT_WINDOW, clip
@@ -41,6 +42,8 @@ class PromptedRouter(ChatModelRouter):
         repair: bool = True,
         max_new_tokens: int | None = None,
         logprobs: bool = False,
+        timeout_s: float | str | None = DEFAULT,
+        base_url: str | None = None,
     ) -> None:
         super().__init__(
             model,
@@ -49,6 +52,8 @@ class PromptedRouter(ChatModelRouter):
             window=window,
             max_new_tokens=max_new_tokens or self.default_max_new_tokens,
             logprobs=logprobs,
+            timeout_s=timeout_s,
+            base_url=base_url,
         )
         if "repair" not in self.prompt:
             raise ValueError(f"prompt {self.prompt_name!r} has no 'repair' section: add one that quotes {{error}}")

@@ -9,6 +9,7 @@ from typing import ClassVar
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 
+from task_router._budget import DEFAULT
 from task_router._catalog import NONE_LABEL, TaskCatalog
 from task_router._prompting import build_messages
 from task_router._rendering import DEFAULT_WINDOW, clip
@@ -122,11 +123,20 @@ class ReActRouter(ChatModelRouter):
         max_steps: int = 4,
         max_new_tokens: int = 96,
         logprobs: bool = False,
+        timeout_s: float | str | None = DEFAULT,
+        base_url: str | None = None,
     ) -> None:
         if max_steps < 1:
             raise ValueError(f"max_steps must be at least 1 (got {max_steps}): the final answer needs one step")
         super().__init__(
-            model, catalog=catalog, prompt=prompt, window=window, max_new_tokens=max_new_tokens, logprobs=logprobs
+            model,
+            catalog=catalog,
+            prompt=prompt,
+            window=window,
+            max_new_tokens=max_new_tokens,
+            logprobs=logprobs,
+            timeout_s=timeout_s,
+            base_url=base_url,
         )
         self.require_sections({"observation", "last_step", "repair"}, "that the ReAct loop needs")
         self.max_steps = max_steps

@@ -9,6 +9,7 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel, Field, create_model
 
+from task_router._budget import DEFAULT
 from task_router._catalog import NONE_LABEL, TaskCatalog
 from task_router._prompting import build_messages
 from task_router._rendering import DEFAULT_WINDOW
@@ -81,6 +82,8 @@ class StructuredRouter(ChatModelRouter):
         repair: bool = True,
         use_tools: bool | None = None,
         logprobs: bool = False,
+        timeout_s: float | str | None = DEFAULT,
+        base_url: str | None = None,
     ) -> None:
         super().__init__(
             model,
@@ -89,6 +92,8 @@ class StructuredRouter(ChatModelRouter):
             window=window,
             max_new_tokens=_ROUTER_MAX_NEW_TOKENS,
             logprobs=logprobs,
+            timeout_s=timeout_s,
+            base_url=base_url,
         )
         self.repair = repair
         self.use_tools = supports_structured_output(self.model) if use_tools is None else use_tools
