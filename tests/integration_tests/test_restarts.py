@@ -29,8 +29,8 @@ KEYWORDS = keyword_reply({"linkedin": "linkedin_post", "recap": "meeting_recap",
 WORKER = """
 import json, sys
 from contextlib import ExitStack
-from task_router import TaskCatalog, create_router_graph, load_chat_model
-from task_router.reliability import make_reliable_router, pending_turn, resume_pending_turn
+from task_router import TaskCatalog, create_router_graph, load_chat_model, make_router
+from task_router.reliability import make_reliable, pending_turn, resume_pending_turn
 
 base_url, store, thread, action, text = sys.argv[1:6]
 with ExitStack() as stack:
@@ -43,7 +43,7 @@ with ExitStack() as stack:
         from task_router.persistence import sqlite_checkpointer
         saver, durability = sqlite_checkpointer(store), "async"
     model = load_chat_model("openai:fake", base_url=base_url, timeout=120, max_retries=0)
-    router = make_reliable_router("structured", model=model, timeout_s=120, fallback="keep-active")
+    router = make_reliable(make_router("structured", model=model, timeout_s=120), fallback="keep-active")
     graph = create_router_graph(TaskCatalog.demo(), router=router, model=model).compile(checkpointer=saver)
     config = {"configurable": {"thread_id": thread}}
     report = {"pending": pending_turn(graph, config)}
