@@ -61,10 +61,16 @@ with ExitStack() as stack:
 """
 
 
+def _pythonpath() -> str:
+    """The repository, then the caller's own PYTHONPATH (a checkout run without installing it stays the code
+    under test in the subprocesses too)."""
+    return os.pathsep.join(path for path in (str(ROOT), os.environ.get("PYTHONPATH")) if path)
+
+
 def _worker(tmp_path: Path, base_url: str, store: str, thread: str, action: str, text: str) -> subprocess.Popen:
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": _pythonpath()}
     cmd = [sys.executable, str(script), base_url, store, thread, action, text]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
 
@@ -191,7 +197,7 @@ def test_a_kill_inside_the_router_keeps_the_turn_and_chat_finishes_it(tmp_path: 
     store, thread = tmp_path / "threads.sqlite", "killed-in-router"
     script = tmp_path / "killer.py"
     script.write_text(KILLER)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": _pythonpath()}
     proc = subprocess.run(
         [sys.executable, str(script), str(store), thread, "Write a LinkedIn post about our launch", where],
         capture_output=True,

@@ -53,7 +53,9 @@ with postgres_store(url) as store:
 
 class Worker:
     def __init__(self, url: str, namespace: str) -> None:
-        env = {**os.environ, "PYTHONPATH": str(ROOT_DIR)}
+        # the repository, then the caller's PYTHONPATH: a checkout run without installing it is the code under test
+        paths = (str(ROOT_DIR), os.environ.get("PYTHONPATH"))
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in paths if path)}
         self.proc = subprocess.Popen(
             [sys.executable, "-c", WORKER, url, namespace],
             stdin=subprocess.PIPE,
