@@ -102,7 +102,7 @@ def main() -> None:
     args = parser.parse_args()
 
     catalog = TaskCatalog.demo()
-    router = make_router(args.router, model=None, time_budget_s=args.budget)
+    router = make_router(args.router, model=None, timeout_s=args.budget)
     router.warm(catalog)
     turn = {"messages": ["Draft a linkedin post about our launch"], "catalog": catalog}
     with ThreadPoolExecutor(max_workers=args.parent_concurrency) as pool:  # one decision thread each, left idle

@@ -32,7 +32,7 @@ from typing import Any
 from langgraph.checkpoint.memory import InMemorySaver
 
 from task_router import TaskCatalog, create_router_graph, make_router
-from task_router.reliability import make_reliable_router
+from task_router.reliability import make_reliable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the loopback fault server is a test fixture
 from tests.fault_server import FaultServer, keyword_reply
@@ -160,7 +160,8 @@ def main() -> None:
         if args.router in ("embedding", "learned"):
             router = make_router(args.router, model=None)
         else:
-            router = make_reliable_router("structured", model="openai:fake", base_url=server.base_url, timeout_s=30)
+            primary = make_router("structured", model="openai:fake", base_url=server.base_url, timeout_s=30)
+            router = make_reliable(primary)
         graph = create_router_graph(catalog, router=router, model=None, task_graphs=echo).compile(
             checkpointer=InMemorySaver()
         )

@@ -59,9 +59,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         catalog = StoreCatalog(store, namespace=settings["namespace"], tasks=settings["seed"].tasks)
         model = settings["model"]
         if model.startswith("openai:") and settings["router"] in (None, "structured"):
-            from task_router.reliability import make_reliable_router
-
-            router: Any = make_reliable_router("structured", model=model, timeout_s=30)
+            # the client's own time-out is 30 s too: a hung request stops with the decision
+            router: Any = make_router("structured", model=model, timeout_s=30)
         else:
             router = make_router(settings["router"], model=model)
             router.warm(catalog)  # load and embed now, not in the first request

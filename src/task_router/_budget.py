@@ -1,17 +1,21 @@
-"""The per-decision time budget: a hung or slow model never holds a user's turn for ever.
+"""The router's time-out, ``timeout_s``: a hung or slow model never holds a user's turn for ever.
 
-Every router kind runs its decision within a budget (:data:`DEFAULT_TIME_BUDGET_S` seconds by default). When the
-budget is spent, the router raises :class:`DecisionTimeout` (a ``TimeoutError``), so that the composition around it
-decides: the graph, the middleware and the CLI route through :func:`~task_router.reliability.make_reliable`,
-whose fallback stages then decide and say why in ``fallback`` and ``rationale``. Override it, most specific first:
+One setting, two effects. Every router kind runs its decision within ``timeout_s`` (:data:`DEFAULT_TIMEOUT_S`
+seconds by default): when it is spent, the router raises :class:`DecisionTimeout` (a ``TimeoutError``), so that
+the composition around it decides: the graph, the middleware and the CLI route through
+:func:`~task_router.reliability.make_reliable`, whose fallback stages then decide and say why in ``fallback`` and
+``rationale``. A router kind that asks a network chat model loaded from a spec string (``openai:``,
+``azure_openai:``, ``anthropic:``) also gives the client that time-out, so that the HTTP request itself stops
+(:func:`~task_router.models.load_router_model`). Set it, most specific first:
 
-- per call: ``router.invoke(turn, {"configurable": {"router_timeout_s": 5}})`` (one compiled graph, any budget);
-- per router: ``make_router(kind, ..., time_budget_s=5)`` or ``router.time_budget_s = 5`` (``None``: no limit);
-- per process: the environment variable ``TASK_ROUTER_TIME_BUDGET_S`` (``none`` or ``0``: no limit).
+- per call: ``router.invoke(turn, {"configurable": {"router_timeout_s": 5}})`` (:data:`TIMEOUT_KEY`; the
+  decision's limit only: the client keeps the time-out it was built with);
+- per router: ``make_router(kind, ..., timeout_s=5)`` (``None``: no limit); assigning ``router.timeout_s`` later
+  changes the decision's limit only;
+- per process: the environment variable ``TASK_ROUTER_TIMEOUT_S`` (``none`` or ``0``: no limit).
 
 Python cannot kill a thread: a decision that runs out of time is abandoned and finishes in the background (its
-result is dropped). Give network models their own client time-out too (``make_reliable_router`` does for
-``openai:``).
+result is dropped); the client time-out of a network model ends its request too.
 """
 
 from __future__ import annotations
@@ -26,10 +30,11 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, TypeVar
 
-DEFAULT_TIME_BUDGET_S = 60.0  # generous: a 135M model generating a ReAct step on a busy 2-core CPU takes ~15 s
-BUDGET_KEY = "router_timeout_s"  # config["configurable"][BUDGET_KEY] sets the budget of one call
-BUDGET_ENV = "TASK_ROUTER_TIME_BUDGET_S"
-DEFAULT = "default"  # Router.time_budget_s: use the per-process default (environment, else DEFAULT_TIME_BUDGET_S)
+DEFAULT_TIMEOUT_S = 60.0  # generous: a 135M model generating a ReAct step on a busy 2-core CPU takes ~15 s
+TIMEOUT_KEY = "router_timeout_s"  # config["configurable"][TIMEOUT_KEY] sets the time-out of one call
+TIMEOUT_ENV = "TASK_ROUTER_TIMEOUT_S"
+RENAMED_ENV = "TASK_ROUTER_TIME_BUDGET_S"  # the old name of TIMEOUT_ENV: refused with the fix, never read
+DEFAULT = "default"  # Router.timeout_s: use the per-process default (environment, else DEFAULT_TIMEOUT_S)
 T = TypeVar("T")
 
 
@@ -37,17 +42,31 @@ class DecisionTimeout(TimeoutError):
     """A decision (or one attempt at it) did not finish within its time budget."""
 
 
-def resolve_budget(config: Any, own: float | str | None) -> float | None:
-    """The budget in seconds for one call (None: no limit): the call's config, else ``own``, else the default."""
+def resolve_timeout(config: Any, own: float | str | None) -> float | None:
+    """The time-out in seconds of one call (None: no limit): the call's config, else ``own``, else the default.
+
+    Raises:
+        ValueError: a value that is not a positive number of seconds (or None), or the environment still sets
+            the renamed ``TASK_ROUTER_TIME_BUDGET_S`` without ``TASK_ROUTER_TIMEOUT_S``.
+
+    Example:
+        >>> resolve_timeout({"configurable": {"router_timeout_s": 5}}, 30), resolve_timeout(None, 30)
+        (5.0, 30.0)
+    """
     configurable = (config or {}).get("configurable") or {} if isinstance(config, dict) else {}
-    if BUDGET_KEY in configurable:
-        return _seconds(configurable[BUDGET_KEY], f"config['configurable']['{BUDGET_KEY}']")
+    if TIMEOUT_KEY in configurable:
+        return _seconds(configurable[TIMEOUT_KEY], f"config['configurable']['{TIMEOUT_KEY}']")
     if own != DEFAULT:
-        return _seconds(own, "time_budget_s")
-    raw = os.environ.get(BUDGET_ENV, "").strip()
+        return _seconds(own, "timeout_s")
+    raw = os.environ.get(TIMEOUT_ENV, "").strip()
     if not raw:
-        return DEFAULT_TIME_BUDGET_S
-    return None if raw.lower() in ("none", "0", "off") else _seconds(raw, BUDGET_ENV)
+        if os.environ.get(RENAMED_ENV, "").strip():
+            raise ValueError(
+                f"{RENAMED_ENV} was renamed {TIMEOUT_ENV}: set {TIMEOUT_ENV} instead (same values: seconds, or "
+                "'none' for no limit) and unset the old name"
+            )
+        return DEFAULT_TIMEOUT_S
+    return None if raw.lower() in ("none", "0", "off") else _seconds(raw, TIMEOUT_ENV)
 
 
 def _seconds(value: Any, where: str) -> float | None:

@@ -58,7 +58,6 @@ def create_router_graph(
     end_message: str | None = DEFAULT_END_MESSAGE,
     state_schema: type[Any] = RouterState,
     extract_inputs: bool | None = None,
-    reliable: bool = True,
     clarify_margin: float | None = None,
 ) -> StateGraph:
     """Build the conversation graph: on every user turn the router decides, then the turn goes to the active
@@ -67,9 +66,14 @@ def create_router_graph(
 
     Args:
         catalog: the tasks on offer; it may be edited while threads run (decisions follow the edits).
-        router: a Router, a router kind (built over ``model``), None for the model's best kind, or your own
-            composition (any Runnable from the router input to a RouteDecision, e.g.
-            ``make_router(...).with_retry(...).with_fallbacks([...], exception_key="error")``), used as it is.
+        router: a Router, a router kind (built over ``model``) or None (the model's best kind), composed with
+            :func:`~task_router.reliability.make_reliable`'s default: transient failures retried, then the
+            embedding router, then the active task kept, so that no turn is lost. Any other Runnable from the
+            router input to a RouteDecision is used as it is: your own ``make_reliable(router, retries=...,
+            fallback=...)``, or ``make_router(...).with_retry(...).with_fallbacks([...], exception_key="error")``.
+            Without retries or a fallback router: ``make_reliable(router, retries=0, fallback=None)`` (a failure
+            keeps the active task); to let the router's errors reach the caller, any Runnable around it, e.g.
+            ``router.with_config(run_name="router")``.
         model: the chat model (spec or instance) for the generic task subgraph and for a router given by kind.
         task_graphs: your own subgraph (or node function) per task name; other tasks use the generic subgraph
             that collects the task's inputs and then produces its deliverable.
@@ -79,9 +83,6 @@ def create_router_graph(
         state_schema: a subclass of :class:`RouterState` if you need more keys.
         extract_inputs: whether the generic task subgraph asks ``model`` which of a task's inputs the user's
             message already gives (default: only for models with structured output; see :func:`create_task_graph`).
-        reliable: compose a Router (or kind) with :func:`~task_router.reliability.make_reliable`'s default:
-            transient failures retried, then the embedding router, then the active task kept, so that no turn is
-            lost. False: the router's errors reach the caller.
         clarify_margin: when the two most probable tasks of a decision are closer than this probability gap, the
             graph asks the user which one they mean (one short question naming them; the active task does not
             change) and routes their answer on the next turn; never twice in a row. A router made with
@@ -134,7 +135,6 @@ def create_router_graph(
         default_task_node=TASK_NODE,
         none_handler=none_handler,
         end_message=end_message,
-        reliable=reliable,
         clarify_margin=clarify_margin,
     )
 
@@ -149,7 +149,6 @@ def add_task_router(
     default_task_node: str | None = None,
     none_handler: Runnable[Any, Any] | Callable[..., Any] | None = None,
     end_message: str | None = DEFAULT_END_MESSAGE,
-    reliable: bool = True,
     clarify_margin: float | None = None,
 ) -> StateGraph:
     """Add the task router to your own ``StateGraph``, in the manner of langgraph-swarm's
@@ -164,8 +163,9 @@ def add_task_router(
     Args:
         builder: your graph; its state schema must have :class:`RouterState`'s keys (subclass it).
         catalog: the tasks on offer; it may be edited while threads run (decisions follow the edits).
-        router: a Router, a router kind (built over ``model``), None for the model's best kind, or your own
-            composition (any Runnable from the router input to a RouteDecision), used as it is.
+        router: a Router, a router kind (built over ``model``) or None (the model's best kind), composed with
+            :func:`~task_router.reliability.make_reliable`'s default; any other Runnable (your own
+            ``make_reliable(router, ...)`` or composition) is used as it is (see :func:`create_router_graph`).
         model: the chat model (spec or instance) for a router given by kind.
         task_nodes: task name -> the node of ``builder`` that runs it.
         default_task_node: the node for every task not in ``task_nodes``; None: every task of the catalogue must
@@ -173,7 +173,6 @@ def add_task_router(
         none_handler: the ``none`` node; by default it lists what the assistant can do, or, when a task is active
             (an off-topic request: the task stays active), offers to go on with it.
         end_message: reply when the user ends a task (``{title}`` is the task's title); None for no reply.
-        reliable: compose a Router (or kind) with :func:`~task_router.reliability.make_reliable`'s default.
         clarify_margin: ask between the two most probable tasks when closer than this probability gap (see
             :func:`create_router_graph`); None: never ask (unless the router marks decisions).
 
@@ -208,7 +207,7 @@ def add_task_router(
     close_tasks([], clarify_margin)  # a bad margin fails here, naming the fix
     if router is None or isinstance(router, str):
         router = make_router(router, model=model)
-    if reliable and isinstance(router, Router):
+    if isinstance(router, Router):  # a bare router gets the default composition; a composition is the user's
         router = make_reliable(router)
     router = timed(router)  # a composition's decisions count its whole time (a Router alone is unchanged)
 

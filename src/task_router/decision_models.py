@@ -138,21 +138,21 @@ class TaskRouterDecisionModel(BaseDecisionModel):
     def _weights(self, turn: dict[str, Any]) -> list[_Weight]:
         scored = getattr(self.router, "scored", None)
         if callable(scored):  # the learned router: its whole distribution, not the top few alternatives
-            from task_router._budget import DEFAULT, call_within, resolve_budget
+            from task_router._budget import DEFAULT, call_within, resolve_timeout
             from task_router._router_input import coerce_input
 
-            # within the router's own time budget, as its invoke would be
-            budget = resolve_budget(None, getattr(self.router, "time_budget_s", DEFAULT))
+            # within the router's own time-out, as its invoke would be
+            budget = resolve_timeout(None, getattr(self.router, "timeout_s", DEFAULT))
             return [(task, p) for task, _, p, _ in call_within(scored, coerce_input(turn), timeout=budget)]
         return decision_weights(self.router.invoke(turn))
 
     async def _aweights(self, turn: dict[str, Any]) -> list[_Weight]:
         scored = getattr(self.router, "scored", None)
         if callable(scored):
-            from task_router._budget import DEFAULT, offload, resolve_budget
+            from task_router._budget import DEFAULT, offload, resolve_timeout
             from task_router._router_input import coerce_input
 
-            budget = resolve_budget(None, getattr(self.router, "time_budget_s", DEFAULT))
+            budget = resolve_timeout(None, getattr(self.router, "timeout_s", DEFAULT))
             async with asyncio.timeout(budget):  # the caller bounds an offloaded call (see offload)
                 ranked = await offload(scored, coerce_input(turn))
             return [(task, p) for task, _, p, _ in ranked]

@@ -82,11 +82,14 @@ class TaskRouterMiddleware(AgentMiddleware[TaskRouterState, Any, Any]):
 
     Args:
         catalog: the tasks; may be edited while the agent runs.
-        router: a Router, a router kind, None for the model's best kind, or your own composition (a Runnable
-            from the router input to a RouteDecision, e.g. ``router.with_retry().with_fallbacks([...])``).
+        router: a Router, a router kind or None (the model's best kind), composed with
+            :func:`~task_router.reliability.make_reliable`'s default (retries, then the embedding router, then
+            keep the active task). Any other Runnable from the router input to a RouteDecision is used as it is:
+            your own ``make_reliable(router, retries=..., fallback=...)`` or
+            ``router.with_retry().with_fallbacks([...])``; ``make_reliable(router, retries=0, fallback=None)``
+            neither retries nor asks another router; any Runnable around the router (``router.with_config()``)
+            lets its errors reach the agent.
         model: the model spec or chat model a router given by kind uses (not the agent's model).
-        reliable: compose a Router with :func:`~task_router.reliability.make_reliable` (retries, then the
-            embedding router, then keep the active task); False: the router's errors reach the agent.
         tools_by_name: tools the tasks declare, registered with the agent by this middleware (tools passed to
             ``create_agent(tools=...)`` work too); a list of tools or a mapping name -> tool.
         shared_tools: names of tools available whatever the task.
@@ -117,7 +120,6 @@ class TaskRouterMiddleware(AgentMiddleware[TaskRouterState, Any, Any]):
         *,
         router: Runnable[dict[str, Any], RouteDecision] | str | None = None,
         model: ModelSpec | None = "embedded",
-        reliable: bool = True,
         tools_by_name: Mapping[str, ToolLike] | Sequence[ToolLike] | None = None,
         shared_tools: Sequence[str] = (),
         task_prompt: str = DEFAULT_TASK_PROMPT,
@@ -138,7 +140,7 @@ class TaskRouterMiddleware(AgentMiddleware[TaskRouterState, Any, Any]):
         if router is None or isinstance(router, str):
             router = make_router(router, model=model)
         self.router: Runnable[dict[str, Any], RouteDecision] = timed(  # a composition counts its whole time
-            make_reliable(router) if reliable and isinstance(router, Router) else router
+            make_reliable(router) if isinstance(router, Router) else router
         )
         self.tools = _coerce_tools(tools_by_name)
         self.shared_tools = frozenset(shared_tools)

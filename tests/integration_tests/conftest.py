@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import pytest
 
-from task_router._budget import BUDGET_ENV
+from task_router._budget import TIMEOUT_ENV
 
 TEST_BUDGET_S = "1800"  # only ends a decision that hangs; no test may depend on the machine's speed
 
 
 @pytest.fixture(autouse=True)
 def _budget_a_busy_machine_cannot_exhaust(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(BUDGET_ENV, TEST_BUDGET_S)
+    monkeypatch.setenv(TIMEOUT_ENV, TEST_BUDGET_S)

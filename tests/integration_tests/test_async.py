@@ -19,7 +19,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from task_router import TaskCatalog, create_router_graph, make_router
 from task_router._budget import DecisionTimeout
 from task_router.models import load_chat_model
-from task_router.reliability import KEEP_ACTIVE, make_reliable, make_reliable_router
+from task_router.reliability import KEEP_ACTIVE, make_reliable
 from tests.fault_server import FaultServer, keyword_reply
 
 KEYWORDS = keyword_reply({"linkedin": "linkedin_post", "recap": "meeting_recap"})
@@ -54,7 +54,7 @@ def test_concurrent_decisions_are_all_in_flight_without_a_thread_each(catalog: T
     turn = {"messages": [("user", "write a linkedin post")], "catalog": catalog}
 
     async def main(server: FaultServer) -> tuple[list, set[str], set[str]]:
-        router = make_reliable_router("structured", model="openai:fake", base_url=server.base_url, timeout_s=300)
+        router = make_reliable(make_router("structured", model="openai:fake", base_url=server.base_url, timeout_s=300))
         before = _own_threads()
         calls = [asyncio.ensure_future(router.ainvoke(turn)) for _ in range(CONCURRENT)]
         during = await _all_arrived(server, CONCURRENT)
@@ -77,7 +77,7 @@ def test_the_async_graph_awaits_its_router(catalog: TaskCatalog) -> None:
     echo = {name: (lambda state: {"messages": [("ai", "ok")]}) for name in catalog.names}
 
     async def main(server: FaultServer) -> list[dict]:
-        router = make_reliable_router("structured", model="openai:fake", base_url=server.base_url, timeout_s=300)
+        router = make_reliable(make_router("structured", model="openai:fake", base_url=server.base_url, timeout_s=300))
         graph = create_router_graph(catalog, router=router, model=None, task_graphs=echo)
         app = graph.compile(checkpointer=InMemorySaver())
         runs = [
@@ -102,7 +102,7 @@ def test_the_time_budget_holds_on_the_event_loop(catalog: TaskCatalog) -> None:
     turn = {"messages": [("user", "write a linkedin post")], "active_task": "meeting_recap", "catalog": catalog}
     with FaultServer("hang", hang_s=60) as server:
         model = load_chat_model("openai:fake", base_url=server.base_url, timeout=60, max_retries=0)
-        router = make_router("structured", model=model, time_budget_s=0.3)
+        router = make_router("structured", model=model, timeout_s=0.3)
         with pytest.raises(DecisionTimeout, match=r"0\.3 s"):
             asyncio.run(router.ainvoke(turn))
         decision = asyncio.run(make_reliable(router, fallback=KEEP_ACTIVE).ainvoke(turn))

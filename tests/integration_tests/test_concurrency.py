@@ -12,7 +12,7 @@ import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
 from task_router import TaskCatalog, create_router_graph, make_router
-from task_router.reliability import make_reliable_router
+from task_router.reliability import make_reliable
 from tests.fault_server import FaultServer, keyword_reply
 
 KEYWORDS = {
@@ -35,7 +35,8 @@ def _conversation(i: int) -> tuple[list[str], list[str]]:
 
 
 def _graph(server: FaultServer, catalog: TaskCatalog):
-    router = make_reliable_router("structured", model="openai:fake", base_url=server.base_url, fallback="keep-active")
+    primary = make_router("structured", model="openai:fake", base_url=server.base_url, timeout_s=30)
+    router = make_reliable(primary, fallback="keep-active")
     echo = {name: (lambda state: {"messages": [("ai", f"[{state['active_task']}]")]}) for name in catalog.names}
     return create_router_graph(catalog, router=router, model=None, task_graphs=echo).compile(
         checkpointer=InMemorySaver()

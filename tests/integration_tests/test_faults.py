@@ -8,8 +8,8 @@ import asyncio
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
-from task_router import TaskCatalog, create_router_graph
-from task_router.reliability import KEEP_ACTIVE, embedding_available, make_reliable_router
+from task_router import TaskCatalog, create_router_graph, make_router
+from task_router.reliability import KEEP_ACTIVE, embedding_available, make_reliable
 from tests.fault_server import FaultServer, keyword_reply
 
 KEYWORDS = keyword_reply({"linkedin": "linkedin_post", "recap": "meeting_recap"})
@@ -21,9 +21,10 @@ def catalog() -> TaskCatalog:
     return TaskCatalog.demo()
 
 
-def _router(server: FaultServer, **options: object):
-    defaults = {"timeout_s": 5.0, "retries": 2, "backoff_s": 0.01, "max_backoff_s": 0.05, "fallback": KEEP_ACTIVE}
-    return make_reliable_router("structured", model="openai:fake", base_url=server.base_url, **{**defaults, **options})
+def _router(server: FaultServer, *, timeout_s: float = 5.0, **options: object):
+    defaults = {"retries": 2, "backoff_s": 0.01, "max_backoff_s": 0.05, "fallback": KEEP_ACTIVE}
+    primary = make_router("structured", model="openai:fake", base_url=server.base_url, timeout_s=timeout_s)
+    return make_reliable(primary, **{**defaults, **options})
 
 
 @pytest.mark.parametrize(("mode", "attempts"), [("500", 3), ("bad_json", 3), ("echo_key", 1)])
@@ -61,9 +62,8 @@ def test_stopped_server_falls_back(catalog: TaskCatalog) -> None:
     server = FaultServer("ok").start()
     url = server.base_url
     server.stop()
-    router = make_reliable_router(
-        "structured", model="openai:fake", base_url=url, timeout_s=5, retries=1, backoff_s=0, fallback=KEEP_ACTIVE
-    )
+    primary = make_router("structured", model="openai:fake", base_url=url, timeout_s=5)
+    router = make_reliable(primary, retries=1, backoff_s=0, fallback=KEEP_ACTIVE)
     decision = router.invoke({**TURN, "catalog": catalog})
     assert _stage(decision) == KEEP_ACTIVE and "Connection" in decision.fallback
 

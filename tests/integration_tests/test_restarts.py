@@ -29,8 +29,8 @@ KEYWORDS = keyword_reply({"linkedin": "linkedin_post", "recap": "meeting_recap",
 WORKER = """
 import json, sys
 from contextlib import ExitStack
-from task_router import TaskCatalog, create_router_graph, load_chat_model
-from task_router.reliability import make_reliable_router, pending_turn, resume_pending_turn
+from task_router import TaskCatalog, create_router_graph, load_chat_model, make_router
+from task_router.reliability import make_reliable, pending_turn, resume_pending_turn
 
 base_url, store, thread, action, text = sys.argv[1:6]
 with ExitStack() as stack:
@@ -43,7 +43,7 @@ with ExitStack() as stack:
         from task_router.persistence import sqlite_checkpointer
         saver, durability = sqlite_checkpointer(store), "async"
     model = load_chat_model("openai:fake", base_url=base_url, timeout=120, max_retries=0)
-    router = make_reliable_router("structured", model=model, timeout_s=120, fallback="keep-active")
+    router = make_reliable(make_router("structured", model=model, timeout_s=120), fallback="keep-active")
     graph = create_router_graph(TaskCatalog.demo(), router=router, model=model).compile(checkpointer=saver)
     config = {"configurable": {"thread_id": thread}}
     report = {"pending": pending_turn(graph, config)}
@@ -61,10 +61,16 @@ with ExitStack() as stack:
 """
 
 
+def _pythonpath() -> str:
+    """The repository, then the caller's own PYTHONPATH (a checkout run without installing it stays the code
+    under test in the subprocesses too)."""
+    return os.pathsep.join(path for path in (str(ROOT), os.environ.get("PYTHONPATH")) if path)
+
+
 def _worker(tmp_path: Path, base_url: str, store: str, thread: str, action: str, text: str) -> subprocess.Popen:
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": _pythonpath()}
     cmd = [sys.executable, str(script), base_url, store, thread, action, text]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
 
@@ -191,7 +197,7 @@ def test_a_kill_inside_the_router_keeps_the_turn_and_chat_finishes_it(tmp_path: 
     store, thread = tmp_path / "threads.sqlite", "killed-in-router"
     script = tmp_path / "killer.py"
     script.write_text(KILLER)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": _pythonpath()}
     proc = subprocess.run(
         [sys.executable, str(script), str(store), thread, "Write a LinkedIn post about our launch", where],
         capture_output=True,

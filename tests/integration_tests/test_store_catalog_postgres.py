@@ -33,7 +33,7 @@ url, namespace = sys.argv[1], tuple(sys.argv[2].split("/"))
 with postgres_store(url) as store:
     catalog = StoreCatalog(store, namespace=namespace, tasks=TaskCatalog.demo().tasks)
     replies = FakeListChatModel(responses=["ok"])  # the task node answers any task, one added later too
-    graph = create_router_graph(catalog, router=Keywords(), model=replies, reliable=False)
+    graph = create_router_graph(catalog, router=Keywords(), model=replies)
     app = graph.compile(checkpointer=InMemorySaver())
     print(json.dumps({"ready": catalog.names}), flush=True)
     for n, line in enumerate(sys.stdin):
@@ -53,7 +53,9 @@ with postgres_store(url) as store:
 
 class Worker:
     def __init__(self, url: str, namespace: str) -> None:
-        env = {**os.environ, "PYTHONPATH": str(ROOT_DIR)}
+        # the repository, then the caller's PYTHONPATH: a checkout run without installing it is the code under test
+        paths = (str(ROOT_DIR), os.environ.get("PYTHONPATH"))
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in paths if path)}
         self.proc = subprocess.Popen(
             [sys.executable, "-c", WORKER, url, namespace],
             stdin=subprocess.PIPE,

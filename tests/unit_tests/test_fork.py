@@ -30,7 +30,7 @@ TURNS = [("recap the meeting notes", "recap"), ("write the follow up email", "em
 
 def _router(catalog: TaskCatalog) -> EmbeddingRouter:
     router = EmbeddingRouter(catalog=catalog, encoder=BagOfWords())
-    router.time_budget_s = BUDGET_S
+    router.timeout_s = BUDGET_S
     return router
 
 

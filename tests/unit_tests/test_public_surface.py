@@ -84,7 +84,6 @@ PUBLIC_ALL: dict[str, list[str]] = {
         "TIMEOUT_KEY",
         "embedding_available",
         "make_reliable",
-        "make_reliable_router",
         "pending_turn",
         "resume_pending_turn",
     ],

@@ -9,7 +9,7 @@ import pytest
 
 from task_router import TaskCatalog, make_router
 from task_router.evaluation import evaluate_router, parse_records
-from task_router.reliability import KEEP_ACTIVE, make_reliable, make_reliable_router
+from task_router.reliability import KEEP_ACTIVE, make_reliable
 from task_router.routers._base import redact
 from tests.fault_server import FaultServer
 
@@ -33,8 +33,10 @@ def test_key_absent_from_decisions_and_logs(mode: str, caplog: pytest.LogCapture
     with FaultServer(mode, hang_s=10) as server:
         for router in (
             make_reliable(make_router("structured", model=_model(server.base_url)), fallback=KEEP_ACTIVE),
-            make_reliable_router(
-                "zero-shot", model="openai:fake", base_url=server.base_url, timeout_s=1, retries=1, backoff_s=0
+            make_reliable(
+                make_router("zero-shot", model="openai:fake", base_url=server.base_url, timeout_s=1),
+                retries=1,
+                backoff_s=0,
             ),
         ):
             decision = router.invoke({**TURN, "catalog": catalog})
@@ -63,9 +65,8 @@ def test_key_absent_from_eval_report_files(tmp_path: Path) -> None:
         ]
     )
     with FaultServer("echo_key") as server:
-        router = make_reliable_router(
-            "structured", model="openai:fake", base_url=server.base_url, fallback=KEEP_ACTIVE, retries=0
-        )
+        primary = make_router("structured", model="openai:fake", base_url=server.base_url, timeout_s=30)
+        router = make_reliable(primary, fallback=KEEP_ACTIVE, retries=0)
         run = evaluate_router(records, router, out_dir=tmp_path, progress=False)
     assert run.files
     for path in tmp_path.rglob("*"):

@@ -9,6 +9,7 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
+from task_router._budget import DEFAULT, resolve_timeout
 from task_router.models import _local
 
 ModelSpec = str | BaseChatModel
@@ -39,23 +40,40 @@ def load_chat_model(spec: ModelSpec, *, base_url: str | None = None, **kwargs: A
     return _load_cached(spec, base_url)
 
 
-# Providers whose LangChain chat models retry by themselves (``max_retries``, 2 by default).
-_CLIENT_RETRIES = frozenset({"openai", "azure_openai", "anthropic"})
+# Network providers whose LangChain chat models take ``timeout`` and retry by themselves (``max_retries``, 2 by
+# default): a router's model of these gets the router's time-out and no retries of its own.
+_NETWORK_CLIENTS = frozenset({"openai", "azure_openai", "anthropic"})
 
 
-def load_router_model(spec: ModelSpec, *, base_url: str | None = None) -> BaseChatModel:
-    """The chat model a router asks: as :func:`load_chat_model`, except that a provider client that retries by
-    itself gets ``max_retries=0``. A router's retries belong to its composition
-    (:func:`~task_router.reliability.make_reliable`): with the client's own 2 underneath, 3 attempts there
-    would send up to 9 requests. Instances pass through unchanged (their settings are yours).
+def load_router_model(
+    spec: ModelSpec, *, base_url: str | None = None, timeout_s: float | str | None = DEFAULT
+) -> BaseChatModel:
+    """The chat model a router asks: as :func:`load_chat_model`, except that a network provider's client
+    (``openai:``, ``azure_openai:``, ``anthropic:``) gets the router's time-out and ``max_retries=0``.
+
+    The time-out then stops the HTTP request itself (no request left running after the router gave up), and a
+    router's retries belong to its composition (:func:`~task_router.reliability.make_reliable`): with the
+    client's own 2 underneath, 3 attempts there would send up to 9 requests. Other specs (local models) load
+    as :func:`load_chat_model` does; instances pass through unchanged (their settings are yours).
+
+    Args:
+        spec: a model spec or a chat model instance.
+        base_url: an OpenAI-compatible server's URL, for ``openai:`` specs.
+        timeout_s: the client's time-out in seconds (None: no limit; default: ``TASK_ROUTER_TIMEOUT_S``, else
+            60; :mod:`task_router._budget`).
+
+    Raises:
+        ValueError: ``timeout_s`` is not a positive number of seconds or None, or the spec is not one.
 
     Example:
-        >>> load_router_model("openai:gpt-4o-mini", base_url="http://127.0.0.1:9/v1").max_retries
-        0
+        >>> model = load_router_model("openai:gpt-4o-mini", base_url="http://127.0.0.1:9/v1", timeout_s=10)
+        >>> model.request_timeout, model.max_retries
+        (10.0, 0)
     """
+    seconds = resolve_timeout(None, timeout_s)  # a bad value fails here, whatever the spec
     provider = spec.partition(":")[0] if isinstance(spec, str) else None
-    if provider in _CLIENT_RETRIES:
-        return load_chat_model(spec, base_url=base_url, max_retries=0)
+    if provider in _NETWORK_CLIENTS:
+        return load_chat_model(spec, base_url=base_url, timeout=seconds, max_retries=0)
     return load_chat_model(spec, base_url=base_url)
 
 

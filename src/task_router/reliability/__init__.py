@@ -1,8 +1,7 @@
 """Reliability: routers composed with retries and fallback stages; resuming threads. (The fault-injecting local
 server of the tests is tests/fault_server.py.)"""
 
-from task_router._budget import DecisionTimeout
-from task_router.reliability._router import TIMEOUT_KEY, make_reliable_router
+from task_router._budget import TIMEOUT_KEY, DecisionTimeout
 from task_router.reliability._threads import pending_turn, resume_pending_turn
 from task_router.routers._fallbacks import KEEP_ACTIVE, FallbackStage, embedding_available, make_reliable
 
@@ -13,7 +12,6 @@ __all__ = [
     "FallbackStage",
     "embedding_available",
     "make_reliable",
-    "make_reliable_router",
     "pending_turn",
     "resume_pending_turn",
 ]

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from task_router._budget import DEFAULT, resolve_budget
+from task_router._budget import DEFAULT, resolve_timeout
 from task_router._clarify import close_tasks
 from task_router._extras import install_line
 from task_router.models import ModelSpec
@@ -37,6 +37,8 @@ _LAZY = {path.partition(":")[2]: path.partition(":")[0] for path in ROUTER_KINDS
     "Shortlist": "task_router.routers._shortlist",
 }
 _MODEL_FREE = {"embedding", "learned", "decision"}  # "decision" reads its own decision_model= instead
+# Kinds that may ask a network chat model: their constructor takes timeout_s, the client's time-out too.
+_CLIENT_KINDS = {"structured", "zero-shot", "few-shot-cot", "react", "cascade"}
 # The `local` extra's packages that local router kinds (scoring, rerank) import: missing ones name the extra.
 _LOCAL_PACKAGES = frozenset({"torch", "transformers", "sentence_transformers", "peft", "gguf", "accelerate"})
 
@@ -85,7 +87,7 @@ def make_router(
     shortlist_pinned: Sequence[str] | None = None,
     none_threshold: float | None = None,
     thresholds: str | Path | None = None,
-    time_budget_s: float | str | None = DEFAULT,
+    timeout_s: float | str | None = DEFAULT,
     clarify_margin: float | None = None,
     **options: Any,
 ) -> Router:
@@ -101,23 +103,36 @@ def make_router(
             (:class:`~task_router.routers.Abstain`; fit it with ``task-router fit``).
         thresholds: a file written by ``task-router fit``: its None threshold and shortlist, unless given here (a
             cascade also reads its escalation threshold from it).
-        time_budget_s: seconds a decision may take before the safe fallback decides (None: no limit; default:
-            ``TASK_ROUTER_TIME_BUDGET_S``, else 60; :mod:`task_router._budget`).
+        timeout_s: the router's time-out in seconds (None: no limit; default: ``TASK_ROUTER_TIMEOUT_S``, else
+            60; :mod:`task_router._budget`). A decision that takes longer raises ``DecisionTimeout``, for the
+            composition's fallback to decide (:func:`~task_router.reliability.make_reliable`); a network model
+            given by spec (``openai:``, ``azure_openai:``, ``anthropic:``) also gets it as its client's time-out,
+            so that its HTTP request stops too (:func:`~task_router.models.load_router_model`).
         clarify_margin: mark a decision whose two most probable tasks are closer than this probability gap, so
             that the graph asks the user which one they mean (``RouteDecision.clarify``, :mod:`task_router._clarify`).
-        **options: the kind's own options (e.g. ``catalog``; ``threshold`` of ``embedding``; ``prompt`` of the
-            chat-model kinds: a prompt file's name or your own ``ChatPromptTemplate``).
+        **options: the kind's own options (e.g. ``catalog``; ``threshold`` of ``embedding``; of the chat-model kinds,
+            ``prompt``, a prompt file's name or your own ``ChatPromptTemplate``, and ``base_url``, an
+            OpenAI-compatible server for an ``openai:`` model).
 
     Returns:
         The router: a LangChain Runnable, so ``.with_retry()``, ``.with_fallbacks([...])`` and ``.with_config()``
-        compose as usual. The wrappers themselves can also be composed by hand:
+        compose as usual; :func:`~task_router.reliability.make_reliable` is the documented composition. The
+        wrappers themselves can also be composed by hand:
         ``Shortlist(Abstain(make_router("scoring"), threshold=0.4), k=10)``.
+
+    Raises:
+        ValueError: an unknown kind, a kind without the model it needs, or a ``timeout_s`` that is not a positive
+            number of seconds (or None).
 
     Example:
         >>> from task_router import make_router, TaskCatalog
         >>> router = make_router("learned", none_threshold=0.35, catalog=TaskCatalog.demo())  # doctest: +SKIP
         >>> router.invoke({"messages": [{"role": "user", "content": "Draft a LinkedIn post"}]}).task  # doctest: +SKIP
         'linkedin_post'
+        >>> api = make_router("structured", model="openai:gpt-4o-mini", timeout_s=10,
+        ...                   base_url="http://127.0.0.1:9/v1")  # the client's time-out is 10 s too
+        >>> api.timeout_s, api.model.request_timeout, api.model.max_retries
+        (10, 10.0, 0)
     """
     from task_router.routers._abstain import Abstain
     from task_router.routers._shortlist import Shortlist
@@ -138,16 +153,16 @@ def make_router(
                     options.setdefault(key, getattr(fitted, key))
     if kind == "embedding" and none_threshold is not None:
         options.setdefault("threshold", None)  # the fitted None threshold replaces the embedding router's own
-    if time_budget_s != DEFAULT:
-        resolve_budget(None, time_budget_s)  # a bad value fails here, naming the fix
+    resolve_timeout(None, timeout_s)  # a bad value (or the renamed environment variable) fails here, naming the fix
+    if kind in _CLIENT_KINDS:
+        options["timeout_s"] = timeout_s
     router = _build(kind, model, options)
     if none_threshold is not None:
         router = Abstain(router, threshold=none_threshold)
     if shortlist:
         extra: dict[str, Any] = {"window": shortlist_window, "pinned": shortlist_pinned}
         router = Shortlist(router, k=shortlist, **{key: value for key, value in extra.items() if value is not None})
-    if time_budget_s != DEFAULT:
-        router.time_budget_s = time_budget_s
+    router.timeout_s = timeout_s  # the outermost router's: a wrapper decides within one time-out
     if clarify_margin is not None:
         close_tasks([], clarify_margin)  # a bad value fails here, naming the fix
         router.clarify_margin = clarify_margin

@@ -18,7 +18,7 @@ from uuid import UUID
 from langchain_core.callbacks import AsyncCallbackManagerForChainRun, CallbackManagerForChainRun
 from langchain_core.runnables import Runnable, RunnableConfig
 
-from task_router._budget import DEFAULT, DecisionTimeout, call_within, resolve_budget
+from task_router._budget import DEFAULT, DecisionTimeout, call_within, resolve_timeout
 from task_router._catalog import TaskCatalog
 from task_router._clarify import close_tasks
 from task_router._decision import Alternative, RouteDecision, active_after, derive_event
@@ -71,7 +71,7 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
     one body for ``invoke`` and ``ainvoke``).
 
     Each decision reads one snapshot of the catalogue (:meth:`TaskCatalog.frozen`), is checked against the live
-    catalogue when it returns (:func:`still_in_catalog`), and runs within a time budget (:attr:`time_budget_s`,
+    catalogue when it returns (:func:`still_in_catalog`), and runs within the router's time-out (:attr:`timeout_s`,
     default 60 s, see :mod:`task_router._budget`).
 
     An answer the router cannot read is still a decision (``valid_format=False``, the active task kept); a failure
@@ -82,8 +82,9 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
 
     kind: ClassVar[str] = "base"
     #: Seconds a decision may take before it raises DecisionTimeout (see :mod:`task_router._budget`):
-    #: "default" (``TASK_ROUTER_TIME_BUDGET_S``, else 60 s), a number, or None for no limit.
-    time_budget_s: float | str | None = DEFAULT
+    #: "default" (``TASK_ROUTER_TIMEOUT_S``, else 60 s), a number, or None for no limit. Give it to
+    #: ``make_router(..., timeout_s=...)`` so that a network model's client gets it too.
+    timeout_s: float | str | None = DEFAULT
     #: Mark decisions whose two most probable tasks are closer than this probability gap
     #: (``RouteDecision.clarify``, see :mod:`task_router._clarify`); None never marks one.
     clarify_margin: float | None = None
@@ -149,7 +150,7 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
             if self.decides_in_place:
                 prediction = self.predict(routing, config)
             else:
-                budget = resolve_budget(config, self.time_budget_s)
+                budget = resolve_timeout(config, self.timeout_s)
                 prediction = call_within(self.predict, routing, config, timeout=budget)
         except Exception as exc:  # propagates: retries and fallbacks are the composition's job (routers._fallbacks)
             self._raise_failure(input, exc, run_manager)
@@ -160,7 +161,7 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
     ) -> RouteDecision:
         routing = coerce_input(input, self.catalog)
         start = time.perf_counter()
-        budget = resolve_budget(config, self.time_budget_s)
+        budget = resolve_timeout(config, self.timeout_s)
         try:
             deadline = asyncio.timeout(budget)
             try:

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 from langchain_core.runnables import RunnableConfig
 
+from task_router._budget import DEFAULT
 from task_router._catalog import TaskCatalog
 from task_router._router_input import RoutingInput
 from task_router._thresholds import load_thresholds
@@ -37,6 +38,7 @@ class CascadeRouter(Router):
     A cheap decision without a confidence always escalates. The strong router is any kind over any model spec
     (``strong``: a kind, default the best kind for ``model``; ``model``: the strong model). With an embedding
     cheap stage, the embedding router's own threshold is off (-1) unless given: ``none`` replaces it.
+    ``timeout_s`` bounds the whole decision (both stages) and is the strong model's client time-out.
 
     Example:
         >>> from task_router import TaskCatalog, make_router
@@ -62,6 +64,7 @@ class CascadeRouter(Router):
         escalate: float | None = None,
         none: float | None = None,
         thresholds: str | Path | None = None,
+        timeout_s: float | str | None = DEFAULT,
     ) -> None:
         from task_router.routers import llm_router_kind, make_router
 
@@ -88,8 +91,10 @@ class CascadeRouter(Router):
         if isinstance(model, Router):
             self.strong = model
         else:
-            self.strong = make_router(strong or llm_router_kind(model), model=model, **(strong_options or {}))
+            strong_options = {"timeout_s": timeout_s, **(strong_options or {})}  # a network model's client time-out
+            self.strong = make_router(strong or llm_router_kind(model), model=model, **strong_options)
         super().__init__(catalog=catalog, model_label=f"{self.cheap.model_label}->{self.strong.model_label}")
+        self.timeout_s = timeout_s  # the whole cascade's decision: both stages
         self.escalate, self.none = escalate, none
 
     def plan(self, routing: RoutingInput, config: RunnableConfig) -> Plan[Prediction]:

@@ -10,6 +10,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.prompts import ChatPromptTemplate
 
+from task_router._budget import DEFAULT
 from task_router._catalog import TaskCatalog
 from task_router._prompting import build_messages, chat_template, load_prompt
 from task_router._rendering import DEFAULT_WINDOW
@@ -25,8 +26,9 @@ class ChatModelRouter(Router):
     """Base of the router kinds that ask a chat model with a prompt file (``prompts/<prompt>.yaml``).
 
     Args:
-        model: a model spec or a chat model instance (:func:`~task_router.models.load_router_model`: a provider
-            client does not retry by itself; retries are the composition's).
+        model: a model spec or a chat model instance (:func:`~task_router.models.load_router_model`: a network
+            provider's client gets ``timeout_s`` as its own time-out and does not retry by itself; retries are the
+            composition's).
         catalog: the task catalogue, unless each input carries its own.
         prompt: the prompt file's name, or your own ``ChatPromptTemplate`` filling ``{catalog}``,
             ``{conversation}`` and ``{active_task}`` (plus the kind's own :attr:`template_variables`); the kind's
@@ -36,6 +38,9 @@ class ChatModelRouter(Router):
             kind's :attr:`default_max_new_tokens`).
         logprobs: ask the API for token log-probabilities, which set the decision's confidence
             (:func:`~task_router.routers._answering.with_logprobs`).
+        timeout_s: seconds a decision may take (:attr:`Router.timeout_s`), also the client's time-out of a
+            network model given by spec (None: no limit; default: ``TASK_ROUTER_TIMEOUT_S``, else 60).
+        base_url: an OpenAI-compatible server's URL, for an ``openai:`` spec (default: ``OPENAI_BASE_URL``).
     """
 
     #: The prompt file used when none is given, and for the sections a user's own template does not replace.
@@ -56,9 +61,12 @@ class ChatModelRouter(Router):
         window: int = DEFAULT_WINDOW,
         max_new_tokens: int | None = None,
         logprobs: bool = False,
+        timeout_s: float | str | None = DEFAULT,
+        base_url: str | None = None,
     ) -> None:
         super().__init__(catalog=catalog, model_label=model_name(model))
-        self.model: BaseChatModel = load_router_model(model)
+        self.model: BaseChatModel = load_router_model(model, base_url=base_url, timeout_s=timeout_s)
+        self.timeout_s = timeout_s
         if logprobs:
             self.model = with_logprobs(self.model)
         self.prompt_name = prompt if isinstance(prompt, str) else self.default_prompt

@@ -302,6 +302,12 @@ def make_reliable(
 ) -> Runnable[dict[str, Any], RouteDecision]:
     """The router composed with LangChain's ``with_retry`` and ``with_fallbacks``: it never loses a turn.
 
+    The one reliability entry point: the graph, the middleware and the CLI apply ``make_reliable(router)`` to a
+    bare Router, and use your own ``make_reliable(router, ...)`` as it is. The time-out of each attempt is the
+    router's (``make_router(kind, model=..., timeout_s=...)``, also a network model's client time-out).
+    ``make_reliable(router, retries=0, fallback=None)`` neither retries nor asks another router: a failure keeps
+    the active task.
+
     Args:
         router: the router to try first (any kind, wrapped or not).
         retries: attempts after the first for transient failures (:func:`is_transient`); 0 for none. None: 2,
@@ -319,11 +325,21 @@ def make_reliable(
         composition's wall time (``stage`` names the stage that decided, ``stage_latency_ms`` gives its own time,
         :func:`timed`); ``underlying_router(runnable)``
         (:func:`task_router.routers._base.underlying_router`) gives back ``router`` with its ``prefill`` and
-        ``warm``. Each attempt runs within the router's time budget (``time_budget_s``; a time-out is not
+        ``warm``. Each attempt runs within the router's time-out (``timeout_s``; a time-out is not
         retried).
 
     Raises:
         ValueError: a negative ``retries`` / ``backoff_s`` / ``max_backoff_s``, or an unknown ``fallback``.
+
+    Example:
+        >>> from task_router import make_router
+        >>> router = make_router("structured", model="openai:gpt-4o-mini", timeout_s=10,
+        ...                      base_url="http://127.0.0.1:9/v1")  # no server there: the request fails
+        >>> safe = make_reliable(router, retries=0, fallback="keep-active")
+        >>> turn = {"messages": ["and add the budget"], "active_task": "meeting_recap", "catalog": TaskCatalog.demo()}
+        >>> decision = safe.invoke(turn)
+        >>> decision.task, decision.stage, decision.valid_format
+        ('meeting_recap', 'keep-active', False)
     """
     if not isinstance(router, Router):
         raise ValueError(f"router must be a Router (e.g. make_router('structured', ...)), got {type(router).__name__}")

@@ -38,8 +38,8 @@ class RouterWrapper(Router):
     def __init__(self, router: Router, *, catalog: TaskCatalog | None = None) -> None:
         super().__init__(catalog=catalog or router.catalog, model_label=router.model_label)
         self.router = router
-        # The wrapper's decision runs the wrapped router's predict within one budget: the wrapped router's.
-        self.time_budget_s = router.time_budget_s
+        # The wrapper's decision runs the wrapped router's predict within one time-out: the wrapped router's.
+        self.timeout_s = router.timeout_s
 
     @property
     def kind(self) -> str:  # type: ignore[override]

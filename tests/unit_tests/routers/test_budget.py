@@ -18,7 +18,7 @@ from langchain_core.messages import AIMessage
 from langchain_core.runnables import RunnableConfig
 
 from task_router import TaskCatalog, make_router
-from task_router._budget import BUDGET_ENV, DEFAULT_TIME_BUDGET_S, DecisionTimeout, resolve_budget
+from task_router._budget import DEFAULT_TIMEOUT_S, TIMEOUT_ENV, DecisionTimeout, resolve_timeout
 from task_router._learned.model import LearnedModel
 from task_router._learned.model_folder import LearnedConfig
 from task_router._learned.router import LearnedRouter
@@ -76,7 +76,7 @@ def _routers(catalog: TaskCatalog) -> dict[str, Router]:
             kind,
             model=HangingChatModel(messages=iter([AIMessage(_answer(kind))] * 3)),
             catalog=catalog,
-            time_budget_s=BUDGET,
+            timeout_s=BUDGET,
         )
         for kind in ("structured", "zero-shot", "few-shot-cot", "react")
     }
@@ -88,7 +88,7 @@ def _routers(catalog: TaskCatalog) -> dict[str, Router]:
     learned = LearnedRouter(catalog=catalog, model=learned_model)
     cascade = CascadeRouter(HangingRouter(), cheap=HangingRouter(), catalog=catalog)
     for router in (embedding, learned, cascade):
-        router.time_budget_s = BUDGET
+        router.timeout_s = BUDGET
     return {**chat, "embedding": embedding, "learned": learned, "cascade": cascade}
 
 
@@ -115,22 +115,22 @@ def test_a_hung_model_gives_the_safe_fallback_within_the_budget(
 
 def test_the_budget_can_be_set_per_call_and_per_process(catalog: TaskCatalog, monkeypatch: pytest.MonkeyPatch) -> None:
     router = HangingRouter(catalog=catalog)
-    assert router.time_budget_s == "default" and resolve_budget(None, "default") == DEFAULT_TIME_BUDGET_S == 60.0
+    assert router.timeout_s == "default" and resolve_timeout(None, "default") == DEFAULT_TIMEOUT_S == 60.0
     start = time.perf_counter()
     with pytest.raises(DecisionTimeout, match=r"after 0\.2 s"):
         router.invoke({"messages": ["x"]}, {"configurable": {"router_timeout_s": 0.2}})
     assert time.perf_counter() - start < 1.5
-    monkeypatch.setenv(BUDGET_ENV, "0.25")
+    monkeypatch.setenv(TIMEOUT_ENV, "0.25")
     with pytest.raises(DecisionTimeout, match=r"after 0\.25 s"):
         router.invoke({"messages": ["x"]})
-    monkeypatch.setenv(BUDGET_ENV, "none")
-    assert resolve_budget(None, "default") is None
-    assert resolve_budget({"configurable": {"router_timeout_s": None}}, 5.0) is None  # a call may lift the limit
+    monkeypatch.setenv(TIMEOUT_ENV, "none")
+    assert resolve_timeout(None, "default") is None
+    assert resolve_timeout({"configurable": {"router_timeout_s": None}}, 5.0) is None  # a call may lift the limit
 
 
 def test_a_fast_model_is_not_affected(catalog: TaskCatalog) -> None:
     model = GenericFakeChatModel(messages=iter([AIMessage('{"task": "email", "closing": false}')]))
-    router = make_router("zero-shot", model=model, catalog=catalog, time_budget_s=5)
+    router = make_router("zero-shot", model=model, catalog=catalog, timeout_s=5)
     decision = router.invoke({"messages": ["write the follow-up email"]})
     assert (decision.event, decision.task, decision.valid_format, decision.fallback) == ("START", "email", True, None)
 
@@ -138,7 +138,7 @@ def test_a_fast_model_is_not_affected(catalog: TaskCatalog) -> None:
 @pytest.mark.parametrize("value", [0, -1, "soon", float("nan")])
 def test_a_bad_budget_is_refused_with_the_fix(value: object) -> None:
     with pytest.raises(ValueError, match="number of seconds"):
-        make_router("zero-shot", model=GenericFakeChatModel(messages=iter([])), time_budget_s=value)
+        make_router("zero-shot", model=GenericFakeChatModel(messages=iter([])), timeout_s=value)
 
 
 def test_the_reliable_composition_gives_the_fallback_stage_the_turn(catalog: TaskCatalog) -> None:
@@ -157,5 +157,5 @@ def test_the_reliable_composition_gives_the_fallback_stage_the_turn(catalog: Tas
 
 def _hanging(catalog: TaskCatalog, budget: float) -> HangingRouter:
     router = HangingRouter(catalog=catalog)
-    router.time_budget_s = budget
+    router.timeout_s = budget
     return router

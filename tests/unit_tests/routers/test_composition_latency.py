@@ -43,7 +43,7 @@ class Hanging(Router):
 
 def _hanging(catalog: TaskCatalog) -> Hanging:
     router = Hanging(catalog=catalog)
-    router.time_budget_s = BUDGET_S
+    router.timeout_s = BUDGET_S
     return router
 
 
