@@ -17,6 +17,7 @@ import textwrap
 from pathlib import Path
 
 import task_router
+from tests.unit_tests.source_tree import import_targets, module_files, nearest_module
 
 PACKAGE = Path(task_router.__file__).resolve().parent  # the package under test
 TRAINING = ("task_router.training", "task_router._learned.training")
@@ -88,35 +89,13 @@ def test_routing_with_the_learned_package_imports_no_training() -> None:
     assert seen["routing"] == sorted(ROUTING)
 
 
-def module_files() -> dict[str, Path]:
-    """{dotted name: file} of every module of the package; a package is named by its ``__init__.py``."""
-    files = {}
-    for path in sorted(PACKAGE.rglob("*.py")):
-        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
-        files[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
-    return files
-
-
 def every_import(name: str, path: Path, known: set[str]) -> set[str]:
     """The package modules ``name`` imports anywhere: at load time, inside functions, under ``TYPE_CHECKING``."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
-                base = ".".join([*parts, *([node.module] if node.module else [])])
-            found.update({base, *(f"{base}.{alias.name}" for alias in node.names)})
-    resolved = set()
-    for module in found:
-        while module and module not in known:
-            module = module.rpartition(".")[0]
-        if module:
-            resolved.add(module)
-    return resolved
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    nodes = [node for node in ast.walk(tree) if isinstance(node, ast.Import | ast.ImportFrom)]
+    targets = {target for node in nodes for target in import_targets(node, package, known)}
+    return {module for target in targets if (module := nearest_module(target, known))}
 
 
 def test_nothing_the_routing_part_can_import_is_training() -> None:

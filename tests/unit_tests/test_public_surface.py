@@ -16,10 +16,9 @@ from pathlib import Path
 
 import pytest
 
-import task_router
+from tests.unit_tests.source_tree import PACKAGE, import_targets, module_files, nearest_module
 from tests.unit_tests.test_imports import documented_api
 
-PACKAGE = Path(task_router.__file__).resolve().parent  # the package under test
 MAX_PUBLIC_MODULES = 75
 MAX_PUBLIC_NAMES = 80
 
@@ -28,13 +27,6 @@ MAX_PUBLIC_NAMES = 80
 PUBLIC_ALL: dict[str, list[str]] = {
     module: names for module, names in documented_api().items() if module != "task_router.evaluators"
 }
-
-
-def module_files() -> Iterator[tuple[str, Path]]:
-    """(dotted name, file) of every module of the package; a package is named by its ``__init__.py``."""
-    for path in sorted(PACKAGE.rglob("*.py")):
-        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
-        yield ".".join(parts[:-1] if parts[-1] == "__init__" else parts), path
 
 
 def is_public(path: Path) -> bool:
@@ -76,7 +68,7 @@ def public_surface() -> dict[str, list[str]]:
     """{public module: the public names it defines}."""
     return {
         name: sorted({n for n in defined_names(ast.parse(path.read_text(encoding="utf-8"))) if not n.startswith("_")})
-        for name, path in module_files()
+        for name, path in module_files().items()
         if is_public(path)
     }
 
@@ -117,28 +109,15 @@ def imported_modules(tree: ast.Module, module: str, is_package: bool, known: set
                     visit(handler.body)
             elif isinstance(node, ast.With):
                 visit(node.body)
-            elif isinstance(node, ast.Import):
-                found.update(alias.name for alias in node.names)
-            elif isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level:
-                    parts = package.split(".")[: len(package.split(".")) - node.level + 1]
-                    base = ".".join([*parts, *([node.module] if node.module else [])])
-                for alias in node.names:
-                    found.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base)
+            elif isinstance(node, ast.Import | ast.ImportFrom):
+                found.update(import_targets(node, package, known))
 
     visit(tree.body)
-    resolved = set()
-    for name in found:
-        while name and name not in known:
-            name = name.rpartition(".")[0]
-        if name and name != module:
-            resolved.add(name)
-    return resolved
+    return {name for name in (nearest_module(n, known) for n in found) if name and name != module}
 
 
 def test_no_import_cycle_between_the_package_modules() -> None:
-    files = dict(module_files())
+    files = module_files()
     graph = {
         name: imported_modules(ast.parse(path.read_text(encoding="utf-8")), name, path.name == "__init__.py", {*files})
         for name, path in files.items()
