@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,29 +27,15 @@ from task_router.models._cpu import cpu_description
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the loopback fault server is a test fixture
 from tests.fault_server import FaultServer, keyword_reply
+from tests.serving import free_port, wait_until_serving
 
 ROOT = Path(__file__).resolve().parents[1]
 TEXTS = ["write a linkedin post about launch {n}", "make it shorter, {n}", "now recap my meeting {n}", "add owners {n}"]
 
 
-def _port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 async def _traffic(base: str, conversations: int, run: str) -> tuple[list[float], float, int]:
     async with httpx.AsyncClient(base_url=base, timeout=300) as client:
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                if (await client.get("/catalog")).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit("the server did not start")
-            await asyncio.sleep(0.5)
+        await wait_until_serving(client, "/catalog", timeout_s=300)  # every worker loads the app first
         for i in range(4):  # every worker loads and warms its router before the clock starts
             await client.post(f"/threads/warm-{run}-{i}/turns", json={"message": "hello"})
         latencies: list[float] = []
@@ -81,7 +66,7 @@ def main() -> None:
     rows = []
     with FaultServer("ok", reply=keyword_reply({"linkedin": "linkedin_post", "recap": "meeting_recap"})) as fake:
         for workers in args.workers:
-            port, run = _port(), uuid.uuid4().hex[:8]
+            port, run = free_port(), uuid.uuid4().hex[:8]
             env = {
                 **os.environ,
                 "PYTHONPATH": str(ROOT),

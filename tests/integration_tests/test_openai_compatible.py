@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
@@ -21,17 +20,12 @@ import pytest
 from task_router import TaskCatalog, load_chat_model, make_router
 from task_router.models._local import embedded_model_dir
 from tests.conftest import user_turns
+from tests.serving import free_port
 
 pytest.importorskip("fastapi", reason="transformers serve needs fastapi: pip install 'transformers[serving]'")
 pytest.importorskip("uvicorn", reason="transformers serve needs uvicorn: pip install 'transformers[serving]'")
 
 STARTUP_TIMEOUT_S = 120
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _ready(url: str) -> bool:
@@ -49,7 +43,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
     if executable is None:
         pytest.skip("the `transformers` command is not on PATH")
     model_dir = str(embedded_model_dir())
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("serve") / "serve.log"
     command = [executable, "serve", model_dir, "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"]
     # One compute thread: a 135M model gains little from two, and a busy machine loses a lot from oversubscription.

@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,6 +22,7 @@ import pytest
 
 from tests.conftest import ROOT_DIR
 from tests.fault_server import FaultServer, keyword_reply
+from tests.serving import free_port
 
 ROOT = ROOT_DIR
 KEYWORDS = keyword_reply({"linkedin": "linkedin_post", "recap": "meeting_recap", "email": "follow_up_email"})
@@ -137,7 +137,7 @@ def postgres_url() -> str:
 def test_the_start_script_answers_again_once_it_started_a_server() -> None:
     """The script's start lock must not be inherited by the server it starts (CI hung 900 s on the second call)."""
     data = tempfile.mkdtemp(prefix="task_router_pg_")
-    env = {"TASK_ROUTER_PG_DIR": data, "TASK_ROUTER_PG_PORT": str(_free_port())}
+    env = {"TASK_ROUTER_PG_DIR": data, "TASK_ROUTER_PG_PORT": str(free_port())}
     try:
         url = start_postgres(env=env)
         assert start_postgres(env=env, timeout=60) == url
@@ -146,12 +146,6 @@ def test_the_start_script_answers_again_once_it_started_a_server() -> None:
         subprocess.run(["bash", script, "stop"], env={**os.environ, **env}, timeout=60, check=True)
         shutil.rmtree(data, ignore_errors=True)
         Path(data + ".lock").unlink(missing_ok=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.mark.slow

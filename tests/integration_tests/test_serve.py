@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import pytest
 
 from tests.conftest import ROOT_DIR
 from tests.fault_server import FaultServer, keyword_reply
+from tests.serving import free_port, wait_until_serving
 
 httpx = pytest.importorskip("httpx")
 pytest.importorskip("fastapi")
@@ -25,12 +25,6 @@ pytest.importorskip("uvicorn")
 KEYWORDS = keyword_reply({"travel": "travel_booking", "linkedin": "linkedin_post", "recap": "meeting_recap"})
 TRAVEL = {"name": "travel_booking", "description": "Book a train or a flight for the user."}
 CONVERSATIONS, TURNS = 32, 4
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +36,7 @@ def postgres_url() -> str:
 
 @pytest.mark.slow
 def test_two_workers_share_threads_and_the_catalogue(postgres_url: str) -> None:
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     run = uuid.uuid4().hex[:8]
     with FaultServer("ok", reply=KEYWORDS, delay_s=0.02) as model_server:
@@ -77,16 +71,7 @@ def test_two_workers_share_threads_and_the_catalogue(postgres_url: str) -> None:
 
 async def _traffic(base: str, run: str) -> tuple[list[dict], float, dict[str, dict]]:
     async with httpx.AsyncClient(base_url=base, timeout=120) as client:
-        deadline = time.monotonic() + 240
-        while True:  # both workers load the app (and set up the tables) first
-            try:
-                if (await client.get("/catalog")).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError("the server did not start")
-            await asyncio.sleep(0.5)
+        await wait_until_serving(client, "/catalog", timeout_s=240)  # every worker loads the app first
         responses: list[dict] = []
         sent: dict[str, list[str]] = {}
         added = asyncio.Event()
