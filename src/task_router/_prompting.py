@@ -11,7 +11,7 @@ from functools import cache
 
 import yaml
 from langchain_core.messages import BaseMessage
-from langchain_core.prompts import ChatPromptTemplate
+from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
 
 from task_router._catalog import TaskCatalog
 from task_router._rendering import DEFAULT_WINDOW, render_catalog, render_conversation
@@ -54,8 +54,9 @@ def chat_template(
     prompt: str | ChatPromptTemplate, *, extra: tuple[str, ...] = (), text_format: bool = False
 ) -> ChatPromptTemplate:
     """A router kind's template: a prompt file's (by name) or the user's own ChatPromptTemplate, checked to use
-    only the variables the router fills (``{catalog}``, ``{conversation}``, ``{active_task}`` and ``extra``) and to
-    show the conversation.
+    only the variables the router fills (``{catalog}``, ``{conversation}``, ``{active_task}`` and ``extra``, all of
+    them text) and to show the conversation. A user's template is sent as it is: it spells out the answer's format
+    itself (the file's ``format`` section, which ``text_format`` appends, is not added to it).
 
     Example:
         >>> own = ChatPromptTemplate.from_messages(
@@ -81,6 +82,12 @@ def chat_template(
         )
     if "conversation" not in prompt.input_variables:
         raise ValueError("the router's ChatPromptTemplate must show the user's words: add {conversation} to it")
+    placeholders = [m.variable_name for m in prompt.messages if isinstance(m, MessagesPlaceholder)]
+    if placeholders:
+        raise ValueError(
+            f"the router fills its variables with text, not messages: replace MessagesPlaceholder({placeholders[0]!r}) "
+            f'with a message that quotes it, e.g. ("human", "{{{placeholders[0]}}}")'
+        )
     return prompt
 
 

@@ -33,7 +33,8 @@ url, namespace = sys.argv[1], tuple(sys.argv[2].split("/"))
 with postgres_store(url) as store:
     catalog = StoreCatalog(store, namespace=namespace, tasks=TaskCatalog.demo().tasks)
     replies = FakeListChatModel(responses=["ok"])  # the task node answers any task, one added later too
-    graph = create_router_graph(catalog, router=Keywords(), model=replies)
+    # any Runnable is used as it is: an error in Keywords reaches the test instead of a fallback stage
+    graph = create_router_graph(catalog, router=Keywords().with_config(run_name="keywords"), model=replies)
     app = graph.compile(checkpointer=InMemorySaver())
     print(json.dumps({"ready": catalog.names}), flush=True)
     for n, line in enumerate(sys.stdin):

@@ -16,10 +16,8 @@ import sys
 import textwrap
 from pathlib import Path
 
-import task_router
-from tests.unit_tests.source_tree import import_targets, module_files, nearest_module
+from tests.unit_tests.source_tree import PACKAGE, import_targets, module_files, nearest_module
 
-PACKAGE = Path(task_router.__file__).resolve().parent  # the package under test
 TRAINING = ("task_router.training", "task_router._learned.training")
 ROUTING = [
     "task_router._learned",

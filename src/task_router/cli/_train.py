@@ -57,8 +57,24 @@ def train_command(ctx: typer.Context) -> None:
     args = list(ctx.args)
     command = shlex.join(["task-router", *sys.argv[1:]])
     script = _parser(TrainScript, add_help=False).parse_known_args(args)[0]
+    try:
+        _run(script, args, command)
+    except typer.BadParameter as exc:
+        if ";" in exc.message:
+            raise
+        hint = f"see `task-router train --router {script.router} --help`"
+        raise typer.BadParameter(f"{exc.message}; {hint}", param_hint=exc.param_hint) from None
+
+
+def _run(script: TrainScript, args: list[str], command: str) -> None:
+    for old, fix in _REMOVED.get(script.router, {}).items():
+        if old in args:
+            raise typer.BadParameter(f"{old} is not a `train --router {script.router}` option: {fix}")
     if script.recalibrate:
-        _recalibrate(script.router, _parser(_Folder, add_help=False).parse_known_args(args)[0].out)
+        folder = _parser(_Folder, add_help=False).parse_known_args(args)[0].out
+        if folder is None:
+            raise typer.BadParameter("give the trained folder to recalibrate: --out DIR", param_hint="--recalibrate")
+        _recalibrate(script.router, folder)
         return
     if script.router == "learned":
         from task_router._learned.training.config import LearnedTrainConfig
@@ -76,9 +92,16 @@ def train_command(ctx: typer.Context) -> None:
     _train_scoring(config, model_config, augment, command)
 
 
+# Options of the former hand-written command line that have no single field now, with what to give instead
+_REMOVED = {
+    "scoring": {"--no-quantize": "give --quantize false (plain LoRA; the default for the embedded model)"},
+    "learned": {"--lr": "give --bi-learning-rate (and --ce-learning-rate for the cross-encoder stage)"},
+}
+
+
 @dataclass
 class _Folder:
-    out: Path = field(default=Path("."), metadata={"aliases": ["-o"]})
+    out: Path | None = field(default=None, metadata={"aliases": ["-o"]})
 
 
 def _parser(*dataclasses: Any, add_help: bool = True) -> Any:

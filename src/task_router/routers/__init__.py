@@ -137,6 +137,8 @@ def make_router(
     from task_router.routers._abstain import Abstain
     from task_router.routers._shortlist import Shortlist
 
+    if "time_budget_s" in options:
+        raise TypeError("make_router's time_budget_s was renamed timeout_s: give timeout_s=...")
     kind = kind or default_router_kind(model)
     if thresholds is not None:
         from task_router._thresholds import load_thresholds

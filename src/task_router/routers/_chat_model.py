@@ -31,8 +31,9 @@ class ChatModelRouter(Router):
             composition's).
         catalog: the task catalogue, unless each input carries its own.
         prompt: the prompt file's name, or your own ``ChatPromptTemplate`` filling ``{catalog}``,
-            ``{conversation}`` and ``{active_task}`` (plus the kind's own :attr:`template_variables`); the kind's
-            prompt file still gives the other sections (such as ``repair``).
+            ``{conversation}`` and ``{active_task}`` (plus the kind's own :attr:`template_variables`) and asking for
+            the kind's answer format itself (e.g. the JSON object of ``prompts/structured.yaml``'s ``format``); the
+            kind's prompt file still gives the other sections (such as ``repair``).
         window: how many of the latest messages the prompt shows.
         max_new_tokens: the answer-length cap (:func:`~task_router.routers._answering.bounded`; default: the
             kind's :attr:`default_max_new_tokens`).

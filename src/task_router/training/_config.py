@@ -5,14 +5,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from transformers import TrainingArguments
+from transformers import SchedulerType, TrainingArguments
 from trl import ModelConfig
 
 # All attention and MLP projections of Llama-style models (SmolLM2 included).
 DEFAULT_TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+# TRL's ModelConfig fields that this trainer does not read (the base loads in bf16, or NF4 with --load-in-4bit)
+_NOT_READ = {
+    "model_revision": "give a local folder of the revision you want (models are never downloaded)",
+    "dtype": "the base loads in bf16 (or 4-bit NF4 with --load-in-4bit)",
+    "attn_implementation": "the base loads with transformers' default attention",
+    "bnb_4bit_quant_type": "4-bit bases are NF4",
+    "use_bnb_nested_quant": "4-bit bases are not nested-quantized",
+    "bnb_4bit_quant_storage": "4-bit bases use bitsandbytes' default storage",
+}
+_MODEL_CONFIG_DEFAULTS = {f.name: f.default for f in fields(ModelConfig)}
 
 
 @dataclass(kw_only=True)
@@ -39,17 +51,17 @@ class RouterModelConfig(ModelConfig):
             "aliases": ["--base"],
         },
     )
-    load_in_4bit: bool | None = field(  # type: ignore[assignment]  # None: decided by the base
+    load_in_4bit: bool | None = field(  # None: decided by the base
         default=None,
         metadata={
             "help": "4-bit NF4 base (QLoRA). Default: yes for other bases, no for the embedded model (already 4-bit).",
             "aliases": ["--quantize"],
+            "nargs": "?",
+            "const": True,
         },
     )
     use_peft: bool = True
-    lora_alpha: int | None = field(  # type: ignore[assignment]
-        default=None, metadata={"help": "LoRA alpha (default: twice lora_r)."}
-    )
+    lora_alpha: int | None = field(default=None, metadata={"help": "LoRA alpha (default: twice lora_r)."})
     lora_target_modules: list[str] | None = field(default_factory=lambda: list(DEFAULT_TARGET_MODULES))
     lora_layers: int | None = field(
         default=None, metadata={"help": "LoRA on the top N layers only (faster: no backward below them)."}
@@ -66,6 +78,9 @@ class RouterModelConfig(ModelConfig):
             raise ValueError("load_in_8bit is not supported: use --load-in-4bit (QLoRA) or plain LoRA")
         if self.lora_alpha is None:
             self.lora_alpha = 2 * self.lora_r
+        for name, instead in _NOT_READ.items():
+            if getattr(self, name) != _MODEL_CONFIG_DEFAULTS[name]:
+                raise ValueError(f"{name} is not read by this trainer: {instead}")
         super().__post_init__()
 
     def resolved_quantize(self, *, embedded: bool) -> bool:
@@ -92,7 +107,11 @@ class TrainConfig(TrainingArguments):
     )
     data: list[str] = field(
         default_factory=list,
-        metadata={"help": "Benchmark-format data (.jsonl / .jsonl.gz files); repeatable.", "action": "extend"},
+        metadata={
+            "help": "Benchmark-format data (.jsonl / .jsonl.gz files); repeatable.",
+            "action": "extend",
+            "aliases": ["-d"],
+        },
     )
     limit: int | None = field(default=None, metadata={"help": "First N conversations per file.", "aliases": ["-n"]})
     max_minutes: float | None = field(
@@ -117,7 +136,7 @@ class TrainConfig(TrainingArguments):
         default=1.0, metadata={"help": "Passes over the (augmented) data.", "aliases": ["--epochs"]}
     )
     learning_rate: float = field(default=5e-4, metadata={"help": "Learning rate.", "aliases": ["--lr"]})
-    lr_scheduler_type: str = field(  # type: ignore[assignment]
+    lr_scheduler_type: SchedulerType | str = field(
         default="cosine",
         metadata={
             "help": "transformers scheduler: cosine, linear, constant_with_warmup...",
@@ -150,6 +169,12 @@ class TrainConfig(TrainingArguments):
             raise ValueError(f"num_train_epochs must be > 0, got {self.num_train_epochs}")
         if self.per_device_train_batch_size < 1 or self.gradient_accumulation_steps < 1:
             raise ValueError("per_device_train_batch_size and gradient_accumulation_steps must be at least 1")
+        if self.resume_from_checkpoint is not None:
+            raise ValueError(
+                "resume_from_checkpoint is not read by this trainer: give --resume (its checkpoints/ folder)"
+            )
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"threads must be >= 1 (or left out: torch's choice), got {self.threads}")
         if self.adapter_dtype not in ("bfloat16", "float32"):
             raise ValueError(f"adapter_dtype must be 'bfloat16' or 'float32', got {self.adapter_dtype!r}")
         # (mypy does not follow transformers here, so it cannot type these two TrainingArguments fields)

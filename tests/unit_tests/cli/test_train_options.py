@@ -79,3 +79,31 @@ def test_options_take_dashes_or_underscores_and_the_old_names() -> None:
     assert (model.model_name_or_path, model.load_in_4bit, config.output_dir) == ("hf:/m", False, "x")
     _, learned = _parse([*base, "--bi_steps", "7", "--lora-r", "8"], LearnedTrainConfig)
     assert (learned.bi_steps, learned.lora_r, learned.lora_alpha) == (7, 8, 16)
+
+
+def test_the_quantize_flag_works_alone_or_with_a_value() -> None:
+    base = ["--data", "a.jsonl", "--out", "x"]
+    assert [
+        _parse([*base, *flag], TrainConfig, RouterModelConfig, AugmentConfig)[2].load_in_4bit
+        for flag in (["--quantize"], ["--quantize", "false"], [])
+    ] == [True, False, None]
+
+
+@pytest.mark.parametrize(
+    ("args", "fix"),
+    [
+        (["--no-quantize"], "give --quantize false"),
+        (["--bnb-4bit-quant-type", "fp4"], "not read by this trainer"),
+        (["--resume-from-checkpoint", "x"], "give --resume"),
+        (["--router", "learned", "--lr", "1e-3"], "give --bi-learning-rate"),
+        (["--router", "learned", "--lora-scale", "2"], "lora_scale must be in"),
+        (["--router", "learned", "--threads", "0"], "threads must be >= 1"),
+    ],
+)
+def test_options_the_trainers_do_not_read_are_refused_before_any_work(args: list[str], fix: str) -> None:
+    from typer.testing import CliRunner
+
+    from task_router.cli import app
+
+    result = CliRunner().invoke(app, ["train", "--data", "missing.jsonl", "--out", "x", *args])
+    assert result.exit_code == 2 and fix in result.output, result.output

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, convert_to_messages
-from langchain_core.prompts import ChatPromptTemplate
+from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
 from pydantic import Field
 
 from task_router import TaskCatalog, make_router
@@ -70,6 +70,10 @@ def test_kind_variables_are_filled_in_a_users_template() -> None:
     [
         (ChatPromptTemplate.from_messages([("human", "{conversation} {question}")]), r"uses \['question'\]"),
         (ChatPromptTemplate.from_messages([("human", "Tasks: {catalog}")]), r"add \{conversation\}"),
+        (
+            ChatPromptTemplate.from_messages([("system", "{catalog}"), MessagesPlaceholder("conversation")]),
+            r"with text, not messages: replace MessagesPlaceholder\('conversation'\)",
+        ),
     ],
 )
 def test_a_template_the_router_cannot_fill_fails_at_construction(template: ChatPromptTemplate, fix: str) -> None:

@@ -78,3 +78,8 @@ def test_the_renamed_environment_variable_is_refused_with_the_fix(monkeypatch: p
 def test_one_per_call_key() -> None:
     assert TIMEOUT_KEY == "router_timeout_s"
     assert resolve_timeout({"configurable": {TIMEOUT_KEY: 0.5}}, 60) == 0.5
+
+
+def test_the_renamed_option_is_refused_with_the_fix() -> None:
+    with pytest.raises(TypeError, match="time_budget_s was renamed timeout_s"):
+        make_router("learned", time_budget_s=5)

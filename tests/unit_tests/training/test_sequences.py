@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -144,3 +145,20 @@ def test_model_card_names_base_data_command_metrics() -> None:
     )
     assert "bf16 + LoRA" in card and "`x.jsonl`" in card and "task-router train --data x.jsonl" in card
     assert "train_loss: 1.23" in card and "decisions: 11" in card
+
+
+def test_the_card_reads_the_metadata_the_trainer_writes_now() -> None:
+    """task_router.json's config: TrainConfig's fields, the LoRA under "model", the augmentation under "augment"."""
+    from dataclasses import asdict
+
+    from task_router.training import AugmentConfig
+
+    config = TrainConfig(data=["x.jsonl"], output_dir="a", seed=3)
+    saved = {
+        **config.to_dict(),
+        "model": asdict(RouterModelConfig(lora_r=8, lora_layers=4)),
+        "augment": asdict(AugmentConfig(copies=2)),
+    }
+    card = render_card({"base": "embedded", "quantized": False, "config": json.loads(json.dumps(saved, default=str))})
+    assert "LoRA r=8, alpha=16, dropout=0.05, modules q_proj, k_proj" in card and "top 4 layers only" in card
+    assert '"copies": 2' in card and "seed 3" in card

@@ -3,9 +3,11 @@ what the model folder holds for routing is :class:`task_router._learned.model_fo
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from task_router._learned.model_folder import LearnedConfig
 from task_router.training._augment import AugmentConfig, OffTopicConfig
 
 
@@ -33,7 +35,11 @@ class LearnedTrainConfig:
     """
 
     data: list[str] = field(
-        metadata={"help": "Benchmark-format data (.jsonl / .jsonl.gz files); repeatable.", "action": "extend"}
+        metadata={
+            "help": "Benchmark-format data (.jsonl / .jsonl.gz files); repeatable.",
+            "action": "extend",
+            "aliases": ["-d"],
+        }
     )
     out: str = field(
         metadata={"help": "Model folder to write; use it as --router learned:<folder>.", "aliases": ["-o"]}
@@ -64,13 +70,13 @@ class LearnedTrainConfig:
     )
     max_seq_length: int = 128
     ce_max_length: int = 192
-    augment: AugmentConfig = field(default_factory=default_augment)
+    augment: AugmentConfig = field(default_factory=default_augment, metadata={"help": argparse.SUPPRESS})
     examples_prob: float = 0.5  # share of conversations whose tasks get example requests from other conversations
     # "Nothing fits" (NONE): a constant cosine in every turn's softmax, learned against off-catalogue turns made
     # from the training data itself (off_topic: inserted requests; single_turn: one-turn records over large
     # catalogues); None trains no NONE answer.
     none_bias: float | None = 0.45
-    off_topic: OffTopicConfig = field(default_factory=OffTopicConfig)
+    off_topic: OffTopicConfig = field(default_factory=OffTopicConfig, metadata={"help": argparse.SUPPRESS})
     single_turn: int = 1500
     hard_weight: float = 0.5  # the loss's hard-negative term (CatalogueRankingLoss.hard_weight)
     # Conversations held out of training (a stable share of ids), on which the NONE scores and the temperature of
@@ -85,6 +91,12 @@ class LearnedTrainConfig:
     logging_steps: int = 10
 
     def __post_init__(self) -> None:
+        # What the model folder will hold for routing, checked now rather than after an hour of training
+        LearnedConfig(window=self.window, shortlist=self.shortlist, lora_scale=self.lora_scale)
+        if self.lora_r < 1:
+            raise ValueError(f"lora_r must be >= 1, got {self.lora_r}")
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"threads must be >= 1 (or left out: torch's choice), got {self.threads}")
         if self.lora_alpha is None:
             self.lora_alpha = 2 * self.lora_r
         if not self.data:
