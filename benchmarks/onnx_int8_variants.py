@@ -13,6 +13,7 @@ fp32. Prints a table.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 from pathlib import Path
@@ -63,7 +64,7 @@ def main() -> None:
             )
         return results
 
-    print(f"CPU: {cpu_description()}; encoder threads: {args.threads}")
+    print(f"CPU: {cpu_description()}; encoder threads: {args.threads}; load at start: {os.getloadavg()[0]:.2f}")
     print(
         "| variant | quantized MatMuls | sgd_dev p50 ms | sgd_dev agreement | clinc_dev p50 ms | clinc_dev agreement |"
     )

@@ -117,8 +117,6 @@ def create_router_graph(
     if reserved:
         raise ValueError(f"task names {sorted(reserved)} clash with the graph's own nodes: rename those tasks")
     close_tasks([], clarify_margin)  # a bad margin fails before a model loads, naming the fix
-    if router is None or isinstance(router, str):
-        router = make_router(router, model=model)
     chat_model = load_chat_model(model) if model is not None else None
     builder = StateGraph(state_schema)
     if chat_model is not None:
@@ -131,6 +129,7 @@ def create_router_graph(
         builder,
         catalog,
         router=router,
+        model=model,
         task_nodes={name: name for name in task_graphs},
         default_task_node=TASK_NODE,
         none_handler=none_handler,
