@@ -37,8 +37,6 @@ _LAZY = {path.partition(":")[2]: path.partition(":")[0] for path in ROUTER_KINDS
     "Shortlist": "task_router.routers._shortlist",
 }
 _MODEL_FREE = {"embedding", "learned", "decision"}  # "decision" reads its own decision_model= instead
-# Kinds that may ask a network chat model: their constructor takes timeout_s, the client's time-out too.
-_CLIENT_KINDS = {"structured", "zero-shot", "few-shot-cot", "react", "cascade"}
 # The `local` extra's packages that local router kinds (scoring, rerank) import: missing ones name the extra.
 _LOCAL_PACKAGES = frozenset({"torch", "transformers", "sentence_transformers", "peft", "gguf", "accelerate"})
 
@@ -156,9 +154,7 @@ def make_router(
     if kind == "embedding" and none_threshold is not None:
         options.setdefault("threshold", None)  # the fitted None threshold replaces the embedding router's own
     resolve_timeout(None, timeout_s)  # a bad value (or the renamed environment variable) fails here, naming the fix
-    if kind in _CLIENT_KINDS:
-        options["timeout_s"] = timeout_s
-    router = _build(kind, model, options)
+    router = _build(kind, model, options, timeout_s=timeout_s)
     if none_threshold is not None:
         router = Abstain(router, threshold=none_threshold)
     if shortlist:
@@ -171,7 +167,7 @@ def make_router(
     return router
 
 
-def _build(kind: str, model: ModelSpec | None, options: dict[str, Any]) -> Router:
+def _build(kind: str, model: ModelSpec | None, options: dict[str, Any], *, timeout_s: Any) -> Router:
     if kind not in ROUTER_KINDS:
         raise ValueError(f"unknown router kind {kind!r}: choose one of {sorted(ROUTER_KINDS)}")
     module_name, _, class_name = ROUTER_KINDS[kind].partition(":")
@@ -185,6 +181,8 @@ def _build(kind: str, model: ModelSpec | None, options: dict[str, Any]) -> Route
                 f"router kind {kind!r} runs a local model and needs the '{exc.name}' package: {install_line('local')}"
             ) from exc
         raise
+    if cls.takes_timeout:
+        options["timeout_s"] = timeout_s
     if kind in _MODEL_FREE:
         return cls(**options)
     if model is None:

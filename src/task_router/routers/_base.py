@@ -91,6 +91,9 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
     #: Decide in the caller's thread instead of on the decision threads: for routers that never block (the
     #: keep-active safety stage), so that they decide even when every decision thread is held by a hung model.
     decides_in_place: ClassVar[bool] = False
+    #: Whether the constructor takes ``timeout_s`` (it may ask a network model, whose client gets the same
+    #: time-out and does not retry by itself): ``make_router`` passes it on.
+    takes_timeout: ClassVar[bool] = False
 
     def __init__(self, *, catalog: TaskCatalog | None = None, model_label: str = "") -> None:
         self.catalog = catalog

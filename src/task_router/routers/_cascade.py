@@ -50,6 +50,7 @@ class CascadeRouter(Router):
     """
 
     kind: ClassVar[str] = "cascade"
+    takes_timeout: ClassVar[bool] = True
 
     def __init__(
         self,

@@ -52,6 +52,7 @@ class ChatModelRouter(Router):
     text_format: ClassVar[bool] = False
     #: The answer-length cap when ``max_new_tokens`` is not given.
     default_max_new_tokens: ClassVar[int] = 48
+    takes_timeout: ClassVar[bool] = True
 
     def __init__(
         self,
