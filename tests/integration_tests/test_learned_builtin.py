@@ -46,30 +46,32 @@ def test_builtin_model_loads_offline(router) -> None:
     assert done.stdout.strip().splitlines()[-1] == "meeting_recap"
 
 
+VET_THEN_TRANSLATION = [
+    # (the assistant's reply before the user's turn, the user's turn, the decision expected: (event, task))
+    (None, "My cat needs a check-up, can you book her in at the vet?", ("START", "vet_appointment")),
+    ("Sure. Which day suits you?", "Next Tuesday morning, around 10.", ("CONTINUE", "vet_appointment")),
+    (
+        "Booked for Tuesday at 10 am.",
+        "Great. Also, how do I translate 'see you soon' into Spanish?",
+        ("SWITCH", "translate_text"),
+    ),
+    ("'Hasta pronto.' Anything else?", "No, that's all, thank you!", ("END", "translate_text")),
+]
+
+
 def test_routes_a_conversation_over_a_catalogue_it_never_saw(router) -> None:
     catalog = TaskCatalog(HOUSEHOLD)
-    messages = [{"role": "user", "content": "My cat needs a check-up, can you book her in at the vet?"}]
-    start = _turn(router, catalog, messages)
-    assert (start.event, start.task) == ("START", "vet_appointment")
-    messages += [
-        {"role": "assistant", "content": "Sure. Which day suits you?"},
-        {"role": "user", "content": "Next Tuesday morning, around 10."},
-    ]
-    keep = _turn(router, catalog, messages, "vet_appointment")
-    assert (keep.event, keep.task) == ("CONTINUE", "vet_appointment")
-    messages += [
-        {"role": "assistant", "content": "Booked for Tuesday at 10 am."},
-        {"role": "user", "content": "Great. Also, how do I translate 'see you soon' into Spanish?"},
-    ]
-    switch = _turn(router, catalog, messages, "vet_appointment")
-    assert (switch.event, switch.task) == ("SWITCH", "translate_text")
-    messages += [
-        {"role": "assistant", "content": "'Hasta pronto.' Anything else?"},
-        {"role": "user", "content": "No, that's all, thank you!"},
-    ]
-    end = _turn(router, catalog, messages, "translate_text")
-    assert (end.event, end.task) == ("END", "translate_text")
-    assert all(d.valid_format for d in (start, keep, switch, end))
+    messages: list[dict[str, str]] = []
+    active, decisions = None, []
+    for reply, text, (event, task) in VET_THEN_TRANSLATION:
+        if reply is not None:
+            messages.append({"role": "assistant", "content": reply})
+        messages.append({"role": "user", "content": text})
+        decision = _turn(router, catalog, messages, active)
+        assert (decision.event, decision.task) == (event, task), text
+        decisions.append(decision)
+        active = task
+    assert all(d.valid_format for d in decisions)
 
 
 def test_a_task_added_at_run_time_is_routed_like_the_others(router) -> None:

@@ -1,4 +1,5 @@
-"""Fakes for the shortlist / cascade / fit tests: a word-count encoder and a router with scripted predictions."""
+"""Fakes for the shortlist / cascade / fit tests: a word-count encoder and a router with scripted predictions; and
+the UTF-8 check that fakes of real encoders and clients apply to their input."""
 
 from __future__ import annotations
 
@@ -52,3 +53,12 @@ def big_catalog(n: int = 40) -> list[dict[str, str]]:
         {"name": f"task_{i:02d}", "description": f"Help with {topics[i % len(topics)]} number {i} item{i}"}
         for i in range(n)
     ]
+
+
+def encodes_as_utf8(text: str) -> bool:
+    """Whether UTF-8 encoders (tokenizers, HTTP clients, files) accept ``text``: not if it holds a lone surrogate."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -16,25 +16,17 @@ from task_router._router_input import RouterInputError, coerce_input
 from task_router.routers._embedding import EmbeddingRouter
 from task_router.routers._fallbacks import make_reliable
 from tests.fault_server import FaultServer, keyword_reply
-from tests.unit_tests.fakes import Words
+from tests.unit_tests.fakes import Words, encodes_as_utf8
 
 LONE = "\ud800"  # a lone surrogate: valid in a Python str, refused by UTF-8 encoders, tokenizers and HTTP clients
 TOKENIZER_ERROR = "TextEncodeInput must be Union[TextInputSequence, Tuple[InputSequence, InputSequence]]"
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 class TokenizerLikeWords(Words):
     """Bag of words that, like a Hugging Face tokenizer, raises TypeError on text it cannot encode."""
 
     def encode(self, texts: list[str], **kwargs: Any) -> np.ndarray:
-        if not all(_encodable(text) for text in texts):
+        if not all(encodes_as_utf8(text) for text in texts):
             raise TypeError(TOKENIZER_ERROR)
         return super().encode(texts, **kwargs)
 
@@ -74,7 +66,7 @@ def test_messages_are_cleaned_where_they_are_coerced(catalog: TaskCatalog) -> No
     )
     rendered = render_conversation(routing.messages)
     assert rendered == "Assistant: hi \ufffd\nUser: recap \ufffd [image\ufffd]\nUser: \ufffd"
-    assert _encodable(rendered)
+    assert encodes_as_utf8(rendered)
 
 
 def test_catalogue_text_is_cleaned_where_tasks_are_validated() -> None:

@@ -30,6 +30,7 @@ from task_router._router_input import coerce_input, load_conversation_file
 from task_router.cli import app
 from task_router.cli._base import USAGE_EXIT
 from task_router.routers._embedding import EmbeddingRouter
+from tests.unit_tests.fakes import encodes_as_utf8
 
 FOLDER = Path(tempfile.mkdtemp(prefix="fuzz-hostile-"))
 CASES = settings(max_examples=300, deadline=5000, suppress_health_check=[HealthCheck.too_slow])
@@ -89,7 +90,10 @@ catalogue_texts = (
 @given(catalogue_texts, st.sampled_from([".yaml", ".json"]))
 def test_any_catalogue_file_gives_a_catalogue_or_a_catalog_error(text: str, suffix: str) -> None:
     path = FOLDER / f"catalogue{suffix}"
-    path.write_text(text, encoding="utf-8", errors="surrogatepass") if _utf8(text) else path.write_bytes(b"\xff")
+    if encodes_as_utf8(text):
+        path.write_text(text, encoding="utf-8", errors="surrogatepass")
+    else:
+        path.write_bytes(b"\xff")
     try:
         catalog = TaskCatalog.from_file(path)
     except CatalogError as error:
@@ -360,11 +364,3 @@ class _Words:
                     rows[i, self.vocabulary.index(word.strip(".,:!?"))] += 1
             rows[i, -1] = 0.05
         return rows / np.linalg.norm(rows, axis=1, keepdims=True)
-
-
-def _utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from task_router.evaluation import DatasetError, load_dataset, parse_records
+from task_router.evaluation import ConversationRecord, DatasetError, load_dataset, parse_records
 from task_router.evaluation._langsmith_run import to_examples
 from tests.unit_tests.evaluation.scripted import FIXTURE
 
@@ -26,27 +26,29 @@ def test_limit_keeps_the_first_conversations() -> None:
     assert [r.id for r in load_dataset(FIXTURE, limit=2)] == ["switch-end", "out-of-scope"]
 
 
+ONE_TURN_RECORD = {
+    "id": "x",
+    "tasks": [{"name": "a", "description": "Task a."}],
+    "turns": [{"role": "user", "text": "hi"}],
+    "labels": [{"turn_index": 0, "task": "a", "event": "START"}],
+}
+
+
+def task_a_record(texts: list[str], labels: list[dict[str, object]]) -> ConversationRecord:
+    """A record over the one task "a" whose turns alternate the user's and the assistant's, the user's first."""
+    turns = [{"role": ("user", "assistant")[i % 2], "text": text} for i, text in enumerate(texts)]
+    return parse_records([{**ONE_TURN_RECORD, "turns": turns, "labels": labels}])[0]
+
+
 def test_gold_active_task_stays_through_a_digression() -> None:
-    record = parse_records(
+    record = task_a_record(
+        ["do a", "which one?", "what is the capital of peru", "Sorry, I can't help with that here.", "the red one"],
         [
-            {
-                "id": "digression",
-                "tasks": [{"name": "a", "description": "Task a."}],
-                "turns": [
-                    {"role": "user", "text": "do a"},
-                    {"role": "assistant", "text": "which one?"},
-                    {"role": "user", "text": "what is the capital of peru"},
-                    {"role": "assistant", "text": "Sorry, I can't help with that here."},
-                    {"role": "user", "text": "the red one"},
-                ],
-                "labels": [
-                    {"turn_index": 0, "task": "a", "event": "START"},
-                    {"turn_index": 2, "task": "NONE", "event": "NONE", "digression": True},
-                    {"turn_index": 4, "task": "a", "event": "CONTINUE"},
-                ],
-            }
-        ]
-    )[0]
+            {"turn_index": 0, "task": "a", "event": "START"},
+            {"turn_index": 2, "task": "NONE", "event": "NONE", "digression": True},
+            {"turn_index": 4, "task": "a", "event": "CONTINUE"},
+        ],
+    )
     assert record.labels[1].digression
     assert record.gold_active_tasks() == [None, "a", "a"]
 
@@ -55,23 +57,10 @@ def test_gold_active_task_is_cleared_after_end_and_none() -> None:
     records = load_dataset(FIXTURE)
     assert records[0].gold_active_tasks() == [None, "recap", "recap", "email"]
     assert records[1].gold_active_tasks() == [None]
-    record = parse_records(
-        [
-            {
-                "id": "after-end",
-                "tasks": [{"name": "a", "description": "Task a."}],
-                "turns": [
-                    {"role": "user", "text": "x"},
-                    {"role": "assistant", "text": "y"},
-                    {"role": "user", "text": "z"},
-                ],
-                "labels": [
-                    {"turn_index": 0, "task": "a", "event": "END"},
-                    {"turn_index": 2, "task": "a", "event": "START"},
-                ],
-            }
-        ]
-    )[0]
+    record = task_a_record(
+        ["x", "y", "z"],
+        [{"turn_index": 0, "task": "a", "event": "END"}, {"turn_index": 2, "task": "a", "event": "START"}],
+    )
     assert record.gold_active_tasks() == [None, None]
 
 
@@ -100,13 +89,7 @@ def test_examples_carry_conversation_catalogue_and_gold_state() -> None:
 
 def record_line(**changes: object) -> str:
     """One JSON line of a valid one-turn record, with some fields changed."""
-    record = {
-        "id": "x",
-        "tasks": [{"name": "a", "description": "Task a."}],
-        "turns": [{"role": "user", "text": "hi"}],
-        "labels": [{"turn_index": 0, "task": "a", "event": "START"}],
-    }
-    return json.dumps({**record, **changes}) + "\n"
+    return json.dumps({**ONE_TURN_RECORD, **changes}) + "\n"
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,5 @@
 """Helpers for the scoring tests: a tiny randomly-initialised Llama (a real model, small enough for unit tests)
-and a byte-level tokenizer."""
+and a byte-level tokenizer. ``tiny_llama`` builds the model alone, for other tests that bring their own tokenizer."""
 
 from __future__ import annotations
 
@@ -20,18 +20,27 @@ class ByteTokenizer:
         return {"input_ids": [b + 3 for b in text.encode("utf-8")]}
 
 
-def tiny_local_model(seed: int = 0) -> LocalModel:
+def tiny_llama(
+    vocab_size: int, *, hidden_size: int = 32, num_hidden_layers: int = 2, seed: int = 0, **config: Any
+) -> LlamaForCausalLM:
+    """A randomly-initialised Llama in eval mode, the same for the same arguments: heads of 8 dimensions (two of
+    them for keys and values), an MLP twice the hidden size; ``config`` sets any other LlamaConfig field."""
     torch.manual_seed(seed)
-    config = LlamaConfig(
-        vocab_size=259,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=4096,
-    )
-    model = LlamaForCausalLM(config).eval()
+    return LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=vocab_size,
+            hidden_size=hidden_size,
+            intermediate_size=2 * hidden_size,
+            num_hidden_layers=num_hidden_layers,
+            num_attention_heads=hidden_size // 8,
+            num_key_value_heads=2,
+            **config,
+        )
+    ).eval()
+
+
+def tiny_local_model(seed: int = 0) -> LocalModel:
+    model = tiny_llama(259, seed=seed, max_position_embeddings=4096)
     return LocalModel(model=model, tokenizer=ByteTokenizer(), name="tiny-llama")
 
 

@@ -16,9 +16,10 @@ pytest.importorskip("langchain_huggingface")
 
 from langchain_huggingface import HuggingFacePipeline  # noqa: E402
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers  # noqa: E402
-from transformers import LlamaConfig, LlamaForCausalLM, LogitsProcessor, PreTrainedTokenizerFast, pipeline  # noqa: E402
+from transformers import LogitsProcessor, PreTrainedTokenizerFast, pipeline  # noqa: E402
 
 from task_router.models._streaming import LocalChatModel, StopText, cut_at_stop  # noqa: E402
+from tests.unit_tests.inference.tiny_model import tiny_llama  # noqa: E402
 
 # "abcdef": transformers' stop-string matcher decodes each token after that prefix.
 WORDS = [f"word{i}" for i in range(60)] + ["user", "assistant", ":", "hello", "abcdef"]
@@ -36,18 +37,7 @@ def tiny_chat_model(max_new_tokens: int = 24) -> LocalChatModel:
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="[UNK]", eos_token="[EOS]")
     tokenizer.pad_token = tokenizer.eos_token
     tokenizer.chat_template = TEMPLATE
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(vocab),
-        hidden_size=16,
-        intermediate_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        eos_token_id=1,
-        pad_token_id=1,
-    )
-    model = LlamaForCausalLM(config).eval()
+    model = tiny_llama(len(vocab), hidden_size=16, num_hidden_layers=1, eos_token_id=1, pad_token_id=1)
     with torch.no_grad():  # never end early: the tests need long replies
         model.lm_head.weight[1].fill_(0.0)
         model.lm_head.weight[0].fill_(0.0)

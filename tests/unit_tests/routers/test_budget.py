@@ -5,9 +5,7 @@ fallback then decides and the decision says why (fake models that hang until rel
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,30 +13,26 @@ import numpy as np
 import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
-from langchain_core.runnables import RunnableConfig
 
 from task_router import TaskCatalog, make_router
 from task_router._budget import DEFAULT_TIMEOUT_S, TIMEOUT_ENV, DecisionTimeout, resolve_timeout
 from task_router._learned.model import LearnedModel
 from task_router._learned.model_folder import LearnedConfig
 from task_router._learned.router import LearnedRouter
-from task_router._router_input import RoutingInput
-from task_router.routers._base import Prediction, Router
+from task_router.routers._base import Router
 from task_router.routers._cascade import CascadeRouter
 from task_router.routers._embedding import EmbeddingRouter
 from task_router.routers._fallbacks import make_reliable
 from tests.conftest import choice
+from tests.unit_tests.routers.hanging import (
+    RELEASE,
+    HangingRouter,
+    hanging_router,
+    release_hung_fakes,  # noqa: F401 (an autouse fixture: it runs for each test here)
+)
 
 BUDGET = 0.3
 TURN = "write the follow-up email"
-RELEASE = threading.Event()  # set after each test: the abandoned decisions finish and their threads end
-
-
-@pytest.fixture(autouse=True)
-def release_hung_models() -> Iterator[None]:
-    RELEASE.clear()
-    yield
-    RELEASE.set()
 
 
 class HangingChatModel(GenericFakeChatModel):
@@ -56,14 +50,6 @@ class HangingEncoder:
         if any(TURN in t for t in texts):
             RELEASE.wait(30)
         return np.ones((len(texts), 4), dtype=np.float32) / 2
-
-
-class HangingRouter(Router):
-    kind = "hanging"
-
-    def predict(self, routing: RoutingInput, config: RunnableConfig) -> Prediction:
-        RELEASE.wait(30)
-        return Prediction("email")
 
 
 def _answer(kind: str) -> str:
@@ -145,17 +131,11 @@ def test_the_reliable_composition_gives_the_fallback_stage_the_turn(catalog: Tas
     backup = make_router(
         "zero-shot", model=GenericFakeChatModel(messages=iter([AIMessage(json.dumps(choice("email")))]))
     )
-    router = make_reliable(_hanging(catalog, 0.2), fallback=backup, retries=0)
+    router = make_reliable(hanging_router(catalog, 0.2), fallback=backup, retries=0)
     decision = router.invoke({"messages": ["write the follow-up email"]})
     assert (decision.task, decision.stage) == ("email", "zero-shot")
     assert "timed out after 0.2 s" in decision.fallback
     backup = make_router("zero-shot", model=GenericFakeChatModel(messages=iter([AIMessage('{"task": "email"}')])))
-    router = make_reliable(_hanging(catalog, 60), fallback=backup, retries=0)
+    router = make_reliable(hanging_router(catalog, 60), fallback=backup, retries=0)
     decision = router.invoke({"messages": ["write the follow-up email"]}, {"configurable": {"router_timeout_s": 0.2}})
     assert decision.stage == "zero-shot" and "timed out after 0.2 s" in decision.fallback  # the per-call key
-
-
-def _hanging(catalog: TaskCatalog, budget: float) -> HangingRouter:
-    router = HangingRouter(catalog=catalog)
-    router.timeout_s = budget
-    return router

@@ -6,49 +6,23 @@ bounds are checked (a time-out or a back-off is a wait of at least that long): n
 from __future__ import annotations
 
 import asyncio
-import threading
-from collections.abc import Iterator
 
-import pytest
-from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.memory import InMemorySaver
 
 from task_router import TaskCatalog, create_router_graph
-from task_router._router_input import RoutingInput
-from task_router.routers._base import Prediction, Router
 from task_router.routers._fallbacks import KEEP_ACTIVE, FallbackStage, KeepActiveRouter, make_reliable, timed
+from tests.unit_tests.routers.hanging import (
+    hanging_router,
+    release_hung_fakes,  # noqa: F401 (an autouse fixture: it runs for each test here)
+)
 from tests.unit_tests.routers.test_fallbacks import Flaky, HttpError
 
 BUDGET_S = 0.5
 TURN = {"messages": ["write the follow-up email"], "active_task": "recap"}
-RELEASE = threading.Event()
-
-
-@pytest.fixture(autouse=True)
-def release_hung_routers() -> Iterator[None]:
-    RELEASE.clear()
-    yield
-    RELEASE.set()  # the abandoned decisions finish and free their threads
-
-
-class Hanging(Router):
-    """A model that never answers within its budget."""
-
-    kind = "hanging"
-
-    def predict(self, routing: RoutingInput, config: RunnableConfig) -> Prediction:
-        RELEASE.wait(30)
-        return Prediction("email")
-
-
-def _hanging(catalog: TaskCatalog) -> Hanging:
-    router = Hanging(catalog=catalog)
-    router.timeout_s = BUDGET_S
-    return router
 
 
 def test_a_fallback_decision_counts_the_primary_time_out(catalog: TaskCatalog) -> None:
-    decision = make_reliable(_hanging(catalog), fallback=None).invoke(dict(TURN))
+    decision = make_reliable(hanging_router(catalog, BUDGET_S), fallback=None).invoke(dict(TURN))
     assert (decision.event, decision.task, decision.stage, decision.router) == (
         "CONTINUE",
         "recap",
@@ -62,7 +36,7 @@ def test_a_fallback_decision_counts_the_primary_time_out(catalog: TaskCatalog) -
 
 def test_a_fallback_router_decision_counts_the_primary_and_names_its_stage(catalog: TaskCatalog) -> None:
     backup = Flaky(catalog=catalog)
-    decision = make_reliable(_hanging(catalog), fallback=backup).invoke(dict(TURN))
+    decision = make_reliable(hanging_router(catalog, BUDGET_S), fallback=backup).invoke(dict(TURN))
     assert (decision.task, decision.stage) == ("email", "flaky")
     assert decision.latency_ms >= BUDGET_S * 1000
     assert decision.stage_latency_ms <= decision.latency_ms
@@ -78,7 +52,7 @@ def test_retries_and_their_waits_are_counted_when_the_primary_decides(catalog: T
 
 
 def test_the_async_path_counts_the_whole_composition_too(catalog: TaskCatalog) -> None:
-    decision = asyncio.run(make_reliable(_hanging(catalog), fallback=None).ainvoke(dict(TURN)))
+    decision = asyncio.run(make_reliable(hanging_router(catalog, BUDGET_S), fallback=None).ainvoke(dict(TURN)))
     assert decision.stage == KEEP_ACTIVE and decision.latency_ms >= BUDGET_S * 1000
 
 
@@ -88,7 +62,7 @@ def test_a_router_alone_keeps_its_own_latency(catalog: TaskCatalog) -> None:
 
 
 def test_a_users_own_composition_in_the_graph_counts_its_whole_time(catalog: TaskCatalog) -> None:
-    composed = _hanging(catalog).with_fallbacks(
+    composed = hanging_router(catalog, BUDGET_S).with_fallbacks(
         [FallbackStage(KeepActiveRouter(catalog=catalog), primary="hanging")], exception_key="error"
     )
     single = timed(composed).invoke(dict(TURN))
