@@ -183,7 +183,7 @@ def call_within(fn: Callable[..., T], *args: Any, timeout: float | None) -> T:
         future.exception(timeout=None if timeout is None else max(0.0, timeout))  # waits; the call's error is kept
     except FutureTimeout:  # (the builtin TimeoutError: a TimeoutError raised by ``fn`` itself comes back below)
         future.cancel()  # not started yet: it never will
-        raise DecisionTimeout(f"timed out after {timeout:.3g} s, the decision's time budget") from None
+        raise DecisionTimeout(f"timed out after {timeout:.3g} s (the decision's timeout_s)") from None
     return future.result()
 
 

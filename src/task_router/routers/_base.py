@@ -176,7 +176,7 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
             except TimeoutError:
                 if not deadline.expired():
                     raise  # the model's own time-out, not the budget
-                raise DecisionTimeout(f"timed out after {budget:.3g} s, the decision's time budget") from None
+                raise DecisionTimeout(f"timed out after {budget:.3g} s (the decision's timeout_s)") from None
         except Exception as exc:
             self._raise_failure(input, exc, run_manager)
         return self._decided(routing, prediction, start, run_manager)

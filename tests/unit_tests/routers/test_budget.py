@@ -32,6 +32,9 @@ from tests.unit_tests.routers.hanging import (
 )
 
 BUDGET = 0.3
+# The fakes hang for 30 s: a decision back well before that was cut by its time-out. The bound is loose so that a
+# busy machine cannot fail it (no test depends on the machine's speed).
+WELL_UNDER_THE_HANG_S = 10.0
 TURN = "write the follow-up email"
 
 
@@ -89,14 +92,15 @@ def test_a_hung_model_gives_the_safe_fallback_within_the_budget(
     start = time.perf_counter()
     with pytest.raises(DecisionTimeout, match=f"timed out after {BUDGET:g} s"):
         router.invoke({"messages": [TURN], "active_task": active})  # the router raises: composition decides
-    assert time.perf_counter() - start < BUDGET + 1.0
+    assert time.perf_counter() - start < WELL_UNDER_THE_HANG_S
     start = time.perf_counter()
     decision = make_reliable(router, fallback=None).invoke({"messages": [TURN], "active_task": active})
     elapsed = time.perf_counter() - start
-    assert elapsed < BUDGET + 1.0, f"{kind} took {elapsed:.2f} s"  # a time-out is not retried: the budget is spent
+    assert elapsed < WELL_UNDER_THE_HANG_S, f"{kind} took {elapsed:.2f} s"
+    assert "(not retried)" in decision.fallback  # a time-out is not retried: the budget is spent
     assert (decision.event, decision.task, decision.valid_format) == (*expected, False)
     assert f"timed out after {BUDGET:g} s" in decision.fallback
-    assert "time budget" in decision.rationale
+    assert "timeout_s" in decision.rationale  # names the setting to raise
 
 
 def test_the_budget_can_be_set_per_call_and_per_process(catalog: TaskCatalog, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -105,7 +109,7 @@ def test_the_budget_can_be_set_per_call_and_per_process(catalog: TaskCatalog, mo
     start = time.perf_counter()
     with pytest.raises(DecisionTimeout, match=r"after 0\.2 s"):
         router.invoke({"messages": ["x"]}, {"configurable": {"router_timeout_s": 0.2}})
-    assert time.perf_counter() - start < 1.5
+    assert time.perf_counter() - start < WELL_UNDER_THE_HANG_S
     monkeypatch.setenv(TIMEOUT_ENV, "0.25")
     with pytest.raises(DecisionTimeout, match=r"after 0\.25 s"):
         router.invoke({"messages": ["x"]})
