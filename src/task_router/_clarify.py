@@ -72,23 +72,41 @@ def clarify_question(tasks: Sequence[str], catalog: TaskCatalog) -> str:
     return f"Do you mean: {', '.join(titles[:-1])}, or {titles[-1]}?"
 
 
-def with_question(decision: RouteDecision, previous: Mapping[str, Any] | None, margin: float | None) -> RouteDecision:
+def asks_between(decision: RouteDecision, margin: float | None) -> list[str] | None:
+    """The close tasks to ask between for ``decision`` at ``margin`` (None: never ask), or None: only a decision that
+    picks a task (START / CONTINUE / SWITCH) is a choice between tasks; NONE (off topic, the task stays) and END are
+    answers, whatever the alternatives behind them."""
+    if decision.event not in _TASK_EVENTS:
+        return None
+    return close_tasks(decision.alternatives, margin)
+
+
+def with_question(
+    decision: RouteDecision, previous: Mapping[str, Any] | None, margin: float | None, catalog: TaskCatalog
+) -> RouteDecision:
     """The decision as the graph and the middleware act on it: marked to be asked about when its two most probable
     tasks are closer than ``margin`` (unless the router marked it already), and never asked about right after a
-    question (``previous``, the last decision's dump, had ``clarify``): the user's answer is acted on.
+    question (``previous``, the last decision's dump, had ``clarify``): the user's answer is acted on. Only a
+    decision that picks a task is asked about (not NONE nor END), and only between tasks of the live ``catalog``
+    (a task removed meanwhile, or a name the router made up, is dropped; fewer than two left: no question).
 
     Example:
+        >>> from task_router import Task, TaskCatalog
+        >>> catalog = TaskCatalog([Task(name=n, description=f"Do {n}.") for n in ("a", "b")])
         >>> close = [Alternative(event="START", task="a", probability=0.5),
         ...          Alternative(event="START", task="b", probability=0.45)]
-        >>> with_question(RouteDecision(event="START", task="a", alternatives=close), None, 0.1).clarify
+        >>> with_question(RouteDecision(event="START", task="a", alternatives=close), None, 0.1, catalog).clarify
         ['a', 'b']
         >>> with_question(RouteDecision(event="START", task="a", alternatives=close), {"clarify": ["a", "b"]},
-        ...               0.1).clarify is None
+        ...               0.1, catalog).clarify is None
         True
     """
-    if previous and previous.get("clarify"):
-        return decision.model_copy(update={"clarify": None}) if decision.clarify else decision
-    if decision.clarify is None and margin is not None:
-        asked = close_tasks(decision.alternatives, margin)
-        return decision.model_copy(update={"clarify": asked}) if asked else decision
-    return decision
+    if decision.event not in _TASK_EVENTS or (previous and previous.get("clarify")):
+        asked = None
+    elif decision.clarify is not None:
+        asked = decision.clarify
+    else:
+        asked = asks_between(decision, margin)
+    live = [name for name in dict.fromkeys(asked or ()) if name in catalog]
+    asked = live if len(live) >= 2 else None
+    return decision if asked == decision.clarify else decision.model_copy(update={"clarify": asked})

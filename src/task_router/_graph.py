@@ -232,7 +232,7 @@ def add_task_router(
         return node
 
     def act(state: RouterState, decision: RouteDecision) -> Command[Any]:
-        decision = with_question(decision, (state.get("decisions") or [{}])[-1], clarify_margin)
+        decision = with_question(decision, (state.get("decisions") or [{}])[-1], clarify_margin, catalog)
         if decision.clarify:  # a question, not an action: the active task stays as it was
             return Command(update={"decisions": [decision.model_dump()]}, goto=CLARIFY_NODE)
         update: dict[str, Any] = {"active_task": decision.active_task_after, "decisions": [decision.model_dump()]}

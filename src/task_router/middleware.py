@@ -157,7 +157,7 @@ class TaskRouterMiddleware(AgentMiddleware[TaskRouterState, Any, Any]):
         return {"messages": list(messages), "active_task": state.get("active_task"), "catalog": self.catalog}
 
     def _update(self, state: TaskRouterState, routing: dict[str, Any], decision: RouteDecision) -> dict[str, Any]:
-        decision = with_question(decision, (state.get("decisions") or [{}])[-1], self.clarify_margin)
+        decision = with_question(decision, (state.get("decisions") or [{}])[-1], self.clarify_margin, self.catalog)
         # A question changes nothing yet: the task active before the turn stays (the user's answer, routed at the
         # next turn, picks the task). Otherwise the decision says (a digression keeps the active task).
         active = routing["active_task"] if self._choices(decision.clarify) else decision.active_task_after

@@ -87,3 +87,72 @@ def test_without_a_margin_the_graph_acts_and_a_router_margin_marks_decisions() -
     assert clear.invoke({"messages": ["Buy tickets"], "catalog": CATALOG}).clarify is None
     with pytest.raises(ValueError, match="clarify_margin"):
         create_router_graph(CATALOG, router=router, model=None, clarify_margin=-1)
+
+
+def test_a_digression_or_an_end_is_not_asked_about_even_with_close_tasks_behind_it() -> None:
+    """NONE (off topic, the task stays) and END are answers, not a choice between tasks: no question, whatever the
+    alternatives behind them (a decision model may choose NONE while its probabilities split over two tasks)."""
+    app = _graph(
+        [
+            Prediction("weather", alternatives=CLEAR),
+            Prediction(None, alternatives=CLOSE),  # off topic, close tasks behind it
+            Prediction(None, closing=True, alternatives=CLOSE),  # done, close tasks behind it
+        ],
+        clarify_margin=0.1,
+    )
+    cfg = {"configurable": {"thread_id": "d"}}
+    app.invoke({"messages": [("user", "Weather in Paris?")]}, cfg)
+    out = app.invoke({"messages": [("user", "Tell me a joke")]}, cfg)
+    assert (out["decisions"][-1]["event"], out["decisions"][-1]["clarify"]) == ("NONE", None)
+    assert out["active_task"] == "weather"  # the digression keeps the task
+    assert "Do you mean" not in out["messages"][-1].content
+    assert out["messages"][-1].content.startswith("Sorry, I can't help with that here.")
+    out = app.invoke({"messages": [("user", "Thanks, that's all")]}, cfg)
+    assert (out["decisions"][-1]["event"], out["decisions"][-1]["clarify"]) == ("END", None)
+    assert out.get("active_task") is None
+
+
+def test_a_router_margin_does_not_mark_a_none_or_end_decision() -> None:
+    router = Scripted(lambda routing: Prediction(None, alternatives=CLOSE))
+    router.clarify_margin = 0.1
+    decision = router.invoke({"messages": ["Tell me a joke"], "active_task": "weather", "catalog": CATALOG})
+    assert (decision.event, decision.active_task_after, decision.clarify) == ("NONE", "weather", None)
+    done = Scripted(lambda routing: Prediction(None, closing=True, alternatives=CLOSE))
+    done.clarify_margin = 0.1
+    decision = done.invoke({"messages": ["Thanks, bye"], "active_task": "weather", "catalog": CATALOG})
+    assert (decision.event, decision.clarify) == ("END", None)
+
+
+def test_a_question_naming_a_task_removed_meanwhile_is_not_asked_and_the_turn_is_kept() -> None:
+    """The catalogue is edited while the router decides: a question between a live task and a removed one is not a
+    question (the graph acts on the decision) and never a crash of the turn."""
+    catalog = TaskCatalog([Task(name=task.name, description=task.description) for task in CATALOG])
+
+    def answer(routing):
+        catalog.remove("buy_train_tickets")  # another thread edits the catalogue mid-decision
+        return Prediction("find_trains", alternatives=CLOSE)
+
+    router = Scripted(answer)
+    router.clarify_margin = 0.1
+    writer = GenericFakeChatModel(messages=iter([AIMessage("Here are the trains.")]))
+    app = create_router_graph(catalog, router=router, model=writer).compile(checkpointer=InMemorySaver())
+    out = app.invoke({"messages": [("user", "Trains to Paris")]}, {"configurable": {"thread_id": "r"}})
+    assert (out["decisions"][-1]["event"], out["decisions"][-1]["clarify"]) == ("START", None)
+    assert out["active_task"] == "find_trains"
+    assert out["messages"][-1].content == "Here are the trains."
+
+
+def test_a_composition_naming_unknown_tasks_in_clarify_is_not_asked() -> None:
+    """A Runnable given as ``router`` is used as it is: a ``clarify`` naming tasks outside the catalogue (untrusted
+    output) is dropped, not a crash of the clarify node."""
+    from langchain_core.runnables import RunnableLambda
+
+    from task_router import RouteDecision
+
+    decisions = iter([RouteDecision(event="START", task="find_trains", clarify=["find_trains", "made_up"])])
+    router = RunnableLambda(lambda payload: next(decisions))
+    writer = GenericFakeChatModel(messages=iter([AIMessage("Here are the trains.")]))
+    app = create_router_graph(CATALOG, router=router, model=writer).compile(checkpointer=InMemorySaver())
+    out = app.invoke({"messages": [("user", "Trains to Paris")]}, {"configurable": {"thread_id": "u"}})
+    assert (out["decisions"][-1]["event"], out["decisions"][-1]["clarify"]) == ("START", None)
+    assert out["active_task"] == "find_trains"

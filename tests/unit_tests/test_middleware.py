@@ -275,3 +275,21 @@ def test_the_middleware_asks_at_its_own_margin(tasks):
     assert model.calls[-1]["tools"] == [] and "which of these they mean" in model.calls[-1]["system"]
     with pytest.raises(ValueError, match="clarify_margin"):
         TaskRouterMiddleware(tasks, router=router, clarify_margin=2.0)
+
+
+def test_an_off_topic_request_with_close_tasks_behind_it_is_a_digression_not_a_question(tasks):
+    """NONE mid-task keeps the task and gets the digression prompt, even when the router's alternatives behind the
+    NONE split over two close tasks: a question between tasks is only for a decision that picks one."""
+    router = _asking_router(("post", ()), (None, CLOSE))
+    model = agent_model("Draft ready.", "I can't help with that here; shall we go on with the post?")
+    agent = create_agent(
+        model,
+        tools=[lookup_crm, word_count, search_docs],
+        middleware=[TaskRouterMiddleware(tasks, router=router, clarify_margin=0.1)],
+        checkpointer=InMemorySaver(),
+    )
+    say(agent, "A LinkedIn post about our launch")
+    out = say(agent, "What's the capital of Peru?")
+    assert (out["decisions"][-1]["event"], out["decisions"][-1]["clarify"]) == ("NONE", None)
+    assert out["active_task"] == "post"
+    assert "off topic" in model.calls[-1]["system"] and "which of these they mean" not in model.calls[-1]["system"]
