@@ -21,6 +21,7 @@ from task_router._clarify import margin_of
 from task_router._decision import EVENTS, Alternative
 
 SELECTION_EVENTS = ("START", "SWITCH")
+ASKABLE_EVENTS = ("START", "CONTINUE", "SWITCH")  # decisions the graph may ask about (not NONE / END: _clarify)
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class TurnResult:
     digression: bool = False  # the router said NONE while a task was active
     after_digression: bool = False  # the first labelled turn after a gold digression
     confidence: float | None = None  # the decision's probability of being right, where the router says
-    margin: float | None = None  # probability gap between its two most probable tasks (task_router._clarify)
+    margin: float | None = None  # gap between its two most probable tasks; None for NONE / END (task_router._clarify)
 
     @classmethod
     def from_outputs(cls, outputs: Mapping[str, Any], reference: Mapping[str, Any]) -> TurnResult:
@@ -58,7 +59,7 @@ class TurnResult:
             digression=event == "NONE" and outputs.get("active_task_after") is not None,
             after_digression=bool(reference.get("after_digression", False)),
             confidence=None if confidence is None else float(confidence),
-            margin=_margin(outputs.get("alternatives") or ()),
+            margin=_margin(outputs.get("alternatives") or ()) if event in ASKABLE_EVENTS else None,
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -121,3 +121,20 @@ def test_replay_prefills_each_reply_before_the_next_turn_like_the_graph() -> Non
         assert (role, content) == (record.turns[label.turn_index - 1].role, record.turns[label.turn_index - 1].text)
     plain = replay(records, ScriptedRouter(), progress=False)
     assert [(p.event, p.task) for p in with_prefill] == [(p.event, p.task) for p in plain]
+
+
+def test_the_margin_asked_about_is_only_that_of_a_decision_picking_a_task() -> None:
+    """risk-coverage counts the turns the graph would ask on: never a NONE or END decision (task_router._clarify),
+    whatever the close tasks behind it."""
+    close = [
+        {"event": "START", "task": "a", "probability": 0.46},
+        {"event": "START", "task": "b", "probability": 0.44},
+        {"event": "NONE", "task": None, "probability": 0.10},
+    ]
+    gold = {"event": "NONE", "task": "NONE"}
+    picked = TurnResult.from_outputs({"event": "START", "task": "a", "alternatives": close}, gold)
+    assert picked.margin == pytest.approx(0.02)
+    off_topic = TurnResult.from_outputs({"event": "NONE", "task": None, "alternatives": close}, gold)
+    assert off_topic.margin is None
+    done = TurnResult.from_outputs({"event": "END", "task": "a", "alternatives": close}, gold)
+    assert done.margin is None
