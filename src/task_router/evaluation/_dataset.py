@@ -105,6 +105,15 @@ class ConversationRecord(BaseModel):
                 current = label.task
         return active
 
+    def gold_digressions(self) -> list[bool]:
+        """Whether each labelled turn is a digression: flagged ``digression: true``, or gold NONE while a task is
+        active (:meth:`gold_active_tasks`), which is what a digression is (docs/contract.md) with or without the flag.
+        """
+        return [
+            label.digression or (label.event == "NONE" and active is not None)
+            for label, active in zip(self.labels, self.gold_active_tasks(), strict=True)
+        ]
+
 
 def parse_records(records: Iterable[Mapping[str, Any] | ConversationRecord]) -> list[ConversationRecord]:
     """Validate benchmark records built in Python (dicts in the file format, or ConversationRecord).

@@ -58,12 +58,13 @@ def to_examples(
     examples = []
     for record in records:
         after_digression = False
-        for label, active in zip(record.labels, record.gold_active_tasks(), strict=True):
+        gold = zip(record.labels, record.gold_active_tasks(), record.gold_digressions(), strict=True)
+        for label, active, digression in gold:
             split = record.service_split(label.task)
-            flags = {"digression": True} if label.digression else {}
+            flags = {"digression": True} if digression else {}
             if after_digression:
                 flags["after_digression"] = True
-            after_digression = label.digression
+            after_digression = digression
             examples.append(
                 Example(
                     id=example_id(dataset_name, record.id, label.turn_index),

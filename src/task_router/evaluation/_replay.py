@@ -136,14 +136,21 @@ def replay(
     return predictions
 
 
-def label_reference(record: ConversationRecord, label: Label, *, after_digression: bool = False) -> dict[str, Any]:
+def label_reference(
+    record: ConversationRecord,
+    label: Label,
+    *,
+    after_digression: bool = False,
+    digression: bool | None = None,
+) -> dict[str, Any]:
     """What a turn's decision is scored against: the label's event and task, the task's service split, whether the
-    label is a digression and whether it is the first turn after one."""
+    label is a digression (``digression``, from :meth:`ConversationRecord.gold_digressions`; default: the label's
+    flag) and whether it is the first turn after one."""
     return {
         "event": label.event,
         "task": label.task,
         "split": record.service_split(label.task),
-        "digression": label.digression,
+        "digression": label.digression if digression is None else digression,
         "after_digression": after_digression,
     }
 
@@ -166,13 +173,14 @@ def _replay_conversation(
     own_active: str | None = None
     prefill = getattr(underlying_router(router), "prefill", None)  # as in the graph: replies reach the cache
     after_digression = False
-    for label, gold_before in zip(record.labels, gold_active, strict=True):
+    digressions = record.gold_digressions()
+    for label, gold_before, digression in zip(record.labels, gold_active, digressions, strict=True):
         active = gold_before if state == "gold" else own_active
         messages = record.messages_until(label.turn_index)
         if callable(prefill) and label.turn_index > 0:
             call_within(prefill, {"messages": messages[:-1], "catalog": catalog}, config, timeout=None)
         decision = router.invoke({"messages": messages, "active_task": active, "catalog": catalog}, config)
         own_active = decision.active_task_after
-        reference = label_reference(record, label, after_digression=after_digression)
-        after_digression = label.digression
+        reference = label_reference(record, label, after_digression=after_digression, digression=digression)
+        after_digression = digression
         yield TurnPrediction.from_outputs(record.id, label.turn_index, active, decision.model_dump(), reference)

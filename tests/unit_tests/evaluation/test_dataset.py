@@ -120,3 +120,20 @@ def test_missing_file_and_bad_limit(tmp_path: Path) -> None:
         load_dataset(FIXTURE, limit=0)
     with pytest.raises(DatasetError, match="record #0"):
         parse_records([{"id": "x"}])
+
+
+def test_a_gold_none_mid_task_is_a_digression_in_the_langsmith_examples_too() -> None:
+    record = task_a_record(
+        ["do a", "which one?", "what is the capital of peru", "Sorry, I can't help with that here.", "the red one"],
+        [
+            {"turn_index": 0, "task": "a", "event": "START"},
+            {"turn_index": 2, "task": "NONE", "event": "NONE"},  # no flag: still NONE while "a" is active
+            {"turn_index": 4, "task": "a", "event": "CONTINUE"},
+        ],
+    )
+    assert record.gold_digressions() == [False, True, False]
+    outputs = [example.outputs for example in to_examples([record])]
+    assert outputs[1] == {"event": "NONE", "task": "NONE", "digression": True}
+    assert outputs[2] == {"event": "CONTINUE", "task": "a", "after_digression": True}
+    unflagged_start = task_a_record(["hello"], [{"turn_index": 0, "task": "NONE", "event": "NONE"}])
+    assert unflagged_start.gold_digressions() == [False]  # nothing active: NONE, not a digression

@@ -123,6 +123,55 @@ def test_replay_prefills_each_reply_before_the_next_turn_like_the_graph() -> Non
     assert [(p.event, p.task) for p in with_prefill] == [(p.event, p.task) for p in plain]
 
 
+def _digression_record():
+    from task_router.evaluation import parse_records
+
+    texts = ["do a", "which one?", "what is the capital of peru", "Sorry, I can't help with that here.", "the red one"]
+    return parse_records(
+        [
+            {
+                "id": "unflagged",
+                "tasks": [{"name": "a", "description": "Task a."}, {"name": "b", "description": "Task b."}],
+                "turns": [{"role": ("user", "assistant")[i % 2], "text": text} for i, text in enumerate(texts)],
+                "labels": [  # gold NONE while "a" is active, written without the digression flag
+                    {"turn_index": 0, "task": "a", "event": "START"},
+                    {"turn_index": 2, "task": "NONE", "event": "NONE"},
+                    {"turn_index": 4, "task": "a", "event": "CONTINUE"},
+                ],
+            }
+        ]
+    )
+
+
+def test_a_gold_none_while_a_task_is_active_is_a_digression_flag_or_not() -> None:
+    """metrics.json's ``digressions`` is "gold NONE while a task is active" (docs/contract.md), as the LangSmith
+    evaluators count it: a label without ``digression: true`` mid-task is one too, and the turn after it is the
+    ``after_digression`` turn."""
+    from task_router._router_input import RoutingInput
+    from task_router.evaluators import digression_detection
+    from task_router.routers._base import Prediction
+    from tests.unit_tests.fakes import Scripted
+
+    answers = {"do a": Prediction("a"), "what is the capital of peru": Prediction(None), "the red one": Prediction("a")}
+
+    def answer(routing: RoutingInput) -> Prediction:
+        return answers[routing.last_user_text]
+
+    predictions = replay(_digression_record(), Scripted(answer), progress=False)
+    assert [(p.event, p.active_before) for p in predictions] == [("START", None), ("NONE", "a"), ("CONTINUE", "a")]
+    figures = compute_metrics([p.result for p in predictions])
+    assert figures["digressions"]["support"] == 1 and figures["digressions"]["recall"] == 1.0
+    assert figures["after_digression"] == {"task_accuracy": 1.0, "n": 1}
+    # the same turns through the LangSmith summary evaluator (gold active task in the inputs)
+    outputs = [
+        {"event": p.event, "task": p.task, "active_task_after": "a" if p.digression else None} for p in predictions
+    ]
+    references = [{"event": p.gold_event, "task": p.gold_task} for p in predictions]
+    inputs = [{"active_task": p.active_before} for p in predictions]
+    langsmith = {r["key"]: r["score"] for r in digression_detection(outputs, references, inputs)["results"]}
+    assert langsmith["digression_support"] == figures["digressions"]["support"]
+
+
 def test_the_margin_asked_about_is_only_that_of_a_decision_picking_a_task() -> None:
     """risk-coverage counts the turns the graph would ask on: never a NONE or END decision (task_router._clarify),
     whatever the close tasks behind it."""
