@@ -21,7 +21,7 @@ from task_router._state import RouterState
 from task_router._task_graph import create_task_graph, not_streamed
 from task_router.models import ModelSpec, load_chat_model
 from task_router.routers import Router, make_router
-from task_router.routers._base import underlying_router
+from task_router.routers._base import as_acted, underlying_router
 from task_router.routers._fallbacks import make_reliable, timed
 
 ROUTER_NODE, TASK_NODE, NONE_NODE, CLARIFY_NODE, PREFILL_NODE = "router", "task", "none", "clarify", "prefill"
@@ -232,6 +232,7 @@ def add_task_router(
         return node
 
     def act(state: RouterState, decision: RouteDecision) -> Command[Any]:
+        decision = as_acted(decision, state.get("active_task"), catalog)  # a composition's output is untrusted
         decision = with_question(decision, (state.get("decisions") or [{}])[-1], clarify_margin, catalog)
         if decision.clarify:  # a question, not an action: the active task stays as it was
             return Command(update={"decisions": [decision.model_dump()]}, goto=CLARIFY_NODE)

@@ -170,3 +170,41 @@ def test_add_task_router_errors_name_the_fix(catalog):
     builder.add_node("none", lambda state: {})
     with pytest.raises(ValueError, match="rename yours"):
         add_task_router(builder, catalog, router=router)
+
+
+def test_a_composition_s_decisions_are_held_to_the_contract_before_the_graph_acts() -> None:
+    """Any Runnable given as ``router`` is used as it is, so its decisions are untrusted: a NONE keeps the active
+    task whatever its ``active_task_after`` says (left out, or a made-up name), and a task outside the catalogue
+    keeps the active task instead of being run or stored."""
+    from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+    from langchain_core.messages import AIMessage
+    from langchain_core.runnables import RunnableLambda
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from task_router import RouteDecision, Task, TaskCatalog, create_router_graph
+
+    catalog = TaskCatalog(
+        [Task(name="weather", description="Get the weather."), Task(name="news", description="News.")]
+    )
+    decisions = iter(
+        [
+            RouteDecision(event="START", task="weather"),
+            RouteDecision(event="NONE"),  # active_task_after left out
+            RouteDecision(event="NONE", active_task_after="made_up"),
+            RouteDecision(event="SWITCH", task="made_up"),
+        ]
+    )
+    writer = GenericFakeChatModel(messages=iter([AIMessage("Sunny.")] * 4))
+    router = RunnableLambda(lambda payload: next(decisions))
+    app = create_router_graph(catalog, router=router, model=writer).compile(checkpointer=InMemorySaver())
+    cfg = {"configurable": {"thread_id": "c"}}
+    assert app.invoke({"messages": [("user", "Weather in Oslo?")]}, cfg)["active_task"] == "weather"
+    for text in ("Tell me a joke", "Another joke"):
+        out = app.invoke({"messages": [("user", text)]}, cfg)
+        assert (out["decisions"][-1]["event"], out["decisions"][-1]["active_task_after"]) == ("NONE", "weather")
+        assert out["active_task"] == "weather"
+        assert out["messages"][-1].content.startswith("Sorry, I can't help with that here.")
+    out = app.invoke({"messages": [("user", "And tomorrow?")]}, cfg)
+    assert (out["decisions"][-1]["event"], out["decisions"][-1]["task"]) == ("CONTINUE", "weather")
+    assert out["decisions"][-1]["valid_format"] is False and "made_up" in out["decisions"][-1]["fallback"]
+    assert out["active_task"] == "weather"

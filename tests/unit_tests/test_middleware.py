@@ -293,3 +293,24 @@ def test_an_off_topic_request_with_close_tasks_behind_it_is_a_digression_not_a_q
     assert (out["decisions"][-1]["event"], out["decisions"][-1]["clarify"]) == ("NONE", None)
     assert out["active_task"] == "post"
     assert "off topic" in model.calls[-1]["system"] and "which of these they mean" not in model.calls[-1]["system"]
+
+
+def test_a_composition_s_none_keeps_the_active_task(tasks):
+    """A Runnable given as ``router`` is used as it is: its NONE without ``active_task_after`` is still a
+    digression (the task stays), not the end of the task."""
+    from langchain_core.runnables import RunnableLambda
+
+    from task_router import RouteDecision
+
+    decisions = iter([RouteDecision(event="START", task="post"), RouteDecision(event="NONE")])
+    model = agent_model("Draft ready.", "I can't help with that; shall we go on with the post?")
+    agent = create_agent(
+        model,
+        tools=[lookup_crm, word_count, search_docs],
+        middleware=[TaskRouterMiddleware(tasks, router=RunnableLambda(lambda payload: next(decisions)))],
+        checkpointer=InMemorySaver(),
+    )
+    say(agent, "A LinkedIn post about our launch")
+    out = say(agent, "What's the capital of Peru?")
+    assert (out["decisions"][-1]["event"], out["active_task"]) == ("NONE", "post")
+    assert "off topic" in model.calls[-1]["system"]

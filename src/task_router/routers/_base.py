@@ -298,6 +298,36 @@ def still_in_catalog(routing: RoutingInput, decision: RouteDecision) -> RouteDec
     )
 
 
+def as_acted(decision: RouteDecision, active: str | None, catalog: TaskCatalog) -> RouteDecision:
+    """A decision from any Runnable (the graph and the middleware use a composition given as ``router`` as it is, so
+    its output is untrusted) held to docs/contract.md before it is acted on: a NONE keeps the task active before the
+    turn (or none, if that task left the catalogue), whatever its ``active_task_after`` says; a START / CONTINUE /
+    SWITCH naming a task outside the live catalogue keeps the active task (``valid_format`` False, ``fallback``
+    says why). A Router's own decisions pass unchanged."""
+    live = catalog.live
+    active = active if active is not None and active in live else None
+    if decision.event == "NONE":
+        kept = decision.active_task_after == active
+        return decision if kept else decision.model_copy(update={"active_task_after": active})
+    if decision.event == "END" or decision.task in live:
+        return decision
+    event, task = derive_event(active, active)
+    kept_note = f"kept the active task {active!r}" if active else "no task is active"
+    note = f"the router named task {decision.task!r}, which is not in the catalogue; {kept_note}"
+    logger.warning("router decision changed: %s", note)
+    return decision.model_copy(
+        update={
+            "event": event,
+            "task": task,
+            "active_task_after": active_after(active, event, task),
+            "confidence": None,
+            "clarify": None,
+            "valid_format": False,
+            "fallback": note,
+        }
+    )
+
+
 def unit_interval(value: Any) -> float | None:
     """A confidence in [0, 1]: model and provider numbers are clamped (a probability of 1.3 from a buggy server
     becomes 1.0), and one that is not a finite number (NaN, a string) is dropped rather than failing the decision."""
