@@ -1,0 +1,108 @@
+"""Is the learned router's confidence catalogue-size dependent, and would a softmax over only its k best answers
+make it less so? ECE per set and k, at the shipped temperature and at 1. Prints one table; changes nothing shipped.
+
+    python benchmarks/softmax_top_k.py  # ~4 min on a 2-core AVX2 CPU
+
+Sets: the held-out sgd_train turns the shipped model was calibrated on (catalogues of 7-54 tasks); the held-out
+sgd_train conversations' first requests over one catalogue of every held-out task (53), a quarter of them with
+their domain removed (gold: nothing fits); sgd_dev and clinc_dev (150 tasks), gold active task. A choice of k has
+to hold on the training-derived sets first: clinc_dev is only there to measure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+
+from task_router._calibration import expected_calibration_error
+from task_router._catalog import NONE_LABEL
+from task_router._learned.router import LearnedRouter
+from task_router._learned.training.calibrate import NOTHING, ScoredAnswers, score_held_out
+from task_router._learned.training.config import LearnedTrainConfig
+from task_router._learned.training.train import calibration_records, split_held_out
+from task_router.evaluation import ConversationRecord, load_dataset, parse_records
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
+BUILTIN = Path(__file__).resolve().parents[1] / "src" / "task_router" / "_learned" / "builtin"
+TOP_K = (None, 3, 5, 10, 20)
+
+
+def one_large_catalogue(held_out: list[ConversationRecord], seed: int = 0) -> list[ConversationRecord]:
+    """Each held-out conversation's first request over every held-out task; a quarter with the request's domain
+    removed from the catalogue (gold: nothing fits)."""
+    tasks: dict[str, dict] = {}
+    for record in held_out:
+        for task in record.tasks:
+            tasks.setdefault(task["name"], task)
+    rng = random.Random(seed)
+    rows = []
+    for record in held_out:
+        first = next(label for label in record.labels if label.event == "START")
+        domain = first.task.split(".")[0].split("_")[0]
+        if rng.random() < 0.25:
+            catalogue = [t for name, t in tasks.items() if name.split(".")[0].split("_")[0] != domain]
+            label = {"turn_index": 0, "task": NONE_LABEL, "event": "NONE"}
+        else:
+            catalogue = list(tasks.values())
+            label = {"turn_index": 0, "task": first.task, "event": "START"}
+        text = record.turns[first.turn_index].text
+        rows.append(
+            {
+                "id": f"{record.id}#large",
+                "tasks": catalogue,
+                "turns": [{"role": "user", "text": text}],
+                "labels": [label],
+            }
+        )
+    return parse_records(rows)
+
+
+def ece(turns: list[ScoredAnswers], router: LearnedRouter, k: int | None, temperature: float) -> tuple[float, ...]:
+    """(ECE, mean confidence, accuracy) with the probabilities of the k best answers only (None: all)."""
+    config = router.calibration
+    confidences, right = [], []
+    for turn in turns:
+        bias = config.none_bias_active if turn.active else config.none_bias
+        scores = np.append(turn.similarities, bias)
+        gold = len(turn.similarities) if turn.gold == NOTHING else turn.gold
+        kept = np.argsort(-scores, kind="stable")[:k]
+        logits = config.bi_scale * scores[kept] / temperature
+        p = np.exp(logits - logits.max())
+        confidences.append(float(p[0] / p.sum()))
+        right.append(int(kept[0]) == gold)
+    return expected_calibration_error(confidences, right), float(np.mean(confidences)), float(np.mean(right))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DATA, help="folder of sgd_train/sgd_dev/clinc_dev .jsonl.gz")
+    args = parser.parse_args()
+    meta = json.loads((BUILTIN / "training.json").read_text(encoding="utf-8"))
+    config = LearnedTrainConfig(**{**meta["config"], "data": [str(args.data / "sgd_train.jsonl.gz")], "out": "-"})
+    train = load_dataset(args.data / "sgd_train.jsonl.gz")
+    _, held_out = split_held_out(train, config.calibration_share)
+    router = LearnedRouter()
+    sets = {
+        "held-out sgd_train (calibration turns)": calibration_records(config, train),
+        "held-out sgd_train, one 53-task catalogue": one_large_catalogue(held_out),
+        "sgd_dev": load_dataset(args.data / "sgd_dev.jsonl.gz"),
+        "clinc_dev": load_dataset(args.data / "clinc_dev.jsonl.gz"),
+    }
+    scored = {name: score_held_out(router, records) for name, records in sets.items()}
+    temperatures = (router.calibration.temperature, 1.0)
+    print("ECE (mean confidence / accuracy) per set, softmax over the k best answers")
+    print("| k | temperature | " + " | ".join(f"{name} ({len(turns)} turns)" for name, turns in scored.items()) + " |")
+    print("|---|---|" + "---|" * len(scored))
+    for k in TOP_K:
+        for temperature in temperatures:
+            cells = [ece(turns, router, k, temperature) for turns in scored.values()]
+            text = " | ".join(f"{e:.3f} ({c:.3f} / {a:.3f})" for e, c, a in cells)
+            print(f"| {k or 'all'} | {temperature:.3f} | {text} |")
+
+
+if __name__ == "__main__":
+    main()
