@@ -9,6 +9,12 @@ from task_router._inference.blocks import block_mask, make_block, score_after_bl
 from tests.unit_tests.inference.tiny_model import tiny_local_model
 
 
+def test_tiny_model_is_a_real_causal_lm() -> None:
+    local = tiny_local_model()
+    ids = local.tokenizer("hi")["input_ids"]
+    assert local.model(torch.tensor([ids])).logits.shape == (1, 2, 259)
+
+
 def _separate(model, prompt: list[int], ids: list[int]) -> list[float]:
     with torch.inference_mode():
         logits = model(torch.tensor([prompt + ids])).logits[0].float()
