@@ -55,6 +55,10 @@ class Thresholds(BaseModel):
     metrics: dict[str, Any] = Field(default_factory=dict)
 
 
+# The fields a router applies (the others describe the fit): a thresholds file must give at least one.
+APPLIED_FIELDS = ("none", "escalate", "none_bias", "none_bias_active", "temperature", "shortlist")
+
+
 @dataclass(frozen=True)
 class ScoredTurn:
     """One dev-set turn as a thresholded router sees it: the proposal, its confidence and the gold task.
@@ -102,15 +106,28 @@ def load_thresholds(path: str | Path) -> Thresholds:
         0.41
     """
     path, data = load_document(path, what="thresholds file", hint=_THRESHOLDS_HINT)
-    if isinstance(data, dict) and isinstance(data.get("thresholds"), dict):
+    if isinstance(data, dict) and data.get("thresholds") is not None:
         data = data["thresholds"]
+        if not isinstance(data, dict):
+            raise ValueError(
+                f"{path}: its 'thresholds' section is a {type(data).__name__} ({data!r:.60}), not the mapping "
+                f"`task-router fit` writes; {_THRESHOLDS_HINT}"
+            )
     if not isinstance(data, dict) or "router" not in data:
         raise ValueError(
             f"{path} holds no thresholds: run `task-router fit --dataset DEV --out {path}` "
             "(or --catalog-out) to write them"
         )
     try:
-        return Thresholds.model_validate(data)
+        fitted = Thresholds.model_validate(data)
     except ValidationError as exc:
         details = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'thresholds'}: {e['msg']}" for e in exc.errors())
         raise ValueError(f"thresholds file {path}: {details}; {_THRESHOLDS_HINT}") from None
+    if all(getattr(fitted, key) is None for key in APPLIED_FIELDS):  # e.g. a misspelt key: nothing would apply
+        unknown = sorted(str(key) for key in data if key not in Thresholds.model_fields)
+        found = f" (it has {', '.join(map(repr, unknown))})" if unknown else ""
+        raise ValueError(
+            f"{path} gives the {fitted.router!r} router no threshold to apply: none of "
+            f"{', '.join(map(repr, APPLIED_FIELDS))}{found}; {_THRESHOLDS_HINT}"
+        )
+    return fitted
