@@ -23,7 +23,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from task_router._catalog import NONE_LABEL
-from task_router._io_limits import load_document
+from task_router._io_limits import load_document, write_text_atomic
 
 _THRESHOLDS_HINT = (
     'give a file written by `task-router fit --out FILE` (e.g. {"router": "embedding", "none": 0.42}) '
@@ -84,18 +84,17 @@ def apply_none(turn: ScoredTurn, threshold: float) -> str:
 def save_thresholds(path: Path, thresholds: Thresholds, tasks: Sequence[dict[str, Any]] | None = None) -> Path:
     """Write the thresholds alone, or (``tasks`` given) a catalogue file ``{tasks: [...], thresholds: {...}}``.
 
-    YAML for ``.yaml`` / ``.yml``, JSON otherwise. Either file can be read back with :func:`load_thresholds`; the
-    catalogue one also with ``TaskCatalog.from_file``.
+    YAML for ``.yaml`` / ``.yml``, JSON otherwise, written whole or not at all. Either file can be read back with
+    :func:`load_thresholds`; the catalogue one also with ``TaskCatalog.from_file``.
     """
     data: dict[str, Any] = thresholds.model_dump(exclude_none=True)
     if tasks is not None:
         data = {"tasks": list(tasks), "thresholds": data}
-    path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() in (".yaml", ".yml"):
-        path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+        text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
     else:
-        path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return path
+        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return write_text_atomic(path, text)  # a run interrupted while saving leaves the previous file whole
 
 
 def load_thresholds(path: str | Path) -> Thresholds:
