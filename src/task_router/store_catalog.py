@@ -65,7 +65,7 @@ class StoreCatalog(TaskCatalog):
         if not self.refresh() and tasks is not None:
             seed = TaskCatalog(tasks)  # validates every task first
             with self._lock:
-                self._tasks = {task.name: task for task in seed.tasks}
+                self._set_tasks(seed.tasks)
                 self._write()
 
     # -- the shared copy -----------------------------------------------------------------------------------
@@ -93,7 +93,7 @@ class StoreCatalog(TaskCatalog):
                 tasks = TaskCatalog(value["tasks"]).tasks
             except CatalogError as exc:
                 raise CatalogError(f"the catalogue stored in {self.namespace} is invalid: {exc}") from exc
-            self._tasks = {task.name: task for task in tasks}
+            self._set_tasks(tasks)
             self._version, self._edit = version, value.get("edit")
             self._memo.clear()  # derived values (prompts, task matrices, snapshots) were of another catalogue
         return True
