@@ -181,6 +181,7 @@ class TaskCatalog:
         """
         self._lock = threading.RLock()
         self._tasks: dict[str, Task] = {}
+        self._folded: dict[str, str] = {}  # casefolded name -> name: names differing only by case are refused
         self._version = 0
         self._memo: dict[str, tuple[int, Any]] = {}
         for task in _task_list(tasks) if tasks is not None else ():
@@ -269,7 +270,11 @@ class TaskCatalog:
                     f"duplicate task name {task.name!r}: names must be unique; rename one of them, "
                     "or call update() to change the existing task"
                 )
+            twin = self._folded.get(task.name.casefold())
+            if twin is not None:
+                raise CatalogError(_case_problem(task.name, twin))
             self._tasks[task.name] = task
+            self._folded[task.name.casefold()] = task.name
             self._version += 1
         return task
 
@@ -290,8 +295,15 @@ class TaskCatalog:
             if name not in self._tasks:
                 raise CatalogError(f"cannot remove {name!r}: it is not in the catalogue ({self.names})")
             task = self._tasks.pop(name)
+            self._folded.pop(name.casefold(), None)
             self._version += 1
         return task
+
+    def _set_tasks(self, tasks: Iterable[Task]) -> None:
+        """Replace every task at once (tasks already validated together, e.g. by a TaskCatalog); call with the lock
+        held."""
+        self._tasks = {task.name: task for task in tasks}
+        self._folded = {name.casefold(): name for name in self._tasks}
 
     # -- input / output ----------------------------------------------------------------------------------
     @classmethod
@@ -301,15 +313,20 @@ class TaskCatalog:
         problems: list[str] = []
         tasks: list[Task] = []
         seen: set[str] = set()
+        folded: dict[str, str] = {}
         for i, record in enumerate(records):
             try:
                 task = _coerce(record)
             except CatalogError as exc:
                 problems.append(f"task #{i}: {exc}")
                 continue
+            twin = folded.get(task.name.casefold())
             if task.name in seen:
                 problems.append(f"task #{i}: duplicate name {task.name!r}; task names must be unique")
+            elif twin is not None:
+                problems.append(f"task #{i}: {_case_problem(task.name, twin)}")
             seen.add(task.name)
+            folded.setdefault(task.name.casefold(), task.name)
             tasks.append(task)
         if problems:
             raise CatalogError("invalid task catalogue:\n  " + "\n  ".join(problems))
@@ -367,7 +384,7 @@ class _FrozenCatalog(TaskCatalog):
 
     def __init__(self, source: TaskCatalog) -> None:
         super().__init__()
-        self._tasks = dict(source._tasks)
+        self._tasks = dict(source._tasks)  # read-only: no edit needs its case index
         self._version = source._version
         self._source = source
 
@@ -384,6 +401,13 @@ class _FrozenCatalog(TaskCatalog):
         )
 
     add = update = remove = _read_only  # type: ignore[assignment]
+
+
+def _case_problem(name: str, twin: str) -> str:
+    return (
+        f"task name {name!r} differs from {twin!r} only by case: routers match a model's answer without case, so "
+        "they could not tell the two apart; rename one of them"
+    )
 
 
 def _coerce(task: Task | dict[str, Any]) -> Task:

@@ -106,6 +106,21 @@ def read_text(
         raise error(f"{what} {path} is not UTF-8 text ({exc.reason}); save it as UTF-8 ({hint})") from None
 
 
+def write_text_atomic(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` (UTF-8, its folder created) as a whole or not at all: it is written next to
+    ``path`` and renamed into place, so an interrupted or failed write (Ctrl-C, a full disk) leaves the previous
+    file as it was and no partial file behind."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return path
+
+
 def format_of(path: Path) -> Format:
     """``json`` for ``.json`` files, ``yaml`` otherwise (JSON is valid YAML, so YAML is the lenient default)."""
     return "json" if path.suffix.lower() == ".json" else "yaml"

@@ -23,7 +23,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from task_router._catalog import NONE_LABEL
-from task_router._io_limits import load_document
+from task_router._io_limits import load_document, write_text_atomic
 
 _THRESHOLDS_HINT = (
     'give a file written by `task-router fit --out FILE` (e.g. {"router": "embedding", "none": 0.42}) '
@@ -55,6 +55,10 @@ class Thresholds(BaseModel):
     metrics: dict[str, Any] = Field(default_factory=dict)
 
 
+# The fields a router applies (the others describe the fit): a thresholds file must give at least one.
+APPLIED_FIELDS = ("none", "escalate", "none_bias", "none_bias_active", "temperature", "shortlist")
+
+
 @dataclass(frozen=True)
 class ScoredTurn:
     """One dev-set turn as a thresholded router sees it: the proposal, its confidence and the gold task.
@@ -80,18 +84,17 @@ def apply_none(turn: ScoredTurn, threshold: float) -> str:
 def save_thresholds(path: Path, thresholds: Thresholds, tasks: Sequence[dict[str, Any]] | None = None) -> Path:
     """Write the thresholds alone, or (``tasks`` given) a catalogue file ``{tasks: [...], thresholds: {...}}``.
 
-    YAML for ``.yaml`` / ``.yml``, JSON otherwise. Either file can be read back with :func:`load_thresholds`; the
-    catalogue one also with ``TaskCatalog.from_file``.
+    YAML for ``.yaml`` / ``.yml``, JSON otherwise, written whole or not at all. Either file can be read back with
+    :func:`load_thresholds`; the catalogue one also with ``TaskCatalog.from_file``.
     """
     data: dict[str, Any] = thresholds.model_dump(exclude_none=True)
     if tasks is not None:
         data = {"tasks": list(tasks), "thresholds": data}
-    path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() in (".yaml", ".yml"):
-        path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+        text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
     else:
-        path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return path
+        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return write_text_atomic(path, text)  # a run interrupted while saving leaves the previous file whole
 
 
 def load_thresholds(path: str | Path) -> Thresholds:
@@ -102,15 +105,28 @@ def load_thresholds(path: str | Path) -> Thresholds:
         0.41
     """
     path, data = load_document(path, what="thresholds file", hint=_THRESHOLDS_HINT)
-    if isinstance(data, dict) and isinstance(data.get("thresholds"), dict):
+    if isinstance(data, dict) and data.get("thresholds") is not None:
         data = data["thresholds"]
+        if not isinstance(data, dict):
+            raise ValueError(
+                f"{path}: its 'thresholds' section is a {type(data).__name__} ({data!r:.60}), not the mapping "
+                f"`task-router fit` writes; {_THRESHOLDS_HINT}"
+            )
     if not isinstance(data, dict) or "router" not in data:
         raise ValueError(
             f"{path} holds no thresholds: run `task-router fit --dataset DEV --out {path}` "
             "(or --catalog-out) to write them"
         )
     try:
-        return Thresholds.model_validate(data)
+        fitted = Thresholds.model_validate(data)
     except ValidationError as exc:
         details = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'thresholds'}: {e['msg']}" for e in exc.errors())
         raise ValueError(f"thresholds file {path}: {details}; {_THRESHOLDS_HINT}") from None
+    if all(getattr(fitted, key) is None for key in APPLIED_FIELDS):  # e.g. a misspelt key: nothing would apply
+        unknown = sorted(str(key) for key in data if key not in Thresholds.model_fields)
+        found = f" (it has {', '.join(map(repr, unknown))})" if unknown else ""
+        raise ValueError(
+            f"{path} gives the {fitted.router!r} router no threshold to apply: none of "
+            f"{', '.join(map(repr, APPLIED_FIELDS))}{found}; {_THRESHOLDS_HINT}"
+        )
+    return fitted

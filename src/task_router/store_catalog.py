@@ -65,7 +65,7 @@ class StoreCatalog(TaskCatalog):
         if not self.refresh() and tasks is not None:
             seed = TaskCatalog(tasks)  # validates every task first
             with self._lock:
-                self._tasks = {task.name: task for task in seed.tasks}
+                self._set_tasks(seed.tasks)
                 self._write()
 
     # -- the shared copy -----------------------------------------------------------------------------------
@@ -74,21 +74,27 @@ class StoreCatalog(TaskCatalog):
         item = self.store.get(self.namespace, ITEM_KEY)
         if item is None:
             return False
-        value = item.value
+        value = item.value  # written by any process on the store: untrusted
         if not isinstance(value, dict) or not isinstance(value.get("tasks"), list) or "version" not in value:
             raise CatalogError(
                 f"the store item {self.namespace}/{ITEM_KEY!r} is not a task catalogue: give StoreCatalog a "
                 "namespace of its own"
             )
+        version = value["version"]
+        if type(version) is not int or version < 0:  # not a bool, a float or a string either
+            raise CatalogError(
+                f"the store item {self.namespace}/{ITEM_KEY!r} has version {version!r:.40}, not a count of edits: "
+                "it was not written by StoreCatalog; give StoreCatalog a namespace of its own"
+            )
         with self._lock:
-            if (value["version"], value.get("edit")) == (self._version, self._edit):
+            if (version, value.get("edit")) == (self._version, self._edit):
                 return True
             try:
                 tasks = TaskCatalog(value["tasks"]).tasks
             except CatalogError as exc:
                 raise CatalogError(f"the catalogue stored in {self.namespace} is invalid: {exc}") from exc
-            self._tasks = {task.name: task for task in tasks}
-            self._version, self._edit = int(value["version"]), value.get("edit")
+            self._set_tasks(tasks)
+            self._version, self._edit = version, value.get("edit")
             self._memo.clear()  # derived values (prompts, task matrices, snapshots) were of another catalogue
         return True
 

@@ -306,3 +306,20 @@ def test_no_import_cycle() -> None:
                 names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
                 for name in names:
                     assert not name.startswith(("task_router.cli", "task_router.evaluation", "typer")), (path, name)
+
+
+def test_an_interrupted_write_keeps_the_previous_file_and_leaves_no_partial_one(tmp_path: Path) -> None:
+    from task_router.datasets._common import write_jsonl_gz
+
+    path = tmp_path / "sgd_dev.jsonl.gz"
+    write_jsonl_gz(path, [{"id": "old"}])
+
+    def interrupted():
+        yield {"id": "new"}
+        raise KeyboardInterrupt  # Ctrl-C while `task-router data` writes
+
+    with pytest.raises(KeyboardInterrupt):
+        write_jsonl_gz(path, interrupted())
+    with gzip.open(path, "rt") as handle:
+        assert [json.loads(line)["id"] for line in handle] == ["old"]
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 
@@ -96,3 +97,19 @@ def test_plots_are_written(tmp_path):
     abstention = plot_abstention(abstention_curve(TURNS), tmp_path / "a.png", title="t", chosen=0.5)
     assert reliability.stat().st_size > 1000 and abstention.stat().st_size > 1000
     assert not math.isnan(abstention_curve(TURNS)["none_recall"][0])
+
+
+def test_a_failed_save_leaves_the_previous_thresholds_file_whole(tmp_path, monkeypatch):
+    path = save_thresholds(tmp_path / "t.json", Thresholds(router="embedding", none=0.3))
+    write_text = Path.write_text
+
+    def interrupted(self, text, *args, **kwargs):
+        write_text(self, text[: len(text) // 2], *args, **kwargs)
+        raise KeyboardInterrupt  # Ctrl-C (or a full disk) half-way through the file
+
+    monkeypatch.setattr(Path, "write_text", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        save_thresholds(path, Thresholds(router="embedding", none=0.5))
+    monkeypatch.undo()
+    assert load_thresholds(path).none == 0.3
+    assert [p.name for p in tmp_path.iterdir()] == ["t.json"]  # no partial file left behind

@@ -105,3 +105,15 @@ def test_task_names_have_a_length_limit_that_answers_can_hold():
     assert len(message) < 1000  # the name is not repeated in full
     assert MAX_NAME_CHARS < MAX_ANSWER_CHARS // 4
     assert Task(name="n" * MAX_NAME_CHARS, description="d").name == "n" * MAX_NAME_CHARS
+
+
+def test_names_differing_only_by_case_are_refused_naming_the_fix():
+    # Routers match a model's answer without case ("RECAP", "Recap"): two such names could not be told apart.
+    records = [{"name": "recap", "description": "Recap a meeting."}, {"name": "Recap", "description": "Recap a call."}]
+    with pytest.raises(CatalogError, match="only by case") as caught:
+        TaskCatalog.from_records(records)
+    assert "'recap'" in str(caught.value) and "rename one" in str(caught.value)
+    catalog = TaskCatalog(records[:1])
+    with pytest.raises(CatalogError, match="only by case"):
+        catalog.add(records[1])
+    assert catalog.names == ["recap"]

@@ -83,3 +83,12 @@ def test_a_foreign_store_item_is_refused_naming_the_fix() -> None:
 def test_a_non_store_is_refused() -> None:
     with pytest.raises(TypeError, match="BaseStore"):
         StoreCatalog({"catalog": []})
+
+
+@pytest.mark.parametrize("version", ["x", None, [1], 3.5, True, float("nan"), -1])
+def test_a_stored_version_that_is_not_a_count_is_refused_naming_the_fix(version: object) -> None:
+    store = InMemoryStore()
+    store.put(DEFAULT_NAMESPACE, ITEM_KEY, {"version": version, "tasks": [TRAVEL]})
+    with pytest.raises(CatalogError, match="version") as caught:
+        StoreCatalog(store)
+    assert "namespace of its own" in str(caught.value)

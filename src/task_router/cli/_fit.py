@@ -65,6 +65,11 @@ def fit_command(
 
     if out is None and catalog_out is None:
         raise typer.BadParameter("say where to save the thresholds: --out FILE and/or --catalog-out FILE")
+    if out is not None and catalog_out is not None and out.resolve() == catalog_out.resolve():
+        raise typer.BadParameter(
+            f"{catalog_out} is also --out: the catalogue would overwrite the thresholds file; give another path",
+            param_hint="--catalog-out",
+        )
     check_output(out, "--out", folder=False)
     check_output(catalog_out, "--catalog-out", folder=False)
     check_output(report_dir, "--report-dir")

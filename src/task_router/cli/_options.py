@@ -73,7 +73,9 @@ def catalog_thresholds(path: Path | None) -> Path | None:
         _, data = load_document(path, what="catalogue", hint="")
     except ValueError:
         return None  # load_catalog reports what is wrong with the file
-    return path if isinstance(data, dict) and isinstance(data.get("thresholds"), dict) else None
+    # A section that is not a mapping is returned too: load_thresholds says what is wrong with it, rather than the
+    # catalogue loading as if it had no thresholds.
+    return path if isinstance(data, dict) and data.get("thresholds") is not None else None
 
 
 def resolve_thresholds(thresholds: Path | None, catalog: Path | None, kind: str, warn: Any = None) -> Path | None:

@@ -43,7 +43,8 @@ def seeded(seed: int, *parts: str) -> random.Random:
 def write_jsonl_gz(path: Path, records: Iterable[Mapping[str, Any]]) -> int:
     """Write ``records`` as gzipped JSONL, one record a line, byte-identical for identical records.
 
-    The file is written next to ``path`` and renamed into place, so a failed run leaves no half-written file.
+    The file is written next to ``path`` and renamed into place, so a failed or interrupted run leaves no
+    half-written file (nor the partial one).
 
     Returns:
         The number of records written.
@@ -51,11 +52,15 @@ def write_jsonl_gz(path: Path, records: Iterable[Mapping[str, Any]]) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
     count = 0
-    with partial.open("wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as handle:
-        for record in records:
-            handle.write((json.dumps(record) + "\n").encode("utf-8"))
-            count += 1
-    os.replace(partial, path)
+    try:
+        with partial.open("wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as handle:
+            for record in records:
+                handle.write((json.dumps(record) + "\n").encode("utf-8"))
+                count += 1
+        os.replace(partial, path)
+    except BaseException:  # Ctrl-C, a full disk: the partial file goes too
+        partial.unlink(missing_ok=True)
+        raise
     return count
 
 

@@ -7,6 +7,9 @@ when used.
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,7 +53,7 @@ def build_metrics(
 
 
 def write_run(out_dir: Path, metrics: dict[str, Any], predictions: Sequence[dict[str, Any]]) -> list[Path]:
-    """Write metrics.json, report.md, predictions.jsonl and the confusion PNGs into ``out_dir``.
+    """Write metrics.json, report.md, predictions.jsonl and the confusion PNGs into ``out_dir``, all of them or none.
 
     Raises:
         ImportError: matplotlib is not installed (checked before anything is written), naming the extra to install.
@@ -59,13 +62,22 @@ def write_run(out_dir: Path, metrics: dict[str, Any], predictions: Sequence[dict
     from task_router.evaluation._plots import write_confusion_plots
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
-    (out_dir / REPORT_FILE).write_text(render_report(metrics), encoding="utf-8")
-    with (out_dir / PREDICTIONS_FILE).open("w", encoding="utf-8") as handle:
-        for row in predictions:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-    images = write_confusion_plots(metrics, out_dir)
-    return [out_dir / METRICS_FILE, out_dir / REPORT_FILE, out_dir / PREDICTIONS_FILE, *images]
+    # Every file is written into a staging folder first and moved into place once all are written: a run that
+    # fails or is interrupted while writing leaves an earlier run in out_dir whole (not new metrics beside old PNGs).
+    staging = Path(tempfile.mkdtemp(prefix=".partial-", dir=out_dir))
+    try:
+        (staging / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+        (staging / REPORT_FILE).write_text(render_report(metrics), encoding="utf-8")
+        with (staging / PREDICTIONS_FILE).open("w", encoding="utf-8") as handle:
+            for row in predictions:
+                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        images = write_confusion_plots(metrics, staging)
+        names = [METRICS_FILE, REPORT_FILE, PREDICTIONS_FILE, *(image.name for image in images)]
+        for name in names:
+            os.replace(staging / name, out_dir / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return [out_dir / name for name in names]
 
 
 def require_plotting() -> None:

@@ -183,3 +183,18 @@ def test_thresholds_option_reaches_the_router(tmp_path: Path, monkeypatch) -> No
     thresholds.write_text('{"router": "scripted", "none": 0.4}')
     run_eval("--dataset", str(FIXTURE), "--thresholds", str(thresholds), "--out", str(tmp_path / "t"))
     assert seen == {"thresholds": thresholds}
+
+
+def test_an_eval_that_fails_while_writing_leaves_the_previous_run_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_eval("--dataset", str(FIXTURE), "--out", str(tmp_path), "--limit", "1")
+    before = {path.name: path.read_bytes() for path in tmp_path.iterdir()}
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt  # Ctrl-C while the run's files are written
+
+    monkeypatch.setattr("task_router.evaluation._plots.write_confusion_plots", interrupted)
+    CliRunner().invoke(app, ["eval", "--dataset", str(FIXTURE), "--out", str(tmp_path)])
+    after = {path.name: path.read_bytes() for path in tmp_path.iterdir()}
+    assert after == before  # not the new metrics.json beside the old run's predictions and PNGs

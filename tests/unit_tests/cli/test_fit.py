@@ -89,3 +89,16 @@ def test_fit_defaults_to_the_default_router_kind_of_the_model(tmp_path, monkeypa
     result = CliRunner().invoke(app, ["fit", "-d", str(FIXTURE), "--out", str(tmp_path / "t.json")])
     assert result.exit_code == 0, result.output
     assert built == ["learned"] and load_thresholds(tmp_path / "t.json").router == "learned"
+
+
+def test_fit_refuses_one_path_for_both_outputs_before_any_work(tmp_path, monkeypatch):
+    def no_router(*args, **kwargs):
+        raise AssertionError("conflicting options must be refused before any router is built")
+
+    monkeypatch.setattr(fit_module, "build_router", no_router)
+    out = tmp_path / "t.yaml"
+    result = CliRunner().invoke(
+        app, ["fit", "-d", str(FIXTURE), "--out", str(out), "--catalog-out", str(tmp_path / "." / "t.yaml")]
+    )
+    assert result.exit_code == 2 and "--catalog-out" in result.output and "another path" in result.output
+    assert not out.exists()

@@ -46,3 +46,21 @@ def test_the_catalogues_threshold_reaches_the_router(tmp_path: Path) -> None:
     explicit.write_text('{"router": "embedding", "none": 0.3}')
     router = build_router("embedding", "embedded", thresholds=explicit, catalog=catalogue, encoder=Words())
     assert router.threshold == 0.3  # --thresholds wins over the catalogue's section
+
+
+@pytest.mark.parametrize("section", [0.42, "0.42", [0.42]])
+def test_a_catalogue_thresholds_section_that_is_not_a_mapping_is_refused(tmp_path: Path, section: object) -> None:
+    path = tmp_path / "catalog.yaml"
+    path.write_text(yaml.safe_dump({"tasks": TASKS, "thresholds": section}))
+    assert catalog_thresholds(path) == path  # not skipped as if the catalogue had no thresholds
+    with pytest.raises(typer.BadParameter, match="'thresholds' section") as caught:
+        resolve_thresholds(None, path, "embedding")
+    assert "task-router fit" in str(caught.value) and caught.value.param_hint == "--catalog"
+
+
+def test_a_thresholds_file_with_nothing_to_apply_is_refused(tmp_path: Path) -> None:
+    typo = tmp_path / "t.json"
+    typo.write_text('{"router": "embedding", "threshold": 0.4}')  # "threshold" for "none": nothing would apply
+    with pytest.raises(typer.BadParameter, match="no threshold to apply") as caught:
+        build_router("embedding", "embedded", thresholds=typo, encoder=Words())
+    assert "'threshold'" in str(caught.value) and "'none'" in str(caught.value)
