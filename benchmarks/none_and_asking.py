@@ -92,7 +92,9 @@ def fit(router: Any, records: list[Any], kind: str) -> tuple[Any, str]:
     from task_router._learned.training.calibrate import fit_calibration, score_held_out
 
     if isinstance(router, LearnedRouter) and router.calibration.none_bias is not None:
-        fitted = fit_calibration(score_held_out(router, records), scale=router.calibration.bi_scale)
+        own = router.calibration
+        keep = {"none_bias": own.none_bias, "none_bias_active": own.none_bias_active or own.none_bias}
+        fitted = fit_calibration(score_held_out(router, records), scale=own.bi_scale, keep=keep)
         keys = ("none_bias", "none_bias_active", "temperature")
         _, _, path = kind.partition(":")
         refitted = make_router("learned", model_path=path or None, **{key: fitted[key] for key in keys})

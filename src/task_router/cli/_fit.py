@@ -148,9 +148,20 @@ def _refit_learned(dev: list[Any], decider: Any) -> dict[str, Any] | None:
             f"[dim]{len(turns)} labelled turns: the NONE scores are fitted, the model's temperature is kept "
             f"(a temperature is fitted from {MIN_TEMPERATURE_TURNS} turns)[/dim]"
         )
-    return fit_calibration(
-        turns, scale=decider.calibration.bi_scale, temperature=decider.calibration.temperature if few else None
+    own = decider.calibration
+    fitted = fit_calibration(
+        turns,
+        scale=own.bi_scale,
+        temperature=own.temperature if few else None,
+        keep={"none_bias": own.none_bias, "none_bias_active": own.none_bias_active or own.none_bias},
     )
+    for key in fitted["kept"]:
+        kind = "with a task active" if key == "none_bias_active" else "with no task active"
+        Console().print(
+            f"[dim]{key} kept at the model's {fitted[key]:.3f}: the labelled turns {kind} do not have both NONE and "
+            "a task as answers, so they cannot place it[/dim]"
+        )
+    return fitted
 
 
 def _fit_cascade(

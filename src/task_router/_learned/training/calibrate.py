@@ -14,7 +14,7 @@ before training (:attr:`~task_router.training.LearnedTrainConfig.calibration_sha
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,10 +110,21 @@ def probabilities(turn: ScoredAnswers, bias: float, scale: float, temperature: f
 
 
 def fit_calibration(
-    turns: Sequence[ScoredAnswers], *, scale: float, temperature: float | None = None
+    turns: Sequence[ScoredAnswers],
+    *,
+    scale: float,
+    temperature: float | None = None,
+    keep: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
     """The NONE scores and the temperature for a learned router, with how they scored on ``turns``; a given
     ``temperature`` is kept rather than fitted (too few turns to fit one: see :data:`MIN_TEMPERATURE_TURNS`).
+
+    ``keep``: the model's own ``none_bias`` and ``none_bias_active``, kept for a kind of turn (nothing active, a
+    task active) whose turns cannot place "nothing fits": none with it as the right answer, or none with a task.
+    Without any NONE turn of a kind, the best score for that kind is simply "never NONE", which would switch NONE
+    off on every other catalogue (a fit on digressions, all with a task active,
+    would say nothing about requests made with nothing active). None: fit both whatever the turns (training's own
+    held-out turns have both kinds).
 
     Example:
         >>> import numpy as np
@@ -122,11 +133,22 @@ def fit_calibration(
         >>> fit = fit_calibration(turns, scale=20.0)
         >>> 0.3 < fit["none_bias"] <= 0.8, fit["accuracy"]
         (True, 0.6666666666666666)
+        >>> fit = fit_calibration(turns, scale=20.0, keep={"none_bias": 0.4, "none_bias_active": 0.45})
+        >>> fit["kept"], fit["none_bias_active"]  # no NONE turn with a task active: the model's own score stays
+        (['none_bias_active'], 0.45)
     """
     idle = [t for t in turns if not t.active]
     active = [t for t in turns if t.active]
-    none_bias, idle_accuracy = best_bias(idle)
-    none_bias_active, active_accuracy = best_bias(active) if active else (none_bias, float("nan"))
+    own = dict(keep or {})
+    kept = [key for key, side in _SIDES.items() if key in own and not _can_place_none(idle, active, side)]
+    if "none_bias" in kept:
+        none_bias, idle_accuracy = own["none_bias"], _accuracy_at(idle, own["none_bias"])
+    else:
+        none_bias, idle_accuracy = best_bias(idle)
+    if "none_bias_active" in kept:
+        none_bias_active, active_accuracy = own["none_bias_active"], _accuracy_at(active, own["none_bias_active"])
+    else:
+        none_bias_active, active_accuracy = best_bias(active) if active else (none_bias, float("nan"))
 
     def bias_of(turn: ScoredAnswers) -> float:
         return none_bias_active if turn.active else none_bias
@@ -159,4 +181,26 @@ def fit_calibration(
         "accuracy_task_active": active_accuracy,
         "ece": expected_calibration_error(confidences, correct),
         "ece_at_temperature_1": expected_calibration_error(uncalibrated, correct),
+        "kept": kept,
     }
+
+
+_SIDES = {"none_bias": False, "none_bias_active": True}  # the NONE score of each kind of turn: a task active?
+
+
+def _can_place_none(idle: Sequence[ScoredAnswers], active: Sequence[ScoredAnswers], side: bool) -> bool:
+    kind = active if side else idle
+    nothing = sum(t.gold == NOTHING for t in kind)
+    return 0 < nothing < len(kind)  # both answers among its turns: a NONE score can sit between them
+
+
+def _accuracy_at(turns: Sequence[ScoredAnswers], bias: float) -> float:
+    if not turns:
+        return float("nan")
+    right = [
+        t.gold == NOTHING
+        if bias > t.similarities.max()
+        else t.gold != NOTHING and int(t.similarities.argmax()) == t.gold
+        for t in turns
+    ]
+    return float(np.mean(right))

@@ -177,6 +177,25 @@ def test_the_none_score_is_fitted_between_in_and_out_of_catalogue_turns() -> Non
     assert fit["turns"] == 101 and fit["nothing_fits_turns"] == 50
 
 
+def test_a_fit_keeps_the_models_none_score_for_a_kind_of_turn_without_none_turns() -> None:
+    # Digressions only (NONE with a task active, never with none active), as in sgd_digress_dev: the nothing-active
+    # score cannot be placed, so the model's own stays; the task-active one is fitted between its two groups.
+    idle = [ScoredAnswers(np.array([0.7 + 0.001 * i, 0.2]), 0, False) for i in range(50)]
+    on_task = [ScoredAnswers(np.array([0.6, 0.65 + 0.001 * i, 0.1]), 1, True) for i in range(30)]
+    digressions = [ScoredAnswers(np.array([0.3, 0.25 + 0.001 * i, 0.1]), NOTHING, True) for i in range(30)]
+    own = {"none_bias": 0.4, "none_bias_active": 0.44}
+    fit = fit_calibration(idle + on_task + digressions, scale=20.0, keep=own)
+    assert fit["kept"] == ["none_bias"] and fit["none_bias"] == 0.4
+    assert 0.33 <= fit["none_bias_active"] <= 0.6 and fit["accuracy_task_active"] == 1.0
+    unfitted = fit_calibration(idle + on_task + digressions, scale=20.0)  # no model scores given: both fitted
+    assert unfitted["kept"] == [] and unfitted["none_bias"] < 0.4  # "never NONE" scores best on these turns
+    only_idle = fit_calibration(idle, scale=20.0, keep=own)  # no turn with a task active, no NONE either
+    assert only_idle["kept"] == ["none_bias", "none_bias_active"]
+    assert (only_idle["none_bias"], only_idle["none_bias_active"]) == (0.4, 0.44)
+    one_each = fit_calibration([*idle[:1], digressions[0], on_task[0]], scale=20.0, keep=own)
+    assert one_each["kept"] == ["none_bias"]  # one NONE and one task turn with a task active are enough to place it
+
+
 def test_written_requests_are_grouped_under_topic_tasks() -> None:
     topics = written_topics()
     assert len(topics) >= 25 and all(description.endswith(".") for description, _ in topics.values())
