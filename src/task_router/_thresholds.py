@@ -49,6 +49,9 @@ class Thresholds(BaseModel):
     none_bias: float | None = Field(default=None, ge=-1.0, le=1.0)
     none_bias_active: float | None = Field(default=None, ge=-1.0, le=1.0)
     temperature: float | None = Field(default=None, gt=0.0)
+    # The learned model they were fitted for (``learned_model_key``): its NONE scores and temperature belong to
+    # it alone. None: another router kind, or a file written before the key was recorded (applied to any model).
+    model_key: str | None = None
     shortlist: int | None = None
     dataset: str = ""
     fitted_on: str = ""
@@ -79,6 +82,33 @@ def apply_none(turn: ScoredTurn, threshold: float) -> str:
     if turn.proposed == NONE_LABEL or turn.proposed == turn.active or turn.confidence >= threshold:
         return turn.proposed
     return turn.active or NONE_LABEL
+
+
+def learned_model_mismatch(fitted: Thresholds, kind: str, model_path: str | Path | None = None) -> str | None:
+    """Why ``fitted`` does not apply to the learned router ``kind`` routes with (``learned`` or
+    ``learned:<dir>``; ``model_path`` given on its own wins), naming the fix; None when it applies: another router
+    kind (compared elsewhere), thresholds recording no model, or the same model (by content, not path).
+
+    Example:
+        >>> learned_model_mismatch(Thresholds(router="learned", none_bias=0.3), "learned") is None  # no key: applies
+        True
+    """
+    from task_router._learned.model_folder import learned_model_key
+
+    base, _, folder = kind.partition(":")
+    if base != "learned" or fitted.model_key is None:
+        return None
+    path = model_path if model_path is not None else (folder if ":" in kind else None)
+    current = learned_model_key(path)
+    if current is None or current == fitted.model_key:
+        return None  # a folder that holds no model: loading the router says so
+    target = f"learned:{path}" if path is not None else "learned"
+    fitted_for = fitted.model or "another model"
+    return (
+        f"thresholds fitted for another learned model ({fitted_for}, key {fitted.model_key}), and this routes with "
+        f"{target} (key {current}): the NONE scores and temperature belong to one model; refit them for this one "
+        f"(`task-router fit --router {target} ...`) or route with the model they were fitted for"
+    )
 
 
 def save_thresholds(path: Path, thresholds: Thresholds, tasks: Sequence[dict[str, Any]] | None = None) -> Path:

@@ -12,12 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from task_router._learned.model_folder import BI_ENCODER_DIR, CROSS_ENCODER_DIR, LearnedConfig
+from task_router._learned.model_folder import BI_ENCODER_DIR, BUILTIN_DIR, CROSS_ENCODER_DIR, LearnedConfig
 from task_router.models._batching import MicroBatcher
 from task_router.models._encoders import unit_vectors
 
 log = logging.getLogger(__name__)
-BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"
 _INSTALL_HINT = "pip install 'langgraph-task-router[local]'"
 
 

@@ -3,6 +3,7 @@ time) and the adapters' sub-folders; how it was trained is :class:`task_router.t
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -10,7 +11,12 @@ from pathlib import Path
 CONFIG_FILE = "learned.json"
 BI_ENCODER_DIR = "bi_encoder"
 CROSS_ENCODER_DIR = "cross_encoder"
+ADAPTER_WEIGHTS = "adapter_model.safetensors"
 FORMAT_VERSION = 1
+BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"  # the model shipped in the package
+# What a model's scores depend on besides its adapters' weights; its calibration (NONE scores, temperature) is
+# left out: that is what `task-router fit` refits for it.
+_SCORING_FIELDS = ("base", "lora_scale", "bi_scale", "ce_scale", "window", "shortlist")
 
 
 @dataclass(frozen=True)
@@ -75,3 +81,29 @@ class LearnedConfig:
         path = folder / CONFIG_FILE
         path.write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
         return path
+
+
+def learned_model_key(model_path: str | Path | None) -> str | None:
+    """A short key of a learned model's content, to tell which model thresholds were fitted for: its adapters'
+    weights and the ``learned.json`` fields its scores depend on, not its calibration nor its folder's path (the
+    same model copied to another folder or machine has the same key; the shipped model has one key everywhere).
+    None when ``model_path`` (None: the shipped model) holds no readable model. Read from the files: no model is
+    loaded.
+
+    Example:
+        >>> len(learned_model_key(None))
+        16
+    """
+    folder = BUILTIN_DIR if model_path is None else Path(model_path).expanduser().resolve()
+    try:
+        config = LearnedConfig.read(folder)
+        digest = hashlib.sha256()
+        for adapter in (BI_ENCODER_DIR, CROSS_ENCODER_DIR):
+            weights = folder / adapter / ADAPTER_WEIGHTS
+            digest.update(f"{adapter}\x1f".encode())
+            digest.update(weights.read_bytes() if weights.is_file() else b"")
+        scoring = {name: getattr(config, name) for name in _SCORING_FIELDS}
+        digest.update(json.dumps(scoring, sort_keys=True).encode())
+    except (OSError, ValueError, TypeError):  # not a model folder (the router's loading says why)
+        return None
+    return digest.hexdigest()[:16]

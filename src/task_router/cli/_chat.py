@@ -181,8 +181,12 @@ def _show_resumed(console: Console, state: dict[str, Any], tasks: TaskCatalog) -
 
     messages = state["messages"]
     active = state.get("active_task")
-    console.print(f"[dim]resumed: {len(messages)} messages, active task: {active}[/dim]")
     task = tasks.get(active)
+    if active is not None and task is None:  # the thread's task left the catalogue: routing treats it as none
+        where = f"no active task ({escape(str(active))} was removed from the catalogue)"
+    else:
+        where = f"active task: {escape(str(active))}"
+    console.print(f"[dim]resumed: {len(messages)} messages, {where}[/dim]")
     if task is not None:
         progress = (state.get("task_data") or {}).get(task.name) or {}
         given = ", ".join(progress.get("inputs") or {}) or "none yet"

@@ -91,6 +91,10 @@ def fit_command(
         fitted, report = _fit_cascade(dev, model, cheap, strong, shortlist, base_url, max_escalation, escalation_cost)
     else:
         fitted, report = _fit_none(dev, kind, model, shortlist, base_url, min_in_scope_accuracy, rerank)
+    if kind.partition(":")[0] == "learned":  # its NONE scores and temperature belong to this model alone
+        from task_router._learned.model_folder import learned_model_key
+
+        fitted["model_key"] = learned_model_key(kind.partition(":")[2] if ":" in kind else None)
     thresholds = Thresholds(
         dataset=str(dataset), fitted_on=records or ":", shortlist=shortlist, metrics=report["summary"], **fitted
     )

@@ -80,9 +80,9 @@ def catalog_thresholds(path: Path | None) -> Path | None:
 
 def resolve_thresholds(thresholds: Path | None, catalog: Path | None, kind: str, warn: Any = None) -> Path | None:
     """The thresholds file a command routes with: ``--thresholds``, else the catalogue's own section. Thresholds
-    fitted for another router kind do not apply: an explicit file is refused, naming the fix; a catalogue's section
-    is ignored with a ``warn`` message saying why."""
-    from task_router._thresholds import load_thresholds
+    fitted for another router kind, or for another learned model than ``kind``'s, do not apply: an explicit file is
+    refused, naming the fix; a catalogue's section is ignored with a ``warn`` message saying why."""
+    from task_router._thresholds import learned_model_mismatch, load_thresholds
 
     chosen, explicit = (thresholds, True) if thresholds is not None else (catalog_thresholds(catalog), False)
     if chosen is None:
@@ -91,12 +91,16 @@ def resolve_thresholds(thresholds: Path | None, catalog: Path | None, kind: str,
         fitted = load_thresholds(chosen)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--thresholds" if explicit else "--catalog") from None
-    if fitted.router.partition(":")[0] == kind.partition(":")[0]:
-        return chosen
-    message = (
-        f"{chosen} holds thresholds fitted for the {fitted.router!r} router, and this routes with {kind!r}: "
-        f"fit them for it (`task-router fit --router {kind} ...`) or pass --router {fitted.router}"
-    )
+    if fitted.router.partition(":")[0] != kind.partition(":")[0]:
+        message = (
+            f"{chosen} holds thresholds fitted for the {fitted.router!r} router, and this routes with {kind!r}: "
+            f"fit them for it (`task-router fit --router {kind} ...`) or pass --router {fitted.router}"
+        )
+    else:
+        mismatch = learned_model_mismatch(fitted, kind)
+        if mismatch is None:
+            return chosen
+        message = f"{chosen} holds {mismatch}"
     if explicit:
         raise typer.BadParameter(message, param_hint="--thresholds")
     if warn is not None:

@@ -100,7 +100,8 @@ def make_router(
         none_threshold: abstain below this confidence: a proposed new task is not taken
             (:class:`~task_router.routers.Abstain`; fit it with ``task-router fit``).
         thresholds: a file written by ``task-router fit``: its None threshold and shortlist, unless given here (a
-            cascade also reads its escalation threshold from it).
+            cascade also reads its escalation threshold from it; a learned router, its NONE scores and
+            temperature, refused with a ValueError when they were fitted for another learned model).
         timeout_s: the router's time-out in seconds (None: no limit; default: ``TASK_ROUTER_TIMEOUT_S``, else
             60; :mod:`task_router._budget`). A decision that takes longer raises ``DecisionTimeout``, for the
             composition's fallback to decide (:func:`~task_router.reliability.make_reliable`); a network model
@@ -139,9 +140,12 @@ def make_router(
         raise TypeError("make_router's time_budget_s was renamed timeout_s: give timeout_s=...")
     kind = kind or default_router_kind(model)
     if thresholds is not None:
-        from task_router._thresholds import load_thresholds
+        from task_router._thresholds import learned_model_mismatch, load_thresholds
 
         fitted = load_thresholds(thresholds)
+        mismatch = learned_model_mismatch(fitted, kind, _learned_model_path(options))
+        if mismatch is not None:
+            raise ValueError(f"{thresholds} holds {mismatch}")
         shortlist = fitted.shortlist if shortlist is None else shortlist
         if kind == "cascade":
             options["thresholds"] = thresholds  # its escalation and None thresholds
@@ -165,6 +169,13 @@ def make_router(
         close_tasks([], clarify_margin)  # a bad value fails here, naming the fix
         router.clarify_margin = clarify_margin
     return router
+
+
+def _learned_model_path(options: dict[str, Any]) -> Any:
+    """The folder of the learned model ``options`` ask for (``model_path``, or a loaded ``model``'s); None: the
+    shipped one."""
+    loaded = options.get("model")
+    return options.get("model_path") if loaded is None else getattr(loaded, "path", None)
 
 
 def _build(kind: str, model: ModelSpec | None, options: dict[str, Any], *, timeout_s: Any) -> Router:

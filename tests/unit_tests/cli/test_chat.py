@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, HumanMessage
 from rich.console import Console
@@ -68,6 +69,30 @@ def test_turn_cut_off_by_a_crash_is_finished_on_resume(tmp_path: Path) -> None:
     assert not graph.get_state(config).values.get("decisions")
     out = chat("--db", str(db), "--thread", "t2", text="/quit\n")
     assert "finishing the turn that was interrupted last time" in out and "START meeting_recap" in out
+
+
+def test_a_pending_turn_whose_task_left_the_catalogue_is_answered_on_resume(tmp_path: Path) -> None:
+    db = tmp_path / "threads.sqlite"
+    chat("--db", str(db), "--thread", "t5", text="Please recap my meeting\n/quit\n")
+    crashing = create_router_graph(TaskCatalog.demo(), router=_router(), model="embedded").compile(
+        checkpointer=sqlite_checkpointer(db), interrupt_before=["task"]
+    )
+    config = {"configurable": {"thread_id": "t5"}}
+    crashing.invoke({"messages": [HumanMessage("recap notes: X, Bob owns Y")]}, config)  # routed, no reply
+    without_recap = TaskCatalog.demo()
+    without_recap.remove("meeting_recap")
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text(yaml.safe_dump(without_recap.to_records()), encoding="utf-8")
+    out = chat("--db", str(db), "--thread", "t5", "--catalog", str(catalog), text="/quit\n")
+    assert "active task: meeting_recap" not in out  # the removed task is not shown as active
+    assert "no active task (meeting_recap was removed from the catalogue)" in out
+    assert "finishing the turn that was interrupted last time" in out
+    finished = out.split("finishing the turn that was interrupted last time", 1)[1]
+    assert "[route] NONE" in finished and "assistant> I can't help with that here" in finished  # not a silent turn
+    graph, _ = _thread(db, "t5")
+    state = graph.get_state(config)
+    assert [d["event"] for d in state.values["decisions"]] == ["START", "NONE"]  # one decision per user turn
+    assert state.values["messages"][-1].type == "ai" and state.values["active_task"] is None and not state.next
 
 
 def test_resume_shows_the_last_turns_and_the_active_task(tmp_path: Path) -> None:

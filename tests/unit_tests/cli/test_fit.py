@@ -102,3 +102,25 @@ def test_fit_refuses_one_path_for_both_outputs_before_any_work(tmp_path, monkeyp
     )
     assert result.exit_code == 2 and "--catalog-out" in result.output and "another path" in result.output
     assert not out.exists()
+
+
+def test_fit_records_which_learned_model_it_fitted_for(tmp_path, monkeypatch):
+    from task_router._learned.model_folder import learned_model_key
+
+    monkeypatch.setattr(fit_module, "build_router", lambda kind, model, base_url=None, **options: Scripted(None))
+    mine = tmp_path / "mine"
+    (mine / "bi_encoder").mkdir(parents=True)
+    (mine / "bi_encoder" / "adapter_model.safetensors").write_bytes(b"fake weights, never loaded")
+    (mine / "learned.json").write_text('{"format": 1, "lora_scale": 0.7}')
+    fitted = {}
+    for name, router in (("builtin", "learned"), ("mine", f"learned:{mine}")):
+        out = tmp_path / f"{name}.json"
+        result = CliRunner().invoke(app, ["fit", "-d", str(FIXTURE), "--router", router, "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        fitted[name] = load_thresholds(out)
+    assert fitted["builtin"].model_key == learned_model_key(None)  # the shipped model: the same key on every machine
+    assert fitted["mine"].model_key == learned_model_key(mine) != fitted["builtin"].model_key
+    out = tmp_path / "embedding.json"
+    result = CliRunner().invoke(app, ["fit", "-d", str(FIXTURE), "--router", "embedding", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert load_thresholds(out).model_key is None  # only the learned router's thresholds belong to one model

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pytest
@@ -10,7 +12,7 @@ import yaml
 
 from task_router.cli._options import build_router, catalog_thresholds, resolve_thresholds
 from task_router.routers._abstain import Abstain
-from tests.unit_tests.fakes import Words
+from tests.unit_tests.fakes import Scripted, Words
 
 TASKS = [{"name": "recap", "description": "Recap a meeting."}, {"name": "email", "description": "Write an email."}]
 
@@ -64,3 +66,80 @@ def test_a_thresholds_file_with_nothing_to_apply_is_refused(tmp_path: Path) -> N
     with pytest.raises(typer.BadParameter, match="no threshold to apply") as caught:
         build_router("embedding", "embedded", thresholds=typo, encoder=Words())
     assert "'threshold'" in str(caught.value) and "'none'" in str(caught.value)
+
+
+# --- thresholds of one learned model applied to another ----------------------------------------------------------
+
+
+def _learned_folder(path: Path, weights: bytes = b"adapter A") -> Path:
+    """A learned model folder as `task-router train --router learned` lays it out (fake weights: never loaded)."""
+    (path / "bi_encoder").mkdir(parents=True)
+    (path / "bi_encoder" / "adapter_model.safetensors").write_bytes(weights)
+    (path / "learned.json").write_text('{"format": 1, "lora_scale": 0.7, "none_bias": 0.4, "temperature": 1.1}')
+    return path
+
+
+def _fitted_for(tmp_path: Path, model_path: Path | None) -> dict:
+    from task_router._learned.model_folder import learned_model_key
+
+    return {"router": "learned", "none_bias": 0.3, "temperature": 1.2, "model_key": learned_model_key(model_path)}
+
+
+def test_thresholds_of_another_learned_model_are_refused_or_ignored_with_a_reason(tmp_path: Path) -> None:
+    mine = _learned_folder(tmp_path / "mine")
+    fitted = _fitted_for(tmp_path, mine)
+    assert fitted["model_key"]  # a key of the folder's content, computed without loading the model
+    explicit = tmp_path / "t.json"
+    explicit.write_text(json.dumps(fitted))
+    with pytest.raises(typer.BadParameter, match=r"task-router fit --router learned \.\.\.") as caught:
+        resolve_thresholds(explicit, None, "learned")  # fitted on models/mine, applied to the shipped model
+    assert "another learned model" in str(caught.value) and caught.value.param_hint == "--thresholds"
+    other = _learned_folder(tmp_path / "other", b"adapter B")
+    with pytest.raises(typer.BadParameter, match=re.escape(f"task-router fit --router learned:{other} ...")):
+        resolve_thresholds(explicit, None, f"learned:{other}")
+    catalogue = _catalogue(tmp_path, fitted)
+    warnings: list[str] = []
+    assert resolve_thresholds(None, catalogue, "learned", warnings.append) is None
+    assert warnings[0].startswith("ignoring the catalogue's thresholds") and "another learned model" in warnings[0]
+    assert resolve_thresholds(explicit, None, f"learned:{mine}") == explicit
+    assert resolve_thresholds(None, catalogue, f"learned:{mine}") == catalogue
+
+
+def test_thresholds_follow_the_learned_models_content_not_its_path(tmp_path: Path) -> None:
+    explicit = tmp_path / "t.json"
+    explicit.write_text(json.dumps(_fitted_for(tmp_path, _learned_folder(tmp_path / "a"))))
+    copy = _learned_folder(tmp_path / "copied" / "elsewhere")  # the same model on another machine or folder
+    assert resolve_thresholds(explicit, None, f"learned:{copy}") == explicit
+    builtin = tmp_path / "builtin.json"
+    builtin.write_text(json.dumps(_fitted_for(tmp_path, None)))
+    assert resolve_thresholds(builtin, None, "learned") == builtin
+    with pytest.raises(typer.BadParameter, match="another learned model"):
+        resolve_thresholds(builtin, None, f"learned:{copy}")
+
+
+def test_old_learned_thresholds_without_a_model_key_still_apply(tmp_path: Path) -> None:
+    old = tmp_path / "old.json"
+    old.write_text('{"router": "learned", "model": "learned:/somewhere/mine", "none_bias": 0.3}')
+    assert resolve_thresholds(old, None, "learned") == old
+    assert resolve_thresholds(old, None, f"learned:{_learned_folder(tmp_path / 'm')}") == old
+
+
+def test_make_router_refuses_thresholds_of_another_learned_model(tmp_path: Path, monkeypatch) -> None:
+    from task_router import routers
+
+    def no_model(*args: object, **kwargs: object) -> None:
+        raise AssertionError("refused thresholds must fail before any model is loaded")
+
+    monkeypatch.setattr(routers, "_build", no_model)
+    mine = _learned_folder(tmp_path / "mine")
+    explicit = tmp_path / "t.json"
+    explicit.write_text(json.dumps(_fitted_for(tmp_path, mine)))
+    with pytest.raises(ValueError, match=r"task-router fit --router learned \.\.\."):
+        routers.make_router("learned", thresholds=explicit)
+    other = _learned_folder(tmp_path / "other", b"adapter B")
+    with pytest.raises(ValueError, match=re.escape(f"task-router fit --router learned:{other} ...")):
+        routers.make_router("learned", thresholds=explicit, model_path=other)
+    built: list[dict] = []
+    monkeypatch.setattr(routers, "_build", lambda kind, model, options, **kw: built.append(options) or Scripted(None))
+    routers.make_router("learned", thresholds=explicit, model_path=str(mine))
+    assert built[-1]["none_bias"] == 0.3 and built[-1]["temperature"] == 1.2
