@@ -137,6 +137,9 @@ def _fit_none(
     return {"router": kind, "model": decider.model_label, "none": none}, report
 
 
+FEW_NONE_TURNS = 5  # below this many NONE turns of a kind, fit warns that its NONE score rests on few examples
+
+
 def _refit_learned(dev: list[Any], decider: Any) -> dict[str, Any] | None:
     """The learned router's calibration fitted on ``dev`` (gold active task), or None for other routers (and for a
     learned router with a cross-encoder or a shortlist in front, which decide otherwise)."""
@@ -159,12 +162,18 @@ def _refit_learned(dev: list[Any], decider: Any) -> dict[str, Any] | None:
         temperature=own.temperature if few else None,
         keep={"none_bias": own.none_bias, "none_bias_active": own.none_bias_active or own.none_bias},
     )
-    for key in fitted["kept"]:
+    for key, count in fitted["none_turns"].items():
         kind = "with a task active" if key == "none_bias_active" else "with no task active"
-        Console().print(
-            f"[dim]{key} kept at the model's {fitted[key]:.3f}: the labelled turns {kind} do not have both NONE and "
-            "a task as answers, so they cannot place it[/dim]"
-        )
+        if key in fitted["kept"]:
+            Console().print(
+                f"[dim]{key} kept at the model's {fitted[key]:.3f}: the labelled turns {kind} do not have both NONE "
+                "and a task as answers, so they cannot place it[/dim]"
+            )
+        elif count < FEW_NONE_TURNS:
+            Console().print(
+                f"[yellow]{key} {fitted[key]:.3f} is fitted on {count} NONE turn(s) {kind}: it may not hold on other "
+                f"conversations; label at least {FEW_NONE_TURNS} such turns[/yellow]"
+            )
     return fitted
 
 

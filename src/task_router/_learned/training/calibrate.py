@@ -176,6 +176,8 @@ def fit_calibration(
         "temperature": round(temperature, 4),
         "turns": len(turns),
         "nothing_fits_turns": sum(t.gold == NOTHING for t in turns),
+        # each NONE score's evidence: its kind of turn's turns with "nothing fits" as the answer
+        "none_turns": {key: sum(t.gold == NOTHING and t.active == side for t in turns) for key, side in _SIDES.items()},
         "accuracy": float(np.mean(correct)),
         "accuracy_no_task_active": idle_accuracy,
         "accuracy_task_active": active_accuracy,

@@ -186,6 +186,7 @@ def test_a_fit_keeps_the_models_none_score_for_a_kind_of_turn_without_none_turns
     own = {"none_bias": 0.4, "none_bias_active": 0.44}
     fit = fit_calibration(idle + on_task + digressions, scale=20.0, keep=own)
     assert fit["kept"] == ["none_bias"] and fit["none_bias"] == 0.4
+    assert fit["none_turns"] == {"none_bias": 0, "none_bias_active": 30}  # each score's evidence, for fit's warning
     assert 0.33 <= fit["none_bias_active"] <= 0.6 and fit["accuracy_task_active"] == 1.0
     unfitted = fit_calibration(idle + on_task + digressions, scale=20.0)  # no model scores given: both fitted
     assert unfitted["kept"] == [] and unfitted["none_bias"] < 0.4  # "never NONE" scores best on these turns
