@@ -156,11 +156,12 @@ def _refit_learned(dev: list[Any], decider: Any) -> dict[str, Any] | None:
             f"(a temperature is fitted from {MIN_TEMPERATURE_TURNS} turns)[/dim]"
         )
     own = decider.calibration
+    scores = {"none_bias": own.none_bias, "none_bias_active": own.none_bias_active or own.none_bias}
     fitted = fit_calibration(
         turns,
         scale=own.bi_scale,
         temperature=own.temperature if few else None,
-        keep={"none_bias": own.none_bias, "none_bias_active": own.none_bias_active or own.none_bias},
+        keep={key: value for key, value in scores.items() if value is not None},
     )
     for key, count in fitted["none_turns"].items():
         kind = "with a task active" if key == "none_bias_active" else "with no task active"
