@@ -280,21 +280,14 @@ def still_in_catalog(routing: RoutingInput, decision: RouteDecision) -> RouteDec
     if decision.event in ("END", "NONE") or decision.task in live:
         return decision
     active = routing.active_task if routing.active_task in live else None
-    event, task = derive_event(active, active)
-    kept = f"kept the active task {active!r}" if active else "no task is active"
-    note = f"task {decision.task!r} was removed from the catalogue while this decision was made; {kept}"
+    note = f"task {decision.task!r} was removed from the catalogue while this decision was made; {_kept(active)}"
     logger.info("router decision changed: %s", note)
-    return decision.model_copy(
-        update={
-            "event": event,
-            "task": task,
-            "active_task_after": active_after(active, event, task),
-            "confidence": None,
-            "alternatives": [a for a in decision.alternatives if a.task is None or a.task in live],
-            "clarify": None,
-            "rationale": f"{note}; {decision.rationale}" if decision.rationale else note,
-            "fallback": note,
-        }
+    return _keeping_active(
+        decision,
+        active,
+        note,
+        alternatives=[a for a in decision.alternatives if a.task is None or a.task in live],
+        rationale=f"{note}; {decision.rationale}" if decision.rationale else note,
     )
 
 
@@ -311,21 +304,20 @@ def as_acted(decision: RouteDecision, active: str | None, catalog: TaskCatalog) 
         return decision if kept else decision.model_copy(update={"active_task_after": active})
     if decision.event == "END" or decision.task in live:
         return decision
-    event, task = derive_event(active, active)
-    kept_note = f"kept the active task {active!r}" if active else "no task is active"
-    note = f"the router named task {decision.task!r}, which is not in the catalogue; {kept_note}"
+    note = f"the router named task {decision.task!r}, which is not in the catalogue; {_kept(active)}"
     logger.warning("router decision changed: %s", note)
-    return decision.model_copy(
-        update={
-            "event": event,
-            "task": task,
-            "active_task_after": active_after(active, event, task),
-            "confidence": None,
-            "clarify": None,
-            "valid_format": False,
-            "fallback": note,
-        }
-    )
+    return _keeping_active(decision, active, note, valid_format=False)
+
+
+def _kept(active: str | None) -> str:
+    return f"kept the active task {active!r}" if active else "no task is active"
+
+
+def _keeping_active(decision: RouteDecision, active: str | None, note: str, **update: Any) -> RouteDecision:
+    """``decision`` replaced by keeping ``active`` (CONTINUE it; NONE when no task is active), ``note`` saying why."""
+    event, task = derive_event(active, active)
+    kept = {"event": event, "task": task, "active_task_after": active_after(active, event, task)}
+    return decision.model_copy(update={**kept, "confidence": None, "clarify": None, "fallback": note, **update})
 
 
 def unit_interval(value: Any) -> float | None:
