@@ -257,7 +257,7 @@ def add_task_router(
 
     targets = {*task_nodes.values(), *([default_task_node] if default_task_node else [])}
     destinations = (*targets, NONE_NODE, CLARIFY_NODE, END)
-    builder.add_node(ROUTER_NODE, SyncAsyncNode(route, aroute, catalog), destinations=destinations)
+    builder.add_node(ROUTER_NODE, SyncAsyncNode(route, aroute), destinations=destinations)
     builder.add_node(NONE_NODE, none_handler or none_reply)
     builder.add_node(CLARIFY_NODE, clarify)
     builder.add_edge(START, ROUTER_NODE)
@@ -284,16 +284,9 @@ class SyncAsyncNode(Runnable[Any, Any]):
     ``func``, ``graph.ainvoke`` / ``astream`` await ``afunc`` (a plain function node would run in a thread of the
     event loop's executor). It adds no traced run: LangGraph traces the node itself."""
 
-    def __init__(
-        self,
-        func: Callable[[Any, RunnableConfig], Any],
-        afunc: Callable[[Any, RunnableConfig], Any],
-        catalog: TaskCatalog | None = None,
-    ) -> None:
+    def __init__(self, func: Callable[[Any, RunnableConfig], Any], afunc: Callable[[Any, RunnableConfig], Any]) -> None:
         self.func, self.afunc = func, afunc
         self.name = func.__name__
-        #: The router node's catalogue, read by :func:`~task_router.reliability.resume_pending_turn`.
-        self.catalog = catalog
 
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
         return self.func(input, ensure_config(config))

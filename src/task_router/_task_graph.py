@@ -173,6 +173,16 @@ def _asked(data: dict[str, Any]) -> list[str]:
     return list(asked or [])
 
 
+def task_gone_reply(name: str | None) -> str:
+    """The reply of a turn routed to a task that has left the catalogue before it could answer.
+
+    Example:
+        >>> task_gone_reply("linkedin_post")
+        "I can't go on with linkedin_post: it is no longer offered here. What else can I do for you?"
+    """
+    return f"I can't go on with {name or 'that task'}: it is no longer offered here. What else can I do for you?"
+
+
 def create_task_graph(
     catalog: TaskCatalog, model: BaseChatModel, *, prompt: str = "task", extract_inputs: bool | None = None
 ) -> CompiledStateGraph:
@@ -204,8 +214,8 @@ def create_task_graph(
 
     def collect(state: TaskState, config: RunnableConfig) -> dict[str, Any]:
         task = catalog.get(state.get("active_task"))
-        if task is None:  # removed from the catalogue since routing: nothing to do
-            return {}
+        if task is None:  # removed from the catalogue since routing (or while a crashed turn waited): say so
+            return {"messages": [AIMessage(task_gone_reply(state.get("active_task")))], "active_task": None}
         data = dict((state.get("task_data") or {}).get(task.name) or {})
         collected = dict(data.get("inputs") or {})
         covered = [name for name in data.get("covered") or [] if name not in collected]

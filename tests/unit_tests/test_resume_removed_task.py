@@ -1,5 +1,6 @@
-"""A pending turn (the process died mid-turn) resumed after its task left the catalogue: it is routed against the
-current catalogue as any turn would be, and gets a reply (scripted router, fake chat model, SQLite threads)."""
+"""A pending turn (the process died mid-turn) resumed after its task left the catalogue gets a reply: a turn not yet
+routed is routed over the current catalogue; one already routed to the removed task is told the task is no longer
+offered (scripted router, fake chat model, SQLite threads)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, HumanMessage
 
 from task_router import TaskCatalog, create_router_graph
+from task_router._task_graph import task_gone_reply
 from task_router.persistence import sqlite_checkpointer
 from task_router.reliability import pending_turn, resume_pending_turn
 from task_router.routers._base import Prediction
@@ -47,28 +49,30 @@ def _routed_then_crashed(db: Path, *turns: str) -> None:
     crashing.invoke({"messages": [HumanMessage(turns[-1])]}, CFG, durability="sync")
 
 
-def test_a_pending_turn_whose_task_was_removed_is_routed_again_and_answered(tmp_path: Path) -> None:
+def test_a_pending_turn_routed_to_a_removed_task_is_told_so_and_no_task_stays_active(tmp_path: Path) -> None:
     db = tmp_path / "threads.sqlite"
     _routed_then_crashed(db, "Please recap my meeting", "write a post: we shipped")
     graph = _graph(db, _without("linkedin_post"))
     assert pending_turn(graph, CFG) == "write a post: we shipped"
     out = resume_pending_turn(graph, CFG)
     assert out is not None
-    assert out["messages"][-1].type == "ai" and out["messages"][-1].content == "reply 0"  # the task's reply
-    # routed as a new turn would be, over the current catalogue: recap was active before it, and goes on
-    assert [d["event"] for d in out["decisions"]] == ["START", "CONTINUE"]  # one decision per user turn
-    assert out["active_task"] == "meeting_recap"
+    assert out["messages"][-1].type == "ai" and out["messages"][-1].content == task_gone_reply("linkedin_post")
+    assert [(d["event"], d["task"]) for d in out["decisions"]] == [  # one decision per user turn
+        ("START", "meeting_recap"),
+        ("SWITCH", "linkedin_post"),
+    ]
+    assert out["active_task"] is None
     assert pending_turn(graph, CFG) is None
 
 
-def test_a_pending_turn_with_nothing_left_to_do_gets_the_none_reply(tmp_path: Path) -> None:
+def test_a_first_turn_routed_to_a_removed_task_is_told_so(tmp_path: Path) -> None:
     db = tmp_path / "threads.sqlite"
     _routed_then_crashed(db, "write a post: we shipped")
     graph = _graph(db, _without("linkedin_post"))
     out = resume_pending_turn(graph, CFG)
     assert out is not None
-    assert out["messages"][-1].type == "ai" and out["messages"][-1].content.startswith("I can't help with that")
-    assert [(d["event"], d["task"]) for d in out["decisions"]] == [("NONE", None)]
+    assert out["messages"][-1].type == "ai" and out["messages"][-1].content == task_gone_reply("linkedin_post")
+    assert [(d["event"], d["task"]) for d in out["decisions"]] == [("START", "linkedin_post")]
     assert out["active_task"] is None
     assert pending_turn(graph, CFG) is None
 

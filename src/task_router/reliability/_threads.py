@@ -7,14 +7,12 @@ from typing import Any
 from langchain_core.messages import convert_to_messages
 from langchain_core.runnables import RunnableConfig
 from langgraph.constants import START
-from langgraph.types import Command, Overwrite
 
 from task_router._router_input import is_user_message
 
 # LangGraph's default ("async") writes a step's checkpoint while the next step runs: a process that dies inside
 # the router node can take the user's message with it. "sync" saves the message before the router runs.
 DURABILITY = "sync"
-ROUTER_NODE = "router"  # task_router._graph.ROUTER_NODE (the graph module imports this package)
 
 
 def pending_turn(graph: Any, config: RunnableConfig) -> str | None:
@@ -55,10 +53,9 @@ def resume_pending_turn(graph: Any, config: RunnableConfig) -> dict[str, Any] | 
     process died: run the graph with ``durability="sync"`` (LangGraph's default, "async", may lose it when the
     process dies inside the router).
 
-    The turn is finished against the catalogue the graph has now: a turn the router had already sent to a task
-    that has since left the catalogue is routed again, as any new turn would be (its recorded decision replaced,
-    so the thread keeps one decision per user turn), and gets that decision's reply (a task's, or the None
-    node's) rather than none.
+    The turn is finished against the catalogue the graph has now: a turn not yet routed is routed over it; one
+    the router had already sent to a task that has since left the catalogue gets the task node's reply saying the
+    task is no longer offered (:func:`task_router._task_graph.task_gone_reply`), and no task stays active.
 
     Example:
         >>> from task_router.persistence import sqlite_checkpointer
@@ -68,37 +65,4 @@ def resume_pending_turn(graph: Any, config: RunnableConfig) -> dict[str, Any] | 
     """
     if pending_turn(graph, config) is None:
         return None
-    _route_again_if_task_removed(graph, config)
     return graph.invoke(None, config, durability=DURABILITY)
-
-
-def _route_again_if_task_removed(graph: Any, config: RunnableConfig) -> None:
-    """Send a pending turn back to the router when it was routed to a task the graph's catalogue no longer has.
-
-    The turn's checkpoint then waits on that task's node, which has nothing to do for a task it cannot find: the
-    user would get no reply. The state goes back to what the router was given for the turn (active task and
-    decisions of the checkpoint before the router ran), in one checkpoint that names the router as the next
-    node, so that a process killed again in between still leaves the turn pending.
-    """
-    catalog = _router_catalog(graph)
-    snapshot = graph.get_state(config)
-    waiting = set(snapshot.next) or {task.name for task in snapshot.tasks}
-    if catalog is None or not waiting or waiting & {START, ROUTER_NODE}:
-        return  # not routed yet: the router reads the current catalogue (a missing active task counts as none)
-    active = snapshot.values.get("active_task")
-    if active is None or active in catalog.live:
-        return
-    before = graph.get_state(snapshot.parent_config) if snapshot.parent_config else None
-    if before is not None and tuple(before.next) == (ROUTER_NODE,):
-        decisions, active_before = list(before.values.get("decisions") or []), before.values.get("active_task")
-    else:  # no checkpoint of the router's input (not run with durability="sync"): drop the turn's decision
-        decisions, active_before = list(snapshot.values.get("decisions") or [])[:-1], None
-    update = {"active_task": active_before, "decisions": Overwrite(decisions)}
-    graph.update_state(config, Command(update=update, goto=ROUTER_NODE), as_node=ROUTER_NODE)
-
-
-def _router_catalog(graph: Any) -> Any:
-    """The catalogue of a graph built by ``add_task_router`` (its router node keeps it), or None."""
-    nodes = getattr(getattr(graph, "builder", None), "nodes", None) or {}
-    node = nodes.get(ROUTER_NODE)
-    return getattr(getattr(node, "runnable", None), "catalog", None)

@@ -88,10 +88,10 @@ def test_a_pending_turn_whose_task_left_the_catalogue_is_answered_on_resume(tmp_
     assert "no active task (meeting_recap was removed from the catalogue)" in out
     assert "finishing the turn that was interrupted last time" in out
     finished = out.split("finishing the turn that was interrupted last time", 1)[1]
-    assert "[route] NONE" in finished and "assistant> I can't help with that here" in finished  # not a silent turn
+    assert "assistant> I can't go on with meeting_recap: it is no longer offered here" in finished  # a reply
     graph, _ = _thread(db, "t5")
     state = graph.get_state(config)
-    assert [d["event"] for d in state.values["decisions"]] == ["START", "NONE"]  # one decision per user turn
+    assert [d["event"] for d in state.values["decisions"]] == ["START", "CONTINUE"]  # one decision per user turn
     assert state.values["messages"][-1].type == "ai" and state.values["active_task"] is None and not state.next
 
 
