@@ -181,7 +181,7 @@ class TaskCatalog:
         """
         self._lock = threading.RLock()
         self._tasks: dict[str, Task] = {}
-        self._folded: dict[str, str] = {}  # casefolded name -> name: names differing only by case are refused
+        self._folded: dict[str, str] = {}  # name_key(name) -> name: names a model's answer cannot tell apart
         self._version = 0
         self._memo: dict[str, tuple[int, Any]] = {}
         for task in _task_list(tasks) if tasks is not None else ():
@@ -270,11 +270,11 @@ class TaskCatalog:
                     f"duplicate task name {task.name!r}: names must be unique; rename one of them, "
                     "or call update() to change the existing task"
                 )
-            twin = self._folded.get(task.name.casefold())
+            twin = self._folded.get(name_key(task.name))
             if twin is not None:
                 raise CatalogError(_case_problem(task.name, twin))
             self._tasks[task.name] = task
-            self._folded[task.name.casefold()] = task.name
+            self._folded[name_key(task.name)] = task.name
             self._version += 1
         return task
 
@@ -295,7 +295,7 @@ class TaskCatalog:
             if name not in self._tasks:
                 raise CatalogError(f"cannot remove {name!r}: it is not in the catalogue ({self.names})")
             task = self._tasks.pop(name)
-            self._folded.pop(name.casefold(), None)
+            self._folded.pop(name_key(name), None)
             self._version += 1
         return task
 
@@ -303,7 +303,7 @@ class TaskCatalog:
         """Replace every task at once (tasks already validated together, e.g. by a TaskCatalog); call with the lock
         held."""
         self._tasks = {task.name: task for task in tasks}
-        self._folded = {name.casefold(): name for name in self._tasks}
+        self._folded = {name_key(name): name for name in self._tasks}
 
     # -- input / output ----------------------------------------------------------------------------------
     @classmethod
@@ -320,13 +320,13 @@ class TaskCatalog:
             except CatalogError as exc:
                 problems.append(f"task #{i}: {exc}")
                 continue
-            twin = folded.get(task.name.casefold())
+            twin = folded.get(name_key(task.name))
             if task.name in seen:
                 problems.append(f"task #{i}: duplicate name {task.name!r}; task names must be unique")
             elif twin is not None:
                 problems.append(f"task #{i}: {_case_problem(task.name, twin)}")
             seen.add(task.name)
-            folded.setdefault(task.name.casefold(), task.name)
+            folded.setdefault(name_key(task.name), task.name)
             tasks.append(task)
         if problems:
             raise CatalogError("invalid task catalogue:\n  " + "\n  ".join(problems))
@@ -403,10 +403,21 @@ class _FrozenCatalog(TaskCatalog):
     add = update = remove = _read_only  # type: ignore[assignment]
 
 
+def name_key(name: str) -> str:
+    """How routers compare a model-written task name with the catalogue's: case and separators (``_ - . / :``,
+    spaces) ignored.
+
+    Example:
+        >>> name_key("Meeting-Recap"), name_key("meeting_recap")
+        ('meeting recap', 'meeting recap')
+    """
+    return re.sub(r"[\s_\-./:]+", " ", name.strip().strip("'\"`*").lower()).strip()
+
+
 def _case_problem(name: str, twin: str) -> str:
     return (
-        f"task name {name!r} differs from {twin!r} only by case: routers match a model's answer without case, so "
-        "they could not tell the two apart; rename one of them"
+        f"task name {name!r} differs from {twin!r} only by case or separators: routers match a model's answer "
+        "that way, so they could not tell the two apart; rename one of them"
     )
 
 

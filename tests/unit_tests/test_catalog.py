@@ -117,3 +117,8 @@ def test_names_differing_only_by_case_are_refused_naming_the_fix():
     with pytest.raises(CatalogError, match="only by case"):
         catalog.add(records[1])
     assert catalog.names == ["recap"]
+    # nor by separators: a model answering "Meeting Recap" could mean either
+    with pytest.raises(CatalogError, match="or separators"):
+        TaskCatalog([{"name": n, "description": "Recap."} for n in ("meeting_recap", "meeting-recap")])
+    catalog.remove("recap")
+    catalog.add({"name": "Recap", "description": "Recap a call."})  # the removed name's key is free again

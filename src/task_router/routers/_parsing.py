@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from task_router._catalog import TaskCatalog
+from task_router._catalog import TaskCatalog, name_key
 
 _FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.DOTALL)
 _NONE_WORDS = {"none", "no task", "null", "nothing", "no_task", "n/a", "none of the above", "off topic"}
@@ -53,10 +53,6 @@ class ParsedAnswer:
     rationale: str | None = None
 
 
-def normalize(name: str) -> str:
-    return re.sub(r"[\s_\-./:]+", " ", name.strip().strip("'\"`*").lower()).strip()
-
-
 def resolve_task(value: Any, catalog: TaskCatalog) -> str | None:
     """Map a model-written task name to a catalogue name (None for NONE or DONE). Raises OutputParseError if unknown.
 
@@ -80,18 +76,18 @@ def resolve_choice(value: Any, catalog: TaskCatalog, closing: bool = False) -> t
     if value is None:
         return None, closing
     text = str(value).strip().strip("'\"`*[]<>").strip()
-    wanted = normalize(text)
+    wanted = name_key(text)
     if not text or wanted in _NONE_WORDS:
         return None, closing
     if text in catalog:
         return text, closing
     for task in catalog:
-        if wanted in (normalize(task.name), normalize(task.title)):
+        if wanted in (name_key(task.name), name_key(task.title)):
             return task.name, closing
     if wanted in _DONE_WORDS:
         return None, True
     # "Service.Intent" style names: accept the unambiguous last segment (e.g. "FindRestaurants").
-    tails = [t.name for t in catalog if normalize(t.name.rsplit(".", 1)[-1]) == wanted]
+    tails = [t.name for t in catalog if name_key(t.name.rsplit(".", 1)[-1]) == wanted]
     if len(tails) == 1:
         return tails[0], closing
     raise OutputParseError(
