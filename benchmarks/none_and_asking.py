@@ -93,7 +93,10 @@ def fit(router: Any, records: list[Any], kind: str) -> tuple[Any, str]:
 
     if isinstance(router, LearnedRouter) and router.calibration.none_bias is not None:
         own = router.calibration
-        keep = {"none_bias": own.none_bias, "none_bias_active": own.none_bias_active or own.none_bias}
+        keep = {
+            "none_bias": own.none_bias,
+            "none_bias_active": own.none_bias if own.none_bias_active is None else own.none_bias_active,
+        }
         fitted = fit_calibration(score_held_out(router, records), scale=own.bi_scale, keep=keep)
         keys = ("none_bias", "none_bias_active", "temperature")
         _, _, path = kind.partition(":")

@@ -13,19 +13,18 @@ the optimizer fuses all six attention blocks. Rows: the shipped file, the eager 
 from __future__ import annotations
 
 import os
-import platform
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
-import torch
 from onnxruntime.transformers.optimizer import optimize_model
 
 from task_router._learned import model as learned_model
 from task_router._learned.model_folder import BI_ENCODER_DIR, LearnedConfig
 from task_router.models import _onnx_encoder
+from task_router.models._cpu import cpu_description
 
 BUILTIN = Path(learned_model.__file__).parent / "builtin"
 TURN = (
@@ -33,14 +32,6 @@ TURN = (
     "here. | Active task: reserve restaurant"
 )
 TEXTS = [TURN, "ok", "book a table for two at an Italian place tonight at 8", "what's the weather in Paris tomorrow?"]
-
-
-def _cpu_name() -> str:
-    try:
-        lines = Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines()
-        return next(line.split(":", 1)[1].strip() for line in lines if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or platform.machine()
 
 
 def _session(path: Path, threads: int) -> ort.InferenceSession:
@@ -85,8 +76,7 @@ def main() -> None:
         padded, one = shipped.tokenize(TEXTS), shipped.tokenize([TURN])
         reference = _vectors(_session(files["shipped (SDPA export)"], 1), padded)
         print(
-            f"CPU: {_cpu_name()}, torch capability "
-            f"{torch.backends.cpu.get_cpu_capability()}, load {os.getloadavg()[0]:.2f}; "
+            f"CPU: {cpu_description()}, load {os.getloadavg()[0]:.2f}; "
             f"one forward of a {len(one['input_ids'][0])}-token turn; fused: {fused_ops}"
         )
         print("| encoder file | cosine to shipped | p50 ms, 1 thread | p50 ms, 2 threads |")

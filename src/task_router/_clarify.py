@@ -20,9 +20,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from task_router._catalog import TaskCatalog
-from task_router._decision import Alternative, RouteDecision
+from task_router._decision import TASK_EVENTS, Alternative, RouteDecision
 
-_TASK_EVENTS = ("START", "CONTINUE", "SWITCH")
 MAX_CHOICES = 3
 
 
@@ -30,7 +29,7 @@ def margin_of(alternatives: Sequence[Alternative]) -> float | None:
     """The probability gap between the two most probable answers when both name a task (None otherwise: a
     decision that is "done" or "nothing fits" at the top, or with a single task in view, is not a choice between
     tasks)."""
-    tasks = [a for a in alternatives[:2] if a.event in _TASK_EVENTS and a.task is not None]
+    tasks = [a for a in alternatives[:2] if a.event in TASK_EVENTS and a.task is not None]
     if len(tasks) < 2 or tasks[0].task == tasks[1].task:
         return None
     return tasks[0].probability - tasks[1].probability
@@ -51,7 +50,7 @@ def close_tasks(alternatives: Sequence[Alternative], margin: float | None) -> li
     for alternative in alternatives:
         if len(chosen) == MAX_CHOICES or top - alternative.probability >= margin:
             break
-        if alternative.event in _TASK_EVENTS and alternative.task and alternative.task not in chosen:
+        if alternative.event in TASK_EVENTS and alternative.task and alternative.task not in chosen:
             chosen.append(alternative.task)
     return chosen if len(chosen) >= 2 else None
 
@@ -76,7 +75,7 @@ def asks_between(decision: RouteDecision, margin: float | None) -> list[str] | N
     """The close tasks to ask between for ``decision`` at ``margin`` (None: never ask), or None: only a decision that
     picks a task (START / CONTINUE / SWITCH) is a choice between tasks; NONE (off topic, the task stays) and END are
     answers, whatever the alternatives behind them."""
-    if decision.event not in _TASK_EVENTS:
+    if decision.event not in TASK_EVENTS:
         return None
     return close_tasks(decision.alternatives, margin)
 
@@ -101,7 +100,7 @@ def with_question(
         ...               0.1, catalog).clarify is None
         True
     """
-    if decision.event not in _TASK_EVENTS or (previous and previous.get("clarify")):
+    if decision.event not in TASK_EVENTS or (previous and previous.get("clarify")):
         asked = None
     elif decision.clarify is not None:
         asked = decision.clarify

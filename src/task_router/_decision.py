@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field, model_validator
 
 Event = Literal["START", "CONTINUE", "SWITCH", "END", "NONE"]
 EVENTS: tuple[Event, ...] = ("START", "CONTINUE", "SWITCH", "END", "NONE")
-_TASK_EVENTS = ("START", "CONTINUE", "SWITCH")
+TASK_EVENTS = ("START", "CONTINUE", "SWITCH")  # the events that name a task to work on
 
 
 class Alternative(BaseModel):
@@ -87,7 +87,7 @@ class RouteDecision(BaseModel):
 
     @model_validator(mode="after")
     def _consistent_active_task(self) -> RouteDecision:
-        expected = self.task if self.event in _TASK_EVENTS else None
+        expected = self.task if self.event in TASK_EVENTS else None
         if "active_task_after" not in self.model_fields_set:
             self.active_task_after = expected
         elif self.event != "NONE" and self.active_task_after != expected:
@@ -130,6 +130,6 @@ def active_after(active: str | None, event: Event, task: str | None) -> str | No
         >>> active_after("recap", "NONE", None), active_after("recap", "END", "recap")
         ('recap', None)
     """
-    if event in _TASK_EVENTS:
+    if event in TASK_EVENTS:
         return task
     return active if event == "NONE" else None

@@ -18,10 +18,9 @@ import numpy as np
 from task_router._calibration import expected_calibration_error
 from task_router._catalog import NONE_LABEL
 from task_router._clarify import margin_of
-from task_router._decision import EVENTS, Alternative
+from task_router._decision import EVENTS, TASK_EVENTS, Alternative
 
 SELECTION_EVENTS = ("START", "SWITCH")
-ASKABLE_EVENTS = ("START", "CONTINUE", "SWITCH")  # decisions the graph may ask about (not NONE / END: _clarify)
 
 
 @dataclass(frozen=True)
@@ -59,7 +58,9 @@ class TurnResult:
             digression=event == "NONE" and outputs.get("active_task_after") is not None,
             after_digression=bool(reference.get("after_digression", False)),
             confidence=None if confidence is None else float(confidence),
-            margin=_margin(outputs.get("alternatives") or ()) if event in ASKABLE_EVENTS else None,
+            margin=_margin(outputs.get("alternatives") or ())
+            if event in TASK_EVENTS
+            else None,  # never asked on NONE/END
         )
 
     def to_dict(self) -> dict[str, Any]:
