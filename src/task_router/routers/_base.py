@@ -306,7 +306,8 @@ def as_acted(decision: RouteDecision, active: str | None, catalog: TaskCatalog) 
         return decision
     note = f"the router named task {decision.task!r}, which is not in the catalogue; {_kept(active)}"
     logger.warning("router decision changed: %s", note)
-    return _keeping_active(decision, active, note, valid_format=False)
+    alternatives = [a for a in decision.alternatives if a.task is None or a.task in live]
+    return _keeping_active(decision, active, note, valid_format=False, alternatives=alternatives)
 
 
 def _kept(active: str | None) -> str:

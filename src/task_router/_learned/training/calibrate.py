@@ -83,11 +83,7 @@ def best_bias(turns: Sequence[ScoredAnswers]) -> tuple[float, float]:
     """(the "nothing fits" score with the best accuracy on ``turns``, that accuracy)."""
     if not turns:
         raise ValueError("no held-out turns to fit the NONE score on: raise calibration_share or give more data")
-    top = np.array([t.similarities.max() for t in turns])
-    right_if_answered = np.array([t.gold != NOTHING and int(t.similarities.argmax()) == t.gold for t in turns])
-    nothing = np.array([t.gold == NOTHING for t in turns])
-    says_none = _BIASES[:, None] > top[None, :]
-    accuracy = np.where(says_none, nothing[None, :], right_if_answered[None, :]).mean(axis=1)
+    accuracy = _accuracy(turns, _BIASES)
     best = np.flatnonzero(accuracy >= accuracy.max() - 1e-12)
     plateau = best[(best >= best[0]) & (best <= best[0] + _plateau_length(best))]
     chosen = int(plateau[len(plateau) // 2])
@@ -196,13 +192,14 @@ def _can_place_none(idle: Sequence[ScoredAnswers], active: Sequence[ScoredAnswer
     return 0 < nothing < len(kind)  # both answers among its turns: a NONE score can sit between them
 
 
+def _accuracy(turns: Sequence[ScoredAnswers], biases: np.ndarray) -> np.ndarray:
+    """Turn accuracy at each "nothing fits" score of ``biases``: NONE above the best task, else the best task."""
+    top = np.array([t.similarities.max() for t in turns])
+    right_if_answered = np.array([t.gold != NOTHING and int(t.similarities.argmax()) == t.gold for t in turns])
+    nothing = np.array([t.gold == NOTHING for t in turns])
+    says_none = biases[:, None] > top[None, :]
+    return np.where(says_none, nothing[None, :], right_if_answered[None, :]).mean(axis=1)
+
+
 def _accuracy_at(turns: Sequence[ScoredAnswers], bias: float) -> float:
-    if not turns:
-        return float("nan")
-    right = [
-        t.gold == NOTHING
-        if bias > t.similarities.max()
-        else t.gold != NOTHING and int(t.similarities.argmax()) == t.gold
-        for t in turns
-    ]
-    return float(np.mean(right))
+    return float(_accuracy(turns, np.array([bias]))[0]) if turns else float("nan")
