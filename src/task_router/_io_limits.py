@@ -29,7 +29,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -106,18 +108,37 @@ def read_text(
         raise error(f"{what} {path} is not UTF-8 text ({exc.reason}); save it as UTF-8 ({hint})") from None
 
 
-def write_text_atomic(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` (UTF-8, its folder created) as a whole or not at all: it is written next to
-    ``path`` and renamed into place, so an interrupted or failed write (Ctrl-C, a full disk) leaves the previous
-    file as it was and no partial file behind."""
+@contextmanager
+def replacing(path: Path) -> Iterator[Path]:
+    """A new file beside ``path`` for the block to write; renamed onto ``path`` when the block ends, removed if it
+    fails or is interrupted (Ctrl-C, a full disk): ``path`` is the previous file or the whole new one, never a
+    half-written one, and no partial file is left behind. Each call gets its own file, so two processes writing one
+    path do not write into each other's.
+
+    Example:
+        >>> import tempfile
+        >>> target = Path(tempfile.mkdtemp()) / "out.txt"
+        >>> with replacing(target) as partial:
+        ...     _ = partial.write_text("whole", encoding="utf-8")
+        >>> target.read_text(encoding="utf-8"), [p.name for p in target.parent.iterdir()]
+        ('whole', ['out.txt'])
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
+    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    os.close(handle)
+    partial = Path(name)
     try:
-        partial.write_text(text, encoding="utf-8")
+        yield partial
         os.replace(partial, path)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
+
+
+def write_text_atomic(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` (UTF-8, its folder created) as a whole or not at all (:func:`replacing`)."""
+    with replacing(path) as partial:
+        partial.write_text(text, encoding="utf-8")
     return path
 
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import random
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from task_router._io_limits import load_document
+from task_router._io_limits import load_document, replacing
 
 # One SGD dialogues file is a few MB and CLINC's data_full.json about 2 MB: far below this, far above a typo.
 MAX_SOURCE_BYTES = 256 * 1024 * 1024
@@ -43,24 +42,20 @@ def seeded(seed: int, *parts: str) -> random.Random:
 def write_jsonl_gz(path: Path, records: Iterable[Mapping[str, Any]]) -> int:
     """Write ``records`` as gzipped JSONL, one record a line, byte-identical for identical records.
 
-    The file is written next to ``path`` and renamed into place, so a failed or interrupted run leaves no
-    half-written file (nor the partial one).
+    Written whole or not at all (:func:`task_router._io_limits.replacing`).
 
     Returns:
         The number of records written.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
     count = 0
-    try:
-        with partial.open("wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as handle:
-            for record in records:
-                handle.write((json.dumps(record) + "\n").encode("utf-8"))
-                count += 1
-        os.replace(partial, path)
-    except BaseException:  # Ctrl-C, a full disk: the partial file goes too
-        partial.unlink(missing_ok=True)
-        raise
+    with (  # the gzip stream and the file close before the new file replaces ``path``
+        replacing(path) as partial,
+        partial.open("wb") as raw,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as handle,
+    ):
+        for record in records:
+            handle.write((json.dumps(record) + "\n").encode("utf-8"))
+            count += 1
     return count
 
 
