@@ -106,6 +106,19 @@ def with_question(
         asked = decision.clarify
     else:
         asked = asks_between(decision, margin)
-    live = [name for name in dict.fromkeys(asked or ()) if name in catalog]
-    asked = live if len(live) >= 2 else None
+    asked = live_choices(asked, catalog) or None
     return decision if asked == decision.clarify else decision.model_copy(update={"clarify": asked})
+
+
+def live_choices(names: Sequence[str] | None, catalog: TaskCatalog) -> list[str]:
+    """The tasks of ``names`` that are in ``catalog`` now, once each, or none unless at least two are (a question
+    needs two tasks to choose between).
+
+    Example:
+        >>> from task_router import Task, TaskCatalog
+        >>> catalog = TaskCatalog([Task(name=n, description=f"Do {n}.") for n in ("a", "b")])
+        >>> live_choices(["a", "gone", "b", "a"], catalog), live_choices(["a", "gone"], catalog)
+        (['a', 'b'], [])
+    """
+    choices = [name for name in dict.fromkeys(names or ()) if name in catalog]
+    return choices if len(choices) >= 2 else []

@@ -14,7 +14,7 @@ from langgraph.config import get_config
 from langgraph.runtime import Runtime
 
 from task_router._catalog import TaskCatalog
-from task_router._clarify import clarify_question, close_tasks, with_question
+from task_router._clarify import clarify_question, close_tasks, live_choices, with_question
 from task_router._decision import RouteDecision
 from task_router._router_input import is_user_message
 from task_router._state import add_decisions
@@ -162,7 +162,7 @@ class TaskRouterMiddleware(AgentMiddleware[TaskRouterState, Any, Any]):
         decision = with_question(decision, (state.get("decisions") or [{}])[-1], self.clarify_margin, self.catalog)
         # A question changes nothing yet: the task active before the turn stays (the user's answer, routed at the
         # next turn, picks the task). Otherwise the decision says (a digression keeps the active task).
-        active = routing["active_task"] if self._choices(decision.clarify) else decision.active_task_after
+        active = routing["active_task"] if live_choices(decision.clarify, self.catalog) else decision.active_task_after
         return {"active_task": active, "decisions": [decision.model_dump()]}
 
     def before_agent(self, state: TaskRouterState, runtime: Runtime[Any]) -> dict[str, Any] | None:
@@ -184,7 +184,7 @@ class TaskRouterMiddleware(AgentMiddleware[TaskRouterState, Any, Any]):
         decisions = state.get("decisions") or []
         decision = decisions[-1] if decisions else {}
         task = self.catalog.get(state.get("active_task"))
-        choices = self._choices(decision.get("clarify"))
+        choices = live_choices(decision.get("clarify"), self.catalog)
         if choices:
             return "clarify", choices
         if decision.get("event") == "NONE" and task is not None:
@@ -196,11 +196,6 @@ class TaskRouterMiddleware(AgentMiddleware[TaskRouterState, Any, Any]):
         if decision.get("event") == "END" and (closed := self.catalog.get(decision.get("task"))) is not None:
             return "end", closed
         return "base", None
-
-    def _choices(self, clarify: Sequence[str] | None) -> list[str]:
-        """The close tasks to ask between that are in the catalogue (empty unless at least two are)."""
-        choices = [name for name in dict.fromkeys(clarify or ()) if name in self.catalog]
-        return choices if len(choices) >= 2 else []
 
     def allowed_tools(self, state: Mapping[str, Any]) -> frozenset[str]:
         """Names of the tools the model may use now: the active task's and ``shared_tools``; only ``shared_tools``

@@ -20,7 +20,7 @@ from langchain_core.runnables import Runnable, RunnableConfig
 
 from task_router._budget import DEFAULT, DecisionTimeout, call_within, resolve_timeout
 from task_router._catalog import TaskCatalog
-from task_router._clarify import asks_between
+from task_router._clarify import asks_between, live_choices
 from task_router._decision import Alternative, RouteDecision, active_after, derive_event
 from task_router._rendering import head_tail
 from task_router._router_input import RoutingInput, coerce_input
@@ -196,9 +196,8 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
     def _decided(self, routing: RoutingInput, prediction: Prediction, start: float, run_manager: Any) -> RouteDecision:
         decision = self.finish(routing, prediction, (time.perf_counter() - start) * 1000)
         if self.clarify_margin is not None and decision.clarify is None:
-            live = routing.catalog.live  # not a task removed while the decision was made
-            asked = [name for name in asks_between(decision, self.clarify_margin) or () if name in live]
-            decision.clarify = asked if len(asked) >= 2 else None
+            # not a task removed while the decision was made
+            decision.clarify = live_choices(asks_between(decision, self.clarify_margin), routing.catalog.live) or None
         if run_manager is not None:
             record_decision(run_manager, decision, routing.catalog.version)
         return decision
