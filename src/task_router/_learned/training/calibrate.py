@@ -6,10 +6,14 @@ After training, the router's answers for each held-out turn (every task, "done" 
 1. ``none_bias`` (no task active) and ``none_bias_active`` (a task active): the constant score of "nothing fits"
    with the best accuracy on those turns (the middle of the best plateau);
 2. ``temperature``: the one that minimises the negative log-likelihood of the right answers (temperature
-   scaling, Guo et al. 2017), so that a decision's probability is the chance it is right.
+   scaling, Guo et al. 2017), so that a decision's probability is the chance it is right;
+3. ``top_k``: how many of the best answers the softmax is over, the one with the lowest ECE on those turns and on
+   held-out catalogues of 100+ tasks (:mod:`~task_router._learned.training.large_catalogues`), so that the
+   probability means the same on a large catalogue.
 
 Nothing here reads an evaluation set: the held-out conversations are a share of the training file, set aside
-before training (:attr:`~task_router.training.LearnedTrainConfig.calibration_share`).
+before training (:attr:`~task_router.training.LearnedTrainConfig.calibration_share`), and the large catalogues are
+hand-written task families never trained on.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import numpy as np
 
 from task_router._calibration import expected_calibration_error
 from task_router._catalog import NONE_LABEL
+from task_router._learned.router import softmax
 from task_router._router_input import coerce_input
 from task_router.evaluation import ConversationRecord
 from task_router.training._targets import turn_targets
@@ -98,11 +103,11 @@ def _plateau_length(indices: np.ndarray) -> int:
     return run
 
 
-def probabilities(turn: ScoredAnswers, bias: float, scale: float, temperature: float) -> np.ndarray:
+def probabilities(
+    turn: ScoredAnswers, bias: float, scale: float, temperature: float, top_k: int | None = None
+) -> np.ndarray:
     """The router's probabilities over the turn's answers, "nothing fits" last."""
-    scores = scale * np.append(turn.similarities, bias) / temperature
-    scores = np.exp(scores - scores.max())
-    return scores / scores.sum()
+    return softmax(scale * np.append(turn.similarities, bias) / temperature, top_k=top_k)
 
 
 def fit_calibration(
@@ -111,9 +116,12 @@ def fit_calibration(
     scale: float,
     temperature: float | None = None,
     keep: Mapping[str, float] | None = None,
+    top_k: int | None = None,
 ) -> dict[str, Any]:
     """The NONE scores and the temperature for a learned router, with how they scored on ``turns``; a given
     ``temperature`` is kept rather than fitted (too few turns to fit one: see :data:`MIN_TEMPERATURE_TURNS`).
+    ``top_k``: the router's (see :func:`choose_top_k`), for the confidences the ECE is measured on; the temperature
+    is fitted on the softmax over every answer (over the k best, a right answer outside them has probability 0).
 
     ``keep``: the model's own ``none_bias`` and ``none_bias_active``, kept for a kind of turn (nothing active, a
     task active) whose turns cannot place "nothing fits": none with it as the right answer, or none with a task.
@@ -162,10 +170,10 @@ def fit_calibration(
         temperature = float(_TEMPERATURES[int(np.argmin(losses))])
     confidences, correct = [], []
     for turn in turns:
-        p = probabilities(turn, bias_of(turn), scale, temperature)
+        p = probabilities(turn, bias_of(turn), scale, temperature, top_k)
         confidences.append(float(p.max()))
         correct.append(int(p.argmax()) == gold_index(turn))
-    uncalibrated = [float(probabilities(t, bias_of(t), scale, 1.0).max()) for t in turns]
+    uncalibrated = [float(probabilities(t, bias_of(t), scale, 1.0, top_k).max()) for t in turns]
     return {
         "none_bias": none_bias,
         "none_bias_active": none_bias_active,
@@ -203,3 +211,44 @@ def _accuracy(turns: Sequence[ScoredAnswers], biases: np.ndarray) -> np.ndarray:
 
 def _accuracy_at(turns: Sequence[ScoredAnswers], bias: float) -> float:
     return float(_accuracy(turns, np.array([bias]))[0]) if turns else float("nan")
+
+
+TOP_K_GRID = (2, 3, 4, 5, 7, 10, 20, None)  # None: the softmax over every answer
+
+
+def choose_top_k(
+    turn_sets: Mapping[str, Sequence[ScoredAnswers]],
+    *,
+    none_bias: float,
+    none_bias_active: float,
+    scale: float,
+    temperature: float,
+) -> dict[str, Any]:
+    """The ``top_k`` of :data:`TOP_K_GRID` with the lowest mean ECE over ``turn_sets`` (e.g. the held-out turns
+    and the held-out catalogues of 100+ tasks), the calibration's other values fixed; on a tie the larger k.
+
+    Example:
+        >>> import numpy as np
+        >>> far = np.array([0.9, *[0.1] * 40])  # one near task, forty far ones: right, with an under-confident p
+        >>> turns = [ScoredAnswers(far, 0, False)] * 9 + [ScoredAnswers(far[::-1].copy(), 0, False)]
+        >>> fit = choose_top_k({"held out": turns}, none_bias=0.0, none_bias_active=0.0, scale=3.0, temperature=1.0)
+        >>> fit["top_k"], fit["ece"]["all"]["held out"] > fit["ece"]["2"]["held out"]
+        (2, True)
+    """
+    table: dict[str, dict[str, float]] = {}
+    means = []
+    for top_k in TOP_K_GRID:
+        row = {}
+        for name, turns in turn_sets.items():
+            confidences, correct = [], []
+            for turn in turns:
+                bias = none_bias_active if turn.active else none_bias
+                p = probabilities(turn, bias, scale, temperature, top_k)
+                confidences.append(float(p.max()))
+                gold = len(turn.similarities) if turn.gold == NOTHING else turn.gold
+                correct.append(int(p.argmax()) == gold)
+            row[name] = expected_calibration_error(confidences, correct)
+        table["all" if top_k is None else str(top_k)] = row
+        means.append(float(np.mean(list(row.values()))))
+    best = min(range(len(TOP_K_GRID)), key=lambda i: (round(means[i], 6), -(TOP_K_GRID[i] or 10**9)))
+    return {"top_k": TOP_K_GRID[best], "ece": table, "mean_ece": dict(zip(table, means, strict=True))}

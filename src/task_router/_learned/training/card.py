@@ -76,7 +76,7 @@ def render_card(meta: dict[str, Any], evaluation: str = "") -> str:
 
 
 def _calibration_lines(calibration: dict[str, Any]) -> list[str]:
-    """What ``learned.json``'s NONE scores and temperature are, and how they scored on the held-out conversations."""
+    """What ``learned.json``'s NONE scores, temperature and top_k are, and how they scored on held-out data."""
     if not calibration:
         return []
     return [
@@ -85,6 +85,20 @@ def _calibration_lines(calibration: dict[str, Any]) -> list[str]:
         f"  training on {calibration['turns']} turns of held-out training conversations "
         f"({calibration['nothing_fits_turns']} of them off-catalogue): accuracy {calibration['accuracy']:.3f}, "
         f"ECE {calibration['ece']:.3f} ({calibration['ece_at_temperature_1']:.3f} at temperature 1).",
+        *_top_k_lines(calibration.get("top_k_choice")),
+    ]
+
+
+def _top_k_lines(choice: dict[str, Any] | None) -> list[str]:
+    """How ``learned.json``'s ``top_k`` was chosen: mean ECE per k (a model calibrated before it has none)."""
+    if not choice:
+        return []
+    k = choice["top_k"] or "all"
+    means = ", ".join(f"{key} {value:.3f}" for key, value in choice["mean_ece"].items())
+    return [
+        f"- `top_k` {k}: the confidence is a softmax over the {k} best answers, the k with the lowest mean ECE over "
+        "the held-out turns and held-out catalogues of 100+ tasks (hand-written task families never trained on, "
+        f"with the held-out tasks); mean ECE by k: {means}.",
     ]
 
 

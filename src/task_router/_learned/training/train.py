@@ -27,6 +27,7 @@ from task_router._learned.texts import DONE_TEXT
 from task_router._learned.training.card import write_card
 from task_router._learned.training.config import LearnedTrainConfig
 from task_router._learned.training.examples import RoutingExample, conversation_examples, event_counts, sample_negatives
+from task_router._learned.training.large_catalogues import large_catalogue_records
 from task_router.evaluation import ConversationRecord, load_dataset
 from task_router.training._augment import first_sentence
 from task_router.training._data import load_training_records
@@ -109,7 +110,7 @@ def train_learned(
     routing_config.write(out)
     calibration: dict[str, Any] = {}
     if held_out and config.none_bias is not None and not config.cross_encoder:
-        calibration = _calibrate(out, routing_config, held_out, console)
+        calibration = _calibrate(out, routing_config, held_out, _large_catalogues(config, loaded), console)
 
     usage = resource.getrusage(resource.RUSAGE_SELF)
     meta = {
@@ -200,14 +201,27 @@ def calibration_records(
     return [*prepared, *terse]
 
 
+def _large_catalogues(config: LearnedTrainConfig, loaded: Sequence[ConversationRecord]) -> list[ConversationRecord]:
+    """The held-out catalogues of 100+ tasks ``top_k`` is chosen on (the held-out conversations' tasks in them)."""
+    _, held_out_part = split_held_out(loaded, config.calibration_share)
+    return large_catalogue_records(held_out_part, seed=config.seed + 2)
+
+
 def recalibrate(out: str | Path, *, console: Console | None = None) -> dict[str, Any]:
-    """Fit a trained folder's NONE scores and temperature again, on the held-out conversations its training
+    """Fit a trained folder's NONE scores, temperature and ``top_k`` again, on the held-out conversations its training
     config names (its ``training.json``), and write them to its ``learned.json`` and model card: what the end of
     :func:`train_learned` does, for a folder trained before the calibration data changed."""
     folder = Path(out).expanduser()
     meta = json.loads((folder / "training.json").read_text(encoding="utf-8"))
     config = LearnedTrainConfig(**{**meta["config"], "out": str(folder)})
-    calibration = _calibrate(folder, LearnedConfig.read(folder), calibration_records(config), console or Console())
+    loaded = [record for path in config.data for record in load_dataset(path, limit=config.limit)]
+    calibration = _calibrate(
+        folder,
+        LearnedConfig.read(folder),
+        calibration_records(config, loaded),
+        _large_catalogues(config, loaded),
+        console or Console(),
+    )
     meta["calibration"] = calibration
     (folder / "training.json").write_text(json.dumps(meta, indent=2, default=str) + "\n", encoding="utf-8")
     write_card(folder, meta)
@@ -230,31 +244,47 @@ def _prepared(
 
 
 def _calibrate(
-    out: Path, routing_config: LearnedConfig, held_out: Sequence[ConversationRecord], console: Console
+    out: Path,
+    routing_config: LearnedConfig,
+    held_out: Sequence[ConversationRecord],
+    large: Sequence[ConversationRecord],
+    console: Console,
 ) -> dict[str, Any]:
-    """Fit the NONE scores and the temperature on the held-out conversations and write them to ``learned.json``."""
+    """Fit the NONE scores and the temperature on the held-out conversations, then choose ``top_k`` on them and on
+    the ``large`` catalogues, and write them to ``learned.json``."""
     from dataclasses import replace
 
     from task_router._learned.model import LearnedModel
     from task_router._learned.router import LearnedRouter
-    from task_router._learned.training.calibrate import fit_calibration, score_held_out
+    from task_router._learned.training.calibrate import choose_top_k, fit_calibration, score_held_out
 
     started = time.monotonic()
     router = LearnedRouter(model=LearnedModel.load(out))
     turns = score_held_out(router, held_out)
     fitted = fit_calibration(turns, scale=routing_config.bi_scale)
+    chosen = choose_top_k(
+        {"held-out conversations": turns, "large catalogues": score_held_out(router, large)},
+        none_bias=fitted["none_bias"],
+        none_bias_active=fitted["none_bias_active"],
+        scale=routing_config.bi_scale,
+        temperature=fitted["temperature"],
+    )
+    fitted = {**fit_calibration(turns, scale=routing_config.bi_scale, top_k=chosen["top_k"]), "top_k_choice": chosen}
     replace(
         routing_config,
         none_bias=fitted["none_bias"],
         none_bias_active=fitted["none_bias_active"],
         temperature=fitted["temperature"],
+        top_k=chosen["top_k"],
     ).write(out)
     LearnedModel.forget(out)  # a later load in this process reads the calibrated config
+    k = chosen["top_k"] or "all"
     console.print(
-        f"calibrated on {fitted['turns']} held-out turns in {time.monotonic() - started:.0f} s: NONE score "
-        f"{fitted['none_bias']:.3f} (a task active: {fitted['none_bias_active']:.3f}), temperature "
-        f"{fitted['temperature']:.3f}; accuracy {fitted['accuracy']:.3f}, ECE {fitted['ece']:.3f} "
-        f"({fitted['ece_at_temperature_1']:.3f} at temperature 1)"
+        f"calibrated on {fitted['turns']} held-out turns and {len(large)} over large catalogues in "
+        f"{time.monotonic() - started:.0f} s: NONE score {fitted['none_bias']:.3f} (a task active: "
+        f"{fitted['none_bias_active']:.3f}), temperature {fitted['temperature']:.3f}, softmax over the {k} best "
+        f"answers (mean ECE {chosen['mean_ece'][str(k)]:.3f}, {chosen['mean_ece']['all']:.3f} over all); accuracy "
+        f"{fitted['accuracy']:.3f}, ECE {fitted['ece']:.3f} ({fitted['ece_at_temperature_1']:.3f} at temperature 1)"
     )
     return fitted
 
