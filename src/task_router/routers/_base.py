@@ -291,11 +291,13 @@ def still_in_catalog(routing: RoutingInput, decision: RouteDecision) -> RouteDec
 
 
 def as_acted(decision: RouteDecision, active: str | None, catalog: TaskCatalog) -> RouteDecision:
-    """A decision from any Runnable (the graph and the middleware use a composition given as ``router`` as it is, so
-    its output is untrusted) held to docs/contract.md before it is acted on: a NONE keeps the task active before the
-    turn (or none, if that task left the catalogue), whatever its ``active_task_after`` says; a START / CONTINUE /
-    SWITCH naming a task outside the live catalogue keeps the active task (``valid_format`` False, ``fallback``
-    says why). A Router's own decisions pass unchanged."""
+    """A decision from any Runnable held to docs/contract.md before it is acted on: a NONE keeps the task active
+    before the turn (or none, if that task left the catalogue), whatever its ``active_task_after`` says; a START /
+    CONTINUE / SWITCH naming a task outside the live catalogue keeps the active task (``valid_format`` False,
+    ``fallback`` says why). A Router's own decisions pass unchanged.
+
+    A composition may hold any Runnable, so its output is untrusted: the one the graph and the middleware invoke
+    (``TimedComposition``, :mod:`task_router.routers._fallbacks`) applies this to each of its decisions."""
     live = catalog.live
     active = active if active is not None and active in live else None
     if decision.event == "NONE":
