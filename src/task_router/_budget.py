@@ -53,11 +53,24 @@ def resolve_timeout(config: Any, own: float | str | None) -> float | None:
         >>> resolve_timeout({"configurable": {"router_timeout_s": 5}}, 30), resolve_timeout(None, 30)
         (5.0, 30.0)
     """
+    return timeout_and_origin(config, own)[0]
+
+
+def timeout_and_origin(config: Any, own: float | str | None) -> tuple[float | None, str]:
+    """:func:`resolve_timeout` and where its value was set, as :class:`DecisionTimeout`'s message names it (so
+    that a user knows what to change): the call's config key, the router's ``timeout_s``, the environment
+    variable, or the default.
+
+    Example:
+        >>> timeout_and_origin(None, 30)
+        (30.0, "the router's timeout_s: make_router(..., timeout_s=...) or router.timeout_s")
+    """
     configurable = (config or {}).get("configurable") or {} if isinstance(config, dict) else {}
     if TIMEOUT_KEY in configurable:
-        return _seconds(configurable[TIMEOUT_KEY], f"config['configurable']['{TIMEOUT_KEY}']")
+        where = f"config['configurable']['{TIMEOUT_KEY}']"
+        return _seconds(configurable[TIMEOUT_KEY], where), f"set by the call's {where}"
     if own != DEFAULT:
-        return _seconds(own, "timeout_s")
+        return _seconds(own, "timeout_s"), "the router's timeout_s: make_router(..., timeout_s=...) or router.timeout_s"
     raw = os.environ.get(TIMEOUT_ENV, "").strip()
     if not raw:
         if os.environ.get(RENAMED_ENV, "").strip():
@@ -65,8 +78,21 @@ def resolve_timeout(config: Any, own: float | str | None) -> float | None:
                 f"{RENAMED_ENV} was renamed {TIMEOUT_ENV}: set {TIMEOUT_ENV} instead (same values: seconds, or "
                 "'none' for no limit) and unset the old name"
             )
-        return DEFAULT_TIMEOUT_S
-    return None if raw.lower() in ("none", "0", "off") else _seconds(raw, TIMEOUT_ENV)
+        return DEFAULT_TIMEOUT_S, f"the default; set make_router(..., timeout_s=...) or {TIMEOUT_ENV} to change it"
+    seconds = None if raw.lower() in ("none", "0", "off") else _seconds(raw, TIMEOUT_ENV)
+    return seconds, f"set by the environment variable {TIMEOUT_ENV}"
+
+
+def timed_out(seconds: float | None, origin: str) -> DecisionTimeout:
+    """The error of a decision that ran past its time-out of ``seconds``, set where ``origin`` says
+    (:func:`timeout_and_origin`).
+
+    Example:
+        >>> timed_out(5, "set by the environment variable TASK_ROUTER_TIMEOUT_S")
+        DecisionTimeout('timed out after 5 s (set by the environment variable TASK_ROUTER_TIMEOUT_S)')
+    """
+    after = "" if seconds is None else f" after {seconds:.3g} s"  # None is no limit: no call times out then
+    return DecisionTimeout(f"timed out{after} ({origin})")
 
 
 def _seconds(value: Any, where: str) -> float | None:
@@ -162,10 +188,11 @@ if hasattr(os, "register_at_fork"):  # POSIX: a forked child starts with no deci
     os.register_at_fork(after_in_child=_THREADS.reset)
 
 
-def call_within(fn: Callable[..., T], *args: Any, timeout: float | None) -> T:
+def call_within(fn: Callable[..., T], *args: Any, timeout: float | None, origin: str = "the caller's timeout") -> T:
     """``fn(*args)`` in a decision thread (see :class:`_DecisionThreads`) with the caller's context vars (so
     tracing still works); DecisionTimeout if it has not returned within ``timeout`` seconds (the thread is then
-    abandoned to finish in the background). ``timeout=None`` waits as long as it takes.
+    abandoned to finish in the background), its message naming ``origin``, where the time-out was set
+    (:func:`timeout_and_origin`). ``timeout=None`` waits as long as it takes.
 
     Run a router's other model work (warm-up, cache prefill) here too, so that it shares the decisions' thread.
     Called from a decision thread itself (a router deciding through another's ``invoke``), ``fn`` runs right there,
@@ -183,7 +210,7 @@ def call_within(fn: Callable[..., T], *args: Any, timeout: float | None) -> T:
         future.exception(timeout=None if timeout is None else max(0.0, timeout))  # waits; the call's error is kept
     except FutureTimeout:  # (the builtin TimeoutError: a TimeoutError raised by ``fn`` itself comes back below)
         future.cancel()  # not started yet: it never will
-        raise DecisionTimeout(f"timed out after {timeout:.3g} s (the decision's timeout_s)") from None
+        raise timed_out(timeout, origin) from None
     return future.result()
 
 

@@ -21,7 +21,7 @@ from task_router._state import RouterState
 from task_router._task_graph import create_task_graph, not_streamed
 from task_router.models import ModelSpec, load_chat_model
 from task_router.routers import Router, make_router
-from task_router.routers._base import as_acted, underlying_router
+from task_router.routers._base import underlying_router
 from task_router.routers._fallbacks import make_reliable, timed
 
 ROUTER_NODE, TASK_NODE, NONE_NODE, CLARIFY_NODE, PREFILL_NODE = "router", "task", "none", "clarify", "prefill"
@@ -208,7 +208,9 @@ def add_task_router(
         router = make_router(router, model=model)
     if isinstance(router, Router):  # a bare router gets the default composition; a composition is the user's
         router = make_reliable(router)
-    router = timed(router)  # a composition's decisions count its whole time (a Router alone is unchanged)
+    # A composition's decisions count its whole time and come held to the contract (TimedComposition): its output
+    # is untrusted. A bare Router was composed by make_reliable just above.
+    router = timed(router)
 
     def payload(state: RouterState) -> dict[str, Any] | None:
         messages = state.get("messages") or []
@@ -232,7 +234,6 @@ def add_task_router(
         return node
 
     def act(state: RouterState, decision: RouteDecision) -> Command[Any]:
-        decision = as_acted(decision, state.get("active_task"), catalog)  # a composition's output is untrusted
         decision = with_question(decision, (state.get("decisions") or [{}])[-1], clarify_margin, catalog)
         if decision.clarify:  # a question, not an action: the active task stays as it was
             return Command(update={"decisions": [decision.model_dump()]}, goto=CLARIFY_NODE)

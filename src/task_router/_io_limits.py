@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -133,6 +134,52 @@ def replacing(path: Path) -> Iterator[Path]:
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def replacing_together(folder: Path, *, moved_last: str | None = None) -> Iterator[Path]:
+    """A new staging folder inside ``folder`` for the block to write a set of files into; when the block ends, each
+    file is moved onto its namesake in ``folder`` (one rename each). If the block fails or is interrupted, nothing
+    of the new set reaches ``folder``: the staging folder is removed, ``folder``'s files are untouched, and
+    ``folder`` itself (and the parents this call created) is removed again if it is empty.
+
+    No file system renames several files at once, so a crash between two of the final renames can still leave new
+    files beside old ones. ``moved_last`` names the file that marks a whole set: it is removed from ``folder``
+    before the first rename and renamed last, so while it is in ``folder``, every file of its set beside it is the
+    one written with it (after such a crash it is missing, and the next whole write puts it back). A reader that
+    reads while another process writes may still see a mix.
+
+    Example:
+        >>> import tempfile
+        >>> run = Path(tempfile.mkdtemp())
+        >>> with replacing_together(run, moved_last="b.txt") as staging:
+        ...     _ = (staging / "a.txt").write_text("new a", encoding="utf-8")
+        ...     _ = (staging / "b.txt").write_text("new b", encoding="utf-8")
+        >>> sorted(p.name for p in run.iterdir())
+        ['a.txt', 'b.txt']
+    """
+    created = [path for path in (folder, *folder.parents) if not path.exists()]
+    folder.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".partial-", dir=folder))
+    moved = False
+    try:
+        yield staging
+        names = sorted(path.name for path in staging.iterdir())
+        if moved_last in names:
+            names.remove(moved_last)
+            names.append(moved_last)
+            (folder / moved_last).unlink(missing_ok=True)
+        moved = True  # from here on, some of the new set may be in folder
+        for name in names:
+            os.replace(staging / name, folder / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        if not moved:
+            for path in created:  # the deepest first; a folder someone else wrote into meanwhile stays
+                try:
+                    path.rmdir()
+                except OSError:
+                    break
 
 
 def write_text_atomic(path: Path, text: str) -> Path:

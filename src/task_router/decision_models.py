@@ -138,12 +138,13 @@ class TaskRouterDecisionModel(BaseDecisionModel):
     def _weights(self, turn: dict[str, Any]) -> list[_Weight]:
         scored = getattr(self.router, "scored", None)
         if callable(scored):  # the learned router: its whole distribution, not the top few alternatives
-            from task_router._budget import DEFAULT, call_within, resolve_timeout
+            from task_router._budget import DEFAULT, call_within, timeout_and_origin
             from task_router._router_input import coerce_input
 
             # within the router's own time-out, as its invoke would be
-            budget = resolve_timeout(None, getattr(self.router, "timeout_s", DEFAULT))
-            return [(task, p) for task, _, p, _ in call_within(scored, coerce_input(turn), timeout=budget)]
+            budget, origin = timeout_and_origin(None, getattr(self.router, "timeout_s", DEFAULT))
+            ranked = call_within(scored, coerce_input(turn), timeout=budget, origin=origin)
+            return [(task, p) for task, _, p, _ in ranked]
         return decision_weights(self.router.invoke(turn))
 
     async def _aweights(self, turn: dict[str, Any]) -> list[_Weight]:

@@ -20,7 +20,6 @@ from task_router._router_input import is_user_message
 from task_router._state import add_decisions
 from task_router.models import ModelSpec
 from task_router.routers import Router, make_router
-from task_router.routers._base import as_acted
 from task_router.routers._fallbacks import make_reliable, timed
 
 DEFAULT_TASK_PROMPT = """{base_prompt}
@@ -140,7 +139,8 @@ class TaskRouterMiddleware(AgentMiddleware[TaskRouterState, Any, Any]):
         self.catalog = catalog
         if router is None or isinstance(router, str):
             router = make_router(router, model=model)
-        self.router: Runnable[dict[str, Any], RouteDecision] = timed(  # a composition counts its whole time
+        # A composition counts its whole time and its decisions come held to the contract (TimedComposition).
+        self.router: Runnable[dict[str, Any], RouteDecision] = timed(
             make_reliable(router) if isinstance(router, Router) else router
         )
         self.tools = _coerce_tools(tools_by_name)
@@ -158,7 +158,6 @@ class TaskRouterMiddleware(AgentMiddleware[TaskRouterState, Any, Any]):
         return {"messages": list(messages), "active_task": state.get("active_task"), "catalog": self.catalog}
 
     def _update(self, state: TaskRouterState, routing: dict[str, Any], decision: RouteDecision) -> dict[str, Any]:
-        decision = as_acted(decision, routing["active_task"], self.catalog)  # a composition's output is untrusted
         decision = with_question(decision, (state.get("decisions") or [{}])[-1], self.clarify_margin, self.catalog)
         # A question changes nothing yet: the task active before the turn stays (the user's answer, routed at the
         # next turn, picks the task). Otherwise the decision says (a digression keeps the active task).

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 
 CONFIG_FILE = "learned.json"
@@ -96,11 +97,43 @@ def learned_model_key(model_path: str | Path | None) -> str | None:
     None when ``model_path`` (None: the shipped model) holds no readable model. Read from the files: no model is
     loaded.
 
+    The weights are hashed once per folder and version of its files: a command that checks its thresholds twice
+    (its options, then ``make_router``) reads them once; a file replaced or rewritten since is read again.
+
     Example:
         >>> len(learned_model_key(None))
         16
     """
     folder = BUILTIN_DIR if model_path is None else Path(model_path).expanduser().resolve()
+    return _content_key(folder, _versions(_key_files(folder)))
+
+
+def _key_files(folder: Path) -> tuple[Path, ...]:
+    """The files a model's key is read from: ``learned.json`` and the adapters' weights."""
+    return (
+        folder / CONFIG_FILE,
+        *(folder / adapter / ADAPTER_WEIGHTS for adapter in (BI_ENCODER_DIR, CROSS_ENCODER_DIR)),
+    )
+
+
+def _versions(paths: tuple[Path, ...]) -> tuple[tuple[int, int, int] | None, ...]:
+    """Each file's (inode, size, modification time in ns), None for one that cannot be read: what the cache is keyed
+    on. A file replaced (a new inode) or rewritten to another size or at another time is read again; only a rewrite
+    in place to the same size within the file system's timestamp resolution (a few ms) would go unseen."""
+    versions: list[tuple[int, int, int] | None] = []
+    for path in paths:
+        try:
+            stat = path.stat()
+        except OSError:
+            versions.append(None)
+        else:
+            versions.append((stat.st_ino, stat.st_size, stat.st_mtime_ns))
+    return tuple(versions)
+
+
+@lru_cache(maxsize=16)
+def _content_key(folder: Path, versions: tuple[tuple[int, int, int] | None, ...]) -> str | None:
+    """:func:`learned_model_key` of ``folder`` as its files are at ``versions`` (the cache key only)."""
     try:
         config = LearnedConfig.read(folder)
         digest = hashlib.sha256()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from task_router._io_limits import replacing_together
 from task_router.datasets import _clinc as clinc
 from task_router.datasets import _sgd as sgd
 from task_router.datasets._common import labelled_turns, write_jsonl_gz
@@ -61,6 +62,10 @@ def build_benchmarks(
     and ``clinc_test``; both together give ``sgd_digress_dev`` / ``sgd_digress_test`` (SGD dev or test
     conversations with a CLINC150 out-of-scope utterance of the matching split inserted).
 
+    All files or none: they are written into a staging folder and moved into ``out`` once every one is written
+    (:func:`~task_router._io_limits.replacing_together`), so a split that fails (or Ctrl-C) leaves ``out`` as it
+    was: none of this run's files, the earlier files untouched.
+
     Args:
         out: The output folder (created if needed).
         sgd_folder: A clone of google-research-datasets/dstc8-schema-guided-dialogue (see :func:`sgd.find_sgd_root`).
@@ -82,14 +87,17 @@ def build_benchmarks(
     clinc_lists = clinc.load_clinc(clinc.find_data_full(clinc_file)) if clinc_file is not None else None
     domains = clinc.load_domains(domains_file) if domains_file is not None else None
     built: list[BuiltFile] = []
-    sgd_records = _build_sgd(root, out, sizes, seed, built) if root is not None else {}
-    clinc_records = _build_clinc(clinc_lists, domains, out, sizes, seed, built) if clinc_lists is not None else {}
-    for (sgd_split, clinc_split), name in DIGRESSION_FILES.items():
-        if sgd_split in sgd_records and clinc_split in clinc_records:
-            texts = off_topic_texts(clinc_records[clinc_split])
-            if texts:
-                _write(out, name, insert_digressions(sgd_records[sgd_split], texts, seed=seed), built)
-    return built
+    with replacing_together(out) as staging:
+        sgd_records = _build_sgd(root, staging, sizes, seed, built) if root is not None else {}
+        clinc_records = (
+            _build_clinc(clinc_lists, domains, staging, sizes, seed, built) if clinc_lists is not None else {}
+        )
+        for (sgd_split, clinc_split), name in DIGRESSION_FILES.items():
+            if sgd_split in sgd_records and clinc_split in clinc_records:
+                texts = off_topic_texts(clinc_records[clinc_split])
+                if texts:
+                    _write(staging, name, insert_digressions(sgd_records[sgd_split], texts, seed=seed), built)
+    return [replace(file, path=out / file.path.name) for file in built]
 
 
 def _build_sgd(root: Path, out: Path, sizes: Sizes, seed: int, built: list[BuiltFile]) -> dict[str, Records]:

@@ -7,15 +7,13 @@ when used.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from task_router._decision import EVENTS
 from task_router._extras import require
+from task_router._io_limits import replacing_together
 from task_router.evaluation._metrics import TurnResult, compute_metrics
 
 if TYPE_CHECKING:
@@ -55,29 +53,26 @@ def build_metrics(
 def write_run(out_dir: Path, metrics: dict[str, Any], predictions: Sequence[dict[str, Any]]) -> list[Path]:
     """Write metrics.json, report.md, predictions.jsonl and the confusion PNGs into ``out_dir``, all of them or none.
 
+    They are written into a staging folder first (:func:`~task_router._io_limits.replacing_together`): a run that
+    fails or is interrupted while writing leaves an earlier run in ``out_dir`` whole. metrics.json marks a whole
+    set: it is moved into place last, after the earlier run's one was removed, so a folder with metrics.json holds
+    the report, predictions and PNGs written with it; a crash during the moves leaves no metrics.json
+    (:func:`load_metrics` then says to give the folder of a run).
+
     Raises:
         ImportError: matplotlib is not installed (checked before anything is written), naming the extra to install.
     """
     require_plotting()
     from task_router.evaluation._plots import write_confusion_plots
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    # Every file is written into a staging folder first and moved into place once all are written: a run that
-    # fails or is interrupted while writing leaves an earlier run in out_dir whole (not new metrics beside old PNGs).
-    staging = Path(tempfile.mkdtemp(prefix=".partial-", dir=out_dir))
-    try:
+    with replacing_together(out_dir, moved_last=METRICS_FILE) as staging:
         (staging / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
         (staging / REPORT_FILE).write_text(render_report(metrics), encoding="utf-8")
         with (staging / PREDICTIONS_FILE).open("w", encoding="utf-8") as handle:
             for row in predictions:
                 handle.write(json.dumps(row, ensure_ascii=False) + "\n")
         images = write_confusion_plots(metrics, staging)
-        names = [METRICS_FILE, REPORT_FILE, PREDICTIONS_FILE, *(image.name for image in images)]
-        for name in names:
-            os.replace(staging / name, out_dir / name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return [out_dir / name for name in names]
+    return [out_dir / name for name in (METRICS_FILE, REPORT_FILE, PREDICTIONS_FILE, *(image.name for image in images))]
 
 
 def require_plotting() -> None:

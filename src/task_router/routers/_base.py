@@ -18,7 +18,7 @@ from uuid import UUID
 from langchain_core.callbacks import AsyncCallbackManagerForChainRun, CallbackManagerForChainRun
 from langchain_core.runnables import Runnable, RunnableConfig
 
-from task_router._budget import DEFAULT, DecisionTimeout, call_within, resolve_timeout
+from task_router._budget import DEFAULT, call_within, timed_out, timeout_and_origin
 from task_router._catalog import TaskCatalog
 from task_router._clarify import asks_between, live_choices
 from task_router._decision import Alternative, RouteDecision, active_after, derive_event
@@ -153,8 +153,8 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
             if self.decides_in_place:
                 prediction = self.predict(routing, config)
             else:
-                budget = resolve_timeout(config, self.timeout_s)
-                prediction = call_within(self.predict, routing, config, timeout=budget)
+                budget, origin = timeout_and_origin(config, self.timeout_s)
+                prediction = call_within(self.predict, routing, config, timeout=budget, origin=origin)
         except Exception as exc:  # propagates: retries and fallbacks are the composition's job (routers._fallbacks)
             self._raise_failure(input, exc, run_manager)
         return self._decided(routing, prediction, start, run_manager)
@@ -164,7 +164,7 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
     ) -> RouteDecision:
         routing = coerce_input(input, self.catalog)
         start = time.perf_counter()
-        budget = resolve_timeout(config, self.timeout_s)
+        budget, origin = timeout_and_origin(config, self.timeout_s)
         try:
             deadline = asyncio.timeout(budget)
             try:
@@ -176,7 +176,7 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
             except TimeoutError:
                 if not deadline.expired():
                     raise  # the model's own time-out, not the budget
-                raise DecisionTimeout(f"timed out after {budget:.3g} s (the decision's timeout_s)") from None
+                raise timed_out(budget, origin) from None
         except Exception as exc:
             self._raise_failure(input, exc, run_manager)
         return self._decided(routing, prediction, start, run_manager)
@@ -291,11 +291,13 @@ def still_in_catalog(routing: RoutingInput, decision: RouteDecision) -> RouteDec
 
 
 def as_acted(decision: RouteDecision, active: str | None, catalog: TaskCatalog) -> RouteDecision:
-    """A decision from any Runnable (the graph and the middleware use a composition given as ``router`` as it is, so
-    its output is untrusted) held to docs/contract.md before it is acted on: a NONE keeps the task active before the
-    turn (or none, if that task left the catalogue), whatever its ``active_task_after`` says; a START / CONTINUE /
-    SWITCH naming a task outside the live catalogue keeps the active task (``valid_format`` False, ``fallback``
-    says why). A Router's own decisions pass unchanged."""
+    """A decision from any Runnable held to docs/contract.md before it is acted on: a NONE keeps the task active
+    before the turn (or none, if that task left the catalogue), whatever its ``active_task_after`` says; a START /
+    CONTINUE / SWITCH naming a task outside the live catalogue keeps the active task (``valid_format`` False,
+    ``fallback`` says why). A Router's own decisions pass unchanged.
+
+    A composition may hold any Runnable, so its output is untrusted: the one the graph and the middleware invoke
+    (``TimedComposition``, :mod:`task_router.routers._fallbacks`) applies this to each of its decisions."""
     live = catalog.live
     active = active if active is not None and active in live else None
     if decision.event == "NONE":

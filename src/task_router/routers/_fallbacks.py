@@ -65,7 +65,7 @@ from langchain_core.runnables import Runnable, RunnableBinding, RunnableConfig
 from task_router._catalog import CatalogError, TaskCatalog
 from task_router._decision import RouteDecision
 from task_router._router_input import FAILURE_KEY, RouterInputError, RoutingInput
-from task_router.routers._base import ATTEMPTS_ATTRIBUTE, Prediction, Router, redact
+from task_router.routers._base import ATTEMPTS_ATTRIBUTE, Prediction, Router, as_acted, redact
 from task_router.routers._plans import Plan
 from task_router.routers._wrapper import RouterWrapper
 
@@ -251,17 +251,37 @@ def fallback_routers(spec: FallbackSpec, primary: Router) -> list[Router]:
 
 class TimedComposition(RunnableBinding[dict[str, Any], RouteDecision]):
     """A composition of routers whose decision's ``latency_ms`` is the wall time of the whole call (see
-    :func:`timed`). A ``RunnableBinding`` with no config of its own: it adds no traced run, ``bound``'s runs are as
-    they were, and attributes (``kind``, ``model_label``, ...) read through to the composition as LangChain's own
-    bindings do."""
+    :func:`timed`), and whose decision is held to docs/contract.md (:func:`~task_router.routers._base.as_acted`):
+    a composition may hold any Runnable, so its output is untrusted. The graph and the middleware invoke one of
+    these, so they act on an already-held decision. A ``RunnableBinding`` with no config of its own: it adds no
+    traced run, ``bound``'s runs are as they were, and attributes (``kind``, ``model_label``, ...) read through to
+    the composition as LangChain's own bindings do."""
 
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any | None) -> RouteDecision:
-        start = time.perf_counter()
-        return whole_latency(super().invoke(input, config, **kwargs), start)
+        start, turn = time.perf_counter(), acted_turn(input)
+        return held(whole_latency(super().invoke(input, config, **kwargs), start), turn)
 
     async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any | None) -> RouteDecision:
-        start = time.perf_counter()
-        return whole_latency(await super().ainvoke(input, config, **kwargs), start)
+        start, turn = time.perf_counter(), acted_turn(input)
+        return held(whole_latency(await super().ainvoke(input, config, **kwargs), start), turn)
+
+
+def acted_turn(input: Any) -> tuple[str | None, TaskCatalog] | None:
+    """The active task and the catalogue a decision on ``input`` is held to, read before the call (``with_fallbacks(
+    exception_key=...)`` writes into its input); None when ``input`` carries no TaskCatalog (the graph's and the
+    middleware's always do): the routers inside hold their own decisions to the catalogue they were given."""
+    if not isinstance(input, Mapping) or not isinstance(input.get("catalog"), TaskCatalog):
+        return None
+    active = input.get("active_task")
+    return (active if isinstance(active, str) else None), input["catalog"]
+
+
+def held(decision: Any, turn: tuple[str | None, TaskCatalog] | None) -> Any:
+    """``decision`` held to the contract for ``turn`` (:func:`acted_turn`) by
+    :func:`~task_router.routers._base.as_acted`; anything else (no turn, not a RouteDecision) unchanged."""
+    if turn is None or not isinstance(decision, RouteDecision):
+        return decision
+    return as_acted(decision, *turn)
 
 
 def whole_latency(decision: Any, start: float) -> Any:
@@ -277,8 +297,9 @@ def whole_latency(decision: Any, start: float) -> Any:
 def timed(runnable: Runnable[Any, Any]) -> Runnable[Any, Any]:
     """A composition (``with_retry``, ``with_fallbacks``, ...) whose decisions count its whole wall time in
     ``latency_ms``: each stage of a LangChain composition times only itself, so a fallback stage's decision would
-    say 4 ms after the router had timed out at 3 s. A Router alone, or a composition already timed, is returned
-    as it is. :func:`make_reliable`, the graph and the middleware apply it.
+    say 4 ms after the router had timed out at 3 s. Its decisions are also held to the contract
+    (:class:`TimedComposition`). A Router alone (its decisions are held already), or a composition already timed,
+    is returned as it is. :func:`make_reliable`, the graph and the middleware apply it.
 
     Example:
         >>> composed = timed(KeepActiveRouter().with_retry())

@@ -116,3 +116,22 @@ def test_bad_input_is_one_line_naming_the_fix(tmp_path: Path, args: list[str], e
     code, output = run(*args)
     assert_one_line_error(code, output, *expected)
     assert not (tmp_path / "out").exists()  # nothing written
+
+
+def test_a_failing_split_writes_nothing_and_keeps_the_earlier_files(tmp_path: Path) -> None:
+    """All files or none: sgd_train is converted, then the dev split fails; no file of this run is left (not even
+    the folders it created), and the files already in --out are untouched."""
+    release = tmp_path / "sgd"
+    shutil.copytree(SGD, release)
+    (release / "dev" / "dialogues_001.json").write_text("{not json")
+    code, output = run("--sgd", str(release), "--out", str(tmp_path / "fresh" / "out"))
+    assert_one_line_error(code, output, "--sgd", "not valid JSON")
+    assert not (tmp_path / "fresh").exists()
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "sgd_train.jsonl.gz").write_bytes(b"an earlier build")
+    (out / "notes.txt").write_text("mine")
+    before = {path.name: path.read_bytes() for path in out.iterdir()}
+    code, output = run("--sgd", str(release), "--out", str(out))
+    assert_one_line_error(code, output, "--sgd", "not valid JSON")
+    assert {path.name: path.read_bytes() for path in out.iterdir()} == before

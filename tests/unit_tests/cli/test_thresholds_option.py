@@ -143,3 +143,30 @@ def test_make_router_refuses_thresholds_of_another_learned_model(tmp_path: Path,
     monkeypatch.setattr(routers, "_build", lambda kind, model, options, **kw: built.append(options) or Scripted(None))
     routers.make_router("learned", thresholds=explicit, model_path=str(mine))
     assert built[-1]["none_bias"] == 0.3 and built[-1]["temperature"] == 1.2
+
+
+def test_a_command_hashes_the_learned_model_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A command checks its thresholds twice (its options, then make_router): the model's weights are read once;
+    weights rewritten since are read again."""
+    from task_router import routers
+    from task_router._learned.model_folder import ADAPTER_WEIGHTS
+    from task_router.routers._fallbacks import KeepActiveRouter
+
+    monkeypatch.setattr(routers, "_build", lambda *args, **kwargs: KeepActiveRouter())  # no model loaded
+    mine = _learned_folder(tmp_path / "mine")
+    explicit = tmp_path / "t.json"
+    explicit.write_text(json.dumps(_fitted_for(tmp_path, _learned_folder(tmp_path / "copy"))))  # not mine's path
+    read_bytes, reads = Path.read_bytes, []
+
+    def counted(path: Path) -> bytes:
+        if path.name == ADAPTER_WEIGHTS:
+            reads.append(path)
+        return read_bytes(path)
+
+    monkeypatch.setattr(Path, "read_bytes", counted)
+    build_router(f"learned:{mine}", "embedded", thresholds=explicit)
+    assert reads == [mine.resolve() / "bi_encoder" / ADAPTER_WEIGHTS]
+    (mine / "bi_encoder" / ADAPTER_WEIGHTS).write_bytes(b"retrained adapter")
+    with pytest.raises(typer.BadParameter, match="another learned model"):
+        build_router(f"learned:{mine}", "embedded", thresholds=explicit)
+    assert len(reads) == 2

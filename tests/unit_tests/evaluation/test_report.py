@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
+from typing import Any
 
+import pytest
 from PIL import Image
 
 from task_router.evaluation import build_metrics, load_dataset, replay
 from task_router.evaluation._plots import errors_per_label, top_n_confusion, write_confusion_plots
-from task_router.evaluation._report import results_row
+from task_router.evaluation._report import (
+    METRICS_FILE,
+    PREDICTIONS_FILE,
+    REPORT_FILE,
+    load_metrics,
+    render_report,
+    results_row,
+    write_run,
+)
 from tests.unit_tests.evaluation.scripted import FIXTURE, ScriptedRouter
 
 
@@ -74,3 +86,43 @@ def test_results_row_says_n_a_without_support() -> None:
         cells[-1]
         == "`task-router eval --dataset x/eval_small.jsonl --model m --router scripted --limit 1 --gold-state`"
     )
+
+
+def fixture_metrics(conversations: int) -> dict[str, Any]:
+    records = load_dataset(FIXTURE, limit=conversations)
+    turns = [p.result for p in replay(records, ScriptedRouter(), progress=False)]
+    return build_metrics(
+        turns, dataset="eval_small.jsonl", model="m", router="scripted", n_conversations=conversations, state="gold"
+    )
+
+
+@pytest.mark.parametrize("moves_before_the_crash", range(5))  # 5 files: metrics, report, predictions, 2 PNGs
+def test_a_crash_between_the_final_moves_never_leaves_metrics_beside_another_run_s_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, moves_before_the_crash: int
+) -> None:
+    """Each file reaches the run folder by its own rename: a crash between two of them must not leave the new
+    metrics.json beside the earlier run's report and predictions. metrics.json marks a whole run: while it is in
+    the folder, the files beside it are the ones written with it; a half-moved run has none."""
+    write_run(tmp_path, fixture_metrics(1), [{"run": "earlier"}])
+    real_replace, moved = os.replace, []
+
+    def crashing(source: Any, target: Any) -> None:
+        if Path(target).parent == tmp_path:  # a final move (not a write inside the staging folder)
+            if len(moved) == moves_before_the_crash:
+                raise KeyboardInterrupt  # the process dies here
+            moved.append(Path(target).name)
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", crashing)
+    with pytest.raises(KeyboardInterrupt):
+        write_run(tmp_path, fixture_metrics(2), [{"run": "new"}])
+    monkeypatch.undo()
+    if (tmp_path / METRICS_FILE).exists():
+        metrics = load_metrics(tmp_path)
+        assert (tmp_path / REPORT_FILE).read_text(encoding="utf-8") == render_report(metrics)
+        run = "new" if metrics["n_conversations"] == 2 else "earlier"
+        assert json.loads((tmp_path / PREDICTIONS_FILE).read_text(encoding="utf-8")) == {"run": run}
+    else:  # a half-moved run says so to whoever reads it
+        with pytest.raises(ValueError, match="give the --out folder of a 'task-router eval' run"):
+            load_metrics(tmp_path)
+    assert [path.name for path in tmp_path.iterdir() if path.name.startswith(".")] == []  # no staging folder left

@@ -4,6 +4,7 @@ fallback then decides and the decision says why (fake models that hang until rel
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
@@ -15,7 +16,14 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
 from task_router import TaskCatalog, make_router
-from task_router._budget import DEFAULT_TIMEOUT_S, TIMEOUT_ENV, DecisionTimeout, resolve_timeout
+from task_router._budget import (
+    DEFAULT,
+    DEFAULT_TIMEOUT_S,
+    TIMEOUT_ENV,
+    DecisionTimeout,
+    resolve_timeout,
+    timeout_and_origin,
+)
 from task_router._learned.model import LearnedModel
 from task_router._learned.model_folder import LearnedConfig
 from task_router._learned.router import LearnedRouter
@@ -143,3 +151,38 @@ def test_the_reliable_composition_gives_the_fallback_stage_the_turn(catalog: Tas
     router = make_reliable(hanging_router(catalog, 60), fallback=backup, retries=0)
     decision = router.invoke({"messages": ["write the follow-up email"]}, {"configurable": {"router_timeout_s": 0.2}})
     assert decision.stage == "zero-shot" and "timed out after 0.2 s" in decision.fallback  # the per-call key
+
+
+WHERE_SET = {"router": "make_router(..., timeout_s=...)", "environment": TIMEOUT_ENV, "config": "['router_timeout_s']"}
+
+
+@pytest.mark.parametrize("call", ["invoke", "ainvoke"])
+@pytest.mark.parametrize("set_by", sorted(WHERE_SET))
+def test_a_time_out_names_where_it_was_set(
+    catalog: TaskCatalog, monkeypatch: pytest.MonkeyPatch, call: str, set_by: str
+) -> None:
+    """So that a user knows what to change: the router's timeout_s, the environment variable or the call's config
+    key, not always "the decision's timeout_s"."""
+    monkeypatch.delenv(TIMEOUT_ENV, raising=False)
+    router, config = HangingRouter(catalog=catalog), {}
+    if set_by == "router":
+        router.timeout_s = 0.2
+    elif set_by == "environment":
+        monkeypatch.setenv(TIMEOUT_ENV, "0.2")
+    else:
+        config = {"configurable": {"router_timeout_s": 0.2}}
+    with pytest.raises(DecisionTimeout) as caught:
+        if call == "invoke":
+            router.invoke({"messages": [TURN]}, config)
+        else:
+            asyncio.run(router.ainvoke({"messages": [TURN]}, config))
+    message = str(caught.value)
+    assert message.startswith("timed out after 0.2 s") and WHERE_SET[set_by] in message
+    assert [where for other, where in WHERE_SET.items() if other != set_by and where in message] == []
+
+
+def test_the_default_time_out_names_both_ways_to_change_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(TIMEOUT_ENV, raising=False)
+    seconds, origin = timeout_and_origin(None, DEFAULT)
+    assert seconds == DEFAULT_TIMEOUT_S and "default" in origin
+    assert WHERE_SET["router"] in origin and TIMEOUT_ENV in origin

@@ -232,3 +232,23 @@ def _echo(catalog: TaskCatalog) -> dict:
         return {"messages": [AIMessage(f"[{state['active_task']}] ok")]}
 
     return {name: node for name in catalog.names}
+
+
+def test_a_timed_composition_holds_its_decisions_to_the_contract(catalog: TaskCatalog) -> None:
+    """A composition may hold any Runnable, so its output is untrusted: the composition itself (the one the graph and
+    the middleware invoke) holds each decision to the contract, on invoke and ainvoke alike."""
+    from langchain_core.runnables import RunnableLambda
+
+    from task_router import RouteDecision
+    from task_router.routers._fallbacks import timed
+
+    untrusted = iter(
+        [RouteDecision(event="SWITCH", task="made_up"), RouteDecision(event="NONE", active_task_after="made_up")]
+    )
+    composed = timed(RunnableLambda(lambda turn: next(untrusted)))
+    turn = {"messages": ["and the budget"], "active_task": "recap", "catalog": catalog}
+    switched = composed.invoke(dict(turn))
+    assert (switched.event, switched.task, switched.valid_format) == ("CONTINUE", "recap", False)
+    assert "made_up" in (switched.fallback or "")
+    digression = asyncio.run(composed.ainvoke(dict(turn)))
+    assert (digression.event, digression.active_task_after) == ("NONE", "recap")
