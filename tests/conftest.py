@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
-from langchain_core.messages import AIMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
 from task_router import Task, TaskCatalog
 
@@ -46,3 +46,13 @@ def catalog() -> TaskCatalog:
 
 def user_turns(texts: Iterable[str]) -> list[dict]:
     return [{"role": "user", "content": t} for t in texts]
+
+
+def with_replies(texts: Iterable[str], reply: Callable[[int], str]) -> list[BaseMessage]:
+    """The user's turns as messages, each after the first preceded by the assistant's ``reply(i)`` (i: its index)."""
+    messages: list[BaseMessage] = []
+    for i, text in enumerate(texts):
+        if i:
+            messages.append(AIMessage(reply(i)))
+        messages.append(HumanMessage(text))
+    return messages

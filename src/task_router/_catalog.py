@@ -32,7 +32,18 @@ class CatalogError(ValueError):
     """A task catalogue that cannot be used; the message says how to fix it."""
 
 
-class TaskInput(BaseModel):
+class _CatalogModel(BaseModel):
+    """A part of a catalogue: unknown fields are refused and every text is made valid (:func:`_valid_strings`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _valid_text(cls, value: Any) -> Any:
+        return _valid_strings(value)
+
+
+class TaskInput(_CatalogModel):
     """One piece of information a task collects from the user before producing its deliverable.
 
     ``description`` says what the input is ("who the email is for"); ``question`` is the exact question the generic
@@ -40,42 +51,31 @@ class TaskInput(BaseModel):
     tell me <description>?" (or "could you share <description>?" when the description is a noun phrase).
     """
 
-    model_config = ConfigDict(extra="forbid")
-
     name: str
     description: str
     required: bool = True
     question: str | None = Field(default=None, description="The question to ask for this input (one sentence).")
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _valid_text(cls, value: Any) -> Any:
-        return _valid_strings(value)
 
     @field_validator("question")
     @classmethod
     def _check_question(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        value = " ".join(value.split())
-        if not value:
-            raise ValueError("question is empty: write the question to ask (e.g. 'Who is the email for?') or remove it")
-        if len(value) > MAX_QUESTION_CHARS:
-            raise ValueError(
-                f"question has {len(value)} characters (max {MAX_QUESTION_CHARS}): ask one short question and put "
-                "details in the input's description"
-            )
-        return value
+        return _sized_text(
+            " ".join(value.split()),
+            "question",
+            MAX_QUESTION_CHARS,
+            if_empty="write the question to ask (e.g. 'Who is the email for?') or remove it",
+            if_too_long="ask one short question and put details in the input's description",
+        )
 
 
-class Task(BaseModel):
+class Task(_CatalogModel):
     """A task the assistant can do.
 
     ``name`` is the identifier routers answer with (letters, digits, ``_ . -``; no spaces);
     ``description`` is what routers read to decide; ``examples`` are user requests that start the task.
     """
-
-    model_config = ConfigDict(extra="forbid")
 
     name: str
     description: str
@@ -87,22 +87,17 @@ class Task(BaseModel):
     )
     tools: list[str] = Field(default_factory=list, description="Names of tools the task may use.")
 
-    @field_validator("*", mode="before")
-    @classmethod
-    def _valid_text(cls, value: Any) -> Any:
-        return _valid_strings(value)
-
     @field_validator("name")
     @classmethod
     def _check_name(cls, value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise ValueError("task name is empty: give every task a short identifier such as 'meeting_recap'")
-        if len(value) > MAX_NAME_CHARS:
-            raise ValueError(
-                f"task name has {len(value)} characters (max {MAX_NAME_CHARS}): give a short identifier such as "
-                "'meeting_recap' and put the human-readable name in display_name"
-            )
+        value = _sized_text(
+            value.strip(),
+            "task name",
+            MAX_NAME_CHARS,
+            if_empty="give every task a short identifier such as 'meeting_recap'",
+            if_too_long="give a short identifier such as 'meeting_recap' and put the human-readable name in "
+            "display_name",
+        )
         if value.upper() == NONE_LABEL:
             raise ValueError(f"'{value}' is reserved for 'no task fits': rename the task")
         if not _NAME_RE.match(value):
@@ -116,15 +111,13 @@ class Task(BaseModel):
     @field_validator("description")
     @classmethod
     def _check_description(cls, value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise ValueError("description is empty: say in a sentence what the task does, routers read it")
-        if len(value) > MAX_DESCRIPTION_CHARS:
-            raise ValueError(
-                f"description has {len(value)} characters (max {MAX_DESCRIPTION_CHARS}): shorten it and move "
-                "details to 'instructions'"
-            )
-        return value
+        return _sized_text(
+            value.strip(),
+            "description",
+            MAX_DESCRIPTION_CHARS,
+            if_empty="say in a sentence what the task does, routers read it",
+            if_too_long="shorten it and move details to 'instructions'",
+        )
 
     @property
     def title(self) -> str:
@@ -139,6 +132,22 @@ def _suggested_name(name: str) -> str:
         ('my_task', 'hidden', 'my_task')
     """
     return _NAME_SYMBOLS.sub("_", name).lstrip("_.-").rstrip("_") or "my_task"
+
+
+def _sized_text(value: str, what: str, max_chars: int, *, if_empty: str, if_too_long: str) -> str:
+    """``value`` (already normalised) if it is neither empty nor over ``max_chars``; else a ValueError naming
+    ``what``, the problem and the fix.
+
+    Example:
+        >>> _sized_text("", "question", 300, if_empty="write one", if_too_long="shorten it")
+        Traceback (most recent call last):
+        ValueError: question is empty: write one
+    """
+    if not value:
+        raise ValueError(f"{what} is empty: {if_empty}")
+    if len(value) > max_chars:
+        raise ValueError(f"{what} has {len(value)} characters (max {max_chars}): {if_too_long}")
+    return value
 
 
 def _valid_strings(value: Any) -> Any:

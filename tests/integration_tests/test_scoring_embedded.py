@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.messages import HumanMessage
 
 from task_router._catalog import Task, TaskCatalog
 from task_router.routers._scoring import ScoringRouter
+from tests.conftest import with_replies
 
 pytestmark = pytest.mark.slow
 
@@ -34,12 +35,7 @@ THREADS = {
 
 
 def _messages(turns: list[str]) -> list:
-    out: list = []
-    for i, text in enumerate(turns):
-        if i:
-            out.append(AIMessage("Got it. Anything else to add?"))
-        out.append(HumanMessage(text))
-    return out
+    return with_replies(turns, lambda i: "Got it. Anything else to add?")
 
 
 def _replay_interleaved(

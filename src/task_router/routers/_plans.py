@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from langchain_core.runnables import Runnable, RunnableConfig
 
@@ -67,56 +67,67 @@ Step = ModelCall | Offload
 Plan = Generator[Step, Any, T]
 
 
-class _Done(Exception):
-    def __init__(self, value: Any) -> None:
-        self.value = value
+@dataclass(frozen=True)
+class _Outcome:
+    """What the last step gave back to the plan: its reply, or the exception it raised."""
+
+    reply: Any = None
+    error: Exception | None = None
 
 
-def _advance(plan: Plan[T], reply: Any, error: BaseException | None) -> Step:
-    """The plan's next step, given the last call's result or error; :class:`_Done` with the plan's result."""
+@dataclass(frozen=True)
+class _Finished(Generic[T]):
+    """The plan has returned ``value``."""
+
+    value: T
+
+
+def _advance(plan: Plan[T], last: _Outcome) -> Step | _Finished[T]:
+    """The plan's next step, given the last step's outcome; :class:`_Finished` with the plan's result."""
     try:
-        return plan.send(reply) if error is None else plan.throw(error)
+        return plan.send(last.reply) if last.error is None else plan.throw(last.error)
     except StopIteration as stop:
-        raise _Done(stop.value) from None
+        return _Finished(stop.value)
     except RuntimeError as exc:
-        if isinstance(error, StopIteration) and exc.__cause__ is error:
-            raise error from None  # a generator turns a StopIteration thrown in into RuntimeError (PEP 479)
+        if isinstance(last.error, StopIteration) and exc.__cause__ is last.error:
+            raise last.error from None  # a generator turns a StopIteration thrown in into RuntimeError (PEP 479)
         raise
+
+
+def _reply(step: Step, config: RunnableConfig) -> Any:
+    """Run ``step`` in place and return its result."""
+    if isinstance(step, ModelCall):
+        return step.runnable.invoke(step.input, config)
+    return step.fn(*step.args)
+
+
+async def _areply(step: Step, config: RunnableConfig) -> Any:
+    """Run ``step`` off the event loop (or on it, for a model's own async client) and return its result."""
+    if isinstance(step, ModelCall):
+        return await step.runnable.ainvoke(step.input, config)
+    return await (step.afn(*step.args) if step.afn is not None else offload(step.fn, *step.args))
 
 
 def run_plan(plan: Plan[T], config: RunnableConfig) -> T:
     """Drive ``plan`` synchronously (see the module docstring) and return what it returns."""
-    reply: Any = None
-    error: BaseException | None = None
-    while True:
+    outcome = _Outcome()
+    while not isinstance(step := _advance(plan, outcome), _Finished):
         try:
-            step = _advance(plan, reply, error)
-        except _Done as done:
-            return done.value  # type: ignore[no-any-return]
-        reply, error = None, None
-        try:
-            reply = step.runnable.invoke(step.input, config) if isinstance(step, ModelCall) else step.fn(*step.args)
+            outcome = _Outcome(reply=_reply(step, config))
         except Exception as exc:  # thrown back into the plan at its yield
-            error = exc
+            outcome = _Outcome(error=exc)
+    return step.value
 
 
 async def arun_plan(plan: Plan[T], config: RunnableConfig) -> T:
     """Drive ``plan`` on the event loop (see the module docstring) and return what it returns."""
-    reply: Any = None
-    error: BaseException | None = None
-    while True:
+    outcome = _Outcome()
+    while not isinstance(step := _advance(plan, outcome), _Finished):
         try:
-            step = _advance(plan, reply, error)
-        except _Done as done:
-            return done.value  # type: ignore[no-any-return]
-        reply, error = None, None
-        try:
-            if isinstance(step, ModelCall):
-                reply = await step.runnable.ainvoke(step.input, config)
-            else:
-                reply = await (step.afn(*step.args) if step.afn is not None else offload(step.fn, *step.args))
+            outcome = _Outcome(reply=await _areply(step, config))
         except Exception as exc:  # thrown back into the plan at its yield
-            error = exc
+            outcome = _Outcome(error=exc)
+    return step.value
 
 
 __all__ = ["ModelCall", "Offload", "Plan", "Step", "arun_plan", "run_plan"]

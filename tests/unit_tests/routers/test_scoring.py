@@ -11,6 +11,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 from task_router._catalog import Task, TaskCatalog
 from task_router._router_input import coerce_input
 from task_router.routers._scoring import ScoringRouter
+from tests.conftest import with_replies
 from tests.unit_tests.inference.tiny_model import tiny_local_model
 
 TASKS = [
@@ -28,12 +29,7 @@ TURNS = [
 
 
 def _conversation(turns: list[str]) -> list:
-    messages: list = []
-    for i, text in enumerate(turns):
-        if i:
-            messages.append(AIMessage(f"Noted ({i})."))
-        messages.append(HumanMessage(text))
-    return messages
+    return with_replies(turns, lambda i: f"Noted ({i}).")
 
 
 def _replay(

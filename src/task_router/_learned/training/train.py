@@ -339,21 +339,11 @@ def _train_bi_encoder(
     model.max_seq_length = config.max_seq_length
     model[0].model = _with_lora(model[0].model, config, task_type="FEATURE_EXTRACTION")
     trainer_class = _conversation_batches(SentenceTransformerTrainer, groups)
-    stats = _run(
-        trainer_class,
-        model,
-        Dataset.from_dict(rows),
-        CatalogueRankingLoss(
-            model, scale=LearnedConfig().bi_scale, none_bias=config.none_bias, hard_weight=config.hard_weight
-        ),
-        config,
-        steps=config.bi_steps,
-        batch_size=config.bi_batch_size,
-        learning_rate=config.bi_learning_rate,
-        budget_s=budget_s,
-        stage="bi-encoder",
-        console=console,
+    loss = CatalogueRankingLoss(
+        model, scale=LearnedConfig().bi_scale, none_bias=config.none_bias, hard_weight=config.hard_weight
     )
+    stage = _Stage("bi-encoder", config.bi_steps, config.bi_batch_size, config.bi_learning_rate)
+    stats = _run(trainer_class, model, Dataset.from_dict(rows), loss, config, stage, budget_s=budget_s, console=console)
     return model, stats
 
 
@@ -392,23 +382,25 @@ def _train_cross_encoder(
 
     model = CrossEncoder(str(minilm_dir()), num_labels=1, max_length=config.ce_max_length, device="cpu")
     model[0].model = _with_lora(model[0].model, config, task_type="SEQ_CLS")
+    loss = OwnCandidatesLoss(model, scale=LearnedConfig().ce_scale)
+    stage = _Stage("cross-encoder", config.ce_steps, config.ce_batch_size, config.ce_learning_rate)
     stats = _run(
-        CrossEncoderTrainer,
-        model,
-        Dataset.from_dict(rows),
-        OwnCandidatesLoss(model, scale=LearnedConfig().ce_scale),
-        config,
-        steps=config.ce_steps,
-        batch_size=config.ce_batch_size,
-        learning_rate=config.ce_learning_rate,
-        budget_s=budget_s,
-        stage="cross-encoder",
-        console=console,
+        CrossEncoderTrainer, model, Dataset.from_dict(rows), loss, config, stage, budget_s=budget_s, console=console
     )
     return model, stats
 
 
 # -- shared ----------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Stage:
+    """One trainer call's name (in messages and errors) and schedule, from the config's ``bi_*`` or ``ce_*``."""
+
+    name: str
+    steps: int
+    batch_size: int
+    learning_rate: float
+
+
 def _columns(
     examples: Sequence[RoutingExample], negatives: Sequence[Sequence[str]]
 ) -> dict[str, list[str] | list[int]]:
@@ -445,12 +437,9 @@ def _run(
     dataset: Any,
     loss: Any,
     config: LearnedTrainConfig,
+    stage: _Stage,
     *,
-    steps: int,
-    batch_size: int,
-    learning_rate: float,
     budget_s: float,
-    stage: str,
     console: Console,
 ) -> dict[str, Any]:
     """One trainer call with a progress bar, stopped by the stage's share of the wall-time budget."""
@@ -462,7 +451,7 @@ def _run(
     from task_router.training._progress import RichProgressCallback, TimeBudgetCallback
 
     if budget_s <= 0:
-        raise ValueError(f"the time budget is spent before the {stage} stage: raise --max-minutes")
+        raise ValueError(f"the time budget is spent before the {stage.name} stage: raise --max-minutes")
     scratch = tempfile.mkdtemp(prefix="task-router-train-")
     arguments = (
         CrossEncoderTrainingArguments
@@ -471,9 +460,9 @@ def _run(
     )
     args = arguments(
         output_dir=scratch,  # nothing is checkpointed (save_strategy "no"): the folder is removed after training
-        max_steps=steps,
-        per_device_train_batch_size=batch_size,
-        learning_rate=learning_rate,
+        max_steps=stage.steps,
+        per_device_train_batch_size=stage.batch_size,
+        learning_rate=stage.learning_rate,
         warmup_steps=config.warmup_ratio,  # a float below 1 is a share of the steps
         lr_scheduler_type="linear",
         weight_decay=0.0,
@@ -488,7 +477,9 @@ def _run(
         dataloader_drop_last=False,
     )
     budget = TimeBudgetCallback(budget_s / 60.0)
-    console.print(f"{stage}: {len(dataset)} rows, {steps} steps of {batch_size}, at most {budget_s / 60:.1f} min")
+    console.print(
+        f"{stage.name}: {len(dataset)} rows, {stage.steps} steps of {stage.batch_size}, at most {budget_s / 60:.1f} min"
+    )
     trainer = trainer_class(
         model=model,
         args=args,
@@ -506,9 +497,9 @@ def _run(
     return {
         "rows": len(dataset),
         "steps": int(trainer.state.global_step),
-        "planned_steps": steps,
-        "batch_size": batch_size,
-        "learning_rate": learning_rate,
+        "planned_steps": stage.steps,
+        "batch_size": stage.batch_size,
+        "learning_rate": stage.learning_rate,
         "train_loss": round(float(output.training_loss), 4),
         "first_logged_loss": losses[0] if losses else None,
         "last_logged_loss": losses[-1] if losses else None,
