@@ -191,3 +191,17 @@ def test_a_request_after_a_colon_is_still_read_whole(router) -> None:
     text = "Quick question: can you write a LinkedIn post about our product launch?"
     decision = _turn(router, TaskCatalog.demo(), [{"role": "user", "content": text}])
     assert (decision.event, decision.task) == ("START", "linkedin_post")
+
+
+def test_confidence_is_a_softmax_over_the_models_best_answers(router) -> None:
+    top_k = router.calibration.top_k
+    assert top_k is not None and top_k >= 2  # chosen at calibration (learned.json)
+    many = TaskCatalog.demo()
+    for i in range(40):
+        many.add(Task(name=f"chore_{i}", description=f"Help with household chore number {i}."))
+    decision = _turn(router, many, ["Recap this morning's meeting, please"])
+    probabilities = [alternative.probability for alternative in decision.alternatives]
+    assert decision.task == "meeting_recap" and decision.confidence == probabilities[0]
+    assert sum(probabilities[:top_k]) == pytest.approx(1.0)
+    assert all(p == 0.0 for p in probabilities[top_k:]) and len(probabilities) > top_k
+    assert probabilities == sorted(probabilities, reverse=True)
