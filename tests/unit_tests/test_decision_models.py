@@ -135,3 +135,27 @@ def test_other_questions_and_other_objects_are_refused_with_the_fix() -> None:
         classifier.invoke({"state": "hi", "questions": {"urgent": Noul(instructions="Is it urgent?")}})
     with pytest.raises(ValueError, match="must be a task router"):
         TaskRouterDecisionModel(router=42)
+
+
+@pytest.mark.parametrize("asynchronous", [False, True])
+def test_a_router_with_scored_times_out_alike_in_sync_and_async(asynchronous) -> None:
+    """The learned router's distribution is computed within the router's time-out, in ainvoke as in invoke: the
+    error is a DecisionTimeout naming where the time-out was set (not a bare TimeoutError in async)."""
+    import threading
+
+    from task_router._budget import DecisionTimeout
+
+    release = threading.Event()
+
+    class SlowScored(Scripted):
+        def scored(self, routing):
+            release.wait(10)
+            return [("technical", False, 1.0, 0.9)]
+
+    router = SlowScored(lambda routing: pytest.fail("scored() decides, not predict()"))
+    router.timeout_s = 0.2
+    try:
+        with pytest.raises(DecisionTimeout, match=r"timed out after 0.2 s \(the router's timeout_s"):
+            _ask(TaskRouterDecisionModel(router=router), "anything", TEAMS, asynchronous=asynchronous)
+    finally:
+        release.set()

@@ -116,23 +116,25 @@ def _key_files(folder: Path) -> tuple[Path, ...]:
     )
 
 
-def _versions(paths: tuple[Path, ...]) -> tuple[tuple[int, int, int] | None, ...]:
-    """Each file's (inode, size, modification time in ns), None for one that cannot be read: what the cache is keyed
-    on. A file replaced (a new inode) or rewritten to another size or at another time is read again; only a rewrite
-    in place to the same size within the file system's timestamp resolution (a few ms) would go unseen."""
-    versions: list[tuple[int, int, int] | None] = []
+def _versions(paths: tuple[Path, ...]) -> tuple[tuple[int, int, int, int] | None, ...]:
+    """Each file's (inode, size, modification time and status change time in ns), None for one that cannot be read:
+    what the cache is keyed on. A file replaced (a new inode) or rewritten to another size or at another time is
+    read again, also when the writer restored its modification time (``cp -p``, an archive extracted over it): the
+    status change time cannot be set back. Only a rewrite in place to the same size within the file system's
+    timestamp resolution (a few ms) would go unseen."""
+    versions: list[tuple[int, int, int, int] | None] = []
     for path in paths:
         try:
             stat = path.stat()
         except OSError:
             versions.append(None)
         else:
-            versions.append((stat.st_ino, stat.st_size, stat.st_mtime_ns))
+            versions.append((stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns))
     return tuple(versions)
 
 
 @lru_cache(maxsize=16)
-def _content_key(folder: Path, versions: tuple[tuple[int, int, int] | None, ...]) -> str | None:
+def _content_key(folder: Path, versions: tuple[tuple[int, int, int, int] | None, ...]) -> str | None:
     """:func:`learned_model_key` of ``folder`` as its files are at ``versions`` (the cache key only)."""
     try:
         config = LearnedConfig.read(folder)

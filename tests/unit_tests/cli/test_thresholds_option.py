@@ -170,3 +170,22 @@ def test_a_command_hashes_the_learned_model_once(tmp_path: Path, monkeypatch: py
     with pytest.raises(typer.BadParameter, match="another learned model"):
         build_router(f"learned:{mine}", "embedded", thresholds=explicit)
     assert len(reads) == 2
+
+
+def test_weights_overwritten_in_place_with_their_timestamps_kept_are_hashed_again(tmp_path: Path) -> None:
+    """Adapters of one configuration have the same size: another model's weights copied over mine in place with
+    their modification time kept (``cp -p``, an archive extracted over the folder) are a new version of the file;
+    the cached key must not be the old model's."""
+    import os
+
+    from task_router._learned.model_folder import ADAPTER_WEIGHTS, learned_model_key
+
+    mine = _learned_folder(tmp_path / "mine", weights=b"adapter A")
+    weights = mine / "bi_encoder" / ADAPTER_WEIGHTS
+    before = learned_model_key(mine)
+    kept = weights.stat()
+    with weights.open("r+b") as handle:  # the same file (inode), the same size, other bytes
+        handle.write(b"adapter B")
+    os.utime(weights, ns=(kept.st_atime_ns, kept.st_mtime_ns))  # the copy keeps the source's timestamp
+    assert learned_model_key(mine) == learned_model_key(_learned_folder(tmp_path / "b", weights=b"adapter B"))
+    assert learned_model_key(mine) != before

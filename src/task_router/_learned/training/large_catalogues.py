@@ -60,17 +60,17 @@ def large_catalogue_records(
         asked: list[tuple[str, str]] = [
             (text, name) for name, (_, requests) in families.items() for text in requests[skip:]
         ]
-        if not with_examples:
-            asked += [_first_request(record) for record in held_out]
+        if not with_examples:  # a conversation that starts no task (NONE alone) has no first request to ask
+            asked += [request for record in held_out if (request := _first_request(record)) is not None]
         rows += [
             _row(f"large-{int(with_examples)}-{i}", text, task, catalogue, rng) for i, (text, task) in enumerate(asked)
         ]
     return parse_records(rows)
 
 
-def _first_request(record: ConversationRecord) -> tuple[str, str]:
-    first = next(label for label in record.labels if label.event == "START")
-    return record.turns[first.turn_index].text, first.task
+def _first_request(record: ConversationRecord) -> tuple[str, str] | None:
+    first = next((label for label in record.labels if label.event == "START"), None)
+    return None if first is None else (record.turns[first.turn_index].text, first.task)
 
 
 def _row(row_id: str, text: str, task: str, catalogue: Sequence[dict[str, Any]], rng: random.Random) -> dict[str, Any]:

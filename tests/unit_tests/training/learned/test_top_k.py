@@ -126,3 +126,22 @@ def test_example_requests_in_a_description_are_not_asked_as_turns(large) -> None
 def test_the_families_are_held_out_of_the_off_topic_requests_training_reads() -> None:
     family_requests = {text for (_, requests) in FAMILIES.values() for text in requests}
     assert not family_requests & set(written_off_topic_requests())
+
+
+def test_a_held_out_conversation_that_starts_no_task_adds_no_request(held_out) -> None:
+    """Training data may hold conversations with no START (an off-topic request alone, labelled NONE): they have
+    no first task request to ask over the large catalogue, and must not stop the calibration after training."""
+    off_topic = parse_records(
+        [
+            {
+                "id": "off-topic",
+                "tasks": held_out[0].tasks,
+                "turns": [{"role": "user", "text": "what is the weather on Mars"}],
+                "labels": [{"turn_index": 0, "task": NONE_LABEL, "event": "NONE"}],
+            }
+        ]
+    )
+    records = large_catalogue_records([*held_out, *off_topic], seed=0)
+    assert [record.turns[0].text for record in records] == [
+        record.turns[0].text for record in large_catalogue_records(held_out, seed=0)
+    ]
