@@ -15,9 +15,21 @@ CROSS_ENCODER_DIR = "cross_encoder"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
 FORMAT_VERSION = 1
 BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"  # the model shipped in the package
-# What a model's scores depend on besides its adapters' weights; its calibration (NONE scores, temperature, top_k)
-# is left out: `task-router fit` refits the first two for it.
-_SCORING_FIELDS = ("base", "lora_scale", "bi_scale", "ce_scale", "window", "shortlist")
+# What a model's decisions and confidences depend on besides its adapters' weights, its calibration included: a
+# confidence threshold fitted on one calibration means something else on another (a `--recalibrate`d folder, or a
+# shipped model whose top_k changed), so thresholds fitted for it are refused there and refitted.
+_KEYED_FIELDS = (
+    "base",
+    "lora_scale",
+    "bi_scale",
+    "ce_scale",
+    "window",
+    "shortlist",
+    "none_bias",
+    "none_bias_active",
+    "temperature",
+    "top_k",
+)
 
 
 @dataclass(frozen=True)
@@ -92,8 +104,9 @@ class LearnedConfig:
 
 def learned_model_key(model_path: str | Path | None) -> str | None:
     """A short key of a learned model's content, to tell which model thresholds were fitted for: its adapters'
-    weights and the ``learned.json`` fields its scores depend on, not its calibration nor its folder's path (the
-    same model copied to another folder or machine has the same key; the shipped model has one key everywhere).
+    weights and the ``learned.json`` fields its decisions and confidences depend on, its calibration included, not
+    its folder's path (the same model copied to another folder or machine has the same key; the shipped model has
+    one key everywhere; a recalibrated folder has another).
     None when ``model_path`` (None: the shipped model) holds no readable model. Read from the files: no model is
     loaded.
 
@@ -143,8 +156,8 @@ def _content_key(folder: Path, versions: tuple[tuple[int, int, int, int] | None,
             weights = folder / adapter / ADAPTER_WEIGHTS
             digest.update(f"{adapter}\x1f".encode())
             digest.update(weights.read_bytes() if weights.is_file() else b"")
-        scoring = {name: getattr(config, name) for name in _SCORING_FIELDS}
-        digest.update(json.dumps(scoring, sort_keys=True).encode())
+        keyed = {name: getattr(config, name) for name in _KEYED_FIELDS}
+        digest.update(json.dumps(keyed, sort_keys=True).encode())
     except (OSError, ValueError, TypeError):  # not a model folder (the router's loading says why)
         return None
     return digest.hexdigest()[:16]

@@ -189,3 +189,21 @@ def test_weights_overwritten_in_place_with_their_timestamps_kept_are_hashed_agai
     os.utime(weights, ns=(kept.st_atime_ns, kept.st_mtime_ns))  # the copy keeps the source's timestamp
     assert learned_model_key(mine) == learned_model_key(_learned_folder(tmp_path / "b", weights=b"adapter B"))
     assert learned_model_key(mine) != before
+
+
+def test_a_recalibrated_folder_is_another_model_for_its_thresholds(tmp_path: Path) -> None:
+    """A confidence threshold fitted on one calibration (temperature, top_k, NONE scores) means something else on
+    another: `--recalibrate` changes the key, so thresholds fitted before are refused and refitted."""
+    import json
+
+    from task_router._learned.model_folder import learned_model_key
+
+    mine = _learned_folder(tmp_path / "mine")
+    copy = _learned_folder(tmp_path / "copy")
+    assert learned_model_key(mine) == learned_model_key(copy)  # the same model in another folder
+    before = learned_model_key(mine)
+    for field, value in (("top_k", 3), ("temperature", 0.9), ("none_bias", 0.35)):
+        config = json.loads((mine / "learned.json").read_text())
+        (mine / "learned.json").write_text(json.dumps({**config, field: value}))
+        assert learned_model_key(mine) != before, field
+        before = learned_model_key(mine)
