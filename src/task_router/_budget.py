@@ -224,7 +224,16 @@ async def offload(fn: Callable[..., T], *args: Any) -> T:
         >>> asyncio.run(offload(sum, [1, 2, 3]))
         6
     """
-    return await asyncio.wrap_future(run_in_background(fn, *args))
+    return await asyncio.wrap_future(run_in_background(_stop_iteration_as_error, fn, *args))
+
+
+def _stop_iteration_as_error(fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)``, with a StopIteration it raises turned into a RuntimeError, as a coroutine does (PEP 479): an
+    asyncio future cannot hold a StopIteration, so its awaiter would wait for ever."""
+    try:
+        return fn(*args)
+    except StopIteration as exc:
+        raise RuntimeError(f"{getattr(fn, '__name__', fn)!s} raised StopIteration") from exc
 
 
 def run_in_background(fn: Callable[..., T], *args: Any) -> Future[T]:

@@ -97,3 +97,18 @@ def test_local_kinds_run_on_the_decision_threads_not_the_event_loop(catalog: Tas
     decisions = asyncio.run(main())
     assert [d.task for d in decisions] == ["email"] * 8
     assert set(threads_of_predict) == {"task-router-decision"}
+
+
+def test_local_work_that_raises_stop_iteration_fails_the_async_decision_instead_of_hanging() -> None:
+    from task_router.routers._plans import Offload, arun_plan, run_plan
+
+    def exhausted() -> None:
+        next(iter([]))  # a bug in local work: StopIteration escapes
+
+    def plan():
+        return (yield Offload(exhausted))
+
+    with pytest.raises(StopIteration):
+        run_plan(plan(), {})
+    with pytest.raises(RuntimeError, match="raised StopIteration"):  # an asyncio future cannot hold a StopIteration
+        asyncio.run(asyncio.wait_for(arun_plan(plan(), {}), timeout=10))
