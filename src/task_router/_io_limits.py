@@ -31,6 +31,7 @@ import json
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -125,9 +126,9 @@ def replacing(path: Path) -> Iterator[Path]:
         ('whole', ['out.txt'])
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    os.close(handle)
-    partial = Path(name)
+    # A unique name, not mkstemp's file: the writer creates it with the user's umask (mkstemp's 0600 would make
+    # every dataset, run and thresholds file private to its owner).
+    partial = path.parent / f".{path.name}.{uuid.uuid4().hex}.partial"
     try:
         yield partial
         os.replace(partial, path)

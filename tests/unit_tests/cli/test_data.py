@@ -61,6 +61,19 @@ def test_builds_every_file_and_prints_their_counts(tmp_path: Path) -> None:
     assert "domain" not in output  # domains.json was found next to data_full.json: no note
 
 
+def test_written_files_follow_the_users_umask(tmp_path: Path) -> None:
+    import os
+
+    previous = os.umask(0o022)
+    try:
+        code, output = run("--sgd", str(RELEASES), "--clinc", str(DATA_FULL), "--out", str(tmp_path / "data"))
+    finally:
+        os.umask(previous)
+    assert code == 0, output
+    modes = {path.name: path.stat().st_mode & 0o777 for path in (tmp_path / "data").iterdir()}
+    assert set(modes.values()) == {0o644}, modes  # not private to their owner (a temporary file's 0600)
+
+
 def test_sizes_and_seed(tmp_path: Path) -> None:
     args = ["--sgd", str(SGD), "--clinc", str(DATA_FULL), "--limit", "1", "--train-limit", "1"]
     code, output = run(*args, "--clinc-in-scope", "2", "--clinc-oos", "1", "--seed", "7", "--out", str(tmp_path))
