@@ -12,7 +12,6 @@ only there to measure.
 from __future__ import annotations
 
 import argparse
-import json
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -58,8 +57,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA, help="folder of sgd_train/sgd_digress_dev .jsonl.gz")
     args = parser.parse_args()
-    meta = json.loads((BUILTIN / "training.json").read_text(encoding="utf-8"))
-    config = LearnedTrainConfig(**{**meta["config"], "data": [str(args.data / "sgd_train.jsonl.gz")], "out": "-"})
+    config = LearnedTrainConfig.of_model(BUILTIN, data=[str(args.data / "sgd_train.jsonl.gz")], out="-")
     router = LearnedRouter()
     sets = {
         "held-out sgd_train": calibration_records(config, load_dataset(args.data / "sgd_train.jsonl.gz")),

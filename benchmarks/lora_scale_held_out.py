@@ -56,8 +56,7 @@ def main() -> None:
     parser.add_argument("--scales", type=float, nargs="+", default=SCALES)
     parser.add_argument("--dev", action="store_true", help="also score sgd_dev and clinc_dev (to measure only)")
     args = parser.parse_args()
-    meta = json.loads((BUILTIN / "training.json").read_text(encoding="utf-8"))
-    config = LearnedTrainConfig(**{**meta["config"], "data": [str(args.data / "sgd_train.jsonl.gz")], "out": "-"})
+    config = LearnedTrainConfig.of_model(BUILTIN, data=[str(args.data / "sgd_train.jsonl.gz")], out="-")
     train = load_dataset(args.data / "sgd_train.jsonl.gz")
     _, held_out = split_held_out(train, config.calibration_share)
     sets = {

@@ -126,13 +126,11 @@ def main() -> None:
 
 def offsets_table(router: Any, scored: dict[str, list[dict[str, Any]]], idle: float, busy: float) -> None:
     """Offsets to "done" and to the active task, fitted on held-out training turns, applied to the dev sets."""
-    import json
 
     from task_router._learned.training.config import LearnedTrainConfig
     from task_router._learned.training.train import calibration_records
 
-    meta = json.loads((router.model.path / "training.json").read_text(encoding="utf-8"))
-    config = LearnedTrainConfig(**{**meta["config"], "data": [str(DATASETS / "sgd_train.jsonl.gz")]})
+    config = LearnedTrainConfig.of_model(router.model.path, data=[str(DATASETS / "sgd_train.jsonl.gz")])
     held_out = [t for t in scored_turns(router, calibration_records(config)) if t["active"]]
     grid = np.round(np.arange(-0.06, 0.0601, 0.01), 3)
     fits = {(d, s): accuracy(held_out, idle, busy, d, s) for d, s in itertools.product(grid, grid)}

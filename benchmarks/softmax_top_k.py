@@ -15,7 +15,6 @@ choice of k has to hold on the training-derived sets: the dev sets are only ther
 from __future__ import annotations
 
 import argparse
-import json
 import random
 from pathlib import Path
 
@@ -80,8 +79,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA, help="folder of sgd_train/sgd_dev/clinc_dev .jsonl.gz")
     args = parser.parse_args()
-    meta = json.loads((BUILTIN / "training.json").read_text(encoding="utf-8"))
-    config = LearnedTrainConfig(**{**meta["config"], "data": [str(args.data / "sgd_train.jsonl.gz")], "out": "-"})
+    config = LearnedTrainConfig.of_model(BUILTIN, data=[str(args.data / "sgd_train.jsonl.gz")], out="-")
     train = load_dataset(args.data / "sgd_train.jsonl.gz")
     _, held_out = split_held_out(train, config.calibration_share)
     router = LearnedRouter()

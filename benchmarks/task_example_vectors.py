@@ -19,7 +19,6 @@ or in CLINC's style, in about half of the turns), each variant with its NONE sco
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -71,8 +70,7 @@ class _MeanOfExamples(LearnedRouter):
 
 
 def held_out_check(data: Path) -> None:
-    meta = json.loads((BUILTIN / "training.json").read_text(encoding="utf-8"))
-    config = LearnedTrainConfig(**{**meta["config"], "data": [str(data / "sgd_train.jsonl.gz")], "out": "-"})
+    config = LearnedTrainConfig.of_model(BUILTIN, data=[str(data / "sgd_train.jsonl.gz")], out="-")
     records = calibration_records(config)
     print(f"held-out sgd_train: {len(records)} records; NONE scores and temperature refitted per variant")
     print("| task vectors | turns | accuracy | ECE | none_bias / active |")

@@ -4,7 +4,9 @@ what the model folder holds for routing is :class:`task_router._learned.model_fo
 from __future__ import annotations
 
 import argparse
+import json
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from task_router._learned.model_folder import LearnedConfig
@@ -126,3 +128,16 @@ class LearnedTrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def of_model(cls, folder: str | Path, **updates: Any) -> LearnedTrainConfig:
+        """The config a trained model folder was trained with (its ``training.json``), with ``updates`` (e.g. the
+        training file's path on this machine, to rebuild its held-out conversations).
+
+        Example:
+            >>> from task_router._learned.model_folder import BUILTIN_DIR
+            >>> LearnedTrainConfig.of_model(BUILTIN_DIR, out="-").calibration_share
+            0.1
+        """
+        meta = json.loads((Path(folder) / "training.json").read_text(encoding="utf-8"))
+        return cls(**{**meta["config"], **updates})

@@ -213,7 +213,7 @@ def recalibrate(out: str | Path, *, console: Console | None = None) -> dict[str,
     :func:`train_learned` does, for a folder trained before the calibration data changed."""
     folder = Path(out).expanduser()
     meta = json.loads((folder / "training.json").read_text(encoding="utf-8"))
-    config = LearnedTrainConfig(**{**meta["config"], "out": str(folder)})
+    config = LearnedTrainConfig.of_model(folder, out=str(folder))
     loaded = [record for path in config.data for record in load_dataset(path, limit=config.limit)]
     calibration = _calibrate(
         folder,
