@@ -269,7 +269,11 @@ def _calibrate(
         scale=routing_config.bi_scale,
         temperature=fitted["temperature"],
     )
-    fitted = {**fit_calibration(turns, scale=routing_config.bi_scale, top_k=chosen["top_k"]), "top_k_choice": chosen}
+    # the same NONE scores and temperature, measured with the chosen top_k (the temperature is not fitted again)
+    again = fit_calibration(
+        turns, scale=routing_config.bi_scale, temperature=fitted["temperature"], top_k=chosen["top_k"]
+    )
+    fitted = {**again, "top_k_choice": chosen}
     replace(
         routing_config,
         none_bias=fitted["none_bias"],
