@@ -110,6 +110,30 @@ def probabilities(
     return softmax(scale * np.append(turn.similarities, bias) / temperature, top_k=top_k)
 
 
+def gold_index(turn: ScoredAnswers) -> int:
+    """The index of the turn's right answer among :func:`probabilities`' ("nothing fits" last)."""
+    return len(turn.similarities) if turn.gold == NOTHING else turn.gold
+
+
+def confidences(
+    turns: Sequence[ScoredAnswers],
+    *,
+    none_bias: float,
+    none_bias_active: float,
+    scale: float,
+    temperature: float,
+    top_k: int | None = None,
+) -> tuple[list[float], list[bool]]:
+    """(each turn's confidence, whether its answer is right) with these NONE scores, temperature and ``top_k``:
+    what an ECE is measured on."""
+    confidence, correct = [], []
+    for turn in turns:
+        p = probabilities(turn, none_bias_active if turn.active else none_bias, scale, temperature, top_k)
+        confidence.append(float(p.max()))
+        correct.append(int(p.argmax()) == gold_index(turn))
+    return confidence, correct
+
+
 def fit_calibration(
     turns: Sequence[ScoredAnswers],
     *,
@@ -157,9 +181,6 @@ def fit_calibration(
     def bias_of(turn: ScoredAnswers) -> float:
         return none_bias_active if turn.active else none_bias
 
-    def gold_index(turn: ScoredAnswers) -> int:
-        return len(turn.similarities) if turn.gold == NOTHING else turn.gold
-
     def nll(temperature: float) -> float:
         return -float(
             np.mean([np.log(probabilities(t, bias_of(t), scale, temperature)[gold_index(t)] + 1e-12) for t in turns])
@@ -168,12 +189,9 @@ def fit_calibration(
     if temperature is None:
         losses = [nll(float(t)) for t in _TEMPERATURES]
         temperature = float(_TEMPERATURES[int(np.argmin(losses))])
-    confidences, correct = [], []
-    for turn in turns:
-        p = probabilities(turn, bias_of(turn), scale, temperature, top_k)
-        confidences.append(float(p.max()))
-        correct.append(int(p.argmax()) == gold_index(turn))
-    uncalibrated = [float(probabilities(t, bias_of(t), scale, 1.0, top_k).max()) for t in turns]
+    biases = {"none_bias": none_bias, "none_bias_active": none_bias_active}
+    calibrated, correct = confidences(turns, **biases, scale=scale, temperature=temperature, top_k=top_k)
+    uncalibrated, _ = confidences(turns, **biases, scale=scale, temperature=1.0, top_k=top_k)
     return {
         "none_bias": none_bias,
         "none_bias_active": none_bias_active,
@@ -185,7 +203,7 @@ def fit_calibration(
         "accuracy": float(np.mean(correct)),
         "accuracy_no_task_active": idle_accuracy,
         "accuracy_task_active": active_accuracy,
-        "ece": expected_calibration_error(confidences, correct),
+        "ece": expected_calibration_error(calibrated, correct),
         "ece_at_temperature_1": expected_calibration_error(uncalibrated, correct),
         "kept": kept,
     }
@@ -240,14 +258,16 @@ def choose_top_k(
     for top_k in TOP_K_GRID:
         row = {}
         for name, turns in turn_sets.items():
-            confidences, correct = [], []
-            for turn in turns:
-                bias = none_bias_active if turn.active else none_bias
-                p = probabilities(turn, bias, scale, temperature, top_k)
-                confidences.append(float(p.max()))
-                gold = len(turn.similarities) if turn.gold == NOTHING else turn.gold
-                correct.append(int(p.argmax()) == gold)
-            row[name] = expected_calibration_error(confidences, correct)
+            row[name] = expected_calibration_error(
+                *confidences(
+                    turns,
+                    none_bias=none_bias,
+                    none_bias_active=none_bias_active,
+                    scale=scale,
+                    temperature=temperature,
+                    top_k=top_k,
+                )
+            )
         table["all" if top_k is None else str(top_k)] = row
         means.append(float(np.mean(list(row.values()))))
     best = min(range(len(TOP_K_GRID)), key=lambda i: (round(means[i], 6), -(TOP_K_GRID[i] or 10**9)))
