@@ -22,6 +22,7 @@ import numpy as np
 
 from task_router._calibration import expected_calibration_error
 from task_router._catalog import NONE_LABEL
+from task_router._learned.model_folder import BUILTIN_DIR
 from task_router._learned.router import LearnedRouter
 from task_router._learned.training.calibrate import TOP_K_GRID, ScoredAnswers, confidences, score_held_out
 from task_router._learned.training.config import LearnedTrainConfig
@@ -30,7 +31,6 @@ from task_router._learned.training.train import calibration_records, split_held_
 from task_router.evaluation import ConversationRecord, load_dataset, parse_records
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
-BUILTIN = Path(__file__).resolve().parents[1] / "src" / "task_router" / "_learned" / "builtin"
 
 
 def one_large_catalogue(held_out: list[ConversationRecord], seed: int = 0) -> list[ConversationRecord]:
@@ -81,7 +81,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA, help="folder of sgd_train/sgd_dev/clinc_dev .jsonl.gz")
     args = parser.parse_args()
-    config = LearnedTrainConfig.of_model(BUILTIN, data=[str(args.data / "sgd_train.jsonl.gz")], out="-")
+    config = LearnedTrainConfig.of_model(BUILTIN_DIR, data=[str(args.data / "sgd_train.jsonl.gz")], out="-")
     train = load_dataset(args.data / "sgd_train.jsonl.gz")
     _, held_out = split_held_out(train, config.calibration_share)
     router = LearnedRouter()
