@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from task_router._catalog import NONE_LABEL
+from task_router._learned.model_folder import BUILTIN_DIR
 from task_router._learned.router import LearnedRouter
 from task_router._learned.training.config import LearnedTrainConfig
 from task_router._learned.training.train import calibration_records
@@ -25,7 +26,6 @@ from task_router.evaluation import ConversationRecord, load_dataset
 from task_router.training._targets import turn_targets
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
-BUILTIN = Path(__file__).resolve().parents[1] / "src" / "task_router" / "_learned" / "builtin"
 
 
 def answer(router: LearnedRouter, record: ConversationRecord, messages: list[dict[str, Any]], active: str) -> str:
@@ -57,7 +57,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA, help="folder of sgd_train/sgd_digress_dev .jsonl.gz")
     args = parser.parse_args()
-    config = LearnedTrainConfig.of_model(BUILTIN, data=[str(args.data / "sgd_train.jsonl.gz")], out="-")
+    config = LearnedTrainConfig.of_model(BUILTIN_DIR, data=[str(args.data / "sgd_train.jsonl.gz")], out="-")
     router = LearnedRouter()
     sets = {
         "held-out sgd_train": calibration_records(config, load_dataset(args.data / "sgd_train.jsonl.gz")),

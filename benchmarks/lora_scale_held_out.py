@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from task_router._learned.model_folder import CONFIG_FILE
+from task_router._learned.model_folder import BUILTIN_DIR, CONFIG_FILE
 from task_router._learned.router import LearnedRouter
 from task_router._learned.training.calibrate import (
     NOTHING,
@@ -35,7 +35,6 @@ from task_router._learned.training.train import calibration_records, split_held_
 from task_router.evaluation import load_dataset
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
-BUILTIN = Path(__file__).resolve().parents[1] / "src" / "task_router" / "_learned" / "builtin"
 SCALES = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 
 
@@ -56,7 +55,7 @@ def main() -> None:
     parser.add_argument("--scales", type=float, nargs="+", default=SCALES)
     parser.add_argument("--dev", action="store_true", help="also score sgd_dev and clinc_dev (to measure only)")
     args = parser.parse_args()
-    config = LearnedTrainConfig.of_model(BUILTIN, data=[str(args.data / "sgd_train.jsonl.gz")], out="-")
+    config = LearnedTrainConfig.of_model(BUILTIN_DIR, data=[str(args.data / "sgd_train.jsonl.gz")], out="-")
     train = load_dataset(args.data / "sgd_train.jsonl.gz")
     _, held_out = split_held_out(train, config.calibration_share)
     sets = {
@@ -70,7 +69,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for scale in args.scales:
             folder = Path(tmp) / f"scale-{scale}"
-            shutil.copytree(BUILTIN, folder)
+            shutil.copytree(BUILTIN_DIR, folder)
             learned = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
             (folder / CONFIG_FILE).write_text(json.dumps({**learned, "lora_scale": scale}), encoding="utf-8")
             router = LearnedRouter(model_path=folder)

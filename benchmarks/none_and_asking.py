@@ -97,10 +97,7 @@ def fit(router: Any, records: list[Any], kind: str) -> tuple[Any, str]:
 
     if isinstance(router, LearnedRouter) and router.calibration.none_bias is not None:
         own = router.calibration
-        keep = {
-            "none_bias": own.none_bias,
-            "none_bias_active": own.none_bias if own.none_bias_active is None else own.none_bias_active,
-        }
+        keep = {"none_bias": own.none_score(active=False), "none_bias_active": own.none_score(active=True)}
         fitted = fit_calibration(score_held_out(router, records), scale=own.bi_scale, keep=keep)
         keys = ("none_bias", "none_bias_active", "temperature")
         _, _, path = kind.partition(":")

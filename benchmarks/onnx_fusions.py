@@ -22,11 +22,10 @@ import onnxruntime as ort
 from onnxruntime.transformers.optimizer import optimize_model
 
 from task_router._learned import model as learned_model
-from task_router._learned.model_folder import BI_ENCODER_DIR, LearnedConfig
+from task_router._learned.model_folder import BI_ENCODER_DIR, BUILTIN_DIR, LearnedConfig
 from task_router.models import _onnx_encoder
 from task_router.models._cpu import cpu_description
 
-BUILTIN = Path(learned_model.__file__).parent / "builtin"
 TURN = (
     "I'd like the reservation at quarter to 12 in the morning. | Before: Assistant: Sorry, I can't help with that "
     "here. | Active task: reserve restaurant"
@@ -61,8 +60,8 @@ def _p50_ms(session: ort.InferenceSession, batch: dict, runs: int = 300) -> floa
 
 
 def main() -> None:
-    config = LearnedConfig.read(BUILTIN)
-    model = learned_model._torch_encoder(BUILTIN, BI_ENCODER_DIR, config.lora_scale, cross=False)
+    config = LearnedConfig.read(BUILTIN_DIR)
+    model = learned_model._torch_encoder(BUILTIN_DIR, BI_ENCODER_DIR, config.lora_scale, cross=False)
     shipped = learned_model.LearnedModel.load(None).bi_encoder
     with tempfile.TemporaryDirectory() as tmp:
         eager = Path(tmp) / "eager.onnx"

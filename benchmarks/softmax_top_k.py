@@ -22,15 +22,15 @@ import numpy as np
 
 from task_router._calibration import expected_calibration_error
 from task_router._catalog import NONE_LABEL
+from task_router._learned.model_folder import BUILTIN_DIR
 from task_router._learned.router import LearnedRouter
-from task_router._learned.training.calibrate import NOTHING, TOP_K_GRID, ScoredAnswers, probabilities, score_held_out
+from task_router._learned.training.calibrate import TOP_K_GRID, ScoredAnswers, confidences, score_held_out
 from task_router._learned.training.config import LearnedTrainConfig
 from task_router._learned.training.large_catalogues import large_catalogue_records
 from task_router._learned.training.train import calibration_records, split_held_out
 from task_router.evaluation import ConversationRecord, load_dataset, parse_records
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
-BUILTIN = Path(__file__).resolve().parents[1] / "src" / "task_router" / "_learned" / "builtin"
 
 
 def one_large_catalogue(held_out: list[ConversationRecord], seed: int = 0) -> list[ConversationRecord]:
@@ -66,20 +66,22 @@ def one_large_catalogue(held_out: list[ConversationRecord], seed: int = 0) -> li
 def ece(turns: list[ScoredAnswers], router: LearnedRouter, k: int | None, temperature: float) -> tuple[float, ...]:
     """(ECE, mean confidence, accuracy) with the probabilities of the k best answers only (None: all)."""
     config = router.calibration
-    confidences, right = [], []
-    for turn in turns:
-        bias = config.none_bias_active if turn.active else config.none_bias
-        p = probabilities(turn, bias, config.bi_scale, temperature, k)
-        confidences.append(float(p.max()))
-        right.append(int(p.argmax()) == (len(turn.similarities) if turn.gold == NOTHING else turn.gold))
-    return expected_calibration_error(confidences, right), float(np.mean(confidences)), float(np.mean(right))
+    confidence, right = confidences(
+        turns,
+        none_bias=config.none_bias,
+        none_bias_active=config.none_bias_active,
+        scale=config.bi_scale,
+        temperature=temperature,
+        top_k=k,
+    )
+    return expected_calibration_error(confidence, right), float(np.mean(confidence)), float(np.mean(right))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA, help="folder of sgd_train/sgd_dev/clinc_dev .jsonl.gz")
     args = parser.parse_args()
-    config = LearnedTrainConfig.of_model(BUILTIN, data=[str(args.data / "sgd_train.jsonl.gz")], out="-")
+    config = LearnedTrainConfig.of_model(BUILTIN_DIR, data=[str(args.data / "sgd_train.jsonl.gz")], out="-")
     train = load_dataset(args.data / "sgd_train.jsonl.gz")
     _, held_out = split_held_out(train, config.calibration_share)
     router = LearnedRouter()

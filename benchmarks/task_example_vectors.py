@@ -25,6 +25,7 @@ import numpy as np
 
 from task_router._catalog import NONE_LABEL, Task
 from task_router._learned.model import LearnedModel
+from task_router._learned.model_folder import BUILTIN_DIR
 from task_router._learned.router import LearnedRouter
 from task_router._learned.texts import DONE_TEXT, candidate_text
 from task_router._learned.training.calibrate import fit_calibration, score_held_out
@@ -34,7 +35,6 @@ from task_router.evaluation import load_dataset
 from task_router.evaluation._metrics import prf
 
 DEFAULT_DATASET = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "clinc_dev.jsonl.gz"
-BUILTIN = Path(__file__).resolve().parents[1] / "src" / "task_router" / "_learned" / "builtin"
 _EXAMPLES = " Examples: "
 
 
@@ -70,7 +70,7 @@ class _MeanOfExamples(LearnedRouter):
 
 
 def held_out_check(data: Path) -> None:
-    config = LearnedTrainConfig.of_model(BUILTIN, data=[str(data / "sgd_train.jsonl.gz")], out="-")
+    config = LearnedTrainConfig.of_model(BUILTIN_DIR, data=[str(data / "sgd_train.jsonl.gz")], out="-")
     records = calibration_records(config)
     print(f"held-out sgd_train: {len(records)} records; NONE scores and temperature refitted per variant")
     print("| task vectors | turns | accuracy | ECE | none_bias / active |")

@@ -25,9 +25,10 @@ import contextvars
 import os
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 DEFAULT_TIMEOUT_S = 60.0  # generous: a 135M model generating a ReAct step on a busy 2-core CPU takes ~15 s
@@ -214,10 +215,34 @@ def call_within(fn: Callable[..., T], *args: Any, timeout: float | None, origin:
     return future.result()
 
 
+@asynccontextmanager
+async def deadline(timeout: float | None, origin: str) -> AsyncIterator[None]:
+    """The async form of :func:`call_within`'s limit: ``asyncio.timeout(timeout)`` around the block, whose expiry
+    raises a DecisionTimeout naming ``origin`` (:func:`timed_out`); a TimeoutError the block raises itself (a
+    model's own time-out) comes through as it is.
+
+    Example:
+        >>> async def slow():
+        ...     async with deadline(0.01, "the router's timeout_s"):
+        ...         await asyncio.sleep(10)
+        >>> asyncio.run(slow())
+        Traceback (most recent call last):
+        task_router._budget.DecisionTimeout: timed out after 0.01 s (the router's timeout_s)
+    """
+    limit = asyncio.timeout(timeout)
+    try:
+        async with limit:
+            yield
+    except TimeoutError:
+        if not limit.expired():
+            raise  # the block's own time-out, not this one
+        raise timed_out(timeout, origin) from None
+
+
 async def offload(fn: Callable[..., T], *args: Any) -> T:
     """Await ``fn(*args)`` run on a decision thread (see :class:`_DecisionThreads`) with the caller's context vars:
     the async form of :func:`call_within`, for local CPU work called from an event loop (no thread per call). The
-    caller bounds it (``asyncio.timeout``); a cancelled call that has not started never runs.
+    caller bounds it (:func:`deadline`); a cancelled call that has not started never runs.
 
     Example:
         >>> import asyncio

@@ -11,7 +11,6 @@ The opposite direction, a router kind over any decision model, is :mod:`task_rou
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -150,18 +149,12 @@ class TaskRouterDecisionModel(BaseDecisionModel):
     async def _aweights(self, turn: dict[str, Any]) -> list[_Weight]:
         scored = getattr(self.router, "scored", None)
         if callable(scored):
-            from task_router._budget import DEFAULT, offload, timed_out, timeout_and_origin
+            from task_router._budget import DEFAULT, deadline, offload, timeout_and_origin
             from task_router._router_input import coerce_input
 
             budget, origin = timeout_and_origin(None, getattr(self.router, "timeout_s", DEFAULT))
-            deadline = asyncio.timeout(budget)  # the caller bounds an offloaded call (see offload)
-            try:
-                async with deadline:
-                    ranked = await offload(scored, coerce_input(turn))
-            except TimeoutError:
-                if not deadline.expired():
-                    raise  # the router's own time-out, not the budget
-                raise timed_out(budget, origin) from None  # as _weights' call_within does
+            async with deadline(budget, origin):  # the caller bounds an offloaded call (see offload)
+                ranked = await offload(scored, coerce_input(turn))
             return [(task, p) for task, _, p, _ in ranked]
         return decision_weights(await self.router.ainvoke(turn))
 

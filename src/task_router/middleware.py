@@ -159,9 +159,10 @@ class TaskRouterMiddleware(AgentMiddleware[TaskRouterState, Any, Any]):
 
     def _update(self, state: TaskRouterState, routing: dict[str, Any], decision: RouteDecision) -> dict[str, Any]:
         decision = with_question(decision, (state.get("decisions") or [{}])[-1], self.clarify_margin, self.catalog)
-        # A question changes nothing yet: the task active before the turn stays (the user's answer, routed at the
-        # next turn, picks the task). Otherwise the decision says (a digression keeps the active task).
-        active = routing["active_task"] if live_choices(decision.clarify, self.catalog) else decision.active_task_after
+        # A question (with_question kept only live tasks to ask between) changes nothing yet: the task active before
+        # the turn stays (the user's answer, routed at the next turn, picks the task). Otherwise the decision says (a
+        # digression keeps the active task).
+        active = routing["active_task"] if decision.clarify else decision.active_task_after
         return {"active_task": active, "decisions": [decision.model_dump()]}
 
     def before_agent(self, state: TaskRouterState, runtime: Runtime[Any]) -> dict[str, Any] | None:

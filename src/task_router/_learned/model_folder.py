@@ -80,6 +80,20 @@ class LearnedConfig:
         if self.window < 0 or self.shortlist < 1:
             raise ValueError(f"window must be >= 0 and shortlist >= 1, got {self.window} and {self.shortlist}")
 
+    def none_score(self, active: bool) -> float | None:
+        """The score of "nothing fits" for a turn with (``active``) or without a task active: ``none_bias_active``,
+        else ``none_bias`` (None: the model has no NONE answer).
+
+        Example:
+            >>> LearnedConfig(none_bias=0.4).none_score(active=True)  # a model with one NONE score
+            0.4
+            >>> LearnedConfig(none_bias=0.4, none_bias_active=0.45).none_score(active=True)
+            0.45
+        """
+        if active and self.none_bias_active is not None:
+            return self.none_bias_active
+        return self.none_bias
+
     @classmethod
     def read(cls, folder: Path) -> LearnedConfig:
         path = folder / CONFIG_FILE

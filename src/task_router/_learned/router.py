@@ -176,10 +176,7 @@ class LearnedRouter(Router):
 
     def none_bias(self, routing: RoutingInput) -> float | None:
         """The score of "nothing fits" at this turn (None: this model has no NONE answer)."""
-        config = self.calibration
-        if routing.active_task is not None and config.none_bias_active is not None:
-            return config.none_bias_active
-        return config.none_bias
+        return self.calibration.none_score(active=routing.active_task is not None)
 
     def scored(
         self, routing: RoutingInput, vectors: np.ndarray | None = None

@@ -156,10 +156,7 @@ def _refit_learned(dev: list[Any], decider: Any) -> dict[str, Any] | None:
             f"(a temperature is fitted from {MIN_TEMPERATURE_TURNS} turns)[/dim]"
         )
     own = decider.calibration
-    scores = {
-        "none_bias": own.none_bias,
-        "none_bias_active": own.none_bias if own.none_bias_active is None else own.none_bias_active,
-    }
+    scores = {"none_bias": own.none_score(active=False), "none_bias_active": own.none_score(active=True)}
     fitted = fit_calibration(
         turns,
         scale=own.bi_scale,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import logging
 import math
@@ -18,7 +17,7 @@ from uuid import UUID
 from langchain_core.callbacks import AsyncCallbackManagerForChainRun, CallbackManagerForChainRun
 from langchain_core.runnables import Runnable, RunnableConfig
 
-from task_router._budget import DEFAULT, call_within, timed_out, timeout_and_origin
+from task_router._budget import DEFAULT, call_within, deadline, timeout_and_origin
 from task_router._catalog import TaskCatalog
 from task_router._clarify import asks_between, live_choices
 from task_router._decision import Alternative, RouteDecision, active_after, derive_event
@@ -166,17 +165,11 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
         start = time.perf_counter()
         budget, origin = timeout_and_origin(config, self.timeout_s)
         try:
-            deadline = asyncio.timeout(budget)
-            try:
-                async with deadline:
-                    if self.decides_in_place:
-                        prediction = self.predict(routing, config)
-                    else:
-                        prediction = await arun_plan(self.plan(routing, config), config)
-            except TimeoutError:
-                if not deadline.expired():
-                    raise  # the model's own time-out, not the budget
-                raise timed_out(budget, origin) from None
+            async with deadline(budget, origin):  # a model's own time-out comes through as it is
+                if self.decides_in_place:
+                    prediction = self.predict(routing, config)
+                else:
+                    prediction = await arun_plan(self.plan(routing, config), config)
         except Exception as exc:
             self._raise_failure(input, exc, run_manager)
         return self._decided(routing, prediction, start, run_manager)

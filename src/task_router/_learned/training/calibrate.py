@@ -110,6 +110,30 @@ def probabilities(
     return softmax(scale * np.append(turn.similarities, bias) / temperature, top_k=top_k)
 
 
+def gold_index(turn: ScoredAnswers) -> int:
+    """The index of the turn's right answer among :func:`probabilities`' ("nothing fits" last)."""
+    return len(turn.similarities) if turn.gold == NOTHING else turn.gold
+
+
+def confidences(
+    turns: Sequence[ScoredAnswers],
+    *,
+    none_bias: float,
+    none_bias_active: float,
+    scale: float,
+    temperature: float,
+    top_k: int | None = None,
+) -> tuple[list[float], list[bool]]:
+    """(each turn's confidence, whether its answer is right) with these NONE scores, temperature and ``top_k``:
+    what an ECE is measured on."""
+    confidence, correct = [], []
+    for turn in turns:
+        p = probabilities(turn, none_bias_active if turn.active else none_bias, scale, temperature, top_k)
+        confidence.append(float(p.max()))
+        correct.append(int(p.argmax()) == gold_index(turn))
+    return confidence, correct
+
+
 def fit_calibration(
     turns: Sequence[ScoredAnswers],
     *,
@@ -154,17 +178,20 @@ def fit_calibration(
     else:
         none_bias_active, active_accuracy = best_bias(active) if active else (none_bias, float("nan"))
 
-    biases = (none_bias, none_bias_active)
+    def bias_of(turn: ScoredAnswers) -> float:
+        return none_bias_active if turn.active else none_bias
 
     def nll(temperature: float) -> float:
         return -float(
-            np.mean([np.log(probabilities(t, _bias(t, *biases), scale, temperature)[_gold(t)] + 1e-12) for t in turns])
+            np.mean([np.log(probabilities(t, bias_of(t), scale, temperature)[gold_index(t)] + 1e-12) for t in turns])
         )
 
     if temperature is None:
         losses = [nll(float(t)) for t in _TEMPERATURES]
         temperature = float(_TEMPERATURES[int(np.argmin(losses))])
-    ece, accuracy = _calibration_error(turns, *biases, scale=scale, temperature=temperature, top_k=top_k)
+    biases = {"none_bias": none_bias, "none_bias_active": none_bias_active}
+    calibrated, correct = confidences(turns, **biases, scale=scale, temperature=temperature, top_k=top_k)
+    uncalibrated, _ = confidences(turns, **biases, scale=scale, temperature=1.0, top_k=top_k)
     return {
         "none_bias": none_bias,
         "none_bias_active": none_bias_active,
@@ -173,40 +200,13 @@ def fit_calibration(
         "nothing_fits_turns": sum(t.gold == NOTHING for t in turns),
         # each NONE score's evidence: its kind of turn's turns with "nothing fits" as the answer
         "none_turns": {key: sum(t.gold == NOTHING and t.active == side for t in turns) for key, side in _SIDES.items()},
-        "accuracy": accuracy,
+        "accuracy": float(np.mean(correct)),
         "accuracy_no_task_active": idle_accuracy,
         "accuracy_task_active": active_accuracy,
-        "ece": ece,
-        "ece_at_temperature_1": _calibration_error(turns, *biases, scale=scale, temperature=1.0, top_k=top_k)[0],
+        "ece": expected_calibration_error(calibrated, correct),
+        "ece_at_temperature_1": expected_calibration_error(uncalibrated, correct),
         "kept": kept,
     }
-
-
-def _bias(turn: ScoredAnswers, none_bias: float, none_bias_active: float) -> float:
-    return none_bias_active if turn.active else none_bias
-
-
-def _gold(turn: ScoredAnswers) -> int:
-    """The index of the right answer among :func:`probabilities`' ("nothing fits" last)."""
-    return len(turn.similarities) if turn.gold == NOTHING else turn.gold
-
-
-def _calibration_error(
-    turns: Sequence[ScoredAnswers],
-    none_bias: float,
-    none_bias_active: float,
-    *,
-    scale: float,
-    temperature: float,
-    top_k: int | None,
-) -> tuple[float, float]:
-    """(ECE, accuracy) of the router's most probable answers on ``turns`` with this calibration."""
-    confidences, correct = [], []
-    for turn in turns:
-        p = probabilities(turn, _bias(turn, none_bias, none_bias_active), scale, temperature, top_k)
-        confidences.append(float(p.max()))
-        correct.append(int(p.argmax()) == _gold(turn))
-    return expected_calibration_error(confidences, correct), float(np.mean(correct))
 
 
 _SIDES = {"none_bias": False, "none_bias_active": True}  # the NONE score of each kind of turn: a task active?
@@ -256,12 +256,18 @@ def choose_top_k(
     table: dict[str, dict[str, float]] = {}
     means = []
     for top_k in TOP_K_GRID:
-        row = {
-            name: _calibration_error(
-                turns, none_bias, none_bias_active, scale=scale, temperature=temperature, top_k=top_k
-            )[0]
-            for name, turns in turn_sets.items()
-        }
+        row = {}
+        for name, turns in turn_sets.items():
+            row[name] = expected_calibration_error(
+                *confidences(
+                    turns,
+                    none_bias=none_bias,
+                    none_bias_active=none_bias_active,
+                    scale=scale,
+                    temperature=temperature,
+                    top_k=top_k,
+                )
+            )
         table["all" if top_k is None else str(top_k)] = row
         means.append(float(np.mean(list(row.values()))))
     best = min(range(len(TOP_K_GRID)), key=lambda i: (round(means[i], 6), -(TOP_K_GRID[i] or 10**9)))
