@@ -37,7 +37,8 @@ def margin_of(alternatives: Sequence[Alternative]) -> float | None:
 
 def close_tasks(alternatives: Sequence[Alternative], margin: float | None) -> list[str] | None:
     """The tasks to ask between (the top two, and a third as close to the first), or None when the decision is
-    clear enough at ``margin`` (None: never ask)."""
+    clear enough at ``margin`` (None: never ask). An answer with probability 0 (the learned router gives 0 beyond
+    its three best) is never asked about."""
     if margin is None:
         return None
     if not 0.0 <= margin <= 1.0:
@@ -48,7 +49,7 @@ def close_tasks(alternatives: Sequence[Alternative], margin: float | None) -> li
     top = alternatives[0].probability
     chosen: list[str] = []
     for alternative in alternatives:
-        if len(chosen) == MAX_CHOICES or top - alternative.probability >= margin:
+        if len(chosen) == MAX_CHOICES or top - alternative.probability >= margin or alternative.probability <= 0 < top:
             break
         if alternative.event in TASK_EVENTS and alternative.task and alternative.task not in chosen:
             chosen.append(alternative.task)

@@ -156,3 +156,15 @@ def test_a_composition_naming_unknown_tasks_in_clarify_is_not_asked() -> None:
     out = app.invoke({"messages": [("user", "Trains to Paris")]}, {"configurable": {"thread_id": "u"}})
     assert (out["decisions"][-1]["event"], out["decisions"][-1]["clarify"]) == ("START", None)
     assert out["active_task"] == "find_trains"
+
+
+def test_a_task_with_probability_0_is_not_asked_about_when_a_better_answer_is_ranked() -> None:
+    # the learned router's probabilities: a softmax over its three best answers, 0 for the rest; with "nothing
+    # fits" third, a wide margin must not reach past it to a task the router gave probability 0
+    alternatives = _alternatives(
+        ("find_trains", "START", 0.584),
+        ("buy_train_tickets", "START", 0.273),
+        (None, "NONE", 0.143),
+        ("weather", "START", 0.0),
+    )
+    assert close_tasks(alternatives, 0.75) == ["find_trains", "buy_train_tickets"]
