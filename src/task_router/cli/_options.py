@@ -123,8 +123,14 @@ def load_conversation(path: Path, catalog: TaskCatalog) -> tuple[list[dict[str, 
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--conversation") from None
     if active is not None and active not in catalog:
+        from task_router._catalog import name_key
+
+        near = next((name for name in catalog.names if name_key(name) == name_key(active)), None)
+        hint = f" (did you mean {near!r}?)" if near else ""
+        # the fix before the names: a catalogue of 100+ names is longer than an error line
         raise typer.BadParameter(
-            f"{path}: active_task {active!r} is not in the catalogue ({catalog.names}); give one of them or null",
+            f"{path}: active_task {active!r} is not in the catalogue: give one of its task names or null{hint}; "
+            f"its tasks: {catalog.names}",
             param_hint="--conversation",
         )
     return data, active

@@ -91,3 +91,18 @@ def test_a_valid_conversation_reaches_the_router(files: dict[str, Path]) -> None
     result = CliRunner().invoke(app, ["route", "--conversation", str(files["ok"]), "--router", "embedding"])
     # the CLI's error boundary turns the fake factory's AssertionError into one line and exit status 1
     assert result.exit_code == 1 and "a model was loaded before the input was validated" in result.output
+
+
+def test_an_unknown_active_task_in_a_large_catalogue_names_the_fix_and_the_near_name(tmp_path: Path) -> None:
+    # ~120 tasks: the list of names is longer than an error line, and must not push the fix out of it
+    tasks = [{"name": f"task_number_{i:03d}", "description": f"Do thing number {i}."} for i in range(120)]
+    tasks.append({"name": "hotel_booking", "description": "Book a hotel room."})
+    catalog = tmp_path / "catalog.json"
+    catalog.write_text(json.dumps(tasks), encoding="utf-8")
+    conversation = tmp_path / "conversation.json"
+    conversation.write_text(
+        json.dumps({"messages": [{"role": "user", "content": "hi"}], "active_task": "hotel-booking"}), encoding="utf-8"
+    )
+    args = ("route", "--catalog", str(catalog), "--conversation", str(conversation))
+    fails(*args, fix="give one of its task names or null")
+    fails(*args, fix="did you mean 'hotel_booking'")
