@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -30,12 +29,10 @@ def no_model(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def fails(*args: str, fix: str) -> None:
-    started = time.perf_counter()
     result = CliRunner().invoke(app, list(args))
     assert "a model was loaded before the input was validated" not in result.output, result.output
     assert result.exit_code == 2, result.output  # a usage error, naming the fix
     assert fix in " ".join(result.output.replace("│", " ").split()), result.output
-    assert time.perf_counter() - started < 5
 
 
 @pytest.fixture
