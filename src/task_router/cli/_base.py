@@ -85,8 +85,14 @@ def _os_message(exc: OSError) -> str:
 
 
 def _one_line(text: str) -> str:
+    r"""``text`` on one line: its lines joined by "; " (a heading ending in ":" runs on into its first item).
+
+    Example:
+        >>> _one_line("invalid task catalogue:\n  task #1: no name\n  task #2: no description")
+        'invalid task catalogue: task #1: no name; task #2: no description'
+    """
     lines = [line.strip() for line in str(text).splitlines() if line.strip()]
-    return "; ".join(lines)[:2000]
+    return "".join(line + (" " if line.endswith(":") else "; ") for line in lines).rstrip("; ")[:2000]
 
 
 def _command_path(ctx: typer.Context | None) -> str:
