@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from task_router._catalog import CatalogError, TaskCatalog
+from task_router._catalog import CatalogError, TaskCatalog, name_key
 
 # Where commands write their outputs by default (relative to the working directory; git-ignored in this repository).
 RUNS_DIR = Path("runs")
@@ -123,8 +123,6 @@ def load_conversation(path: Path, catalog: TaskCatalog) -> tuple[list[dict[str, 
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--conversation") from None
     if active is not None and active not in catalog:
-        from task_router._catalog import name_key
-
         near = next((name for name in catalog.names if name_key(name) == name_key(active)), None)
         hint = f" (did you mean {near!r}?)" if near else ""
         # the fix before the names: a catalogue of 100+ names is longer than an error line
