@@ -129,3 +129,15 @@ def test_recalibrate_names_the_fix_for_a_folder_that_was_not_trained(tmp_path: P
     assert result.exit_code == 2 and "training.json" in result.output
     result = CliRunner().invoke(app, ["train", "--router", "learned", "--out", str(tmp_path)])
     assert result.exit_code == 2 and "--data" in result.output
+
+
+def test_recalibrate_refuses_a_cross_encoder_model(tmp_path: Path) -> None:
+    """Its calibration fits the bi-encoder's scores, which a cross-encoder model does not decide with."""
+    from typer.testing import CliRunner
+
+    from task_router.cli import app
+
+    config = {"data": [str(FIXTURE)], "out": str(tmp_path), "bi_steps": 2, "ce_steps": 2}
+    (tmp_path / "training.json").write_text(json.dumps({"config": config}), encoding="utf-8")
+    result = CliRunner().invoke(app, ["train", "--router", "learned", "--recalibrate", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "cross-encoder" in result.output and "--ce-steps 0" in result.output

@@ -79,10 +79,10 @@ def train_learned(
         f"seed {config.seed}; a stage that runs out of time stops and is saved as it is"
     )
     loaded = [record for path in config.data for record in load_dataset(path, limit=config.limit)]
-    train_part, _ = split_held_out(loaded, config.calibration_share)
+    train_part, held_out_part = split_held_out(loaded, config.calibration_share)
     held_out_single = round(config.single_turn * config.calibration_share)
     records = _prepared(config, train_part, seed=config.seed, single_turn=config.single_turn - held_out_single)
-    held_out = calibration_records(config, loaded)
+    held_out = _calibration_prepared(config, held_out_part)
     conversations = _batch_groups(
         records,
         conversation_examples(records, window=config.window, continue_share=config.continue_share, seed=config.seed),
@@ -110,7 +110,7 @@ def train_learned(
     routing_config.write(out)
     calibration: dict[str, Any] = {}
     if held_out and config.none_bias is not None and not config.cross_encoder:
-        calibration = _calibrate(out, routing_config, held_out, _large_catalogues(config, loaded), console)
+        calibration = _calibrate(out, routing_config, held_out, _large_catalogues(config, held_out_part), console)
 
     usage = resource.getrusage(resource.RUSAGE_SELF)
     meta = {
@@ -177,13 +177,20 @@ def calibration_records(
     config: LearnedTrainConfig, loaded: Sequence[ConversationRecord] | None = None
 ) -> list[ConversationRecord]:
     """The held-out conversations a trained model's NONE scores and temperature are fitted on: the
-    ``calibration_share`` of the training file never trained on, prepared as the training data is (off-topic
-    requests, one-turn records, augmentation), plus the same records with every description cut to its first
-    sentence: catalogues in the wild are often that terse, and short texts score lower cosines, so a NONE score
-    fitted on the benchmark's long descriptions alone says NONE to requests that do match a terse task."""
+    ``calibration_share`` of the training file (``loaded``, else read from ``config.data``) never trained on,
+    prepared as :func:`_calibration_prepared` says."""
     if loaded is None:
         loaded = [record for path in config.data for record in load_dataset(path, limit=config.limit)]
-    _, held_out_part = split_held_out(loaded, config.calibration_share)
+    return _calibration_prepared(config, split_held_out(loaded, config.calibration_share)[1])
+
+
+def _calibration_prepared(
+    config: LearnedTrainConfig, held_out_part: Sequence[ConversationRecord]
+) -> list[ConversationRecord]:
+    """The held-out conversations prepared as the training data is (off-topic requests, one-turn records,
+    augmentation), plus the same records with every description cut to its first sentence: catalogues in the wild
+    are often that terse, and short texts score lower cosines, so a NONE score fitted on the benchmark's long
+    descriptions alone says NONE to requests that do match a terse task."""
     if not held_out_part:
         return []
     prepared = _prepared(
@@ -201,9 +208,10 @@ def calibration_records(
     return [*prepared, *terse]
 
 
-def _large_catalogues(config: LearnedTrainConfig, loaded: Sequence[ConversationRecord]) -> list[ConversationRecord]:
+def _large_catalogues(
+    config: LearnedTrainConfig, held_out_part: Sequence[ConversationRecord]
+) -> list[ConversationRecord]:
     """The held-out catalogues of 100+ tasks ``top_k`` is chosen on (the held-out conversations' tasks in them)."""
-    _, held_out_part = split_held_out(loaded, config.calibration_share)
     return large_catalogue_records(held_out_part, seed=config.seed + 2)
 
 
@@ -213,13 +221,20 @@ def recalibrate(out: str | Path, *, console: Console | None = None) -> dict[str,
     :func:`train_learned` does, for a folder trained before the calibration data changed."""
     folder = Path(out).expanduser()
     meta = json.loads((folder / "training.json").read_text(encoding="utf-8"))
-    config = LearnedTrainConfig.of_model(folder, out=str(folder))
+    config = LearnedTrainConfig(**{**meta["config"], "out": str(folder)})
+    if config.cross_encoder:
+        raise ValueError(
+            f"{folder} routes with a cross-encoder, whose scores this calibration does not fit: recalibrate a "
+            "bi-encoder model (trained with --ce-steps 0)"
+        )
+    routing_config = LearnedConfig.read(folder)
     loaded = [record for path in config.data for record in load_dataset(path, limit=config.limit)]
+    _, held_out_part = split_held_out(loaded, config.calibration_share)
     calibration = _calibrate(
         folder,
-        LearnedConfig.read(folder),
-        calibration_records(config, loaded),
-        _large_catalogues(config, loaded),
+        routing_config,
+        _calibration_prepared(config, held_out_part),
+        _large_catalogues(config, held_out_part),
         console or Console(),
     )
     meta["calibration"] = calibration
