@@ -19,10 +19,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+
 from task_router._catalog import TaskCatalog
 from task_router._decision import TASK_EVENTS, Alternative, RouteDecision
+from task_router._rendering import message_text
 
 MAX_CHOICES = 3
+QUESTION = "clarify"
+_MARK = "task_router"  # in response_metadata, which is checkpointed with the message and never sent to a model
 
 
 def margin_of(alternatives: Sequence[Alternative]) -> float | None:
@@ -72,6 +77,32 @@ def clarify_question(tasks: Sequence[str], catalog: TaskCatalog) -> str:
     return f"Do you mean: {', '.join(titles[:-1])}, or {titles[-1]}?"
 
 
+def question_message(tasks: Sequence[str], catalog: TaskCatalog) -> AIMessage:
+    """The assistant's turn that asks between ``tasks``, marked as a question (:func:`request_asked_about`)."""
+    return AIMessage(clarify_question(tasks, catalog), response_metadata={_MARK: QUESTION})
+
+
+def request_asked_about(messages: Sequence[BaseMessage]) -> str:
+    """The user's request a clarifying question was about, when the latest message answers that question (else
+    ""): the task the answer picks starts from that request, whose content ("Recap this meeting: <notes>") the
+    answer ("the recap") does not repeat.
+
+    Example:
+        >>> from langchain_core.messages import HumanMessage
+        >>> from task_router import Task, TaskCatalog
+        >>> catalog = TaskCatalog([Task(name=n, description=f"Do {n}.") for n in ("a", "b")])
+        >>> asked = [HumanMessage("Do it: here are the notes"), question_message(["a", "b"], catalog)]
+        >>> request_asked_about([*asked, HumanMessage("a")]), request_asked_about([HumanMessage("a")])
+        ('Do it: here are the notes', '')
+    """
+    if len(messages) < 3 or not isinstance(messages[-1], HumanMessage):
+        return ""
+    request, question = messages[-3], messages[-2]
+    if not isinstance(question, AIMessage) or question.response_metadata.get(_MARK) != QUESTION:
+        return ""
+    return message_text(request) if isinstance(request, HumanMessage) else ""
+
+
 def asks_between(decision: RouteDecision, margin: float | None) -> list[str] | None:
     """The close tasks to ask between for ``decision`` at ``margin`` (None: never ask), or None: only a decision that
     picks a task (START / CONTINUE / SWITCH) is a choice between tasks; NONE (off topic, the task stays) and END are
@@ -106,7 +137,7 @@ def with_question(
     elif decision.clarify is not None:
         asked = decision.clarify
     else:
-        asked = asks_between(decision, margin)
+        asked = close_tasks(decision.alternatives, margin)
     asked = live_choices(asked, catalog) or None
     return decision if asked == decision.clarify else decision.model_copy(update={"clarify": asked})
 

@@ -13,7 +13,7 @@ from langgraph.types import Command
 
 from task_router._budget import run_in_background
 from task_router._catalog import TaskCatalog
-from task_router._clarify import clarify_question, close_tasks, with_question
+from task_router._clarify import close_tasks, question_message, with_question
 from task_router._decision import RouteDecision
 from task_router._rendering import message_text
 from task_router._router_input import is_user_message
@@ -254,7 +254,7 @@ def add_task_router(
 
     def clarify(state: RouterState) -> dict[str, Any]:
         tasks = (state.get("decisions") or [{}])[-1].get("clarify") or []
-        return {"messages": [AIMessage(clarify_question(tasks, catalog))]}
+        return {"messages": [question_message(tasks, catalog)]}
 
     targets = {*task_nodes.values(), *([default_task_node] if default_task_node else [])}
     destinations = (*targets, NONE_NODE, CLARIFY_NODE, END)

@@ -17,6 +17,7 @@ from langgraph.graph.state import CompiledStateGraph
 from pydantic import BaseModel, Field, create_model
 
 from task_router._catalog import Task, TaskCatalog, TaskInput
+from task_router._clarify import request_asked_about
 from task_router._deliverable_decoding import deliverable_model, strip_invented_turns
 from task_router._prompting import load_prompt
 from task_router._rendering import message_text, render_conversation
@@ -221,14 +222,22 @@ def create_task_graph(
         covered = [name for name in data.get("covered") or [] if name not in collected]
         last = state["messages"][-1]
         text = message_text(last) if isinstance(last, HumanMessage) else ""
+        starting = not _asked(data) and not data.get("delivered")
+        # An answer to "Do you mean A or B?" starts the task from the request it was asked about, with its content.
+        requests = (
+            [request for request in (request_asked_about(state["messages"]), text) if request] if starting else []
+        )
         open_inputs = [i for i in task.inputs if i.name not in collected and i.name not in covered]
         if text and open_inputs and extract is not None and not data.get("delivered"):  # not on revision turns
-            collected.update(extract(task, open_inputs, text, config))
+            told = "\n".join(requests) or text
+            collected.update(extract(task, open_inputs, told, config))
         required = [i for i in open_inputs if i.required and i.name not in collected]
-        if text and required and not _asked(data) and not data.get("delivered"):  # the message that starts the task
-            given, also = given_in_request(task, required, text)
-            collected.update(given)
-            covered.extend(also)
+        for request in requests if required else []:  # the message that starts the task
+            given, also = given_in_request(task, required, request)
+            if given:
+                collected.update(given)
+                covered.extend(also)
+                break
         # What was asked and not extracted is answered by the whole message: stored once, under the first input.
         unanswered = [name for name in _asked(data) if name not in collected and name not in covered]
         if text and unanswered:

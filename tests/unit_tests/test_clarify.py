@@ -74,6 +74,28 @@ def test_the_graph_asks_then_acts_on_the_answer_and_never_asks_twice_in_a_row() 
     assert out["messages"][-1].content == "Here are your tickets."
 
 
+def test_the_task_the_answer_picks_starts_from_the_request_asked_about_with_its_content() -> None:
+    """A request with its notes, then "Do you mean ...?", then "the recap": written from the notes, not asked."""
+    catalog = TaskCatalog(
+        [
+            Task(name="recap", description="Recap a meeting.", inputs=[{"name": "notes", "description": "notes"}]),
+            Task(name="email", description="Write an email.", inputs=[{"name": "notes", "description": "notes"}]),
+        ]
+    )
+    close = (("recap", False, 0.47), ("email", False, 0.43))
+    replies = iter([Prediction("recap", alternatives=close), Prediction("recap", alternatives=close)])
+    writer = GenericFakeChatModel(messages=iter([AIMessage("Recap: budget approved.")]))
+    app = create_router_graph(
+        catalog, router=Scripted(lambda routing: next(replies)), model=writer, clarify_margin=0.1
+    ).compile(checkpointer=InMemorySaver())
+    cfg = {"configurable": {"thread_id": "r"}}
+    app.invoke({"messages": [("user", "Write this up: the budget was approved, Ana owns the launch")]}, cfg)
+    out = app.invoke({"messages": [("user", "The recap please")]}, cfg)
+    assert out["active_task"] == "recap"
+    assert out["task_data"]["recap"]["inputs"] == {"notes": "the budget was approved, Ana owns the launch"}
+    assert out["messages"][-1].content == "Recap: budget approved."  # written, not "what are the notes?"
+
+
 def test_without_a_margin_the_graph_acts_and_a_router_margin_marks_decisions() -> None:
     app = _graph([Prediction("find_trains", alternatives=CLOSE)])
     out = app.invoke({"messages": [("user", "Trains to Paris")]}, {"configurable": {"thread_id": "n"}})
