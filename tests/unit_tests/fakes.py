@@ -1,9 +1,10 @@
-"""Fakes for the shortlist / cascade / fit tests: a word-count encoder and a router with scripted predictions; and
-the UTF-8 check that fakes of real encoders and clients apply to their input."""
+"""Fakes for the shortlist / cascade / fit tests: a word-count encoder, a router with scripted predictions, a learned
+model folder with fake weights; and the UTF-8 check that fakes of real encoders and clients apply to their input."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -62,3 +63,11 @@ def encodes_as_utf8(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def learned_folder(path: Path, weights: bytes = b"adapter A") -> Path:
+    """A learned model folder as `task-router train --router learned` lays it out (fake weights: never loaded)."""
+    (path / "bi_encoder").mkdir(parents=True)
+    (path / "bi_encoder" / "adapter_model.safetensors").write_bytes(weights)
+    (path / "learned.json").write_text('{"format": 1, "lora_scale": 0.7, "none_bias": 0.4, "temperature": 1.1}')
+    return path

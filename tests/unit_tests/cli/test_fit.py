@@ -14,7 +14,7 @@ from task_router.cli import app
 from task_router.routers import make_router
 from task_router.routers._base import Prediction
 from tests.unit_tests.evaluation.scripted import FIXTURE
-from tests.unit_tests.fakes import Scripted, Words
+from tests.unit_tests.fakes import Scripted, Words, learned_folder
 
 
 @pytest.fixture
@@ -108,10 +108,7 @@ def test_fit_records_which_learned_model_it_fitted_for(tmp_path, monkeypatch):
     from task_router._learned.model_folder import learned_model_key
 
     monkeypatch.setattr(fit_module, "build_router", lambda kind, model, base_url=None, **options: Scripted(None))
-    mine = tmp_path / "mine"
-    (mine / "bi_encoder").mkdir(parents=True)
-    (mine / "bi_encoder" / "adapter_model.safetensors").write_bytes(b"fake weights, never loaded")
-    (mine / "learned.json").write_text('{"format": 1, "lora_scale": 0.7}')
+    mine = learned_folder(tmp_path / "mine")
     fitted = {}
     for name, router in (("builtin", "learned"), ("mine", f"learned:{mine}")):
         out = tmp_path / f"{name}.json"

@@ -12,7 +12,7 @@ import yaml
 
 from task_router.cli._options import build_router, catalog_thresholds, resolve_thresholds
 from task_router.routers._abstain import Abstain
-from tests.unit_tests.fakes import Scripted, Words
+from tests.unit_tests.fakes import Scripted, Words, learned_folder
 
 TASKS = [{"name": "recap", "description": "Recap a meeting."}, {"name": "email", "description": "Write an email."}]
 
@@ -71,14 +71,6 @@ def test_a_thresholds_file_with_nothing_to_apply_is_refused(tmp_path: Path) -> N
 # --- thresholds of one learned model applied to another ----------------------------------------------------------
 
 
-def _learned_folder(path: Path, weights: bytes = b"adapter A") -> Path:
-    """A learned model folder as `task-router train --router learned` lays it out (fake weights: never loaded)."""
-    (path / "bi_encoder").mkdir(parents=True)
-    (path / "bi_encoder" / "adapter_model.safetensors").write_bytes(weights)
-    (path / "learned.json").write_text('{"format": 1, "lora_scale": 0.7, "none_bias": 0.4, "temperature": 1.1}')
-    return path
-
-
 def _fitted_for(tmp_path: Path, model_path: Path | None) -> dict:
     from task_router._learned.model_folder import learned_model_key
 
@@ -86,7 +78,7 @@ def _fitted_for(tmp_path: Path, model_path: Path | None) -> dict:
 
 
 def test_thresholds_of_another_learned_model_are_refused_or_ignored_with_a_reason(tmp_path: Path) -> None:
-    mine = _learned_folder(tmp_path / "mine")
+    mine = learned_folder(tmp_path / "mine")
     fitted = _fitted_for(tmp_path, mine)
     assert fitted["model_key"]  # a key of the folder's content, computed without loading the model
     explicit = tmp_path / "t.json"
@@ -94,7 +86,7 @@ def test_thresholds_of_another_learned_model_are_refused_or_ignored_with_a_reaso
     with pytest.raises(typer.BadParameter, match=r"task-router fit --router learned \.\.\.") as caught:
         resolve_thresholds(explicit, None, "learned")  # fitted on models/mine, applied to the shipped model
     assert "another learned model" in str(caught.value) and caught.value.param_hint == "--thresholds"
-    other = _learned_folder(tmp_path / "other", b"adapter B")
+    other = learned_folder(tmp_path / "other", b"adapter B")
     with pytest.raises(typer.BadParameter, match=re.escape(f"task-router fit --router learned:{other} ...")):
         resolve_thresholds(explicit, None, f"learned:{other}")
     catalogue = _catalogue(tmp_path, fitted)
@@ -107,8 +99,8 @@ def test_thresholds_of_another_learned_model_are_refused_or_ignored_with_a_reaso
 
 def test_thresholds_follow_the_learned_models_content_not_its_path(tmp_path: Path) -> None:
     explicit = tmp_path / "t.json"
-    explicit.write_text(json.dumps(_fitted_for(tmp_path, _learned_folder(tmp_path / "a"))))
-    copy = _learned_folder(tmp_path / "copied" / "elsewhere")  # the same model on another machine or folder
+    explicit.write_text(json.dumps(_fitted_for(tmp_path, learned_folder(tmp_path / "a"))))
+    copy = learned_folder(tmp_path / "copied" / "elsewhere")  # the same model on another machine or folder
     assert resolve_thresholds(explicit, None, f"learned:{copy}") == explicit
     builtin = tmp_path / "builtin.json"
     builtin.write_text(json.dumps(_fitted_for(tmp_path, None)))
@@ -121,7 +113,7 @@ def test_old_learned_thresholds_without_a_model_key_still_apply(tmp_path: Path) 
     old = tmp_path / "old.json"
     old.write_text('{"router": "learned", "model": "learned:/somewhere/mine", "none_bias": 0.3}')
     assert resolve_thresholds(old, None, "learned") == old
-    assert resolve_thresholds(old, None, f"learned:{_learned_folder(tmp_path / 'm')}") == old
+    assert resolve_thresholds(old, None, f"learned:{learned_folder(tmp_path / 'm')}") == old
 
 
 def test_make_router_refuses_thresholds_of_another_learned_model(tmp_path: Path, monkeypatch) -> None:
@@ -131,12 +123,12 @@ def test_make_router_refuses_thresholds_of_another_learned_model(tmp_path: Path,
         raise AssertionError("refused thresholds must fail before any model is loaded")
 
     monkeypatch.setattr(routers, "_build", no_model)
-    mine = _learned_folder(tmp_path / "mine")
+    mine = learned_folder(tmp_path / "mine")
     explicit = tmp_path / "t.json"
     explicit.write_text(json.dumps(_fitted_for(tmp_path, mine)))
     with pytest.raises(ValueError, match=r"task-router fit --router learned \.\.\."):
         routers.make_router("learned", thresholds=explicit)
-    other = _learned_folder(tmp_path / "other", b"adapter B")
+    other = learned_folder(tmp_path / "other", b"adapter B")
     with pytest.raises(ValueError, match=re.escape(f"task-router fit --router learned:{other} ...")):
         routers.make_router("learned", thresholds=explicit, model_path=other)
     built: list[dict] = []
@@ -153,9 +145,9 @@ def test_a_command_hashes_the_learned_model_once(tmp_path: Path, monkeypatch: py
     from task_router.routers._fallbacks import KeepActiveRouter
 
     monkeypatch.setattr(routers, "_build", lambda *args, **kwargs: KeepActiveRouter())  # no model loaded
-    mine = _learned_folder(tmp_path / "mine")
+    mine = learned_folder(tmp_path / "mine")
     explicit = tmp_path / "t.json"
-    explicit.write_text(json.dumps(_fitted_for(tmp_path, _learned_folder(tmp_path / "copy"))))  # not mine's path
+    explicit.write_text(json.dumps(_fitted_for(tmp_path, learned_folder(tmp_path / "copy"))))  # not mine's path
     read_bytes, reads = Path.read_bytes, []
 
     def counted(path: Path) -> bytes:
@@ -180,14 +172,14 @@ def test_weights_overwritten_in_place_with_their_timestamps_kept_are_hashed_agai
 
     from task_router._learned.model_folder import ADAPTER_WEIGHTS, learned_model_key
 
-    mine = _learned_folder(tmp_path / "mine", weights=b"adapter A")
+    mine = learned_folder(tmp_path / "mine", weights=b"adapter A")
     weights = mine / "bi_encoder" / ADAPTER_WEIGHTS
     before = learned_model_key(mine)
     kept = weights.stat()
     with weights.open("r+b") as handle:  # the same file (inode), the same size, other bytes
         handle.write(b"adapter B")
     os.utime(weights, ns=(kept.st_atime_ns, kept.st_mtime_ns))  # the copy keeps the source's timestamp
-    assert learned_model_key(mine) == learned_model_key(_learned_folder(tmp_path / "b", weights=b"adapter B"))
+    assert learned_model_key(mine) == learned_model_key(learned_folder(tmp_path / "b", weights=b"adapter B"))
     assert learned_model_key(mine) != before
 
 
@@ -198,8 +190,8 @@ def test_a_recalibrated_folder_is_another_model_for_its_thresholds(tmp_path: Pat
 
     from task_router._learned.model_folder import learned_model_key
 
-    mine = _learned_folder(tmp_path / "mine")
-    copy = _learned_folder(tmp_path / "copy")
+    mine = learned_folder(tmp_path / "mine")
+    copy = learned_folder(tmp_path / "copy")
     assert learned_model_key(mine) == learned_model_key(copy)  # the same model in another folder
     before = learned_model_key(mine)
     for field, value in (("top_k", 3), ("temperature", 0.9), ("none_bias", 0.35)):
