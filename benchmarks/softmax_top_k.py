@@ -34,8 +34,8 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
 
 
 def one_large_catalogue(held_out: list[ConversationRecord], seed: int = 0) -> list[ConversationRecord]:
-    """Each held-out conversation's first request over every held-out task; a quarter with the request's domain
-    removed from the catalogue (gold: nothing fits)."""
+    """Each held-out conversation's first request that starts a task, over every held-out task; a quarter with the
+    request's domain removed from the catalogue (gold: nothing fits)."""
     tasks: dict[str, dict] = {}
     for record in held_out:
         for task in record.tasks:
@@ -43,7 +43,9 @@ def one_large_catalogue(held_out: list[ConversationRecord], seed: int = 0) -> li
     rng = random.Random(seed)
     rows = []
     for record in held_out:
-        first = next(label for label in record.labels if label.event == "START")
+        first = next((label for label in record.labels if label.event == "START"), None)
+        if first is None:  # a conversation whose labelled turns start no task (off topic only): no first request
+            continue
         domain = first.task.split(".")[0].split("_")[0]
         if rng.random() < 0.25:
             catalogue = [t for name, t in tasks.items() if name.split(".")[0].split("_")[0] != domain]
