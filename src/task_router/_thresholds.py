@@ -93,12 +93,12 @@ def learned_model_mismatch(fitted: Thresholds, kind: str, model_path: str | Path
         >>> learned_model_mismatch(Thresholds(router="learned", none_bias=0.3), "learned") is None  # no key: applies
         True
     """
-    from task_router._learned.model_folder import learned_model_key
+    from task_router._learned.model_folder import learned_model_key, learned_model_path
 
-    base, _, folder = kind.partition(":")
-    if base != "learned" or fitted.model_key is None:
+    learned, folder = learned_model_path(kind)
+    if not learned or fitted.model_key is None:
         return None
-    path = model_path if model_path is not None else (folder if ":" in kind else None)
+    path = model_path if model_path is not None else folder
     current = learned_model_key(path)
     if current is None or current == fitted.model_key:
         return None  # a folder that holds no model: loading the router says so

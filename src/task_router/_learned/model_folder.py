@@ -32,6 +32,18 @@ _KEYED_FIELDS = (
 )
 
 
+def learned_model_path(kind: str) -> tuple[bool, str | None]:
+    """Whether a router spec of the command line routes with a learned model, and that model's folder (None: the
+    shipped one): ``learned`` or ``learned:<dir>``.
+
+    Example:
+        >>> learned_model_path("learned:models/mine"), learned_model_path("learned"), learned_model_path("embedding")
+        ((True, 'models/mine'), (True, None), (False, None))
+    """
+    base, colon, folder = kind.partition(":")
+    return base == "learned", (folder if base == "learned" and colon else None)
+
+
 @dataclass(frozen=True)
 class LearnedConfig:
     """How a trained model folder routes: saved as ``learned.json`` next to the adapters.

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from task_router._learned.model_folder import learned_model_key, learned_model_path
 from task_router.cli._base import app
 from task_router.cli._options import BaseUrlOpt, ModelOpt, RerankOpt, build_router, check_output
 
@@ -91,10 +92,9 @@ def fit_command(
         fitted, report = _fit_cascade(dev, model, cheap, strong, shortlist, base_url, max_escalation, escalation_cost)
     else:
         fitted, report = _fit_none(dev, kind, model, shortlist, base_url, min_in_scope_accuracy, rerank)
-    if kind.partition(":")[0] == "learned":  # its NONE scores and temperature belong to this model alone
-        from task_router._learned.model_folder import learned_model_key
-
-        fitted["model_key"] = learned_model_key(kind.partition(":")[2] if ":" in kind else None)
+    learned, folder = learned_model_path(kind)
+    if learned:  # its NONE scores and temperature belong to this model alone
+        fitted["model_key"] = learned_model_key(folder)
     thresholds = Thresholds(
         dataset=str(dataset), fitted_on=records or ":", shortlist=shortlist, metrics=report["summary"], **fitted
     )

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from task_router._catalog import CatalogError, TaskCatalog, name_key
+from task_router._learned.model_folder import learned_model_path
 
 # Where commands write their outputs by default (relative to the working directory; git-ignored in this repository).
 RUNS_DIR = Path("runs")
@@ -182,8 +183,9 @@ def build_router(
     fitted = resolve_thresholds(thresholds, catalog, kind, warn)
     if fitted is not None:
         options["thresholds"] = fitted
-    if kind.startswith("learned:"):
-        kind, _, options["model_path"] = kind.partition(":")
+    _, folder = learned_model_path(kind)
+    if folder is not None:
+        kind, options["model_path"] = "learned", folder
     if rerank is not None and kind != "embedding":
         raise typer.BadParameter(
             f"--rerank re-ranks the embedding router's tasks: use it with --router embedding, not {kind!r}",
