@@ -41,12 +41,14 @@ class StoreCatalog(TaskCatalog):
     Args:
         store: any LangGraph ``BaseStore`` with a sync API (``InMemoryStore``, ``PostgresStore``: an
             ``AsyncPostgresStore`` refuses sync calls, and decisions read the catalogue synchronously).
-        namespace: where the catalogue item lives; one namespace per catalogue.
+        namespace: where the catalogue item lives, a tuple of labels (``("tenant-a", "catalog")``); one namespace
+            per catalogue.
         tasks: the tasks to start with when the store holds no catalogue yet in ``namespace`` (ignored if it
             does: the stored catalogue is the shared truth).
 
     Raises:
         CatalogError: ``tasks`` holds an invalid task, or the stored item is not a catalogue.
+        ValueError: ``namespace`` is not a tuple of labels (a string, say).
     """
 
     def __init__(
@@ -60,7 +62,7 @@ class StoreCatalog(TaskCatalog):
             raise TypeError(f"store must be a LangGraph BaseStore (InMemoryStore, PostgresStore), got {store!r}")
         super().__init__()
         self.store = store
-        self.namespace = tuple(namespace)
+        self.namespace = _checked_namespace(namespace)
         self._edit: str | None = None
         if not self.refresh() and tasks is not None:
             seed = TaskCatalog(tasks)  # validates every task first
@@ -146,6 +148,18 @@ class StoreCatalog(TaskCatalog):
 
     def __repr__(self) -> str:
         return f"StoreCatalog(namespace={self.namespace}, version={self._version}, tasks={list(self._tasks)})"
+
+
+def _checked_namespace(namespace: Any) -> tuple[str, ...]:
+    """``namespace`` as a tuple of store labels, or a ValueError naming the fix (a string would be split into one
+    label per character: a namespace no other process opens)."""
+    labels = tuple(namespace) if isinstance(namespace, tuple | list) else None
+    if not labels or not all(isinstance(label, str) and label and "." not in label for label in labels):
+        raise ValueError(
+            f"namespace must be a tuple of labels (non-empty strings without '.'), got {namespace!r:.80}: e.g. "
+            "('tenant-a', 'catalog'), one namespace per catalogue"
+        )
+    return labels
 
 
 __all__ = ["DEFAULT_NAMESPACE", "StoreCatalog"]

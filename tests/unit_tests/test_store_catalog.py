@@ -92,3 +92,10 @@ def test_a_stored_version_that_is_not_a_count_is_refused_naming_the_fix(version:
     with pytest.raises(CatalogError, match="version") as caught:
         StoreCatalog(store)
     assert "namespace of its own" in str(caught.value)
+
+
+@pytest.mark.parametrize("namespace", ["tenant-a", ("tenant-a", ""), (), ("tenant-a", 3), ("tenant.a", "catalog")])
+def test_a_namespace_that_is_not_a_tuple_of_labels_is_refused_naming_the_fix(namespace: object) -> None:
+    # a string was split into one label per character: ("t", "e", "n", ...), a namespace no other process opens
+    with pytest.raises(ValueError, match=r"namespace must be a tuple of labels.*\('tenant-a', 'catalog'\)"):
+        StoreCatalog(InMemoryStore(), namespace=namespace, tasks=[TRAVEL])
