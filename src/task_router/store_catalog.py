@@ -112,6 +112,11 @@ class StoreCatalog(TaskCatalog):
         return super().frozen()
 
     @property
+    def version(self) -> int:
+        self.refresh()
+        return self._version
+
+    @property
     def names(self) -> list[str]:
         self.refresh()
         return super().names
@@ -123,6 +128,10 @@ class StoreCatalog(TaskCatalog):
 
     def __iter__(self) -> Iterator[Task]:
         return iter(self.tasks)
+
+    def __len__(self) -> int:
+        self.refresh()
+        return super().__len__()
 
     # -- edits write through, on top of the latest stored catalogue -----------------------------------------
     def add(self, task: Task | dict[str, Any]) -> Task:

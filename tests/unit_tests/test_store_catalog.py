@@ -99,3 +99,11 @@ def test_a_namespace_that_is_not_a_tuple_of_labels_is_refused_naming_the_fix(nam
     # a string was split into one label per character: ("t", "e", "n", ...), a namespace no other process opens
     with pytest.raises(ValueError, match=r"namespace must be a tuple of labels.*\('tenant-a', 'catalog'\)"):
         StoreCatalog(InMemoryStore(), namespace=namespace, tasks=[TRAVEL])
+
+
+def test_version_and_size_are_the_stored_catalogue_s_before_any_decision() -> None:
+    # they were this process's last reading: a worker reported the old version beside the new names
+    store = InMemoryStore()
+    editor, worker = StoreCatalog(store, tasks=[TRAVEL]), StoreCatalog(store)
+    editor.add({"name": "hotel", "description": "Book a hotel room."})
+    assert (worker.version, len(worker)) == (editor.version, 2)
