@@ -24,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -64,6 +65,10 @@ class StoreCatalog(TaskCatalog):
         self.store = store
         self.namespace = _checked_namespace(namespace)
         self._edit: str | None = None
+        # Reads and writes of the store are numbered as they start; a read applies only if nothing that started after
+        # it (a read, an edit of this process) was applied first: a read in flight meanwhile may be older.
+        self._tickets = itertools.count(1)
+        self._applied = 0
         if not self.refresh() and tasks is not None:
             seed = TaskCatalog(tasks)  # validates every task first
             with self._lock:
@@ -73,6 +78,7 @@ class StoreCatalog(TaskCatalog):
     # -- the shared copy -----------------------------------------------------------------------------------
     def refresh(self) -> bool:
         """Read the stored catalogue into this process if it changed; whether the store holds one at all."""
+        ticket = next(self._tickets)
         item = self.store.get(self.namespace, ITEM_KEY)
         if item is None:
             return False
@@ -89,6 +95,9 @@ class StoreCatalog(TaskCatalog):
                 "it was not written by StoreCatalog; give StoreCatalog a namespace of its own"
             )
         with self._lock:
+            if ticket < self._applied:  # a later read, or an edit of this process, is in already: this one may be older
+                return True
+            self._applied = ticket
             if (version, value.get("edit")) == (self._version, self._edit):
                 return True
             try:
@@ -105,6 +114,7 @@ class StoreCatalog(TaskCatalog):
         self._edit = uuid.uuid4().hex
         tasks = [task.model_dump(mode="json") for task in self._tasks.values()]
         self.store.put(self.namespace, ITEM_KEY, {"version": self._version, "edit": self._edit, "tasks": tasks})
+        self._applied = next(self._tickets)  # a read that started before the write ended may not have seen it
 
     # -- reading: every snapshot (one per decision) starts from the stored catalogue -------------------------
     def frozen(self) -> TaskCatalog:

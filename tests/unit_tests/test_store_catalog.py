@@ -4,6 +4,10 @@ clearly. The same with PostgreSQL and two processes: tests/integration_tests/tes
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 from langgraph.store.memory import InMemoryStore
 
@@ -107,3 +111,42 @@ def test_version_and_size_are_the_stored_catalogue_s_before_any_decision() -> No
     editor, worker = StoreCatalog(store, tasks=[TRAVEL]), StoreCatalog(store)
     editor.add({"name": "hotel", "description": "Book a hotel room."})
     assert (worker.version, len(worker)) == (editor.version, 2)
+
+
+class SlowReads(InMemoryStore):
+    """An InMemoryStore whose next ``get`` reads the item, then lets ``meanwhile`` run before it returns: a read that
+    was in flight while something else happened."""
+
+    meanwhile: Callable[[], None] | None = None
+
+    def get(self, *args: Any, **kwargs: Any) -> Any:
+        item = super().get(*args, **kwargs)
+        meanwhile, self.meanwhile = self.meanwhile, None
+        if meanwhile is not None:
+            worker = threading.Thread(target=meanwhile)
+            worker.start()
+            worker.join(timeout=10)
+        return item
+
+
+def test_a_read_in_flight_during_an_edit_does_not_undo_the_edit() -> None:
+    # a decision's read, started before an edit of the same process and returned after it, put the older catalogue
+    # back: the task just added was out of the live catalogue, so a decision naming it was changed to "removed"
+    store = SlowReads()
+    catalog = StoreCatalog(store, tasks=[TRAVEL])
+    store.meanwhile = lambda: catalog.add({"name": "hotel", "description": "Book a hotel room."})
+    catalog.frozen()  # a decision's read, the edit made while it was in flight
+    assert "hotel" in catalog and catalog.get("hotel") is not None
+
+
+def test_of_two_reads_in_flight_the_older_one_does_not_win() -> None:
+    store = SlowReads()
+    editor, worker = StoreCatalog(store, tasks=[TRAVEL]), StoreCatalog(store)
+
+    def edit_then_read() -> None:
+        editor.add({"name": "hotel", "description": "Book a hotel room."})
+        worker.refresh()  # a later read, of the edited catalogue
+
+    store.meanwhile = edit_then_read
+    worker.refresh()  # read before the edit, returned after the later read
+    assert "hotel" in worker
