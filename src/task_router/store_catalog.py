@@ -27,12 +27,25 @@ from __future__ import annotations
 import itertools
 import uuid
 from collections.abc import Iterable, Iterator
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as package_version
 from typing import Any
 
 from task_router._catalog import CatalogError, Task, TaskCatalog
 
 DEFAULT_NAMESPACE = ("task_router", "catalog")
 ITEM_KEY = "catalog"
+
+
+def _writer() -> str:
+    """Which package version writes the item (stored with it, so that another version reading it says so)."""
+    try:
+        return f"langgraph-task-router {package_version('langgraph-task-router')}"
+    except PackageNotFoundError:  # a source tree on the path, not installed
+        return "langgraph-task-router (not installed)"
+
+
+_WRITER = _writer()
 
 
 class StoreCatalog(TaskCatalog):
@@ -100,20 +113,37 @@ class StoreCatalog(TaskCatalog):
             self._applied = ticket
             if (version, value.get("edit")) == (self._version, self._edit):
                 return True
-            try:
-                tasks = TaskCatalog(value["tasks"]).tasks
+            try:  # every bad task at once, with fixes for stored data (not "call update()")
+                tasks = TaskCatalog.from_records(value["tasks"]).tasks if value["tasks"] else []
             except CatalogError as exc:
-                raise CatalogError(f"the catalogue stored in {self.namespace} is invalid: {exc}") from exc
+                raise CatalogError(
+                    f"the catalogue stored in {self.namespace} is invalid; {self._fix(value)}: {exc}"
+                ) from exc
             self._set_tasks(tasks)
             self._version, self._edit = version, value.get("edit")
             self._memo.clear()  # derived values (prompts, task matrices, snapshots) were of another catalogue
         return True
 
+    def _fix(self, value: dict[str, Any]) -> str:
+        """What to do about the invalid stored catalogue ``value`` (it is left as it is)."""
+        writer = value.get("writer")
+        if isinstance(writer, str) and writer != _WRITER:
+            return (
+                f"it was written by {writer:.60} and this process runs {_WRITER}: run the same langgraph-task-router "
+                "version in every process on the store"
+            )
+        return (
+            f"store a valid one: store.delete({self.namespace!r}, {ITEM_KEY!r}), then "
+            f"StoreCatalog(store, namespace={self.namespace!r}, tasks=...)"
+        )
+
     def _write(self) -> None:
         """Store this process's tasks as the next version (call with the lock held, after an edit)."""
         self._edit = uuid.uuid4().hex
         tasks = [task.model_dump(mode="json") for task in self._tasks.values()]
-        self.store.put(self.namespace, ITEM_KEY, {"version": self._version, "edit": self._edit, "tasks": tasks})
+        self.store.put(
+            self.namespace, ITEM_KEY, {"version": self._version, "edit": self._edit, "writer": _WRITER, "tasks": tasks}
+        )
         self._applied = next(self._tickets)  # a read that started before the write ended may not have seen it
 
     # -- reading: every snapshot (one per decision) starts from the stored catalogue -------------------------

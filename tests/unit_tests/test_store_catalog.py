@@ -150,3 +150,27 @@ def test_of_two_reads_in_flight_the_older_one_does_not_win() -> None:
     store.meanwhile = edit_then_read
     worker.refresh()  # read before the edit, returned after the later read
     assert "hotel" in worker
+
+
+def test_a_catalogue_stored_by_another_version_is_refused_naming_both_versions_and_kept() -> None:
+    # the error was only "task 'travel_booking' is invalid: priority: Extra inputs are not permitted"
+    from importlib.metadata import version
+
+    store = InMemoryStore()
+    newer = {"version": 4, "edit": "e", "writer": "langgraph-task-router 9.9.0", "tasks": [{**TRAVEL, "priority": 1}]}
+    store.put(DEFAULT_NAMESPACE, ITEM_KEY, newer)
+    with pytest.raises(CatalogError, match="priority") as caught:
+        StoreCatalog(store, tasks=[TRAVEL])
+    message = str(caught.value)
+    assert "langgraph-task-router 9.9.0" in message and version("langgraph-task-router") in message
+    assert "same langgraph-task-router version" in message
+    assert store.get(DEFAULT_NAMESPACE, ITEM_KEY).value == newer  # nothing overwritten
+
+
+def test_a_stored_catalogue_with_an_invalid_task_names_how_to_store_a_valid_one() -> None:
+    store = InMemoryStore()
+    store.put(DEFAULT_NAMESPACE, ITEM_KEY, {"version": 1, "tasks": [TRAVEL, TRAVEL]})  # written by hand
+    with pytest.raises(CatalogError, match="duplicate name") as caught:
+        StoreCatalog(store)
+    assert "store.delete(" in str(caught.value) and "tasks=" in str(caught.value)
+    assert "call update()" not in str(caught.value)  # the fix for an edit, not for a stored catalogue
