@@ -140,7 +140,7 @@ class StoreCatalog(TaskCatalog):
     def _write(self) -> None:
         """Store this process's tasks as the next version (call with the lock held, after an edit)."""
         self._edit = uuid.uuid4().hex
-        tasks = [task.model_dump(mode="json") for task in self._tasks.values()]
+        tasks = [task.model_dump(mode="json", exclude_defaults=True) for task in self._tasks.values()]
         self.store.put(
             self.namespace, ITEM_KEY, {"version": self._version, "edit": self._edit, "writer": _WRITER, "tasks": tasks}
         )

@@ -174,3 +174,14 @@ def test_a_stored_catalogue_with_an_invalid_task_names_how_to_store_a_valid_one(
         StoreCatalog(store)
     assert "store.delete(" in str(caught.value) and "tasks=" in str(caught.value)
     assert "call update()" not in str(caught.value)  # the fix for an edit, not for a stored catalogue
+
+
+def test_the_store_holds_only_the_fields_a_task_sets() -> None:
+    # every default was written too ("tools": [], "instructions": null, ...): a worker of an older version, whose Task
+    # lacks a field added since, refused the whole catalogue ("Extra inputs are not permitted") even though no task
+    # used that field, on every decision of a rolling upgrade
+    store = InMemoryStore()
+    recap = {"name": "recap", "description": "Recap a meeting.", "inputs": [{"name": "notes", "description": "notes"}]}
+    catalog = StoreCatalog(store, tasks=[TRAVEL, recap])
+    assert store.get(DEFAULT_NAMESPACE, ITEM_KEY).value["tasks"] == [TRAVEL, recap]
+    assert StoreCatalog(store).tasks == catalog.tasks
