@@ -31,6 +31,8 @@ from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
 from typing import Any
 
+from langgraph.store.base.batch import AsyncBatchedBaseStore
+
 from task_router._catalog import CatalogError, Task, TaskCatalog
 
 DEFAULT_NAMESPACE = ("task_router", "catalog")
@@ -63,6 +65,8 @@ class StoreCatalog(TaskCatalog):
     Raises:
         CatalogError: ``tasks`` holds an invalid task, or the stored item is not a catalogue.
         ValueError: ``namespace`` is not a tuple of labels (a string, say).
+        TypeError: ``store`` is not a store, or answers only async calls (``AsyncPostgresStore``, the LangGraph
+            server's store).
     """
 
     def __init__(
@@ -74,6 +78,12 @@ class StoreCatalog(TaskCatalog):
     ) -> None:
         if not callable(getattr(store, "get", None)) or not callable(getattr(store, "put", None)):
             raise TypeError(f"store must be a LangGraph BaseStore (InMemoryStore, PostgresStore), got {store!r}")
+        if isinstance(store, AsyncBatchedBaseStore):  # its sync calls fail on its event loop: every async decision
+            raise TypeError(
+                f"{type(store).__name__} answers only async calls in its event loop, and StoreCatalog reads the store "
+                "synchronously at each decision: give it a sync store on the same database, e.g. "
+                "task_router.persistence.postgres_store(url) (a PostgresStore), or InMemoryStore in one process"
+            )
         super().__init__()
         self.store = store
         self.namespace = _checked_namespace(namespace)

@@ -185,3 +185,25 @@ def test_the_store_holds_only_the_fields_a_task_sets() -> None:
     catalog = StoreCatalog(store, tasks=[TRAVEL, recap])
     assert store.get(DEFAULT_NAMESPACE, ITEM_KEY).value["tasks"] == [TRAVEL, recap]
     assert StoreCatalog(store).tasks == catalog.tasks
+
+
+def test_an_async_only_store_is_refused_naming_a_sync_one() -> None:
+    # it was taken, then failed (at once in the event loop, or at every decision of graph.ainvoke) with the store's
+    # "replace store.get(...) with await store.aget(...)": a change to StoreCatalog's code, not one a user can make
+    import asyncio
+
+    from langgraph.store.base.batch import AsyncBatchedBaseStore
+
+    class AsyncStore(AsyncBatchedBaseStore):  # as AsyncPostgresStore and the LangGraph server's store are
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = InMemoryStore()
+
+        async def abatch(self, ops: Any) -> Any:
+            return await self.inner.abatch(ops)
+
+    async def open_catalog() -> None:
+        StoreCatalog(AsyncStore(), tasks=[TRAVEL])
+
+    with pytest.raises(TypeError, match=r"sync.*postgres_store\(url\)"):
+        asyncio.run(open_catalog())
