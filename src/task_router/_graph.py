@@ -253,8 +253,17 @@ def add_task_router(
         return {"messages": [AIMessage(default_none_reply(catalog, active, _pending_question(state, active)))]}
 
     def clarify(state: RouterState) -> dict[str, Any]:
-        tasks = (state.get("decisions") or [{}])[-1].get("clarify") or []
-        return {"messages": [AIMessage(clarify_question(tasks, catalog))]}
+        # the close tasks still offered: a turn resumed (or an edit made) after routing may have lost some of them
+        asked = (state.get("decisions") or [{}])[-1].get("clarify") or []
+        view = catalog.frozen()  # one reading, whatever is edited meanwhile
+        tasks = [task for name in dict.fromkeys(asked) if (task := view.get(name)) is not None]
+        if len(tasks) >= 2:
+            text = clarify_question([task.name for task in tasks], view)
+        elif tasks:
+            text = f"Do you mean {tasks[0].title}?"
+        else:
+            text = default_none_reply(view)  # none of them is offered any more: what the assistant can do
+        return {"messages": [AIMessage(text)]}
 
     targets = {*task_nodes.values(), *([default_task_node] if default_task_node else [])}
     destinations = (*targets, NONE_NODE, CLARIFY_NODE, END)
