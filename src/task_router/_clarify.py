@@ -77,9 +77,9 @@ def clarify_question(tasks: Sequence[str], catalog: TaskCatalog) -> str:
     return f"Do you mean: {', '.join(titles[:-1])}, or {titles[-1]}?"
 
 
-def question_message(tasks: Sequence[str], catalog: TaskCatalog) -> AIMessage:
-    """The assistant's turn that asks between ``tasks``, marked as a question (:func:`request_asked_about`)."""
-    return AIMessage(clarify_question(tasks, catalog), response_metadata={_MARK: QUESTION})
+def question_message(question: str) -> AIMessage:
+    """The assistant's turn that asks which task the user means, marked as such (:func:`request_asked_about`)."""
+    return AIMessage(question, response_metadata={_MARK: QUESTION})
 
 
 def request_asked_about(messages: Sequence[BaseMessage]) -> str:
@@ -91,7 +91,7 @@ def request_asked_about(messages: Sequence[BaseMessage]) -> str:
         >>> from langchain_core.messages import HumanMessage
         >>> from task_router import Task, TaskCatalog
         >>> catalog = TaskCatalog([Task(name=n, description=f"Do {n}.") for n in ("a", "b")])
-        >>> asked = [HumanMessage("Do it: here are the notes"), question_message(["a", "b"], catalog)]
+        >>> asked = [HumanMessage("Do it: here are the notes"), question_message(clarify_question(["a", "b"], catalog))]
         >>> request_asked_about([*asked, HumanMessage("a")]), request_asked_about([HumanMessage("a")])
         ('Do it: here are the notes', '')
     """

@@ -13,7 +13,7 @@ from langgraph.types import Command
 
 from task_router._budget import run_in_background
 from task_router._catalog import TaskCatalog
-from task_router._clarify import close_tasks, question_message, with_question
+from task_router._clarify import clarify_question, close_tasks, question_message, with_question
 from task_router._decision import RouteDecision
 from task_router._rendering import message_text
 from task_router._router_input import is_user_message
@@ -253,8 +253,15 @@ def add_task_router(
         return {"messages": [AIMessage(default_none_reply(catalog, active, _pending_question(state, active)))]}
 
     def clarify(state: RouterState) -> dict[str, Any]:
-        tasks = (state.get("decisions") or [{}])[-1].get("clarify") or []
-        return {"messages": [question_message(tasks, catalog)]}
+        # the close tasks still offered: a turn resumed (or an edit made) after routing may have lost some of them
+        asked = (state.get("decisions") or [{}])[-1].get("clarify") or []
+        view = catalog.frozen()  # one reading, whatever is edited meanwhile
+        tasks = [task for name in dict.fromkeys(asked) if (task := view.get(name)) is not None]
+        if len(tasks) >= 2:
+            return {"messages": [question_message(clarify_question([task.name for task in tasks], view))]}
+        if tasks:
+            return {"messages": [question_message(f"Do you mean {tasks[0].title}?")]}
+        return {"messages": [AIMessage(default_none_reply(view))]}  # none is offered any more: what it can do
 
     targets = {*task_nodes.values(), *([default_task_node] if default_task_node else [])}
     destinations = (*targets, NONE_NODE, CLARIFY_NODE, END)

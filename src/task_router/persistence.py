@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -296,7 +297,8 @@ def thread_lock(saver: Any, thread_id: str) -> Iterator[None]:
     released (turns are queued, none is refused; LangGraph server's "enqueue").
 
     SQLite (:func:`sqlite_checkpointer`): an advisory file lock (``fcntl.flock``) beside the database, one file per
-    thread. PostgreSQL (:func:`postgres_checkpointer`, one connection): a session advisory lock. Either is released
+    thread. PostgreSQL (:func:`postgres_checkpointer`, one connection): a session advisory lock (and a lock of
+    this process, which its threads share the session with). Either is released
     when the holder exits or dies. ``task-router chat`` holds it around each turn.
 
     Example:
@@ -309,18 +311,43 @@ def thread_lock(saver: Any, thread_id: str) -> Iterator[None]:
             yield
     elif type(saver.conn).__module__.startswith("psycopg") and hasattr(saver.conn, "cursor"):
         key = ("task_router.thread\x1f" + str(thread_id),)
-        with saver._cursor() as cur:
-            cur.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", key)
-        try:
-            yield
-        finally:
+        # A session advisory lock is re-entrant for its session, and this process's threads share the saver's one
+        # connection: they queue on a lock of this process first, then the session's lock queues the processes.
+        with _process_lock((id(saver.conn), str(thread_id))):
             with saver._cursor() as cur:
-                cur.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", key)
+                cur.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", key)
+            try:
+                yield
+            finally:
+                with saver._cursor() as cur:
+                    cur.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", key)
     else:
         raise ValueError(
             f"thread_lock works with sqlite_checkpointer(path) or postgres_checkpointer(url) (one connection), not "
             f"{type(saver).__name__}: give each writer its own thread_id, or serialise turns yourself"
         )
+
+
+_PROCESS_LOCKS: dict[tuple[int, str], tuple[threading.Lock, int]] = {}  # key -> (its lock, threads holding or waiting)
+_PROCESS_LOCKS_GUARD = threading.Lock()
+
+
+@contextmanager
+def _process_lock(key: tuple[int, str]) -> Iterator[None]:
+    """A lock of this process per ``key``, dropped once no thread holds or waits for it (thread ids are unbounded)."""
+    with _PROCESS_LOCKS_GUARD:
+        lock, users = _PROCESS_LOCKS.get(key, (threading.Lock(), 0))
+        _PROCESS_LOCKS[key] = (lock, users + 1)
+    try:
+        with lock:
+            yield
+    finally:
+        with _PROCESS_LOCKS_GUARD:
+            users = _PROCESS_LOCKS[key][1] - 1
+            if users:
+                _PROCESS_LOCKS[key] = (lock, users)
+            else:
+                del _PROCESS_LOCKS[key]
 
 
 def _sqlite_saver_types() -> tuple[type, ...]:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from task_router.persistence import postgres_checkpointer, thread_lock
 from tests.conftest import ROOT_DIR
 from tests.fault_server import FaultServer, keyword_reply
 
@@ -168,6 +169,32 @@ def test_turns_under_thread_lock_queue_on_postgres_too(tmp_path: Path) -> None:
 
     reports = run_writers(tmp_path, start_postgres(), writers=2, turns=15, locked=True)
     assert check_nothing_acknowledged_is_lost(reports, turns=15) == (30, 0)
+
+
+@pytest.mark.slow
+def test_threads_of_one_process_queue_under_thread_lock_on_postgres() -> None:
+    """A session advisory lock is re-entrant for its session: two threads of one process, on one saver (one
+    connection), both held the same thread at once, so their turns ran together (one refused, or one lost)."""
+    import threading
+    import time
+
+    from tests.integration_tests.test_restarts import start_postgres
+
+    held: list[str] = []
+    with postgres_checkpointer(start_postgres()) as saver:
+
+        def turn(name: str) -> None:
+            with thread_lock(saver, "shared-in-process"):
+                held.append(f"{name} in")
+                time.sleep(0.3)
+                held.append(f"{name} out")
+
+        workers = [threading.Thread(target=turn, args=(name,)) for name in ("a", "b")]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(timeout=60)
+    assert len(held) == 4 and all(held[i].split()[0] == held[i + 1].split()[0] for i in (0, 2)), held
 
 
 def test_two_chats_on_one_thread_store_every_turn(tmp_path: Path) -> None:

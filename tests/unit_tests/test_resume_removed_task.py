@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, HumanMessage
 
@@ -97,3 +98,33 @@ def test_a_pending_turn_not_yet_routed_while_its_active_task_was_removed_is_answ
     out = resume_pending_turn(graph, CFG)
     assert out is not None and out["messages"][-1].content.startswith("I can't help with that")
     assert [d["event"] for d in out["decisions"]] == ["START", "NONE"] and out["active_task"] is None
+
+
+def _close_call(routing: Any) -> Prediction:
+    if "recap" in routing.last_user_text:  # "a recap post": meeting_recap or linkedin_post, too close to call
+        close = (("meeting_recap", False, 0.46), ("linkedin_post", False, 0.44))
+        return Prediction("meeting_recap", alternatives=close)
+    return _answer(routing)
+
+
+@pytest.mark.parametrize("removed", [["linkedin_post"], ["linkedin_post", "meeting_recap"]])
+def test_a_pending_question_between_tasks_since_removed_is_answered(tmp_path: Path, removed: list[str]) -> None:
+    # the clarify node raised "a clarifying question needs two tasks of the catalogue": the turn was never answered
+    db = tmp_path / "threads.sqlite"
+    asking = create_router_graph(TaskCatalog.demo(), router=Scripted(_close_call), model=None, clarify_margin=0.1)
+    asking.compile(checkpointer=sqlite_checkpointer(db), interrupt_before=["clarify"]).invoke(
+        {"messages": [HumanMessage("a recap post")]}, CFG, durability="sync"
+    )
+    catalog = TaskCatalog.demo()
+    for name in removed:
+        catalog.remove(name)
+    graph = create_router_graph(catalog, router=Scripted(_close_call), model=None, clarify_margin=0.1)
+    graph = graph.compile(checkpointer=sqlite_checkpointer(db))
+    out = resume_pending_turn(graph, CFG)
+    assert out is not None and out["messages"][-1].type == "ai"
+    reply = out["messages"][-1].content
+    if "meeting_recap" in catalog:  # one of the two left: asked about alone
+        assert reply == f"Do you mean {catalog['meeting_recap'].title}?"
+    else:  # neither: what the assistant can do
+        assert reply.startswith("I can't help with that here") and catalog.tasks[0].title in reply
+    assert out.get("active_task") is None and pending_turn(graph, CFG) is None
