@@ -355,6 +355,66 @@ def insert_off_topic(
     return out
 
 
+def close_without_wrap_up(
+    records: Sequence[ConversationRecord], *, prob: float = 0.5, seed: int = 0
+) -> list[ConversationRecord]:
+    """``records`` where, in a ``prob`` share of the conversations, the user closes a task straight after the
+    assistant's answer: the exchange SGD nearly always has before an END (the user's "Thanks." continuing the task,
+    the assistant's "Anything else?") is removed. Without such turns a model learns that END follows "Anything
+    else?" and keeps the task when a user says goodbye right after a booking is confirmed (the shipped model, on
+    held-out ``sgd_train`` END turns: recall 0.875 with that exchange, 0.724 without it;
+    ``benchmarks/end_without_wrap_up.py``).
+
+    Example:
+        >>> recs = parse_records([{"id": "c", "tasks": [{"name": "a", "description": "Do A."}],
+        ...     "turns": [{"role": "user", "text": "book a"}, {"role": "assistant", "text": "Booked."},
+        ...               {"role": "user", "text": "thanks"}, {"role": "assistant", "text": "Anything else?"},
+        ...               {"role": "user", "text": "no, bye"}],
+        ...     "labels": [{"turn_index": 0, "task": "a", "event": "START"},
+        ...                {"turn_index": 2, "task": "a", "event": "CONTINUE"},
+        ...                {"turn_index": 4, "task": "a", "event": "END"}]}])
+        >>> out = close_without_wrap_up(recs, prob=1.0)[0]
+        >>> [turn.text for turn in out.turns], [(label.turn_index, label.event) for label in out.labels]
+        (['book a', 'Booked.', 'no, bye'], [(0, 'START'), (2, 'END')])
+    """
+    if not 0.0 <= prob <= 1.0:
+        raise ValueError(f"prob is a share of conversations, in [0, 1], got {prob}")
+    out = []
+    for record in records:
+        rng = random.Random(f"{seed}:{record.id}:close")
+        draw = rng.random()
+        labels = record.labels
+        ends = [i for i, label in enumerate(labels) if label.event == "END" and i > 0 and _wrapped_up(record, i)]
+        if not ends or draw >= prob:
+            out.append(record)
+            continue
+        i = rng.choice(ends)
+        data = record.model_dump()
+        position = labels[i - 1].turn_index  # the user's "Thanks." and the assistant's "Anything else?"
+        del data["turns"][position : position + 2]
+        del data["labels"][i - 1]
+        for label in data["labels"]:
+            if label["turn_index"] > position:
+                label["turn_index"] -= 2
+        out.append(parse_records([data])[0])
+    return out
+
+
+def _wrapped_up(record: ConversationRecord, index: int) -> bool:
+    """Whether the END label ``index`` follows a wrap-up: the user's turn before it continued the same task, right
+    after an assistant's answer, and the assistant replied to it."""
+    end, before = record.labels[index], record.labels[index - 1]
+    position = before.turn_index
+    return (
+        before.event == "CONTINUE"
+        and before.task == end.task
+        and end.turn_index == position + 2
+        and position >= 1
+        and record.turns[position - 1].role == "assistant"
+        and record.turns[position + 1].role == "assistant"
+    )
+
+
 def _digression_point(record: ConversationRecord, rng: random.Random) -> int | None:
     """Where a digression can go (one of the places, at random): right after the assistant's reply to a turn that
     leaves a task active and is followed by another user turn."""

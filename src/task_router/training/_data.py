@@ -13,6 +13,7 @@ from task_router.training._augment import (
     OffTopicConfig,
     add_example_requests,
     augment_records,
+    close_without_wrap_up,
     insert_off_topic,
     single_turn_records,
 )
@@ -29,12 +30,15 @@ def load_training_records(
     off_topic: OffTopicConfig | None = None,
     single_turn: int = 0,
     records: Sequence[ConversationRecord] | None = None,
+    close_early_prob: float = 0.0,
 ) -> list[ConversationRecord]:
     """The conversations of every file (``limit`` per file; or ``records`` given as they are), augmented when
     ``augment`` is given; in an ``examples_prob`` share of them, tasks get example requests from other
     conversations (:func:`~task_router.training._augment.add_example_requests`); with ``off_topic``, off-catalogue
     requests are inserted (:func:`~task_router.training._augment.insert_off_topic`) and ``single_turn`` one-turn
-    records over large catalogues added (:func:`~task_router.training._augment.single_turn_records`).
+    records over large catalogues added (:func:`~task_router.training._augment.single_turn_records`); in a
+    ``close_early_prob`` share, a task is closed straight after the assistant's answer
+    (:func:`~task_router.training._augment.close_without_wrap_up`).
 
     Example:
         >>> records = load_training_records(["../shared/benchmarks/sgd_train.jsonl.gz"], limit=100,
@@ -43,6 +47,8 @@ def load_training_records(
     if records is None:
         records = [record for path in paths for record in load_dataset(path, limit=limit)]
     records = list(records)
+    if close_early_prob:
+        records = close_without_wrap_up(records, prob=close_early_prob, seed=seed)
     if examples_prob:
         records = add_example_requests(records, prob=examples_prob, seed=seed)
     singles = single_turn_records(records, single_turn, seed=seed) if single_turn else []

@@ -81,6 +81,13 @@ class LearnedTrainConfig:
     off_topic: OffTopicConfig = field(default_factory=OffTopicConfig, metadata={"help": argparse.SUPPRESS})
     single_turn: int = 1500
     hard_weight: float = 0.5  # the loss's hard-negative term (CatalogueRankingLoss.hard_weight)
+    close_early_prob: float = field(
+        default=0.0,
+        metadata={
+            "help": "Share of conversations where the user closes a task straight after the assistant's answer "
+            "(the 'Thanks.' / 'Anything else?' exchange before the END removed)."
+        },
+    )
     # Conversations held out of training (a stable share of ids), on which the NONE scores and the temperature of
     # the shipped probabilities are fitted after training.
     calibration_share: float = 0.1

@@ -255,6 +255,7 @@ def _prepared(
         examples_prob=config.examples_prob,
         off_topic=config.off_topic if config.none_bias is not None else None,
         single_turn=single_turn if config.none_bias is not None else 0,
+        close_early_prob=config.close_early_prob,
     )
 
 
