@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -11,6 +12,7 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from langsmith.run_helpers import tracing_context
 
 from task_router._budget import call_within
+from task_router._catalog import TaskCatalog
 from task_router._decision import RouteDecision
 from task_router.evaluation._dataset import ConversationRecord, Label
 from task_router.evaluation._metrics import TurnResult
@@ -124,13 +126,12 @@ def replay(
     run_id = uuid.uuid4().hex[:8]  # thread ids unique per run: a router's per-thread cache never mixes runs
     predictions: list[TurnPrediction] = []
     total = sum(len(record.labels) for record in records)
-    warm = getattr(underlying_router(router), "warm", None)  # a Router warms up before the first timed turn
-    if callable(warm):
-        call_within(warm, timeout=None)  # on the decisions' thread, like every torch call
+    catalogs = WarmCatalogs(router)
     measured = measured_router(router)
     with tracing_context(enabled=False), turn_progress("routing turns", total, enabled=progress) as bar:
         for record in records:
-            for prediction in _replay_conversation(record, measured, state, f"eval-{run_id}-{record.id}"):
+            catalog = catalogs.of(record.tasks)
+            for prediction in _replay_conversation(record, catalog, measured, state, f"eval-{run_id}-{record.id}"):
                 predictions.append(prediction)
                 bar.advance()
     return predictions
@@ -164,10 +165,35 @@ def measured_router(router: Runnable[dict[str, Any], RouteDecision]) -> Runnable
     return make_reliable(router, retries=0, fallback=None, reject_invalid=False)
 
 
+class WarmCatalogs:
+    """The catalogue of each conversation, with the router warmed up on it before its first timed turn, as ``chat``
+    and ``route`` warm it on theirs at start-up (:meth:`Router.warm`: load the weights, embed the catalogue's
+    tasks): a decision's ``latency_ms`` is never that one-off work (docs/contract.md). Consecutive conversations
+    with the same tasks (CLINC150's) share one catalogue, warmed once."""
+
+    def __init__(self, router: Runnable[dict[str, Any], RouteDecision]) -> None:
+        self.warm = getattr(underlying_router(router), "warm", None)
+        self._last: tuple[str, TaskCatalog] | None = None
+
+    def of(self, tasks: Sequence[Mapping[str, Any]]) -> TaskCatalog:
+        key = json.dumps(list(tasks), sort_keys=True, ensure_ascii=False)
+        if self._last is not None and self._last[0] == key:
+            return self._last[1]
+        catalog = TaskCatalog.from_records([dict(task) for task in tasks])
+        if callable(self.warm):  # on the decisions' thread, like every torch call, and on the snapshot that every
+            # decision on this catalogue routes over (TaskCatalog.frozen): what it caches there is found by them
+            call_within(self.warm, catalog.frozen(), timeout=None)
+        self._last = (key, catalog)
+        return catalog
+
+
 def _replay_conversation(
-    record: ConversationRecord, router: Runnable[dict[str, Any], RouteDecision], state: State, thread_id: str
+    record: ConversationRecord,
+    catalog: TaskCatalog,
+    router: Runnable[dict[str, Any], RouteDecision],
+    state: State,
+    thread_id: str,
 ) -> Iterator[TurnPrediction]:
-    catalog = record.catalog()  # once per conversation: per-version caches (prompts, schemas) are reused
     config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
     gold_active = record.gold_active_tasks()
     own_active: str | None = None
