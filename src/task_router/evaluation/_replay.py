@@ -18,7 +18,7 @@ from task_router.evaluation._dataset import ConversationRecord, Label
 from task_router.evaluation._metrics import TurnResult
 from task_router.evaluation._progress import progress as turn_progress
 from task_router.routers._base import Router, underlying_router
-from task_router.routers._fallbacks import make_reliable
+from task_router.routers._fallbacks import make_reliable, timed
 
 State = Literal["own", "gold"]
 STATES: tuple[State, ...] = ("own", "gold")
@@ -104,12 +104,13 @@ class TurnPrediction:
 
 def replay(
     records: Sequence[ConversationRecord],
-    router: Router,
+    router: Runnable[dict[str, Any], RouteDecision],
     *,
     state: State = "own",
     progress: bool = True,
 ) -> list[TurnPrediction]:
-    """Route every labelled user turn of every conversation, in order.
+    """Route every labelled user turn of every conversation, in order, with ``router`` (a Router, or your own
+    composition: its decisions are held to docs/contract.md as the graph holds them, see :func:`measured_router`).
 
     ``state="own"`` feeds the router its own previous decision's active task (errors carry over);
     ``state="gold"`` feeds the gold active task, measuring each turn in isolation. Tracing is switched off:
@@ -159,9 +160,11 @@ def label_reference(
 def measured_router(router: Runnable[dict[str, Any], RouteDecision]) -> Runnable[dict[str, Any], RouteDecision]:
     """What an evaluation runs: the router itself, no retry and no other router, but a turn whose model fails is
     scored as an invalid decision that keeps the active task (``stage`` 'keep-active') rather than ending the run.
-    Any other Runnable (your own composition) is measured as it is."""
+    Any other Runnable (your own composition) is measured as it is, its decisions held to docs/contract.md as the
+    graph holds them (:func:`~task_router.routers._fallbacks.timed`: a NONE keeps the active task, ``latency_ms``
+    is the whole composition's)."""
     if not isinstance(router, Router):
-        return router
+        return timed(router)
     return make_reliable(router, retries=0, fallback=None, reject_invalid=False)
 
 

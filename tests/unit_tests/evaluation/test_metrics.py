@@ -233,3 +233,22 @@ def test_a_decision_s_latency_never_includes_embedding_its_conversation_s_catalo
     assert len(predictions) == 10
     assert router.embedded_in_turns == []
     assert router.embedded_in_warm == [["recap", "email", "flight"], ["a", "b"]]
+
+
+def test_a_composition_s_decisions_are_held_to_the_contract_as_the_graph_holds_them() -> None:
+    """docs/contract.md: a decision from a composition passed as the router is held to the contract before it is
+    acted on (a NONE keeps the active task). A NONE whose ``active_task_after`` was left out (None) is still a
+    digression: the replay's own state keeps the task, as the graph's does, and the next turn continues it."""
+    from langchain_core.runnables import RunnableLambda
+
+    from task_router import RouteDecision
+
+    def decide(value: dict) -> RouteDecision:
+        if value["messages"][-1]["content"] == "what is the capital of peru":
+            return RouteDecision(event="NONE")  # active_task_after not given: None
+        return RouteDecision(event="CONTINUE" if value["active_task"] == "a" else "START", task="a")
+
+    predictions = replay(_digression_record(), RunnableLambda(decide), progress=False)
+    assert [(p.active_before, p.event) for p in predictions] == [(None, "START"), ("a", "NONE"), ("a", "CONTINUE")]
+    assert [p.digression for p in predictions] == [False, True, False]
+    assert compute_metrics([p.result for p in predictions])["digressions"]["recall"] == 1.0
