@@ -125,10 +125,13 @@ def parse_records(records: Iterable[Mapping[str, Any] | ConversationRecord]) -> 
         >>> records[0].gold_active_tasks()
         [None]
     """
-    return [
-        record if isinstance(record, ConversationRecord) else _validate(record, f"record #{i}")
-        for i, record in enumerate(records)
-    ]
+    parsed: list[ConversationRecord] = []
+    seen: dict[str, str] = {}
+    for i, record in enumerate(records):
+        where = f"record #{i}"
+        parsed.append(record if isinstance(record, ConversationRecord) else _validate(record, where))
+        _check_unique_id(parsed[-1], where, seen)
+    return parsed
 
 
 def load_dataset(path: str | Path, *, limit: int | None = None) -> list[ConversationRecord]:
@@ -140,8 +143,10 @@ def load_dataset(path: str | Path, *, limit: int | None = None) -> list[Conversa
     if limit is not None and limit < 1:
         raise DatasetError(f"limit must be a positive number of conversations, got {limit}")
     records = []
+    seen: dict[str, str] = {}
     for where, data in _read_lines(Path(path)):
         records.append(_validate(data, where))
+        _check_unique_id(records[-1], where, seen)
         if limit is not None and len(records) >= limit:
             break
     if not records:
@@ -171,6 +176,17 @@ def _read_lines(path: Path) -> Iterator[tuple[str, Any]]:
                 yield where, parse_document(line, fmt="json", source=where, hint=_FORMAT_HINT, error=DatasetError)
     except (OSError, UnicodeDecodeError, EOFError, zlib.error) as exc:
         raise DatasetError(f"cannot read {path} ({exc}): is it a UTF-8 .jsonl file, or gzip for .jsonl.gz?") from None
+
+
+def _check_unique_id(record: ConversationRecord, where: str, seen: dict[str, str]) -> None:
+    """Refuse a second conversation with an id already seen (``seen``: id -> where it was): the id names the
+    conversation's replay thread, its LangSmith examples and its rows of predictions.jsonl."""
+    if record.id in seen:
+        raise DatasetError(
+            f"{where}: id {record.id!r} is already the id of {seen[record.id]}: give every conversation its own id "
+            "(it names the conversation's thread, its LangSmith examples and its predictions)"
+        )
+    seen[record.id] = where
 
 
 def _validate(data: Any, where: str) -> ConversationRecord:
