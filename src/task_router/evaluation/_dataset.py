@@ -11,7 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from task_router._catalog import NONE_LABEL, CatalogError, TaskCatalog
-from task_router._decision import Event
+from task_router._decision import TASK_EVENTS, Event
 from task_router._io_limits import MAX_FILE_BYTES, as_path, parse_document
 
 _FORMAT_HINT = (
@@ -64,13 +64,14 @@ class ConversationRecord(BaseModel):
         except CatalogError as exc:
             raise ValueError(str(exc)) from None
         previous = -1
-        for label in self.labels:
+        for label, active in zip(self.labels, self.gold_active_tasks(), strict=True):
             if not 0 <= label.turn_index < len(self.turns) or self.turns[label.turn_index].role != "user":
                 raise ValueError(f"label turn_index {label.turn_index} does not point at a user turn")
             if label.turn_index <= previous:
                 raise ValueError("labels must be in increasing turn_index order, one per user turn")
             if label.task != NONE_LABEL and label.task not in names:
                 raise ValueError(f"label task {label.task!r} is not in the record's tasks (or 'NONE')")
+            _check_event(label, active)
             previous = label.turn_index
         return self
 
@@ -113,6 +114,24 @@ class ConversationRecord(BaseModel):
             label.digression or (label.event == "NONE" and active is not None)
             for label, active in zip(self.labels, self.gold_active_tasks(), strict=True)
         ]
+
+
+def _check_event(label: Label, active: str | None) -> None:
+    """A label whose event and task contradict each other (docs/contract.md), which no router could ever give."""
+    where = f"label at turn_index {label.turn_index}"
+    if label.event in TASK_EVENTS and label.task == NONE_LABEL:
+        raise ValueError(f"{where}: {label.event} names the task it works on, not 'NONE' (nothing fits: event NONE)")
+    if label.event == "NONE" and label.task != NONE_LABEL:
+        raise ValueError(
+            f"{where}: event NONE with task {label.task!r}: NONE means nothing fits, give task 'NONE' (or the event "
+            f"that works on {label.task!r})"
+        )
+    if label.digression and (label.event != "NONE" or active is None):
+        raise ValueError(
+            f"{where}: digression: true marks an off-topic turn (task 'NONE', event NONE) while a task is active; "
+            + (f"this one is {label.event}" if label.event != "NONE" else "no task is active before it")
+            + ": drop the flag"
+        )
 
 
 def parse_records(records: Iterable[Mapping[str, Any] | ConversationRecord]) -> list[ConversationRecord]:

@@ -103,6 +103,27 @@ def record_line(**changes: object) -> str:
         (record_line(labels=[{"turn_index": 0, "task": "NONE", "event": "MAYBE"}]), "labels.0.event"),
         (record_line(tasks=[{"name": "two words", "description": "A."}]), "has spaces or symbols"),
         (record_line(tasks=[]), "catalogue is empty"),
+        # labels whose event and task contradict each other: no router could ever give them
+        (record_line(labels=[{"turn_index": 0, "task": "NONE", "event": "START"}]), "START names the task"),
+        (record_line(labels=[{"turn_index": 0, "task": "a", "event": "NONE"}]), "event NONE with task 'a'"),
+        (
+            record_line(labels=[{"turn_index": 0, "task": "NONE", "event": "NONE", "digression": True}]),
+            "no task is active before it",
+        ),
+        (
+            record_line(
+                turns=[
+                    {"role": "user", "text": "do a"},
+                    {"role": "assistant", "text": "ok"},
+                    {"role": "user", "text": "x"},
+                ],
+                labels=[
+                    {"turn_index": 0, "task": "a", "event": "START"},
+                    {"turn_index": 2, "task": "a", "event": "CONTINUE", "digression": True},
+                ],
+            ),
+            "this one is CONTINUE",
+        ),
     ],
 )
 def test_bad_files_name_the_line_and_the_fix(tmp_path: Path, content: str, fragment: str) -> None:
