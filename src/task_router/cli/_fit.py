@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -12,6 +12,9 @@ from rich.console import Console
 from task_router._learned.model_folder import learned_model_key, learned_model_path
 from task_router.cli._base import app
 from task_router.cli._options import BaseUrlOpt, ModelOpt, RerankOpt, build_router, check_output
+
+if TYPE_CHECKING:
+    from task_router._catalog import Task
 
 
 @app.command("fit")
@@ -82,6 +85,7 @@ def fit_command(
         dev = dev[_slice(records)]
         if not dev:
             raise typer.BadParameter(f"--records {records} selects no conversation of {dataset}")
+    tasks = _tasks(dev) if catalog_out is not None else None  # a catalogue no command could load fails here
     from task_router.routers import default_router_kind
 
     console = Console()
@@ -100,8 +104,7 @@ def fit_command(
     )
     for path in (out, catalog_out):
         if path is not None:
-            tasks = _tasks(dev) if path == catalog_out else None
-            console.print(f"wrote {save_thresholds(path, thresholds, tasks)}")
+            console.print(f"wrote {save_thresholds(path, thresholds, tasks if path == catalog_out else None)}")
     if report_dir is not None:
         for path in _write_report(report_dir, report, kind):
             console.print(f"wrote {path}")
@@ -238,12 +241,45 @@ def _write_report(folder: Path, report: dict[str, Any], kind: str) -> list[Path]
 
 
 def _tasks(dev: list[Any]) -> list[dict[str, Any]]:
-    """Every task of the dev records, first description wins (SGD records each offer their own catalogue)."""
-    seen: dict[str, dict[str, Any]] = {}
+    """Every task of the dev records, as a catalogue file's tasks (SGD records each offer their own catalogue): a
+    task several records offer keeps the first one's description, display name and instructions, and gathers the
+    examples, inputs (by name) and tools of them all.
+
+    Raises:
+        typer.BadParameter: The records' tasks do not make one catalogue (e.g. 'Email' in one record, 'email' in
+            another: routers cannot tell them apart), naming them.
+    """
+    from task_router._catalog import CatalogError, TaskCatalog
+
+    merged: dict[str, Task] = {}
     for record in dev:
-        for task in record.tasks:
-            seen.setdefault(str(task["name"]), task)
-    return list(seen.values())
+        for task in record.catalog().tasks:
+            kept = merged.get(task.name)
+            merged[task.name] = task if kept is None else _merged(kept, task)
+    try:
+        TaskCatalog.from_records([task.model_dump() for task in merged.values()])  # validated again, merged
+    except CatalogError as exc:
+        raise typer.BadParameter(
+            f"the tasks of the --dataset conversations do not make one catalogue file: {exc} (in the dataset), or "
+            "drop --catalog-out",
+            param_hint="--catalog-out",
+        ) from None
+    return [task.model_dump(exclude_defaults=True) for task in merged.values()]
+
+
+def _merged(kept: Task, other: Task) -> Task:
+    """Task ``kept`` with what ``other`` (the same task in a later record) adds: its examples, inputs and tools not
+    yet there, and the display name / instructions that ``kept`` lacks."""
+    known = {task_input.name for task_input in kept.inputs}
+    return kept.model_copy(
+        update={
+            "examples": list(dict.fromkeys([*kept.examples, *other.examples])),
+            "inputs": [*kept.inputs, *(task_input for task_input in other.inputs if task_input.name not in known)],
+            "tools": list(dict.fromkeys([*kept.tools, *other.tools])),
+            "display_name": kept.display_name or other.display_name,
+            "instructions": kept.instructions or other.instructions,
+        }
+    )
 
 
 def _slice(text: str) -> slice:

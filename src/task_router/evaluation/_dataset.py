@@ -11,7 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from task_router._catalog import NONE_LABEL, CatalogError, TaskCatalog
-from task_router._decision import Event
+from task_router._decision import TASK_EVENTS, Event
 from task_router._io_limits import MAX_FILE_BYTES, as_path, parse_document
 
 _FORMAT_HINT = (
@@ -64,13 +64,14 @@ class ConversationRecord(BaseModel):
         except CatalogError as exc:
             raise ValueError(str(exc)) from None
         previous = -1
-        for label in self.labels:
+        for label, active in zip(self.labels, self.gold_active_tasks(), strict=True):
             if not 0 <= label.turn_index < len(self.turns) or self.turns[label.turn_index].role != "user":
                 raise ValueError(f"label turn_index {label.turn_index} does not point at a user turn")
             if label.turn_index <= previous:
                 raise ValueError("labels must be in increasing turn_index order, one per user turn")
             if label.task != NONE_LABEL and label.task not in names:
                 raise ValueError(f"label task {label.task!r} is not in the record's tasks (or 'NONE')")
+            _check_event(label, active)
             previous = label.turn_index
         return self
 
@@ -115,6 +116,24 @@ class ConversationRecord(BaseModel):
         ]
 
 
+def _check_event(label: Label, active: str | None) -> None:
+    """A label whose event and task contradict each other (docs/contract.md), which no router could ever give."""
+    where = f"label at turn_index {label.turn_index}"
+    if label.event in TASK_EVENTS and label.task == NONE_LABEL:
+        raise ValueError(f"{where}: {label.event} names the task it works on, not 'NONE' (nothing fits: event NONE)")
+    if label.event == "NONE" and label.task != NONE_LABEL:
+        raise ValueError(
+            f"{where}: event NONE with task {label.task!r}: NONE means nothing fits, give task 'NONE' (or the event "
+            f"that works on {label.task!r})"
+        )
+    if label.digression and (label.event != "NONE" or active is None):
+        raise ValueError(
+            f"{where}: digression: true marks an off-topic turn (task 'NONE', event NONE) while a task is active; "
+            + (f"this one is {label.event}" if label.event != "NONE" else "no task is active before it")
+            + ": drop the flag"
+        )
+
+
 def parse_records(records: Iterable[Mapping[str, Any] | ConversationRecord]) -> list[ConversationRecord]:
     """Validate benchmark records built in Python (dicts in the file format, or ConversationRecord).
 
@@ -125,10 +144,13 @@ def parse_records(records: Iterable[Mapping[str, Any] | ConversationRecord]) -> 
         >>> records[0].gold_active_tasks()
         [None]
     """
-    return [
-        record if isinstance(record, ConversationRecord) else _validate(record, f"record #{i}")
-        for i, record in enumerate(records)
-    ]
+    parsed: list[ConversationRecord] = []
+    seen: dict[str, str] = {}
+    for i, record in enumerate(records):
+        where = f"record #{i}"
+        parsed.append(record if isinstance(record, ConversationRecord) else _validate(record, where))
+        _check_unique_id(parsed[-1], where, seen)
+    return parsed
 
 
 def load_dataset(path: str | Path, *, limit: int | None = None) -> list[ConversationRecord]:
@@ -140,8 +162,10 @@ def load_dataset(path: str | Path, *, limit: int | None = None) -> list[Conversa
     if limit is not None and limit < 1:
         raise DatasetError(f"limit must be a positive number of conversations, got {limit}")
     records = []
+    seen: dict[str, str] = {}
     for where, data in _read_lines(Path(path)):
         records.append(_validate(data, where))
+        _check_unique_id(records[-1], where, seen)
         if limit is not None and len(records) >= limit:
             break
     if not records:
@@ -171,6 +195,17 @@ def _read_lines(path: Path) -> Iterator[tuple[str, Any]]:
                 yield where, parse_document(line, fmt="json", source=where, hint=_FORMAT_HINT, error=DatasetError)
     except (OSError, UnicodeDecodeError, EOFError, zlib.error) as exc:
         raise DatasetError(f"cannot read {path} ({exc}): is it a UTF-8 .jsonl file, or gzip for .jsonl.gz?") from None
+
+
+def _check_unique_id(record: ConversationRecord, where: str, seen: dict[str, str]) -> None:
+    """Refuse a second conversation with an id already seen (``seen``: id -> where it was): the id names the
+    conversation's replay thread, its LangSmith examples and its rows of predictions.jsonl."""
+    if record.id in seen:
+        raise DatasetError(
+            f"{where}: id {record.id!r} is already the id of {seen[record.id]}: give every conversation its own id "
+            "(it names the conversation's thread, its LangSmith examples and its predictions)"
+        )
+    seen[record.id] = where
 
 
 def _validate(data: Any, where: str) -> ConversationRecord:

@@ -18,7 +18,7 @@ from langsmith.schemas import Example
 
 from task_router._catalog import TaskCatalog
 from task_router.evaluation._dataset import ConversationRecord
-from task_router.evaluation._replay import TurnPrediction, measured_router
+from task_router.evaluation._replay import TurnPrediction, WarmCatalogs, measured_router
 from task_router.routers._base import Router
 
 # Nothing listens on port 9 (discard) of the loopback; with info={} the client never asks the API anything.
@@ -105,12 +105,13 @@ def tracing_variables_off() -> Iterator[None]:
 def routing_target(router: Router) -> Any:
     """A LangSmith target: one example's inputs -> the RouteDecision as a dict (one catalogue per conversation)."""
     catalogs: dict[str, TaskCatalog] = {}
+    warmed = WarmCatalogs(router)  # a decision's latency is not the router's start-up on the catalogue
     measured = measured_router(router)
 
     def route_turn(inputs: dict[str, Any]) -> dict[str, Any]:
         conversation = str(inputs.get("conversation_id", ""))
         if conversation not in catalogs:
-            catalogs[conversation] = TaskCatalog.from_records(inputs["catalog"])
+            catalogs[conversation] = warmed.of(inputs["catalog"])
         decision = measured.invoke(
             {
                 "messages": inputs["messages"],

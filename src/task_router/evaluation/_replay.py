@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -11,12 +12,13 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from langsmith.run_helpers import tracing_context
 
 from task_router._budget import call_within
+from task_router._catalog import TaskCatalog
 from task_router._decision import RouteDecision
 from task_router.evaluation._dataset import ConversationRecord, Label
 from task_router.evaluation._metrics import TurnResult
 from task_router.evaluation._progress import progress as turn_progress
 from task_router.routers._base import Router, underlying_router
-from task_router.routers._fallbacks import make_reliable
+from task_router.routers._fallbacks import make_reliable, timed
 
 State = Literal["own", "gold"]
 STATES: tuple[State, ...] = ("own", "gold")
@@ -102,12 +104,13 @@ class TurnPrediction:
 
 def replay(
     records: Sequence[ConversationRecord],
-    router: Router,
+    router: Runnable[dict[str, Any], RouteDecision],
     *,
     state: State = "own",
     progress: bool = True,
 ) -> list[TurnPrediction]:
-    """Route every labelled user turn of every conversation, in order.
+    """Route every labelled user turn of every conversation, in order, with ``router`` (a Router, or your own
+    composition: its decisions are held to docs/contract.md as the graph holds them, see :func:`measured_router`).
 
     ``state="own"`` feeds the router its own previous decision's active task (errors carry over);
     ``state="gold"`` feeds the gold active task, measuring each turn in isolation. Tracing is switched off:
@@ -124,13 +127,12 @@ def replay(
     run_id = uuid.uuid4().hex[:8]  # thread ids unique per run: a router's per-thread cache never mixes runs
     predictions: list[TurnPrediction] = []
     total = sum(len(record.labels) for record in records)
-    warm = getattr(underlying_router(router), "warm", None)  # a Router warms up before the first timed turn
-    if callable(warm):
-        call_within(warm, timeout=None)  # on the decisions' thread, like every torch call
+    catalogs = WarmCatalogs(router)
     measured = measured_router(router)
     with tracing_context(enabled=False), turn_progress("routing turns", total, enabled=progress) as bar:
         for record in records:
-            for prediction in _replay_conversation(record, measured, state, f"eval-{run_id}-{record.id}"):
+            catalog = catalogs.of(record.tasks)
+            for prediction in _replay_conversation(record, catalog, measured, state, f"eval-{run_id}-{record.id}"):
                 predictions.append(prediction)
                 bar.advance()
     return predictions
@@ -158,16 +160,43 @@ def label_reference(
 def measured_router(router: Runnable[dict[str, Any], RouteDecision]) -> Runnable[dict[str, Any], RouteDecision]:
     """What an evaluation runs: the router itself, no retry and no other router, but a turn whose model fails is
     scored as an invalid decision that keeps the active task (``stage`` 'keep-active') rather than ending the run.
-    Any other Runnable (your own composition) is measured as it is."""
+    Any other Runnable (your own composition) is measured as it is, its decisions held to docs/contract.md as the
+    graph holds them (:func:`~task_router.routers._fallbacks.timed`: a NONE keeps the active task, ``latency_ms``
+    is the whole composition's)."""
     if not isinstance(router, Router):
-        return router
+        return timed(router)
     return make_reliable(router, retries=0, fallback=None, reject_invalid=False)
 
 
+class WarmCatalogs:
+    """The catalogue of each conversation, with the router warmed up on it before its first timed turn, as ``chat``
+    and ``route`` warm it on theirs at start-up (:meth:`Router.warm`: load the weights, embed the catalogue's
+    tasks): a decision's ``latency_ms`` is never that one-off work (docs/contract.md). Consecutive conversations
+    with the same tasks (CLINC150's) share one catalogue, warmed once."""
+
+    def __init__(self, router: Runnable[dict[str, Any], RouteDecision]) -> None:
+        self.warm = getattr(underlying_router(router), "warm", None)
+        self._last: tuple[str, TaskCatalog] | None = None
+
+    def of(self, tasks: Sequence[Mapping[str, Any]]) -> TaskCatalog:
+        key = json.dumps(list(tasks), sort_keys=True, ensure_ascii=False)
+        if self._last is not None and self._last[0] == key:
+            return self._last[1]
+        catalog = TaskCatalog.from_records([dict(task) for task in tasks])
+        if callable(self.warm):  # on the decisions' thread, like every torch call, and on the snapshot that every
+            # decision on this catalogue routes over (TaskCatalog.frozen): what it caches there is found by them
+            call_within(self.warm, catalog.frozen(), timeout=None)
+        self._last = (key, catalog)
+        return catalog
+
+
 def _replay_conversation(
-    record: ConversationRecord, router: Runnable[dict[str, Any], RouteDecision], state: State, thread_id: str
+    record: ConversationRecord,
+    catalog: TaskCatalog,
+    router: Runnable[dict[str, Any], RouteDecision],
+    state: State,
+    thread_id: str,
 ) -> Iterator[TurnPrediction]:
-    catalog = record.catalog()  # once per conversation: per-version caches (prompts, schemas) are reused
     config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
     gold_active = record.gold_active_tasks()
     own_active: str | None = None

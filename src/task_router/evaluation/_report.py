@@ -276,7 +276,8 @@ RESULTS_HEADER = (
 )
 
 
-MODEL_FREE_ROUTERS = ("embedding",)  # their "model" is an encoder label, not a --model spec
+MODEL_FREE_ROUTERS = ("embedding", "learned")  # their "model" is an encoder label, not a --model spec
+LEARNED_BUILTIN = "learned:builtin"  # the shipped learned model's label; another folder's is "learned:<dir>"
 
 
 def _f1_cell(scores: dict[str, Any]) -> str:
@@ -288,8 +289,11 @@ def results_row(metrics: dict[str, Any]) -> str:
     events = metrics["events"]
     dataset = Path(metrics["dataset"]).name.split(".")[0]
     model = "" if metrics["router"] in MODEL_FREE_ROUTERS else f" --model {metrics['model']}"
+    kind = metrics["router"]
+    if kind == "learned" and metrics["model"] != LEARNED_BUILTIN:
+        kind = metrics["model"]  # a trained folder is chosen with --router learned:<dir>, not --model
     command = (
-        f"task-router eval --dataset {metrics['dataset']}{model} --router {metrics['router']} "
+        f"task-router eval --dataset {metrics['dataset']}{model} --router {kind} "
         f"--limit {metrics['n_conversations']}"
         + (f" --shortlist {metrics['shortlist']}" if metrics.get("shortlist") else "")
         + (f" --rerank {metrics['rerank']}" if metrics.get("rerank") else "")

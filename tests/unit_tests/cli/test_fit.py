@@ -121,3 +121,69 @@ def test_fit_records_which_learned_model_it_fitted_for(tmp_path, monkeypatch):
     result = CliRunner().invoke(app, ["fit", "-d", str(FIXTURE), "--router", "embedding", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert load_thresholds(out).model_key is None  # only the learned router's thresholds belong to one model
+
+
+def _dev_set(tmp_path, tasks_by_record: list[list[dict]]):
+    """A dev set of one-turn conversations, one per catalogue, each starting its catalogue's first task."""
+    lines = [
+        json.dumps(
+            {
+                "id": f"c{i}",
+                "tasks": tasks,
+                "turns": [{"role": "user", "text": "hello"}],
+                "labels": [{"turn_index": 0, "task": tasks[0]["name"].strip(), "event": "START"}],
+            }
+        )
+        for i, tasks in enumerate(tasks_by_record)
+    ]
+    path = tmp_path / "dev.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_fit_catalog_out_keeps_every_field_of_a_task_the_records_give(tmp_path, fake_routers):
+    """A task offered by several records (each record has its own catalogue) is written once, with the examples,
+    inputs, tools, display name and instructions that any of them gives: none is lost because an earlier record
+    named the task with a description alone."""
+    full = {
+        "name": "recap",
+        "description": "Recap a meeting.",
+        "display_name": "Meeting recap",
+        "examples": ["recap my call", "summarise the meeting"],
+        "inputs": [{"name": "notes", "description": "the meeting notes", "question": "Can you paste the notes?"}],
+        "instructions": "Keep it short.",
+        "tools": ["search"],
+    }
+    bare = {"name": "recap", "description": "Recap a meeting.", "examples": ["recap my call", "recap of today"]}
+    email = {"name": "email", "description": "Write an email."}
+    dataset = _dev_set(tmp_path, [[bare, email], [full, email]])
+    catalog_out = tmp_path / "catalog.yaml"
+    args = ["fit", "-d", str(dataset), "--router", "embedding", "--catalog-out", str(catalog_out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    written = {task.name: task for task in TaskCatalog.from_file(catalog_out)}
+    assert list(written) == ["recap", "email"]
+    recap = written["recap"]
+    assert recap.examples == ["recap my call", "recap of today", "summarise the meeting"]
+    assert [i.question for i in recap.inputs] == ["Can you paste the notes?"]
+    assert (recap.display_name, recap.instructions, recap.tools) == ("Meeting recap", "Keep it short.", ["search"])
+
+
+def test_fit_catalog_out_refuses_tasks_that_do_not_make_one_catalogue_before_any_work(tmp_path, monkeypatch):
+    """Two records naming tasks the catalogue cannot tell apart ('Email' / 'email'): fit would write a catalogue
+    file that no command can load. It says so, naming the tasks, before routing anything, and writes nothing."""
+
+    def no_router(*args, **kwargs):
+        raise AssertionError("a dev set whose tasks make no catalogue must be refused before any router is built")
+
+    monkeypatch.setattr(fit_module, "build_router", no_router)
+    dataset = _dev_set(
+        tmp_path,
+        [[{"name": "email", "description": "Write an email."}], [{"name": "Email", "description": "Send mail."}]],
+    )
+    out, catalog_out = tmp_path / "t.json", tmp_path / "catalog.yaml"
+    args = ["fit", "-d", str(dataset), "--out", str(out), "--catalog-out", str(catalog_out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "--catalog-out" in result.output and "'Email'" in result.output and "'email'" in result.output
+    assert not out.exists() and not catalog_out.exists()

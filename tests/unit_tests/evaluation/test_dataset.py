@@ -103,6 +103,27 @@ def record_line(**changes: object) -> str:
         (record_line(labels=[{"turn_index": 0, "task": "NONE", "event": "MAYBE"}]), "labels.0.event"),
         (record_line(tasks=[{"name": "two words", "description": "A."}]), "has spaces or symbols"),
         (record_line(tasks=[]), "catalogue is empty"),
+        # labels whose event and task contradict each other: no router could ever give them
+        (record_line(labels=[{"turn_index": 0, "task": "NONE", "event": "START"}]), "START names the task"),
+        (record_line(labels=[{"turn_index": 0, "task": "a", "event": "NONE"}]), "event NONE with task 'a'"),
+        (
+            record_line(labels=[{"turn_index": 0, "task": "NONE", "event": "NONE", "digression": True}]),
+            "no task is active before it",
+        ),
+        (
+            record_line(
+                turns=[
+                    {"role": "user", "text": "do a"},
+                    {"role": "assistant", "text": "ok"},
+                    {"role": "user", "text": "x"},
+                ],
+                labels=[
+                    {"turn_index": 0, "task": "a", "event": "START"},
+                    {"turn_index": 2, "task": "a", "event": "CONTINUE", "digression": True},
+                ],
+            ),
+            "this one is CONTINUE",
+        ),
     ],
 )
 def test_bad_files_name_the_line_and_the_fix(tmp_path: Path, content: str, fragment: str) -> None:
@@ -137,3 +158,18 @@ def test_a_gold_none_mid_task_is_a_digression_in_the_langsmith_examples_too() ->
     assert outputs[2] == {"event": "CONTINUE", "task": "a", "after_digression": True}
     unflagged_start = task_a_record(["hello"], [{"turn_index": 0, "task": "NONE", "event": "NONE"}])
     assert unflagged_start.gold_digressions() == [False]  # nothing active: NONE, not a digression
+
+
+def test_two_conversations_with_one_id_are_refused_naming_both(tmp_path: Path) -> None:
+    """A conversation's id names its replay thread (a router's per-thread caches), its LangSmith examples (their
+    ids, and the catalogue the LangSmith target routes them over) and its rows of predictions.jsonl: two records
+    with one id would share them (the second conversation routed over the first one's catalogue)."""
+    other = {**ONE_TURN_RECORD, "tasks": [{"name": "b", "description": "Task b."}], "labels": []}
+    path = tmp_path / "twice.jsonl"
+    path.write_text(record_line() + record_line(id="y") + json.dumps(other) + "\n")
+    with pytest.raises(DatasetError, match=r"twice.jsonl:3.*'x'.*twice.jsonl:1") as error:
+        load_dataset(path)
+    assert "its own id" in str(error.value)
+    with pytest.raises(DatasetError, match=r"record #1: .*'x'.*record #0"):
+        parse_records([ONE_TURN_RECORD, other])
+    assert [r.id for r in load_dataset(path, limit=2)] == ["x", "y"]  # the first two conversations are fine

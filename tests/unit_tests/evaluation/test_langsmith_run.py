@@ -113,3 +113,14 @@ def test_socket_recorder_sees_attempts(socket_attempts: list[tuple]) -> None:
     with pytest.raises(Exception, match="socket"):
         socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     assert socket_attempts == [(socket.AF_INET, socket.SOCK_STREAM)]
+
+
+def test_a_langsmith_turn_s_latency_never_includes_embedding_its_catalogue() -> None:
+    """As in the offline replay: the router is warmed up on each conversation's catalogue before its first turn."""
+    from tests.unit_tests.evaluation.test_metrics import EmbedsTheCatalogue, _digression_record
+
+    router = EmbedsTheCatalogue()
+    predictions, _ = evaluate_turns([*load_dataset(FIXTURE), *_digression_record()], router)
+    assert len(predictions) == 10
+    assert router.embedded_in_turns == []
+    assert router.embedded_in_warm == [["recap", "email", "flight"], ["a", "b"]]

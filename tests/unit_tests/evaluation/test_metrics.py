@@ -11,9 +11,13 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from langchain_core.runnables import RunnableConfig
 
+from task_router import TaskCatalog
+from task_router._router_input import RoutingInput
 from task_router.evaluation import TurnResult, compute_metrics, load_dataset, replay
 from task_router.evaluation._metrics import latency, prf, task_labels
+from task_router.routers._base import Prediction, Router
 from tests.unit_tests.evaluation.scripted import FIXTURE, ScriptedRouter
 
 SCRIPTED_MS = [10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 100.0]  # the scripted router's latencies, turn by turn
@@ -147,9 +151,7 @@ def test_a_gold_none_while_a_task_is_active_is_a_digression_flag_or_not() -> Non
     """metrics.json's ``digressions`` is "gold NONE while a task is active" (docs/contract.md), as the LangSmith
     evaluators count it: a label without ``digression: true`` mid-task is one too, and the turn after it is the
     ``after_digression`` turn."""
-    from task_router._router_input import RoutingInput
     from task_router.evaluators import digression_detection
-    from task_router.routers._base import Prediction
     from tests.unit_tests.fakes import Scripted
 
     answers = {"do a": Prediction("a"), "what is the capital of peru": Prediction(None), "the red one": Prediction("a")}
@@ -187,3 +189,66 @@ def test_the_margin_asked_about_is_only_that_of_a_decision_picking_a_task() -> N
     assert off_topic.margin is None
     done = TurnResult.from_outputs({"event": "END", "task": "a", "alternatives": close}, gold)
     assert done.margin is None
+
+
+class EmbedsTheCatalogue(Router):
+    """A router with one-off work per catalogue (embedding its tasks, as the embedding and learned routers do):
+    done by ``warm(catalog)``, else by the first decision on that catalogue, inside its timed latency."""
+
+    kind = "embeds"
+
+    def __init__(self) -> None:
+        super().__init__(model_label="fake")
+        self.embedded_in_turns: list[list[str]] = []
+        self.embedded_in_warm: list[list[str]] = []
+        self.deciding = False
+
+    def task_matrix(self, catalog: TaskCatalog) -> list[str]:
+        def embed() -> list[str]:
+            (self.embedded_in_turns if self.deciding else self.embedded_in_warm).append(catalog.names)
+            return catalog.names
+
+        return catalog.memo("test.tasks", embed)
+
+    def warm(self, catalog: TaskCatalog | None = None) -> None:
+        if catalog is not None:
+            self.task_matrix(catalog)
+
+    def predict(self, routing: RoutingInput, config: RunnableConfig) -> Prediction:
+        self.deciding = True
+        try:
+            self.task_matrix(routing.catalog)
+        finally:
+            self.deciding = False
+        return Prediction(routing.active_task)
+
+
+def test_a_decision_s_latency_never_includes_embedding_its_conversation_s_catalogue() -> None:
+    """docs/contract.md: latency_ms is the decision's wall time, not start-up (Router.warm). chat and route warm the
+    router with their catalogue; the replay does it for each conversation's catalogue before its first timed turn
+    (once per distinct catalogue), so the first turn's latency is not the catalogue's embedding."""
+    records = [*load_dataset(FIXTURE), *_digression_record()]  # two catalogues: recap/email/flight, then a/b
+    router = EmbedsTheCatalogue()
+    predictions = replay(records, router, progress=False)
+    assert len(predictions) == 10
+    assert router.embedded_in_turns == []
+    assert router.embedded_in_warm == [["recap", "email", "flight"], ["a", "b"]]
+
+
+def test_a_composition_s_decisions_are_held_to_the_contract_as_the_graph_holds_them() -> None:
+    """docs/contract.md: a decision from a composition passed as the router is held to the contract before it is
+    acted on (a NONE keeps the active task). A NONE whose ``active_task_after`` was left out (None) is still a
+    digression: the replay's own state keeps the task, as the graph's does, and the next turn continues it."""
+    from langchain_core.runnables import RunnableLambda
+
+    from task_router import RouteDecision
+
+    def decide(value: dict) -> RouteDecision:
+        if value["messages"][-1]["content"] == "what is the capital of peru":
+            return RouteDecision(event="NONE")  # active_task_after not given: None
+        return RouteDecision(event="CONTINUE" if value["active_task"] == "a" else "START", task="a")
+
+    predictions = replay(_digression_record(), RunnableLambda(decide), progress=False)
+    assert [(p.active_before, p.event) for p in predictions] == [(None, "START"), ("a", "NONE"), ("a", "CONTINUE")]
+    assert [p.digression for p in predictions] == [False, True, False]
+    assert compute_metrics([p.result for p in predictions])["digressions"]["recall"] == 1.0

@@ -126,3 +126,15 @@ def test_a_crash_between_the_final_moves_never_leaves_metrics_beside_another_run
         with pytest.raises(ValueError, match="give the --out folder of a 'task-router eval' run"):
             load_metrics(tmp_path)
     assert [path.name for path in tmp_path.iterdir() if path.name.startswith(".")] == []  # no staging folder left
+
+
+@pytest.mark.parametrize(
+    ("model", "router_option"),
+    [("learned:builtin", "--router learned"), ("learned:/models/mine", "--router learned:/models/mine")],
+)
+def test_results_row_reproduces_a_learned_run_with_its_own_model(model: str, router_option: str) -> None:
+    """The learned router's model is chosen by ``--router learned:<dir>`` (``--model`` is not read for it): the
+    command of a run with a trained folder must name that folder, not run the shipped model under --model."""
+    metrics = {**fixture_metrics(1), "router": "learned", "model": model}
+    command = results_row(metrics).rsplit("|", 2)[-2].strip()
+    assert command == f"`task-router eval --dataset eval_small.jsonl {router_option} --limit 1 --gold-state`"
