@@ -151,3 +151,25 @@ def test_bad_configs_say_how_to_fix() -> None:
         AugmentConfig(copies=0)
     with pytest.raises(ValueError, match="unknown rename style"):
         rename_tasks(["a"], "bogus", random.Random(0))
+
+
+def test_closing_without_wrap_up_removes_the_exchange_before_an_end_and_nothing_else(
+    records: list[ConversationRecord],
+) -> None:
+    from task_router.training._augment import close_without_wrap_up
+
+    closed = close_without_wrap_up(records, prob=1.0, seed=3)
+    assert close_without_wrap_up(records, prob=1.0, seed=3) == closed  # deterministic
+    assert close_without_wrap_up(records, prob=0.0) == records
+    changed = [(before, after) for before, after in zip(records, closed, strict=True) if before is not after]
+    assert changed, "the fixture has conversations that end with a wrap-up"
+    for before, after in changed:
+        texts_before, texts_after = [t.text for t in before.turns], [t.text for t in after.turns]
+        at = next(i for i, (b, a) in enumerate(zip(texts_before, texts_after, strict=False)) if b != a)
+        assert texts_after == texts_before[:at] + texts_before[at + 2 :]  # one user turn and its reply removed
+        removed = next(label for label in before.labels if label.turn_index == at)
+        end = next(label for label in after.labels if label.turn_index == at)
+        assert (removed.event, end.event, end.task) == ("CONTINUE", "END", removed.task)
+        turn_targets(after)  # the labels still make one consistent trajectory
+    with pytest.raises(ValueError, match="share of conversations"):
+        close_without_wrap_up(records, prob=1.5)
