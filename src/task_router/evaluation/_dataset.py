@@ -115,6 +115,12 @@ class ConversationRecord(BaseModel):
             for label, active in zip(self.labels, self.gold_active_tasks(), strict=True)
         ]
 
+    def gold_after_digressions(self) -> list[bool]:
+        """Whether each labelled turn is the first on-topic turn after a digression (after two in a row, the turn
+        after the second): the turn that should resume the interrupted task."""
+        digressions = self.gold_digressions()
+        return [previous and not this for previous, this in zip([False, *digressions], digressions, strict=False)]
+
 
 def _check_event(label: Label, active: str | None) -> None:
     """A label whose event and task contradict each other (docs/contract.md), which no router could ever give."""

@@ -57,14 +57,14 @@ def to_examples(
     """
     examples = []
     for record in records:
-        after_digression = False
-        gold = zip(record.labels, record.gold_active_tasks(), record.gold_digressions(), strict=True)
-        for label, active, digression in gold:
+        flags_of = zip(record.gold_digressions(), record.gold_after_digressions(), strict=True)
+        for label, active, (digression, after_digression) in zip(
+            record.labels, record.gold_active_tasks(), flags_of, strict=True
+        ):
             split = record.service_split(label.task)
             flags = {"digression": True} if digression else {}
             if after_digression:
                 flags["after_digression"] = True
-            after_digression = digression
             examples.append(
                 Example(
                     id=example_id(dataset_name, record.id, label.turn_index),

@@ -201,9 +201,8 @@ def _replay_conversation(
     gold_active = record.gold_active_tasks()
     own_active: str | None = None
     prefill = getattr(underlying_router(router), "prefill", None)  # as in the graph: replies reach the cache
-    after_digression = False
-    digressions = record.gold_digressions()
-    for label, gold_before, digression in zip(record.labels, gold_active, digressions, strict=True):
+    flags = zip(record.gold_digressions(), record.gold_after_digressions(), strict=True)
+    for label, gold_before, (digression, after_digression) in zip(record.labels, gold_active, flags, strict=True):
         active = gold_before if state == "gold" else own_active
         messages = record.messages_until(label.turn_index)
         if callable(prefill) and label.turn_index > 0:
@@ -211,5 +210,4 @@ def _replay_conversation(
         decision = router.invoke({"messages": messages, "active_task": active, "catalog": catalog}, config)
         own_active = decision.active_task_after
         reference = label_reference(record, label, after_digression=after_digression, digression=digression)
-        after_digression = digression
         yield TurnPrediction.from_outputs(record.id, label.turn_index, active, decision.model_dump(), reference)

@@ -160,6 +160,22 @@ def test_a_gold_none_mid_task_is_a_digression_in_the_langsmith_examples_too() ->
     assert unflagged_start.gold_digressions() == [False]  # nothing active: NONE, not a digression
 
 
+def test_after_two_digressions_in_a_row_the_turn_after_is_the_on_topic_one() -> None:
+    record = task_a_record(
+        ["do a", "which one?", "weather?", "Sorry.", "a joke?", "Sorry.", "the red one", "ok", "and blue"],
+        [
+            {"turn_index": 0, "task": "a", "event": "START"},
+            {"turn_index": 2, "task": "NONE", "event": "NONE", "digression": True},
+            {"turn_index": 4, "task": "NONE", "event": "NONE", "digression": True},
+            {"turn_index": 6, "task": "a", "event": "CONTINUE"},
+            {"turn_index": 8, "task": "a", "event": "CONTINUE"},
+        ],
+    )
+    assert record.gold_after_digressions() == [False, False, False, True, False]
+    flagged = [bool(example.outputs.get("after_digression")) for example in to_examples([record])]
+    assert flagged == [False, False, False, True, False]
+
+
 def test_two_conversations_with_one_id_are_refused_naming_both(tmp_path: Path) -> None:
     """A conversation's id names its replay thread (a router's per-thread caches), its LangSmith examples (their
     ids, and the catalogue the LangSmith target routes them over) and its rows of predictions.jsonl: two records
