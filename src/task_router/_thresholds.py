@@ -39,7 +39,7 @@ class Thresholds(BaseModel):
         0.42
     """
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", ser_json_inf_nan="null")  # a figure that could not be measured: null
 
     router: str
     model: str = ""
@@ -117,7 +117,7 @@ def save_thresholds(path: Path, thresholds: Thresholds, tasks: Sequence[dict[str
     YAML for ``.yaml`` / ``.yml``, JSON otherwise, written whole or not at all. Either file can be read back with
     :func:`load_thresholds`; the catalogue one also with ``TaskCatalog.from_file``.
     """
-    data: dict[str, Any] = thresholds.model_dump(exclude_none=True)
+    data: dict[str, Any] = thresholds.model_dump(mode="json", exclude_none=True)  # strict JSON: no NaN
     if tasks is not None:
         data = {"tasks": list(tasks), "thresholds": data}
     if path.suffix.lower() in (".yaml", ".yml"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -90,6 +91,17 @@ def test_thresholds_saved_alone_or_with_the_catalogue(tmp_path, catalog):
     (tmp_path / "plain.yaml").write_text("- name: a\n  description: b\n")
     with pytest.raises(ValueError, match="holds no thresholds"):
         load_thresholds(tmp_path / "plain.yaml")
+
+
+def test_a_figure_that_could_not_be_measured_is_saved_as_null_in_strict_json(tmp_path):
+    """A dev set without NONE turns has no NONE recall (NaN): the file stays JSON any tool reads."""
+    fitted = Thresholds(router="embedding", none=0.4, metrics={"none_recall": float("nan"), "ece": 0.1})
+    text = save_thresholds(tmp_path / "t.json", fitted).read_text()
+    assert json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in the file"))["metrics"] == {
+        "none_recall": None,
+        "ece": 0.1,
+    }
+    assert load_thresholds(tmp_path / "t.json").none == 0.4
 
 
 def test_plots_are_written(tmp_path):
