@@ -113,6 +113,7 @@ def eval_command(
         state="gold" if gold_state else "own",
         out_dir=out_dir,
         langsmith=langsmith,
+        thresholds=str(thresholds) if thresholds is not None else None,
     )
     console.print(compare_table([run.metrics], [f"{decider.kind} ({run.metrics['state']} state)"]))
     console.print(f"wrote {', '.join(str(path) for path in run.files)}")

@@ -34,9 +34,10 @@ def build_metrics(
     state: str,
     shortlist: int | None = None,
     rerank: str | None = None,
+    thresholds: str | None = None,
 ) -> dict[str, Any]:
-    """The full metrics.json mapping of docs/contract.md, plus ``state`` (and ``shortlist`` / ``rerank`` when the router
-    used one)."""
+    """The full metrics.json mapping of docs/contract.md, plus ``state`` (and ``shortlist`` / ``rerank`` /
+    ``thresholds`` when the router used them)."""
     return {
         "dataset": dataset,
         "model": model,
@@ -44,6 +45,7 @@ def build_metrics(
         "state": state,
         **({"shortlist": shortlist} if shortlist else {}),
         **({"rerank": rerank} if rerank else {}),
+        **({"thresholds": thresholds} if thresholds else {}),
         "n_conversations": n_conversations,
         "n_turns": len(turns),
         **compute_metrics(turns),
@@ -297,6 +299,7 @@ def results_row(metrics: dict[str, Any]) -> str:
         f"--limit {metrics['n_conversations']}"
         + (f" --shortlist {metrics['shortlist']}" if metrics.get("shortlist") else "")
         + (f" --rerank {metrics['rerank']}" if metrics.get("rerank") else "")
+        + (f" --thresholds {metrics['thresholds']}" if metrics.get("thresholds") else "")
         + (" --gold-state" if metrics.get("state") == "gold" else "")
     )
     router = metrics["router"] + (f" + shortlist {metrics['shortlist']}" if metrics.get("shortlist") else "")

@@ -30,12 +30,14 @@ def evaluate_router(
     out_dir: Path | None = None,
     langsmith: bool = False,
     progress: bool = True,
+    thresholds: str | None = None,
 ) -> EvalRun:
     """Evaluate a router on benchmark conversations; with ``out_dir``, write metrics.json, report.md, PNGs (the PNGs
     need matplotlib: ``pip install 'langgraph-task-router[eval]'``, checked before the replay).
 
     ``langsmith=True`` runs ``langsmith.evaluate`` and uploads the experiment (gold active task per turn,
-    so ``state`` must be "gold"); otherwise the offline replay runs, with no network call.
+    so ``state`` must be "gold"); otherwise the offline replay runs, with no network call. ``thresholds``: the file
+    of fitted thresholds the router was built with, recorded in metrics.json so that the run can be reproduced.
 
     Example:
         >>> from task_router import make_router
@@ -65,6 +67,7 @@ def evaluate_router(
         state=state,
         shortlist=router.k if isinstance(router, Shortlist) else None,
         rerank=reranker.model_label if reranker is not None else None,
+        thresholds=thresholds,
     )
     files = write_run(out_dir, metrics, [p.to_dict() for p in predictions]) if out_dir is not None else []
     return EvalRun(metrics, predictions, files)

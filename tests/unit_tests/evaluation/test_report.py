@@ -138,3 +138,15 @@ def test_results_row_reproduces_a_learned_run_with_its_own_model(model: str, rou
     metrics = {**fixture_metrics(1), "router": "learned", "model": model}
     command = results_row(metrics).rsplit("|", 2)[-2].strip()
     assert command == f"`task-router eval --dataset eval_small.jsonl {router_option} --limit 1 --gold-state`"
+
+
+def test_results_row_reproduces_a_run_with_fitted_thresholds(tmp_path) -> None:
+    """A run routed with `--thresholds FILE` records the file, and its RESULTS.md command gives it again."""
+    from task_router.evaluation import evaluate_router
+
+    run = evaluate_router(
+        load_dataset(FIXTURE, limit=1), ScriptedRouter(), state="gold", progress=False, thresholds="thr.json"
+    )
+    assert run.metrics["thresholds"] == "thr.json"
+    assert results_row(run.metrics).rsplit("|", 2)[-2].strip().endswith(" --thresholds thr.json --gold-state`")
+    assert "thresholds" not in fixture_metrics(1)  # a run without fitted thresholds records none
