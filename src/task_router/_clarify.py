@@ -28,6 +28,7 @@ from task_router._rendering import message_text
 MAX_CHOICES = 3
 QUESTION = "clarify"
 _MARK = "task_router"  # in response_metadata, which is checkpointed with the message and never sent to a model
+_TASKS = "tasks"
 
 
 def margin_of(alternatives: Sequence[Alternative]) -> float | None:
@@ -77,28 +78,31 @@ def clarify_question(tasks: Sequence[str], catalog: TaskCatalog) -> str:
     return f"Do you mean: {', '.join(titles[:-1])}, or {titles[-1]}?"
 
 
-def question_message(question: str) -> AIMessage:
-    """The assistant's turn that asks which task the user means, marked as such (:func:`request_asked_about`)."""
-    return AIMessage(question, response_metadata={_MARK: QUESTION})
+def question_message(question: str, tasks: Sequence[str]) -> AIMessage:
+    """The assistant's turn that asks which of ``tasks`` the user means, marked as such with the tasks asked about
+    (:func:`request_asked_about`)."""
+    return AIMessage(question, response_metadata={_MARK: QUESTION, _TASKS: list(tasks)})
 
 
-def request_asked_about(messages: Sequence[BaseMessage]) -> str:
-    """The user's request a clarifying question was about, when the latest message answers that question (else
-    ""): the task the answer picks starts from that request, whose content ("Recap this meeting: <notes>") the
-    answer ("the recap") does not repeat.
+def request_asked_about(messages: Sequence[BaseMessage], task: str) -> str:
+    """The user's request a clarifying question about ``task`` was asked about, when the latest message answers that
+    question (else ""): the answer ("the recap") picks the task, and the request ("Recap this meeting: <notes>") is
+    what the user asked of it. A task the question did not offer ("Neither: email Sarah") gets "".
 
     Example:
         >>> from langchain_core.messages import HumanMessage
         >>> from task_router import Task, TaskCatalog
-        >>> catalog = TaskCatalog([Task(name=n, description=f"Do {n}.") for n in ("a", "b")])
-        >>> asked = [HumanMessage("Do it: here are the notes"), question_message(clarify_question(["a", "b"], catalog))]
-        >>> request_asked_about([*asked, HumanMessage("a")]), request_asked_about([HumanMessage("a")])
-        ('Do it: here are the notes', '')
+        >>> catalog = TaskCatalog([Task(name=n, description=f"Do {n}.") for n in ("a", "b", "c")])
+        >>> asked = [HumanMessage("Do it: notes"), question_message(clarify_question(["a", "b"], catalog), ["a", "b"])]
+        >>> [request_asked_about([*asked, HumanMessage("a")], task) for task in ("a", "c")]
+        ['Do it: notes', '']
     """
     if len(messages) < 3 or not isinstance(messages[-1], HumanMessage):
         return ""
     request, question = messages[-3], messages[-2]
     if not isinstance(question, AIMessage) or question.response_metadata.get(_MARK) != QUESTION:
+        return ""
+    if task not in (question.response_metadata.get(_TASKS) or ()):
         return ""
     return message_text(request) if isinstance(request, HumanMessage) else ""
 

@@ -258,9 +258,10 @@ def add_task_router(
         view = catalog.frozen()  # one reading, whatever is edited meanwhile
         tasks = [task for name in dict.fromkeys(asked) if (task := view.get(name)) is not None]
         if len(tasks) >= 2:
-            return {"messages": [question_message(clarify_question([task.name for task in tasks], view))]}
+            names = [task.name for task in tasks]
+            return {"messages": [question_message(clarify_question(names, view), names)]}
         if tasks:
-            return {"messages": [question_message(f"Do you mean {tasks[0].title}?")]}
+            return {"messages": [question_message(f"Do you mean {tasks[0].title}?", [tasks[0].name])]}
         return {"messages": [AIMessage(default_none_reply(view))]}  # none is offered any more: what it can do
 
     targets = {*task_nodes.values(), *([default_task_node] if default_task_node else [])}

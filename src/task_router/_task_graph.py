@@ -222,26 +222,25 @@ def create_task_graph(
         covered = [name for name in data.get("covered") or [] if name not in collected]
         last = state["messages"][-1]
         text = message_text(last) if isinstance(last, HumanMessage) else ""
-        starting = not _asked(data) and not data.get("delivered")
-        # An answer to "Do you mean A or B?" starts the task from the request it was asked about, with its content.
-        requests = (
-            [request for request in (request_asked_about(state["messages"]), text) if request] if starting else []
-        )
+        # After "Do you mean A or B?" the answer picks this task, and the request asked about is what the user said to
+        # it: its content fills the inputs ("Recap this: <notes>"), or answers the question this task had asked.
+        asked_about = request_asked_about(state["messages"], task.name) if text else ""
+        said = [message for message in (asked_about, text) if message]
         open_inputs = [i for i in task.inputs if i.name not in collected and i.name not in covered]
-        if text and open_inputs and extract is not None and not data.get("delivered"):  # not on revision turns
-            told = "\n".join(requests) or text
-            collected.update(extract(task, open_inputs, told, config))
+        if said and open_inputs and extract is not None and not data.get("delivered"):  # not on revision turns
+            collected.update(extract(task, open_inputs, "\n".join(said), config))
         required = [i for i in open_inputs if i.required and i.name not in collected]
-        for request in requests if required else []:  # the message that starts the task
-            given, also = given_in_request(task, required, request)
-            if given:
-                collected.update(given)
-                covered.extend(also)
-                break
+        if required and not _asked(data) and not data.get("delivered"):  # the message that starts the task
+            for message in said:
+                given, also = given_in_request(task, required, message)
+                if given:
+                    collected.update(given)
+                    covered.extend(also)
+                    break
         # What was asked and not extracted is answered by the whole message: stored once, under the first input.
         unanswered = [name for name in _asked(data) if name not in collected and name not in covered]
-        if text and unanswered:
-            collected[unanswered[0]] = text
+        if said and unanswered:
+            collected[unanswered[0]] = said[0]
             covered.extend(unanswered[1:])
         data.update(inputs=collected, covered=covered)
         missing = [i for i in task.inputs if i.required and i.name not in _covered(data)]

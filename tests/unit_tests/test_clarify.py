@@ -74,26 +74,62 @@ def test_the_graph_asks_then_acts_on_the_answer_and_never_asks_twice_in_a_row() 
     assert out["messages"][-1].content == "Here are your tickets."
 
 
+NOTES_CATALOG = TaskCatalog(
+    [
+        Task(name="recap", description="Recap a meeting.", inputs=[{"name": "notes", "description": "the notes"}]),
+        Task(name="post", description="Write a post.", inputs=[{"name": "notes", "description": "the notes"}]),
+        Task(name="email", description="Email someone.", inputs=[{"name": "recipient", "description": "who"}]),
+    ]
+)
+CLOSE_NOTES = (("recap", False, 0.47), ("post", False, 0.43))
+
+
+def _notes_graph(answers: list[Prediction]):
+    replies = iter(answers)
+    writer = GenericFakeChatModel(messages=iter([AIMessage("Written.")]))
+    return create_router_graph(
+        NOTES_CATALOG, router=Scripted(lambda routing: next(replies)), model=writer, clarify_margin=0.1
+    ).compile(checkpointer=InMemorySaver())
+
+
 def test_the_task_the_answer_picks_starts_from_the_request_asked_about_with_its_content() -> None:
     """A request with its notes, then "Do you mean ...?", then "the recap": written from the notes, not asked."""
-    catalog = TaskCatalog(
-        [
-            Task(name="recap", description="Recap a meeting.", inputs=[{"name": "notes", "description": "notes"}]),
-            Task(name="email", description="Write an email.", inputs=[{"name": "notes", "description": "notes"}]),
-        ]
-    )
-    close = (("recap", False, 0.47), ("email", False, 0.43))
-    replies = iter([Prediction("recap", alternatives=close), Prediction("recap", alternatives=close)])
-    writer = GenericFakeChatModel(messages=iter([AIMessage("Recap: budget approved.")]))
-    app = create_router_graph(
-        catalog, router=Scripted(lambda routing: next(replies)), model=writer, clarify_margin=0.1
-    ).compile(checkpointer=InMemorySaver())
+    app = _notes_graph([Prediction("recap", alternatives=CLOSE_NOTES), Prediction("recap", alternatives=CLOSE_NOTES)])
     cfg = {"configurable": {"thread_id": "r"}}
     app.invoke({"messages": [("user", "Write this up: the budget was approved, Ana owns the launch")]}, cfg)
     out = app.invoke({"messages": [("user", "The recap please")]}, cfg)
     assert out["active_task"] == "recap"
     assert out["task_data"]["recap"]["inputs"] == {"notes": "the budget was approved, Ana owns the launch"}
-    assert out["messages"][-1].content == "Recap: budget approved."  # written, not "what are the notes?"
+    assert out["messages"][-1].content == "Written."  # written, not "what are the notes?"
+
+
+def test_a_task_the_question_did_not_offer_does_not_take_the_request_asked_about() -> None:
+    """'Neither: email Sarah' starts the email from its own words, not from the notes the question was about."""
+    app = _notes_graph([Prediction("recap", alternatives=CLOSE_NOTES), Prediction("email")])
+    cfg = {"configurable": {"thread_id": "n"}}
+    app.invoke({"messages": [("user", "Write this up: the budget was approved")]}, cfg)
+    out = app.invoke({"messages": [("user", "Neither, I need an email")]}, cfg)
+    assert out["active_task"] == "email"
+    assert "the budget was approved" not in str(out["task_data"]["email"])
+
+
+def test_an_answer_mid_task_gives_the_task_the_message_asked_about() -> None:
+    """The recap asks for the notes; the notes the user pastes are asked about; "the recap" continues the recap
+    with the notes as its answer, not with the words "the recap"."""
+    app = _notes_graph(
+        [
+            Prediction("recap"),
+            Prediction("recap", alternatives=CLOSE_NOTES),
+            Prediction("recap", alternatives=CLOSE_NOTES),
+        ]
+    )
+    cfg = {"configurable": {"thread_id": "m"}}
+    out = app.invoke({"messages": [("user", "I need a recap")]}, cfg)
+    assert out["task_data"]["recap"]["asked"] == ["notes"]
+    out = app.invoke({"messages": [("user", "Budget approved; Ana owns the launch")]}, cfg)
+    assert out["decisions"][-1]["clarify"] == ["recap", "post"]
+    out = app.invoke({"messages": [("user", "the recap")]}, cfg)
+    assert out["task_data"]["recap"]["inputs"] == {"notes": "Budget approved; Ana owns the launch"}
 
 
 def test_without_a_margin_the_graph_acts_and_a_router_margin_marks_decisions() -> None:
