@@ -8,6 +8,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -314,8 +315,7 @@ def thread_lock(saver: Any, thread_id: str) -> Iterator[None]:
         # A session advisory lock is re-entrant for its session, and this process's threads share the saver's one
         # connection: they queue on a lock of this process first, then the session's lock queues the processes.
         with _process_lock((id(saver.conn), str(thread_id))):
-            with saver._cursor() as cur:
-                cur.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", key)
+            _wait_for_advisory_lock(saver, key)
             try:
                 yield
             finally:
@@ -328,6 +328,23 @@ def thread_lock(saver: Any, thread_id: str) -> Iterator[None]:
         )
 
 
+def _wait_for_advisory_lock(saver: Any, key: tuple[str]) -> None:
+    """Take the session advisory lock ``key``, trying again until it is free. Each try holds the saver's one
+    connection only for itself: a blocking ``pg_advisory_lock`` would hold it while waiting for another process, and
+    every other thread of this process (the holder of another thread_id, writing its checkpoints) would wait too, or
+    two processes waiting on each other's threads would deadlock."""
+    pause = _LOCK_POLL_S
+    while True:
+        with saver._cursor() as cur:
+            cur.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0)) AS held", key)
+            row = cur.fetchone()
+        if row is not None and (row["held"] if isinstance(row, dict) else row[0]):
+            return
+        time.sleep(pause)
+        pause = min(pause * 2, _LOCK_POLL_MAX_S)
+
+
+_LOCK_POLL_S, _LOCK_POLL_MAX_S = 0.01, 0.2
 _PROCESS_LOCKS: dict[tuple[int, str], tuple[threading.Lock, int]] = {}  # key -> (its lock, threads holding or waiting)
 _PROCESS_LOCKS_GUARD = threading.Lock()
 

@@ -197,6 +197,49 @@ def test_threads_of_one_process_queue_under_thread_lock_on_postgres() -> None:
     assert len(held) == 4 and all(held[i].split()[0] == held[i + 1].split()[0] for i in (0, 2)), held
 
 
+@pytest.mark.slow
+def test_a_thread_waiting_for_another_process_does_not_hold_up_this_process_s_other_threads() -> None:
+    """While another process holds thread T1, a thread of this one waits for T1 without holding the saver's one
+    connection: this process's turns on other threads go on (a blocking pg_advisory_lock held it, so they all waited
+    for the other process, and two processes waiting on each other's threads deadlocked)."""
+    import threading
+
+    from tests.integration_tests.test_restarts import start_postgres
+
+    url = start_postgres()
+    with postgres_checkpointer(url) as mine, postgres_checkpointer(url) as other_process:
+        release_other, other_holds, mine_on_t1 = threading.Event(), threading.Event(), threading.Event()
+
+        def hold_t1_elsewhere() -> None:
+            with thread_lock(other_process, "T1"):
+                other_holds.set()
+                release_other.wait(timeout=60)
+
+        def wait_for_t1_here() -> None:
+            with thread_lock(mine, "T1"):
+                mine_on_t1.set()
+
+        holder = threading.Thread(target=hold_t1_elsewhere)
+        holder.start()
+        assert other_holds.wait(timeout=60)
+        waiter = threading.Thread(target=wait_for_t1_here)
+        waiter.start()
+        done_t2 = threading.Event()
+
+        def turn_on_t2() -> None:
+            with thread_lock(mine, "T2"):
+                done_t2.set()
+
+        other_thread = threading.Thread(target=turn_on_t2)
+        other_thread.start()
+        went_on = done_t2.wait(timeout=30)  # while the other process still holds T1
+        release_other.set()
+        for worker in (holder, waiter, other_thread):
+            worker.join(timeout=60)
+    assert went_on, "a turn on T2 waited for another process's turn on T1"
+    assert mine_on_t1.is_set()  # and the waiting thread got T1 once it was released
+
+
 def test_two_chats_on_one_thread_store_every_turn(tmp_path: Path) -> None:
     """Two `task-router chat --thread T` processes typing at once (the task replies streamed from the local
     OpenAI-compatible server): each turn waits for the other's to finish, and every turn is stored."""
