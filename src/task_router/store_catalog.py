@@ -142,8 +142,16 @@ class StoreCatalog(TaskCatalog):
                 f"it was written by {writer:.60} and this process runs {_WRITER}: run the same langgraph-task-router "
                 "version in every process on the store"
             )
+        unknown = (
+            ""
+            if isinstance(writer, str)
+            else (
+                f"it records no writer, so a langgraph-task-router version before {_WRITER} (or a hand edit) stored it: "
+                "if other processes run an older version, run the same version in every process on the store; else "
+            )
+        )
         return (
-            f"store a valid one: store.delete({self.namespace!r}, {ITEM_KEY!r}), then "
+            f"{unknown}store a valid one: store.delete({self.namespace!r}, {ITEM_KEY!r}), then "
             f"StoreCatalog(store, namespace={self.namespace!r}, tasks=...)"
         )
 
