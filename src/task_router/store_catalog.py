@@ -146,7 +146,8 @@ class StoreCatalog(TaskCatalog):
             ""
             if isinstance(writer, str)
             else (
-                f"it records no writer, so a langgraph-task-router version before {_WRITER} (or a hand edit) stored it: "
+                f"it records no writer, so a langgraph-task-router version before {_WRITER} (or a hand edit) "
+                "stored it: "
                 "if other processes run an older version, run the same version in every process on the store; else "
             )
         )

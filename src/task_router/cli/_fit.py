@@ -252,19 +252,41 @@ def _tasks(dev: list[Any]) -> list[dict[str, Any]]:
     from task_router._catalog import CatalogError, TaskCatalog
 
     merged: dict[str, Task] = {}
+    offered_by: dict[str, list[str]] = {}
     for record in dev:
         for task in record.catalog().tasks:
             kept = merged.get(task.name)
             merged[task.name] = task if kept is None else _merged(kept, task)
+            offered_by.setdefault(task.name, []).append(record.id)
     try:
         TaskCatalog.from_records([task.model_dump() for task in merged.values()])  # validated again, merged
     except CatalogError as exc:
         raise typer.BadParameter(
-            f"the tasks of the --dataset conversations do not make one catalogue file: {exc} (in the dataset), or "
-            "drop --catalog-out",
+            f"the tasks of the --dataset conversations do not make one catalogue file: {exc}{_clashes(offered_by)}; "
+            "fix them in the dataset, or drop --catalog-out",
             param_hint="--catalog-out",
         ) from None
     return [task.model_dump(exclude_defaults=True) for task in merged.values()]
+
+
+def _clashes(offered_by: dict[str, list[str]]) -> str:
+    """Which conversations offer the names that routers cannot tell apart ('Email' and 'email'), if any."""
+    from task_router._catalog import name_key
+
+    groups: dict[str, list[str]] = {}
+    for name in offered_by:
+        groups.setdefault(name_key(name), []).append(name)
+    clashes = [names for names in groups.values() if len(names) > 1]
+    if not clashes:
+        return ""
+    where = "; ".join(
+        " vs ".join(
+            f"{name!r} in {', '.join(offered_by[name][:3])}{', ...' if len(offered_by[name]) > 3 else ''}"
+            for name in names
+        )
+        for names in clashes[:3]
+    )
+    return f" ({where})"
 
 
 def _merged(kept: Task, other: Task) -> Task:

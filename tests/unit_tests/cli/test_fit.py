@@ -186,4 +186,5 @@ def test_fit_catalog_out_refuses_tasks_that_do_not_make_one_catalogue_before_any
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2, result.output
     assert "--catalog-out" in result.output and "'Email'" in result.output and "'email'" in result.output
+    assert "'email' in c0 vs 'Email' in c1" in " ".join(result.output.split())  # where to look in a large set
     assert not out.exists() and not catalog_out.exists()
