@@ -15,6 +15,7 @@ CROSS_ENCODER_DIR = "cross_encoder"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
 FORMAT_VERSION = 1
 BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"  # the model shipped in the package
+BUILTIN_LABEL = "learned:builtin"  # its router's model_label; a trained folder's is "learned:<dir>"
 # What a model's decisions and confidences depend on besides its adapters' weights, its calibration included: a
 # confidence threshold fitted on one calibration means something else on another (a `--recalibrate`d folder, or a
 # shipped model whose top_k changed), so thresholds fitted for it are refused there and refitted.

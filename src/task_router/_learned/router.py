@@ -12,6 +12,7 @@ from langchain_core.runnables import RunnableConfig
 
 from task_router._catalog import TaskCatalog
 from task_router._learned.model import LearnedModel
+from task_router._learned.model_folder import BUILTIN_LABEL
 from task_router._learned.texts import DONE_TEXT, candidate_text, query_texts
 from task_router._router_input import RoutingInput
 from task_router.routers._base import MAX_ALTERNATIVES, Prediction, Router
@@ -87,7 +88,7 @@ class LearnedRouter(Router):
         backend: str | None = None,
     ) -> None:
         self.model = model if model is not None else LearnedModel.load(model_path, backend=backend)
-        label = "learned:builtin" if model_path is None and model is None else f"learned:{self.model.path}"
+        label = BUILTIN_LABEL if model_path is None and model is None else f"learned:{self.model.path}"
         super().__init__(catalog=catalog, model_label=label)
         config = self.model.config
         overrides: dict[str, Any] = {

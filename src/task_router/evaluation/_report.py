@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from task_router._decision import EVENTS
 from task_router._extras import require
 from task_router._io_limits import replacing_together
+from task_router._learned.model_folder import BUILTIN_LABEL
 from task_router.evaluation._metrics import TurnResult, compute_metrics
 
 if TYPE_CHECKING:
@@ -279,7 +280,6 @@ RESULTS_HEADER = (
 
 
 MODEL_FREE_ROUTERS = ("embedding", "learned")  # their "model" is an encoder label, not a --model spec
-LEARNED_BUILTIN = "learned:builtin"  # the shipped learned model's label; another folder's is "learned:<dir>"
 
 
 def _f1_cell(scores: dict[str, Any]) -> str:
@@ -292,7 +292,7 @@ def results_row(metrics: dict[str, Any]) -> str:
     dataset = Path(metrics["dataset"]).name.split(".")[0]
     model = "" if metrics["router"] in MODEL_FREE_ROUTERS else f" --model {metrics['model']}"
     kind = metrics["router"]
-    if kind == "learned" and metrics["model"] != LEARNED_BUILTIN:
+    if kind == "learned" and metrics["model"] != BUILTIN_LABEL:
         kind = metrics["model"]  # a trained folder is chosen with --router learned:<dir>, not --model
     command = (
         f"task-router eval --dataset {metrics['dataset']}{model} --router {kind} "

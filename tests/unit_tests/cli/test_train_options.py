@@ -24,7 +24,14 @@ from task_router.training._trainer import _top_layers
 def test_the_shipped_learned_models_command_parses_to_its_saved_config() -> None:
     meta = json.loads((BUILTIN_DIR / "training.json").read_text(encoding="utf-8"))
     _, config = _parse(shlex.split(meta["command"])[2:], LearnedTrainConfig)
-    assert json.loads(json.dumps(dataclasses.asdict(config))) == meta["config"]
+    parsed = json.loads(json.dumps(dataclasses.asdict(config)))
+    added = {
+        field.name: field.default
+        for field in dataclasses.fields(LearnedTrainConfig)
+        if field.name not in meta["config"]
+    }
+    assert added.keys() <= {"close_early_prob"}  # options added since the model was trained: at their default, ...
+    assert parsed == {**meta["config"], **added}  # ... which trains as the model was trained
 
 
 def test_the_shipped_adapters_command_parses_to_its_saved_config_and_lora() -> None:
@@ -98,6 +105,7 @@ def test_the_quantize_flag_works_alone_or_with_a_value() -> None:
         (["--router", "learned", "--lr", "1e-3"], "give --bi-learning-rate"),
         (["--router", "learned", "--lora-scale", "2"], "lora_scale must be in"),
         (["--router", "learned", "--threads", "0"], "threads must be >= 1"),
+        (["--router", "learned", "--close-early-prob", "1.5"], "close_early_prob is a share"),
     ],
 )
 def test_options_the_trainers_do_not_read_are_refused_before_any_work(args: list[str], fix: str) -> None:

@@ -128,6 +128,8 @@ class LearnedTrainConfig:
             )
         if self.single_turn < 0 or self.hard_weight < 0:
             raise ValueError("single_turn and hard_weight must be >= 0")
+        if not 0.0 <= self.close_early_prob <= 1.0:
+            raise ValueError(f"close_early_prob is a share of the conversations in [0, 1], got {self.close_early_prob}")
 
     @property
     def cross_encoder(self) -> bool:
@@ -146,5 +148,9 @@ class LearnedTrainConfig:
             >>> LearnedTrainConfig.of_model(BUILTIN_DIR, out="-").calibration_share
             0.1
         """
-        meta = json.loads((Path(folder) / "training.json").read_text(encoding="utf-8"))
+        return cls.of_meta(json.loads((Path(folder) / "training.json").read_text(encoding="utf-8")), **updates)
+
+    @classmethod
+    def of_meta(cls, meta: dict[str, Any], **updates: Any) -> LearnedTrainConfig:
+        """The config recorded in a trained folder's ``training.json`` (``meta``, already read), with ``updates``."""
         return cls(**{**meta["config"], **updates})

@@ -221,7 +221,7 @@ def recalibrate(out: str | Path, *, console: Console | None = None) -> dict[str,
     :func:`train_learned` does, for a folder trained before the calibration data changed."""
     folder = Path(out).expanduser()
     meta = json.loads((folder / "training.json").read_text(encoding="utf-8"))
-    config = LearnedTrainConfig(**{**meta["config"], "out": str(folder)})
+    config = LearnedTrainConfig.of_meta(meta, out=str(folder))
     if config.cross_encoder:
         raise ValueError(
             f"{folder} routes with a cross-encoder, whose scores this calibration does not fit: recalibrate a "
