@@ -14,35 +14,34 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
+
 from task_router._catalog import NONE_LABEL
 from task_router._learned.model_folder import learned_model_path
 from task_router._learned.router import LearnedRouter
+from task_router._learned.training.calibrate import NOTHING, ScoredAnswers, score_held_out
 from task_router._learned.training.train import split_held_out
-from task_router._router_input import coerce_input
 from task_router.evaluation import ConversationRecord, load_dataset
 from task_router.training._augment import close_without_wrap_up
-from task_router.training._targets import turn_targets
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
 
 
 def answers(router: LearnedRouter, records: list[ConversationRecord]) -> list[tuple[str, str]]:
-    """(gold, answer) of every labelled turn: a task name, ``END`` ("done") or ``NONE``."""
+    """(gold, answer) of every labelled turn, scored as the router scores it: a task name, ``END`` ("done") or
+    ``NONE``."""
     rows = []
-    for record in records:
-        catalog = record.catalog()
-        for target in turn_targets(record):
-            routing = coerce_input(
-                {
-                    "messages": record.messages_until(target.turn_index),
-                    "active_task": target.active_before,
-                    "catalog": catalog,
-                }
-            )
-            task, closing, _, _ = router.scored(routing)[0]
-            answer = "END" if closing else NONE_LABEL if task is None else task
-            rows.append(("END" if target.closing else target.answer, answer))
+    for turn in score_held_out(router, records):
+        bias = router.calibration.none_score(active=turn.active)
+        scores = np.append(turn.similarities, -np.inf if bias is None else bias)
+        rows.append((_name(turn, turn.gold), _name(turn, int(np.argmax(scores)))))
     return rows
+
+
+def _name(turn: ScoredAnswers, index: int) -> str:
+    if index in (NOTHING, len(turn.similarities)):
+        return NONE_LABEL
+    return turn.names[index] or "END"
 
 
 def summary(rows: list[tuple[str, str]]) -> dict[str, float]:
