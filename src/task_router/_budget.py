@@ -207,8 +207,11 @@ def call_within(fn: Callable[..., T], *args: Any, timeout: float | None, origin:
     if getattr(_ON_POOL, "active", False):
         return fn(*args)
     future = run_in_background(fn, *args)
+    # A thread cannot wait longer than threading.TIMEOUT_MAX (about 292 years; it raises OverflowError): beyond it,
+    # as for an infinite time-out, there is no limit (asyncio's deadline reads it so too).
+    wait = None if timeout is None or timeout >= threading.TIMEOUT_MAX else max(0.0, timeout)
     try:
-        future.exception(timeout=None if timeout is None else max(0.0, timeout))  # waits; the call's error is kept
+        future.exception(timeout=wait)  # waits; the call's error is kept
     except FutureTimeout:  # (the builtin TimeoutError: a TimeoutError raised by ``fn`` itself comes back below)
         future.cancel()  # not started yet: it never will
         raise timed_out(timeout, origin) from None

@@ -186,3 +186,16 @@ def test_the_default_time_out_names_both_ways_to_change_it(monkeypatch: pytest.M
     seconds, origin = timeout_and_origin(None, DEFAULT)
     assert seconds == DEFAULT_TIMEOUT_S and "default" in origin
     assert WHERE_SET["router"] in origin and TIMEOUT_ENV in origin
+
+
+@pytest.mark.parametrize("seconds", [float("inf"), 1e12])
+@pytest.mark.parametrize("call", ["invoke", "ainvoke"])
+def test_a_time_out_too_long_to_wait_for_is_no_limit_in_sync_and_async(
+    catalog: TaskCatalog, call: str, seconds: float
+) -> None:
+    """A positive number is accepted as a time-out; one beyond what a thread can wait for (threading.TIMEOUT_MAX)
+    means no limit, as it does in async, instead of an OverflowError on every sync decision."""
+    router = make_router("zero-shot", model=GenericFakeChatModel(messages=iter([AIMessage('{"task": "email"}')])))
+    turn, config = {"messages": [TURN], "catalog": catalog}, {"configurable": {"router_timeout_s": seconds}}
+    decision = router.invoke(turn, config) if call == "invoke" else asyncio.run(router.ainvoke(turn, config))
+    assert (decision.event, decision.task) == ("START", "email")
