@@ -284,21 +284,30 @@ def still_in_catalog(routing: RoutingInput, decision: RouteDecision) -> RouteDec
 
 
 def as_acted(decision: RouteDecision, active: str | None, catalog: TaskCatalog) -> RouteDecision:
-    """A decision from any Runnable held to docs/contract.md before it is acted on: a NONE keeps the task active
-    before the turn (or none, if that task left the catalogue), whatever its ``active_task_after`` says; a START /
-    CONTINUE / SWITCH naming a task outside the live catalogue keeps the active task (``valid_format`` False,
-    ``fallback`` says why). A Router's own decisions pass unchanged.
+    """A decision from any Runnable held to docs/contract.md before it is acted on: a NONE names no task and keeps
+    the task active before the turn (or none, if that task left the catalogue), whatever its ``task`` and
+    ``active_task_after`` say; an END closes only the task active before the turn (an END of another task, or with
+    none active, keeps the active task); a START / CONTINUE / SWITCH naming a task outside the live catalogue keeps
+    the active task (both: ``valid_format`` False, ``fallback`` says why). A Router's own decisions pass unchanged.
 
     A composition may hold any Runnable, so its output is untrusted: the one the graph and the middleware invoke
     (``TimedComposition``, :mod:`task_router.routers._fallbacks`) applies this to each of its decisions."""
     live = catalog.live
+    closable = active  # the task an END may close: the active one, even if it left the catalogue meanwhile
     active = active if active is not None and active in live else None
     if decision.event == "NONE":
-        kept = decision.active_task_after == active
-        return decision if kept else decision.model_copy(update={"active_task_after": active})
-    if decision.event == "END" or decision.task in live:
+        if decision.active_task_after == active and decision.task is None:
+            return decision
+        return decision.model_copy(update={"task": None, "active_task_after": active})
+    if decision.event == "END":
+        if closable is not None and decision.task == closable:
+            return decision
+        what = f"ended task {decision.task!r}, which is not the active task"
+    elif decision.task in live:
         return decision
-    note = f"the router named task {decision.task!r}, which is not in the catalogue; {_kept(active)}"
+    else:
+        what = f"named task {decision.task!r}, which is not in the catalogue"
+    note = f"the router {what}; {_kept(active)}"
     logger.warning("router decision changed: %s", note)
     alternatives = [a for a in decision.alternatives if a.task is None or a.task in live]
     return _keeping_active(decision, active, note, valid_format=False, alternatives=alternatives)

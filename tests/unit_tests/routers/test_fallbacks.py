@@ -252,3 +252,28 @@ def test_a_timed_composition_holds_its_decisions_to_the_contract(catalog: TaskCa
     assert "made_up" in (switched.fallback or "")
     digression = asyncio.run(composed.ainvoke(dict(turn)))
     assert (digression.event, digression.active_task_after) == ("NONE", "recap")
+
+
+@pytest.mark.parametrize(
+    ("untrusted", "active", "expected"),
+    [
+        ({"event": "END", "task": "made_up"}, "recap", ("CONTINUE", "recap", "recap", False)),  # not the active task
+        ({"event": "END", "task": "email"}, "recap", ("CONTINUE", "recap", "recap", False)),  # another task
+        ({"event": "END", "task": "recap"}, None, ("NONE", None, None, False)),  # nothing was active
+        ({"event": "END", "task": "recap"}, "recap", ("END", "recap", None, True)),  # the active task: acted on
+        ({"event": "NONE", "task": "made_up", "active_task_after": "recap"}, "recap", ("NONE", None, "recap", True)),
+    ],
+)
+def test_a_timed_composition_acts_on_an_end_only_of_the_active_task_and_a_none_names_no_task(
+    catalog: TaskCatalog, untrusted: dict, active: str | None, expected: tuple
+) -> None:
+    """docs/contract.md: a decision names a catalogue task or none, END the task being closed; an untrusted END of a
+    task that is not active must not close the active one, and a NONE names no task."""
+    from langchain_core.runnables import RunnableLambda
+
+    from task_router import RouteDecision
+    from task_router.routers._fallbacks import timed
+
+    composed = timed(RunnableLambda(lambda turn: RouteDecision(**untrusted)))
+    decision = composed.invoke({"messages": ["thanks"], "active_task": active, "catalog": catalog})
+    assert (decision.event, decision.task, decision.active_task_after, decision.valid_format) == expected
