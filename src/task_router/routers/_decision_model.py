@@ -13,7 +13,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 
 from task_router._catalog import NONE_LABEL, TaskCatalog
-from task_router._rendering import DEFAULT_WINDOW, routed_text
+from task_router._rendering import DEFAULT_WINDOW, head_tail, routed_text
 from task_router._router_input import RoutingInput, is_user_message
 from task_router.routers._base import MAX_ALTERNATIVES, Answer, Prediction, Router, safe_fallback
 from task_router.routers._parsing import DONE_LABEL
@@ -25,6 +25,7 @@ INSTRUCTIONS = (
     f"{NONE_LABEL} if nothing in the list fits the latest message."
 )
 NONE_CRITERION = "Nothing in the list fits the user's latest message (an off-topic request or small talk)."
+MAX_LABEL_SHOWN = 200  # characters of a label not asked that a decision's fallback quotes
 DONE_CRITERION = "The user is done with the active task {task!r}: they thank, say that's all, or say goodbye."
 
 
@@ -131,7 +132,8 @@ def prediction(routing: RoutingInput, answer: ChoiceAnswer, done: str = DONE_LAB
     raw = answer.model_dump_json()
     chosen = _answer(routing, answer.choice, done)
     if chosen is None:
-        return safe_fallback(routing, raw, f"the decision model chose {answer.choice!r}, which is not a label asked")
+        chose = head_tail(answer.choice, MAX_LABEL_SHOWN)  # untrusted: a faulty server's label may be huge
+        return safe_fallback(routing, raw, f"the decision model chose {chose!r}, which is not a label asked")
     ranked = sorted(answer.probabilities.items(), key=lambda item: -item[1])
     alternatives: list[Answer] = []
     for label, p in ranked:

@@ -101,6 +101,17 @@ def test_a_label_that_was_not_asked_keeps_the_active_task(catalog) -> None:
     assert "weather" in decision.fallback
 
 
+@pytest.mark.parametrize("asynchronous", [False, True])
+def test_a_huge_label_that_was_not_asked_is_kept_bounded(catalog, asynchronous) -> None:
+    """A faulty server's 100,000-character label is untrusted output: the decision's fallback (kept whole in every
+    checkpoint's decisions) quotes its head and tail only."""
+    label = "w" * 100_000
+    router, _ = _router(catalog, {label: 0.9, "recap": 0.1})
+    decision = _route(router, ["Recap", "what's the weather"], active="recap", asynchronous=asynchronous)
+    assert (decision.event, decision.task, decision.valid_format) == ("CONTINUE", "recap", False)
+    assert "www" in decision.fallback and len(decision.fallback) < 1_000
+
+
 def test_the_model_reads_the_last_window_messages_as_text(catalog) -> None:
     fixed = FixedDecisionModel(answer=lambda state, question: {"recap": 1.0}, seen=[])
     router = make_router("decision", decision_model=fixed, catalog=catalog, window=2)
