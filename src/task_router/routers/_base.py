@@ -22,7 +22,7 @@ from task_router._catalog import TaskCatalog
 from task_router._clarify import asks_between, live_choices
 from task_router._decision import Alternative, RouteDecision, active_after, derive_event
 from task_router._rendering import head_tail
-from task_router._router_input import RoutingInput, coerce_input
+from task_router._router_input import RouterInputError, RoutingInput, coerce_input
 from task_router._tracing import record_decision, traced_config
 from task_router.routers._plans import Offload, Plan, arun_plan, run_plan
 
@@ -147,12 +147,12 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
         self, input: Any, config: RunnableConfig, run_manager: CallbackManagerForChainRun | None = None
     ) -> RouteDecision:
         routing = coerce_input(input, self.catalog)
+        budget, origin = self._timeout(config)
         start = time.perf_counter()
         try:
             if self.decides_in_place:
                 prediction = self.predict(routing, config)
             else:
-                budget, origin = timeout_and_origin(config, self.timeout_s)
                 prediction = call_within(self.predict, routing, config, timeout=budget, origin=origin)
         except Exception as exc:  # propagates: retries and fallbacks are the composition's job (routers._fallbacks)
             self._raise_failure(input, exc, run_manager)
@@ -162,8 +162,8 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
         self, input: Any, config: RunnableConfig, run_manager: AsyncCallbackManagerForChainRun | None = None
     ) -> RouteDecision:
         routing = coerce_input(input, self.catalog)
+        budget, origin = self._timeout(config)
         start = time.perf_counter()
-        budget, origin = timeout_and_origin(config, self.timeout_s)
         try:
             async with deadline(budget, origin):  # a model's own time-out comes through as it is
                 if self.decides_in_place:
@@ -173,6 +173,15 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
         except Exception as exc:
             self._raise_failure(input, exc, run_manager)
         return self._decided(routing, prediction, start, run_manager)
+
+    def _timeout(self, config: RunnableConfig) -> tuple[float | None, str]:
+        """This call's time-out and where it was set (:func:`~task_router._budget.timeout_and_origin`), read the
+        same way on ``invoke`` and ``ainvoke``, before any work. A bad setting is a :class:`RouterInputError`
+        naming the fix: like bad input, it is not retried and reaches the caller through any composition."""
+        try:
+            return timeout_and_origin(config, self.timeout_s)
+        except ValueError as exc:
+            raise RouterInputError(str(exc)) from None
 
     def _failure(self, input: Any, exc: Exception, run_manager: Any) -> Exception:
         """The exception a failed decision raises: ``exc``, marked with its retry attempt."""

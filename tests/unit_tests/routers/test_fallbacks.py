@@ -277,3 +277,19 @@ def test_a_timed_composition_acts_on_an_end_only_of_the_active_task_and_a_none_n
     composed = timed(RunnableLambda(lambda turn: RouteDecision(**untrusted)))
     decision = composed.invoke({"messages": ["thanks"], "active_task": active, "catalog": catalog})
     assert (decision.event, decision.task, decision.active_task_after, decision.valid_format) == expected
+
+
+@pytest.mark.parametrize("call", ["invoke", "ainvoke"])
+def test_a_bad_time_out_setting_is_not_retried_and_reaches_the_caller_sync_and_async(
+    catalog: TaskCatalog, call: str
+) -> None:
+    """A per-call router_timeout_s that is not a number of seconds is a setting to fix, as bad input is: it was
+    retried (with back-off) as if transient and then hidden in a keep-active decision on invoke, while ainvoke
+    raised it."""
+    runs = RunNames()
+    reliable = make_reliable(Flaky(catalog=catalog), retries=2, backoff_s=0, fallback=KEEP_ACTIVE)
+    turn = {**TURN, "active_task": "recap"}
+    config: RunnableConfig = {"configurable": {"router_timeout_s": "soon"}, "callbacks": [runs]}
+    with pytest.raises(ValueError, match=r"router_timeout_s'\] must be a number of seconds"):
+        reliable.invoke(turn, config) if call == "invoke" else asyncio.run(reliable.ainvoke(turn, config))
+    assert runs.names.count("TaskRouter[flaky]") == 1  # one attempt: not retried
