@@ -207,15 +207,17 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
     def finish(self, routing: RoutingInput, prediction: Prediction, latency_ms: float) -> RouteDecision:
         """Apply the catalogue invariant and the event rules of docs/contract.md."""
         predicted, valid, fallback = prediction.task, prediction.valid_format, prediction.fallback
+        closing, confidence = prediction.closing, unit_interval(prediction.confidence)
         if predicted is not None and predicted not in routing.catalog:
-            predicted, valid = routing.active_task, False
+            # kept, not closed: the closing and the confidence were the made-up answer's
+            predicted, valid, closing, confidence = routing.active_task, False, False, None
             fallback = fallback or f"model named unknown task {prediction.task!r}; kept the active task"
-        event, task = derive_event(routing.active_task, predicted, prediction.closing)
+        event, task = derive_event(routing.active_task, predicted, closing)
         decision = RouteDecision(
             event=event,
             task=task,
             active_task_after=active_after(routing.active_task, event, task),
-            confidence=unit_interval(prediction.confidence),
+            confidence=confidence,
             alternatives=alternatives_of(routing, prediction.alternatives),
             rationale=bounded_text(prediction.rationale),
             raw_output=bounded_text(prediction.raw_output) or "",

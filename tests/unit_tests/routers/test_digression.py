@@ -325,3 +325,24 @@ def test_a_proposal_not_taken_leads_no_question(catalog, active, kept) -> None:
     cascade = CascadeRouter(says("post", 0.9), cheap=proposal, escalate=0.6, none=0.4)
     decision = route(cascade, catalog, "something", active)
     assert (decision.event, decision.task, decision.stage, decision.confidence) == (*kept, "cheap", pytest.approx(0.7))
+
+
+class MadeUp(Router):
+    """A router whose model names a task that is not in the catalogue, sure of it, and closing."""
+
+    kind = "made-up"
+
+    def predict(self, routing: Any, config: Any) -> Prediction:
+        return Prediction("made_up", closing=True, confidence=0.9, alternatives=(("made_up", True, 0.9),))
+
+
+@pytest.mark.parametrize(
+    ("active", "expected"), [("recap", ("CONTINUE", "recap", "recap")), (None, ("NONE", None, None))]
+)
+def test_an_unknown_task_said_closing_keeps_the_active_task_instead_of_ending_it(catalog, active, expected) -> None:
+    """The decision says it "kept the active task": it must not END it (only the user closes a task), nor carry the
+    confidence the model had in its made-up answer."""
+    decision = route(MadeUp(catalog=catalog), catalog, "bye", active)
+    assert outcome(decision) == expected
+    assert (decision.valid_format, decision.confidence) == (False, None)
+    assert "made_up" in decision.fallback
