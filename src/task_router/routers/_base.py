@@ -218,7 +218,7 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
             task=task,
             active_task_after=active_after(routing.active_task, event, task),
             confidence=confidence,
-            alternatives=alternatives_of(routing, prediction.alternatives),
+            alternatives=alternatives_of(routing, prediction.alternatives, first=(event, task)),
             rationale=bounded_text(prediction.rationale),
             raw_output=bounded_text(prediction.raw_output) or "",
             valid_format=valid,
@@ -231,9 +231,12 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
         return still_in_catalog(routing, decision)
 
 
-def alternatives_of(routing: RoutingInput, answers: Iterable[Answer]) -> list[Alternative]:
-    """The answers a router weighed as decisions (event and task), most probable first; answers naming a task
-    outside the catalogue are dropped, and at most :data:`MAX_ALTERNATIVES` are kept."""
+def alternatives_of(
+    routing: RoutingInput, answers: Iterable[Answer], first: tuple[str, str | None] | None = None
+) -> list[Alternative]:
+    """The answers a router weighed as decisions (event and task), most probable first, the decision's own
+    (``first``: its event and task) before them all whatever its probability (docs/contract.md); answers naming a
+    task outside the catalogue are dropped, and at most :data:`MAX_ALTERNATIVES` are kept."""
     out: list[Alternative] = []
     for task, closing, probability in answers:
         if task is not None and task not in routing.catalog:
@@ -243,7 +246,7 @@ def alternatives_of(routing: RoutingInput, answers: Iterable[Answer]) -> list[Al
             continue
         event, named = derive_event(routing.active_task, task, closing)
         out.append(Alternative(event=event, task=named, probability=p))
-    out.sort(key=lambda alternative: -alternative.probability)
+    out.sort(key=lambda alternative: ((alternative.event, alternative.task) != first, -alternative.probability))
     return out[:MAX_ALTERNATIVES]
 
 

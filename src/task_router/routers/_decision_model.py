@@ -134,7 +134,8 @@ def prediction(routing: RoutingInput, answer: ChoiceAnswer, done: str = DONE_LAB
     if chosen is None:
         chose = head_tail(answer.choice, MAX_LABEL_SHOWN)  # untrusted: a faulty server's label may be huge
         return safe_fallback(routing, raw, f"the decision model chose {chose!r}, which is not a label asked")
-    ranked = sorted(answer.probabilities.items(), key=lambda item: -item[1])
+    # most probable first, the model's own choice first (docs/contract.md), whatever probability it gave it
+    ranked = sorted(answer.probabilities.items(), key=lambda item: (item[0] != answer.choice, -item[1]))
     alternatives: list[Answer] = []
     for label, p in ranked:
         option = _answer(routing, label, done)

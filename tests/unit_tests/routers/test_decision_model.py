@@ -71,6 +71,26 @@ def test_a_task_with_nothing_active_starts_with_the_models_probability(catalog, 
     assert [m.content for m in state] == ["Recap my meeting"]
 
 
+def test_the_models_choice_comes_first_in_the_alternatives_even_when_it_is_not_its_most_probable_label(
+    catalog,
+) -> None:
+    """docs/contract.md: alternatives are most probable first, the decision's own answer first."""
+
+    class ChoosesEmail(FixedDecisionModel):
+        def _classify(self, state, questions):
+            response = super()._classify(state, questions)
+            for answer in response.answers.values():
+                answer.choice = "email"  # a provider whose choice is not its most probable label
+            return response
+
+    router = make_router(
+        "decision", decision_model=ChoosesEmail(answer=lambda s, q: {"recap": 0.5, "email": 0.3}), catalog=catalog
+    )
+    decision = router.invoke({"messages": user_turns(["Recap my meeting"]), "active_task": None})
+    assert decision.task == "email"
+    assert [(a.task, round(a.probability, 2)) for a in decision.alternatives][:2] == [("email", 0.3), ("recap", 0.5)]
+
+
 def test_the_active_task_continues_another_switches_done_ends_none_digresses(catalog) -> None:
     for label, expected in [
         ("recap", ("CONTINUE", "recap", "recap")),
