@@ -362,8 +362,8 @@ def close_without_wrap_up(
     assistant's answer: the exchange SGD nearly always has before an END (the user's "Thanks." continuing the task,
     the assistant's "Anything else?") is removed. Without such turns a model learns that END follows "Anything
     else?" and keeps the task when a user says goodbye right after a booking is confirmed (the shipped model, on
-    held-out ``sgd_train`` END turns: recall 0.875 with that exchange, 0.724 without it;
-    ``benchmarks/end_without_wrap_up.py``).
+    held-out ``sgd_train`` END turns: recall 0.860 with that exchange, 0.733 without it;
+    ``benchmarks/end_without_wrap_up.py``). Training with it (``close_early_prob``) measured worse on sgd_dev.
 
     Example:
         >>> recs = parse_records([{"id": "c", "tasks": [{"name": "a", "description": "Do A."}],

@@ -85,7 +85,8 @@ class LearnedTrainConfig:
         default=0.0,
         metadata={
             "help": "Share of conversations where the user closes a task straight after the assistant's answer "
-            "(the 'Thanks.' / 'Anything else?' exchange before the END removed)."
+            "(the 'Thanks.' / 'Anything else?' exchange before the END removed); 0.3 measured worse on sgd_dev "
+            "(benchmarks/RESULTS.md, session 16)."
         },
     )
     # Conversations held out of training (a stable share of ids), on which the NONE scores and the temperature of
