@@ -143,12 +143,17 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
             run_type="chain",
         )
 
+    def _start(self, input: Any, config: RunnableConfig) -> tuple[RoutingInput, float | None, str, float]:
+        """The turn, its time budget and the budget's origin (read before any work, alike in sync and async: a bad
+        setting is the caller's error), and the decision's start time."""
+        routing = coerce_input(input, self.catalog)
+        budget, origin = self._timeout(config)
+        return routing, budget, origin, time.perf_counter()
+
     def _decide(
         self, input: Any, config: RunnableConfig, run_manager: CallbackManagerForChainRun | None = None
     ) -> RouteDecision:
-        routing = coerce_input(input, self.catalog)
-        budget, origin = self._timeout(config)
-        start = time.perf_counter()
+        routing, budget, origin, start = self._start(input, config)
         try:
             if self.decides_in_place:
                 prediction = self.predict(routing, config)
@@ -161,9 +166,7 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
     async def _adecide(
         self, input: Any, config: RunnableConfig, run_manager: AsyncCallbackManagerForChainRun | None = None
     ) -> RouteDecision:
-        routing = coerce_input(input, self.catalog)
-        budget, origin = self._timeout(config)
-        start = time.perf_counter()
+        routing, budget, origin, start = self._start(input, config)
         try:
             async with deadline(budget, origin):  # a model's own time-out comes through as it is
                 if self.decides_in_place:
