@@ -105,7 +105,9 @@ def _seconds(value: Any, where: str) -> float | None:
         raise ValueError(f"{where} must be a number of seconds (or None for no limit), got {value!r}") from None
     if not seconds > 0:  # also refuses NaN
         raise ValueError(f"{where} must be a positive number of seconds (or None for no limit), got {value!r}")
-    return seconds
+    # inf, or longer than a thread can wait (about 292 years): no limit, for the decision and for a model's client
+    # alike (httpx's sync client fails every request on an infinite time-out)
+    return None if seconds >= threading.TIMEOUT_MAX else seconds
 
 
 THREADS_ENV = "TASK_ROUTER_DECISION_THREADS"

@@ -35,10 +35,15 @@ def margin_of(alternatives: Sequence[Alternative]) -> float | None:
     """The probability gap between the two most probable answers when both name a task (None otherwise: a
     decision that is "done" or "nothing fits" at the top, or with a single task in view, is not a choice between
     tasks)."""
-    tasks = [a for a in alternatives[:2] if a.event in TASK_EVENTS and a.task is not None]
+    tasks = [a for a in by_probability(alternatives)[:2] if a.event in TASK_EVENTS and a.task is not None]
     if len(tasks) < 2 or tasks[0].task == tasks[1].task:
         return None
     return tasks[0].probability - tasks[1].probability
+
+
+def by_probability(alternatives: Sequence[Alternative]) -> list[Alternative]:
+    """The alternatives most probable first (a decision lists its own answer first, whatever its probability)."""
+    return sorted(alternatives, key=lambda alternative: -alternative.probability)
 
 
 def close_tasks(alternatives: Sequence[Alternative], margin: float | None) -> list[str] | None:
@@ -52,9 +57,10 @@ def close_tasks(alternatives: Sequence[Alternative], margin: float | None) -> li
     gap = margin_of(alternatives)
     if gap is None or gap >= margin:
         return None
-    top = alternatives[0].probability
+    ranked = by_probability(alternatives)
+    top = ranked[0].probability
     chosen: list[str] = []
-    for alternative in alternatives:
+    for alternative in ranked:
         if len(chosen) == MAX_CHOICES or top - alternative.probability >= margin or alternative.probability <= 0 < top:
             break
         if alternative.event in TASK_EVENTS and alternative.task and alternative.task not in chosen:

@@ -43,6 +43,15 @@ def test_two_close_tasks_are_asked_about_and_clear_decisions_are_not() -> None:
         close_tasks(close, 2.0)
 
 
+def test_the_margin_is_between_the_two_most_probable_tasks_whatever_the_decision_lists_first() -> None:
+    """A decision lists its own answer first (a decision model may choose a label it gave little probability)."""
+    own_first = _alternatives(("a", "START", 0.05), ("b", "START", 0.9), ("c", "START", 0.05))
+    assert margin_of(own_first) == pytest.approx(0.85)
+    assert close_tasks(own_first, 0.1) is None  # b is far ahead: nothing to ask
+    close = _alternatives(("c", "START", 0.1), ("a", "START", 0.46), ("b", "START", 0.44))
+    assert close_tasks(close, 0.1) == ["a", "b"]
+
+
 def test_the_question_names_the_tasks_by_title() -> None:
     assert clarify_question(["find_trains", "buy_train_tickets"], CATALOG) == (
         "Do you mean: Find trains, or Buy train tickets?"

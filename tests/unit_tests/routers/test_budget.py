@@ -199,3 +199,13 @@ def test_a_time_out_too_long_to_wait_for_is_no_limit_in_sync_and_async(
     turn, config = {"messages": [TURN], "catalog": catalog}, {"configurable": {"router_timeout_s": seconds}}
     decision = router.invoke(turn, config) if call == "invoke" else asyncio.run(router.ainvoke(turn, config))
     assert (decision.event, decision.task) == ("START", "email")
+
+
+def test_an_infinite_time_out_reaches_a_network_client_as_no_limit() -> None:
+    """httpx's sync client fails every request on timeout=inf: the client gets None (no limit) instead."""
+    from task_router._budget import resolve_timeout
+    from task_router.models import load_router_model
+
+    assert resolve_timeout(None, float("inf")) is None and resolve_timeout(None, "1e12") is None
+    model = load_router_model("openai:gpt-4o-mini", base_url="http://127.0.0.1:9/v1", timeout_s=float("inf"))
+    assert model.request_timeout is None
