@@ -108,7 +108,8 @@ def request_asked_about(messages: Sequence[BaseMessage], task: str) -> str:
     request, question = messages[-3], messages[-2]
     if not isinstance(question, AIMessage) or question.response_metadata.get(_MARK) != QUESTION:
         return ""
-    if task not in (question.response_metadata.get(_TASKS) or ()):
+    asked = question.response_metadata.get(_TASKS)
+    if asked is not None and task not in asked:  # (a question checkpointed before its tasks were recorded: any)
         return ""
     return message_text(request) if isinstance(request, HumanMessage) else ""
 

@@ -240,7 +240,7 @@ def create_task_graph(
         # What was asked and not extracted is answered by the whole message: stored once, under the first input.
         unanswered = [name for name in _asked(data) if name not in collected and name not in covered]
         if said and unanswered:
-            collected[unanswered[0]] = said[0]
+            collected[unanswered[0]] = "\n".join(said)
             covered.extend(unanswered[1:])
         data.update(inputs=collected, covered=covered)
         missing = [i for i in task.inputs if i.required and i.name not in _covered(data)]

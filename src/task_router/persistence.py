@@ -298,9 +298,10 @@ def thread_lock(saver: Any, thread_id: str) -> Iterator[None]:
     released (turns are queued, none is refused; LangGraph server's "enqueue").
 
     SQLite (:func:`sqlite_checkpointer`): an advisory file lock (``fcntl.flock``) beside the database, one file per
-    thread. PostgreSQL (:func:`postgres_checkpointer`, one connection): a session advisory lock (and a lock of
-    this process, which its threads share the session with). Either is released
-    when the holder exits or dies. ``task-router chat`` holds it around each turn.
+    thread. PostgreSQL (:func:`postgres_checkpointer`, one connection): a session advisory lock, tried every 10-200
+    ms so that a waiter holds no connection (turns wait, but are not served in arrival order), and a lock of this
+    process, which its threads share the session with. Either is released when the holder exits or dies.
+    ``task-router chat`` holds it around each turn.
 
     Example:
         >>> saver = sqlite_checkpointer("threads.sqlite")  # doctest: +SKIP
@@ -315,8 +316,8 @@ def thread_lock(saver: Any, thread_id: str) -> Iterator[None]:
         # A session advisory lock is re-entrant for its session, and this process's threads share the saver's one
         # connection: they queue on a lock of this process first, then the session's lock queues the processes.
         with _process_lock((id(saver.conn), str(thread_id))):
-            _wait_for_advisory_lock(saver, key)
-            try:
+            try:  # taken inside: a KeyboardInterrupt right after the server granted it still releases it
+                _wait_for_advisory_lock(saver, key)
                 yield
             finally:
                 with saver._cursor() as cur:

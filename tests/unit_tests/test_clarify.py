@@ -137,8 +137,20 @@ def test_an_answer_mid_task_gives_the_task_the_message_asked_about() -> None:
     assert out["task_data"]["recap"]["asked"] == ["notes"]
     out = app.invoke({"messages": [("user", "Budget approved; Ana owns the launch")]}, cfg)
     assert out["decisions"][-1]["clarify"] == ["recap", "post"]
-    out = app.invoke({"messages": [("user", "the recap")]}, cfg)
-    assert out["task_data"]["recap"]["inputs"] == {"notes": "Budget approved; Ana owns the launch"}
+    out = app.invoke({"messages": [("user", "the recap, and Bob is out")]}, cfg)
+    assert out["task_data"]["recap"]["inputs"] == {
+        "notes": "Budget approved; Ana owns the launch\nthe recap, and Bob is out"
+    }
+
+
+def test_a_question_checkpointed_before_its_tasks_were_recorded_carries_over_to_any_task() -> None:
+    from langchain_core.messages import HumanMessage
+
+    from task_router._clarify import request_asked_about
+
+    old_question = AIMessage("Do you mean: Recap, or Post?", response_metadata={"task_router": "clarify"})
+    messages = [HumanMessage("Write this up: notes"), old_question, HumanMessage("the recap")]
+    assert request_asked_about(messages, "recap") == "Write this up: notes"
 
 
 def test_without_a_margin_the_graph_acts_and_a_router_margin_marks_decisions() -> None:
