@@ -1,8 +1,8 @@
 """Does the learned router's END depend on the "Anything else?" before it? Held-out `sgd_train` conversations as they
-are, and the same with the wrap-up exchange before each END removed (the user's "Thanks." that continued the task
-and the assistant's "Anything else?": `close_without_wrap_up`), so that the user closes the task straight after
-the assistant's answer, as users of assistants that do not ask "anything else?" do. Gold active task. Prints one
-table; changes nothing shipped.
+are, and the same with the wrap-up exchange before one END of each conversation removed (the user's "Thanks." that
+continued the task and the assistant's "Anything else?": `close_without_wrap_up`), so that the user closes the task
+straight after the assistant's answer, as users of assistants that do not ask "anything else?" do. Gold active task.
+Prints one table; changes nothing shipped.
 
     python benchmarks/end_without_wrap_up.py --router learned --router learned:/tmp/runs/s16  # ~1 min a router
 
@@ -71,6 +71,8 @@ def main() -> None:
     for spec in args.router or ["learned"]:
         _, folder = learned_model_path(spec)
         router = LearnedRouter(model_path=folder)
+        if router.use_cross_encoder:
+            raise SystemExit(f"{spec} decides with a cross-encoder: this benchmark scores bi-encoder models only")
         for name, records in sets.items():
             row = summary(answers(router, records))
             cells = [f"{value:.3f}" if isinstance(value, float) else str(value) for value in row.values()]
