@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -176,17 +175,16 @@ class WarmCatalogs:
 
     def __init__(self, router: Runnable[dict[str, Any], RouteDecision]) -> None:
         self.warm = getattr(underlying_router(router), "warm", None)
-        self._last: tuple[str, TaskCatalog] | None = None
+        self._last: tuple[list[Mapping[str, Any]], TaskCatalog] | None = None
 
     def of(self, tasks: Sequence[Mapping[str, Any]]) -> TaskCatalog:
-        key = json.dumps(list(tasks), sort_keys=True, ensure_ascii=False)
-        if self._last is not None and self._last[0] == key:
+        if self._last is not None and self._last[0] == list(tasks):  # the same tasks (dicts compare by content)
             return self._last[1]
         catalog = TaskCatalog.from_records([dict(task) for task in tasks])
         if callable(self.warm):  # on the decisions' thread, like every torch call, and on the snapshot that every
             # decision on this catalogue routes over (TaskCatalog.frozen): what it caches there is found by them
             call_within(self.warm, catalog.frozen(), timeout=None)
-        self._last = (key, catalog)
+        self._last = (list(tasks), catalog)
         return catalog
 
 
