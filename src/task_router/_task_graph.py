@@ -276,7 +276,11 @@ def create_task_graph(
         last = state["messages"][-1]
         draft = _last_deliverable(state["messages"], task.name) if data.get("delivered") else None
         revising = draft is not None and isinstance(last, HumanMessage) and "revise" in template
-        values.update(request=message_text(last) if isinstance(last, HumanMessage) else "", draft=draft or "")
+        # After "Do you mean A or B?" the request is what the user asked, not only the answer that picked this task.
+        text = message_text(last) if isinstance(last, HumanMessage) else ""
+        asked_about = request_asked_about(state["messages"], task.name) if text else ""
+        request = "\n".join(message for message in (asked_about, text) if message)
+        values.update(request=request, draft=draft or "")
         messages = (revise if revising else write).format_messages(**values)
         reply = writer.invoke(messages, config)
         # The reply keeps the id of the model's message: a caller streaming the graph's messages has shown it already.

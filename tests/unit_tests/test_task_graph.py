@@ -235,6 +235,20 @@ def test_models_with_structured_output_extract_by_default_and_not_on_revisions()
     assert state["messages"][-1].content == "POST v2" and len(model.prompts) == calls + 1  # no extraction call
 
 
+def test_a_revision_asked_about_is_revised_with_the_request_not_the_answer_that_picked_the_task() -> None:
+    from task_router._clarify import question_message
+
+    model = writer("POST v1", "POST v2")
+    graph = create_task_graph(TaskCatalog([POST, EMAIL]), model)
+    state = turn(graph, {}, "Write a LinkedIn post about our launch", "linkedin_post")
+    asked = question_message("Do you mean: LinkedIn post, or Follow-up email?", ["linkedin_post", "follow_up_email"])
+    state = {**state, "messages": [*state["messages"], HumanMessage("Make it shorter, and humble"), asked]}
+    state = turn(graph, state, "the post", "linkedin_post")
+    assert state["messages"][-1].content == "POST v2"
+    revision_prompt = model.prompts[-1][-1][1]
+    assert "Make it shorter, and humble" in revision_prompt and "POST v1" in revision_prompt
+
+
 @pytest.mark.parametrize(
     "reply",
     [
