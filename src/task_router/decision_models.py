@@ -27,6 +27,7 @@ from langchain_core.decisions import (
     State,
 )
 from langchain_core.messages import BaseMessage, HumanMessage
+from langchain_core.runnables import ensure_config
 from pydantic import ConfigDict, Field, PrivateAttr, model_validator
 
 from task_router._catalog import _NAME_RE, MAX_DESCRIPTION_CHARS, NONE_LABEL, Task, TaskCatalog, _suggested_name
@@ -140,8 +141,8 @@ class TaskRouterDecisionModel(BaseDecisionModel):
             from task_router._budget import DEFAULT, call_within, timeout_and_origin
             from task_router._router_input import coerce_input
 
-            # within the router's own time-out, as its invoke would be
-            budget, origin = timeout_and_origin(None, getattr(self.router, "timeout_s", DEFAULT))
+            # within the time-out the router's invoke would have: the call's config key, else the router's own
+            budget, origin = timeout_and_origin(ensure_config(), getattr(self.router, "timeout_s", DEFAULT))
             ranked = call_within(scored, coerce_input(turn), timeout=budget, origin=origin)
             return [(task, p) for task, _, p, _ in ranked]
         return decision_weights(self.router.invoke(turn))
@@ -152,7 +153,7 @@ class TaskRouterDecisionModel(BaseDecisionModel):
             from task_router._budget import DEFAULT, deadline, offload, timeout_and_origin
             from task_router._router_input import coerce_input
 
-            budget, origin = timeout_and_origin(None, getattr(self.router, "timeout_s", DEFAULT))
+            budget, origin = timeout_and_origin(ensure_config(), getattr(self.router, "timeout_s", DEFAULT))
             async with deadline(budget, origin):  # the caller bounds an offloaded call (see offload)
                 ranked = await offload(scored, coerce_input(turn))
             return [(task, p) for task, _, p, _ in ranked]

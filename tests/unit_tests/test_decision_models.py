@@ -21,11 +21,11 @@ TEAMS = {
 }
 
 
-def _ask(classifier, state, criteria, *, asynchronous=False):
+def _ask(classifier, state, criteria, *, asynchronous=False, config=None):
     request = {"state": state, "questions": {"team": Choice(instructions="Which team?", criteria=criteria)}}
     if asynchronous:
-        return asyncio.run(classifier.ainvoke(request)).choices["team"]
-    return classifier.invoke(request).choices["team"]
+        return asyncio.run(classifier.ainvoke(request, config)).choices["team"]
+    return classifier.invoke(request, config).choices["team"]
 
 
 @pytest.fixture
@@ -157,5 +157,30 @@ def test_a_router_with_scored_times_out_alike_in_sync_and_async(asynchronous) ->
     try:
         with pytest.raises(DecisionTimeout, match=r"timed out after 0.2 s \(the router's timeout_s"):
             _ask(TaskRouterDecisionModel(router=router), "anything", TEAMS, asynchronous=asynchronous)
+    finally:
+        release.set()
+
+
+@pytest.mark.parametrize("asynchronous", [False, True])
+def test_the_calls_own_time_out_key_bounds_a_scored_router_as_it_bounds_a_router_call(asynchronous) -> None:
+    """``config={"configurable": {"router_timeout_s": ...}}`` on the decision model's call is the decision's time-out,
+    as on a router's own invoke; a bad value is refused naming the key."""
+    import threading
+
+    from task_router._budget import DecisionTimeout
+
+    release = threading.Event()
+
+    class SlowScored(Scripted):
+        def scored(self, routing):
+            release.wait(10)
+            return [("technical", False, 1.0, 0.9)]
+
+    classifier = TaskRouterDecisionModel(router=SlowScored(lambda routing: pytest.fail("scored() decides")))
+    try:
+        with pytest.raises(DecisionTimeout, match=r"after 0.2 s \(set by the call's config\['configurable'\]"):
+            _ask(classifier, "x", TEAMS, asynchronous=asynchronous, config={"configurable": {"router_timeout_s": 0.2}})
+        with pytest.raises(ValueError, match="router_timeout_s"):
+            _ask(classifier, "x", TEAMS, asynchronous=asynchronous, config={"configurable": {"router_timeout_s": "x"}})
     finally:
         release.set()
