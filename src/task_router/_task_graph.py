@@ -24,8 +24,8 @@ from task_router._rendering import message_text, render_conversation
 from task_router._requests import content_after_request, says_more_than_request, subject_of_request
 from task_router._state import TaskState
 from task_router.routers._answering import bounded
+from task_router.routers._chat_model import supports_structured_output
 from task_router.routers._parsing import find_json_object
-from task_router.routers._structured import supports_structured_output
 
 logger = logging.getLogger("task_router")
 

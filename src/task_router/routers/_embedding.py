@@ -1,5 +1,5 @@
 """The `embedding` router: cosine similarity between the user's turn and the tasks (the fast baseline); optionally a
-local LM re-ranks its best few tasks (:mod:`task_router._rerank`)."""
+local LM re-ranks its best few tasks (:mod:`task_router.routers._shortlist`)."""
 
 from __future__ import annotations
 
@@ -16,13 +16,13 @@ from langchain_core.runnables import RunnableConfig
 
 from task_router._catalog import Task, TaskCatalog, readable_name
 from task_router._rendering import clip, routed_text
-from task_router._rerank import Reranker
 from task_router._router_input import RoutingInput
 from task_router.models import ModelSpec
 from task_router.models._batching import MicroBatcher
 from task_router.models._encoders import minilm_dir, unit_vectors
 from task_router.models._quiet import no_loading_bars
 from task_router.routers._base import MAX_ALTERNATIVES, Answer, Prediction, Router
+from task_router.routers._shortlist import Reranker
 
 # Phrases that close a task. The user's turn alone (no context) is compared with them.
 CLOSING_PHRASES = (
@@ -108,7 +108,7 @@ class EmbeddingRouter(Router):
     ``HuggingFaceEmbeddings``, ...) or a sentence-transformers model; the default thresholds were set for MiniLM, so
     fit them for another model (``task-router fit``).
 
-    ``rerank``: a :class:`~task_router._rerank.Reranker` or a local model spec (e.g. ``"embedded"``) whose
+    ``rerank``: a :class:`~task_router.routers._shortlist.Reranker` or a local model spec (e.g. ``"embedded"``) whose
     likelihoods re-order the best few tasks before the rules above (the similarities keep their scale).
 
     ``backend``: what runs the default encoder, ``"onnx"`` (ONNX Runtime fp32, the default where installed),
