@@ -282,7 +282,7 @@ class Reranker:
     def logliks(self, tasks: Sequence[Task], text: str) -> list[float]:
         """Per task, the mean log-probability of the tokens of ``text`` as a request for it."""
         from task_router._inference import model_lock
-        from task_router._inference.blocks import score_after_blocks
+        from task_router._inference.forward import score_after_blocks
 
         request = self.prompt["request"].format(text=clip(text, self.max_request_chars))
         ids = self._ids(request)
@@ -316,7 +316,7 @@ class Reranker:
 
     def _make_block(self, text: str) -> Any:
         from task_router._inference import model_lock
-        from task_router._inference.blocks import make_block
+        from task_router._inference.forward import make_block
 
         with model_lock(self.local.model):
             return make_block(self.local.model, self._ids(text))
