@@ -18,11 +18,11 @@ from pydantic import BaseModel, Field, create_model
 
 from task_router._catalog import Task, TaskCatalog, TaskInput
 from task_router._clarify import request_asked_about
-from task_router._deliverable_decoding import deliverable_model, strip_invented_turns
 from task_router._prompting import load_prompt
 from task_router._rendering import message_text, render_conversation
 from task_router._requests import content_after_request, says_more_than_request, subject_of_request
 from task_router._state import TaskState
+from task_router.models._local import deliverable_model, strip_invented_turns
 from task_router.routers._answering import bounded
 from task_router.routers._chat_model import supports_structured_output
 from task_router.routers._parsing import find_json_object

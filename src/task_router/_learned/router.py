@@ -62,7 +62,7 @@ class LearnedRouter(Router):
             (``make_router("learned", thresholds=FILE)`` passes them).
         backend: what runs the encoder: ``"onnx"`` (ONNX Runtime, the default where installed: the same decisions
             as torch, ~1.8x faster on an AVX2 CPU), ``"onnx-int8"`` (faster, changes ~1-3% of decisions) or
-            ``"torch"``; None reads ``TASK_ROUTER_BACKEND`` (:func:`task_router.models._onnx_encoder.backend_name`).
+            ``"torch"``; None reads ``TASK_ROUTER_BACKEND`` (:func:`task_router.models._encoders.backend_name`).
 
     Example:
         >>> from task_router import TaskCatalog, make_router

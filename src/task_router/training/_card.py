@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from task_router.models._adapters import TRAINING_META
+from task_router.models._local import TRAINING_META
 
 CARD = "README.md"
 
