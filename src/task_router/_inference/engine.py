@@ -25,7 +25,7 @@ from transformers import DynamicCache
 
 from task_router._catalog import TaskCatalog
 from task_router._inference.forward import TokenTrie, cache_nbytes, copy_cache, extend_and_score, prefill
-from task_router._rendering import clip, message_text, render_catalog
+from task_router._prompting import clip, message_text, render_catalog
 
 _SYSTEM_MARK, _USER_MARK = "\x00SYSTEM\x00", "\x00USER\x00"
 

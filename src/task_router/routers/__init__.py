@@ -14,7 +14,7 @@ from typing import Any
 
 from task_router._budget import DEFAULT, resolve_timeout
 from task_router._clarify import close_tasks
-from task_router._extras import install_line
+from task_router._resources import install_line
 from task_router.models import ModelSpec
 from task_router.models._local import pipeline_of
 from task_router.routers._base import Prediction, Router

@@ -20,10 +20,9 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from task_router._budget import DEFAULT, Offload, Plan, arun_plan, call_within, deadline, run_plan, timeout_and_origin
 from task_router._catalog import TaskCatalog
 from task_router._clarify import asks_between, live_choices
-from task_router._decision import Alternative, RouteDecision, active_after, derive_event
-from task_router._rendering import head_tail
+from task_router._decision import Alternative, RouteDecision, active_after, derive_event, record_decision, traced_config
+from task_router._prompting import head_tail
 from task_router._router_input import RouterInputError, RoutingInput, coerce_input
-from task_router._tracing import record_decision, traced_config
 
 logger = logging.getLogger("task_router")
 ATTEMPTS_ATTRIBUTE = "task_router_attempts"  # set on a router's exception: which attempt of a retry loop failed
@@ -124,7 +123,7 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
         return f"TaskRouter[{self.kind}]"
 
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> RouteDecision:
-        # One traced run per decision: name TaskRouter[kind], tags and metadata (see task_router._tracing).
+        # One traced run per decision: name TaskRouter[kind], tags and metadata (see task_router._decision).
         return self._call_with_config(
             self._decide,  # type: ignore[arg-type]  # LangChain passes config, run_manager by keyword
             input,

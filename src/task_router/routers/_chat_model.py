@@ -23,8 +23,7 @@ from pydantic import BaseModel, Field, create_model
 
 from task_router._budget import DEFAULT, ModelCall, Plan
 from task_router._catalog import NONE_LABEL, Task, TaskCatalog
-from task_router._prompting import build_messages, chat_template, load_prompt
-from task_router._rendering import DEFAULT_WINDOW, clip
+from task_router._prompting import DEFAULT_WINDOW, build_messages, chat_template, clip, load_prompt
 from task_router._router_input import RoutingInput
 from task_router.models import ModelSpec, load_router_model, model_name
 from task_router.routers._answering import (

@@ -15,7 +15,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 
 from task_router._catalog import Task, TaskCatalog, readable_name
-from task_router._rendering import clip, routed_text
+from task_router._prompting import clip, routed_text
 from task_router._router_input import RoutingInput
 from task_router.models import ModelSpec
 from task_router.models._cpu import no_loading_bars

@@ -11,7 +11,7 @@ from langchain_core.runnables import RunnableConfig
 
 from task_router._budget import ModelCall, Plan
 from task_router._catalog import NONE_LABEL, TaskCatalog
-from task_router._rendering import clip
+from task_router._prompting import clip
 from task_router._router_input import RoutingInput
 from task_router.models import ModelSpec
 from task_router.routers._answering import add_logprob_confidence, reply_text

@@ -32,8 +32,7 @@ from langchain_core.runnables import RunnableConfig
 
 from task_router._budget import Offload, Plan
 from task_router._catalog import NONE_LABEL, Task, TaskCatalog, readable_name
-from task_router._prompting import load_prompt
-from task_router._rendering import clip
+from task_router._prompting import clip, load_prompt
 from task_router._router_input import RoutingInput
 from task_router.models import ModelSpec
 from task_router.models._local import LocalModel
