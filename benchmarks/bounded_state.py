@@ -6,7 +6,7 @@
 
 1. **Checkpoint bytes** of one thread after ``--turns`` (1,000) turns, split into messages and decisions, with
    ``decisions`` reduced by ``operator.add`` ("before": the state schema of the code before issue 25, reproduced
-   in this script) and by ``task_router._state.add_decisions`` ("after": ``RouterState``). The bytes are what
+   in this script) and by ``task_router._task_graph.add_decisions`` ("after": ``RouterState``). The bytes are what
    LangGraph's savers write for a channel, ``JsonPlusSerializer().dumps_typed(value)`` (InMemorySaver and
    PostgresSaver write one such blob per channel version, SqliteSaver all of them in one blob per checkpoint);
    ``--sqlite`` also runs "after" through a real SqliteSaver and reports its latest checkpoint's blob.
@@ -54,9 +54,12 @@ from langgraph.graph.message import add_messages
 from task_router import RouteDecision, Task, TaskCatalog, create_router_graph
 
 try:
-    from task_router._state import RouterState, merge_task_data
-except ImportError:  # a --before-src child on code from before the internal modules became private
-    from task_router.state import RouterState, merge_task_data
+    from task_router._task_graph import RouterState, merge_task_data
+except ImportError:  # a --before-src child on older code: the state was in _state.py, and before the internal
+    try:  # modules became private in state.py
+        from task_router._state import RouterState, merge_task_data
+    except ImportError:
+        from task_router.state import RouterState, merge_task_data
 
 TASKS = ["recap", "email", "post"]
 SERDE = JsonPlusSerializer()

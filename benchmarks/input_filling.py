@@ -13,7 +13,7 @@ check of its intent, not an accuracy estimate.
 from __future__ import annotations
 
 from task_router import TaskCatalog
-from task_router._requests import content_after_request
+from task_router._router_input import content_after_request
 from task_router._task_graph import given_in_request
 
 # (first message, task, whether it gives every required input the task needs)

@@ -30,7 +30,7 @@ from task_router._router_input import coerce_input
 from task_router.evaluation import evaluate_router, load_dataset
 from task_router.evaluation._replay import replay
 from task_router.routers import make_router
-from task_router.routers._abstain import Abstain
+from task_router.routers._compose import Abstain
 
 DATASETS = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
 NAMES = ("sgd_dev", "sgd_digress_dev", "clinc_dev")

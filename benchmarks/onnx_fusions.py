@@ -4,7 +4,7 @@ shipped.
 
     python benchmarks/onnx_fusions.py  # ~1 min
 
-The shipped export (``task_router.models._onnx_encoder``) traces transformers' SDPA attention, whose NaN guard
+The shipped export (``task_router.models._encoders``) traces transformers' SDPA attention, whose NaN guard
 (IsNaN / Where) keeps ``onnxruntime.transformers.optimizer`` from fusing attention; exported with eager attention,
 the optimizer fuses all six attention blocks. Rows: the shipped file, the eager export, the eager export fused.
 ``cosine`` is the lowest cosine to the shipped file's vectors over a padded batch of four texts.
@@ -23,7 +23,7 @@ from onnxruntime.transformers.optimizer import optimize_model
 
 from task_router._learned import model as learned_model
 from task_router._learned.model_folder import BI_ENCODER_DIR, BUILTIN_DIR, LearnedConfig
-from task_router.models import _onnx_encoder
+from task_router.models import _encoders
 from task_router.models._cpu import cpu_description
 
 TURN = (
@@ -66,7 +66,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         eager = Path(tmp) / "eager.onnx"
         model[0].auto_model.config._attn_implementation = "eager"
-        _onnx_encoder._export(model, eager, int8=False)
+        _encoders._export(model, eager, int8=False)
         optimizer = optimize_model(str(eager), model_type="bert", num_heads=12, hidden_size=384, opt_level=1)
         fused_ops = {op: n for op, n in optimizer.get_fused_operator_statistics().items() if n}
         fused = Path(tmp) / "fused.onnx"

@@ -30,7 +30,7 @@ def main() -> None:
     from task_router.evaluation import load_dataset
     from task_router.evaluation._replay import replay
     from task_router.models._cpu import cpu_description
-    from task_router.models._onnx_encoder import _session_encoder
+    from task_router.models._encoders import _session_encoder
     from task_router.routers import make_router
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from task_router._catalog import NONE_LABEL
-from task_router._extras import require
+from task_router._resources import require
 from task_router._thresholds import ScoredTurn, apply_none
 
 

@@ -23,7 +23,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
 from task_router._catalog import TaskCatalog
 from task_router._decision import TASK_EVENTS, Alternative, RouteDecision
-from task_router._rendering import message_text
+from task_router._prompting import message_text
 
 MAX_CHOICES = 3
 QUESTION = "clarify"

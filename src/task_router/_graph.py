@@ -15,10 +15,9 @@ from task_router._budget import run_in_background
 from task_router._catalog import TaskCatalog
 from task_router._clarify import clarify_question, close_tasks, question_message, with_question
 from task_router._decision import RouteDecision
-from task_router._rendering import message_text
+from task_router._prompting import message_text
 from task_router._router_input import is_user_message
-from task_router._state import RouterState
-from task_router._task_graph import create_task_graph, not_streamed
+from task_router._task_graph import RouterState, create_task_graph, not_streamed
 from task_router.models import ModelSpec, load_chat_model
 from task_router.routers import Router, make_router
 from task_router.routers._base import underlying_router

@@ -1,15 +1,21 @@
-"""Where the package's data folders are: ``prompts/`` (router prompt files) and ``evaluators/`` (LangSmith evaluators).
+"""What is installed: the package's data folders (``prompts/``, ``evaluators/``) and the optional extras.
 
-Their one home is the repository root. The wheel carries them as package data (``task_router/prompts``,
-``task_router/evaluators``: hatch's ``force-include``); a source checkout (an editable install, or ``src`` on the
-path) has no copy in the package, so :func:`data_folder` gives the root folder there, and the live files are read.
-``import task_router.evaluators`` works in both: from the wheel the folder is an ordinary subpackage; in a checkout
-:func:`expose_checkout_packages` (run by ``import task_router``) adds an import finder for that one name, consulted
-only after Python's own finders have not found it.
+``prompts/`` (router prompt files) and ``evaluators/`` (LangSmith evaluators) have their one home at the repository
+root. The wheel carries them as package data (``task_router/prompts``, ``task_router/evaluators``: hatch's
+``force-include``); a source checkout (an editable install, or ``src`` on the path) has no copy in the package, so
+:func:`data_folder` gives the root folder there, and the live files are read. ``import task_router.evaluators``
+works in both: from the wheel the folder is an ordinary subpackage; in a checkout :func:`expose_checkout_packages`
+(run by ``import task_router``) adds an import finder for that one name, consulted only after Python's own finders
+have not found it.
+
+Optional dependencies: import a package of an extra, or fail with the ``pip install`` line that brings it. The core
+(``pip install langgraph-task-router``) imports none of the extras' packages at module level; the code that needs
+one imports it through :func:`require` when it runs.
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
@@ -98,3 +104,36 @@ def expose_checkout_packages() -> None:
         return
     if not any(isinstance(finder, _CheckoutFinder) for finder in sys.meta_path):
         sys.meta_path.append(_CheckoutFinder(root))
+
+
+def install_line(extra: str) -> str:
+    """The command that installs an extra.
+
+    Example:
+        >>> install_line("cli")
+        "pip install 'langgraph-task-router[cli]'"
+    """
+    return f"pip install 'langgraph-task-router[{extra}]'"
+
+
+def require(module: str, *, extra: str, purpose: str) -> ModuleType:
+    """Import ``module``, or raise ImportError saying which extra to install for ``purpose``.
+
+    Only a missing ``module`` (or a missing parent package of it) is translated; any other import failure propagates.
+
+    Example:
+        >>> require("json", extra="eval", purpose="reading").__name__
+        'json'
+        >>> require("no_such_package.plots", extra="eval", purpose="PNGs")
+        Traceback (most recent call last):
+        ...
+        ImportError: PNGs: the 'no_such_package' package is not installed; install it with pip install '...[eval]'
+    """
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        missing = exc.name or ""
+        if not missing or not (module == missing or module.startswith(missing + ".")):
+            raise
+        message = f"{purpose}: the '{missing}' package is not installed; install it with {install_line(extra)}"
+        raise ImportError(message, name=missing) from exc

@@ -1,31 +1,90 @@
-"""The generic task subgraph: collect the task's inputs over several turns, then produce the deliverable."""
+"""Task subgraphs and the conversation state they share with the router graph: `TaskState`, `RouterState`.
+
+The generic task subgraph collects the task's inputs over several turns, then produces the deliverable. The state
+(:class:`TaskState`, what a task subgraph reads and writes, and :class:`RouterState`, the router graph's state,
+which extends it) lives with the subgraph that reads it; :mod:`task_router._graph` and :mod:`task_router.middleware`
+import it from here.
+"""
 
 from __future__ import annotations
 
 import logging
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any, TypedDict
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import RunnableConfig
 from langgraph.constants import TAG_NOSTREAM
 from langgraph.graph import END, START, StateGraph
+from langgraph.graph.message import add_messages
 from langgraph.graph.state import CompiledStateGraph
 from pydantic import BaseModel, Field, create_model
 
 from task_router._catalog import Task, TaskCatalog, TaskInput
 from task_router._clarify import request_asked_about
-from task_router._deliverable_decoding import deliverable_model, strip_invented_turns
-from task_router._prompting import load_prompt
-from task_router._rendering import message_text, render_conversation
-from task_router._requests import content_after_request, says_more_than_request, subject_of_request
-from task_router._state import TaskState
+from task_router._prompting import load_prompt, message_text, render_conversation
+from task_router._router_input import content_after_request, says_more_than_request, subject_of_request
+from task_router.models._local import deliverable_model, strip_invented_turns
 from task_router.routers._answering import bounded
+from task_router.routers._chat_model import supports_structured_output
 from task_router.routers._parsing import find_json_object
-from task_router.routers._structured import supports_structured_output
+
+
+def merge_task_data(left: dict[str, Any] | None, right: dict[str, Any] | None) -> dict[str, Any]:
+    """Per-task progress: a task's entry is replaced by the update; an entry set to None is dropped."""
+    merged = dict(left or {})
+    for name, value in (right or {}).items():
+        if value is None:
+            merged.pop(name, None)
+        else:
+            merged[name] = value
+    return merged
+
+
+#: Decisions kept whole (raw output, rationale, alternatives) at the end of a thread's ``decisions``: what the
+#: graph, the middleware and a reviewer read (the last decision, a question's pending choices, a few turns of
+#: history). Older ones keep every field but those texts, so a long thread's checkpoint grows by ~0.5 KB a turn
+#: instead of up to ~40 KB (two 20,000-character texts).
+FULL_DECISIONS = 20
+_TEXT_FIELDS: dict[str, Any] = {"raw_output": "", "rationale": None, "alternatives": []}
+
+
+def add_decisions(left: list[dict[str, Any]] | None, right: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """The ``decisions`` reducer: one entry per user turn, appended, the last :data:`FULL_DECISIONS` whole and
+    the ones that fall out of that window compacted (``raw_output``, ``rationale`` and ``alternatives`` emptied;
+    event, task, confidence, latency, fallback, stage... kept, so every count and trajectory still holds).
+
+    Example:
+        >>> decisions = [{"event": "START", "task": "recap", "raw_output": "x" * 100, "rationale": "why"}]
+        >>> for _ in range(FULL_DECISIONS):
+        ...     decisions = add_decisions(decisions, [{"event": "CONTINUE", "task": "recap", "raw_output": "y"}])
+        >>> len(decisions), decisions[0]["event"], decisions[0]["raw_output"], decisions[-1]["raw_output"]
+        (21, 'START', '', 'y')
+    """
+    merged = [*(left or []), *(right or [])]
+    leaving = range(max(0, len(merged) - FULL_DECISIONS - len(right or [])), max(0, len(merged) - FULL_DECISIONS))
+    for index in leaving:  # only those that just left the window: the older ones were compacted when they did
+        decision = merged[index]
+        if any(decision.get(key) for key in _TEXT_FIELDS):
+            merged[index] = {**decision, **{key: value for key, value in _TEXT_FIELDS.items() if key in decision}}
+    return merged
+
+
+class TaskState(TypedDict, total=False):
+    """What a task subgraph reads and writes. Its reducers are idempotent, so a subgraph's final state can be
+    merged back into the parent safely (an `operator.add` list here would be duplicated)."""
+
+    messages: Annotated[list[AnyMessage], add_messages]
+    active_task: str | None
+    task_data: Annotated[dict[str, Any], merge_task_data]  # task name -> progress of its subgraph
+
+
+class RouterState(TaskState, total=False):
+    decisions: Annotated[list[dict[str, Any]], add_decisions]  # RouteDecision.model_dump() per user turn
+
 
 logger = logging.getLogger("task_router")
 
@@ -58,7 +117,7 @@ def given_in_request(task: Task, required: Sequence[TaskInput], text: str) -> tu
 
     - one input missing: the content pasted after the request ("Recap this meeting: <notes>"), else the subject it
       names ("a LinkedIn post about our launch next week"), else the whole message if it carries details beyond
-      the request (:func:`~task_router._requests.says_more_than_request`);
+      the request (:func:`~task_router._router_input.says_more_than_request`);
     - several missing: a message that carries that much answers them all, as a reply to the question that asks for
       them together would (stored under the first, the others covered).
 

@@ -31,7 +31,7 @@ from langchain_core.runnables import ensure_config
 from pydantic import ConfigDict, Field, PrivateAttr, model_validator
 
 from task_router._catalog import _NAME_RE, MAX_DESCRIPTION_CHARS, NONE_LABEL, Task, TaskCatalog, _suggested_name
-from task_router._rendering import clip
+from task_router._prompting import clip
 from task_router._router_input import is_user_message
 
 #: Labels that mean "nothing fits" (compared in lower case, with spaces and hyphens read as ``_``): such a label is

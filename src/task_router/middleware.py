@@ -17,7 +17,7 @@ from task_router._catalog import TaskCatalog
 from task_router._clarify import clarify_question, close_tasks, live_choices, with_question
 from task_router._decision import RouteDecision
 from task_router._router_input import is_user_message
-from task_router._state import add_decisions
+from task_router._task_graph import add_decisions
 from task_router.models import ModelSpec
 from task_router.routers import Router, make_router
 from task_router.routers._fallbacks import make_reliable, timed

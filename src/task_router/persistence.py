@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from task_router._extras import require
+from task_router._resources import require
 
 if TYPE_CHECKING:
     from langgraph.checkpoint.sqlite import SqliteSaver

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from task_router import TaskCatalog, make_router
-from task_router.models import _adapters as adapters
+from task_router.models import _local as adapters
 
 pytest.importorskip("peft")
 

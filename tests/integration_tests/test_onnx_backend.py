@@ -16,7 +16,7 @@ pytest.importorskip("onnx")
 from task_router import TaskCatalog
 from task_router._learned.model import BUILTIN_DIR, _load
 from task_router._learned.router import LearnedRouter
-from task_router.models._onnx_encoder import OnnxSentenceEncoder
+from task_router.models._encoders import OnnxSentenceEncoder
 
 TEXTS = [
     "hi",

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from task_router import TaskCatalog
-from task_router._rerank import Reranker
 from task_router._router_input import coerce_input
 from task_router.routers import make_router
+from task_router.routers._shortlist import Reranker
 
 pytest.importorskip("sentence_transformers")
 pytestmark = pytest.mark.slow

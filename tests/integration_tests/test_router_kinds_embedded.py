@@ -68,8 +68,8 @@ def test_qlora_adapter_round_trip(tmp_path):
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
+    from task_router.models._cpu import peft_quietly
     from task_router.models._local import embedded_model_dir
-    from task_router.models._quiet import peft_quietly
 
     torch.manual_seed(0)
     base = AutoModelForCausalLM.from_pretrained(embedded_model_dir(), dtype=torch.bfloat16)

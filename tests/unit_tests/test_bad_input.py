@@ -11,7 +11,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 
 from task_router import CatalogError, TaskCatalog, create_router_graph, make_router
 from task_router._catalog import MAX_DESCRIPTION_CHARS
-from task_router._rendering import MAX_MESSAGE_CHARS, render_conversation
+from task_router._prompting import MAX_MESSAGE_CHARS, render_conversation
 from task_router._router_input import coerce_input
 from tests.conftest import choice, scripted_model
 

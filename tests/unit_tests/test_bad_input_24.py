@@ -11,7 +11,7 @@ from langchain_core.messages import AIMessage, BaseMessage, ChatMessage, HumanMe
 from pydantic import Field
 
 from task_router import CatalogError, Task, TaskCatalog, load_chat_model, make_router
-from task_router._rendering import render_conversation
+from task_router._prompting import render_conversation
 from task_router._router_input import RouterInputError, coerce_input
 from task_router.routers._embedding import EmbeddingRouter
 from task_router.routers._fallbacks import make_reliable

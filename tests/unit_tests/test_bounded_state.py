@@ -10,7 +10,7 @@ from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
 from task_router import TaskCatalog, create_router_graph
 from task_router._decision import RouteDecision
-from task_router._state import FULL_DECISIONS, add_decisions
+from task_router._task_graph import FULL_DECISIONS, add_decisions
 
 BIG = "x" * 20_000
 

@@ -25,7 +25,7 @@ from pydantic import Field
 from task_router import CatalogError, TaskCatalog, load_chat_model, make_router
 from task_router._io_limits import MAX_DEPTH, MAX_INT_DIGITS, parse_document, structure_problem
 from task_router._learned.texts import query_text
-from task_router._rendering import MAX_ROUTED_CHARS, render_conversation
+from task_router._prompting import MAX_ROUTED_CHARS, render_conversation
 from task_router._router_input import RoutingInput, coerce_input, load_conversation_file
 from task_router._thresholds import load_thresholds
 from task_router.evaluation import DatasetError, load_dataset

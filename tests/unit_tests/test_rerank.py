@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from task_router import Task, TaskCatalog
-from task_router._rerank import Reranker
 from task_router._router_input import coerce_input
 from task_router.routers import make_router
+from task_router.routers._shortlist import Reranker
 from tests.unit_tests.fakes import Words
 from tests.unit_tests.inference.tiny_model import tiny_local_model
 

@@ -12,11 +12,10 @@ from langchain_core.messages import AIMessage, HumanMessage, convert_to_messages
 from pydantic import Field
 
 from task_router import CatalogError, Task, TaskCatalog
-from task_router._deliverable_decoding import strip_invented_turns
 from task_router._prompting import load_prompt
-from task_router._requests import content_after_request, request_before_content
+from task_router._router_input import content_after_request, request_before_content
 from task_router._task_graph import create_task_graph, grounded, question_for
-from task_router.models._local import turn_stop_kwargs
+from task_router.models._local import strip_invented_turns, turn_stop_kwargs
 from tests.conftest import scripted_model
 
 TEMPLATE = load_prompt("task")

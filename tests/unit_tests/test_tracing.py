@@ -21,7 +21,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langsmith import Client
 
 from task_router import create_router_graph, make_router
-from task_router._tracing import ROUTER_TAG
+from task_router._decision import ROUTER_TAG
 from tests.conftest import ROOT_DIR, choice, scripted_model
 
 ROOT = ROOT_DIR

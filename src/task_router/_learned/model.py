@@ -13,8 +13,7 @@ from typing import Any
 import numpy as np
 
 from task_router._learned.model_folder import BI_ENCODER_DIR, BUILTIN_DIR, CROSS_ENCODER_DIR, LearnedConfig
-from task_router.models._batching import MicroBatcher
-from task_router.models._encoders import unit_vectors
+from task_router.models._encoders import MicroBatcher, unit_vectors
 
 log = logging.getLogger(__name__)
 _INSTALL_HINT = "pip install 'langgraph-task-router[local]'"
@@ -51,9 +50,9 @@ class LearnedModel:
             backend: what runs the bi-encoder: ``"onnx"`` (ONNX Runtime fp32, the default where it is installed:
                 same decisions, about 1.8x faster than torch on an AVX2 CPU), ``"onnx-int8"`` (faster, changes ~1-3%
                 of decisions), ``"torch"``; None reads ``TASK_ROUTER_BACKEND`` (see
-                :func:`task_router.models._onnx_encoder.backend_name`).
+                :func:`task_router.models._encoders.backend_name`).
         """
-        from task_router.models._onnx_encoder import backend_name
+        from task_router.models._encoders import backend_name
 
         folder = Path(path).expanduser().resolve() if path is not None else BUILTIN_DIR
         return _load(folder, backend_name(backend))
@@ -88,8 +87,7 @@ def _identity(x: Any) -> Any:
 
 @cache
 def _load(folder: Path, backend: str) -> LearnedModel:
-    from task_router.models._encoders import encoder_threads, minilm_dir
-    from task_router.models._onnx_encoder import OnnxSentenceEncoder, sentence_encoder
+    from task_router.models._encoders import OnnxSentenceEncoder, encoder_threads, minilm_dir, sentence_encoder
 
     config = LearnedConfig.read(folder)
     if not (folder / BI_ENCODER_DIR / "adapter_config.json").is_file():
@@ -116,8 +114,8 @@ def _torch_encoder(folder: Path, adapter: str, scale: float, *, cross: bool) -> 
         from sentence_transformers import CrossEncoder, SentenceTransformer
     except ImportError as exc:
         raise ImportError(f"the learned router needs torch, peft and sentence-transformers: {_INSTALL_HINT}") from exc
+    from task_router.models._cpu import no_loading_bars
     from task_router.models._encoders import minilm_dir
-    from task_router.models._quiet import no_loading_bars
 
     base = str(minilm_dir())
     with no_loading_bars():
@@ -139,8 +137,7 @@ def _in_local_dtype(model: Any) -> Any:
 
 def _onnx_key(folder: Path, config: LearnedConfig) -> str:
     """The identity of the merged bi-encoder's weights: the base, the adapter's bytes and the merge scale."""
-    from task_router.models._encoders import minilm_dir
-    from task_router.models._onnx_encoder import weights_key
+    from task_router.models._encoders import minilm_dir, weights_key
 
     adapter = folder / BI_ENCODER_DIR / "adapter_model.safetensors"
     return weights_key(minilm_dir().name, adapter, config.lora_scale)
@@ -151,7 +148,7 @@ def _merged(peft_model: Any, base: Any, adapter: Path, scale: float) -> Any:
     forward)."""
     from peft.tuners.lora import LoraLayer
 
-    from task_router.models._quiet import peft_quietly
+    from task_router.models._cpu import peft_quietly
 
     with peft_quietly():
         model = peft_model.from_pretrained(base, str(adapter))

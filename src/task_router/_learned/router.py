@@ -10,13 +10,13 @@ from typing import Any, ClassVar
 import numpy as np
 from langchain_core.runnables import RunnableConfig
 
+from task_router._budget import Offload, Plan
 from task_router._catalog import TaskCatalog
 from task_router._learned.model import LearnedModel
 from task_router._learned.model_folder import BUILTIN_LABEL
 from task_router._learned.texts import DONE_TEXT, candidate_text, query_texts
 from task_router._router_input import RoutingInput
 from task_router.routers._base import MAX_ALTERNATIVES, Prediction, Router
-from task_router.routers._plans import Offload, Plan
 
 _MAX_CACHED_TEXTS = 50_000
 
@@ -62,7 +62,7 @@ class LearnedRouter(Router):
             (``make_router("learned", thresholds=FILE)`` passes them).
         backend: what runs the encoder: ``"onnx"`` (ONNX Runtime, the default where installed: the same decisions
             as torch, ~1.8x faster on an AVX2 CPU), ``"onnx-int8"`` (faster, changes ~1-3% of decisions) or
-            ``"torch"``; None reads ``TASK_ROUTER_BACKEND`` (:func:`task_router.models._onnx_encoder.backend_name`).
+            ``"torch"``; None reads ``TASK_ROUTER_BACKEND`` (:func:`task_router.models._encoders.backend_name`).
 
     Example:
         >>> from task_router import TaskCatalog, make_router

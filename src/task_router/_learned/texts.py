@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
 from task_router._catalog import Task, readable_name
-from task_router._rendering import clip, message_text
-from task_router._requests import request_before_content
+from task_router._prompting import clip, message_text
+from task_router._router_input import request_before_content
 
 # The learned "done" candidate: chosen when the user closes the active task. Its wording only has to be stable:
 # the model learns where it sits. "Nothing in the catalogue fits" has no text: it is a constant score (the

@@ -57,7 +57,7 @@ def describe_error(exc: BaseException, ctx: typer.Context | None = None) -> tupl
         return message, USAGE_EXIT
     if isinstance(exc, ImportError):
         message = _one_line(str(exc))
-        if "pip install" in message:  # our own messages (task_router._extras.require) already name the extra
+        if "pip install" in message:  # our own messages (task_router._resources.require) already name the extra
             return message, USAGE_EXIT
         return f"{message}; install the missing package (see the README's install extras)", USAGE_EXIT
     if isinstance(exc, OSError):

@@ -177,7 +177,7 @@ _RESUME_CHARS = 300
 
 def _show_resumed(console: Console, state: dict[str, Any], tasks: TaskCatalog) -> None:
     """Where a resumed thread stands: its size, active task (and the inputs it has), and its last few messages."""
-    from task_router._rendering import message_text
+    from task_router._prompting import message_text
 
     messages = state["messages"]
     active = state.get("active_task")
@@ -322,7 +322,7 @@ class TurnView:
                 self.show_message(message)
 
     def show_chunk(self, chunk: AIMessageChunk) -> None:
-        from task_router._rendering import message_text
+        from task_router._prompting import message_text
 
         text = message_text(chunk)
         key = chunk.id or ""
@@ -338,7 +338,7 @@ class TurnView:
         self.console.print(text, end="", markup=False, highlight=False, soft_wrap=True)
 
     def show_message(self, message: AIMessage) -> None:
-        from task_router._rendering import message_text
+        from task_router._prompting import message_text
 
         if message.id is not None and message.id in self.replies:
             return  # streamed already

@@ -194,7 +194,7 @@ def _fit_cascade(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     from task_router._calibration import abstention_curve, choose_escalation, turns_from_predictions
     from task_router.routers import llm_router_kind
-    from task_router.routers._cascade import CHEAP_KINDS
+    from task_router.routers._compose import CHEAP_KINDS
 
     if cheap not in CHEAP_KINDS:
         raise typer.BadParameter(f"--cheap must be one of {CHEAP_KINDS}")

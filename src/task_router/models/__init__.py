@@ -94,7 +94,7 @@ def _load(spec: str, base_url: str | None, **kwargs: Any) -> BaseChatModel:
     if kind == "hf" and arg:
         return _local.chat_model_from_local(_local.load_local_model(arg), **kwargs)
     if kind == "qlora" and arg:
-        from task_router.models._adapters import load_adapter_model
+        from task_router.models._local import load_adapter_model
 
         return _local.chat_model_from_local(load_adapter_model(arg), **kwargs)
     if kind and arg:

@@ -1,4 +1,4 @@
-"""The dtype local models run in, chosen by what this CPU does.
+"""How local models run on this machine: the dtype chosen by what this CPU does, and quiet loading.
 
 bfloat16 halves the memory traffic of a forward and is about twice as fast as float32 where the CPU has bf16
 instructions (AVX512-BF16 or AMX). Where it has not (AVX2-only CPUs), torch emulates bf16 and it is slower than
@@ -8,10 +8,14 @@ chat model load in :func:`local_dtype`: bf16 where it is native, fp32 elsewhere.
 router stays in fp32 everywhere: in bf16 it changed 1.2% of its clinc_dev decisions.)
 
 The learned router's encoder runs on ONNX Runtime in fp32 where it is installed
-(:mod:`task_router.models._onnx_encoder`): the dtype here is for the models torch runs.
+(:mod:`task_router.models._encoders`): the dtype here is for the models torch runs.
 
 Override it for the process with ``TASK_ROUTER_DTYPE`` (``auto``, ``bfloat16`` or ``float32``), e.g. to compare
 the two on one machine.
+
+Library output a load or a training run should not print (:func:`no_loading_bars`, :func:`peft_quietly`):
+transformers' weight-loading bars and the deprecation notice PEFT triggers in transformers on every adapter it wraps
+or loads (nothing for a user to act on).
 
 Example:
     >>> local_dtype_name() in ("bfloat16", "float32")
@@ -24,6 +28,9 @@ from __future__ import annotations
 
 import os
 import platform
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -78,7 +85,7 @@ def cpu_description() -> str:
     except ImportError:
         capability = "torch not installed"
     bf16 = "bf16 native" if native_bf16() else "bf16 emulated"
-    from task_router.models._onnx_encoder import backend_name
+    from task_router.models._encoders import backend_name
 
     try:
         backend = backend_name()
@@ -106,4 +113,36 @@ def _cpu_model_name() -> str:
     return ""
 
 
-__all__ = ["DTYPES", "DTYPE_ENV", "cpu_description", "local_dtype", "local_dtype_name", "native_bf16"]
+@contextmanager
+def no_loading_bars() -> Iterator[None]:
+    """transformers' "Loading weights" bars off while a model loads; turned back on after it if they were on."""
+    from transformers.utils import logging as hf_logging
+
+    was_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_on:
+            hf_logging.enable_progress_bar()
+
+
+@contextmanager
+def peft_quietly() -> Iterator[None]:
+    """PEFT asks transformers ``is_gradient_checkpointing``, deprecated in transformers 5 (a FutureWarning each time
+    an adapter is wrapped or loaded): that one notice is dropped, inside this block only."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.* is deprecated", category=FutureWarning)
+        yield
+
+
+__all__ = [
+    "DTYPES",
+    "DTYPE_ENV",
+    "cpu_description",
+    "local_dtype",
+    "local_dtype_name",
+    "native_bf16",
+    "no_loading_bars",
+    "peft_quietly",
+]

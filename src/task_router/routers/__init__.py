@@ -14,26 +14,26 @@ from typing import Any
 
 from task_router._budget import DEFAULT, resolve_timeout
 from task_router._clarify import close_tasks
-from task_router._extras import install_line
+from task_router._resources import install_line
 from task_router.models import ModelSpec
 from task_router.models._local import pipeline_of
 from task_router.routers._base import Prediction, Router
 
 # kind -> "module:Class"; imported on demand so that e.g. the embedding router's torch stays optional.
 ROUTER_KINDS: dict[str, str] = {
-    "structured": "task_router.routers._structured:StructuredRouter",
-    "zero-shot": "task_router.routers._prompted:ZeroShotRouter",
-    "few-shot-cot": "task_router.routers._prompted:FewShotCoTRouter",
+    "structured": "task_router.routers._chat_model:StructuredRouter",
+    "zero-shot": "task_router.routers._chat_model:ZeroShotRouter",
+    "few-shot-cot": "task_router.routers._chat_model:FewShotCoTRouter",
     "react": "task_router.routers._react:ReActRouter",
     "scoring": "task_router.routers._scoring:ScoringRouter",
     "embedding": "task_router.routers._embedding:EmbeddingRouter",
     "learned": "task_router._learned.router:LearnedRouter",
-    "cascade": "task_router.routers._cascade:CascadeRouter",
+    "cascade": "task_router.routers._compose:CascadeRouter",
     "decision": "task_router.routers._decision_model:DecisionModelRouter",
 }
 # Class name -> module: the routers of ROUTER_KINDS and the wrappers composed by hand, loaded by __getattr__.
 _LAZY = {path.partition(":")[2]: path.partition(":")[0] for path in ROUTER_KINDS.values()} | {
-    "Abstain": "task_router.routers._abstain",
+    "Abstain": "task_router.routers._compose",
     "Shortlist": "task_router.routers._shortlist",
 }
 _MODEL_FREE = {"embedding", "learned", "decision"}  # "decision" reads its own decision_model= instead
@@ -133,7 +133,7 @@ def make_router(
         >>> api.timeout_s, api.model.request_timeout, api.model.max_retries
         (10, 10.0, 0)
     """
-    from task_router.routers._abstain import Abstain
+    from task_router.routers._compose import Abstain
     from task_router.routers._shortlist import Shortlist
 
     if "time_budget_s" in options:

@@ -12,12 +12,12 @@ from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import AIMessage
 from langchain_core.runnables import Runnable
 
+from task_router._budget import ModelCall, Plan
 from task_router._catalog import NONE_LABEL, TaskCatalog
 from task_router._router_input import RoutingInput
 from task_router.models._local import pipeline_of
 from task_router.routers._base import Answer, Prediction, safe_fallback
 from task_router.routers._parsing import DONE_LABEL, OutputParseError, ParsedAnswer, parse_answer
-from task_router.routers._plans import ModelCall, Plan
 
 Parser = Callable[[str, TaskCatalog], ParsedAnswer]
 REPAIR_SEPARATOR = "\n--- repair ---\n"
@@ -34,7 +34,7 @@ def read_answer(
     reask: Callable[[OutputParseError], ModelCall] | None = None,
 ) -> Plan[Prediction]:
     """Turn a model's text answer into a Prediction, re-asking once with the parse error if it is unusable: a
-    plan (:mod:`task_router.routers._plans`) that yields the re-asking call.
+    plan (:mod:`task_router._budget`) that yields the re-asking call.
 
     ``reask(error)`` is the call that asks the model again (its prompt should quote ``error``); None disables
     the repair. A repaired answer counts as ``valid_format=False``; an answer still unusable after
@@ -46,7 +46,7 @@ def read_answer(
         >>> catalog = TaskCatalog([{"name": "recap", "description": "Recap a meeting."}])
         >>> routing = coerce_input({"messages": ["recap please"], "catalog": catalog})
         >>> from langchain_core.runnables import RunnableLambda
-        >>> from task_router.routers._plans import run_plan
+        >>> from task_router._budget import run_plan
         >>> run_plan(read_answer("Task: RECAP", routing), {}).task
         'recap'
         >>> model = RunnableLambda(lambda messages: '{"task": "recap"}')

@@ -17,14 +17,12 @@ from uuid import UUID
 from langchain_core.callbacks import AsyncCallbackManagerForChainRun, CallbackManagerForChainRun
 from langchain_core.runnables import Runnable, RunnableConfig
 
-from task_router._budget import DEFAULT, call_within, deadline, timeout_and_origin
+from task_router._budget import DEFAULT, Offload, Plan, arun_plan, call_within, deadline, run_plan, timeout_and_origin
 from task_router._catalog import TaskCatalog
 from task_router._clarify import asks_between, live_choices
-from task_router._decision import Alternative, RouteDecision, active_after, derive_event
-from task_router._rendering import head_tail
+from task_router._decision import Alternative, RouteDecision, active_after, derive_event, record_decision, traced_config
+from task_router._prompting import head_tail
 from task_router._router_input import RouterInputError, RoutingInput, coerce_input
-from task_router._tracing import record_decision, traced_config
-from task_router.routers._plans import Offload, Plan, arun_plan, run_plan
 
 logger = logging.getLogger("task_router")
 ATTEMPTS_ATTRIBUTE = "task_router_attempts"  # set on a router's exception: which attempt of a retry loop failed
@@ -107,7 +105,7 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
         return run_plan(self.plan(routing, config), config)
 
     def plan(self, routing: RoutingInput, config: RunnableConfig) -> Plan[Prediction]:
-        """The prediction for one turn as a plan that yields its model calls (:mod:`task_router.routers._plans`):
+        """The prediction for one turn as a plan that yields its model calls (:mod:`task_router._budget`):
         one body for ``invoke`` (the calls' ``invoke``) and ``ainvoke`` (their ``ainvoke``). By default, the
         whole :meth:`predict` is one piece of local work."""
         if type(self).predict is Router.predict:
@@ -125,7 +123,7 @@ class Router(Runnable[dict[str, Any], RouteDecision]):
         return f"TaskRouter[{self.kind}]"
 
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> RouteDecision:
-        # One traced run per decision: name TaskRouter[kind], tags and metadata (see task_router._tracing).
+        # One traced run per decision: name TaskRouter[kind], tags and metadata (see task_router._decision).
         return self._call_with_config(
             self._decide,  # type: ignore[arg-type]  # LangChain passes config, run_manager by keyword
             input,

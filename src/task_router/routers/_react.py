@@ -9,15 +9,15 @@ from typing import Any, ClassVar
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 
+from task_router._budget import ModelCall, Plan
 from task_router._catalog import NONE_LABEL, TaskCatalog
-from task_router._rendering import clip
+from task_router._prompting import clip
 from task_router._router_input import RoutingInput
 from task_router.models import ModelSpec
 from task_router.routers._answering import add_logprob_confidence, reply_text
 from task_router.routers._base import Prediction, safe_fallback
 from task_router.routers._chat_model import ChatModelRouter
 from task_router.routers._parsing import DONE_LABEL, OutputParseError, ParsedAnswer, parse_answer, resolve_choice
-from task_router.routers._plans import ModelCall, Plan
 
 ACTIONS = ("list_tasks", "task_details", "final_answer")
 # A step is read from its first MAX_STEP_CHARS characters (the first action is the one that counts): a model that

@@ -11,7 +11,7 @@ from langchain_core.runnables import RunnableConfig
 
 from task_router._catalog import NONE_LABEL, TaskCatalog
 from task_router._inference import PromptLayout, ScoringEngine, ThreadKVStore
-from task_router._inference.kv_store import DEFAULT_MAX_BYTES, DEFAULT_MAX_THREADS
+from task_router._inference.engine import DEFAULT_MAX_BYTES, DEFAULT_MAX_THREADS
 from task_router._prompting import load_prompt
 from task_router._router_input import RoutingInput, coerce_input
 from task_router.models import ModelSpec, resolve_local_model

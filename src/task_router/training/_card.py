@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from task_router.models._adapters import TRAINING_META
+from task_router.models._local import TRAINING_META
 
 CARD = "README.md"
 
@@ -36,7 +36,7 @@ def render_card(meta: dict[str, Any]) -> str:
         "",
         "A LoRA adapter trained by `task-router train` to answer the `scoring` router's question (which task is",
         "the assistant doing after the user's latest message, and is the user finishing it) in the exact prompt",
-        "layout of `task_router._inference.layout`. Use it as `qlora:<this folder>` with any router kind.",
+        "layout of `task_router._inference.engine`. Use it as `qlora:<this folder>` with any router kind.",
         "",
         "## Base model",
         f"- base: `{meta.get('base', '?')}` ({'4-bit NF4 + LoRA (QLoRA)' if meta.get('quantized') else 'bf16 + LoRA'})",

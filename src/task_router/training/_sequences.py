@@ -2,7 +2,7 @@
 
 At inference the scoring router reads, per user turn, ``prefix(catalogue) + conversation_ids(messages so far) +
 suffix_ids(active task)`` and scores ``answer_ids(label)`` (+ ``closing_ids(flag)`` for the active task); see
-``_inference/layout.py``. Those per-turn prompts share everything up to the turn, but the question and answer of
+``_inference/engine.py``. Those per-turn prompts share everything up to the turn, but the question and answer of
 one turn are *not* part of the next turn's prompt. So a conversation is packed as a tree:
 
     [catalogue prefix][msg 1][msg 2]...[msg n] [question+answer of turn 1] [question+answer of turn 2] ...

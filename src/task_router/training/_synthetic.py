@@ -21,7 +21,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
 from task_router._catalog import NONE_LABEL, TaskCatalog
-from task_router._rendering import render_catalog
+from task_router._prompting import render_catalog
 from task_router._resources import read_prompt
 from task_router.evaluation import ConversationRecord, parse_records
 from task_router.training._targets import labels_from_answers

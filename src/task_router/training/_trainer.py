@@ -13,7 +13,7 @@ from typing import Any
 
 from rich.console import Console
 
-from task_router.models._adapters import load_base
+from task_router.models._local import load_base
 from task_router.training._augment import AugmentConfig
 from task_router.training._card import write_card, write_metadata
 from task_router.training._config import RouterModelConfig, TrainConfig
@@ -98,7 +98,7 @@ def train(
 
     from task_router._inference import PromptLayout
     from task_router._prompting import load_prompt
-    from task_router.models._quiet import peft_quietly
+    from task_router.models._cpu import peft_quietly
     from task_router.training._loss import DecisionTrainer
 
     console = console or Console()

@@ -136,8 +136,8 @@ def test_shortlist_option_reaches_the_router_and_the_results_row(tmp_path: Path,
 
 
 def test_rerank_option_reaches_the_router_and_the_results_row(tmp_path: Path, monkeypatch) -> None:
-    from task_router._rerank import Reranker
     from task_router.routers import make_router
+    from task_router.routers._shortlist import Reranker
     from tests.unit_tests.fakes import Words
     from tests.unit_tests.inference.tiny_model import tiny_local_model
 

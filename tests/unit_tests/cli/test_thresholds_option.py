@@ -11,7 +11,7 @@ import typer
 import yaml
 
 from task_router.cli._options import build_router, catalog_thresholds, resolve_thresholds
-from task_router.routers._abstain import Abstain
+from task_router.routers._compose import Abstain
 from tests.unit_tests.fakes import Scripted, Words, learned_folder
 
 TASKS = [{"name": "recap", "description": "Recap a meeting."}, {"name": "email", "description": "Write an email."}]

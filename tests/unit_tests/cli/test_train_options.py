@@ -15,7 +15,7 @@ from trl import get_peft_config
 from task_router._learned.model import BUILTIN_DIR
 from task_router._learned.training.config import LearnedTrainConfig
 from task_router.cli._train import _parse
-from task_router.models._adapters import builtin_adapter_dir
+from task_router.models._local import builtin_adapter_dir
 from task_router.training import AugmentConfig, RouterModelConfig, TrainConfig
 from task_router.training._card import TRAINING_META
 from task_router.training._trainer import _top_layers

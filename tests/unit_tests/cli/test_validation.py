@@ -21,7 +21,7 @@ def no_model(monkeypatch: pytest.MonkeyPatch) -> None:
         "task_router.routers.make_router",
         "task_router.models.load_chat_model",
         "task_router.models._local.load_local_model",
-        "task_router.models._adapters.load_base",  # the scoring trainer's base model
+        "task_router.models._local.load_base",  # the scoring trainer's base model
         "task_router.cli._train._train_learned",  # (patched here: importing the trainers costs seconds of torch)
     ):
         monkeypatch.setattr(target, loaded)

@@ -6,7 +6,7 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
 from task_router.evaluation import compute_metrics, load_dataset, replay
-from task_router.routers._structured import StructuredRouter
+from task_router.routers._chat_model import StructuredRouter
 from tests.unit_tests.evaluation.scripted import FIXTURE
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from task_router._inference.blocks import block_mask, make_block, score_after_blocks
+from task_router._inference.forward import block_mask, make_block, score_after_blocks
 from tests.unit_tests.inference.tiny_model import tiny_local_model
 
 

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from task_router.models._batching import MicroBatcher
+from task_router.models._encoders import MicroBatcher
 
 
 class SlowEncoder:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from task_router.models import _onnx_encoder as onnx_encoder
-from task_router.models._onnx_encoder import OnnxExportError, backend_name
+from task_router.models import _encoders as onnx_encoder
+from task_router.models._encoders import OnnxExportError, backend_name
 
 
 def test_an_unknown_backend_names_the_choices(monkeypatch: pytest.MonkeyPatch) -> None:

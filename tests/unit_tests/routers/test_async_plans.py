@@ -14,9 +14,8 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
 from task_router import TaskCatalog, make_router
-from task_router.routers._abstain import Abstain
 from task_router.routers._base import Prediction
-from task_router.routers._cascade import CascadeRouter
+from task_router.routers._compose import Abstain, CascadeRouter
 from task_router.routers._fallbacks import make_reliable
 from tests.unit_tests.fakes import Scripted
 
@@ -100,7 +99,7 @@ def test_local_kinds_run_on_the_decision_threads_not_the_event_loop(catalog: Tas
 
 
 def test_local_work_that_raises_stop_iteration_fails_the_async_decision_instead_of_hanging() -> None:
-    from task_router.routers._plans import Offload, arun_plan, run_plan
+    from task_router._budget import Offload, arun_plan, run_plan
 
     def exhausted() -> None:
         next(iter([]))  # a bug in local work: StopIteration escapes

@@ -28,7 +28,7 @@ from task_router._learned.model import LearnedModel
 from task_router._learned.model_folder import LearnedConfig
 from task_router._learned.router import LearnedRouter
 from task_router.routers._base import Router
-from task_router.routers._cascade import CascadeRouter
+from task_router.routers._compose import CascadeRouter
 from task_router.routers._embedding import EmbeddingRouter
 from task_router.routers._fallbacks import make_reliable
 from tests.conftest import choice

@@ -6,9 +6,8 @@ import pytest
 
 from task_router._thresholds import Thresholds, save_thresholds
 from task_router.routers import make_router
-from task_router.routers._abstain import Abstain
 from task_router.routers._base import Prediction
-from task_router.routers._cascade import CascadeRouter
+from task_router.routers._compose import Abstain, CascadeRouter
 from task_router.routers._embedding import EmbeddingRouter
 from task_router.routers._shortlist import Shortlist
 from tests.unit_tests.fakes import Scripted, Words

@@ -12,10 +12,9 @@ from langchain_core.messages import AIMessage
 
 from task_router import RouteDecision, Task, TaskCatalog, make_router
 from task_router._prompting import load_prompt
-from task_router.routers._abstain import Abstain
 from task_router.routers._answering import TOP_LOGPROBS, add_logprob_confidence, with_logprobs
 from task_router.routers._base import Prediction, Router
-from task_router.routers._cascade import CascadeRouter
+from task_router.routers._compose import Abstain, CascadeRouter
 from task_router.routers._embedding import EmbeddingRouter
 from task_router.routers._fallbacks import KeepActiveRouter, make_reliable
 from task_router.routers._parsing import parse_answer, resolve_choice
@@ -155,7 +154,7 @@ def test_structured_tool_path_tells_them_apart(args, expected, catalog) -> None:
 
 
 def test_structured_schema_offers_none_and_done(catalog) -> None:
-    from task_router.routers._structured import choice_schema
+    from task_router.routers._chat_model import choice_schema
 
     schema = choice_schema(catalog).model_json_schema()
     assert schema["properties"]["task"]["enum"] == [*catalog.names, "NONE", "DONE"]

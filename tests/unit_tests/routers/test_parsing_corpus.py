@@ -9,10 +9,10 @@ from hypothesis import strategies as st
 from langchain_core.runnables import RunnableLambda
 
 from task_router import TaskCatalog
+from task_router._budget import ModelCall, run_plan
 from task_router._router_input import coerce_input
 from task_router.routers._answering import read_answer
 from task_router.routers._parsing import OutputParseError, parse_answer, split_final_answer
-from task_router.routers._plans import ModelCall, run_plan
 from tests.conftest import FIXTURES
 
 CORPUS = yaml.safe_load((FIXTURES / "ugly_outputs.yaml").read_text(encoding="utf-8"))

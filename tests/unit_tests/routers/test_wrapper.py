@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from task_router import TaskCatalog
 from task_router._router_input import RoutingInput
-from task_router.routers._abstain import Abstain
 from task_router.routers._base import Prediction, Router
+from task_router.routers._compose import Abstain
 from task_router.routers._embedding import EmbeddingRouter
 from task_router.routers._shortlist import Shortlist, TaskRetriever
 from tests.unit_tests.fakes import Words

@@ -438,7 +438,7 @@ def _columns(
 def _with_lora(model: Any, config: LearnedTrainConfig, *, task_type: str) -> Any:
     from peft import LoraConfig, get_peft_model
 
-    from task_router.models._quiet import peft_quietly
+    from task_router.models._cpu import peft_quietly
 
     lora = LoraConfig(
         r=config.lora_r,
