@@ -24,10 +24,10 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from task_router._catalog import TaskCatalog
 from task_router._decision import TASK_EVENTS, Alternative, RouteDecision
 from task_router._prompting import message_text
+from task_router._router_input import MARK_KEY
 
 MAX_CHOICES = 3
 QUESTION = "clarify"
-_MARK = "task_router"  # in response_metadata, which is checkpointed with the message and never sent to a model
 _TASKS = "tasks"
 
 
@@ -87,7 +87,7 @@ def clarify_question(tasks: Sequence[str], catalog: TaskCatalog) -> str:
 def question_message(question: str, tasks: Sequence[str]) -> AIMessage:
     """The assistant's turn that asks which of ``tasks`` the user means, marked as such with the tasks asked about
     (:func:`request_asked_about`)."""
-    return AIMessage(question, response_metadata={_MARK: QUESTION, _TASKS: list(tasks)})
+    return AIMessage(question, response_metadata={MARK_KEY: QUESTION, _TASKS: list(tasks)})
 
 
 def request_asked_about(messages: Sequence[BaseMessage], task: str) -> str:
@@ -106,7 +106,7 @@ def request_asked_about(messages: Sequence[BaseMessage], task: str) -> str:
     if len(messages) < 3 or not isinstance(messages[-1], HumanMessage):
         return ""
     request, question = messages[-3], messages[-2]
-    if not isinstance(question, AIMessage) or question.response_metadata.get(_MARK) != QUESTION:
+    if not isinstance(question, AIMessage) or question.response_metadata.get(MARK_KEY) != QUESTION:
         return ""
     asked = question.response_metadata.get(_TASKS)
     if asked is not None and task not in asked:  # (a question checkpointed before its tasks were recorded: any)

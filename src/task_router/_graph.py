@@ -16,7 +16,7 @@ from task_router._catalog import TaskCatalog
 from task_router._clarify import clarify_question, close_tasks, question_message, with_question
 from task_router._decision import RouteDecision
 from task_router._prompting import message_text
-from task_router._router_input import is_user_message
+from task_router._router_input import is_user_message, off_topic_reply
 from task_router._task_graph import RouterState, create_task_graph, not_streamed
 from task_router.models import ModelSpec, load_chat_model
 from task_router.routers import Router, make_router
@@ -249,7 +249,9 @@ def add_task_router(
 
     def none_reply(state: RouterState) -> dict[str, Any]:
         active = state.get("active_task")
-        return {"messages": [AIMessage(default_none_reply(catalog, active, _pending_question(state, active)))]}
+        reply = AIMessage(default_none_reply(catalog, active, _pending_question(state, active)))
+        # a digression: marked, so that the router reads the next turn with what the task asked before it
+        return {"messages": [off_topic_reply(reply) if active is not None else reply]}
 
     def clarify(state: RouterState) -> dict[str, Any]:
         # the close tasks still offered: a turn resumed (or an edit made) after routing may have lost some of them

@@ -4,6 +4,10 @@ The router's input: the conversation, the active task and the catalogue (in memo
 ends in a :class:`RouterInputError` (a ValueError) whose message names the fix, never in an error from deep inside a
 router; :class:`RoutingInput` is what routers read once it is checked.
 
+An off-topic exchange (the user's request while a task is active, and the assistant's reply that it cannot help
+with it) is marked on the reply (:func:`off_topic_reply`), so that a router can read the user's next turn next to
+what the assistant asked before it (:func:`without_off_topic_exchanges`).
+
 Splitting a user's message into the request it makes and the content it carries ("Recap this meeting: <notes>").
 Users often paste what a task works on after the request itself. The task subgraph takes that content as the task's
 input (:func:`content_after_request`), and the learned router also reads the request alone
@@ -13,11 +17,18 @@ input (:func:`content_after_request`), and the learned router also reads the req
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from langchain_core.messages import BaseMessage, ChatMessage, HumanMessage, SystemMessage, convert_to_messages
+from langchain_core.messages import (
+    AIMessage,
+    BaseMessage,
+    ChatMessage,
+    HumanMessage,
+    SystemMessage,
+    convert_to_messages,
+)
 
 from task_router._catalog import NONE_LABEL, TaskCatalog
 from task_router._io_limits import load_document, structure_problem, valid_text
@@ -29,6 +40,10 @@ CONVERSATION_HINT = (
     '"active_task": <task name or null>}, e.g. [{"role": "user", "content": "Recap my meeting"}]'
 )
 _USER_ROLES = frozenset({"user", "human"})  # a ChatMessage with one of these roles is a user turn, as for LangChain
+#: The ``response_metadata`` key that marks the assistant messages the graph and the middleware write about routing
+#: (a clarifying question, a reply to an off-topic request): checkpointed with the message, never sent to a model.
+MARK_KEY = "task_router"
+OFF_TOPIC = "off_topic"
 
 
 class RouterInputError(ValueError):
@@ -143,6 +158,48 @@ def is_user_message(message: Any) -> bool:
     if isinstance(message, HumanMessage):
         return True
     return isinstance(message, ChatMessage) and message.role.lower() in _USER_ROLES
+
+
+def off_topic_reply(reply: AIMessage | str) -> AIMessage:
+    """The assistant's reply to an off-topic request made while a task is active (a digression), marked as such.
+
+    Example:
+        >>> off_topic_reply("Sorry, I can't help with that here.").response_metadata
+        {'task_router': 'off_topic'}
+    """
+    message = AIMessage(reply) if isinstance(reply, str) else reply
+    return message.model_copy(update={"response_metadata": {**message.response_metadata, MARK_KEY: OFF_TOPIC}})
+
+
+def is_off_topic_reply(message: Any) -> bool:
+    """Whether ``message`` (a message, or a message dict) is a reply marked by :func:`off_topic_reply`."""
+    metadata = (
+        message.get("response_metadata")
+        if isinstance(message, Mapping)
+        else getattr(message, "response_metadata", None)
+    )
+    return isinstance(metadata, Mapping) and metadata.get(MARK_KEY) == OFF_TOPIC
+
+
+def without_off_topic_exchanges(messages: Sequence[BaseMessage]) -> list[BaseMessage]:
+    """``messages`` without their off-topic exchanges: each marked reply (:func:`off_topic_reply`) and what came
+    since the user message it answered. After "What's the weather?" / "Sorry, I can't help with that here.", the
+    user's "Yes, book it" answers what the assistant asked before the digression: that is what it is read with.
+
+    Example:
+        >>> asked = [AIMessage("Shall I book it?"), HumanMessage("What's the weather?"), off_topic_reply("Sorry.")]
+        >>> [m.content for m in without_off_topic_exchanges(asked)]
+        ['Shall I book it?']
+    """
+    kept: list[BaseMessage] = []
+    for message in messages:
+        if not is_off_topic_reply(message):
+            kept.append(message)
+            continue
+        asked = max((i for i, earlier in enumerate(kept) if is_user_message(earlier)), default=None)
+        if asked is not None:  # the off-topic request, and any tool calls made on it
+            del kept[asked:]
+    return kept
 
 
 def _with_valid_text(message: BaseMessage) -> BaseMessage:

@@ -16,7 +16,7 @@ from langgraph.runtime import Runtime
 from task_router._catalog import TaskCatalog
 from task_router._clarify import clarify_question, close_tasks, live_choices, with_question
 from task_router._decision import RouteDecision
-from task_router._router_input import is_user_message
+from task_router._router_input import is_user_message, off_topic_reply
 from task_router._task_graph import add_decisions
 from task_router.models import ModelSpec
 from task_router.routers import Router, make_router
@@ -242,15 +242,25 @@ class TaskRouterMiddleware(AgentMiddleware[TaskRouterState, Any, Any]):
             system_message=SystemMessage(prompt) if prompt else None,
         )
 
+    def _marked(self, request: ModelRequest, response: ModelResponse | AIMessage) -> ModelResponse | AIMessage:
+        """The model's reply, marked as the answer to an off-topic request on a digression turn (so that the router
+        reads the user's next turn with what the task asked before it); a tool call is not the reply."""
+        if self._turn(request.state)[0] != "digression":
+            return response
+        if isinstance(response, AIMessage):
+            return response if response.tool_calls else off_topic_reply(response)
+        result = [m if not isinstance(m, AIMessage) or m.tool_calls else off_topic_reply(m) for m in response.result]
+        return ModelResponse(result=result, structured_response=response.structured_response)
+
     def wrap_model_call(
         self, request: ModelRequest, handler: Callable[[ModelRequest], ModelResponse]
     ) -> ModelResponse | AIMessage:
-        return handler(self._request(request))
+        return self._marked(request, handler(self._request(request)))
 
     async def awrap_model_call(
         self, request: ModelRequest, handler: Callable[[ModelRequest], Awaitable[ModelResponse]]
     ) -> ModelResponse | AIMessage:
-        return await handler(self._request(request))
+        return self._marked(request, await handler(self._request(request)))
 
     # -- tool calls outside the active task are refused ---------------------------------------------------
     def _refusal(self, request: Any) -> ToolMessage | None:

@@ -49,3 +49,35 @@ def test_a_dumped_digression_round_trips():
 def test_confidence_must_be_a_probability():
     with pytest.raises(ValueError):
         RouteDecision(event="NONE", confidence=1.5)
+
+
+def test_an_off_topic_exchange_is_left_out_with_its_tool_calls_and_only_up_to_the_request_it_answered() -> None:
+    from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+
+    from task_router._router_input import coerce_input, is_off_topic_reply, off_topic_reply, without_off_topic_exchanges
+
+    call = AIMessage("", tool_calls=[{"name": "search_docs", "args": {}, "id": "c1"}])
+    messages = [
+        HumanMessage("Recap my meeting"),
+        AIMessage("Could you paste the notes?"),
+        HumanMessage("what's the weather?"),
+        call,
+        ToolMessage("sunny", tool_call_id="c1"),
+        off_topic_reply(AIMessage("Sorry, I can't help with that here.", id="r1")),
+    ]
+    assert [m.content for m in without_off_topic_exchanges(messages)] == [
+        "Recap my meeting",
+        "Could you paste the notes?",
+    ]
+    assert off_topic_reply(messages[-1]).id == "r1" and not is_off_topic_reply(messages[1])
+    # the mark survives a conversation given as dicts (a benchmark replay, a JSON file)
+    routing = coerce_input(
+        {
+            "messages": [
+                {"role": "assistant", "content": "Sorry.", "response_metadata": {"task_router": "off_topic"}},
+                {"role": "user", "content": "ok"},
+            ],
+            "catalog": [{"name": "recap", "description": "Recap a meeting."}],
+        }
+    )
+    assert is_off_topic_reply(routing.messages[0])

@@ -6,6 +6,7 @@ from langchain_core.messages import AIMessage
 from langgraph.checkpoint.memory import InMemorySaver
 
 from task_router import Task, TaskCatalog, create_router_graph, make_router
+from task_router._router_input import is_off_topic_reply
 from tests.conftest import choice, scripted_model
 
 CFG = {"configurable": {"thread_id": "t1"}}
@@ -52,6 +53,7 @@ def test_start_collect_produce_switch_end_none(catalog):
     assert "post" not in out["task_data"]
     out = say(app, "What's the weather tomorrow?")
     assert out["messages"][-1].content.startswith("I can't help with that")
+    assert not is_off_topic_reply(out["messages"][-1])  # nothing active: not a digression, nothing to read past
     assert [d["event"] for d in out["decisions"]] == ["START", "CONTINUE", "SWITCH", "END", "NONE"]
     # recap was switched away from, not ended: it resumes with the notes it had collected
     assert say(app, "Recap my meeting please")["messages"][-1].content == "RECAP again"
@@ -68,6 +70,7 @@ def test_a_digression_is_answered_and_its_task_resumes_with_its_question(catalog
     assert (out["decisions"][-1]["event"], out["active_task"]) == ("NONE", "recap")
     assert out["decisions"][-1]["active_task_after"] == "recap"
     assert out["messages"][-1].content == f"Sorry, I can't help with that here. Back to Recap: {asked}"
+    assert is_off_topic_reply(out["messages"][-1])  # the router reads the next turn past the off-topic exchange
     out = say(app, "We decided X; Bob owns Y.")
     assert out["decisions"][-1]["event"] == "CONTINUE" and out["messages"][-1].content == "RECAP: decided X."
     # the digression was not taken as the recap's notes

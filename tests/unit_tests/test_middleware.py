@@ -194,6 +194,9 @@ def test_an_off_topic_request_mid_task_keeps_the_task(tasks):
     assert off_topic["system"].startswith("You are Ada.")
     assert "cannot help with it here" in off_topic["system"] and 'go on with the task "Prospect"' in off_topic["system"]
     assert "Use one concrete fact." not in off_topic["system"]
+    # the reply is marked off topic: the router reads the next turn with what the task said before the digression
+    assert out["messages"][-1].response_metadata.get("task_router") == "off_topic"
+    assert not any(m.response_metadata.get("task_router") for m in out["messages"][:-1] if m.type == "ai")
 
     out = say(agent, "They also want a discount")
     assert out["active_task"] == "prospect" and out["decisions"][-1]["event"] == "CONTINUE"

@@ -12,7 +12,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
 from task_router._catalog import Task, readable_name
 from task_router._prompting import clip, message_text
-from task_router._router_input import request_before_content
+from task_router._router_input import request_before_content, without_off_topic_exchanges
 
 # The learned "done" candidate: chosen when the user closes the active task. Its wording only has to be stable:
 # the model learns where it sits. "Nothing in the catalogue fits" has no text: it is a constant score (the
@@ -22,7 +22,8 @@ USER_CHARS, CONTEXT_CHARS, CANDIDATE_CHARS = 300, 200, 300
 
 
 def query_text(messages: Sequence[BaseMessage], active: Task | None, *, window: int = 1) -> str:
-    """The user's latest message, then the ``window`` chat messages before it and the active task.
+    """The user's latest message, then the ``window`` chat messages before it and the active task. Off-topic
+    exchanges are left out (:func:`~task_router._router_input.without_off_topic_exchanges`).
 
     A first message with nothing before it is the message alone: a request read as an untrained sentence encoder
     reads it, which keeps what the encoder knew before training (single-turn catalogues such as CLINC150).
@@ -56,7 +57,9 @@ def query_texts(messages: Sequence[BaseMessage], active: Task | None, *, window:
 
 
 def _query(latest: str, messages: Sequence[BaseMessage], active: Task | None, window: int) -> str:
-    history = [m for m in messages[:-1] if isinstance(m, HumanMessage | AIMessage)][-window:] if window > 0 else []
+    # the message before an off-topic exchange, not the reply to it: "Yes" answers what the task asked
+    earlier = without_off_topic_exchanges(messages[:-1])
+    history = [m for m in earlier if isinstance(m, HumanMessage | AIMessage)][-window:] if window > 0 else []
     text = clip(latest, USER_CHARS)
     if not history and active is None:
         return text

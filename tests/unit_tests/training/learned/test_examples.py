@@ -104,3 +104,16 @@ def test_example_requests_come_from_other_conversations_and_survive_augmentation
     )
     kept = [t for r in augmented for t in r.tasks if t.get("examples")]
     assert kept and all("." not in t["description"].rstrip(".") or t["description"].count(".") == 1 for t in kept)
+
+
+def test_the_query_after_an_off_topic_exchange_reads_what_the_task_asked_before_it() -> None:
+    from task_router._router_input import off_topic_reply
+
+    task = Task(name="find_home", description="Find an apartment.")
+    before = [AIMessage("Would you like to visit it?"), HumanMessage("is android better than iphone")]
+    twice = [*before, off_topic_reply("Sorry."), HumanMessage("how do I bake bread"), off_topic_reply("Sorry.")]
+    expected = query_text([AIMessage("Would you like to visit it?"), HumanMessage("Yes, I would")], task)
+    assert query_text([*twice, HumanMessage("Yes, I would")], task) == expected
+    # an unmarked reply (a router that did not answer NONE) is read as it is
+    unmarked = query_text([*before, AIMessage("Sorry."), HumanMessage("Yes, I would")], task)
+    assert "Before: Assistant: Sorry." in unmarked
