@@ -27,14 +27,14 @@ from rich.console import Console
 from rich.markup import escape
 
 from task_router._catalog import TaskCatalog
-from task_router.cli._base import app
-from task_router.cli._options import (
+from task_router.cli._base import (
     BaseUrlOpt,
     CatalogOpt,
     ModelOpt,
     RerankOpt,
     RouterOpt,
     ThresholdsOpt,
+    app,
     build_router,
     load_catalog,
 )

@@ -10,7 +10,7 @@ import pytest
 import typer
 import yaml
 
-from task_router.cli._options import build_router, catalog_thresholds, resolve_thresholds
+from task_router.cli._base import build_router, catalog_thresholds, resolve_thresholds
 from task_router.routers._abstain import Abstain
 from tests.unit_tests.fakes import Scripted, Words, learned_folder
 
