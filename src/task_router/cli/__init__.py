@@ -48,7 +48,7 @@ def _commands() -> Any:
     import task_router.cli._train  # noqa: F401
     from task_router.cli._base import app
 
-    app.registered_commands.sort(key=lambda command: command.name or getattr(command.callback, "__name__", ""))
+    app.registered_commands.sort(key=lambda command: str(command.name or getattr(command.callback, "__name__", "")))
     return app
 
 
