@@ -116,7 +116,7 @@ def generate_command(
     Example: task-router generate --model openai:gpt-4o-mini --catalog tasks.yaml --n 50 --out synthetic.jsonl
     """
     from task_router.models import load_chat_model
-    from task_router.training._synthetic import GenerationReport, generate_records, write_records
+    from task_router.training._data import GenerationReport, generate_records, write_records
 
     console = Console()
     tasks = load_catalog(catalog)  # bad input fails before a model is loaded

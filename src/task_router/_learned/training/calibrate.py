@@ -29,7 +29,7 @@ from task_router._catalog import NONE_LABEL
 from task_router._learned.router import softmax
 from task_router._router_input import coerce_input
 from task_router.evaluation import ConversationRecord
-from task_router.training._targets import turn_targets
+from task_router.training._sequences import turn_targets
 
 _BIASES = np.round(np.arange(-0.2, 1.0001, 0.005), 3)
 _TEMPERATURES = np.geomspace(0.2, 5.0, 81)

@@ -468,7 +468,7 @@ def _run(
     from sentence_transformers.sentence_transformer import SentenceTransformerTrainingArguments
     from transformers import PrinterCallback
 
-    from task_router.training._progress import RichProgressCallback, TimeBudgetCallback
+    from task_router.training._trainer import RichProgressCallback, TimeBudgetCallback
 
     if budget_s <= 0:
         raise ValueError(f"the time budget is spent before the {stage.name} stage: raise --max-minutes")
