@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from task_router._catalog import NONE_LABEL
-from task_router._learned.model_folder import BUILTIN_DIR
+from task_router._learned.model import BUILTIN_DIR
 from task_router._learned.router import LearnedRouter
 from task_router._learned.training.config import LearnedTrainConfig
 from task_router._learned.training.train import calibration_records

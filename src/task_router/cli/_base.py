@@ -22,7 +22,7 @@ import typer
 from typer.core import TyperGroup
 
 from task_router._catalog import CatalogError, TaskCatalog, name_key
-from task_router._learned.model_folder import learned_model_path
+from task_router._learned.model import learned_model_path
 
 USAGE_EXIT = 2  # bad input: the user can fix it
 FAILURE_EXIT = 1  # anything else

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
-from task_router._learned.model_folder import learned_model_key, learned_model_path
+from task_router._learned.model import learned_model_key, learned_model_path
 from task_router.cli._base import BaseUrlOpt, ModelOpt, RerankOpt, app, build_router, check_output
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from task_router._decision import EVENTS
 from task_router._extras import require
 from task_router._io_limits import replacing_together
-from task_router._learned.model_folder import BUILTIN_LABEL
+from task_router._learned.model import BUILTIN_LABEL
 from task_router.evaluation._metrics import TurnResult, compute_metrics
 
 if TYPE_CHECKING:
