@@ -197,7 +197,7 @@ def test_an_eval_that_fails_while_writing_leaves_the_previous_run_whole(
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt  # Ctrl-C while the run's files are written
 
-    monkeypatch.setattr("task_router.evaluation._plots.write_confusion_plots", interrupted)
+    monkeypatch.setattr("task_router.evaluation._report.write_confusion_plots", interrupted)
     CliRunner().invoke(app, ["eval", "--dataset", str(FIXTURE), "--out", str(tmp_path)])
     after = {path.name: path.read_bytes() for path in tmp_path.iterdir()}
     assert after == before  # not the new metrics.json beside the old run's predictions and PNGs
