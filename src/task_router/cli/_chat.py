@@ -38,7 +38,7 @@ from task_router.cli._base import (
     build_router,
     load_catalog,
 )
-from task_router.reliability._threads import DURABILITY
+from task_router.reliability import DURABILITY
 
 MAX_THREAD_ID_CHARS = 128
 
