@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from task_router._catalog import NONE_LABEL
-from task_router._learned.model_folder import BUILTIN_DIR
+from task_router._learned.model import BUILTIN_DIR
 from task_router._learned.router import LearnedRouter
 from task_router._learned.training.config import LearnedTrainConfig
 from task_router._learned.training.train import calibration_records
 from task_router._router_input import coerce_input
 from task_router.evaluation import ConversationRecord, load_dataset
-from task_router.training._targets import turn_targets
+from task_router.training._sequences import turn_targets
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from task_router._catalog import NONE_LABEL
-from task_router._learned.model_folder import learned_model_path
+from task_router._learned.model import learned_model_path
 from task_router._learned.router import LearnedRouter
 from task_router._learned.training.calibrate import NOTHING, ScoredAnswers, score_held_out
 from task_router._learned.training.train import split_held_out

@@ -20,17 +20,17 @@ from pathlib import Path
 
 import numpy as np
 
-from task_router._learned.model_folder import BUILTIN_DIR, CONFIG_FILE
+from task_router._learned.model import BUILTIN_DIR, CONFIG_FILE
 from task_router._learned.router import LearnedRouter
 from task_router._learned.training.calibrate import (
     NOTHING,
     ScoredAnswers,
     choose_top_k,
     fit_calibration,
+    large_catalogue_records,
     score_held_out,
 )
 from task_router._learned.training.config import LearnedTrainConfig
-from task_router._learned.training.large_catalogues import large_catalogue_records
 from task_router._learned.training.train import calibration_records, split_held_out
 from task_router.evaluation import load_dataset
 

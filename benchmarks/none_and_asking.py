@@ -68,7 +68,7 @@ def simulate_asking(router: Any, records: list[Any], margin: float) -> dict[str,
     the user's answer is taken to settle the turn (the gold decision, whose active task then carries on), so the
     errors an early mistake would have carried through the conversation are credited too."""
     from task_router._clarify import asks_between
-    from task_router.training._targets import turn_targets
+    from task_router.training._sequences import turn_targets
 
     turns = asked = right = 0
     for record in records:

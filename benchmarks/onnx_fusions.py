@@ -22,7 +22,7 @@ import onnxruntime as ort
 from onnxruntime.transformers.optimizer import optimize_model
 
 from task_router._learned import model as learned_model
-from task_router._learned.model_folder import BI_ENCODER_DIR, BUILTIN_DIR, LearnedConfig
+from task_router._learned.model import BI_ENCODER_DIR, BUILTIN_DIR, LearnedConfig
 from task_router.models import _encoders
 from task_router.models._cpu import cpu_description
 

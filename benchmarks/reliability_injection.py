@@ -24,7 +24,7 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
 from task_router import TaskCatalog, make_router
-from task_router.reliability._injection import case_input, load_injection_cases
+from task_router.reliability import case_input, load_injection_cases
 
 CASES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "injection_turns.jsonl"
 KINDS = ["embedding", "scoring", "structured", "zero-shot", "few-shot-cot", "react"]

@@ -8,7 +8,7 @@ Sets: the held-out sgd_train turns the shipped model was calibrated on (catalogu
 sgd_train conversations' first requests over one catalogue of every held-out task (53), a quarter of them with
 their domain removed (gold: nothing fits); the held-out large catalogues the shipped ``top_k`` was chosen on
 (hand-written task families never trained on, with the held-out tasks:
-``task_router._learned.training.large_catalogues``); sgd_dev and clinc_dev (150 tasks), gold active task. A
+``task_router._learned.training.calibrate``); sgd_dev and clinc_dev (150 tasks), gold active task. A
 choice of k has to hold on the training-derived sets: the dev sets are only there to measure.
 """
 
@@ -22,11 +22,16 @@ import numpy as np
 
 from task_router._calibration import expected_calibration_error
 from task_router._catalog import NONE_LABEL
-from task_router._learned.model_folder import BUILTIN_DIR
+from task_router._learned.model import BUILTIN_DIR
 from task_router._learned.router import LearnedRouter
-from task_router._learned.training.calibrate import TOP_K_GRID, ScoredAnswers, confidences, score_held_out
+from task_router._learned.training.calibrate import (
+    TOP_K_GRID,
+    ScoredAnswers,
+    confidences,
+    large_catalogue_records,
+    score_held_out,
+)
 from task_router._learned.training.config import LearnedTrainConfig
-from task_router._learned.training.large_catalogues import large_catalogue_records
 from task_router._learned.training.train import calibration_records, split_held_out
 from task_router.evaluation import ConversationRecord, load_dataset, parse_records
 

@@ -24,8 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from task_router._catalog import NONE_LABEL, Task
-from task_router._learned.model import LearnedModel
-from task_router._learned.model_folder import BUILTIN_DIR
+from task_router._learned.model import BUILTIN_DIR, LearnedModel
 from task_router._learned.router import LearnedRouter
 from task_router._learned.texts import DONE_TEXT, candidate_text
 from task_router._learned.training.calibrate import fit_calibration, score_held_out

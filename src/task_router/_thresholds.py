@@ -93,7 +93,7 @@ def learned_model_mismatch(fitted: Thresholds, kind: str, model_path: str | Path
         >>> learned_model_mismatch(Thresholds(router="learned", none_bias=0.3), "learned") is None  # no key: applies
         True
     """
-    from task_router._learned.model_folder import learned_model_key, learned_model_path
+    from task_router._learned.model import learned_model_key, learned_model_path
 
     learned, folder = learned_model_path(kind)
     if not learned or fitted.model_key is None:

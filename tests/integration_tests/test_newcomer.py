@@ -17,8 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from task_router._learned.model import BUILTIN_DIR
-from task_router._learned.model_folder import LearnedConfig
+from task_router._learned.model import BUILTIN_DIR, LearnedConfig
 
 pytestmark = pytest.mark.slow
 

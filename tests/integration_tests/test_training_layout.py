@@ -23,8 +23,7 @@ def test_branch_logits_equal_per_turn_prompt_logits() -> None:
     from task_router._prompting import load_prompt
     from task_router.evaluation import load_dataset
     from task_router.models._local import embedded_model_dir
-    from task_router.training._sequences import TreeCollator, encode_record, record_messages
-    from task_router.training._targets import turn_targets
+    from task_router.training._sequences import TreeCollator, encode_record, record_messages, turn_targets
 
     folder = embedded_model_dir()
     tokenizer = AutoTokenizer.from_pretrained(folder)

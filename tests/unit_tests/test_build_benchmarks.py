@@ -16,7 +16,7 @@ import pytest
 from task_router.datasets import Sizes, SourceError, build_benchmarks
 from task_router.datasets import _clinc as clinc_source
 from task_router.datasets import _sgd as sgd_source
-from task_router.datasets._digressions import REFUSAL, insert_digressions, off_topic_texts
+from task_router.datasets._build import REFUSAL, insert_digressions, off_topic_texts
 from task_router.evaluation import load_dataset
 from tests.conftest import FIXTURES
 
@@ -309,7 +309,7 @@ def test_no_import_cycle() -> None:
 
 
 def test_an_interrupted_write_keeps_the_previous_file_and_leaves_no_partial_one(tmp_path: Path) -> None:
-    from task_router.datasets._common import write_jsonl_gz
+    from task_router.datasets._sgd import write_jsonl_gz
 
     path = tmp_path / "sgd_dev.jsonl.gz"
     write_jsonl_gz(path, [{"id": "old"}])

@@ -42,7 +42,6 @@ PROJECT = "langgraph-task-router"
 # Modules of an extra, by path under src/task_router (a folder ends with "/"); every other module is core.
 MODULE_EXTRAS: dict[str, set[str]] = {
     "cli/": {"cli"},  # the `task-router` command: typer, rich
-    "evaluation/_plots.py": {"eval"},  # confusion PNGs (matplotlib); report.write_run imports it when it runs
     "_inference/": {"local"},  # KV caches and scoring over a local transformers model
     "routers/_scoring.py": {"local"},  # the scoring router reads a local model's logits
     "models/_streaming.py": {"local"},  # the local chat model (ChatHuggingFace); models/_local.py imports it lazily

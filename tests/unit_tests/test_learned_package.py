@@ -22,7 +22,6 @@ TRAINING = ("task_router.training", "task_router._learned.training")
 ROUTING = [
     "task_router._learned",
     "task_router._learned.model",
-    "task_router._learned.model_folder",
     "task_router._learned.router",
     "task_router._learned.texts",
 ]
@@ -36,8 +35,7 @@ from langchain_core.embeddings import Embeddings
 
 import task_router._learned
 from task_router import TaskCatalog
-from task_router._learned.model import LearnedModel
-from task_router._learned.model_folder import LearnedConfig
+from task_router._learned.model import LearnedConfig, LearnedModel
 from task_router._learned.router import LearnedRouter
 from task_router.routers import ROUTER_KINDS, LearnedRouter as Exported
 

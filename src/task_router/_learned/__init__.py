@@ -2,9 +2,8 @@
 
 Routing reads a trained model folder and needs nothing else:
 
-- :mod:`~task_router._learned.model_folder`: what a model folder holds (``learned.json``: :class:`LearnedConfig`,
-  the adapters' sub-folders);
-- :mod:`~task_router._learned.model`: loading a folder (the shipped one is ``builtin/``) and scoring texts with it;
+- :mod:`~task_router._learned.model`: what a model folder holds (``learned.json``: :class:`LearnedConfig`,
+  the adapters' sub-folders), loading a folder (the shipped one is ``builtin/``) and scoring texts with it;
 - :mod:`~task_router._learned.texts`: the query and candidate texts, the same in training and routing;
 - :mod:`~task_router._learned.router`: the Router kind ``learned`` (:class:`~task_router.routers.LearnedRouter`).
 

@@ -12,8 +12,7 @@ from langchain_core.runnables import RunnableConfig
 
 from task_router._budget import Offload, Plan
 from task_router._catalog import TaskCatalog
-from task_router._learned.model import LearnedModel
-from task_router._learned.model_folder import BUILTIN_LABEL
+from task_router._learned.model import BUILTIN_LABEL, LearnedModel
 from task_router._learned.texts import DONE_TEXT, candidate_text, query_texts
 from task_router._router_input import RoutingInput
 from task_router.routers._base import MAX_ALTERNATIVES, Prediction, Router

@@ -27,18 +27,18 @@ from rich.console import Console
 from rich.markup import escape
 
 from task_router._catalog import TaskCatalog
-from task_router.cli._base import app
-from task_router.cli._options import (
+from task_router.cli._base import (
     BaseUrlOpt,
     CatalogOpt,
     ModelOpt,
     RerankOpt,
     RouterOpt,
     ThresholdsOpt,
+    app,
     build_router,
     load_catalog,
 )
-from task_router.reliability._threads import DURABILITY
+from task_router.reliability import DURABILITY
 
 MAX_THREAD_ID_CHARS = 128
 

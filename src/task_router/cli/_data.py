@@ -1,4 +1,9 @@
-"""`task-router data`: build the benchmark files from the public SGD and CLINC150 releases."""
+"""The commands that make data: `task-router data`, `generate` and `review`.
+
+- `task-router data`: build the benchmark files from the public SGD and CLINC150 releases.
+- `task-router generate`: synthetic training conversations from a chat model and prompts/generator.yaml.
+- `task-router review`: review training conversations in the terminal (confirm, back, change label, flag, delete).
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,7 @@ import typer
 from rich.console import Console, JustifyMethod
 from rich.table import Table
 
-from task_router.cli._base import app
-from task_router.cli._options import RUNS_DIR, check_output
+from task_router.cli._base import RUNS_DIR, BaseUrlOpt, CatalogOpt, ModelOpt, app, check_output, load_catalog
 
 
 @app.command("data")
@@ -96,3 +100,62 @@ def _option_of(message: str) -> str:
     if "CLINC150 domains file" in message:
         return "--domains"
     return "--clinc" if "CLINC150" in message else "--sgd"
+
+
+@app.command("generate")
+def generate_command(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Benchmark-format .jsonl file to write.")],
+    n: Annotated[int, typer.Option("--n", min=1, help="Conversations to generate.")] = 20,
+    catalog: CatalogOpt = None,
+    model: ModelOpt = "embedded",
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the scenario plan.")] = 0,
+    base_url: BaseUrlOpt = None,
+) -> None:
+    """Generate labelled conversations over a catalogue (review them with `task-router review` before training).
+
+    Example: task-router generate --model openai:gpt-4o-mini --catalog tasks.yaml --n 50 --out synthetic.jsonl
+    """
+    from task_router.models import load_chat_model
+    from task_router.training._data import GenerationReport, generate_records, write_records
+
+    console = Console()
+    tasks = load_catalog(catalog)  # bad input fails before a model is loaded
+    check_output(out, "--out", folder=False)
+    chat = load_chat_model(model, base_url=base_url)
+    report = GenerationReport()
+    written = write_records(generate_records(chat, tasks, n, seed=seed, report=report), out)
+    console.print(f"{written} conversations written to {out}; {report.failed} rejected")
+    for error in report.errors[:10]:
+        console.print(f"  [yellow]{error}[/]")
+
+
+@app.command("review")
+def review_command(
+    data: Annotated[Path, typer.Argument(help="Benchmark-format file to review (.jsonl / .jsonl.gz).")],
+    state: Annotated[
+        Path | None, typer.Option("--state", help="Progress file (default: <data>.review.json); resumed if it exists.")
+    ] = None,
+    export: Annotated[
+        Path | None, typer.Option("--export", help="Write the reviewed data to this file instead of opening the UI.")
+    ] = None,
+    include_flagged: Annotated[bool, typer.Option("--include-flagged", help="Export flagged ones too.")] = False,
+) -> None:
+    """Review generated conversations one by one; progress is saved after every action.
+
+    Example: task-router review generated.jsonl   then   task-router review generated.jsonl --export reviewed.jsonl
+    """
+    from task_router.training._review import ReviewSession
+
+    check_output(export, "--export", folder=False)
+
+    try:
+        session = ReviewSession(data, state)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    if export is not None:
+        count = session.export(export, include_flagged=include_flagged)
+        Console().print(f"{count} conversations written to {export} ({session.counts()})")
+        return
+    from task_router.training._review_app import ReviewApp
+
+    ReviewApp(session).run()

@@ -9,9 +9,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
-from task_router._learned.model_folder import learned_model_key, learned_model_path
-from task_router.cli._base import app
-from task_router.cli._options import BaseUrlOpt, ModelOpt, RerankOpt, build_router, check_output
+from task_router._learned.model import learned_model_key, learned_model_path
+from task_router.cli._base import BaseUrlOpt, ModelOpt, RerankOpt, app, build_router, check_output
 
 if TYPE_CHECKING:
     from task_router._catalog import Task

@@ -14,8 +14,7 @@ from typing import Any, NoReturn
 import typer
 from rich.console import Console
 
-from task_router.cli._base import app
-from task_router.cli._options import check_files, check_output
+from task_router.cli._base import app, check_files, check_output
 
 
 @dataclass

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from task_router.datasets._common import SourceError, read_json, seeded
+from task_router.datasets._sgd import SourceError, read_json, seeded
 
 # The release's split names (and the out-of-scope list of each); the benchmark files call "val" dev.
 SPLITS = {"val": "oos_val", "test": "oos_test"}

@@ -17,9 +17,8 @@ from task_router.evaluation._dataset import (
     parse_records,
 )
 from task_router.evaluation._metrics import TurnResult, compute_metrics
-from task_router.evaluation._replay import STATES, State, TurnPrediction, replay
+from task_router.evaluation._replay import STATES, EvalRun, State, TurnPrediction, evaluate_router, replay
 from task_router.evaluation._report import build_metrics, compare_table, load_metrics, summary_table, write_run
-from task_router.evaluation._runner import EvalRun, evaluate_router
 
 __all__ = [
     "STATES",

@@ -18,7 +18,7 @@ from typing import Any
 
 from task_router._catalog import NONE_LABEL
 from task_router.evaluation import ConversationRecord, parse_records
-from task_router.training._targets import labels_from_answers, turn_targets
+from task_router.training._sequences import labels_from_answers, turn_targets
 
 RENAME_STYLES = ("opaque", "snake", "renumber")
 

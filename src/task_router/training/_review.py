@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from task_router._catalog import NONE_LABEL
 from task_router.evaluation import ConversationRecord, load_dataset, parse_records
-from task_router.training._targets import labels_from_answers
+from task_router.training._sequences import labels_from_answers
 
 Status = Literal["confirmed", "flagged", "deleted"]
 STATUSES: tuple[Status, ...] = ("confirmed", "flagged", "deleted")

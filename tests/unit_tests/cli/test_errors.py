@@ -130,7 +130,7 @@ def test_a_bug_is_one_line_with_exit_1_and_debug_shows_the_traceback(
     def broken(*args: object, **kwargs: object) -> None:
         raise AttributeError("'NoneType' object has no attribute 'x'")
 
-    monkeypatch.setattr("task_router.cli._route.build_router", broken)
+    monkeypatch.setattr("task_router.cli._eval.build_router", broken)
     code, output = run("route", "--conversation", str(files["conversation"]))
     assert code == FAILURE_EXIT and output.count("\n") == 1
     assert output.startswith("error: AttributeError") and "--debug" in output

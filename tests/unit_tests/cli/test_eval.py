@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from task_router.cli import app
+from task_router.cli._base import build_router
 from tests.conftest import ROOT_DIR
 from tests.unit_tests.evaluation.scripted import FIXTURE, ScriptedRouter
 
@@ -101,6 +102,8 @@ def test_errors_name_the_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert result.exit_code != 0 and "LANGSMITH_API_KEY" in result.output
     conversation = tmp_path / "conv.json"
     conversation.write_text('[{"role": "user", "content": "hi"}]')
+    # route shares eval's module: give it back the real build_router, which the autouse fixture replaced
+    monkeypatch.setattr("task_router.cli._eval.build_router", build_router)
     result = runner.invoke(app, ["route", "--conversation", str(conversation), "--router", "scoring", "--rerank", "x"])
     assert result.exit_code != 0 and "use it with --router embedding" in result.output
 
@@ -160,7 +163,7 @@ def test_rerank_option_reaches_the_router_and_the_results_row(tmp_path: Path, mo
 def test_default_outputs_go_under_the_git_ignored_runs_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import inspect
 
-    from task_router.cli._bench import bench
+    from task_router.cli._eval import bench
 
     monkeypatch.chdir(tmp_path)
     run_eval("--dataset", str(FIXTURE))
@@ -194,7 +197,7 @@ def test_an_eval_that_fails_while_writing_leaves_the_previous_run_whole(
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt  # Ctrl-C while the run's files are written
 
-    monkeypatch.setattr("task_router.evaluation._plots.write_confusion_plots", interrupted)
+    monkeypatch.setattr("task_router.evaluation._report.write_confusion_plots", interrupted)
     CliRunner().invoke(app, ["eval", "--dataset", str(FIXTURE), "--out", str(tmp_path)])
     after = {path.name: path.read_bytes() for path in tmp_path.iterdir()}
     assert after == before  # not the new metrics.json beside the old run's predictions and PNGs

@@ -105,7 +105,7 @@ def test_fit_refuses_one_path_for_both_outputs_before_any_work(tmp_path, monkeyp
 
 
 def test_fit_records_which_learned_model_it_fitted_for(tmp_path, monkeypatch):
-    from task_router._learned.model_folder import learned_model_key
+    from task_router._learned.model import learned_model_key
 
     monkeypatch.setattr(fit_module, "build_router", lambda kind, model, base_url=None, **options: Scripted(None))
     mine = learned_folder(tmp_path / "mine")

@@ -10,7 +10,7 @@ import pytest
 import typer
 import yaml
 
-from task_router.cli._options import build_router, catalog_thresholds, resolve_thresholds
+from task_router.cli._base import build_router, catalog_thresholds, resolve_thresholds
 from task_router.routers._compose import Abstain
 from tests.unit_tests.fakes import Scripted, Words, learned_folder
 
@@ -72,7 +72,7 @@ def test_a_thresholds_file_with_nothing_to_apply_is_refused(tmp_path: Path) -> N
 
 
 def _fitted_for(tmp_path: Path, model_path: Path | None) -> dict:
-    from task_router._learned.model_folder import learned_model_key
+    from task_router._learned.model import learned_model_key
 
     return {"router": "learned", "none_bias": 0.3, "temperature": 1.2, "model_key": learned_model_key(model_path)}
 
@@ -141,7 +141,7 @@ def test_a_command_hashes_the_learned_model_once(tmp_path: Path, monkeypatch: py
     """A command checks its thresholds twice (its options, then make_router): the model's weights are read once;
     weights rewritten since are read again."""
     from task_router import routers
-    from task_router._learned.model_folder import ADAPTER_WEIGHTS
+    from task_router._learned.model import ADAPTER_WEIGHTS
     from task_router.routers._fallbacks import KeepActiveRouter
 
     monkeypatch.setattr(routers, "_build", lambda *args, **kwargs: KeepActiveRouter())  # no model loaded
@@ -170,7 +170,7 @@ def test_weights_overwritten_in_place_with_their_timestamps_kept_are_hashed_agai
     the cached key must not be the old model's."""
     import os
 
-    from task_router._learned.model_folder import ADAPTER_WEIGHTS, learned_model_key
+    from task_router._learned.model import ADAPTER_WEIGHTS, learned_model_key
 
     mine = learned_folder(tmp_path / "mine", weights=b"adapter A")
     weights = mine / "bi_encoder" / ADAPTER_WEIGHTS
@@ -188,7 +188,7 @@ def test_a_recalibrated_folder_is_another_model_for_its_thresholds(tmp_path: Pat
     another: `--recalibrate` changes the key, so thresholds fitted before are refused and refitted."""
     import json
 
-    from task_router._learned.model_folder import learned_model_key
+    from task_router._learned.model import learned_model_key
 
     mine = learned_folder(tmp_path / "mine")
     copy = learned_folder(tmp_path / "copy")

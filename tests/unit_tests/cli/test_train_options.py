@@ -17,8 +17,7 @@ from task_router._learned.training.config import LearnedTrainConfig
 from task_router.cli._train import _parse
 from task_router.models._local import builtin_adapter_dir
 from task_router.training import AugmentConfig, RouterModelConfig, TrainConfig
-from task_router.training._card import TRAINING_META
-from task_router.training._trainer import _top_layers
+from task_router.training._trainer import TRAINING_META, _top_layers
 
 
 def test_the_shipped_learned_models_command_parses_to_its_saved_config() -> None:

@@ -11,14 +11,16 @@ import pytest
 from PIL import Image
 
 from task_router.evaluation import build_metrics, load_dataset, replay
-from task_router.evaluation._plots import errors_per_label, top_n_confusion, write_confusion_plots
 from task_router.evaluation._report import (
     METRICS_FILE,
     PREDICTIONS_FILE,
     REPORT_FILE,
+    errors_per_label,
     load_metrics,
     render_report,
     results_row,
+    top_n_confusion,
+    write_confusion_plots,
     write_run,
 )
 from tests.unit_tests.evaluation.scripted import FIXTURE, ScriptedRouter

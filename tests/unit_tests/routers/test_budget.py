@@ -24,8 +24,7 @@ from task_router._budget import (
     resolve_timeout,
     timeout_and_origin,
 )
-from task_router._learned.model import LearnedModel
-from task_router._learned.model_folder import LearnedConfig
+from task_router._learned.model import LearnedConfig, LearnedModel
 from task_router._learned.router import LearnedRouter
 from task_router.routers._base import Router
 from task_router.routers._compose import CascadeRouter

@@ -95,7 +95,7 @@ def test_embedding_router_warm_up_embeds_the_catalogue_once(catalog: TaskCatalog
 
 def test_route_warms_the_router_before_the_timed_decision(tmp_path: Path, monkeypatch, catalog) -> None:
     router = Prefilling()
-    monkeypatch.setattr("task_router.cli._route.build_router", lambda *args, **kwargs: router)
+    monkeypatch.setattr("task_router.cli._eval.build_router", lambda *args, **kwargs: router)
     conversation = tmp_path / "c.json"
     conversation.write_text(json.dumps([{"role": "user", "content": "recap"}]), encoding="utf-8")
     result = CliRunner().invoke(

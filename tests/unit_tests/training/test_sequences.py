@@ -11,8 +11,8 @@ from task_router._inference import PromptLayout, ScoringEngine
 from task_router._prompting import load_prompt
 from task_router.evaluation import load_dataset
 from task_router.training import RouterModelConfig, TrainConfig, TreeCollator, encode_record, turn_targets
-from task_router.training._card import render_card
 from task_router.training._sequences import IGNORE_INDEX, attention_mask, record_messages
+from task_router.training._trainer import render_card
 from tests.conftest import FIXTURES
 
 FIXTURE = FIXTURES / "train_tiny.jsonl"

@@ -9,7 +9,7 @@ import pytest
 
 from task_router._catalog import TaskCatalog
 from task_router.evaluation import load_dataset
-from task_router.training._synthetic import (
+from task_router.training._data import (
     GenerationError,
     GenerationReport,
     generate_records,

@@ -1,4 +1,5 @@
-"""Fitting a trained learned router's NONE scores and temperature on held-out training conversations.
+"""Fitting a trained learned router's NONE scores, temperature and ``top_k`` on held-out training conversations
+and on held-out catalogues of 100+ tasks.
 
 After training, the router's answers for each held-out turn (every task, "done" while a task is active, and
 "nothing fits" at a constant score) are scored as the router scores them. Then, in this order:
@@ -8,18 +9,26 @@ After training, the router's answers for each held-out turn (every task, "done" 
 2. ``temperature``: the one that minimises the negative log-likelihood of the right answers (temperature
    scaling, Guo et al. 2017), so that a decision's probability is the chance it is right;
 3. ``top_k``: how many of the best answers the softmax is over, the one with the lowest ECE on those turns and on
-   held-out catalogues of 100+ tasks (:mod:`~task_router._learned.training.large_catalogues`), so that the
-   probability means the same on a large catalogue.
+   held-out catalogues of 100+ tasks (:func:`large_catalogue_records`, below), so that the probability means the
+   same on a large catalogue.
 
 Nothing here reads an evaluation set: the held-out conversations are a share of the training file, set aside
 before training (:attr:`~task_router.training.LearnedTrainConfig.calibration_share`), and the large catalogues are
 hand-written task families never trained on.
+
+The large catalogues: a softmax over a catalogue's every task spreads probability over many far tasks; over 150
+tasks it does so far more than over SGD's 7-54, so the same model is under-confident on large catalogues. The
+held-out training conversations have at most SGD's tasks, so they cannot say how many answers the confidence should
+be a softmax over. These records can: the hand-written task families of ``data/task_families.txt`` (never trained
+on) with the held-out conversations' tasks, one catalogue of 150+ tasks. Nothing here reads an evaluation set.
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,8 +37,9 @@ from task_router._calibration import expected_calibration_error
 from task_router._catalog import NONE_LABEL
 from task_router._learned.router import softmax
 from task_router._router_input import coerce_input
-from task_router.evaluation import ConversationRecord
-from task_router.training._targets import turn_targets
+from task_router.evaluation import ConversationRecord, parse_records
+from task_router.training._augment import domain_of, example_style_description, written_topics
+from task_router.training._sequences import turn_targets
 
 _BIASES = np.round(np.arange(-0.2, 1.0001, 0.005), 3)
 _TEMPERATURES = np.geomspace(0.2, 5.0, 81)
@@ -272,3 +282,69 @@ def choose_top_k(
         means.append(float(np.mean(list(row.values()))))
     best = min(range(len(TOP_K_GRID)), key=lambda i: (round(means[i], 6), -(TOP_K_GRID[i] or 10**9)))
     return {"top_k": TOP_K_GRID[best], "ece": table, "mean_ece": dict(zip(table, means, strict=True))}
+
+
+FAMILIES_FILE = Path(__file__).resolve().parent / "data" / "task_families.txt"
+EXAMPLES_IN_DESCRIPTION = 2  # as intent catalogues often do (CLINC150 style): the rest of the requests are turns
+NONE_SHARE = 0.25  # of the requests asked with their whole family (or SGD domain) removed: nothing fits
+
+
+def large_catalogue_records(
+    held_out: Sequence[ConversationRecord], *, seed: int, path: Path = FAMILIES_FILE
+) -> list[ConversationRecord]:
+    """One-turn records over one catalogue of every task family of ``path`` and every task of ``held_out``: each
+    family request (once with the families described by a sentence, once by a sentence, their domain and two
+    example requests, which are then not asked) and each held-out conversation's first request. A quarter of them
+    are asked with their family's or domain's tasks removed (gold: nothing fits).
+
+    Example:
+        >>> records = large_catalogue_records([], seed=0)
+        >>> len(records[0].tasks) >= 100, len(records) > 1000
+        (True, True)
+    """
+    rng = random.Random(seed)
+    families = written_topics(path)
+    sgd_tasks: dict[str, dict[str, Any]] = {}
+    for record in held_out:
+        for task in record.tasks:
+            sgd_tasks.setdefault(str(task["name"]), task)
+    rows = []
+    for with_examples in (False, True):
+        described = {
+            name: {
+                "name": name,
+                "description": example_style_description(
+                    {"name": name, "description": description}, requests[:EXAMPLES_IN_DESCRIPTION]
+                )
+                if with_examples
+                else description,
+            }
+            for name, (description, requests) in families.items()
+        }
+        catalogue = [*described.values(), *sgd_tasks.values()]
+        skip = EXAMPLES_IN_DESCRIPTION if with_examples else 0
+        asked: list[tuple[str, str]] = [
+            (text, name) for name, (_, requests) in families.items() for text in requests[skip:]
+        ]
+        if not with_examples:  # a conversation that starts no task (NONE alone) has no first request to ask
+            asked += [request for record in held_out if (request := _first_request(record)) is not None]
+        rows += [
+            _row(f"large-{int(with_examples)}-{i}", text, task, catalogue, rng) for i, (text, task) in enumerate(asked)
+        ]
+    return parse_records(rows)
+
+
+def _first_request(record: ConversationRecord) -> tuple[str, str] | None:
+    first = next((label for label in record.labels if label.event == "START"), None)
+    return None if first is None else (record.turns[first.turn_index].text, first.task)
+
+
+def _row(row_id: str, text: str, task: str, catalogue: Sequence[dict[str, Any]], rng: random.Random) -> dict[str, Any]:
+    if rng.random() < NONE_SHARE:
+        domain = domain_of(task)
+        tasks = [t for t in catalogue if domain_of(str(t["name"])) != domain]
+        label = {"turn_index": 0, "task": NONE_LABEL, "event": "NONE"}
+    else:
+        tasks = list(catalogue)
+        label = {"turn_index": 0, "task": task, "event": "START"}
+    return {"id": row_id, "tasks": tasks, "turns": [{"role": "user", "text": text}], "labels": [label]}

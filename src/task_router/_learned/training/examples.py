@@ -28,7 +28,7 @@ from langchain_core.messages import convert_to_messages
 from task_router._catalog import NONE_LABEL
 from task_router._learned.texts import DONE_TEXT, candidate_text, query_text
 from task_router.evaluation import ConversationRecord
-from task_router.training._targets import turn_targets
+from task_router.training._sequences import turn_targets
 
 
 @dataclass(frozen=True)

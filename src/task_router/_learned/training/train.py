@@ -22,12 +22,11 @@ from typing import Any, cast
 
 from rich.console import Console
 
-from task_router._learned.model_folder import BI_ENCODER_DIR, CROSS_ENCODER_DIR, LearnedConfig
+from task_router._learned.model import BI_ENCODER_DIR, CROSS_ENCODER_DIR, LearnedConfig
 from task_router._learned.texts import DONE_TEXT
-from task_router._learned.training.card import write_card
-from task_router._learned.training.config import LearnedTrainConfig
+from task_router._learned.training.calibrate import large_catalogue_records
+from task_router._learned.training.config import LearnedTrainConfig, write_card
 from task_router._learned.training.examples import RoutingExample, conversation_examples, event_counts, sample_negatives
-from task_router._learned.training.large_catalogues import large_catalogue_records
 from task_router.evaluation import ConversationRecord, load_dataset
 from task_router.training._augment import first_sentence
 from task_router.training._data import load_training_records
@@ -468,7 +467,7 @@ def _run(
     from sentence_transformers.sentence_transformer import SentenceTransformerTrainingArguments
     from transformers import PrinterCallback
 
-    from task_router.training._progress import RichProgressCallback, TimeBudgetCallback
+    from task_router.training._trainer import RichProgressCallback, TimeBudgetCallback
 
     if budget_s <= 0:
         raise ValueError(f"the time budget is spent before the {stage.name} stage: raise --max-minutes")

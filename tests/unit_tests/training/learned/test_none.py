@@ -23,7 +23,7 @@ from task_router.training._augment import (
     written_off_topic_requests,
     written_topics,
 )
-from task_router.training._targets import turn_targets
+from task_router.training._sequences import turn_targets
 
 TASKS = [
     {"name": "Restaurants_1.FindRestaurants", "description": "Find a restaurant."},

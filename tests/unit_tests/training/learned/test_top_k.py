@@ -9,10 +9,16 @@ import numpy as np
 import pytest
 
 from task_router._catalog import NONE_LABEL
-from task_router._learned.model_folder import CONFIG_FILE, LearnedConfig
+from task_router._learned.model import CONFIG_FILE, LearnedConfig
 from task_router._learned.router import softmax
-from task_router._learned.training.calibrate import NOTHING, ScoredAnswers, choose_top_k, fit_calibration
-from task_router._learned.training.large_catalogues import FAMILIES_FILE, large_catalogue_records
+from task_router._learned.training.calibrate import (
+    FAMILIES_FILE,
+    NOTHING,
+    ScoredAnswers,
+    choose_top_k,
+    fit_calibration,
+    large_catalogue_records,
+)
 from task_router.evaluation import parse_records
 from task_router.training._augment import domain_of, written_off_topic_requests, written_topics
 
