@@ -21,6 +21,7 @@ from tests.unit_tests.test_imports import documented_api
 
 MAX_PUBLIC_MODULES = 75
 MAX_PUBLIC_NAMES = 80
+MAX_MODULES = 75  # every module of the package, private ones included (issue 26: one home per concept)
 
 # Every public module and its __all__ (sorted): the Public API table of docs/contract.md (the evaluators, package data
 # from the repository root, are documented there too but are not a module under src/).
@@ -78,6 +79,11 @@ def test_the_public_surface_is_small() -> None:
     names = sum(len(defined) for defined in surface.values())
     assert len(surface) <= MAX_PUBLIC_MODULES, f"{len(surface)} public modules: {sorted(surface)}"
     assert names <= MAX_PUBLIC_NAMES, f"{names} public names: {surface}"
+
+
+def test_the_package_has_few_modules() -> None:
+    modules = module_files()
+    assert len(modules) <= MAX_MODULES, f"{len(modules)} modules: merge the small ones that do one job together"
 
 
 def test_the_public_modules_are_the_pinned_ones() -> None:
