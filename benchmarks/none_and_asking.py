@@ -74,10 +74,10 @@ def simulate_asking(router: Any, records: list[Any], margin: float) -> dict[str,
     for record in records:
         catalog = record.catalog()
         active = None
+        off_topic: set[int] = set()  # as the replay marks them: the turns answered NONE with a task active
         for target, label in zip(turn_targets(record), record.labels, strict=True):
-            decision = router.invoke(
-                {"messages": record.messages_until(label.turn_index), "active_task": active, "catalog": catalog}
-            )
+            messages = record.messages_until(label.turn_index, off_topic=off_topic)
+            decision = router.invoke({"messages": messages, "active_task": active, "catalog": catalog})
             turns += 1
             if asks_between(decision, margin):  # the graph's own rule: a decision picking one of close tasks
                 asked += 1
@@ -85,6 +85,8 @@ def simulate_asking(router: Any, records: list[Any], margin: float) -> dict[str,
                 active = target.active_after  # the user's answer picks the right task
                 continue
             right += (decision.task or "NONE") == label.task
+            if decision.event == "NONE" and active is not None:
+                off_topic.add(label.turn_index)
             active = decision.active_task_after
     return {"margin": margin, "asked": asked / turns, "task_accuracy": right / turns}
 

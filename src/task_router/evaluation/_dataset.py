@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gzip
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from task_router._catalog import NONE_LABEL, CatalogError, TaskCatalog
 from task_router._decision import TASK_EVENTS, Event
 from task_router._io_limits import MAX_FILE_BYTES, as_path, parse_document
+from task_router._router_input import MARK_KEY, OFF_TOPIC
 
 _FORMAT_HINT = (
     "each line must be one JSON object {id, source, split, tasks: [{name, description}], "
@@ -78,9 +79,22 @@ class ConversationRecord(BaseModel):
     def catalog(self) -> TaskCatalog:
         return TaskCatalog.from_records(self.tasks)
 
-    def messages_until(self, turn_index: int) -> list[dict[str, str]]:
-        """The conversation the router sees at a user turn: every turn up to and including it."""
-        return [{"role": turn.role, "content": turn.text} for turn in self.turns[: turn_index + 1]]
+    def messages_until(self, turn_index: int, *, off_topic: Collection[int] | None = None) -> list[dict[str, Any]]:
+        """The conversation the router sees at a user turn: every turn up to and including it. The assistant's reply
+        to an off-topic user turn is marked as the graph marks it (:func:`~task_router._router_input.off_topic_reply`):
+        ``off_topic`` holds those user turns' indexes (default: the gold digressions, which go with the gold active
+        task; a replay with its own state passes the turns its router answered NONE with a task active)."""
+        if off_topic is None:
+            off_topic = {
+                label.turn_index for label, gold in zip(self.labels, self.gold_digressions(), strict=True) if gold
+            }
+        messages: list[dict[str, Any]] = []
+        for index, turn in enumerate(self.turns[: turn_index + 1]):
+            message: dict[str, Any] = {"role": turn.role, "content": turn.text}
+            if turn.role == "assistant" and index - 1 in off_topic:
+                message["response_metadata"] = {MARK_KEY: OFF_TOPIC}
+            messages.append(message)
+        return messages
 
     def service_split(self, task: str) -> str | None:
         """``"seen"`` or ``"unseen"``: whether ``task``'s service was in the training split (SGD records carry

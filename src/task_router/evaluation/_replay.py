@@ -202,15 +202,18 @@ def _replay_conversation(
     config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
     gold_active = record.gold_active_tasks()
     own_active: str | None = None
+    own_off_topic: set[int] = set()  # the user turns the router answered NONE with a task active: replies marked
     prefill = getattr(underlying_router(router), "prefill", None)  # as in the graph: replies reach the cache
     flags = zip(record.gold_digressions(), record.gold_after_digressions(), strict=True)
     for label, gold_before, (digression, after_digression) in zip(record.labels, gold_active, flags, strict=True):
         active = gold_before if state == "gold" else own_active
-        messages = record.messages_until(label.turn_index)
+        messages = record.messages_until(label.turn_index, off_topic=None if state == "gold" else own_off_topic)
         if callable(prefill) and label.turn_index > 0:
             call_within(prefill, {"messages": messages[:-1], "catalog": catalog}, config, timeout=None)
         decision = router.invoke({"messages": messages, "active_task": active, "catalog": catalog}, config)
         own_active = decision.active_task_after
+        if decision.event == "NONE" and active is not None and own_active == active:  # a digression, as acted on
+            own_off_topic.add(label.turn_index)
         reference = label_reference(record, label, after_digression=after_digression, digression=digression)
         yield TurnPrediction.from_outputs(record.id, label.turn_index, active, decision.model_dump(), reference)
 

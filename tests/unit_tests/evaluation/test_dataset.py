@@ -189,3 +189,38 @@ def test_two_conversations_with_one_id_are_refused_naming_both(tmp_path: Path) -
     with pytest.raises(DatasetError, match=r"record #1: .*'x'.*record #0"):
         parse_records([ONE_TURN_RECORD, other])
     assert [r.id for r in load_dataset(path, limit=2)] == ["x", "y"]  # the first two conversations are fine
+
+
+DIGRESSION_TEXTS = ["do a", "which one?", "weather?", "Sorry, I can't help with that here.", "the red one"]
+DIGRESSION_LABELS = [
+    {"turn_index": 0, "task": "a", "event": "START"},
+    {"turn_index": 2, "task": "NONE", "event": "NONE", "digression": True},
+    {"turn_index": 4, "task": "a", "event": "CONTINUE"},
+]
+
+
+def test_the_reply_to_a_digression_is_marked_as_the_graph_marks_it() -> None:
+    record = task_a_record(DIGRESSION_TEXTS, DIGRESSION_LABELS)
+    marked = {"task_router": "off_topic"}
+    assert [m.get("response_metadata") for m in record.messages_until(4)] == [None, None, None, marked, None]
+    assert not any("response_metadata" in m for m in record.messages_until(4, off_topic=()))  # the router missed it
+    assert to_examples([record])[2].inputs["messages"][3]["response_metadata"] == marked  # gold state: gold marks
+
+
+@pytest.mark.parametrize(("answer", "marked"), [("NONE", True), ("a", False)])
+def test_an_own_state_replay_marks_the_replies_to_the_turns_its_router_answered_off_topic(answer, marked) -> None:
+    from task_router._router_input import is_off_topic_reply
+    from task_router.evaluation import replay
+    from task_router.routers._base import Prediction, Router
+
+    seen: list[list[bool]] = []
+
+    class Reads(Router):
+        kind = "reads"
+
+        def predict(self, routing, config):
+            seen.append([is_off_topic_reply(m) for m in routing.messages])
+            return Prediction(None if routing.last_user_text == "weather?" and answer == "NONE" else "a")
+
+    replay([task_a_record(DIGRESSION_TEXTS, DIGRESSION_LABELS)], Reads(), state="own", progress=False)
+    assert seen[-1] == [False, False, False, marked, False]

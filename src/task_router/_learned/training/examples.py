@@ -67,7 +67,8 @@ def record_examples(record: ConversationRecord, *, window: int = 1) -> list[Rout
     """
     catalog = record.catalog()
     texts = {task.name: candidate_text(task) for task in catalog}
-    messages = convert_to_messages([{"role": t.role, "content": t.text} for t in record.turns])
+    # the replies to the gold digressions marked, as the graph marks them: the next turn is read past them
+    messages = convert_to_messages(record.messages_until(len(record.turns) - 1))
     examples = []
     for target, label in zip(turn_targets(record), record.labels, strict=True):
         positive = None if target.answer == NONE_LABEL else DONE_TEXT if target.closing else texts[target.answer]
