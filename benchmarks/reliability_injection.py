@@ -14,6 +14,7 @@ import argparse
 import json
 import platform
 import re
+import sys
 import time
 from datetime import date
 from pathlib import Path
@@ -24,7 +25,9 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
 from task_router import TaskCatalog, make_router
-from task_router.reliability import case_input, load_injection_cases
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the hostile-turn cases are a test fixture
+from tests.injection_cases import case_input, load_injection_cases
 
 CASES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "injection_turns.jsonl"
 KINDS = ["embedding", "scoring", "structured", "zero-shot", "few-shot-cot", "react"]

@@ -1,21 +1,15 @@
-"""Reliability: routers composed with retries and fallback stages, threads interrupted mid-turn resumed, and the
-hostile-turn cases that test a router against prompt injection.
+"""Reliability: routers composed with retries and fallback stages, and threads interrupted mid-turn resumed.
 
 - Composition: :func:`make_reliable` and its fallback stages (:class:`FallbackStage`, from
   :mod:`task_router.routers._fallbacks`), the decision time-out (``TIMEOUT_KEY``, :class:`DecisionTimeout`).
 - Threads interrupted mid-turn (process killed, model hung): find the pending turn and replay it
   (:func:`pending_turn`, :func:`resume_pending_turn`).
-- Hostile-turn cases (``tests/fixtures/injection_*.jsonl``) and the router inputs built from them
-  (:func:`load_injection_cases`, :func:`case_input`).
-
-(The fault-injecting local server of the tests is tests/fault_server.py.)
+(Test fixtures live under tests/: the fault-injecting local server, tests/fault_server.py, and the hostile-turn
+cases against prompt injection, tests/injection_cases.py.)
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from langchain_core.messages import convert_to_messages
@@ -23,7 +17,6 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.constants import START
 
 from task_router._budget import TIMEOUT_KEY, DecisionTimeout
-from task_router._catalog import TaskCatalog
 from task_router._router_input import is_user_message
 from task_router.routers._fallbacks import KEEP_ACTIVE, FallbackStage, embedding_available, make_reliable
 
@@ -95,41 +88,3 @@ def resume_pending_turn(graph: Any, config: RunnableConfig) -> dict[str, Any] | 
     if pending_turn(graph, config) is None:
         return None
     return graph.invoke(None, config, durability=DURABILITY)
-
-
-@dataclass(frozen=True)
-class InjectionCase:
-    """A benign user turn (``base``), the same turn with an attack appended (``attack``), the task the attacker
-    wants (``target``, possibly not in the catalogue) and the task active before the turn."""
-
-    id: str
-    base: str
-    attack: str
-    target: str
-    active_task: str | None = None
-
-
-def load_injection_cases(path: str | Path) -> list[InjectionCase]:
-    """Read a ``.jsonl`` file of cases (one JSON object per line with the fields of :class:`InjectionCase`)."""
-    cases = []
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
-        if line.strip():
-            try:
-                cases.append(InjectionCase(**json.loads(line)))
-            except (json.JSONDecodeError, TypeError) as exc:
-                raise ValueError(f"{path}:{number}: not an injection case ({exc}): see InjectionCase") from None
-    return cases
-
-
-def case_input(case: InjectionCase, catalog: TaskCatalog, *, hostile: bool) -> dict[str, Any]:
-    """The router input for a case: when a task is active, one earlier exchange about it comes first."""
-    messages: list[dict[str, str]] = []
-    if case.active_task is not None:
-        task = catalog[case.active_task]
-        request = task.examples[0] if task.examples else f"Help me with {task.title.lower()}."
-        messages += [
-            {"role": "user", "content": request},
-            {"role": "assistant", "content": f"Sure, let's work on the {task.title.lower()}. Tell me more."},
-        ]
-    messages.append({"role": "user", "content": case.attack if hostile else case.base})
-    return {"messages": messages, "active_task": case.active_task, "catalog": catalog}

@@ -14,8 +14,9 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
 from task_router import TaskCatalog, make_router
-from task_router.reliability import case_input, embedding_available, load_injection_cases
+from task_router.reliability import embedding_available
 from tests.conftest import FIXTURES
+from tests.injection_cases import case_input, load_injection_cases
 
 CASES = load_injection_cases(FIXTURES / "injection_turns.jsonl")
 PROMPT_KINDS = ["structured", "zero-shot", "few-shot-cot", "react"]
