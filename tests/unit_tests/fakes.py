@@ -1,5 +1,6 @@
 """Fakes for the shortlist / cascade / fit tests: a word-count encoder, a router with scripted predictions, a learned
-model folder with fake weights; and the UTF-8 check that fakes of real encoders and clients apply to their input."""
+model folder with fake weights, a conversation with a digression; and the UTF-8 check that fakes of real encoders
+and clients apply to their input."""
 
 from __future__ import annotations
 
@@ -71,3 +72,25 @@ def learned_folder(path: Path, weights: bytes = b"adapter A") -> Path:
     (path / "bi_encoder" / "adapter_model.safetensors").write_bytes(weights)
     (path / "learned.json").write_text('{"format": 1, "lora_scale": 0.7, "none_bias": 0.4, "temperature": 1.1}')
     return path
+
+
+def digression_record() -> Any:
+    """A conversation over one task ``a``: START, an off-topic request the assistant refuses (a digression), then the
+    user's answer to what the task had asked ("which one?")."""
+    from task_router.evaluation import parse_records
+
+    texts = ["do a", "which one?", "weather?", "Sorry, I can't help with that here.", "the red one"]
+    return parse_records(
+        [
+            {
+                "id": "digression",
+                "tasks": [{"name": "a", "description": "Task a."}],
+                "turns": [{"role": ("user", "assistant")[i % 2], "text": text} for i, text in enumerate(texts)],
+                "labels": [
+                    {"turn_index": 0, "task": "a", "event": "START"},
+                    {"turn_index": 2, "task": "NONE", "event": "NONE", "digression": True},
+                    {"turn_index": 4, "task": "a", "event": "CONTINUE"},
+                ],
+            }
+        ]
+    )[0]

@@ -11,6 +11,7 @@ import pytest
 from task_router.evaluation import ConversationRecord, DatasetError, load_dataset, parse_records
 from task_router.evaluation._langsmith_run import to_examples
 from tests.unit_tests.evaluation.scripted import FIXTURE
+from tests.unit_tests.fakes import digression_record
 
 
 def test_loads_jsonl_and_gzip_alike(tmp_path: Path) -> None:
@@ -191,16 +192,8 @@ def test_two_conversations_with_one_id_are_refused_naming_both(tmp_path: Path) -
     assert [r.id for r in load_dataset(path, limit=2)] == ["x", "y"]  # the first two conversations are fine
 
 
-DIGRESSION_TEXTS = ["do a", "which one?", "weather?", "Sorry, I can't help with that here.", "the red one"]
-DIGRESSION_LABELS = [
-    {"turn_index": 0, "task": "a", "event": "START"},
-    {"turn_index": 2, "task": "NONE", "event": "NONE", "digression": True},
-    {"turn_index": 4, "task": "a", "event": "CONTINUE"},
-]
-
-
 def test_the_reply_to_a_digression_is_marked_as_the_graph_marks_it() -> None:
-    record = task_a_record(DIGRESSION_TEXTS, DIGRESSION_LABELS)
+    record = digression_record()
     marked = {"task_router": "off_topic"}
     assert [m.get("response_metadata") for m in record.messages_until(4)] == [None, None, None, marked, None]
     assert not any("response_metadata" in m for m in record.messages_until(4, off_topic=()))  # the router missed it
@@ -222,5 +215,5 @@ def test_an_own_state_replay_marks_the_replies_to_the_turns_its_router_answered_
             seen.append([is_off_topic_reply(m) for m in routing.messages])
             return Prediction(None if routing.last_user_text == "weather?" and answer == "NONE" else "a")
 
-    replay([task_a_record(DIGRESSION_TEXTS, DIGRESSION_LABELS)], Reads(), state="own", progress=False)
+    replay([digression_record()], Reads(), state="own", progress=False)
     assert seen[-1] == [False, False, False, marked, False]

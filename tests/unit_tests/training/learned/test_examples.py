@@ -122,17 +122,7 @@ def test_the_query_after_an_off_topic_exchange_reads_what_the_task_asked_before_
 def test_training_reads_the_turn_after_a_digression_as_routing_does() -> None:
     """The examples (training and calibration alike) mark the reply to a gold digression as the graph marks it, so
     the model is taught the query it is asked at run time."""
-    turns = [
-        {"role": "user", "text": "recap my call"},
-        {"role": "assistant", "text": "Shall I add the action items?"},
-        {"role": "user", "text": "what's the weather?"},
-        {"role": "assistant", "text": "Sorry, I can't help with that here."},
-        {"role": "user", "text": "yes please"},
-    ]
-    labels = [
-        {"turn_index": 0, "task": "recap", "event": "START"},
-        {"turn_index": 2, "task": "NONE", "event": "NONE", "digression": True},
-        {"turn_index": 4, "task": "recap", "event": "CONTINUE"},
-    ]
-    after = record_examples(_record(labels, turns))[2]
-    assert after.query.startswith("yes please | Before: Assistant: Shall I add the action items?")
+    from tests.unit_tests.fakes import digression_record
+
+    after = record_examples(digression_record())[2]
+    assert after.query.startswith("the red one | Before: Assistant: which one?")
