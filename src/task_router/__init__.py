@@ -6,6 +6,7 @@ from task_router._catalog import CatalogError, Task, TaskCatalog, TaskInput
 from task_router._decision import EVENTS, Event, RouteDecision, derive_event
 from task_router._graph import RouterState, add_task_router, create_router_graph
 from task_router._resources import expose_checkout_packages
+from task_router._router_input import off_topic_reply
 from task_router.models import load_chat_model
 from task_router.routers import ROUTER_KINDS, Router, make_router
 
@@ -29,6 +30,7 @@ __all__ = [
     "derive_event",
     "load_chat_model",
     "make_router",
+    "off_topic_reply",
 ]
 
 

@@ -77,7 +77,9 @@ def create_router_graph(
         task_graphs: your own subgraph (or node function) per task name; other tasks use the generic subgraph
             that collects the task's inputs and then produces its deliverable.
         none_handler: node run when nothing in the catalogue fits; by default it lists what the assistant can do,
-            or, when a task is active (an off-topic request: the task stays active), offers to go on with it.
+            or, when a task is active (an off-topic request: the task stays active), offers to go on with it, in a
+            reply marked with :func:`~task_router.off_topic_reply` (wrap your handler's reply to a digression in
+            it too: the learned router then reads the next turn with what the task asked before the digression).
         end_message: reply when the user ends a task (``{title}`` is the task's title); None for no reply.
         state_schema: a subclass of :class:`RouterState` if you need more keys.
         extract_inputs: whether the generic task subgraph asks ``model`` which of a task's inputs the user's
