@@ -1,4 +1,4 @@
-"""What a router is given, validated, and the request a user's message makes.
+"""What a router is given: the input validated, its off-topic exchanges marked, and the request a user's message makes.
 
 The router's input: the conversation, the active task and the catalogue (in memory or from a file). Untrusted input
 ends in a :class:`RouterInputError` (a ValueError) whose message names the fix, never in an error from deep inside a
@@ -192,13 +192,15 @@ def without_off_topic_exchanges(messages: Sequence[BaseMessage]) -> list[BaseMes
         ['Shall I book it?']
     """
     kept: list[BaseMessage] = []
+    left_out_up_to = 0  # a second reply to the same request (or an agent run on without a new turn) goes no further
     for message in messages:
         if not is_off_topic_reply(message):
             kept.append(message)
             continue
-        asked = max((i for i, earlier in enumerate(kept) if is_user_message(earlier)), default=None)
+        asked = max((i for i in range(left_out_up_to, len(kept)) if is_user_message(kept[i])), default=None)
         if asked is not None:  # the off-topic request, and any tool calls made on it
             del kept[asked:]
+        left_out_up_to = len(kept)
     return kept
 
 

@@ -317,3 +317,19 @@ def test_a_composition_s_none_keeps_the_active_task(tasks):
     out = say(agent, "What's the capital of Peru?")
     assert (out["decisions"][-1]["event"], out["active_task"]) == ("NONE", "post")
     assert "off topic" in model.calls[-1]["system"]
+
+
+def test_an_agent_run_on_after_a_digression_without_a_new_turn_keeps_the_tasks_question_readable(tasks):
+    """The digression decision stands on a run without a new user turn, and its second reply is marked too: the
+    router still reads the next turn with what the task asked before the off-topic request."""
+    from langchain_core.messages import HumanMessage
+
+    from task_router._learned.texts import query_text
+
+    model = agent_model("Which objection?", "Sorry, can't help.", "Anything else on ACME?")
+    agent = build(tasks, [choice("prospect"), choice("NONE")], model)
+    say(agent, "ACME says we're too expensive")
+    say(agent, "weather?")
+    out = agent.invoke({"messages": []}, CFG)
+    query = query_text([*out["messages"], HumanMessage("the price")], tasks["prospect"])
+    assert "Before: Assistant: Which objection?" in query

@@ -126,3 +126,18 @@ def test_training_reads_the_turn_after_a_digression_as_routing_does() -> None:
 
     after = record_examples(digression_record())[2]
     assert after.query.startswith("the red one | Before: Assistant: which one?")
+
+
+def test_two_marked_replies_to_one_off_topic_request_leave_out_that_request_only() -> None:
+    """A custom none_handler may mark each of its messages: the task's question before the request is still read."""
+    from task_router._router_input import off_topic_reply
+
+    history = [
+        HumanMessage("Recap my meeting"),
+        AIMessage("Could you paste the notes?"),
+        HumanMessage("what's the weather?"),
+        off_topic_reply("Sorry, I can't help with that here."),
+        off_topic_reply("Back to Recap: could you paste the notes?"),
+    ]
+    query = query_text([*history, HumanMessage("here they are")], Task(name="recap", description="Recap a meeting."))
+    assert "Before: Assistant: Could you paste the notes?" in query
