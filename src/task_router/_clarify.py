@@ -24,7 +24,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from task_router._catalog import TaskCatalog
 from task_router._decision import TASK_EVENTS, Alternative, RouteDecision
 from task_router._prompting import message_text
-from task_router._router_input import MARK_KEY
+from task_router._router_input import MARK_KEY, without_off_topic_exchanges
 
 MAX_CHOICES = 3
 QUESTION = "clarify"
@@ -103,7 +103,10 @@ def request_asked_about(messages: Sequence[BaseMessage], task: str) -> str:
         >>> [request_asked_about([*asked, HumanMessage("a")], task) for task in ("a", "c")]
         ['Do it: notes', '']
     """
-    if len(messages) < 3 or not isinstance(messages[-1], HumanMessage):
+    if not messages or not isinstance(messages[-1], HumanMessage):
+        return ""
+    messages = [*without_off_topic_exchanges(messages[:-1]), messages[-1]]  # an off-topic aside after the question
+    if len(messages) < 3:
         return ""
     request, question = messages[-3], messages[-2]
     if not isinstance(question, AIMessage) or question.response_metadata.get(MARK_KEY) != QUESTION:

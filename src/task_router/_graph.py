@@ -171,7 +171,8 @@ def add_task_router(
         default_task_node: the node for every task not in ``task_nodes``; None: every task of the catalogue must
             be in ``task_nodes`` when it is decided (an unknown task is an error naming the fix).
         none_handler: the ``none`` node; by default it lists what the assistant can do, or, when a task is active
-            (an off-topic request: the task stays active), offers to go on with it.
+            (an off-topic request: the task stays active), offers to go on with it in a reply marked with
+            :func:`~task_router.off_topic_reply` (mark your handler's reply to a digression the same way).
         end_message: reply when the user ends a task (``{title}`` is the task's title); None for no reply.
         clarify_margin: ask between the two most probable tasks when closer than this probability gap (see
             :func:`create_router_graph`); None: never ask (unless the router marks decisions).

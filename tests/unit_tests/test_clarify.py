@@ -247,3 +247,15 @@ def test_a_task_with_probability_0_is_not_asked_about_when_a_better_answer_is_ra
         ("weather", "START", 0.0),
     )
     assert close_tasks(alternatives, 0.75) == ["find_trains", "buy_train_tickets"]
+
+
+def test_the_request_asked_about_is_found_past_an_off_topic_aside_after_the_question() -> None:
+    from langchain_core.messages import HumanMessage
+
+    from task_router._clarify import question_message, request_asked_about
+    from task_router._router_input import off_topic_reply
+
+    asked = [HumanMessage("Write this up: notes"), question_message("Do you mean: Recap, or Post?", ["recap", "post"])]
+    aside = [HumanMessage("what's the weather?"), off_topic_reply("Sorry, I can't help with that here.")]
+    assert request_asked_about([*asked, *aside, HumanMessage("the recap")], "recap") == "Write this up: notes"
+    assert request_asked_about([*asked, HumanMessage("hm"), AIMessage("ok"), HumanMessage("the recap")], "recap") == ""

@@ -212,7 +212,7 @@ def _replay_conversation(
             call_within(prefill, {"messages": messages[:-1], "catalog": catalog}, config, timeout=None)
         decision = router.invoke({"messages": messages, "active_task": active, "catalog": catalog}, config)
         own_active = decision.active_task_after
-        if decision.event == "NONE" and active is not None and own_active == active:  # a digression, as acted on
+        if decision.event == "NONE" and active is not None:  # a digression: the graph marks its reply alike
             own_off_topic.add(label.turn_index)
         reference = label_reference(record, label, after_digression=after_digression, digression=digression)
         yield TurnPrediction.from_outputs(record.id, label.turn_index, active, decision.model_dump(), reference)
