@@ -35,7 +35,7 @@ def query_text(messages: Sequence[BaseMessage], active: Task | None, *, window: 
         >>> query_text([AIMessage("Shall I book it?"), HumanMessage("Yes please")], None)
         'Yes please | Before: Assistant: Shall I book it? | Active task: none'
     """
-    return _query(message_text(messages[-1]), messages, active, window)
+    return _query(message_text(messages[-1]), _context(messages, active, window))
 
 
 def query_texts(messages: Sequence[BaseMessage], active: Task | None, *, window: int = 1) -> list[str]:
@@ -49,26 +49,34 @@ def query_texts(messages: Sequence[BaseMessage], active: Task | None, *, window:
         ['Recap this meeting: we shipped v2, Bob owns QA', 'Recap this meeting']
     """
     latest = message_text(messages[-1])
-    texts = [_query(latest, messages, active, window)]
+    context = _context(messages, active, window)  # read once for both texts
+    texts = [_query(latest, context)]
     request = request_before_content(latest)
     if request is not None:
-        texts.append(_query(request, messages, active, window))
+        texts.append(_query(request, context))
     return texts
 
 
-def _query(latest: str, messages: Sequence[BaseMessage], active: Task | None, window: int) -> str:
+def _context(messages: Sequence[BaseMessage], active: Task | None, window: int) -> list[str]:
+    """What a query adds after the user's message: the ``window`` messages before it, then the active task; nothing
+    for a first message with no task active."""
     # the message before an off-topic exchange, not the reply to it: "Yes" answers what the task asked
-    earlier = without_off_topic_exchanges(messages[:-1])
-    history = [m for m in earlier if isinstance(m, HumanMessage | AIMessage)][-window:] if window > 0 else []
-    text = clip(latest, USER_CHARS)
+    history: list[BaseMessage] = []
+    if window > 0:
+        earlier = without_off_topic_exchanges(messages[:-1])
+        history = [m for m in earlier if isinstance(m, HumanMessage | AIMessage)][-window:]
     if not history and active is None:
-        return text
-    parts = [text]
+        return []
+    parts = []
     for message in history:
         role = "User" if isinstance(message, HumanMessage) else "Assistant"
         parts.append(f"Before: {role}: {clip(message_text(message), CONTEXT_CHARS)}")
     parts.append(f"Active task: {readable_name(active) if active is not None else 'none'}")
-    return " | ".join(parts)
+    return parts
+
+
+def _query(latest: str, context: Sequence[str]) -> str:
+    return " | ".join([clip(latest, USER_CHARS), *context])
 
 
 def candidate_text(task: Task, *, max_examples: int = 2) -> str:
