@@ -61,7 +61,7 @@ def _context(messages: Sequence[BaseMessage], active: Task | None, window: int) 
     """What a query adds after the user's message: the ``window`` messages before it, then the active task; nothing
     for a first message with no task active."""
     # the message before an off-topic exchange, not the reply to it: "Yes" answers what the task asked
-    history: list[BaseMessage] = []
+    history: list[HumanMessage | AIMessage] = []
     if window > 0:
         earlier = without_off_topic_exchanges(messages[:-1])
         history = [m for m in earlier if isinstance(m, HumanMessage | AIMessage)][-window:]
