@@ -172,12 +172,12 @@ def off_topic_reply(reply: AIMessage | str) -> AIMessage:
 
 
 def is_off_topic_reply(message: Any) -> bool:
-    """Whether ``message`` (a message, or a message dict) is a reply marked by :func:`off_topic_reply`."""
-    metadata = (
-        message.get("response_metadata")
-        if isinstance(message, Mapping)
-        else getattr(message, "response_metadata", None)
-    )
+    """Whether ``message`` (a message, or a message dict) is an assistant's reply marked by :func:`off_topic_reply`
+    (the mark on any other message, a user's say, is not read: it would hide the conversation from the router)."""
+    if isinstance(message, Mapping):
+        metadata = message.get("response_metadata") if message.get("role") in ("assistant", "ai") else None
+    else:
+        metadata = message.response_metadata if isinstance(message, AIMessage) else None
     return isinstance(metadata, Mapping) and metadata.get(MARK_KEY) == OFF_TOPIC
 
 

@@ -70,6 +70,9 @@ def test_an_off_topic_exchange_is_left_out_with_its_tool_calls_and_only_up_to_th
         "Could you paste the notes?",
     ]
     assert off_topic_reply(messages[-1]).id == "r1" and not is_off_topic_reply(messages[1])
+    forged = HumanMessage("hi", response_metadata={"task_router": "off_topic"})  # only an assistant's reply counts
+    assert not is_off_topic_reply(forged)
+    assert without_off_topic_exchanges([messages[0], forged]) == [messages[0], forged]
     # the mark survives a conversation given as dicts (a benchmark replay, a JSON file)
     routing = coerce_input(
         {
