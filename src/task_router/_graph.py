@@ -16,7 +16,7 @@ from task_router._catalog import TaskCatalog
 from task_router._clarify import clarify_question, close_tasks, question_message, with_question
 from task_router._decision import RouteDecision
 from task_router._prompting import message_text
-from task_router._router_input import is_user_message, off_topic_reply
+from task_router._router_input import is_user_message, off_topic_reply, with_last_reply_off_topic
 from task_router._task_graph import RouterState, create_task_graph, not_streamed
 from task_router.models import ModelSpec, load_chat_model
 from task_router.routers import Router, make_router
@@ -78,8 +78,9 @@ def create_router_graph(
             that collects the task's inputs and then produces its deliverable.
         none_handler: node run when nothing in the catalogue fits; by default it lists what the assistant can do,
             or, when a task is active (an off-topic request: the task stays active), offers to go on with it, in a
-            reply marked with :func:`~task_router.off_topic_reply` (wrap your handler's reply to a digression in
-            it too: the learned router then reads the next turn with what the task asked before the digression).
+            reply marked with :func:`~task_router.off_topic_reply`; your handler's reply to a digression is read
+            as marked too (marked or not), so the learned router reads the next turn with what the task asked
+            before the digression.
         end_message: reply when the user ends a task (``{title}`` is the task's title); None for no reply.
         state_schema: a subclass of :class:`RouterState` if you need more keys.
         extract_inputs: whether the generic task subgraph asks ``model`` which of a task's inputs the user's
@@ -172,7 +173,8 @@ def add_task_router(
             be in ``task_nodes`` when it is decided (an unknown task is an error naming the fix).
         none_handler: the ``none`` node; by default it lists what the assistant can do, or, when a task is active
             (an off-topic request: the task stays active), offers to go on with it in a reply marked with
-            :func:`~task_router.off_topic_reply` (mark your handler's reply to a digression the same way).
+            :func:`~task_router.off_topic_reply` (your handler's reply to a digression is read as marked too,
+            marked or not).
         end_message: reply when the user ends a task (``{title}`` is the task's title); None for no reply.
         clarify_margin: ask between the two most probable tasks when closer than this probability gap (see
             :func:`create_router_graph`); None: never ask (unless the router marks decisions).
@@ -218,6 +220,8 @@ def add_task_router(
         messages = state.get("messages") or []
         if not messages or not is_user_message(messages[-1]):
             return None
+        if none_handler is not None and _was_digression((state.get("decisions") or [{}])[-1]):
+            messages = with_last_reply_off_topic(messages)  # your none_handler's reply, read as the graph's own
         return {"messages": messages, "active_task": state.get("active_task"), "catalog": catalog}
 
     # A decision is not a reply: not_streamed keeps its model calls out of "messages" mode.
@@ -306,6 +310,12 @@ class SyncAsyncNode(Runnable[Any, Any]):
 
     async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
         return await self.afunc(input, ensure_config(config))
+
+
+def _was_digression(decision: Mapping[str, Any]) -> bool:
+    """Whether a turn's decision (a ``decisions`` entry) was an off-topic request with a task kept active."""
+    kept_active = decision.get("active_task_after") is not None
+    return decision.get("event") == "NONE" and kept_active and not decision.get("clarify")
 
 
 def _pending_question(state: RouterState, task: str | None) -> str | None:

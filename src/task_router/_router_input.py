@@ -181,6 +181,28 @@ def is_off_topic_reply(message: Any) -> bool:
     return isinstance(metadata, Mapping) and metadata.get(MARK_KEY) == OFF_TOPIC
 
 
+def with_last_reply_off_topic(messages: Sequence[BaseMessage]) -> list[BaseMessage]:
+    """``messages`` (ending with a user turn) with the last reply to the turn before it marked off-topic
+    (:func:`off_topic_reply`), unless a reply to that turn is marked already: how a graph whose router called the
+    previous turn a digression reads a none node's reply that its author did not mark.
+
+    Example:
+        >>> turns = [AIMessage("Book it?"), HumanMessage("Weather?"), AIMessage("No idea."), HumanMessage("Yes")]
+        >>> [m.content for m in without_off_topic_exchanges(with_last_reply_off_topic(turns))]
+        ['Book it?', 'Yes']
+    """
+    users = [i for i, message in enumerate(messages) if is_user_message(message)]
+    if len(users) < 2 or users[-1] != len(messages) - 1:
+        return list(messages)
+    replies = range(users[-2] + 1, users[-1])
+    if any(is_off_topic_reply(messages[i]) for i in replies):
+        return list(messages)
+    last = max((i for i in replies if isinstance(messages[i], AIMessage) and not messages[i].tool_calls), default=None)
+    if last is None:
+        return list(messages)
+    return [*messages[:last], off_topic_reply(messages[last]), *messages[last + 1 :]]  # type: ignore[arg-type]
+
+
 def without_off_topic_exchanges(messages: Sequence[BaseMessage]) -> list[BaseMessage]:
     """``messages`` without their off-topic exchanges: each marked reply (:func:`off_topic_reply`) and what came
     since the user message it answered. After "What's the weather?" / "Sorry, I can't help with that here.", the

@@ -3,10 +3,11 @@
 import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
+from langchain_core.runnables import RunnableLambda
 from langgraph.checkpoint.memory import InMemorySaver
 
 from task_router import Task, TaskCatalog, create_router_graph, make_router
-from task_router._router_input import is_off_topic_reply
+from task_router._router_input import is_off_topic_reply, without_off_topic_exchanges
 from tests.conftest import choice, scripted_model
 
 CFG = {"configurable": {"thread_id": "t1"}}
@@ -110,6 +111,34 @@ def test_custom_task_subgraph_and_none_handler(catalog):
     assert seen == ["post"]
 
 
+def test_a_custom_none_handler_s_reply_to_a_digression_is_read_as_marked(catalog):
+    """The next turn is routed past the off-topic exchange, though the handler did not mark its reply."""
+    inner = make_router("structured", model=scripted_model(choice("post"), choice("NONE"), choice("post")))
+    seen = []
+
+    def router(turn):
+        seen.append(turn["messages"])
+        return inner.invoke(turn)
+
+    graph = create_router_graph(
+        catalog,
+        router=RunnableLambda(router),
+        task_graphs={"post": lambda state: {"messages": [AIMessage("Which launch is it about?")]}},
+        none_handler=lambda state: {"messages": [AIMessage("No weather here.")]},
+    )
+    app = graph.compile(checkpointer=InMemorySaver())
+    say(app, "Write a post")
+    assert say(app, "weather?")["active_task"] == "post"
+    out = say(app, "The v2 launch")
+    assert not is_off_topic_reply(out["messages"][-3])  # the state keeps the handler's reply as it was
+    assert [m.content for m in without_off_topic_exchanges(seen[-1])] == [
+        "Write a post",
+        "Which launch is it about?",
+        "The v2 launch",
+    ]
+    assert not any(is_off_topic_reply(m) for m in seen[1])  # a reply is read as marked only after a digression
+
+
 def test_factory_errors_name_the_fix(catalog):
     with pytest.raises(ValueError, match="not in the catalogue"):
         create_router_graph(catalog, router=make_router("structured", model=scripted_model()), task_graphs={"x": 1})
@@ -181,7 +210,6 @@ def test_a_composition_s_decisions_are_held_to_the_contract_before_the_graph_act
     keeps the active task instead of being run or stored."""
     from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
     from langchain_core.messages import AIMessage
-    from langchain_core.runnables import RunnableLambda
     from langgraph.checkpoint.memory import InMemorySaver
 
     from task_router import RouteDecision, Task, TaskCatalog, create_router_graph
