@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
-from langchain_core.messages import AIMessage
+from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.runnables import Runnable, RunnableConfig, ensure_config
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command
@@ -184,7 +184,7 @@ def add_task_router(
 
     Example:
         >>> from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
-        >>> from langchain_core.messages import AIMessage
+        >>> from langchain_core.messages import AIMessage, BaseMessage
         >>> from langgraph.graph import END, StateGraph
         >>> from task_router import RouterState, Task, TaskCatalog, make_router
         >>> catalog = TaskCatalog([Task(name="meeting_recap", description="Recap a meeting from its notes.")])
@@ -217,7 +217,7 @@ def add_task_router(
     router = timed(router)
 
     def payload(state: RouterState) -> dict[str, Any] | None:
-        messages = state.get("messages") or []
+        messages: Sequence[BaseMessage] = state.get("messages") or []
         if not messages or not is_user_message(messages[-1]):
             return None
         if none_handler is not None and _was_digression((state.get("decisions") or [{}])[-1]):

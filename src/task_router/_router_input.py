@@ -197,10 +197,11 @@ def with_last_reply_off_topic(messages: Sequence[BaseMessage]) -> list[BaseMessa
     replies = range(users[-2] + 1, users[-1])
     if any(is_off_topic_reply(messages[i]) for i in replies):
         return list(messages)
-    last = max((i for i in replies if isinstance(messages[i], AIMessage) and not messages[i].tool_calls), default=None)
-    if last is None:
+    answers = [(i, m) for i in replies if isinstance(m := messages[i], AIMessage) and not m.tool_calls]
+    if not answers:
         return list(messages)
-    return [*messages[:last], off_topic_reply(messages[last]), *messages[last + 1 :]]  # type: ignore[arg-type]
+    last, answer = answers[-1]
+    return [*messages[:last], off_topic_reply(answer), *messages[last + 1 :]]
 
 
 def without_off_topic_exchanges(messages: Sequence[BaseMessage]) -> list[BaseMessage]:

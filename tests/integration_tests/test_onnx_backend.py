@@ -53,6 +53,7 @@ def models(tmp_path_factory: pytest.TempPathFactory):
     cache = tmp_path_factory.mktemp("cache")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TASK_ROUTER_CACHE", str(cache))
+        patch.setenv("TASK_ROUTER_DTYPE", "float32")  # the export's dtype (a bf16 CPU would load torch in bf16)
         torch_model = _load.__wrapped__(BUILTIN_DIR, "torch")  # not the process's cached ones
         onnx_model = _load.__wrapped__(BUILTIN_DIR, "onnx")
     return torch_model, onnx_model, cache
