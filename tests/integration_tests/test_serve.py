@@ -49,7 +49,10 @@ def test_two_workers_share_threads_and_the_catalogue(postgres_url: str) -> None:
             "OPENAI_API_KEY": "test",
             "TASK_ROUTER_CATALOG_NAMESPACE": f"test-{run}/catalog",
         }
+        # uvicorn closes a keep-alive connection idle for 5 s by default; a turn sent on it as it closes fails with
+        # httpx.ReadError (seen once under a loaded test run, while conversations waited for the edit)
         command = [sys.executable, "-m", "uvicorn", "examples.serve:app", "--workers", "2", "--port", str(port)]
+        command += ["--timeout-keep-alive", "300"]
         server = subprocess.Popen(command, cwd=ROOT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         try:
             outcome = asyncio.run(_traffic(base, run))
