@@ -184,7 +184,7 @@ def add_task_router(
 
     Example:
         >>> from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
-        >>> from langchain_core.messages import AIMessage, BaseMessage
+        >>> from langchain_core.messages import AIMessage
         >>> from langgraph.graph import END, StateGraph
         >>> from task_router import RouterState, Task, TaskCatalog, make_router
         >>> catalog = TaskCatalog([Task(name="meeting_recap", description="Recap a meeting from its notes.")])
