@@ -9,7 +9,7 @@ import argparse
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from task_router._learned.model import LearnedConfig
 from task_router.training._augment import AugmentConfig, OffTopicConfig
@@ -94,6 +94,14 @@ class LearnedTrainConfig:
     # Conversations held out of training (a stable share of ids), on which the NONE scores and the temperature of
     # the shipped probabilities are fitted after training.
     calibration_share: float = 0.1
+    calibration_split: Literal["conversation", "service"] = field(
+        default="conversation",
+        metadata={
+            "help": "What the held-out share is drawn by: 'conversation' (a stable share of ids) or 'service' (whole "
+            "services, none of whose tasks is then trained on, in any catalogue: a model calibrated, and runs "
+            "compared, on services it never saw; needs records with `services`)."
+        },
+    )
     seed: int = field(default=0, metadata={"help": "Seed of augmentation, LoRA init and data order."})
     threads: int | None = field(default=None, metadata={"help": "torch CPU threads (default: torch's choice)."})
     bf16: bool = field(default=False, metadata={"help": "bf16 autocast (CPUs with AVX512-BF16 / AMX)."})
@@ -207,8 +215,13 @@ def render_card(meta: dict[str, Any], evaluation: str = "") -> str:
         f"(the hand-written requests of `task_router/_learned/training/data/off_topic_requests.txt`, or another "
         f"conversation's request with its whole domain removed from the catalogue), plus "
         f"{config.get('single_turn')} one-turn records over large catalogues; "
-        f"{data.get('held_out_conversations', 0)} records held out to calibrate (a share of the conversations, "
-        "prepared as above, and the same with each description cut to its first sentence)",
+        f"{data.get('held_out_conversations', 0)} records held out to calibrate ("
+        + (
+            "the conversations of whole services, whose tasks no training catalogue holds"
+            if config.get("calibration_split") == "service"
+            else "a share of the conversations"
+        )
+        + ", prepared as above, and the same with each description cut to its first sentence)",
         "",
         "## Budget and training",
         f"- stated budget: {config.get('max_minutes')} min wall on the CPU ({meta.get('torch_threads')} torch "

@@ -78,7 +78,7 @@ def train_learned(
         f"seed {config.seed}; a stage that runs out of time stops and is saved as it is"
     )
     loaded = [record for path in config.data for record in load_dataset(path, limit=config.limit)]
-    train_part, held_out_part = split_held_out(loaded, config.calibration_share)
+    train_part, held_out_part = split_held_out(loaded, config.calibration_share, by=config.calibration_split)
     held_out_single = round(config.single_turn * config.calibration_share)
     records = _prepared(config, train_part, seed=config.seed, single_turn=config.single_turn - held_out_single)
     held_out = _calibration_prepared(config, held_out_part)
@@ -138,10 +138,15 @@ def train_learned(
 
 
 def split_held_out(
-    records: Sequence[ConversationRecord], share: float
+    records: Sequence[ConversationRecord], share: float, *, by: str = "conversation"
 ) -> tuple[list[ConversationRecord], list[ConversationRecord]]:
-    """(training records, held-out records): a stable ``share`` of the conversations, chosen by a hash of their
-    ids, is held out (the same ones whatever the seed or the order of the file).
+    """(training records, held-out records): a stable ``share`` of the conversations held out, the same ones whatever
+    the seed or the order of the file.
+
+    ``by="conversation"`` holds out conversations chosen by a hash of their ids. ``by="service"`` holds out whole
+    services (taken in the order of a hash of their names until the share is reached): every conversation using one
+    is held out, and their tasks are removed from the training records' catalogues, so that the held-out turns are
+    what a deployed model meets, services it never saw.
 
     Example:
         >>> from task_router.evaluation import parse_records
@@ -152,12 +157,45 @@ def split_held_out(
         >>> len(train) + len(held_out), 0 < len(held_out) < 25
         (100, True)
     """
+    if by not in ("conversation", "service"):
+        raise ValueError(f"split_held_out draws by 'conversation' or 'service', got {by!r}")
     if share <= 0:
         return list(records), []
-    held = [zlib.crc32(record.id.encode("utf-8")) % 1000 < share * 1000 for record in records]
-    return [r for r, h in zip(records, held, strict=True) if not h], [
-        r for r, h in zip(records, held, strict=True) if h
-    ]
+    if by == "conversation":
+        held = [zlib.crc32(record.id.encode("utf-8")) % 1000 < share * 1000 for record in records]
+        return [r for r, h in zip(records, held, strict=True) if not h], [
+            r for r, h in zip(records, held, strict=True) if h
+        ]
+    services = _held_out_services(records, share)
+    train = [r for r in records if services.isdisjoint(r.services)]
+    return [_without_services(r, services) for r in train], [r for r in records if not services.isdisjoint(r.services)]
+
+
+def _held_out_services(records: Sequence[ConversationRecord], share: float) -> set[str]:
+    """The services whose conversations make up at least ``share`` of ``records``, taken in a stable hashed order."""
+    if any(not record.services for record in records):
+        raise ValueError(
+            "calibration_split='service' needs every record to name its services (the `services` field of the "
+            "benchmark format): add them, or hold out by conversation"
+        )
+    names = sorted({s for r in records for s in r.services}, key=lambda s: (zlib.crc32(s.encode("utf-8")), s))
+    held: set[str] = set()
+    for name in names:
+        if sum(not held.isdisjoint(r.services) for r in records) >= share * len(records):
+            break
+        held.add(name)
+    if all(not held.isdisjoint(r.services) for r in records):
+        raise ValueError(
+            f"holding out {share:.0%} of the conversations by service leaves none to train on: lower "
+            "calibration_share or give conversations of more services"
+        )
+    return held
+
+
+def _without_services(record: ConversationRecord, services: set[str]) -> ConversationRecord:
+    """``record`` with the tasks of ``services`` (named ``Service.intent``) out of its catalogue."""
+    kept = [task for task in record.tasks if str(task["name"]).split(".", 1)[0] not in services]
+    return record if len(kept) == len(record.tasks) else record.model_copy(update={"tasks": kept})
 
 
 def _batch_groups(
@@ -180,7 +218,9 @@ def calibration_records(
     prepared as :func:`_calibration_prepared` says."""
     if loaded is None:
         loaded = [record for path in config.data for record in load_dataset(path, limit=config.limit)]
-    return _calibration_prepared(config, split_held_out(loaded, config.calibration_share)[1])
+    return _calibration_prepared(
+        config, split_held_out(loaded, config.calibration_share, by=config.calibration_split)[1]
+    )
 
 
 def _calibration_prepared(
@@ -228,7 +268,7 @@ def recalibrate(out: str | Path, *, console: Console | None = None) -> dict[str,
         )
     routing_config = LearnedConfig.read(folder)
     loaded = [record for path in config.data for record in load_dataset(path, limit=config.limit)]
-    _, held_out_part = split_held_out(loaded, config.calibration_share)
+    _, held_out_part = split_held_out(loaded, config.calibration_share, by=config.calibration_split)
     calibration = _calibrate(
         folder,
         routing_config,

@@ -167,6 +167,29 @@ def test_the_held_out_split_is_stable_and_disjoint() -> None:
     assert split_held_out(records, 0.0) == (records, [])
 
 
+def test_a_split_by_service_trains_on_none_of_the_held_out_services_tasks() -> None:
+    task_of = {"Restaurants_1": "Restaurants_1.FindRestaurants", "Flights_1": "Flights_1.SearchFlight"}
+    records = parse_records(
+        [
+            {**_conversation(f"c{i}", "find one", task_of[service]), "services": [service]}
+            for i, service in enumerate(["Restaurants_1", "Flights_1"] * 20)
+        ]
+    )
+    train, held = split_held_out(records, 0.3, by="service")
+    held_services = {s for r in held for s in r.services}
+    assert len(held_services) == 1 and len(train) == len(held) == 20
+    assert all(held_services.isdisjoint(r.services) for r in train)
+    assert not any(t["name"].split(".")[0] in held_services for r in train for t in r.tasks)
+    assert [r.id for r in split_held_out(list(reversed(records)), 0.3, by="service")[1]] == [
+        r.id for r in reversed(held)
+    ]
+    with pytest.raises(ValueError, match="leaves none to train on"):
+        split_held_out(records, 0.9, by="service")
+    unnamed = parse_records([_conversation("c0", "find one", "Restaurants_1.FindRestaurants")])
+    with pytest.raises(ValueError, match="name its services"):
+        split_held_out(unnamed, 0.1, by="service")
+
+
 def test_the_none_score_is_fitted_between_in_and_out_of_catalogue_turns() -> None:
     inside = [ScoredAnswers(np.array([0.7 + 0.001 * i, 0.2]), 0, False) for i in range(50)]
     outside = [ScoredAnswers(np.array([0.3 + 0.001 * i, 0.1]), NOTHING, False) for i in range(50)]
