@@ -57,7 +57,7 @@ def main() -> None:
     args = parser.parse_args()
     config = LearnedTrainConfig.of_model(BUILTIN_DIR, data=[str(args.data / "sgd_train.jsonl.gz")], out="-")
     train = load_dataset(args.data / "sgd_train.jsonl.gz")
-    _, held_out = split_held_out(train, config.calibration_share)
+    _, held_out = split_held_out(train, config.calibration_share, by=config.calibration_split)
     sets = {
         "held-out turns": calibration_records(config, train),
         "large catalogues": large_catalogue_records(held_out, seed=config.seed + 2),

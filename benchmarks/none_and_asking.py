@@ -59,8 +59,8 @@ def in_scope_top1(router: Any, records: list[Any]) -> float | None:
     return right / total if total else None
 
 
-# Every 0.05 where asking reaches 5% of sgd_dev's turns (0.7-0.8): the risk-coverage curve, not one chosen point
-REPLAYED_MARGINS = (0.1, 0.3, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8)
+# Finer where asking reaches 5% of sgd_dev's turns (0.7-0.8): the risk-coverage curve, not one chosen point
+REPLAYED_MARGINS = (0.1, 0.3, 0.5, 0.55, 0.6, 0.65, 0.7, 0.72, 0.74, 0.75, 0.8)
 
 
 def simulate_asking(router: Any, records: list[Any], margin: float) -> dict[str, Any]:

@@ -90,7 +90,7 @@ def main() -> None:
     args = parser.parse_args()
     config = LearnedTrainConfig.of_model(BUILTIN_DIR, data=[str(args.data / "sgd_train.jsonl.gz")], out="-")
     train = load_dataset(args.data / "sgd_train.jsonl.gz")
-    _, held_out = split_held_out(train, config.calibration_share)
+    _, held_out = split_held_out(train, config.calibration_share, by=config.calibration_split)
     router = LearnedRouter()
     sets = {
         "held-out sgd_train (calibration turns)": calibration_records(config, train),
