@@ -126,12 +126,28 @@ def asks_between(decision: RouteDecision, margin: float | None) -> list[str] | N
     return close_tasks(decision.alternatives, margin)
 
 
+def pending_question(decisions: Sequence[Mapping[str, Any]]) -> list[str] | None:
+    """The tasks of the clarifying question still waiting for its answer (``decisions``: the turns' decision dumps),
+    or None: the question the last decision that was not NONE asked, if it asked one. A NONE after a question is an
+    off-topic aside ("what's the weather?"): the None node answers it and repeats the question, which stands.
+
+    Example:
+        >>> asked = {"event": "START", "task": "a", "clarify": ["a", "b"]}
+        >>> pending_question([asked, {"event": "NONE"}]), pending_question([asked, {"event": "START", "task": "b"}])
+        (['a', 'b'], None)
+    """
+    for decision in reversed(decisions):
+        if decision.get("event") != "NONE":
+            return list(decision.get("clarify") or []) or None
+    return None
+
+
 def with_question(
-    decision: RouteDecision, previous: Mapping[str, Any] | None, margin: float | None, catalog: TaskCatalog
+    decision: RouteDecision, pending: Sequence[str] | None, margin: float | None, catalog: TaskCatalog
 ) -> RouteDecision:
     """The decision as the graph and the middleware act on it: marked to be asked about when its two most probable
-    tasks are closer than ``margin`` (unless the router marked it already), and never asked about right after a
-    question (``previous``, the last decision's dump, had ``clarify``): the user's answer is acted on. Only a
+    tasks are closer than ``margin`` (unless the router marked it already), and never asked about while a question
+    waits for its answer (``pending``, from :func:`pending_question`): the user's answer is acted on. Only a
     decision that picks a task is asked about (not NONE nor END), and only between tasks of the live ``catalog``
     (a task removed meanwhile, or a name the router made up, is dropped; fewer than two left: no question).
 
@@ -142,11 +158,11 @@ def with_question(
         ...          Alternative(event="START", task="b", probability=0.45)]
         >>> with_question(RouteDecision(event="START", task="a", alternatives=close), None, 0.1, catalog).clarify
         ['a', 'b']
-        >>> with_question(RouteDecision(event="START", task="a", alternatives=close), {"clarify": ["a", "b"]},
-        ...               0.1, catalog).clarify is None
+        >>> with_question(RouteDecision(event="START", task="a", alternatives=close), ["a", "b"], 0.1,
+        ...               catalog).clarify is None
         True
     """
-    if decision.event not in TASK_EVENTS or (previous and previous.get("clarify")):
+    if decision.event not in TASK_EVENTS or pending:
         asked = None
     elif decision.clarify is not None:
         asked = decision.clarify

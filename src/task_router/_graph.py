@@ -13,7 +13,7 @@ from langgraph.types import Command
 
 from task_router._budget import run_in_background
 from task_router._catalog import TaskCatalog
-from task_router._clarify import clarify_question, close_tasks, question_message, with_question
+from task_router._clarify import clarify_question, close_tasks, pending_question, question_message, with_question
 from task_router._decision import RouteDecision
 from task_router._prompting import message_text
 from task_router._router_input import is_user_message, off_topic_reply, with_last_reply_off_topic
@@ -30,15 +30,20 @@ DEFAULT_END_MESSAGE = "Done with {title}. Is there anything else I can help you 
 
 def default_none_reply(catalog: TaskCatalog, active_task: str | None = None, pending: str | None = None) -> str:
     """The None node's reply: with a task active (a digression), say so and go back to the task, repeating its
-    ``pending`` question if it has one; with none, list what the assistant can do.
+    ``pending`` question if it has one; with none, repeat the ``pending`` question (the graph's own, between close
+    tasks, not answered yet) or list what the assistant can do.
 
     Example:
         >>> from task_router import Task, TaskCatalog
         >>> catalog = TaskCatalog([Task(name="meeting_recap", description="Recap a meeting.")])
         >>> default_none_reply(catalog, "meeting_recap", pending="Could you paste the notes?")
         "Sorry, I can't help with that here. Back to Meeting recap: Could you paste the notes?"
+        >>> default_none_reply(catalog, pending="Do you mean: Meeting recap, or Weekly report?")
+        "Sorry, I can't help with that here. Do you mean: Meeting recap, or Weekly report?"
     """
     task = catalog.get(active_task)
+    if task is None and pending:
+        return f"Sorry, I can't help with that here. {pending}"
     if task is not None and pending:
         return f"Sorry, I can't help with that here. Back to {task.title}: {pending}"
     if task is not None:
@@ -78,9 +83,9 @@ def create_router_graph(
             that collects the task's inputs and then produces its deliverable.
         none_handler: node run when nothing in the catalogue fits; by default it lists what the assistant can do,
             or, when a task is active (an off-topic request: the task stays active), offers to go on with it, in a
-            reply marked with :func:`~task_router.off_topic_reply`; your handler's reply to a digression is read
-            as marked too (marked or not), so the learned router reads the next turn with what the task asked
-            before the digression.
+            reply marked with :func:`~task_router.off_topic_reply` (after a question between close tasks, it asks
+            it again, marked too); your handler's reply to such an aside is read as marked too (marked or not), so
+            the learned router reads the next turn with what was asked before the aside.
         end_message: reply when the user ends a task (``{title}`` is the task's title); None for no reply.
         state_schema: a subclass of :class:`RouterState` if you need more keys.
         extract_inputs: whether the generic task subgraph asks ``model`` which of a task's inputs the user's
@@ -173,8 +178,8 @@ def add_task_router(
             be in ``task_nodes`` when it is decided (an unknown task is an error naming the fix).
         none_handler: the ``none`` node; by default it lists what the assistant can do, or, when a task is active
             (an off-topic request: the task stays active), offers to go on with it in a reply marked with
-            :func:`~task_router.off_topic_reply` (your handler's reply to a digression is read as marked too,
-            marked or not).
+            :func:`~task_router.off_topic_reply`, or asks a question between close tasks again (your handler's
+            reply to such an aside is read as marked too, marked or not).
         end_message: reply when the user ends a task (``{title}`` is the task's title); None for no reply.
         clarify_margin: ask between the two most probable tasks when closer than this probability gap (see
             :func:`create_router_graph`); None: never ask (unless the router marks decisions).
@@ -220,7 +225,7 @@ def add_task_router(
         messages: Sequence[BaseMessage] = state.get("messages") or []
         if not messages or not is_user_message(messages[-1]):
             return None
-        if none_handler is not None and _was_digression((state.get("decisions") or [{}])[-1]):
+        if none_handler is not None and _was_aside(state.get("decisions") or []):
             messages = with_last_reply_off_topic(messages)  # your none_handler's reply, read as the graph's own
         return {"messages": messages, "active_task": state.get("active_task"), "catalog": catalog}
 
@@ -240,7 +245,7 @@ def add_task_router(
         return node
 
     def act(state: RouterState, decision: RouteDecision) -> Command[Any]:
-        decision = with_question(decision, (state.get("decisions") or [{}])[-1], clarify_margin, catalog)
+        decision = with_question(decision, pending_question(state.get("decisions") or []), clarify_margin, catalog)
         if decision.clarify:  # a question, not an action: the active task stays as it was
             return Command(update={"decisions": [decision.model_dump()]}, goto=CLARIFY_NODE)
         update: dict[str, Any] = {"active_task": decision.active_task_after, "decisions": [decision.model_dump()]}
@@ -256,21 +261,20 @@ def add_task_router(
 
     def none_reply(state: RouterState) -> dict[str, Any]:
         active = state.get("active_task")
-        reply = AIMessage(default_none_reply(catalog, active, _pending_question(state, active)))
-        # a digression: marked, so that the router reads the next turn with what the task asked before it
-        return {"messages": [off_topic_reply(reply) if active is not None else reply]}
+        view = catalog.frozen()  # one reading, whatever is edited meanwhile
+        question = _question(pending_question(state.get("decisions") or []) or [], view)
+        if question is not None:  # the graph's question between close tasks, asked again (not the task's own)
+            reply = AIMessage(default_none_reply(view, pending=message_text(question)))
+        else:
+            reply = AIMessage(default_none_reply(view, active, _pending_question(state, active)))
+        # an aside (a task active, or a question waiting for its answer): marked, so that the router reads the next
+        # turn with what was asked before it
+        return {"messages": [off_topic_reply(reply) if active is not None or question else reply]}
 
     def clarify(state: RouterState) -> dict[str, Any]:
-        # the close tasks still offered: a turn resumed (or an edit made) after routing may have lost some of them
-        asked = (state.get("decisions") or [{}])[-1].get("clarify") or []
-        view = catalog.frozen()  # one reading, whatever is edited meanwhile
-        tasks = [task for name in dict.fromkeys(asked) if (task := view.get(name)) is not None]
-        if len(tasks) >= 2:
-            names = [task.name for task in tasks]
-            return {"messages": [question_message(clarify_question(names, view), names)]}
-        if tasks:
-            return {"messages": [question_message(f"Do you mean {tasks[0].title}?", [tasks[0].name])]}
-        return {"messages": [AIMessage(default_none_reply(view))]}  # none is offered any more: what it can do
+        view = catalog.frozen()
+        question = _question((state.get("decisions") or [{}])[-1].get("clarify") or [], view)
+        return {"messages": [question or AIMessage(default_none_reply(view))]}  # none offered any more: what it can do
 
     targets = {*task_nodes.values(), *([default_task_node] if default_task_node else [])}
     destinations = (*targets, NONE_NODE, CLARIFY_NODE, END)
@@ -312,10 +316,25 @@ class SyncAsyncNode(Runnable[Any, Any]):
         return await self.afunc(input, ensure_config(config))
 
 
-def _was_digression(decision: Mapping[str, Any]) -> bool:
-    """Whether a turn's decision (a ``decisions`` entry) was an off-topic request with a task kept active."""
-    kept_active = decision.get("active_task_after") is not None
-    return decision.get("event") == "NONE" and kept_active and not decision.get("clarify")
+def _was_aside(decisions: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether the last turn (its ``decisions`` entry) was an off-topic request with a task kept active or a
+    question of the graph's waiting for its answer."""
+    decision = decisions[-1] if decisions else {}
+    if decision.get("event") != "NONE" or decision.get("clarify"):
+        return False
+    return decision.get("active_task_after") is not None or pending_question(decisions[:-1]) is not None
+
+
+def _question(asked: Sequence[str], view: TaskCatalog) -> AIMessage | None:
+    """The question between the close tasks ``asked`` that are still offered (a turn resumed, or an edit made, after
+    routing may have lost some of them), or None when none is."""
+    tasks = [task for name in dict.fromkeys(asked) if (task := view.get(name)) is not None]
+    if len(tasks) >= 2:
+        names = [task.name for task in tasks]
+        return question_message(clarify_question(names, view), names)
+    if tasks:
+        return question_message(f"Do you mean {tasks[0].title}?", [tasks[0].name])
+    return None
 
 
 def _pending_question(state: RouterState, task: str | None) -> str | None:

@@ -14,7 +14,7 @@ from langgraph.config import get_config
 from langgraph.runtime import Runtime
 
 from task_router._catalog import TaskCatalog
-from task_router._clarify import clarify_question, close_tasks, live_choices, with_question
+from task_router._clarify import clarify_question, close_tasks, live_choices, pending_question, with_question
 from task_router._decision import RouteDecision
 from task_router._router_input import is_user_message, off_topic_reply
 from task_router._task_graph import add_decisions
@@ -158,7 +158,9 @@ class TaskRouterMiddleware(AgentMiddleware[TaskRouterState, Any, Any]):
         return {"messages": list(messages), "active_task": state.get("active_task"), "catalog": self.catalog}
 
     def _update(self, state: TaskRouterState, routing: dict[str, Any], decision: RouteDecision) -> dict[str, Any]:
-        decision = with_question(decision, (state.get("decisions") or [{}])[-1], self.clarify_margin, self.catalog)
+        decision = with_question(
+            decision, pending_question(state.get("decisions") or []), self.clarify_margin, self.catalog
+        )
         # A question (with_question kept only live tasks to ask between) changes nothing yet: the task active before
         # the turn stays (the user's answer, routed at the next turn, picks the task). Otherwise the decision says (a
         # digression keeps the active task).
@@ -243,9 +245,12 @@ class TaskRouterMiddleware(AgentMiddleware[TaskRouterState, Any, Any]):
         )
 
     def _marked(self, request: ModelRequest, response: ModelResponse | AIMessage) -> ModelResponse | AIMessage:
-        """The model's reply, marked as the answer to an off-topic request on a digression turn (so that the router
-        reads the user's next turn with what the task asked before it); a tool call is not the reply."""
-        if self._turn(request.state)[0] != "digression":
+        """The model's reply, marked as the answer to an off-topic request on a digression turn, or on a turn off
+        topic while a question between close tasks waits for its answer (so that the router reads the user's next
+        turn with what was asked before it); a tool call is not the reply."""
+        state: Mapping[str, Any] = request.state
+        mode = self._turn(state)[0]
+        if mode != "digression" and not (mode == "none" and pending_question(state.get("decisions") or [])):
             return response
         if isinstance(response, AIMessage):
             return response if response.tool_calls else off_topic_reply(response)

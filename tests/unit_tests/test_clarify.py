@@ -112,6 +112,70 @@ def test_the_task_the_answer_picks_starts_from_the_request_asked_about_with_its_
     assert out["messages"][-1].content == "Written."  # written, not "what are the notes?"
 
 
+def test_an_off_topic_aside_after_the_question_gets_the_question_again_and_the_answer_is_acted_on() -> None:
+    """ "Do you mean ...?", then "what's the weather?" (NONE), then "the recap": the None node answers the aside and
+    asks again, marked off topic; the answer is acted on, not asked about again, with the notes of the request."""
+    from task_router._router_input import is_off_topic_reply
+
+    app = _notes_graph(
+        [Prediction("recap", alternatives=CLOSE_NOTES), Prediction(None), Prediction("recap", alternatives=CLOSE_NOTES)]
+    )
+    cfg = {"configurable": {"thread_id": "aside"}}
+    app.invoke({"messages": [("user", "Write this up: the budget was approved, Ana owns the launch")]}, cfg)
+    out = app.invoke({"messages": [("user", "What's the weather in Oslo?")]}, cfg)
+    assert out["messages"][-1].content == "Sorry, I can't help with that here. Do you mean: Recap, or Post?"
+    assert is_off_topic_reply(out["messages"][-1]) and out.get("active_task") is None
+    out = app.invoke({"messages": [("user", "The recap please")]}, cfg)
+    assert (out["decisions"][-1]["event"], out["decisions"][-1]["clarify"], out["active_task"]) == (
+        "START",
+        None,
+        "recap",
+    )
+    assert out["task_data"]["recap"]["inputs"] == {"notes": "the budget was approved, Ana owns the launch"}
+    assert out["messages"][-1].content == "Written."
+
+
+def test_a_custom_none_handler_s_reply_to_an_aside_after_the_question_is_read_as_marked() -> None:
+    from langchain_core.runnables import RunnableLambda
+
+    from task_router._decision import RouteDecision
+    from task_router._router_input import is_off_topic_reply
+
+    close = _alternatives(("recap", "START", 0.47), ("post", "START", 0.43))
+    decisions = iter([RouteDecision(event="START", task="recap", alternatives=close), RouteDecision(event="NONE")])
+    seen = []
+
+    def router(turn):
+        seen.append(turn["messages"])
+        return next(decisions, RouteDecision(event="START", task="recap"))
+
+    app = create_router_graph(
+        NOTES_CATALOG,
+        router=RunnableLambda(router),
+        model=GenericFakeChatModel(messages=iter([AIMessage("Written.")])),
+        none_handler=lambda state: {"messages": [AIMessage("No weather here.")]},
+        clarify_margin=0.1,
+    ).compile(checkpointer=InMemorySaver())
+    cfg = {"configurable": {"thread_id": "custom"}}
+    for text in ("Write this up: notes", "weather?", "The recap"):
+        app.invoke({"messages": [("user", text)]}, cfg)
+    assert [m.content for m in seen[-1] if is_off_topic_reply(m)] == ["No weather here."]
+    assert not any(is_off_topic_reply(m) for m in seen[1])
+
+
+def test_a_question_answered_is_no_longer_pending_and_a_later_close_call_is_asked() -> None:
+    from task_router._clarify import pending_question
+
+    asked = {"event": "START", "task": "recap", "clarify": ["recap", "post"]}
+    assert pending_question([asked]) == ["recap", "post"]
+    assert pending_question([asked, {"event": "NONE"}, {"event": "NONE", "active_task_after": None}]) == [
+        "recap",
+        "post",
+    ]
+    assert pending_question([asked, {"event": "START", "task": "recap"}, {"event": "NONE"}]) is None
+    assert pending_question([]) is None
+
+
 def test_a_task_the_question_did_not_offer_does_not_take_the_request_asked_about() -> None:
     """'Neither: email Sarah' starts the email from its own words, not from the notes the question was about."""
     app = _notes_graph([Prediction("recap", alternatives=CLOSE_NOTES), Prediction("email")])

@@ -280,6 +280,30 @@ def test_the_middleware_asks_at_its_own_margin(tasks):
         TaskRouterMiddleware(tasks, router=router, clarify_margin=2.0)
 
 
+def test_an_off_topic_aside_after_the_question_is_marked_and_the_answer_is_acted_on(tasks):
+    """A question between close tasks, then an off-topic request (NONE), then the answer: the aside's reply is
+    marked (the router reads the answer next to the question) and the answer is acted on, not asked about again."""
+    from task_router._router_input import is_off_topic_reply
+
+    router = _asking_router(("prospect", CLOSE), (None, ()), ("prospect", CLOSE))
+    model = agent_model("Which one?", "Sorry, I can't help with that.", "On it.")
+    agent = create_agent(
+        model,
+        tools=[lookup_crm, word_count, search_docs],
+        middleware=[TaskRouterMiddleware(tasks, router=router, clarify_margin=0.1)],
+        checkpointer=InMemorySaver(),
+    )
+    say(agent, "Something about ACME")
+    out = say(agent, "What's the capital of Peru?")
+    assert out["decisions"][-1]["event"] == "NONE" and is_off_topic_reply(out["messages"][-1])
+    out = say(agent, "The prospect one")
+    assert (out["decisions"][-1]["event"], out["decisions"][-1]["clarify"], out["active_task"]) == (
+        "START",
+        None,
+        "prospect",
+    )
+
+
 def test_an_off_topic_request_with_close_tasks_behind_it_is_a_digression_not_a_question(tasks):
     """NONE mid-task keeps the task and gets the digression prompt, even when the router's alternatives behind the
     NONE split over two close tasks: a question between tasks is only for a decision that picks one."""
