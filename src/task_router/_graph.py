@@ -84,8 +84,9 @@ def create_router_graph(
         none_handler: node run when nothing in the catalogue fits; by default it lists what the assistant can do,
             or, when a task is active (an off-topic request: the task stays active), offers to go on with it, in a
             reply marked with :func:`~task_router.off_topic_reply` (after a question between close tasks, it asks
-            it again, marked too); your handler's reply to such an aside is read as marked too (marked or not), so
-            the learned router reads the next turn with what was asked before the aside.
+            it again, marked too); your handler's reply to such an aside is read as marked too (marked or not, and
+            stored marked at the next turn), so the learned router and the task read the next turn with what was
+            asked before the aside.
         end_message: reply when the user ends a task (``{title}`` is the task's title); None for no reply.
         state_schema: a subclass of :class:`RouterState` if you need more keys.
         extract_inputs: whether the generic task subgraph asks ``model`` which of a task's inputs the user's
@@ -179,7 +180,7 @@ def add_task_router(
         none_handler: the ``none`` node; by default it lists what the assistant can do, or, when a task is active
             (an off-topic request: the task stays active), offers to go on with it in a reply marked with
             :func:`~task_router.off_topic_reply`, or asks a question between close tasks again (your handler's
-            reply to such an aside is read as marked too, marked or not).
+            reply to such an aside is read, and stored at the next turn, as marked too, marked or not).
         end_message: reply when the user ends a task (``{title}`` is the task's title); None for no reply.
         clarify_margin: ask between the two most probable tasks when closer than this probability gap (see
             :func:`create_router_graph`); None: never ask (unless the router marks decisions).
@@ -232,11 +233,11 @@ def add_task_router(
     # A decision is not a reply: not_streamed keeps its model calls out of "messages" mode.
     def route(state: RouterState, config: RunnableConfig) -> Command[Any]:
         turn = payload(state)
-        return act(state, router.invoke(turn, not_streamed(config))) if turn else Command(goto=END)
+        return act(state, turn, router.invoke(turn, not_streamed(config))) if turn else Command(goto=END)
 
     async def aroute(state: RouterState, config: RunnableConfig) -> Command[Any]:
         turn = payload(state)
-        return act(state, await router.ainvoke(turn, not_streamed(config))) if turn else Command(goto=END)
+        return act(state, turn, await router.ainvoke(turn, not_streamed(config))) if turn else Command(goto=END)
 
     def node_of(task: str) -> str:
         node = task_nodes.get(task, default_task_node)
@@ -244,7 +245,17 @@ def add_task_router(
             raise ValueError(f"task {task!r} has no node: add it to task_nodes or give default_task_node")
         return node
 
-    def act(state: RouterState, decision: RouteDecision) -> Command[Any]:
+    def act(state: RouterState, turn: Mapping[str, Any], decision: RouteDecision) -> Command[Any]:
+        command = decide(state, decision)
+        # your none_handler's reply, marked in the router's input, is stored marked too (replaced by its id), so
+        # that the task nodes read the turn after the aside as the router did
+        marked = [m for m, kept in zip(turn["messages"], state["messages"], strict=True) if m is not kept and m.id]
+        if not marked:
+            return command
+        update = dict(command.update or {})
+        return Command(update={**update, "messages": [*marked, *update.get("messages", [])]}, goto=command.goto)
+
+    def decide(state: RouterState, decision: RouteDecision) -> Command[Any]:
         decision = with_question(decision, pending_question(state.get("decisions") or []), clarify_margin, catalog)
         if decision.clarify:  # a question, not an action: the active task stays as it was
             return Command(update={"decisions": [decision.model_dump()]}, goto=CLARIFY_NODE)

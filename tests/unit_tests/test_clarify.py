@@ -157,10 +157,12 @@ def test_a_custom_none_handler_s_reply_to_an_aside_after_the_question_is_read_as
         clarify_margin=0.1,
     ).compile(checkpointer=InMemorySaver())
     cfg = {"configurable": {"thread_id": "custom"}}
-    for text in ("Write this up: notes", "weather?", "The recap"):
-        app.invoke({"messages": [("user", text)]}, cfg)
+    for text in ("Write this up: the budget was approved, Ana owns the launch", "weather?", "The recap"):
+        out = app.invoke({"messages": [("user", text)]}, cfg)
     assert [m.content for m in seen[-1] if is_off_topic_reply(m)] == ["No weather here."]
     assert not any(is_off_topic_reply(m) for m in seen[1])
+    # stored marked too: the task reads the request the question was about, with its notes
+    assert out["task_data"]["recap"]["inputs"] == {"notes": "the budget was approved, Ana owns the launch"}
 
 
 def test_a_question_answered_is_no_longer_pending_and_a_later_close_call_is_asked() -> None:

@@ -112,7 +112,8 @@ def test_custom_task_subgraph_and_none_handler(catalog):
 
 
 def test_a_custom_none_handler_s_reply_to_a_digression_is_read_as_marked(catalog):
-    """The next turn is routed past the off-topic exchange, though the handler did not mark its reply."""
+    """The next turn is routed past the off-topic exchange, though the handler did not mark its reply; the state
+    then holds the reply marked, as the router read it."""
     inner = make_router("structured", model=scripted_model(choice("post"), choice("NONE"), choice("post")))
     seen = []
 
@@ -130,7 +131,8 @@ def test_a_custom_none_handler_s_reply_to_a_digression_is_read_as_marked(catalog
     say(app, "Write a post")
     assert say(app, "weather?")["active_task"] == "post"
     out = say(app, "The v2 launch")
-    assert not is_off_topic_reply(out["messages"][-3])  # the state keeps the handler's reply as it was
+    assert is_off_topic_reply(out["messages"][-3])  # stored marked too (replaced by its id), once read as marked
+    assert [m.content for m in out["messages"]].count("No weather here.") == 1
     assert [m.content for m in without_off_topic_exchanges(seen[-1])] == [
         "Write a post",
         "Which launch is it about?",
