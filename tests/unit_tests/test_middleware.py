@@ -235,6 +235,16 @@ def _asking_router(*answers: tuple[str | None, tuple]) -> Scripted:
 CLOSE = (("prospect", False, 0.46), ("post", False, 0.41), (None, False, 0.13))
 
 
+def _asking_agent(tasks, router, model):
+    """An agent whose middleware asks between tasks closer than 0.1."""
+    return create_agent(
+        model,
+        tools=[lookup_crm, word_count, search_docs],
+        middleware=[TaskRouterMiddleware(tasks, router=router, clarify_margin=0.1)],
+        checkpointer=InMemorySaver(),
+    )
+
+
 def test_a_close_call_asks_which_task_and_keeps_the_active_task(tasks):
     router = _asking_router(("post", ()), ("prospect", CLOSE), ("prospect", CLOSE))
     router.clarify_margin = 0.1  # the router marks its close decisions (make_router(..., clarify_margin=...))
@@ -267,12 +277,7 @@ def test_a_close_call_asks_which_task_and_keeps_the_active_task(tasks):
 def test_the_middleware_asks_at_its_own_margin(tasks):
     router = _asking_router(("prospect", CLOSE))
     model = agent_model("Which one?")
-    agent = create_agent(
-        model,
-        tools=[lookup_crm, word_count, search_docs],
-        middleware=[TaskRouterMiddleware(tasks, router=router, clarify_margin=0.1)],
-        checkpointer=InMemorySaver(),
-    )
+    agent = _asking_agent(tasks, router, model)
     out = say(agent, "Something about ACME")
     assert out["decisions"][-1]["clarify"] == ["prospect", "post"] and out["active_task"] is None
     assert model.calls[-1]["tools"] == [] and "which of these they mean" in model.calls[-1]["system"]
@@ -287,12 +292,7 @@ def test_an_off_topic_aside_after_the_question_is_marked_and_the_answer_is_acted
 
     router = _asking_router(("prospect", CLOSE), (None, ()), ("prospect", CLOSE))
     model = agent_model("Which one?", "Sorry, I can't help with that.", "On it.")
-    agent = create_agent(
-        model,
-        tools=[lookup_crm, word_count, search_docs],
-        middleware=[TaskRouterMiddleware(tasks, router=router, clarify_margin=0.1)],
-        checkpointer=InMemorySaver(),
-    )
+    agent = _asking_agent(tasks, router, model)
     say(agent, "Something about ACME")
     out = say(agent, "What's the capital of Peru?")
     assert out["decisions"][-1]["event"] == "NONE" and is_off_topic_reply(out["messages"][-1])
@@ -309,12 +309,7 @@ def test_an_off_topic_request_with_close_tasks_behind_it_is_a_digression_not_a_q
     NONE split over two close tasks: a question between tasks is only for a decision that picks one."""
     router = _asking_router(("post", ()), (None, CLOSE))
     model = agent_model("Draft ready.", "I can't help with that here; shall we go on with the post?")
-    agent = create_agent(
-        model,
-        tools=[lookup_crm, word_count, search_docs],
-        middleware=[TaskRouterMiddleware(tasks, router=router, clarify_margin=0.1)],
-        checkpointer=InMemorySaver(),
-    )
+    agent = _asking_agent(tasks, router, model)
     say(agent, "A LinkedIn post about our launch")
     out = say(agent, "What's the capital of Peru?")
     assert (out["decisions"][-1]["event"], out["decisions"][-1]["clarify"]) == ("NONE", None)
