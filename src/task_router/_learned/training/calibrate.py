@@ -105,6 +105,22 @@ def best_bias(turns: Sequence[ScoredAnswers]) -> tuple[float, float]:
     return float(_BIASES[chosen]), float(accuracy[chosen])
 
 
+def near_best_biases(turns: Sequence[ScoredAnswers]) -> tuple[float, float]:
+    """The lowest and highest "nothing fits" scores whose accuracy on ``turns`` is within one standard error of the
+    best: how closely the turns fix the score :func:`best_bias` picks (a wide range: the choice within it is close to
+    chance).
+
+    Example:
+        >>> inside = [ScoredAnswers(np.array([0.6 + 0.01 * i]), 0, False) for i in range(20)]
+        >>> outside = [ScoredAnswers(np.array([0.2 + 0.01 * i]), NOTHING, False) for i in range(20)]
+        >>> near_best_biases(inside + outside)
+        (0.395, 0.6)
+    """
+    _, best = best_bias(turns)
+    within = _BIASES[_accuracy(turns, _BIASES) >= best - float(np.sqrt(best * (1 - best) / len(turns))) - 1e-12]
+    return float(within.min()), float(within.max())
+
+
 def _plateau_length(indices: np.ndarray) -> int:
     """How many grid steps the first run of consecutive best indices spans."""
     run = 0
@@ -216,6 +232,12 @@ def fit_calibration(
         "ece": expected_calibration_error(calibrated, correct),
         "ece_at_temperature_1": expected_calibration_error(uncalibrated, correct),
         "kept": kept,
+        # the scores within one standard error of each fitted one's accuracy (see near_best_biases)
+        "near_best": {
+            key: near_best_biases(kind)
+            for key, kind in (("none_bias", idle), ("none_bias_active", active))
+            if key not in kept and kind
+        },
     }
 
 

@@ -251,8 +251,18 @@ def _calibration_lines(calibration: dict[str, Any]) -> list[str]:
         f"  training on {calibration['turns']} turns of held-out training conversations "
         f"({calibration['nothing_fits_turns']} of them off-catalogue): accuracy {calibration['accuracy']:.3f}, "
         f"ECE {calibration['ece']:.3f} ({calibration['ece_at_temperature_1']:.3f} at temperature 1).",
+        *_near_best_lines(calibration.get("near_best")),
         *_top_k_lines(calibration.get("top_k_choice")),
     ]
+
+
+def _near_best_lines(near_best: dict[str, Any] | None) -> list[str]:
+    """The NONE scores as good as each fitted one within one standard error (a model calibrated before has none)."""
+    if not near_best:
+        return []
+    kinds = {"none_bias": "no task active", "none_bias_active": "a task active"}
+    ranges = "; ".join(f"{kinds[key]}: {low:g}-{high:g}" for key, (low, high) in near_best.items())
+    return [f"- NONE scores whose held-out accuracy is within one standard error of the fitted one's: {ranges}."]
 
 
 def _top_k_lines(choice: dict[str, Any] | None) -> list[str]:

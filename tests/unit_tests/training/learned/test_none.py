@@ -198,6 +198,9 @@ def test_the_none_score_is_fitted_between_in_and_out_of_catalogue_turns() -> Non
     fit = fit_calibration(inside + outside + [ScoredAnswers(np.array([0.6, 0.5, 0.2]), 2, True)], scale=20.0)
     assert fit["temperature"] > 0 and 0.0 <= fit["ece"] <= 1.0
     assert fit["turns"] == 101 and fit["nothing_fits_turns"] == 50
+    # every score between the two groups is as good: the range says so, around the one picked
+    low, high = fit["near_best"]["none_bias"]
+    assert (low, high) == (0.35, 0.7) and low <= fit["none_bias"] <= high
 
 
 def test_a_fit_keeps_the_models_none_score_for_a_kind_of_turn_without_none_turns() -> None:
