@@ -18,7 +18,7 @@ import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from rich.console import Console
 
@@ -138,7 +138,7 @@ def train_learned(
 
 
 def split_held_out(
-    records: Sequence[ConversationRecord], share: float, *, by: str = "conversation"
+    records: Sequence[ConversationRecord], share: float, *, by: Literal["conversation", "service"] = "conversation"
 ) -> tuple[list[ConversationRecord], list[ConversationRecord]]:
     """(training records, held-out records): a stable ``share`` of the conversations held out, the same ones whatever
     the seed or the order of the file.
