@@ -247,6 +247,8 @@ def add_task_router(
 
     def act(state: RouterState, turn: Mapping[str, Any], decision: RouteDecision) -> Command[Any]:
         command = decide(state, decision)
+        if turn["messages"] is state["messages"]:  # nothing marked for the router (every turn but an aside's)
+            return command
         # your none_handler's reply, marked in the router's input, is stored marked too (replaced by its id), so
         # that the task nodes read the turn after the aside as the router did
         marked = [m for m, kept in zip(turn["messages"], state["messages"], strict=True) if m is not kept and m.id]
