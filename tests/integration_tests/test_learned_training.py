@@ -109,6 +109,8 @@ def test_recalibrate_refits_the_none_scores_training_fitted(tmp_path: Path) -> N
     written = json.loads((tmp_path / "learned.json").read_text(encoding="utf-8"))
     assert written["none_bias"] is not None and written["temperature"] > 0
     (tmp_path / "learned.json").write_text(json.dumps({**written, "none_bias": 9.0}), encoding="utf-8")
+    with (tmp_path / "README.md").open("a", encoding="utf-8") as card:
+        card.write("\n## Evaluation\n\nWritten by hand.\n")
 
     result = CliRunner().invoke(app, ["train", "--router", "learned", "--recalibrate", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
@@ -118,6 +120,7 @@ def test_recalibrate_refits_the_none_scores_training_fitted(tmp_path: Path) -> N
     assert refitted["top_k"] == written["top_k"]  # chosen on the large catalogues, like the NONE scores, again
     card = (tmp_path / "README.md").read_text(encoding="utf-8")
     assert "- `top_k`" in card and "held-out catalogues of 100+ tasks" in card
+    assert card.endswith("```\n\n## Evaluation\n\nWritten by hand.\n")  # what was written below the command stays
 
 
 def test_recalibrate_names_the_fix_for_a_folder_that_was_not_trained(tmp_path: Path) -> None:

@@ -278,7 +278,19 @@ def _top_k_lines(choice: dict[str, Any] | None) -> list[str]:
     ]
 
 
-def write_card(out: Path, meta: dict[str, Any], evaluation: str = "") -> Path:
+def write_card(out: Path, meta: dict[str, Any], evaluation: str = "", *, keep_written: bool = False) -> Path:
+    """Write the folder's model card. ``keep_written``: keep what someone wrote below the command of the card there
+    (provenance, an evaluation), as a recalibration of the same weights does."""
     path = Path(out) / CARD
-    path.write_text(render_card(meta, evaluation), encoding="utf-8")
+    card = render_card(meta, evaluation)
+    if keep_written and path.exists():
+        card += _written_after_command(path.read_text(encoding="utf-8"))
+    path.write_text(card, encoding="utf-8")
     return path
+
+
+def _written_after_command(card: str) -> str:
+    """The text after a card's generated ``## Command`` block ("" if it has none)."""
+    start = card.find("\n## Command\n```\n")
+    end = card.find("\n```\n", start + len("\n## Command\n```\n")) if start >= 0 else -1
+    return card[end + len("\n```\n") :] if end >= 0 else ""

@@ -256,8 +256,9 @@ def _large_catalogues(
 
 def recalibrate(out: str | Path, *, console: Console | None = None) -> dict[str, Any]:
     """Fit a trained folder's NONE scores, temperature and ``top_k`` again, on the held-out conversations its training
-    config names (its ``training.json``), and write them to its ``learned.json`` and model card: what the end of
-    :func:`train_learned` does, for a folder trained before the calibration data changed."""
+    config names (its ``training.json``), and write them to its ``learned.json`` and model card (keeping what was
+    written below the card's command): what the end of :func:`train_learned` does, for a folder trained before the
+    calibration data changed."""
     folder = Path(out).expanduser()
     meta = json.loads((folder / "training.json").read_text(encoding="utf-8"))
     config = LearnedTrainConfig.of_meta(meta, out=str(folder))
@@ -278,7 +279,7 @@ def recalibrate(out: str | Path, *, console: Console | None = None) -> dict[str,
     )
     meta["calibration"] = calibration
     (folder / "training.json").write_text(json.dumps(meta, indent=2, default=str) + "\n", encoding="utf-8")
-    write_card(folder, meta)
+    write_card(folder, meta, keep_written=True)
     return calibration
 
 
