@@ -22,7 +22,14 @@ import numpy as np
 
 from task_router._learned.model import BUILTIN_DIR, LearnedModel
 from task_router._learned.router import LearnedRouter
-from task_router._learned.training.calibrate import _BIASES, _accuracy, best_bias, near_best_biases, score_held_out
+from task_router._learned.training.calibrate import (
+    _BIASES,
+    _accuracy,
+    best_bias,
+    near_best_biases,
+    score_held_out,
+    standard_error,
+)
 from task_router._learned.training.config import LearnedTrainConfig
 from task_router._learned.training.train import calibration_records
 
@@ -49,7 +56,7 @@ def main() -> None:
     ):
         accuracy = _accuracy(part, _BIASES)
         bias, best = best_bias(part)
-        se = float(np.sqrt(best * (1 - best) / len(part)))
+        se = standard_error(best, len(part))
         low, high = near_best_biases(part)
         cells = [f"{accuracy[int(np.argmin(abs(_BIASES - b)))]:.4f}" for b in GRID]
         print(

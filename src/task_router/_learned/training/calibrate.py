@@ -117,8 +117,13 @@ def near_best_biases(turns: Sequence[ScoredAnswers]) -> tuple[float, float]:
         (0.395, 0.6)
     """
     _, best = best_bias(turns)
-    within = _BIASES[_accuracy(turns, _BIASES) >= best - float(np.sqrt(best * (1 - best) / len(turns))) - 1e-12]
+    within = _BIASES[_accuracy(turns, _BIASES) >= best - standard_error(best, len(turns)) - 1e-12]
     return float(within.min()), float(within.max())
+
+
+def standard_error(accuracy: float, n: int) -> float:
+    """The standard error of an accuracy measured on ``n`` turns (binomial)."""
+    return float(np.sqrt(accuracy * (1 - accuracy) / n))
 
 
 def _plateau_length(indices: np.ndarray) -> int:

@@ -291,6 +291,6 @@ def write_card(out: Path, meta: dict[str, Any], evaluation: str = "", *, keep_wr
 
 def _written_after_command(card: str) -> str:
     """The text after a card's generated ``## Command`` block ("" if it has none)."""
-    start = card.find("\n## Command\n```\n")
-    end = card.find("\n```\n", start + len("\n## Command\n```\n")) if start >= 0 else -1
-    return card[end + len("\n```\n") :] if end >= 0 else ""
+    _, heading, command_and_rest = card.partition("\n## Command\n```\n")
+    _, fence, written = command_and_rest.partition("\n```\n")
+    return written if heading and fence else ""
