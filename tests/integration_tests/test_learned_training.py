@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -61,6 +62,32 @@ def test_time_budget_is_honoured(tmp_path: Path) -> None:
     assert meta["stages"]["bi_encoder"]["stopped_by_time_budget"]
     assert meta["stages"]["bi_encoder"]["steps"] < 10_000
     assert meta["wall_time_s"] < 0.2 * 60 + 30  # the budget, plus loading and saving
+
+
+def test_a_data_seed_changes_the_data_and_keeps_the_lora_init(tmp_path: Path) -> None:
+    import torch
+    from safetensors.torch import load_file
+
+    from task_router._learned.training.config import LearnedTrainConfig
+    from task_router._learned.training.train import train_learned
+
+    def one_step(data_seed: int | None) -> tuple[dict[str, Any], dict[str, Any]]:
+        out = tmp_path / f"data_seed_{data_seed}"
+        config = LearnedTrainConfig(
+            data=[str(FIXTURE)], out=str(out), bi_steps=1, ce_steps=0, bi_batch_size=4, seed=0, data_seed=data_seed
+        )
+        meta = train_learned(config).meta
+        weights = load_file(str(out / "bi_encoder" / "adapter_model.safetensors"))
+        return meta, {name: tensor for name, tensor in weights.items() if "lora_A" in name}
+
+    meta_default, init_default = one_step(None)  # the data drawn with seed 0
+    meta_other, init_other = one_step(1)
+    # the first step is warm-up at learning rate 0, so the saved A matrices are the init itself
+    assert init_default.keys() == init_other.keys() and init_default
+    assert all(torch.equal(init_default[name], init_other[name]) for name in init_default)
+    assert meta_default["config"]["data_seed"] is None and meta_other["config"]["data_seed"] == 1
+    # the data: augmentation and batch order follow the data seed, so the first batch and its loss differ
+    assert meta_default["stages"]["bi_encoder"]["train_loss"] != meta_other["stages"]["bi_encoder"]["train_loss"]
 
 
 def test_catalogue_ranking_loss_is_the_softmax_over_each_rows_own_distinct_candidates() -> None:

@@ -30,7 +30,7 @@ def test_the_shipped_learned_models_command_parses_to_its_saved_config() -> None
         if field.name not in meta["config"]
     }
     # options added since the model was trained: at their default, ...
-    assert added.keys() <= {"close_early_prob", "calibration_split"}
+    assert added.keys() <= {"close_early_prob", "calibration_split", "data_seed"}
     assert parsed == {**meta["config"], **added}  # ... which trains as the model was trained
 
 

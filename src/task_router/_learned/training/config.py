@@ -102,7 +102,14 @@ class LearnedTrainConfig:
             "compared, on services it never saw; needs records with `services`)."
         },
     )
-    seed: int = field(default=0, metadata={"help": "Seed of augmentation, LoRA init and data order."})
+    seed: int = field(default=0, metadata={"help": "Seed of the LoRA init and dropout and, by default, of the data."})
+    data_seed: int | None = field(
+        default=None,
+        metadata={
+            "help": "Seed of augmentation and data order (TrainingArguments' data_seed); None: seed. Runs with one "
+            "seed and several data seeds start from the same LoRA init."
+        },
+    )
     threads: int | None = field(default=None, metadata={"help": "torch CPU threads (default: torch's choice)."})
     bf16: bool = field(default=False, metadata={"help": "bf16 autocast (CPUs with AVX512-BF16 / AMX)."})
     low_memory: bool = field(
@@ -141,6 +148,11 @@ class LearnedTrainConfig:
             raise ValueError("single_turn and hard_weight must be >= 0")
         if not 0.0 <= self.close_early_prob <= 1.0:
             raise ValueError(f"close_early_prob is a share of the conversations in [0, 1], got {self.close_early_prob}")
+
+    @property
+    def data_order_seed(self) -> int:
+        """The seed of augmentation and data order: ``data_seed``, or ``seed`` when it is None."""
+        return self.seed if self.data_seed is None else self.data_seed
 
     @property
     def cross_encoder(self) -> bool:

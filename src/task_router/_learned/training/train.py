@@ -75,16 +75,21 @@ def train_learned(
         )
     console.print(
         f"budget: {config.max_minutes:g} min wall in all ({plan}); {torch.get_num_threads()} torch threads, "
-        f"seed {config.seed}; a stage that runs out of time stops and is saved as it is"
+        f"seed {config.seed}, data seed {config.data_order_seed}; a stage that runs out of time stops and is saved "
+        "as it is"
     )
     loaded = [record for path in config.data for record in load_dataset(path, limit=config.limit)]
     train_part, held_out_part = split_held_out(loaded, config.calibration_share, by=config.calibration_split)
     held_out_single = round(config.single_turn * config.calibration_share)
-    records = _prepared(config, train_part, seed=config.seed, single_turn=config.single_turn - held_out_single)
+    records = _prepared(
+        config, train_part, seed=config.data_order_seed, single_turn=config.single_turn - held_out_single
+    )
     held_out = _calibration_prepared(config, held_out_part)
     conversations = _batch_groups(
         records,
-        conversation_examples(records, window=config.window, continue_share=config.continue_share, seed=config.seed),
+        conversation_examples(
+            records, window=config.window, continue_share=config.continue_share, seed=config.data_order_seed
+        ),
     )
     examples = [example for conversation in conversations for example in conversation]
     console.print(
@@ -233,7 +238,10 @@ def _calibration_prepared(
     if not held_out_part:
         return []
     prepared = _prepared(
-        config, held_out_part, seed=config.seed + 1, single_turn=round(config.single_turn * config.calibration_share)
+        config,
+        held_out_part,
+        seed=config.data_order_seed + 1,
+        single_turn=round(config.single_turn * config.calibration_share),
     )
     terse = [
         record.model_copy(
@@ -251,7 +259,7 @@ def _large_catalogues(
     config: LearnedTrainConfig, held_out_part: Sequence[ConversationRecord]
 ) -> list[ConversationRecord]:
     """The held-out catalogues of 100+ tasks ``top_k`` is chosen on (the held-out conversations' tasks in them)."""
-    return large_catalogue_records(held_out_part, seed=config.seed + 2)
+    return large_catalogue_records(held_out_part, seed=config.data_order_seed + 2)
 
 
 def recalibrate(out: str | Path, *, console: Console | None = None) -> dict[str, Any]:
@@ -387,7 +395,7 @@ def _train_bi_encoder(
     from task_router._learned.training.loss import CatalogueRankingLoss
     from task_router.models._encoders import minilm_dir
 
-    rng = random.Random(config.seed)
+    rng = random.Random(config.data_order_seed)
     count = max(len(e.negatives) for c in conversations for e in c)  # the largest catalogue: every wrong answer
     examples = [example for conversation in conversations for example in conversation]
     rows = _columns(examples, [sample_negatives(e, count, rng) for e in examples])
@@ -420,14 +428,14 @@ def _train_cross_encoder(
 
     examples = [e for e in examples if e.positive is not None]  # the cross-encoder chooses among texts only
     needed = min(len(examples), config.ce_steps * config.ce_batch_size)
-    chosen = random.Random(config.seed + 1).sample(examples, needed)
+    chosen = random.Random(config.data_order_seed + 1).sample(examples, needed)
     mining = time.monotonic()
     bi_encoder.eval()
     texts = sorted({text for e in chosen for text in (cast(str, e.positive), *e.negatives)})  # None: filtered out
     vectors = bi_encoder.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
     row_of = {text: i for i, text in enumerate(texts)}
     queries = bi_encoder.encode([e.query for e in chosen], batch_size=64, normalize_embeddings=True)
-    rng = random.Random(config.seed + 2)
+    rng = random.Random(config.data_order_seed + 2)
     negatives = []
     for example, query in zip(chosen, queries, strict=True):
         candidates = list(example.negatives)
@@ -529,7 +537,7 @@ def _run(
         logging_steps=config.logging_steps,
         save_strategy="no",
         seed=config.seed,
-        data_seed=config.seed,
+        data_seed=config.data_order_seed,
         use_cpu=True,
         bf16=config.bf16,
         report_to="none",
@@ -607,6 +615,8 @@ def _conversation_batches(trainer_class: type, groups: Sequence[range]) -> type:
 
     class ConversationTrainer(trainer_class):  # type: ignore[misc, valid-type]
         def get_batch_sampler(self, dataset: Any, batch_size: int, drop_last: bool, *args: Any, **kwargs: Any) -> Any:
-            return ConversationBatchSampler(dataset, batch_size=batch_size, drop_last=drop_last, seed=self.args.seed)
+            return ConversationBatchSampler(
+                dataset, batch_size=batch_size, drop_last=drop_last, seed=self.args.data_seed
+            )
 
     return ConversationTrainer
